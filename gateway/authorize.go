@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// maxAuthorizerResult is AWS's limit on an authorizer's response.
+const maxAuthorizerResult = 8 * 1024
+
+// parseIdentitySource splits "route.request.querystring.token" into
+// ("querystring", "token").
+func parseIdentitySource(src string) (kind, name string, err error) {
+	for _, k := range []string{"route.request.querystring.", "route.request.header.", "stageVariables."} {
+		if rest, ok := strings.CutPrefix(src, k); ok {
+			if rest == "" {
+				return "", "", fmt.Errorf("identity source %q: missing name after %q", src, k)
+			}
+			return strings.TrimSuffix(strings.TrimPrefix(k, "route.request."), "."), rest, nil
+		}
+	}
+	return "", "", fmt.Errorf("identity source %q: want route.request.querystring.NAME, route.request.header.NAME or stageVariables.NAME", src)
+}
+
+// identityPresent reports whether every identity source has a non-empty value.
+func identityPresent(sources []string, r *http.Request, stageVars map[string]string) bool {
+	q := r.URL.Query()
+	for _, src := range sources {
+		kind, name, _ := parseIdentitySource(src) // validated in New
+		var v string
+		switch kind {
+		case "querystring":
+			v = q.Get(name)
+		case "header":
+			v = r.Header.Get(name)
+		case "stageVariables":
+			v = stageVars[name]
+		}
+		if v == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// authzOutcome is the HTTP status an authorizer's answer maps to (0: allowed).
+func authzOutcome(resp events.APIGatewayCustomAuthorizerResponse, err error, methodArn string) (status int, why error) {
+	if err != nil {
+		if errors.Is(err, ErrUnauthorized) || err.Error() == "Unauthorized" {
+			return http.StatusUnauthorized, err
+		}
+		return http.StatusInternalServerError, fmt.Errorf("authorizer failed: %w", err)
+	}
+	if b, err := json.Marshal(resp); err != nil || len(b) > maxAuthorizerResult {
+		return http.StatusInternalServerError, fmt.Errorf("authorizer result over %d bytes", maxAuthorizerResult)
+	}
+	if !policyAllows(resp.PolicyDocument, methodArn) {
+		return http.StatusForbidden, errors.New("authorizer policy does not allow execute-api:Invoke on " + methodArn)
+	}
+	return 0, nil
+}
+
+// policyAllows evaluates an IAM policy for execute-api:Invoke on arn: an
+// explicit Deny wins, then an Allow is needed.
+func policyAllows(p events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
+	allowed := false
+	for _, st := range p.Statement {
+		if !matchAny(st.Action, "execute-api:Invoke", true) || !matchAny(st.Resource, arn, false) {
+			continue
+		}
+		switch {
+		case strings.EqualFold(st.Effect, "Deny"):
+			return false
+		case strings.EqualFold(st.Effect, "Allow"):
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+func matchAny(patterns []string, s string, fold bool) bool {
+	for _, p := range patterns {
+		if fold {
+			p, s = strings.ToLower(p), strings.ToLower(s)
+		}
+		// IAM wildcards: * and ?, with no special meaning for '/' (path.Match
+		// treats '/' specially, so match segment-free by escaping it).
+		if ok, err := path.Match(strings.ReplaceAll(p, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00")); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// authorizerContext builds requestContext.authorizer: principalId and the
+// context's values as strings, as API Gateway passes them on.
+func authorizerContext(resp events.APIGatewayCustomAuthorizerResponse) (map[string]any, error) {
+	out := make(map[string]any, len(resp.Context)+1)
+	for k, v := range resp.Context {
+		s, err := stringifyContextValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("authorizer context %q: %w", k, err)
+		}
+		out[k] = s
+	}
+	out["principalId"] = resp.PrincipalID
+	return out, nil
+}
+
+func stringifyContextValue(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case json.Number:
+		return v.String(), nil
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return strconv.FormatInt(int64(v), 10), nil
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	case float32:
+		return stringifyContextValue(float64(v))
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(v), nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("value of type %T: only strings, numbers and booleans are allowed", v)
+}

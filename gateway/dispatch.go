@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/switchboard-ws/switchboard/wsproto"
+)
+
+// errIntegrationTimeout is returned by invoke when the integration did not
+// answer within its timeout.
+var errIntegrationTimeout = errors.New("integration timed out")
+
+// selectRoute applies the route selection expression to a message body and
+// returns the route key to run, or "" when no route matches and there is no
+// $default route.
+func (s *Server) selectRoute(body string) string {
+	if key, ok := s.selector.Select([]byte(body)); ok && key != "" && !strings.HasPrefix(key, "$") {
+		if _, found := s.routes[key]; found {
+			return key
+		}
+	}
+	if _, found := s.routes[RouteDefault]; found {
+		return RouteDefault
+	}
+	return ""
+}
+
+// handleMessage runs one inbound message through its route.
+func (s *Server) handleMessage(c *conn, body string) {
+	routeKey := s.selectRoute(body)
+	if routeKey == "" {
+		c.enqueue(gatewayFrame("Forbidden", c.meta.id, newID()), true)
+		return
+	}
+	route := s.routes[routeKey]
+	ev := events.APIGatewayWebsocketProxyRequest{
+		RequestContext: s.requestContext(&c.meta, routeKey, EventMessage, time.Now()),
+		Body:           body,
+	}
+	ev.RequestContext.MessageID = newID()
+	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout)
+	reqID := ev.RequestContext.RequestID
+	switch {
+	case errors.Is(err, errIntegrationTimeout):
+		s.log.Warn("integration timed out", "route", routeKey, "connectionId", c.meta.id, "requestId", reqID, "timeout", s.limits.IntegrationTimeout)
+		c.enqueue(gatewayFrame("Endpoint request timed out", c.meta.id, reqID), true)
+	case err != nil:
+		s.log.Warn("integration failed", "route", routeKey, "connectionId", c.meta.id, "requestId", reqID, "err", err)
+		c.enqueue(gatewayFrame("Internal server error", c.meta.id, reqID), true)
+	case route.RouteResponse && resp.Body != "":
+		c.enqueue(wsproto.TextFrame([]byte(resp.Body)), true)
+	}
+}
+
+// gatewayFrame is the frame API Gateway itself sends for Forbidden, Internal
+// server error and timeouts, byte for byte.
+func gatewayFrame(message, connectionID, requestID string) []byte {
+	return wsproto.TextFrame(fmt.Appendf(nil, `{"message": %q, "connectionId":%q, "requestId":%q}`, message, connectionID, requestID))
+}
+
+// invoke calls an integration with a timeout. A panic in an in-process
+// handler is an error, as a crashed Lambda is.
+func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
+	type result struct {
+		resp events.APIGatewayProxyResponse
+		err  error
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- result{err: fmt.Errorf("handler panicked: %v", p)}
+			}
+		}()
+		resp, err := in.Invoke(ctx, ev)
+		ch <- result{resp, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil && ctx.Err() == context.DeadlineExceeded {
+			return r.resp, errIntegrationTimeout
+		}
+		return r.resp, r.err
+	case <-ctx.Done():
+		if parent.Err() != nil {
+			return events.APIGatewayProxyResponse{}, parent.Err()
+		}
+		return events.APIGatewayProxyResponse{}, errIntegrationTimeout
+	}
+}
+
+// authorize calls the authorizer with a timeout, turning a panic into an error.
+func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	type result struct {
+		resp events.APIGatewayCustomAuthorizerResponse
+		err  error
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.limits.ConnectTimeout)
+	defer cancel()
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- result{err: fmt.Errorf("authorizer panicked: %v", p)}
+			}
+		}()
+		resp, err := s.opts.Authorizer.Authorizer.Authorize(ctx, req)
+		ch <- result{resp, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("authorizer: %w", errIntegrationTimeout)
+	}
+}
+
+// disconnected runs $disconnect for a connection that ended. It is called
+// exactly once per connection that completed its handshake.
+func (s *Server) disconnected(c *conn) {
+	c.mu.Lock()
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	s.log.Debug("disconnected", "connectionId", c.meta.id, "code", code, "reason", reason)
+	route, ok := s.routes[RouteDisconnect]
+	if !ok {
+		return
+	}
+	now := time.Now()
+	ev := events.APIGatewayWebsocketProxyRequest{RequestContext: s.requestContext(&c.meta, RouteDisconnect, EventDisconnect, now)}
+	ev.Headers, ev.MultiValueHeaders = disconnectHeaders(c.meta.domainName)
+	ev.RequestContext.DisconnectStatusCode = int64(code)
+	ev.RequestContext.DisconnectReason = &reason
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if _, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout); err != nil {
+			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)
+		}
+	}()
+}

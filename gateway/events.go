@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Event types of requestContext.eventType.
+const (
+	EventConnect    = "CONNECT"
+	EventMessage    = "MESSAGE"
+	EventDisconnect = "DISCONNECT"
+)
+
+// requestTimeLayout is requestContext.requestTime's format (CLF, UTC).
+const requestTimeLayout = "02/Jan/2006:15:04:05 -0700"
+
+// connMeta is what every event of one connection shares.
+type connMeta struct {
+	id          string
+	connectedAt int64 // epoch ms
+	sourceIP    string
+	userAgent   string
+	domainName  string
+	authorizer  map[string]any // nil without an authorizer; never modified once set
+}
+
+// requestContext fills the fields every event has.
+func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now time.Time) events.APIGatewayWebsocketProxyRequestContext {
+	reqID := newID()
+	rc := events.APIGatewayWebsocketProxyRequestContext{
+		RouteKey:          routeKey,
+		EventType:         eventType,
+		ExtendedRequestID: reqID,
+		RequestID:         reqID,
+		RequestTime:       now.UTC().Format(requestTimeLayout),
+		RequestTimeEpoch:  now.UnixMilli(),
+		MessageDirection:  "IN",
+		Stage:             s.opts.Stage,
+		ConnectedAt:       m.connectedAt,
+		Identity:          events.APIGatewayRequestIdentity{SourceIP: m.sourceIP, UserAgent: m.userAgent},
+		DomainName:        m.domainName,
+		ConnectionID:      m.id,
+		APIID:             s.opts.APIID,
+	}
+	if m.authorizer != nil {
+		rc.Authorizer = m.authorizer
+	}
+	return rc
+}
+
+// canonicalHeaderNames restores the spelling clients use for headers that
+// net/http's canonicalization changes.
+var canonicalHeaderNames = map[string]string{
+	"Sec-Websocket-Key":        "Sec-WebSocket-Key",
+	"Sec-Websocket-Version":    "Sec-WebSocket-Version",
+	"Sec-Websocket-Extensions": "Sec-WebSocket-Extensions",
+	"Sec-Websocket-Protocol":   "Sec-WebSocket-Protocol",
+}
+
+// connectHeaders builds the CONNECT event's headers: the handshake's headers
+// with Host and X-Forwarded-*, without Connection and Upgrade.
+func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
+	single := make(map[string]string, len(r.Header)+4)
+	multi := make(map[string][]string, len(r.Header)+4)
+	for k, vs := range r.Header {
+		if k == "Connection" || k == "Upgrade" || len(vs) == 0 {
+			continue
+		}
+		if c, ok := canonicalHeaderNames[k]; ok {
+			k = c
+		}
+		single[k] = vs[len(vs)-1]
+		multi[k] = append([]string(nil), vs...)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	_, localPort, _ := net.SplitHostPort(localAddr(r))
+	set := func(k, v string) { single[k] = v; multi[k] = []string{v} }
+	set("Host", r.Host)
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+		set("X-Forwarded-For", prior+", "+host)
+	} else {
+		set("X-Forwarded-For", host)
+	}
+	set("X-Forwarded-Port", localPort)
+	set("X-Forwarded-Proto", proto)
+	return single, multi
+}
+
+func localAddr(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+// disconnectHeaders are the stub headers AWS puts on DISCONNECT events.
+func disconnectHeaders(host string) (map[string]string, map[string][]string) {
+	return map[string]string{"Host": host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""},
+		map[string][]string{"Host": {host}, "x-api-key": {""}, "X-Forwarded-For": {""}, "x-restapi": {""}}
+}
+
+// query returns the query string maps, or nils when the URL has none.
+func query(r *http.Request) (map[string]string, map[string][]string) {
+	if r.URL.RawQuery == "" {
+		return nil, nil
+	}
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return nil, nil
+	}
+	single := make(map[string]string, len(q))
+	for k, vs := range q {
+		single[k] = vs[len(vs)-1]
+	}
+	return single, q
+}

@@ -1,0 +1,267 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchboard-ws/switchboard/gateway"
+)
+
+var connIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{15}=$`)
+
+func TestPlainGETGets426(t *testing.T) {
+	g := start(t, gateway.Options{}, "$connect")
+	resp, err := http.Get(g.http.URL + "/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("status %d, want 426", resp.StatusCode)
+	}
+	if n := len(g.events.of("$connect")); n != 0 {
+		t.Fatalf("$connect ran %d times for a plain GET", n)
+	}
+}
+
+func TestConnectionIDShape(t *testing.T) {
+	g := start(t, gateway.Options{}, "$connect")
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		g.dial(t, "", nil)
+		id := g.connID(t, i)
+		if !connIDPattern.MatchString(id) {
+			t.Fatalf("connection id %q is not 16 chars of URL-safe base64 with padding", id)
+		}
+		if raw, err := base64.URLEncoding.DecodeString(id); err != nil || len(raw) != 11 {
+			t.Fatalf("connection id %q does not decode to 11 bytes: %v", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("connection id %q repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestConnectRouteDecidesTheUpgrade(t *testing.T) {
+	cases := []struct {
+		name   string
+		resp   events.APIGatewayProxyResponse
+		err    error
+		panics bool
+		want   int
+	}{
+		{name: "2xx accepts", resp: events.APIGatewayProxyResponse{StatusCode: 204}, want: http.StatusSwitchingProtocols},
+		{name: "missing status accepts", resp: events.APIGatewayProxyResponse{}, want: http.StatusSwitchingProtocols},
+		{name: "non-2xx is passed on", resp: events.APIGatewayProxyResponse{StatusCode: 401, Body: "secret"}, want: 401},
+		{name: "redirect status is passed on", resp: events.APIGatewayProxyResponse{StatusCode: 302}, want: 302},
+		{name: "500 is passed on", resp: events.APIGatewayProxyResponse{StatusCode: 500}, want: 500},
+		{name: "handler error is 502", err: errors.New("boom"), want: http.StatusBadGateway},
+		{name: "handler panic is 502", panics: true, want: http.StatusBadGateway},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+				"$connect": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+					if tc.panics {
+						panic("handler crashed")
+					}
+					return tc.resp, tc.err
+				})},
+			}}, "$disconnect")
+			c, resp, err := g.tryDial("", nil)
+			if resp == nil {
+				t.Fatalf("no HTTP response: %v", err)
+			}
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want != http.StatusSwitchingProtocols {
+				if c != nil {
+					t.Fatal("connected although $connect refused")
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if strings.Contains(string(body), "secret") {
+					t.Fatalf("the $connect body reached the client: %q", body)
+				}
+				return
+			}
+			c.Close()
+			g.events.waitFor(t, "$disconnect", 1)
+		})
+	}
+}
+
+func TestNoConnectRouteAcceptsEveryone(t *testing.T) {
+	g := start(t, gateway.Options{}, "$default")
+	c := g.dial(t, "", nil)
+	send(t, c, "hello")
+	if ev := g.events.waitFor(t, "$default", 1)[0]; ev.Body != "hello" {
+		t.Fatalf("body %q", ev.Body)
+	}
+}
+
+func TestSubprotocolOnlyWhatConnectReturns(t *testing.T) {
+	var chosen atomic.Value
+	chosen.Store("")
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$connect": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			resp := events.APIGatewayProxyResponse{StatusCode: 200}
+			if p := chosen.Load().(string); p != "" {
+				resp.Headers = map[string]string{"sec-websocket-protocol": p}
+			}
+			return resp, nil
+		})},
+	}})
+	offer := http.Header{"Sec-WebSocket-Protocol": {"chat.v2, chat.v1"}}
+
+	c, resp, err := g.tryDial("", offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "" {
+		t.Fatalf("subprotocol %q accepted although $connect returned none", got)
+	}
+
+	chosen.Store("chat.v1")
+	c, resp, err = g.tryDial("", offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "chat.v1" || c.Subprotocol() != "chat.v1" {
+		t.Fatalf("subprotocol %q / %q, want chat.v1", got, c.Subprotocol())
+	}
+}
+
+// allowAuthorizer allows principal "user-1" with a context of mixed types,
+// unless the token is "deny" (policy Deny) or "bad" (Unauthorized).
+func allowAuthorizer(calls *atomic.Int32) gateway.AuthorizerFunc {
+	return func(_ context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+		calls.Add(1)
+		effect := "Allow"
+		switch req.QueryStringParameters["token"] {
+		case "bad":
+			return events.APIGatewayCustomAuthorizerResponse{}, errors.New("Unauthorized")
+		case "deny":
+			effect = "Deny"
+		case "crash":
+			return events.APIGatewayCustomAuthorizerResponse{}, errors.New("database down")
+		}
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID: "user-1",
+			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{{
+				Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{req.MethodArn},
+			}}},
+			Context: map[string]any{"tenantId": "acme", "count": 123, "admin": true, "ratio": 1.5},
+		}, nil
+	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	var calls atomic.Int32
+	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{
+		Authorizer:      allowAuthorizer(&calls),
+		IdentitySources: []string{"route.request.querystring.token"},
+	}}, "$connect", "$default", "$disconnect")
+
+	for _, tc := range []struct {
+		query     string
+		want      int
+		wantCalls int32
+	}{
+		{"", 401, 0},
+		{"token=", 401, 0},
+		{"other=x", 401, 0},
+		{"token=bad", 401, 1},
+		{"token=deny", 403, 2},
+		{"token=crash", 500, 3},
+	} {
+		_, resp, err := g.tryDial(tc.query, nil)
+		if err == nil || resp == nil || resp.StatusCode != tc.want {
+			t.Fatalf("query %q: status %v err %v, want %d", tc.query, resp, err, tc.want)
+		}
+		if calls.Load() != tc.wantCalls {
+			t.Fatalf("query %q: authorizer called %d times in all, want %d", tc.query, calls.Load(), tc.wantCalls)
+		}
+	}
+	if n := len(g.events.of("$connect")); n != 0 {
+		t.Fatalf("$connect ran %d times for refused connections", n)
+	}
+
+	c := g.dial(t, "token=good", nil)
+	send(t, c, "hi")
+	g.events.waitFor(t, "$default", 1)
+	c.Close()
+	g.events.waitFor(t, "$disconnect", 1)
+	want := map[string]any{"principalId": "user-1", "tenantId": "acme", "count": "123", "admin": "true", "ratio": "1.5"}
+	for _, key := range []string{"$connect", "$default", "$disconnect"} {
+		got, _ := g.events.of(key)[0].RequestContext.Authorizer.(map[string]any)
+		if len(got) != len(want) {
+			t.Fatalf("%s authorizer context %v, want %v", key, got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("%s authorizer[%q] = %#v, want %#v", key, k, got[k], v)
+			}
+		}
+	}
+}
+
+func TestAuthorizerHeaderIdentitySource(t *testing.T) {
+	var calls atomic.Int32
+	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{
+		Authorizer:      allowAuthorizer(&calls),
+		IdentitySources: []string{"route.request.header.Authorization"},
+	}}, "$connect")
+	if _, resp, _ := g.tryDial("token=x", nil); resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("missing header: %v, want 401", resp)
+	}
+	if calls.Load() != 0 {
+		t.Fatal("authorizer called without its identity source")
+	}
+	g.dial(t, "", http.Header{"authorization": {"Bearer x"}})
+	if calls.Load() != 1 {
+		t.Fatalf("authorizer calls %d, want 1", calls.Load())
+	}
+}
+
+func TestAuthorizerReceivesWebSocketRequest(t *testing.T) {
+	got := make(chan gateway.AuthorizerRequest, 1)
+	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{
+		Authorizer: authorizerFunc(func(req gateway.AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+			got <- req
+			return events.APIGatewayCustomAuthorizerResponse{PrincipalID: "p", PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+				Statement: []events.IAMPolicyStatement{{Action: []string{"execute-api:*"}, Effect: "Allow", Resource: []string{"arn:aws:execute-api:*:*:*/dev/*"}}},
+			}}, nil
+		}),
+	}, APIID: "abc123", Region: "eu-west-1", AccountID: "123456789012"}, "$connect")
+	g.dial(t, "token=t1&token=t2", http.Header{"X-Custom": {"v"}})
+	req := <-got
+	connectEv := g.events.waitFor(t, "$connect", 1)[0]
+	if req.Type != "REQUEST" || req.MethodArn != "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect" {
+		t.Fatalf("type %q methodArn %q", req.Type, req.MethodArn)
+	}
+	if req.QueryStringParameters["token"] != "t2" || strings.Join(req.MultiValueQueryStringParameters["token"], ",") != "t1,t2" {
+		t.Fatalf("query %v / %v", req.QueryStringParameters, req.MultiValueQueryStringParameters)
+	}
+	if req.Headers["X-Custom"] != "v" || req.RequestContext.EventType != "CONNECT" || req.RequestContext.ConnectionID != connectEv.RequestContext.ConnectionID {
+		t.Fatalf("authorizer request %+v", req)
+	}
+}
+
+type authorizerFunc func(gateway.AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error)
+
+func (f authorizerFunc) Authorize(_ context.Context, req gateway.AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return f(req)
+}

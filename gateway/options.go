@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/routeselect"
+	"github.com/switchboard-ws/switchboard/sigv4"
+)
+
+// Route keys with a meaning of their own.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// Options describe one WebSocket API stage. The zero value of every limit
+// means the AWS default.
+type Options struct {
+	// Stage is the first path segment: clients connect to ws://ADDR/{Stage}.
+	Stage string
+	// RouteSelectionExpression, e.g. "$request.body.action".
+	RouteSelectionExpression string
+	// Routes by route key: "$connect", "$disconnect", "$default" or a custom
+	// key. Every route is optional.
+	Routes map[string]Route
+	// Authorizer, if set, runs on $connect before the $connect route.
+	Authorizer *AuthorizerConfig
+
+	// APIID, Region and AccountID fill the events and the authorizer's
+	// methodArn. Defaults: "local", "us-east-1", "000000000000".
+	APIID, Region, AccountID string
+	// DomainName fills requestContext.domainName. When empty, the Host the
+	// client connected to is used, so that handlers that build their
+	// callback URL as http://{domainName}/{stage} reach this gateway.
+	DomainName string
+	// StageVariables are passed to every event and the authorizer.
+	StageVariables map[string]string
+
+	Limits Limits
+
+	// Credentials, when non-empty, make the management API require a valid
+	// SigV4 signature (service execute-api) made with one of them. When empty,
+	// the management API only answers requests from loopback addresses.
+	Credentials sigv4.Credentials
+
+	// NotFound serves requests outside /{Stage}; nil answers 403 Forbidden as
+	// API Gateway does for unknown paths.
+	NotFound http.Handler
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Route is one route of the API.
+type Route struct {
+	Integration Integration
+	// RouteResponse makes the route two-way: the body the integration
+	// returns is sent back to the caller as a text frame.
+	RouteResponse bool
+}
+
+// AuthorizerConfig is a REQUEST authorizer attached to $connect.
+type AuthorizerConfig struct {
+	Authorizer Authorizer
+	// IdentitySources such as "route.request.querystring.token" or
+	// "route.request.header.Authorization". If any is missing or empty the
+	// connection is refused with 401 without calling the authorizer.
+	IdentitySources []string
+}
+
+// Limits of a stage. Zero values take the AWS defaults shown.
+type Limits struct {
+	MaxMessageBytes       int           // 128 KiB; larger inbound message -> close 1009; larger post -> 413
+	MaxFrameBytes         int           // 32 KiB; larger inbound frame -> close 1009
+	IdleTimeout           time.Duration // 10 min; reset by data frames either way, not pings
+	MaxConnectionDuration time.Duration // 2 h
+	IntegrationTimeout    time.Duration // 29 s; a message route that takes longer gets the timeout frame
+	ConnectTimeout        time.Duration // 29 s; authorizer and $connect each
+	SendQueueBytes        int           // 1 MiB; a consumer whose queue exceeds it is closed with 1008
+	WriteTimeout          time.Duration // 10 s; a write blocked longer closes the connection
+	InboundQueue          int           // 64 messages received but not yet dispatched, per connection
+	// ConnectRate limits new connections per second (token bucket with a
+	// burst of the same size). Zero means 500 as on AWS; negative: no limit.
+	ConnectRate float64
+}
+
+// Defaults matching AWS API Gateway.
+const (
+	DefaultMaxMessageBytes       = 128 * 1024
+	DefaultMaxFrameBytes         = 32 * 1024
+	DefaultIdleTimeout           = 10 * time.Minute
+	DefaultMaxConnectionDuration = 2 * time.Hour
+	DefaultIntegrationTimeout    = 29 * time.Second
+	DefaultSendQueueBytes        = 1 << 20
+	DefaultWriteTimeout          = 10 * time.Second
+	DefaultInboundQueue          = 64
+	DefaultConnectRate           = 500
+)
+
+func (l *Limits) applyDefaults() {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&l.MaxFrameBytes, DefaultMaxFrameBytes)
+	def(&l.SendQueueBytes, DefaultSendQueueBytes)
+	def(&l.InboundQueue, DefaultInboundQueue)
+	defd(&l.IdleTimeout, DefaultIdleTimeout)
+	defd(&l.MaxConnectionDuration, DefaultMaxConnectionDuration)
+	defd(&l.IntegrationTimeout, DefaultIntegrationTimeout)
+	defd(&l.ConnectTimeout, DefaultIntegrationTimeout)
+	defd(&l.WriteTimeout, DefaultWriteTimeout)
+	if l.ConnectRate == 0 {
+		l.ConnectRate = DefaultConnectRate
+	}
+	if l.MaxFrameBytes > l.MaxMessageBytes {
+		l.MaxFrameBytes = l.MaxMessageBytes
+	}
+}
+
+// validate checks options after defaults were applied; errors name the field.
+func (o *Options) validate() error {
+	if o.Stage == "" || strings.ContainsAny(o.Stage, "/?#@% ") {
+		return fmt.Errorf("gateway: Options.Stage %q: must be a non-empty path segment", o.Stage)
+	}
+	for key, r := range o.Routes {
+		switch {
+		case key == "":
+			return fmt.Errorf("gateway: Options.Routes: empty route key")
+		case strings.HasPrefix(key, "$") && key != RouteConnect && key != RouteDisconnect && key != RouteDefault:
+			return fmt.Errorf("gateway: Options.Routes[%q]: custom route keys may not start with $", key)
+		case r.Integration == nil:
+			return fmt.Errorf("gateway: Options.Routes[%q].Integration: missing", key)
+		}
+	}
+	if o.Authorizer != nil {
+		if o.Authorizer.Authorizer == nil {
+			return fmt.Errorf("gateway: Options.Authorizer.Authorizer: missing")
+		}
+		for i, src := range o.Authorizer.IdentitySources {
+			if _, _, err := parseIdentitySource(src); err != nil {
+				return fmt.Errorf("gateway: Options.Authorizer.IdentitySources[%d]: %w", i, err)
+			}
+		}
+	}
+	l := o.Limits
+	for name, v := range map[string]int{"MaxMessageBytes": l.MaxMessageBytes, "MaxFrameBytes": l.MaxFrameBytes, "SendQueueBytes": l.SendQueueBytes, "InboundQueue": l.InboundQueue} {
+		if v < 0 {
+			return fmt.Errorf("gateway: Options.Limits.%s: must not be negative", name)
+		}
+	}
+	for name, v := range map[string]time.Duration{"IdleTimeout": l.IdleTimeout, "MaxConnectionDuration": l.MaxConnectionDuration, "IntegrationTimeout": l.IntegrationTimeout, "ConnectTimeout": l.ConnectTimeout, "WriteTimeout": l.WriteTimeout} {
+		if v < 0 {
+			return fmt.Errorf("gateway: Options.Limits.%s: must not be negative", name)
+		}
+	}
+	return nil
+}
+
+func (o *Options) compileSelection() (*routeselect.Expr, error) {
+	expr := o.RouteSelectionExpression
+	if expr == "" {
+		expr = "$request.body.action"
+	}
+	e, err := routeselect.Parse(expr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Options.RouteSelectionExpression: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/wsproto"
+)
+
+// enqueue appends a prepared frame to the connection's send queue. The frame
+// is shared, never modified: one frame built for a broadcast is queued to
+// every recipient. data frames count as activity for the idle timeout.
+//
+// A consumer whose queue would exceed Limits.SendQueueBytes is too slow to
+// keep up: it is closed with 1008 and the frame is refused with ErrGone.
+func (c *conn) enqueue(frame []byte, data bool) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrGone
+	}
+	if c.queued+len(frame) > c.srv.limits.SendQueueBytes {
+		c.mu.Unlock()
+		c.slowConsumer()
+		return ErrGone
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if data {
+		c.touch()
+	}
+	if start {
+		go c.writeLoop()
+	}
+	return nil
+}
+
+// slowConsumer drops what is queued, queues a 1008 close, and shortens the
+// deadline of the write under way so that a stuck client is let go soon.
+func (c *conn) slowConsumer() {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	for i := range c.queue {
+		c.queued -= len(c.queue[i])
+	}
+	c.queue = c.queue[:0]
+	c.mu.Unlock()
+	c.srv.log.Warn("closing slow consumer", "connectionId", c.meta.id, "sendQueueBytes", c.srv.limits.SendQueueBytes)
+	c.closeWith(wsproto.ClosePolicyViolation, fmt.Sprintf("Slow consumer: more than %d bytes queued", c.srv.limits.SendQueueBytes))
+	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+}
+
+// writeLoop drains the send queue: everything queued at the time goes out in
+// one vectored write. It exits when the queue is empty, so an idle
+// connection has no writer goroutine.
+func (c *conn) writeLoop() {
+	var bufs net.Buffers
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 || c.state == stateClosed {
+			c.writing = false
+			c.queue = nil
+			if c.state != stateOpen {
+				closeOnce(c.flushed)
+			}
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue = nil
+		closing := c.state == stateClosing
+		c.mu.Unlock()
+
+		n := 0
+		for _, f := range batch {
+			n += len(f)
+		}
+		timeout := c.srv.limits.WriteTimeout
+		if closing {
+			timeout = closeGrace
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		bufs = append(bufs[:0], batch...)
+		_, err := bufs.WriteTo(c.nc)
+		clear(batch)
+
+		c.mu.Lock()
+		c.queued -= n
+		if c.queue == nil {
+			c.queue = batch[:0] // reuse the slice for the next batch
+		}
+		c.mu.Unlock()
+		if err != nil {
+			// The peer is gone or stuck: drop the TCP connection; the reader
+			// sees it and finishes the connection.
+			c.startClose(wsproto.CloseAbnormal, "", nil)
+			c.nc.Close()
+			c.mu.Lock()
+			c.writing = false
+			c.queue = nil
+			closeOnce(c.flushed)
+			c.mu.Unlock()
+			return
+		}
+		if closing {
+			// The close frame went out: give the client closeGrace to answer.
+			c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+		}
+	}
+}
+
+// closeOnce closes ch unless it is nil or already closed. Callers hold c.mu.
+func closeOnce(ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}

@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/routeselect"
+	"github.com/switchboard-ws/switchboard/sigv4"
+	"github.com/switchboard-ws/switchboard/wsproto"
+)
+
+// Server is one WebSocket API stage. It is an http.Handler; create it with
+// New and stop it with Shutdown.
+type Server struct {
+	opts      Options
+	limits    Limits
+	routes    map[string]Route
+	selector  *routeselect.Expr
+	methodArn string
+	verifier  *sigv4.Verifier
+	log       *slog.Logger
+	reg       *registry
+	limiter   *rateLimiter
+
+	ctx    context.Context // cancelled when Shutdown gives up waiting
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // readers and $disconnect invocations
+
+	closing     atomic.Bool
+	janitorDone chan struct{}
+}
+
+var (
+	_ http.Handler = (*Server)(nil)
+	_ Connections  = (*Server)(nil)
+)
+
+// New validates opts and returns a Server ready to serve.
+func New(opts Options) (*Server, error) {
+	opts.Limits.applyDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	sel, err := opts.compileSelection()
+	if err != nil {
+		return nil, err
+	}
+	if opts.APIID == "" {
+		opts.APIID = "local"
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "000000000000"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		opts:        opts,
+		limits:      opts.Limits,
+		routes:      opts.Routes,
+		selector:    sel,
+		methodArn:   fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/$connect", opts.Region, opts.AccountID, opts.APIID, opts.Stage),
+		log:         log,
+		reg:         newRegistry(),
+		limiter:     newRateLimiter(opts.Limits.ConnectRate),
+		janitorDone: make(chan struct{}),
+	}
+	if s.routes == nil {
+		s.routes = map[string]Route{}
+	}
+	if len(opts.Credentials) > 0 {
+		s.verifier = &sigv4.Verifier{Credentials: opts.Credentials, Service: "execute-api", Region: opts.Region}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go s.janitor()
+	return s, nil
+}
+
+// ServeHTTP serves the WebSocket endpoint /{stage} and the management API
+// /{stage}/@connections/{id}.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	stagePath := "/" + s.opts.Stage
+	switch {
+	case p == stagePath || p == stagePath+"/":
+		s.serveWebSocket(w, r)
+	case strings.HasPrefix(p, stagePath+"/@connections/") || p == stagePath+"/@connections":
+		s.serveManagement(w, r, strings.TrimPrefix(strings.TrimPrefix(p, stagePath+"/@connections"), "/"))
+	case s.opts.NotFound != nil:
+		s.opts.NotFound.ServeHTTP(w, r)
+	default:
+		writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
+	}
+}
+
+// Stage returns the stage name.
+func (s *Server) Stage() string { return s.opts.Stage }
+
+// ConnectionCount is the number of open connections.
+func (s *Server) ConnectionCount() int { return s.reg.len() }
+
+// Post implements Connections for the connections of this server.
+func (s *Server) Post(ctx context.Context, id string, data []byte) error {
+	if len(data) > s.limits.MaxMessageBytes {
+		return ErrPayloadTooLarge
+	}
+	c := s.reg.get(id)
+	if c == nil {
+		return ErrGone
+	}
+	return c.enqueue(wsproto.TextFrame(data), true)
+}
+
+// PostFrame sends a frame prepared with wsproto.TextFrame to several
+// connections; the frame is shared, not copied. It returns the ids that are
+// gone.
+func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	for _, id := range ids {
+		c := s.reg.get(id)
+		if c == nil || c.enqueue(frame, true) != nil {
+			gone = append(gone, id)
+		}
+	}
+	return gone
+}
+
+// Info implements Connections.
+func (s *Server) Info(ctx context.Context, id string) (ConnectionInfo, error) {
+	c := s.reg.get(id)
+	if c == nil {
+		return ConnectionInfo{}, ErrGone
+	}
+	return ConnectionInfo{
+		ConnectedAt:  time.UnixMilli(c.meta.connectedAt),
+		LastActiveAt: time.Unix(0, c.lastActive.Load()),
+		SourceIP:     c.meta.sourceIP,
+		UserAgent:    c.meta.userAgent,
+	}, nil
+}
+
+// Disconnect implements Connections: close 1000, then $disconnect with
+// "Connection Closed Normally".
+func (s *Server) Disconnect(ctx context.Context, id string) error {
+	c := s.reg.get(id)
+	if c == nil {
+		return ErrGone
+	}
+	c.closeWith(wsproto.CloseNormal, "Connection Closed Normally")
+	return nil
+}
+
+// Shutdown closes every connection with 1001 "Going away", waits for the
+// connections to end and their $disconnect routes to finish, or for ctx to
+// end. New connections are refused from the start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.closing.Swap(true) {
+		return ErrServerClosed
+	}
+	s.reg.each(func(c *conn) { c.closeWith(wsproto.CloseGoingAway, "Going away") })
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.cancel()
+	<-s.janitorDone
+	return err
+}
+
+// janitor closes connections past the idle timeout or the maximum duration.
+func (s *Server) janitor() {
+	defer close(s.janitorDone)
+	tick := min(s.limits.IdleTimeout, s.limits.MaxConnectionDuration) / 8
+	tick = max(10*time.Millisecond, min(tick, time.Second))
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			idleBefore := now.Add(-s.limits.IdleTimeout).UnixNano()
+			oldBefore := now.Add(-s.limits.MaxConnectionDuration).UnixMilli()
+			s.reg.each(func(c *conn) {
+				switch {
+				case c.meta.connectedAt <= oldBefore:
+					c.closeWith(wsproto.CloseGoingAway, "Maximum connection duration exceeded")
+				case c.lastActive.Load() <= idleBefore:
+					c.closeWith(wsproto.CloseGoingAway, "Idle timeout exceeded")
+				}
+			})
+		}
+	}
+}
+
+// rateLimiter is a token bucket for new connections.
+type rateLimiter struct {
+	mu     sync.Mutex
+	rate   float64
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64) *rateLimiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &rateLimiter{rate: rate, tokens: rate, last: time.Now()}
+}
+
+func (l *rateLimiter) allow() bool {
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.tokens = min(l.rate, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}
