@@ -181,6 +181,7 @@ func (c *conn) deliver(msg []byte) bool {
 	c.dispatching = true
 	c.mu.Unlock()
 	if start {
+		c.srv.wg.Add(1) // the reader's own count keeps the group above zero
 		go c.dispatchLoop()
 	}
 	return true
@@ -189,6 +190,7 @@ func (c *conn) deliver(msg []byte) bool {
 // dispatchLoop runs the route of each queued message in order, and
 // $disconnect when the reader has finished and the queue is empty.
 func (c *conn) dispatchLoop() {
+	defer c.srv.wg.Done()
 	for {
 		c.mu.Lock()
 		if len(c.inbox) == 0 {

@@ -86,8 +86,8 @@ func (s *Server) authorizedManager(w http.ResponseWriter, r *http.Request, body 
 }
 
 type connectionInfoResponse struct {
-	ConnectedAt  string `json:"connectedAt"`
-	Identity     struct {
+	ConnectedAt string `json:"connectedAt"`
+	Identity    struct {
 		SourceIP  string `json:"sourceIp"`
 		UserAgent string `json:"userAgent,omitempty"`
 	} `json:"identity"`

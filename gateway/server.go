@@ -32,6 +32,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // readers and $disconnect invocations
 
+	lifeMu      sync.Mutex // orders track against Shutdown
 	closing     atomic.Bool
 	janitorDone chan struct{}
 }
@@ -163,7 +164,10 @@ func (s *Server) Disconnect(ctx context.Context, id string) error {
 // connections to end and their $disconnect routes to finish, or for ctx to
 // end. New connections are refused from the start.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.closing.Swap(true) {
+	s.lifeMu.Lock()
+	already := s.closing.Swap(true)
+	s.lifeMu.Unlock()
+	if already {
 		return ErrServerClosed
 	}
 	s.reg.each(func(c *conn) { c.closeWith(wsproto.CloseGoingAway, "Going away") })
@@ -178,6 +182,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	<-s.janitorDone
 	return err
+}
+
+// track counts a unit of work Shutdown waits for; false once shutting down.
+// Work already tracked may start more with wg.Add directly.
+func (s *Server) track() bool {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 // janitor closes connections past the idle timeout or the maximum duration.

@@ -35,13 +35,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	case !wsproto.ValidKey(r.Header.Get("Sec-WebSocket-Key")):
 		writeJSONMessage(w, http.StatusBadRequest, "Invalid Sec-WebSocket-Key")
 		return
-	case s.closing.Load():
-		writeJSONMessage(w, http.StatusServiceUnavailable, "Server is shutting down")
-		return
 	case !s.limiter.allow():
 		writeJSONMessage(w, http.StatusTooManyRequests, "Too Many Requests")
 		return
 	}
+	if !s.track() {
+		writeJSONMessage(w, http.StatusServiceUnavailable, "Server is shutting down")
+		return
+	}
+	defer s.wg.Done()
 
 	now := time.Now()
 	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -140,6 +142,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.reg.add(c)
 	s.wg.Add(1)
 	go c.readLoop()
+	if s.closing.Load() {
+		// Shutdown began while $connect ran and may have missed this one.
+		c.closeWith(wsproto.CloseGoingAway, "Going away")
+	}
 }
 
 // hijack takes the TCP connection from net/http and completes the upgrade.

@@ -1,0 +1,665 @@
+// Package sigv4 verifies AWS Signature Version 4 signatures on incoming HTTP requests.
+//
+// The canonicalization follows what aws-sdk-go-v2's aws/signer/v4 produces for
+// non-S3 services (DisableURIPathEscaping=false):
+//
+//   - canonical URI: the request's escaped path (r.URL.EscapedPath(), i.e. the
+//     path as it was on the wire) escaped once more, byte by byte, keeping only
+//     A-Z a-z 0-9 - . _ ~ and '/' (so "%40" becomes "%2540" and "@" becomes
+//     "%40"). No dot-segment normalization is done, as the SDK does none;
+//   - canonical query: every name and value URI-encoded (space as %20), pairs
+//     sorted after encoding by name then value;
+//   - canonical headers: the names in SignedHeaders, values trimmed with inner
+//     runs of spaces collapsed, repeated headers joined with ','; "host" is
+//     taken from r.Host;
+//   - payload hash: the X-Amz-Content-Sha256 header when present (it must then
+//     equal sha256(body) unless it is UNSIGNED-PAYLOAD), else sha256(body).
+//
+// Both the Authorization header form (AWS4-HMAC-SHA256) and presigned query
+// string form (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
+// X-Amz-SignedHeaders, X-Amz-Signature) are supported.
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Errors returned by Verify wrap exactly one of these (test
+// with errors.Is).
+var (
+	// ErrMissingAuth: the request carries neither an Authorization header nor
+	// presigned query parameters.
+	ErrMissingAuth = errors.New("sigv4: missing authentication")
+	// ErrMalformedAuth: the Authorization header / presigned parameters (or a
+	// header they depend on, such as X-Amz-Date) cannot be parsed, or are
+	// missing something required (e.g. host not in SignedHeaders).
+	ErrMalformedAuth = errors.New("sigv4: malformed authentication")
+	// ErrUnknownKey: the access key id is not in Verifier.Credentials.
+	ErrUnknownKey = errors.New("sigv4: unknown access key id")
+	// ErrSignatureMismatch: the signature (or X-Amz-Content-Sha256) does not
+	// match the request.
+	ErrSignatureMismatch = errors.New("sigv4: signature mismatch")
+	// ErrExpired: the request time is outside the allowed skew (or the
+	// presigned URL is expired or not yet valid).
+	ErrExpired = errors.New("sigv4: request time outside allowed window")
+	// ErrScope: the credential scope names the wrong service, region, date or
+	// terminator.
+	ErrScope = errors.New("sigv4: invalid credential scope")
+)
+
+// Credentials maps access key ids to secret access keys.
+type Credentials map[string]string
+
+// Verifier verifies SigV4-signed requests. Its zero value (with Credentials
+// and Service set) is ready to use; it is safe for concurrent use as long as
+// its fields are not modified.
+type Verifier struct {
+	Credentials Credentials
+	// Service is the signing name the credential scope must carry, e.g.
+	// "execute-api". If empty, "execute-api" is used.
+	Service string
+	// Region, if non-empty, must equal the credential scope region.
+	Region string
+	// MaxSkew is the maximum allowed difference between the request time and
+	// Now(). Zero or negative means 5 minutes.
+	MaxSkew time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// MismatchError is returned (wrapping ErrSignatureMismatch) when the computed
+// signature differs from the provided one. It carries the server-side
+// canonical request and string to sign for debugging; they are deliberately
+// not part of Error() so that they are not echoed to clients by accident.
+// Note that CanonicalRequest contains signed header values (including any
+// X-Amz-Security-Token), so log it with care.
+type MismatchError struct {
+	AccessKeyID      string
+	CanonicalRequest string
+	StringToSign     string
+}
+
+func (e *MismatchError) Error() string {
+	return "sigv4: signature mismatch: the request signature we calculated does not match the signature provided for access key " + e.AccessKeyID
+}
+
+// Unwrap makes errors.Is(err, ErrSignatureMismatch) true.
+func (e *MismatchError) Unwrap() error { return ErrSignatureMismatch }
+
+const (
+	algorithm       = "AWS4-HMAC-SHA256"
+	terminator      = "aws4_request"
+	amzDateFormat   = "20060102T150405Z"
+	shortDateFormat = "20060102"
+	unsignedPayload = "UNSIGNED-PAYLOAD"
+	defaultService  = "execute-api"
+	defaultMaxSkew  = 5 * time.Minute
+	maxPresignTTL   = 7 * 24 * time.Hour
+
+	qAlgorithm     = "X-Amz-Algorithm"
+	qCredential    = "X-Amz-Credential"
+	qDate          = "X-Amz-Date"
+	qExpires       = "X-Amz-Expires"
+	qSignedHeaders = "X-Amz-SignedHeaders"
+	qSignature     = "X-Amz-Signature"
+)
+
+// authInfo is the parsed, not yet verified, authentication data.
+type authInfo struct {
+	accessKeyID   string
+	scopeDate     string // YYYYMMDD
+	scopeRegion   string
+	scopeService  string
+	scopeTerm     string
+	signedHeaders []string
+	signature     string // lower-case hex, 64 chars
+	presigned     bool
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformedAuth}, args...)...)
+}
+
+// Verify checks r's SigV4 signature (Authorization: AWS4-HMAC-SHA256 ..., or
+// presigned query parameters). body is the full request body, already read by
+// the caller; r.Body is not touched. On success it returns the access key id.
+func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err error) {
+	if r == nil || r.URL == nil {
+		return "", ErrMissingAuth
+	}
+
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+
+	authHeaders := r.Header.Values("Authorization")
+	_, hasQAlg := query[qAlgorithm]
+	_, hasQSig := query[qSignature]
+	_, hasQCred := query[qCredential]
+	presigned := hasQAlg || hasQSig || hasQCred
+
+	var info authInfo
+	switch {
+	case len(authHeaders) == 0 && !presigned:
+		if qerr != nil && strings.Contains(r.URL.RawQuery, "X-Amz-") {
+			return "", malformed("invalid query string: %v", qerr)
+		}
+		return "", fmt.Errorf("%w: no Authorization header and no presigned query parameters", ErrMissingAuth)
+	case len(authHeaders) > 0 && presigned:
+		return "", malformed("only one authentication mechanism is allowed (Authorization header and X-Amz-* query parameters both present)")
+	case len(authHeaders) > 1:
+		return "", malformed("multiple Authorization headers")
+	}
+	if qerr != nil {
+		return "", malformed("invalid query string: %v", qerr)
+	}
+
+	if presigned {
+		info, err = parsePresigned(query)
+	} else {
+		info, err = parseAuthorization(authHeaders[0])
+	}
+	if err != nil {
+		return "", err
+	}
+
+	// Request time and the header (if any) it comes from.
+	var (
+		amzDate    string // value used in the string to sign
+		reqTime    time.Time
+		dateHeader string // lower-case header name that must be signed, "" for presigned
+	)
+	headers := lowerHeaders(r.Header)
+	if info.presigned {
+		amzDate = query.Get(qDate)
+		if reqTime, err = parseAmzDate(amzDate); err != nil {
+			return "", malformed("invalid %s query parameter %q", qDate, amzDate)
+		}
+	} else if vals, ok := headers["x-amz-date"]; ok {
+		if len(vals) != 1 {
+			return "", malformed("multiple X-Amz-Date headers")
+		}
+		amzDate = strings.TrimSpace(vals[0])
+		if reqTime, err = parseAmzDate(amzDate); err != nil {
+			return "", malformed("invalid X-Amz-Date header %q (want YYYYMMDD'T'HHMMSS'Z')", amzDate)
+		}
+		dateHeader = "x-amz-date"
+	} else if vals, ok := headers["date"]; ok {
+		if len(vals) != 1 {
+			return "", malformed("multiple Date headers")
+		}
+		t, perr := http.ParseTime(strings.TrimSpace(vals[0]))
+		if perr != nil {
+			return "", malformed("invalid Date header %q", vals[0])
+		}
+		reqTime = t.UTC()
+		amzDate = reqTime.Format(amzDateFormat)
+		dateHeader = "date"
+	} else {
+		return "", malformed("no X-Amz-Date or Date header")
+	}
+
+	// Required signed headers.
+	if !contains(info.signedHeaders, "host") {
+		return "", malformed("SignedHeaders must include host")
+	}
+	if dateHeader != "" && !contains(info.signedHeaders, dateHeader) {
+		return "", malformed("SignedHeaders must include %s", dateHeader)
+	}
+
+	// Scope.
+	service := v.Service
+	if service == "" {
+		service = defaultService
+	}
+	if info.scopeTerm != terminator {
+		return "", fmt.Errorf("%w: credential should be scoped with a valid terminator %q, not %q", ErrScope, terminator, info.scopeTerm)
+	}
+	if info.scopeService != service {
+		return "", fmt.Errorf("%w: credential should be scoped to correct service %q, not %q", ErrScope, service, info.scopeService)
+	}
+	if v.Region != "" && info.scopeRegion != v.Region {
+		return "", fmt.Errorf("%w: credential should be scoped to a valid region %q, not %q", ErrScope, v.Region, info.scopeRegion)
+	}
+	if info.scopeRegion == "" {
+		return "", fmt.Errorf("%w: empty region in credential scope", ErrScope)
+	}
+
+	// Time window.
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	nowT := now().UTC()
+	skew := v.MaxSkew
+	if skew <= 0 {
+		skew = defaultMaxSkew
+	}
+	if info.presigned && query.Has(qExpires) {
+		es := query.Get(qExpires)
+		secs, perr := strconv.ParseInt(es, 10, 64)
+		if perr != nil || secs <= 0 || len(query[qExpires]) != 1 {
+			return "", malformed("invalid %s %q", qExpires, es)
+		}
+		if time.Duration(secs)*time.Second > maxPresignTTL {
+			return "", malformed("%s %d exceeds the maximum of %d seconds", qExpires, secs, int64(maxPresignTTL/time.Second))
+		}
+		if nowT.Before(reqTime.Add(-skew)) {
+			return "", fmt.Errorf("%w: presigned request is not yet valid: %s is later than %s (%s + %s)", ErrExpired, amzDate, nowT.Add(skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
+		}
+		if exp := reqTime.Add(time.Duration(secs) * time.Second); nowT.After(exp) {
+			return "", fmt.Errorf("%w: presigned request expired at %s (now %s)", ErrExpired, exp.Format(amzDateFormat), nowT.Format(amzDateFormat))
+		}
+	} else {
+		if d := nowT.Sub(reqTime); d > skew {
+			return "", fmt.Errorf("%w: signature expired: %s is now earlier than %s (%s - %s)", ErrExpired, amzDate, nowT.Add(-skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
+		} else if d < -skew {
+			return "", fmt.Errorf("%w: signature not yet current: %s is still later than %s (%s + %s)", ErrExpired, amzDate, nowT.Add(skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
+		}
+	}
+	if info.scopeDate != amzDate[:8] {
+		return "", fmt.Errorf("%w: credential date %q does not match request date %q", ErrScope, info.scopeDate, amzDate[:8])
+	}
+
+	secret, ok := v.Credentials[info.accessKeyID]
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownKey, info.accessKeyID)
+	}
+
+	// Payload hash.
+	sum := sha256.Sum256(body)
+	bodyHash := hex.EncodeToString(sum[:])
+	payloadHash := bodyHash
+	if vals, ok := headers["x-amz-content-sha256"]; ok {
+		if len(vals) != 1 {
+			return "", malformed("multiple X-Amz-Content-Sha256 headers")
+		}
+		ph := strings.TrimSpace(vals[0])
+		switch {
+		case ph == unsignedPayload:
+		case isLowerHex(ph, 64):
+			if !hmac.Equal([]byte(ph), []byte(bodyHash)) {
+				return "", fmt.Errorf("%w: X-Amz-Content-Sha256 %s does not match the SHA-256 of the body (%s)", ErrSignatureMismatch, ph, bodyHash)
+			}
+		default:
+			return "", malformed("unsupported X-Amz-Content-Sha256 value %q", ph)
+		}
+		payloadHash = ph
+	}
+
+	// Canonical request.
+	canonQuery := query
+	if info.presigned {
+		canonQuery = make(url.Values, len(query))
+		for k, vs := range query {
+			if k != qSignature {
+				canonQuery[k] = vs
+			}
+		}
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+
+	var cr strings.Builder
+	cr.WriteString(r.Method)
+	cr.WriteByte('\n')
+	cr.WriteString(escapePath(uriPath(r.URL)))
+	cr.WriteByte('\n')
+	cr.WriteString(encodeQuery(canonQuery))
+	cr.WriteByte('\n')
+	for _, name := range info.signedHeaders {
+		cr.WriteString(name)
+		cr.WriteByte(':')
+		switch name {
+		case "host":
+			cr.WriteString(stripExcessSpaces(host))
+		default:
+			vals := headers[name]
+			if len(vals) == 0 && name == "content-length" && r.ContentLength > 0 {
+				vals = []string{strconv.FormatInt(r.ContentLength, 10)}
+			}
+			for i, val := range vals {
+				if i > 0 {
+					cr.WriteByte(',')
+				}
+				cr.WriteString(strings.TrimSpace(stripExcessSpaces(val)))
+			}
+		}
+		cr.WriteByte('\n')
+	}
+	cr.WriteByte('\n')
+	cr.WriteString(strings.Join(info.signedHeaders, ";"))
+	cr.WriteByte('\n')
+	cr.WriteString(payloadHash)
+	canonicalRequest := cr.String()
+
+	scope := info.scopeDate + "/" + info.scopeRegion + "/" + info.scopeService + "/" + info.scopeTerm
+	crHash := sha256.Sum256([]byte(canonicalRequest))
+	stringToSign := algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
+
+	key := hmacSHA256([]byte("AWS4"+secret), info.scopeDate)
+	key = hmacSHA256(key, info.scopeRegion)
+	key = hmacSHA256(key, info.scopeService)
+	key = hmacSHA256(key, info.scopeTerm)
+	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
+
+	if !hmac.Equal([]byte(want), []byte(info.signature)) {
+		return "", &MismatchError{
+			AccessKeyID:      info.accessKeyID,
+			CanonicalRequest: canonicalRequest,
+			StringToSign:     stringToSign,
+		}
+	}
+	return info.accessKeyID, nil
+}
+
+// parseAuthorization parses
+// "AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=a;b, Signature=hex".
+func parseAuthorization(h string) (authInfo, error) {
+	var info authInfo
+	h = strings.TrimSpace(h)
+	alg, rest, ok := strings.Cut(h, " ")
+	if !ok {
+		if h == algorithm {
+			return info, malformed("Authorization header has no Credential, SignedHeaders or Signature")
+		}
+		return info, malformed("unsupported Authorization header (want %s)", algorithm)
+	}
+	if alg != algorithm {
+		return info, malformed("unsupported algorithm %q (want %s)", truncate(alg), algorithm)
+	}
+	var cred, signed, sig string
+	var haveCred, haveSigned, haveSig bool
+	for _, part := range strings.Split(rest, ",") {
+		part = strings.TrimSpace(part)
+		k, val, ok := strings.Cut(part, "=")
+		if !ok {
+			return info, malformed("Authorization component %q is not key=value", truncate(part))
+		}
+		switch k {
+		case "Credential":
+			if haveCred {
+				return info, malformed("duplicate Credential in Authorization header")
+			}
+			cred, haveCred = val, true
+		case "SignedHeaders":
+			if haveSigned {
+				return info, malformed("duplicate SignedHeaders in Authorization header")
+			}
+			signed, haveSigned = val, true
+		case "Signature":
+			if haveSig {
+				return info, malformed("duplicate Signature in Authorization header")
+			}
+			sig, haveSig = val, true
+		default:
+			return info, malformed("unknown Authorization component %q", truncate(k))
+		}
+	}
+	switch {
+	case !haveCred:
+		return info, malformed("Authorization header requires a Credential parameter")
+	case !haveSigned:
+		return info, malformed("Authorization header requires a SignedHeaders parameter")
+	case !haveSig:
+		return info, malformed("Authorization header requires a Signature parameter")
+	}
+	return fillInfo(cred, signed, sig, false)
+}
+
+func parsePresigned(q url.Values) (authInfo, error) {
+	var info authInfo
+	get := func(k string) (string, error) {
+		vs, ok := q[k]
+		if !ok {
+			return "", malformed("presigned request requires the %s query parameter", k)
+		}
+		if len(vs) != 1 {
+			return "", malformed("multiple %s query parameters", k)
+		}
+		return vs[0], nil
+	}
+	alg, err := get(qAlgorithm)
+	if err != nil {
+		return info, err
+	}
+	if alg != algorithm {
+		return info, malformed("unsupported %s %q (want %s)", qAlgorithm, truncate(alg), algorithm)
+	}
+	cred, err := get(qCredential)
+	if err != nil {
+		return info, err
+	}
+	if _, err := get(qDate); err != nil {
+		return info, err
+	}
+	signed, err := get(qSignedHeaders)
+	if err != nil {
+		return info, err
+	}
+	sig, err := get(qSignature)
+	if err != nil {
+		return info, err
+	}
+	return fillInfo(cred, signed, sig, true)
+}
+
+func fillInfo(cred, signed, sig string, presigned bool) (authInfo, error) {
+	info := authInfo{presigned: presigned}
+	parts := strings.Split(cred, "/")
+	if len(parts) < 5 {
+		return info, malformed("Credential %q must be of the form <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request", truncate(cred))
+	}
+	n := len(parts)
+	info.accessKeyID = strings.Join(parts[:n-4], "/")
+	info.scopeDate, info.scopeRegion, info.scopeService, info.scopeTerm = parts[n-4], parts[n-3], parts[n-2], parts[n-1]
+	if info.accessKeyID == "" {
+		return info, malformed("empty access key id in Credential")
+	}
+	if _, err := time.Parse(shortDateFormat, info.scopeDate); err != nil || len(info.scopeDate) != 8 {
+		return info, malformed("invalid date %q in Credential scope", truncate(info.scopeDate))
+	}
+
+	if signed == "" {
+		return info, malformed("empty SignedHeaders")
+	}
+	info.signedHeaders = strings.Split(signed, ";")
+	for i, name := range info.signedHeaders {
+		if !isHeaderName(name) {
+			return info, malformed("invalid header name %q in SignedHeaders (must be non-empty lower-case tokens separated by ';')", truncate(name))
+		}
+		if i > 0 && info.signedHeaders[i-1] >= name {
+			return info, malformed("SignedHeaders must be sorted and free of duplicates")
+		}
+	}
+
+	if !isLowerHex(sig, 64) {
+		return info, malformed("Signature must be 64 lower-case hex characters")
+	}
+	info.signature = sig
+	return info, nil
+}
+
+func parseAmzDate(s string) (time.Time, error) {
+	if len(s) != len(amzDateFormat) {
+		return time.Time{}, errors.New("bad length")
+	}
+	return time.Parse(amzDateFormat, s)
+}
+
+// lowerHeaders indexes h by lower-case name.
+func lowerHeaders(h http.Header) map[string][]string {
+	m := make(map[string][]string, len(h))
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		m[lk] = append(m[lk], vs...)
+	}
+	return m
+}
+
+// uriPath mirrors aws-sdk-go-v2 internal/v4.GetURIPath.
+func uriPath(u *url.URL) string {
+	var p string
+	if u.Opaque != "" {
+		opaque := u.Opaque
+		if i := strings.Index(opaque, "?"); i >= 0 {
+			opaque = opaque[:i]
+		}
+		opaque = strings.TrimPrefix(opaque, "//")
+		if i := strings.Index(opaque, "/"); i >= 0 {
+			p = opaque[i:]
+		}
+	} else {
+		p = u.EscapedPath()
+	}
+	if p == "" {
+		p = "/"
+	}
+	return p
+}
+
+// escapePath mirrors smithy-go httpbinding.EscapePath(path, false): every byte
+// other than A-Z a-z 0-9 - . _ ~ and '/' is percent-encoded (upper-case hex).
+func escapePath(p string) string {
+	const hexUpper = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(p) + 16)
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if isUnreserved(c) || c == '/' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hexUpper[c>>4])
+			b.WriteByte(hexUpper[c&15])
+		}
+	}
+	return b.String()
+}
+
+// encodeQuery mirrors aws-sdk-go-v2 internal/v4.EncodeQuery: names and values
+// are encoded (space as %20), then pairs sorted by encoded name, then value.
+func encodeQuery(q url.Values) string {
+	type pair struct{ k, v string }
+	pairs := make([]pair, 0, len(q))
+	for k, vs := range q {
+		ek := encodeQueryComponent(k)
+		for _, v := range vs {
+			pairs = append(pairs, pair{ek, encodeQueryComponent(v)})
+		}
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].k != pairs[j].k {
+			return pairs[i].k < pairs[j].k
+		}
+		return pairs[i].v < pairs[j].v
+	})
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.k)
+		b.WriteByte('=')
+		b.WriteString(p.v)
+	}
+	return b.String()
+}
+
+func encodeQueryComponent(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// stripExcessSpaces mirrors aws-sdk-go-v2 internal/v4.StripExcessSpaces: trims
+// leading/trailing ' ' and collapses inner runs of ' ' to one.
+func stripExcessSpaces(s string) string {
+	s = strings.Trim(s, " ")
+	if !strings.Contains(s, "  ") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	prevSpace := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ' ' {
+			if prevSpace {
+				continue
+			}
+			prevSpace = true
+		} else {
+			prevSpace = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func isUnreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isHeaderName reports whether s is a non-empty lower-case HTTP token.
+func isHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// truncate limits attacker-controlled strings echoed in error messages.
+func truncate(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
