@@ -1,0 +1,305 @@
+// Package config reads the YAML description of a WebSocket API (stage,
+// route selection, routes and their integrations, authorizer, limits,
+// management-API credentials) and turns it into gateway.Options. Every
+// error names the field it is about, and nothing is started before the
+// whole file is valid. docs/config.md documents the format.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/integration"
+	"github.com/switchboard-ws/switchboard/routeselect"
+	"github.com/switchboard-ws/switchboard/sigv4"
+)
+
+// File is the YAML document.
+type File struct {
+	Listen                   string            `yaml:"listen"`
+	Stage                    string            `yaml:"stage"`
+	RouteSelectionExpression string            `yaml:"routeSelectionExpression"`
+	APIID                    string            `yaml:"apiId"`
+	Region                   string            `yaml:"region"`
+	AccountID                string            `yaml:"accountId"`
+	DomainName               string            `yaml:"domainName"`
+	StageVariables           map[string]string `yaml:"stageVariables"`
+	Routes                   map[string]Route  `yaml:"routes"`
+	Authorizer               *Authorizer       `yaml:"authorizer"`
+	Limits                   Limits            `yaml:"limits"`
+	Management               Management        `yaml:"management"`
+}
+
+// Route is one entry of routes.
+type Route struct {
+	Integration   Integration `yaml:"integration"`
+	RouteResponse bool        `yaml:"routeResponse"`
+}
+
+// Integration says where a route's handler is.
+type Integration struct {
+	Type    string            `yaml:"type"` // http | builtin
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	Name    string            `yaml:"name"` // builtin
+}
+
+// Authorizer is the REQUEST authorizer on $connect.
+type Authorizer struct {
+	Integration     Integration `yaml:"integration"`
+	IdentitySources []string    `yaml:"identitySources"`
+}
+
+// Limits mirror gateway.Limits; durations are Go duration strings ("10m").
+type Limits struct {
+	MaxMessageBytes       *int     `yaml:"maxMessageBytes"`
+	MaxFrameBytes         *int     `yaml:"maxFrameBytes"`
+	IdleTimeout           string   `yaml:"idleTimeout"`
+	MaxConnectionDuration string   `yaml:"maxConnectionDuration"`
+	IntegrationTimeout    string   `yaml:"integrationTimeout"`
+	ConnectTimeout        string   `yaml:"connectTimeout"`
+	SendQueueBytes        *int     `yaml:"sendQueueBytes"`
+	WriteTimeout          string   `yaml:"writeTimeout"`
+	InboundQueue          *int     `yaml:"inboundQueue"`
+	ConnectRate           *float64 `yaml:"connectRate"`
+}
+
+// Management configures the @connections API.
+type Management struct {
+	Credentials []Credential `yaml:"credentials"`
+}
+
+// Credential is one key pair allowed to call the management API.
+type Credential struct {
+	AccessKeyID        string `yaml:"accessKeyId"`
+	SecretAccessKey    string `yaml:"secretAccessKey"`
+	SecretAccessKeyEnv string `yaml:"secretAccessKeyEnv"`
+}
+
+// Builtins resolves integrations of type builtin (handlers compiled into the
+// binary) by name; nil means none are available.
+type Builtins func(name string) (gateway.Integration, gateway.Authorizer, bool)
+
+// ErrInvalid wraps every validation error.
+var ErrInvalid = errors.New("invalid config")
+
+// Load reads and validates a config file.
+func Load(path string, builtins Builtins) (*File, gateway.Options, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, gateway.Options{}, fmt.Errorf("reading config: %w", err)
+	}
+	f, opts, err := Parse(b, builtins)
+	if err != nil {
+		return nil, gateway.Options{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, opts, nil
+}
+
+// Parse decodes and validates a config document.
+func Parse(b []byte, builtins Builtins) (*File, gateway.Options, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, gateway.Options{}, fmt.Errorf("%w: the file is empty", ErrInvalid)
+		}
+		return nil, gateway.Options{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	opts, err := f.Options(builtins)
+	if err != nil {
+		return nil, gateway.Options{}, err
+	}
+	return &f, opts, nil
+}
+
+var stagePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// Options validates f and builds the gateway options.
+func (f *File) Options(builtins Builtins) (gateway.Options, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
+	}
+	opts := gateway.Options{
+		Stage:                    f.Stage,
+		RouteSelectionExpression: f.RouteSelectionExpression,
+		APIID:                    f.APIID,
+		Region:                   f.Region,
+		AccountID:                f.AccountID,
+		DomainName:               f.DomainName,
+		StageVariables:           f.StageVariables,
+		Routes:                   map[string]gateway.Route{},
+	}
+	if !stagePattern.MatchString(f.Stage) {
+		bad("stage", "required: letters, digits, '-' and '_' (got %q)", f.Stage)
+	}
+	if f.RouteSelectionExpression == "" {
+		bad("routeSelectionExpression", "required, e.g. $request.body.action")
+	} else if _, err := routeselect.Parse(f.RouteSelectionExpression); err != nil {
+		bad("routeSelectionExpression", "%v", err)
+	}
+
+	keys := make([]string, 0, len(f.Routes))
+	for k := range f.Routes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		r := f.Routes[key]
+		field := fmt.Sprintf("routes.%s", key)
+		switch {
+		case key == "":
+			bad("routes", "empty route key")
+			continue
+		case strings.HasPrefix(key, "$") && key != gateway.RouteConnect && key != gateway.RouteDisconnect && key != gateway.RouteDefault:
+			bad(field, "custom route keys may not start with $ (the reserved keys are $connect, $disconnect and $default)")
+			continue
+		}
+		in, _, err := r.Integration.build(builtins, false)
+		if err != nil {
+			bad(field+".integration", "%v", err)
+			continue
+		}
+		opts.Routes[key] = gateway.Route{Integration: in, RouteResponse: r.RouteResponse}
+	}
+	if len(f.Routes) > 300 {
+		bad("routes", "%d routes; API Gateway allows at most 300", len(f.Routes))
+	}
+
+	if a := f.Authorizer; a != nil {
+		_, authz, err := a.Integration.build(builtins, true)
+		if err != nil {
+			bad("authorizer.integration", "%v", err)
+		}
+		if len(a.IdentitySources) == 0 {
+			bad("authorizer.identitySources", "required, e.g. [route.request.querystring.token]")
+		}
+		for i, src := range a.IdentitySources {
+			if !strings.HasPrefix(src, "route.request.querystring.") && !strings.HasPrefix(src, "route.request.header.") && !strings.HasPrefix(src, "stageVariables.") ||
+				strings.HasSuffix(src, ".") {
+				bad(fmt.Sprintf("authorizer.identitySources[%d]", i), "%q: want route.request.querystring.NAME, route.request.header.NAME or stageVariables.NAME", src)
+			}
+		}
+		opts.Authorizer = &gateway.AuthorizerConfig{Authorizer: authz, IdentitySources: a.IdentitySources}
+	}
+
+	opts.Limits = f.Limits.build(bad)
+
+	if len(f.Management.Credentials) > 0 {
+		opts.Credentials = sigv4.Credentials{}
+		for i, c := range f.Management.Credentials {
+			field := fmt.Sprintf("management.credentials[%d]", i)
+			secret := c.SecretAccessKey
+			switch {
+			case c.AccessKeyID == "":
+				bad(field+".accessKeyId", "required")
+			case secret != "" && c.SecretAccessKeyEnv != "":
+				bad(field, "set secretAccessKey or secretAccessKeyEnv, not both")
+			case c.SecretAccessKeyEnv != "":
+				secret = os.Getenv(c.SecretAccessKeyEnv)
+				if secret == "" {
+					bad(field+".secretAccessKeyEnv", "environment variable %s is empty or unset", c.SecretAccessKeyEnv)
+				}
+			case secret == "":
+				bad(field+".secretAccessKey", "required (or secretAccessKeyEnv)")
+			}
+			opts.Credentials[c.AccessKeyID] = secret
+		}
+	}
+	if len(errs) > 0 {
+		return gateway.Options{}, errors.Join(errs...)
+	}
+	return opts, nil
+}
+
+func (in Integration) build(builtins Builtins, forAuthorizer bool) (gateway.Integration, gateway.Authorizer, error) {
+	switch in.Type {
+	case "http":
+		u, err := url.Parse(in.URL)
+		if in.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, fmt.Errorf("url: want an http:// or https:// URL (got %q)", in.URL)
+		}
+		if in.Name != "" {
+			return nil, nil, fmt.Errorf("name: only for type builtin")
+		}
+		inv := &integration.HTTP{URL: in.URL, Headers: in.Headers}
+		return integration.Route(inv), integration.Authorizer(inv), nil
+	case "builtin":
+		if in.Name == "" {
+			return nil, nil, fmt.Errorf("name: required for type builtin")
+		}
+		if builtins == nil {
+			return nil, nil, fmt.Errorf("name: no builtin handlers are available in this command (got %q)", in.Name)
+		}
+		route, authz, ok := builtins(in.Name)
+		if !ok || (forAuthorizer && authz == nil) || (!forAuthorizer && route == nil) {
+			return nil, nil, fmt.Errorf("name: unknown builtin handler %q", in.Name)
+		}
+		return route, authz, nil
+	case "":
+		return nil, nil, fmt.Errorf("type: required (http or builtin)")
+	default:
+		return nil, nil, fmt.Errorf("type: unknown integration type %q (want http or builtin)", in.Type)
+	}
+}
+
+func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limits {
+	var out gateway.Limits
+	size := func(field string, v *int, dst *int, max int) {
+		if v == nil {
+			return
+		}
+		if *v <= 0 || (max > 0 && *v > max) {
+			bad("limits."+field, "must be between 1 and %d (got %d)", max, *v)
+			return
+		}
+		*dst = *v
+	}
+	dur := func(field, v string, dst *time.Duration) {
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("limits."+field, "want a positive duration such as 30s or 10m (got %q)", v)
+			return
+		}
+		*dst = d
+	}
+	size("maxMessageBytes", l.MaxMessageBytes, &out.MaxMessageBytes, 16<<20)
+	size("maxFrameBytes", l.MaxFrameBytes, &out.MaxFrameBytes, 16<<20)
+	size("sendQueueBytes", l.SendQueueBytes, &out.SendQueueBytes, 1<<30)
+	size("inboundQueue", l.InboundQueue, &out.InboundQueue, 1<<16)
+	dur("idleTimeout", l.IdleTimeout, &out.IdleTimeout)
+	dur("maxConnectionDuration", l.MaxConnectionDuration, &out.MaxConnectionDuration)
+	dur("integrationTimeout", l.IntegrationTimeout, &out.IntegrationTimeout)
+	dur("connectTimeout", l.ConnectTimeout, &out.ConnectTimeout)
+	dur("writeTimeout", l.WriteTimeout, &out.WriteTimeout)
+	if l.ConnectRate != nil {
+		switch {
+		case *l.ConnectRate < 0:
+			out.ConnectRate = -1
+		case *l.ConnectRate == 0:
+			bad("limits.connectRate", "0 is not a rate: use a positive number, or -1 for no limit")
+		default:
+			out.ConnectRate = *l.ConnectRate
+		}
+	}
+	if out.MaxFrameBytes > 0 && out.MaxMessageBytes > 0 && out.MaxFrameBytes > out.MaxMessageBytes {
+		bad("limits.maxFrameBytes", "larger than limits.maxMessageBytes")
+	}
+	return out
+}

@@ -1,0 +1,116 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/config"
+	"github.com/switchboard-ws/switchboard/gateway"
+)
+
+// TestDocumentedExampleLoads keeps docs/config.md honest: its example must
+// parse, and mean what its comments say.
+func TestDocumentedExampleLoads(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("no yaml block in docs/config.md")
+	}
+	t.Setenv("SWITCHBOARD_SECRET", "from-env")
+	f, opts, err := config.Parse(m[1], nil)
+	if err != nil {
+		t.Fatalf("documented example: %v", err)
+	}
+	if f.Listen != "127.0.0.1:8080" || opts.Stage != "dev" || opts.RouteSelectionExpression != "$request.body.action" {
+		t.Fatalf("listen %q stage %q expr %q", f.Listen, opts.Stage, opts.RouteSelectionExpression)
+	}
+	for _, key := range []string{"$connect", "$disconnect", "$default", "sendmessage", "echo"} {
+		if _, ok := opts.Routes[key]; !ok {
+			t.Fatalf("route %s missing", key)
+		}
+	}
+	if !opts.Routes["echo"].RouteResponse || opts.Routes["sendmessage"].RouteResponse {
+		t.Fatal("routeResponse not carried over")
+	}
+	if opts.Authorizer == nil || opts.Authorizer.IdentitySources[0] != "route.request.querystring.token" {
+		t.Fatalf("authorizer %+v", opts.Authorizer)
+	}
+	if opts.Limits.IdleTimeout != 10*time.Minute || opts.Limits.MaxMessageBytes != 131072 || opts.Limits.ConnectRate != 500 {
+		t.Fatalf("limits %+v", opts.Limits)
+	}
+	if opts.Credentials["AKIDSWITCHBOARDDEV"] != "from-env" {
+		t.Fatalf("credentials %v", opts.Credentials)
+	}
+	// And the gateway accepts what the config built.
+	srv, err := gateway.New(opts)
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	srv.Shutdown(t.Context())
+}
+
+func TestInvalidConfigsNameTheField(t *testing.T) {
+	const base = "stage: dev\nrouteSelectionExpression: $request.body.action\n"
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"empty file", "", "empty"},
+		{"missing stage", "routeSelectionExpression: $request.body.action\n", "stage: required"},
+		{"bad stage", "stage: a/b\nrouteSelectionExpression: $request.body.action\n", "stage:"},
+		{"missing expression", "stage: dev\n", "routeSelectionExpression: required"},
+		{"bad expression", "stage: dev\nrouteSelectionExpression: $request.header.x\n", "routeSelectionExpression:"},
+		{"unknown field", base + "routs: {}\n", "field routs not found"},
+		{"misspelt routeResponse", base + "routes:\n  echo:\n    routeResponce: true\n    integration: {type: http, url: http://h/x}\n", "routeResponce"},
+		{"dollar custom key", base + "routes:\n  $join:\n    integration: {type: http, url: http://h/x}\n", "routes.$join"},
+		{"missing type", base + "routes:\n  echo:\n    integration: {url: http://h/x}\n", "routes.echo.integration: type: required"},
+		{"unknown type", base + "routes:\n  echo:\n    integration: {type: grpc}\n", "routes.echo.integration: type: unknown"},
+		{"bad url", base + "routes:\n  echo:\n    integration: {type: http, url: \"localhost:9001\"}\n", "routes.echo.integration: url:"},
+		{"unknown builtin", base + "routes:\n  echo:\n    integration: {type: builtin, name: nope}\n", "routes.echo.integration: name:"},
+		{"authorizer without sources", base + "authorizer:\n  integration: {type: http, url: http://h/a}\n", "authorizer.identitySources: required"},
+		{"bad identity source", base + "authorizer:\n  identitySources: [query.token]\n  integration: {type: http, url: http://h/a}\n", "authorizer.identitySources[0]"},
+		{"bad duration", base + "limits:\n  idleTimeout: ten minutes\n", "limits.idleTimeout"},
+		{"negative size", base + "limits:\n  maxMessageBytes: -1\n", "limits.maxMessageBytes"},
+		{"frame over message", base + "limits:\n  maxMessageBytes: 100\n  maxFrameBytes: 200\n", "limits.maxFrameBytes"},
+		{"zero rate", base + "limits:\n  connectRate: 0\n", "limits.connectRate"},
+		{"credential without secret", base + "management:\n  credentials:\n    - accessKeyId: AK\n", "management.credentials[0].secretAccessKey"},
+		{"credential env unset", base + "management:\n  credentials:\n    - accessKeyId: AK\n      secretAccessKeyEnv: SWITCHBOARD_TEST_UNSET\n", "SWITCHBOARD_TEST_UNSET"},
+		{"wrong yaml type", base + "limits:\n  maxMessageBytes: lots\n", "line 4"}, // yaml.v3 names the line
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := config.Parse([]byte(tc.yaml), nil)
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.yaml)
+			}
+			if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllErrorsAtOnce(t *testing.T) {
+	_, _, err := config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nlimits:\n  idleTimeout: x\n  writeTimeout: y\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "limits.idleTimeout") || !strings.Contains(err.Error(), "limits.writeTimeout") {
+		t.Fatalf("want both errors, got %v", err)
+	}
+}
+
+func TestBuiltins(t *testing.T) {
+	echo := gateway.HandlerFunc(nil)
+	builtins := func(name string) (gateway.Integration, gateway.Authorizer, bool) {
+		return echo, nil, name == "echo"
+	}
+	_, opts, err := config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n  x:\n    integration: {type: builtin, name: echo}\n"), builtins)
+	if err != nil || opts.Routes["x"].Integration == nil {
+		t.Fatalf("%v %+v", err, opts.Routes)
+	}
+	_, _, err = config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nauthorizer:\n  identitySources: [route.request.querystring.t]\n  integration: {type: builtin, name: echo}\n"), builtins)
+	if err == nil || !strings.Contains(err.Error(), "authorizer.integration") {
+		t.Fatalf("a route handler used as authorizer: %v", err)
+	}
+}
