@@ -107,8 +107,15 @@ func Load(path string, builtins Builtins) (*File, gateway.Options, error) {
 	return f, opts, nil
 }
 
-// Parse decodes and validates a config document.
+// Parse decodes and validates a config document. ${NAME} and
+// ${NAME:-default} are replaced by environment variables first; $$ is a
+// literal $ (and a $ not followed by { stays as it is, so route selection
+// expressions need no escaping).
 func Parse(b []byte, builtins Builtins) (*File, gateway.Options, error) {
+	b, err := expandEnv(b)
+	if err != nil {
+		return nil, gateway.Options{}, err
+	}
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -123,6 +130,32 @@ func Parse(b []byte, builtins Builtins) (*File, gateway.Options, error) {
 		return nil, gateway.Options{}, err
 	}
 	return &f, opts, nil
+}
+
+var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandEnv replaces ${NAME} and ${NAME:-default}; an unset NAME without a
+// default is an error, so that a typo does not become an empty URL.
+func expandEnv(b []byte) ([]byte, error) {
+	var missing []string
+	out := envRef.ReplaceAllFunc(b, func(m []byte) []byte {
+		if string(m) == "$$" {
+			return []byte("$")
+		}
+		sub := envRef.FindSubmatch(m)
+		if v, ok := os.LookupEnv(string(sub[1])); ok && v != "" {
+			return []byte(v)
+		}
+		if sub[2] != nil {
+			return sub[3]
+		}
+		missing = append(missing, string(sub[1]))
+		return m
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: environment variable %s is not set (use ${%s:-default} for a default)", ErrInvalid, strings.Join(missing, ", "), missing[0])
+	}
+	return out, nil
 }
 
 var stagePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)

@@ -114,3 +114,24 @@ func TestBuiltins(t *testing.T) {
 		t.Fatalf("a route handler used as authorizer: %v", err)
 	}
 }
+
+func TestEnvironmentExpansion(t *testing.T) {
+	t.Setenv("SB_TEST_HANDLER", "http://127.0.0.1:9999")
+	doc := "stage: dev\nrouteSelectionExpression: ${SB_TEST_EXPR:-$request.body.action}\nstageVariables:\n  price: $$5\nroutes:\n  x:\n    integration: {type: http, url: \"${SB_TEST_HANDLER}/x\"}\n"
+	_, opts, err := config.Parse([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.RouteSelectionExpression != "$request.body.action" || opts.StageVariables["price"] != "$5" {
+		t.Fatalf("expr %q price %q", opts.RouteSelectionExpression, opts.StageVariables["price"])
+	}
+	// Route selection templates are not environment references.
+	_, opts, err = config.Parse([]byte("stage: dev\nrouteSelectionExpression: ${request.body.service}/${request.body.action}\n"), nil)
+	if err != nil || opts.RouteSelectionExpression != "${request.body.service}/${request.body.action}" {
+		t.Fatalf("template expression: %q %v", opts.RouteSelectionExpression, err)
+	}
+	_, _, err = config.Parse([]byte("stage: ${SB_TEST_UNSET_VAR}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "SB_TEST_UNSET_VAR is not set") {
+		t.Fatalf("unset variable: %v", err)
+	}
+}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/config"
+	"github.com/switchboard-ws/switchboard/gateway"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	if code, _, stderr := run(); code != 2 || !strings.Contains(stderr, "serve") {
+		t.Fatalf("no args: %d %q", code, stderr)
+	}
+	if code, _, stderr := run("frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %q", code, stderr)
+	}
+	if code, _, stderr := run("serve"); code != 2 || !strings.Contains(stderr, "--config is required") {
+		t.Fatalf("serve without config: %d %q", code, stderr)
+	}
+	if code, _, _ := run("serve", "--bogus"); code != 2 {
+		t.Fatalf("unknown flag: %d", code)
+	}
+}
+
+func TestServeRefusesInvalidConfigBeforeListening(t *testing.T) {
+	// Take a port, free it, and check nothing listens there afterwards.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	path := filepath.Join(t.TempDir(), "api.yaml")
+	os.WriteFile(path, []byte("stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n  send:\n    integration: {type: http, url: \"nowhere\"}\nlimits:\n  idleTimeout: soon\n"), 0o644)
+	code, stdout, stderr := run("serve", "--config", path, "--addr", addr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"routes.send.integration: url:", "limits.idleTimeout"} {
+		if !strings.Contains(stderr, want) {
+			t.Fatalf("stderr %q does not name %s", stderr, want)
+		}
+	}
+	if strings.Contains(stdout, "listening") {
+		t.Fatalf("printed %q before failing", stdout)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("something listens although the config was invalid")
+	}
+	if code, _, stderr := run("serve", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != 1 || !strings.Contains(stderr, "no such file") {
+		t.Fatalf("missing file: %d %q", code, stderr)
+	}
+}
+
+func TestServeGatewayShutsDownOnCancel(t *testing.T) {
+	_, opts, err := config.Parse([]byte("stage: live\nrouteSelectionExpression: $request.body.action\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout bytes.Buffer
+	done := make(chan error, 1)
+	log, _ := newLogger(&bytes.Buffer{}, "info", "text")
+	go func() { done <- serveGateway(ctx, ln, gw, log, false, &stdout) }()
+	url := "ws://" + ln.Addr().String() + "/live"
+	var c *websocket.Conn
+	deadline := time.Now().Add(5 * time.Second)
+	for c == nil {
+		c, _, err = websocket.DefaultDialer.Dial(url, nil)
+		if err != nil && time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	defer c.Close()
+	cancel()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("client got %v, want close 1001", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serveGateway: %v", err)
+	}
+	if !strings.Contains(stdout.String(), url) {
+		t.Fatalf("stdout %q does not show %s", stdout.String(), url)
+	}
+}
