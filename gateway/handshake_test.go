@@ -265,3 +265,26 @@ type authorizerFunc func(gateway.AuthorizerRequest) (events.APIGatewayCustomAuth
 func (f authorizerFunc) Authorize(_ context.Context, req gateway.AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	return f(req)
 }
+
+func TestConnectRateLimit(t *testing.T) {
+	g := start(t, gateway.Options{Limits: gateway.Limits{ConnectRate: 3}}, "$connect")
+	refused := 0
+	for i := 0; i < 6; i++ {
+		c, resp, err := g.tryDial("", nil)
+		if err == nil {
+			c.Close()
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("dial %d: %v %v, want 429", i, resp, err)
+		}
+		refused++
+	}
+	// A bucket of 3 refills at 3/s: at least two of six quick dials are refused.
+	if refused < 2 {
+		t.Fatalf("%d of 6 refused, want at least 2", refused)
+	}
+	if n := len(g.events.of("$connect")); n != 6-refused {
+		t.Fatalf("$connect ran %d times for %d accepted connections", n, 6-refused)
+	}
+}

@@ -63,7 +63,9 @@ func TestHTTPIntegrationEndToEnd(t *testing.T) {
 	})
 	handlers := httptest.NewServer(mux)
 	defer handlers.Close()
-	h := func(path string) gateway.Integration { return integration.Route(&integration.HTTP{URL: handlers.URL + path}) }
+	h := func(path string) gateway.Integration {
+		return integration.Route(&integration.HTTP{URL: handlers.URL + path})
+	}
 
 	for _, authPath := range []string{"/auth", "/auth-node"} {
 		t.Run(authPath, func(t *testing.T) {
