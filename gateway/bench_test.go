@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,12 +68,37 @@ func BenchmarkFanout10k(b *testing.B) {
 	})
 	ctx := context.Background()
 
-	var gw, direct, enqueue []time.Duration
+	// SWITCHBOARD_BENCH_FANOUT=gateway or direct runs one kind only (to
+	// profile it); the ratio is then not reported.
+	only := os.Getenv("SWITCHBOARD_BENCH_FANOUT")
+	if only != "" && only != "gateway" && only != "direct" {
+		b.Fatalf("SWITCHBOARD_BENCH_FANOUT=%q: want gateway or direct", only)
+	}
+
+	// SWITCHBOARD_BENCH_CPUPROFILE=FILE profiles the rounds only, without
+	// the handshakes of the setup.
+	if path := os.Getenv("SWITCHBOARD_BENCH_CPUPROFILE"); path != "" {
+		pf, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+
+	var gw, direct, enqueue, spawn []time.Duration
 	b.ResetTimer()
 	for r := range 2 * rounds {
 		k := r + 1
 		frame := wsproto.TextFrame(benchPayload(k, benchMessageBytes))
 		viaGateway := (r%2 == 0) == ((r/2)%2 == 0)
+		if only != "" {
+			if viaGateway != (only == "gateway") {
+				continue
+			}
+		}
 		settle(b, conns)
 
 		start := time.Now()
@@ -85,6 +111,7 @@ func BenchmarkFanout10k(b *testing.B) {
 			for _, c := range conns {
 				go func(nc net.Conn) { nc.Write(frame) }(c.nc)
 			}
+			spawn = append(spawn, time.Since(start))
 		}
 		at, err := f.await(fmt.Sprintf("done %d", k), time.Minute)
 		if err != nil {
@@ -98,16 +125,34 @@ func BenchmarkFanout10k(b *testing.B) {
 	}
 	b.StopTimer()
 
-	gwMed, dMed := quantile(gw, 0.5), quantile(direct, 0.5)
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(ms(gwMed), "gateway-ms")
-	b.ReportMetric(ms(quantile(gw, 0.9)), "gateway-p90-ms")
-	b.ReportMetric(ms(dMed), "direct-ms")
-	b.ReportMetric(ms(quantile(direct, 0.9)), "direct-p90-ms")
-	b.ReportMetric(float64(gwMed)/float64(dMed), "ratio")
-	b.ReportMetric(ms(quantile(enqueue, 0.5)), "postframe-ms")
-	b.Logf("%d connections, %d rounds of each: gateway %s; direct %s; PostFrame call %s",
-		n, rounds, summary(gw), summary(direct), summary(enqueue))
+	if len(gw) > 0 {
+		b.ReportMetric(ms(quantile(gw, 0.5)), "gateway-ms")
+		b.ReportMetric(ms(quantile(gw, 0.9)), "gateway-p90-ms")
+		b.ReportMetric(ms(quantile(enqueue, 0.5)), "postframe-ms")
+		b.Logf("gateway, %d connections, %d rounds: %s; the PostFrame call: %s", n, len(gw), summary(gw), summary(enqueue))
+	}
+	if len(direct) > 0 {
+		b.ReportMetric(ms(quantile(direct, 0.5)), "direct-ms")
+		b.ReportMetric(ms(quantile(direct, 0.9)), "direct-p90-ms")
+		b.ReportMetric(ms(quantile(spawn, 0.5)), "spawn-ms")
+		b.Logf("direct, %d connections, %d rounds: %s; the spawning loop: %s", n, len(direct), summary(direct), summary(spawn))
+	}
+	if len(gw) > 0 && len(direct) > 0 {
+		b.ReportMetric(float64(quantile(gw, 0.5))/float64(quantile(direct, 0.5)), "ratio")
+	}
+	if os.Getenv("SWITCHBOARD_BENCH_VERBOSE") != "" {
+		b.Logf("gateway rounds (ms): %v", msList(gw))
+		b.Logf("direct rounds (ms): %v", msList(direct))
+	}
+}
+
+func msList(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = strconv.FormatFloat(ms(d), 'f', 1, 64)
+	}
+	return out
 }
 
 // BenchmarkIdleMemory opens SWITCHBOARD_BENCH_CONNS idle connections
@@ -127,6 +172,26 @@ func BenchmarkIdleMemory(b *testing.B) {
 	time.Sleep(time.Second) // let net/http's connection goroutines end
 	after := benchMemory(b)
 
+	// Once more after every connection received a broadcast, to see what a
+	// connection keeps once its writer has finished.
+	var (
+		conns []*conn
+		ids   []string
+	)
+	s.reg.each(func(c *conn) {
+		conns = append(conns, c)
+		ids = append(ids, c.meta.id)
+	})
+	if gone := s.PostFrame(context.Background(), ids, wsproto.TextFrame(benchPayload(1, benchMessageBytes))); len(gone) > 0 {
+		b.Fatalf("%d connections gone", len(gone))
+	}
+	if _, err := f.await("done 1", time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	settle(b, conns)
+	conns, ids = nil, nil
+	posted := benchMemory(b)
+
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(per(after.heap+after.stack, before.heap+before.stack), "user-B/conn")
@@ -134,6 +199,8 @@ func BenchmarkIdleMemory(b *testing.B) {
 	b.ReportMetric(per(after.stack, before.stack), "stack-B/conn")
 	b.ReportMetric(per(after.rss, before.rss), "rss-B/conn")
 	b.ReportMetric(float64(after.goroutines-before.goroutines)/float64(n), "goroutines/conn")
+	b.ReportMetric(per(posted.heap+posted.stack, before.heap+before.stack), "user-after-post-B/conn")
+	b.ReportMetric(float64(posted.goroutines-before.goroutines)/float64(n), "goroutines-after-post/conn")
 }
 
 type memSample struct {
@@ -279,7 +346,11 @@ func BenchmarkManagementHandler(b *testing.B) {
 					b.Fatalf("status %d", w.status)
 				}
 			}
+			deadline := time.Now().Add(30 * time.Second)
 			for received.Load() < int64(b.N) {
+				if time.Now().After(deadline) {
+					b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
+				}
 				time.Sleep(100 * time.Microsecond)
 			}
 		})
