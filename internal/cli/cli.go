@@ -23,6 +23,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run a WebSocket API described by a config file", runServe},
+		{"dev", "run the chat backend on this machine: gateway, handlers and an embedded store", runDev},
+		{"token", "print a development token for switchboard dev", runToken},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", Version)
 			return nil

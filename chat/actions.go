@@ -1,0 +1,152 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// action handles one request; it returns the success reply's data or an
+// error reply.
+type action func(s *Service, ctx context.Context, id identity, data json.RawMessage) (any, *apiError)
+
+var actions = map[string]action{
+	"createRoom":     (*Service).createRoom,
+	"listRooms":      (*Service).listRooms,
+	"joinRoom":       (*Service).joinRoom,
+	"leaveRoom":      (*Service).leaveRoom,
+	"sendMessage":    (*Service).sendMessage,
+	"editMessage":    (*Service).editMessage,
+	"deleteMessage":  (*Service).deleteMessage,
+	"getRoomHistory": (*Service).getRoomHistory,
+	"typingStart":    (*Service).typingStart,
+	"typingStop":     (*Service).typingStop,
+	"getOnlineUsers": (*Service).getOnlineUsers,
+	"heartbeat":      (*Service).heartbeat,
+	"ping":           (*Service).heartbeat,
+}
+
+// Actions lists the action names the message handler understands (the
+// route keys a deployment maps to it).
+func Actions() []string {
+	out := make([]string, 0, len(actions))
+	for k := range actions {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Message is the action router: the integration of every custom route and
+// of $default. Every request gets exactly one reply, success or error;
+// nothing a client sends makes it fail or closes the connection.
+func (s *Service) Message(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	to := ev.RequestContext.ConnectionID
+	id, err := identityOf(ev)
+	if err != nil {
+		s.fail(ctx, to, "", errorf(CodeForbidden, "this connection was not authorized"))
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusForbidden}, nil
+	}
+	req, apiErr := parseRequest(ev.Body)
+	if apiErr != nil {
+		s.fail(ctx, to, req.RequestID, apiErr)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
+	act, ok := actions[req.Action]
+	if !ok {
+		s.fail(ctx, to, req.RequestID, errorf(CodeUnknownAction, fmt.Sprintf("unknown action %q", req.Action)))
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
+	data, apiErr := act(s, ctx, id, req.Data)
+	if apiErr != nil {
+		s.fail(ctx, to, req.RequestID, apiErr)
+	} else {
+		s.success(ctx, to, req.RequestID, data)
+	}
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+}
+
+// parseRequest decodes the envelope {action, data, requestId}. The
+// requestId is recovered whenever the body is a JSON object carrying one,
+// so that even a malformed request's error can be matched by the client.
+func parseRequest(body string) (request, *apiError) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		return request{}, errorf(CodeInvalidJSON, "the message is not a JSON object: "+jsonProblem(err))
+	}
+	var req request
+	if v, ok := raw["requestId"]; ok && string(v) != "null" {
+		if err := json.Unmarshal(v, &req.RequestID); err != nil {
+			return req, errorf(CodeInvalidRequest, "requestId must be a string")
+		}
+		if len(req.RequestID) > 128 {
+			req.RequestID = ""
+			return req, errorf(CodeInvalidRequest, "requestId must be at most 128 characters")
+		}
+	}
+	v, ok := raw["action"]
+	if !ok {
+		return req, errorf(CodeInvalidRequest, "action is required")
+	}
+	if err := json.Unmarshal(v, &req.Action); err != nil {
+		return req, errorf(CodeInvalidRequest, "action must be a string")
+	}
+	req.Data = raw["data"]
+	if len(req.Data) > 0 && string(req.Data) != "null" && req.Data[0] != '{' {
+		return req, errorf(CodeInvalidRequest, "data must be an object")
+	}
+	return req, nil
+}
+
+// decode reads an action's data into v (a pointer to a struct), reporting
+// the first wrongly typed field by name. Absent data is an empty object.
+func decode(data json.RawMessage, v any) *apiError {
+	if len(data) == 0 || string(data) == "null" {
+		data = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return errorf(CodeInvalidRequest, fmt.Sprintf("data.%s must be %s", te.Field, jsonTypeName(te.Type)))
+		}
+		return errorf(CodeInvalidRequest, "data: "+jsonProblem(err))
+	}
+	return nil
+}
+
+func jsonTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind().String() {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "float64":
+		return "a number"
+	case "slice":
+		return "a list"
+	}
+	return "of the documented type"
+}
+
+func jsonProblem(err error) string {
+	msg := err.Error()
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// required checks that a string field is present and not blank.
+func required(name, v string) *apiError {
+	if strings.TrimSpace(v) == "" {
+		return errorf(CodeInvalidRequest, "data."+name+" is required")
+	}
+	return nil
+}

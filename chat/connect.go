@@ -1,0 +1,219 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+// Authorize is the REQUEST authorizer on $connect: it takes the JWT from
+// the query string (token, or authorization) or an Authorization: Bearer
+// header, and passes userId, username and tenantId on to every later event.
+func (s *Service) Authorize(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	token := tokenOf(req)
+	if token == "" || s.tokens == nil {
+		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("Unauthorized")
+	}
+	id, err := s.tokens.Verify(ctx, token)
+	if err != nil {
+		s.log.Info("token refused", "err", err, "sourceIp", req.RequestContext.Identity.SourceIP)
+		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("Unauthorized")
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: id.UserID,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action: []string{"execute-api:Invoke"}, Effect: "Allow", Resource: []string{req.MethodArn},
+			}},
+		},
+		Context: map[string]any{"userId": id.UserID, "username": id.Username, "tenantId": id.TenantID},
+	}, nil
+}
+
+func tokenOf(req events.APIGatewayCustomAuthorizerRequestTypeRequest) string {
+	if t := req.QueryStringParameters["token"]; t != "" {
+		return t
+	}
+	if t := req.QueryStringParameters["authorization"]; t != "" {
+		return strings.TrimPrefix(t, "Bearer ")
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			if t, ok := strings.CutPrefix(v, "Bearer "); ok {
+				return strings.TrimSpace(t)
+			}
+		}
+	}
+	return ""
+}
+
+// Connect stores the connection; a user's first connection makes them
+// online for the tenant.
+func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	id, err := identityOf(ev)
+	if err != nil {
+		s.log.Warn("refusing connection", "err", err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusForbidden}, nil
+	}
+	rc := ev.RequestContext
+	c := store.Connection{
+		ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username,
+		SourceIP: rc.Identity.SourceIP, UserAgent: rc.Identity.UserAgent,
+	}
+	if err := s.addConnection(ctx, c); err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+}
+
+// addConnection stores c and announces the user online if this is their
+// only connection. Reading the user's connections before writing this one
+// guarantees that of several tabs connecting at once at least one
+// announces (an extra announcement is harmless; a missing one is not).
+func (s *Service) addConnection(ctx context.Context, c store.Connection) error {
+	now := s.now()
+	c.ConnectedAt, c.ExpiresAt = now, now.Add(s.cfg.ConnectionTTL)
+	before, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutConnection(ctx, c); err != nil {
+		return err
+	}
+	if len(before) == 0 {
+		s.announcePresence(ctx, c.TenantID, c.UserID, c.Username, "online", c.ConnectionID)
+	}
+	return nil
+}
+
+// Disconnect removes the connection, tells the rooms it was in that the
+// user left (when it was their last connection there) and, when it was the
+// user's last connection, that they are offline.
+func (s *Service) Disconnect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	err := s.dropConnection(ctx, ev.RequestContext.ConnectionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+}
+
+func (s *Service) dropConnection(ctx context.Context, connectionID string) error {
+	c, memberships, err := s.store.DeleteConnection(ctx, connectionID)
+	if err != nil {
+		return err
+	}
+	s.connectionRemoved(ctx, c, memberships)
+	return nil
+}
+
+// connectionRemoved announces what a removed connection changes: user_left
+// in its rooms, offline for the tenant.
+func (s *Service) connectionRemoved(ctx context.Context, c store.Connection, memberships []store.Membership) {
+	for _, m := range memberships {
+		s.announceLeft(ctx, m)
+	}
+	rest, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
+	if err != nil {
+		s.log.Warn("presence check", "err", err)
+		return
+	}
+	if len(rest) == 0 {
+		s.announcePresence(ctx, c.TenantID, c.UserID, c.Username, "offline", "")
+	}
+}
+
+// Cleanup handles DynamoDB Streams records: REMOVE records that DynamoDB's
+// TTL made for expired connections (their $disconnect was missed) are
+// handled as disconnects. Other records, including the REMOVE records of
+// deletions the handlers made themselves, are ignored.
+func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
+	var conns []store.Connection
+	for _, rec := range ev.Records {
+		if rec.EventName != "REMOVE" || rec.Change.OldImage == nil || !ttlDeletion(rec) {
+			continue // $disconnect already handled deletions it made itself
+		}
+		img := store.Image(rec.Change.OldImage)
+		switch img.Type() {
+		case store.TypeMembership:
+			if m, err := img.Membership(); err == nil {
+				s.announceLeft(ctx, m)
+			} else {
+				s.log.Warn("cleanup: unreadable membership image", "err", err)
+			}
+		case store.TypeConnection:
+			if c, err := img.Connection(); err == nil {
+				conns = append(conns, c)
+			} else {
+				s.log.Warn("cleanup: unreadable connection image", "err", err)
+			}
+		}
+	}
+	// Connections after memberships, so that user_left precedes offline.
+	for _, c := range conns {
+		// Memberships not yet expired themselves are removed now.
+		memberships, err := s.store.ConnectionRooms(ctx, c.ConnectionID)
+		if err != nil {
+			return err
+		}
+		var left []store.Membership
+		for _, m := range memberships {
+			if ok, err := s.store.LeaveRoom(ctx, m.TenantID, m.RoomID, m.ConnectionID); err == nil && ok {
+				left = append(left, m)
+			}
+		}
+		s.log.Info("expired connection cleaned up", "connectionId", c.ConnectionID, "userId", c.UserID)
+		s.connectionRemoved(ctx, c, left)
+	}
+	return nil
+}
+
+// ttlDeletion reports whether a stream record is DynamoDB's own TTL delete.
+func ttlDeletion(rec events.DynamoDBEventRecord) bool {
+	u := rec.UserIdentity
+	return u != nil && u.Type == "Service" && u.PrincipalID == "dynamodb.amazonaws.com"
+}
+
+// announcePresence tells the tenant's connections that a user went online
+// or offline; exclude is a connection not to post to (one still in $connect).
+func (s *Service) announcePresence(ctx context.Context, tenantID, userID, username, status, exclude string) {
+	conns, err := s.store.TenantConnections(ctx, tenantID)
+	if err != nil {
+		s.log.Warn("presence broadcast", "err", err)
+		return
+	}
+	ids := make([]string, 0, len(conns))
+	for _, c := range conns {
+		if c.ConnectionID != exclude {
+			ids = append(ids, c.ConnectionID)
+		}
+	}
+	s.broadcastTo(ctx, ids, broadcast{Type: BroadcastPresence, Data: map[string]string{
+		"userId": userID, "username": username, "status": status,
+	}})
+}
+
+// announceLeft tells a room a user left, unless another of their
+// connections is still in it.
+func (s *Service) announceLeft(ctx context.Context, m store.Membership) {
+	members, err := s.store.RoomMembers(ctx, m.TenantID, m.RoomID)
+	if err != nil {
+		s.log.Warn("user_left broadcast", "err", err)
+		return
+	}
+	var ids []string
+	for _, o := range members {
+		if o.UserID == m.UserID {
+			return // still there in another tab
+		}
+		ids = append(ids, o.ConnectionID)
+	}
+	s.broadcastTo(ctx, ids, broadcast{Type: BroadcastUserLeft, RoomID: m.RoomID, Data: map[string]string{
+		"userId": m.UserID, "username": m.Username,
+	}})
+}

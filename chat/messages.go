@@ -1,0 +1,239 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		RoomID           string `json:"roomId"`
+		Content          string `json:"content"`
+		MessageType      string `json:"messageType"`
+		ReplyToMessageID string `json:"replyToMessageId"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	content, e := s.checkContent(in.Content)
+	if e != nil {
+		return nil, e
+	}
+	switch in.MessageType {
+	case "":
+		in.MessageType = store.MessageText
+	case store.MessageText, store.MessageImage, store.MessageFile:
+	case store.MessageSystem:
+		return nil, errorf(CodeForbidden, "SYSTEM messages are sent by the server only")
+	default:
+		return nil, errorf(CodeInvalidRequest, "data.messageType must be TEXT, IMAGE or FILE")
+	}
+	roomID, ms, e := s.currentRoom(ctx, id, in.RoomID)
+	if e != nil {
+		return nil, e
+	}
+	if _, ok := inRoom(ms, roomID); !ok {
+		return nil, errorf(CodeNotInRoom, "join the room before sending to it")
+	}
+	if in.ReplyToMessageID != "" {
+		target, err := s.store.GetMessage(ctx, id.TenantID, in.ReplyToMessageID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && target.RoomID != roomID) {
+			return nil, errorf(CodeMessageNotFound, "data.replyToMessageId is not a message of this room")
+		} else if err != nil {
+			return nil, s.internal(err)
+		}
+	}
+	now := s.now()
+	msg := store.Message{
+		TenantID: id.TenantID, RoomID: roomID, MessageID: store.NewID(now), UserID: id.UserID, Username: id.Username,
+		Content: content, MessageType: in.MessageType, CreatedAt: now, ReplyToMessageID: in.ReplyToMessageID,
+	}
+	if err := s.store.PutMessage(ctx, msg); err != nil {
+		return nil, s.internal(err)
+	}
+	view := viewMessage(msg)
+	s.broadcastRoom(ctx, id.TenantID, roomID, "", broadcast{Type: BroadcastMessage, RoomID: roomID, Data: view})
+	return view, nil
+}
+
+// checkContent trims content and enforces the size limit.
+func (s *Service) checkContent(content string) (string, *apiError) {
+	content = strings.TrimSpace(content)
+	if content == "" {
+		return "", errorf(CodeInvalidRequest, "data.content is required and must not be blank")
+	}
+	if len(content) > s.cfg.MaxContentBytes {
+		return "", errorf(CodeContentTooLarge, fmt.Sprintf("data.content is %d bytes; the limit is %d", len(content), s.cfg.MaxContentBytes))
+	}
+	return content, nil
+}
+
+// broadcastRoom sends b to the connections in a room, except those of
+// excludeUser (when not "").
+func (s *Service) broadcastRoom(ctx context.Context, tenantID, roomID, excludeUser string, b broadcast) {
+	ms, err := s.store.RoomMembers(ctx, tenantID, roomID)
+	if err != nil {
+		s.log.Warn("room broadcast", "roomId", roomID, "err", err)
+		return
+	}
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if excludeUser == "" || m.UserID != excludeUser {
+			ids = append(ids, m.ConnectionID)
+		}
+	}
+	s.broadcastTo(ctx, ids, b)
+}
+
+func (s *Service) editMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		MessageID string `json:"messageId"`
+		Content   string `json:"content"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	if e := required("messageId", in.MessageID); e != nil {
+		return nil, e
+	}
+	content, e := s.checkContent(in.Content)
+	if e != nil {
+		return nil, e
+	}
+	msg, err := s.store.EditMessage(ctx, id.TenantID, in.MessageID, id.UserID, content, s.now())
+	if e := messageError(err); e != nil {
+		return nil, e
+	} else if err != nil {
+		return nil, s.internal(err)
+	}
+	view := viewMessage(msg)
+	s.broadcastRoom(ctx, id.TenantID, msg.RoomID, "", broadcast{Type: BroadcastMessage, RoomID: msg.RoomID, Data: view})
+	return view, nil
+}
+
+func (s *Service) deleteMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		MessageID string `json:"messageId"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	if e := required("messageId", in.MessageID); e != nil {
+		return nil, e
+	}
+	msg, err := s.store.DeleteMessage(ctx, id.TenantID, in.MessageID, id.UserID, s.now())
+	if e := messageError(err); e != nil {
+		return nil, e
+	} else if err != nil {
+		return nil, s.internal(err)
+	}
+	view := viewMessage(msg)
+	s.broadcastRoom(ctx, id.TenantID, msg.RoomID, "", broadcast{Type: BroadcastMessage, RoomID: msg.RoomID, Data: view})
+	return view, nil
+}
+
+func messageError(err error) *apiError {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(CodeMessageNotFound, "message not found")
+	case errors.Is(err, store.ErrNotAuthor):
+		return errorf(CodeNotAuthor, "only the author may change a message")
+	case errors.Is(err, store.ErrDeleted):
+		return errorf(CodeMessageDeleted, "the message was deleted")
+	}
+	return nil
+}
+
+func (s *Service) getRoomHistory(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		RoomID string `json:"roomId"`
+		Limit  *int   `json:"limit"`
+		Cursor string `json:"cursor"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	room, e := s.room(ctx, id, in.RoomID)
+	if e != nil {
+		return nil, e
+	}
+	page, e := pageOf(in.Limit, in.Cursor)
+	if e != nil {
+		return nil, e
+	}
+	msgs, next, err := s.store.ListMessages(ctx, id.TenantID, room.RoomID, page)
+	if errors.Is(err, store.ErrCursor) {
+		return nil, errorf(CodeInvalidCursor, "data.cursor is not a cursor of this room's history")
+	} else if err != nil {
+		return nil, s.internal(err)
+	}
+	views := make([]messageView, 0, len(msgs))
+	for _, m := range msgs {
+		views = append(views, viewMessage(m))
+	}
+	return map[string]any{"roomId": room.RoomID, "messages": views, "cursor": nullable(next)}, nil
+}
+
+func (s *Service) typingStart(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	return s.typing(ctx, id, data, true)
+}
+
+func (s *Service) typingStop(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	return s.typing(ctx, id, data, false)
+}
+
+// typing tells a room's other users that someone is (no longer) typing.
+// typingStart is rate limited per connection; typingStop is not, so that
+// an indicator never sticks.
+func (s *Service) typing(ctx context.Context, id identity, data json.RawMessage, typing bool) (any, *apiError) {
+	var in struct {
+		RoomID string `json:"roomId"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	roomID, ms, e := s.currentRoom(ctx, id, in.RoomID)
+	if e != nil {
+		return nil, e
+	}
+	if _, ok := inRoom(ms, roomID); !ok {
+		return nil, errorf(CodeNotInRoom, "join the room first")
+	}
+	if typing {
+		ok, err := s.store.TakeTypingSlot(ctx, id.ConnectionID, s.now(), s.cfg.TypingInterval)
+		if err != nil {
+			return nil, s.internal(err)
+		}
+		if !ok {
+			return nil, errorf(CodeRateLimited, fmt.Sprintf("at most one typing event per %v", s.cfg.TypingInterval))
+		}
+	}
+	s.broadcastRoom(ctx, id.TenantID, roomID, id.UserID, broadcast{Type: BroadcastTyping, RoomID: roomID, Data: map[string]any{
+		"userId": id.UserID, "username": id.Username, "isTyping": typing,
+	}})
+	return map[string]any{"roomId": roomID, "isTyping": typing}, nil
+}
+
+// heartbeat refreshes the connection's expiry (and its memberships'). A
+// connection whose record expired while it stayed connected is stored again.
+func (s *Service) heartbeat(ctx context.Context, id identity, _ json.RawMessage) (any, *apiError) {
+	expires := s.now().Add(s.cfg.ConnectionTTL)
+	err := s.store.TouchConnection(ctx, id.ConnectionID, expires)
+	if errors.Is(err, store.ErrNotFound) {
+		// Drop the expired record (and its memberships: the client rejoins),
+		// then store the connection afresh.
+		if _, _, err := s.store.DeleteConnection(ctx, id.ConnectionID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, s.internal(err)
+		}
+		err = s.addConnection(ctx, store.Connection{ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username})
+	}
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	return map[string]any{"expiresAt": timestamp(expires)}, nil
+}

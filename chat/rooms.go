@@ -1,0 +1,318 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+const (
+	maxRoomName        = 100
+	maxRoomDescription = 500
+	maxRoomMembers     = 500
+	defaultPageSize    = 50
+	maxPageSize        = 100
+)
+
+func (s *Service) createRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		Name        string   `json:"name"`
+		Description string   `json:"description"`
+		IsPrivate   bool     `json:"isPrivate"`
+		Members     []string `json:"members"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	in.Name, in.Description = strings.TrimSpace(in.Name), strings.TrimSpace(in.Description)
+	if e := required("name", in.Name); e != nil {
+		return nil, e
+	}
+	if utf8.RuneCountInString(in.Name) > maxRoomName {
+		return nil, errorf(CodeInvalidRequest, fmt.Sprintf("data.name must be at most %d characters", maxRoomName))
+	}
+	if utf8.RuneCountInString(in.Description) > maxRoomDescription {
+		return nil, errorf(CodeInvalidRequest, fmt.Sprintf("data.description must be at most %d characters", maxRoomDescription))
+	}
+	if len(in.Members) > maxRoomMembers {
+		return nil, errorf(CodeInvalidRequest, fmt.Sprintf("data.members must list at most %d users", maxRoomMembers))
+	}
+	room := store.Room{
+		TenantID: id.TenantID, RoomID: uuid.NewString(), Name: in.Name, Description: in.Description,
+		CreatedBy: id.UserID, CreatedAt: s.now(), IsPrivate: in.IsPrivate,
+	}
+	if in.IsPrivate {
+		seen := map[string]bool{id.UserID: true}
+		room.Members = []string{id.UserID}
+		for _, m := range in.Members {
+			m = strings.TrimSpace(m)
+			if m == "" || len(m) > 128 {
+				return nil, errorf(CodeInvalidRequest, "data.members must be user ids")
+			}
+			if !seen[m] {
+				seen[m] = true
+				room.Members = append(room.Members, m)
+			}
+		}
+	}
+	if err := s.store.CreateRoom(ctx, room); err != nil {
+		return nil, s.internal(err)
+	}
+	s.announceRoom(ctx, room)
+	return viewRoom(room), nil
+}
+
+// announceRoom tells those who may see a new room about it: the tenant for
+// a public room, the members' connections for a private one.
+func (s *Service) announceRoom(ctx context.Context, room store.Room) {
+	conns, err := s.store.TenantConnections(ctx, room.TenantID)
+	if err != nil {
+		s.log.Warn("room_update broadcast", "err", err)
+		return
+	}
+	var ids []string
+	for _, c := range conns {
+		if s.maySee(room, c.UserID) {
+			ids = append(ids, c.ConnectionID)
+		}
+	}
+	s.broadcastTo(ctx, ids, broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)})
+}
+
+// maySee: public rooms are for the whole tenant, private ones for members.
+func (s *Service) maySee(room store.Room, userID string) bool {
+	if !room.IsPrivate {
+		return true
+	}
+	for _, m := range room.Members {
+		if m == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// room returns a room the user may see; another tenant's room is not found.
+func (s *Service) room(ctx context.Context, id identity, roomID string) (store.Room, *apiError) {
+	if e := required("roomId", roomID); e != nil {
+		return store.Room{}, e
+	}
+	room, err := s.store.GetRoom(ctx, id.TenantID, roomID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return room, errorf(CodeRoomNotFound, "room not found")
+	case err != nil:
+		return room, s.internal(err)
+	case !s.maySee(room, id.UserID):
+		return room, errorf(CodeForbidden, "this room is private")
+	}
+	return room, nil
+}
+
+func (s *Service) listRooms(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		IsPrivate *bool  `json:"isPrivate"`
+		Limit     *int   `json:"limit"`
+		Cursor    string `json:"cursor"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	page, e := pageOf(in.Limit, in.Cursor)
+	if e != nil {
+		return nil, e
+	}
+	filter := store.RoomsAll
+	if in.IsPrivate != nil {
+		filter = store.RoomsPublic
+		if *in.IsPrivate {
+			filter = store.RoomsPrivate
+		}
+	}
+	rooms, next, err := s.store.ListRooms(ctx, id.TenantID, id.UserID, filter, page)
+	if errors.Is(err, store.ErrCursor) {
+		return nil, errorf(CodeInvalidCursor, "data.cursor is not a cursor of this listing")
+	} else if err != nil {
+		return nil, s.internal(err)
+	}
+	views := make([]roomView, 0, len(rooms))
+	for _, r := range rooms {
+		views = append(views, viewRoom(r))
+	}
+	return map[string]any{"rooms": views, "cursor": nullable(next)}, nil
+}
+
+func pageOf(limit *int, cursor string) (store.Page, *apiError) {
+	p := store.Page{Limit: defaultPageSize, Cursor: cursor}
+	if limit != nil {
+		if *limit < 1 || *limit > maxPageSize {
+			return p, errorf(CodeInvalidRequest, fmt.Sprintf("data.limit must be between 1 and %d", maxPageSize))
+		}
+		p.Limit = *limit
+	}
+	return p, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (s *Service) joinRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		RoomID string `json:"roomId"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	room, e := s.room(ctx, id, in.RoomID)
+	if e != nil {
+		return nil, e
+	}
+	conn, err := s.store.GetConnection(ctx, id.ConnectionID)
+	if err != nil {
+		return nil, s.internal(fmt.Errorf("connection of a join: %w", err))
+	}
+	members, err := s.store.RoomMembers(ctx, id.TenantID, room.RoomID)
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	joined, err := s.store.JoinRoom(ctx, store.Membership{
+		TenantID: id.TenantID, RoomID: room.RoomID, ConnectionID: id.ConnectionID,
+		UserID: id.UserID, Username: id.Username, JoinedAt: s.now(), ExpiresAt: conn.ExpiresAt,
+	})
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	// user_joined goes to the others when this is the user's first
+	// connection in the room.
+	var others []string
+	already := false
+	for _, m := range members {
+		if m.UserID == id.UserID {
+			already = true
+		} else {
+			others = append(others, m.ConnectionID)
+		}
+	}
+	if joined && !already {
+		s.broadcastTo(ctx, others, broadcast{Type: BroadcastUserJoined, RoomID: room.RoomID, Data: map[string]string{
+			"userId": id.UserID, "username": id.Username,
+		}})
+	}
+	return map[string]any{"room": viewRoom(room), "alreadyJoined": !joined}, nil
+}
+
+// currentRoom resolves an omitted roomId: the one room the connection is in.
+func (s *Service) currentRoom(ctx context.Context, id identity, roomID string) (string, []store.Membership, *apiError) {
+	ms, err := s.store.ConnectionRooms(ctx, id.ConnectionID)
+	if err != nil {
+		return "", nil, s.internal(err)
+	}
+	if roomID != "" {
+		return roomID, ms, nil
+	}
+	if len(ms) != 1 {
+		return "", ms, errorf(CodeRoomRequired, fmt.Sprintf("data.roomId is required: this connection is in %d rooms", len(ms)))
+	}
+	return ms[0].RoomID, ms, nil
+}
+
+func inRoom(ms []store.Membership, roomID string) (store.Membership, bool) {
+	for _, m := range ms {
+		if m.RoomID == roomID {
+			return m, true
+		}
+	}
+	return store.Membership{}, false
+}
+
+func (s *Service) leaveRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		RoomID string `json:"roomId"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	roomID, ms, e := s.currentRoom(ctx, id, in.RoomID)
+	if e != nil {
+		return nil, e
+	}
+	m, ok := inRoom(ms, roomID)
+	if !ok {
+		return nil, errorf(CodeNotInRoom, "this connection is not in that room")
+	}
+	left, err := s.store.LeaveRoom(ctx, id.TenantID, roomID, id.ConnectionID)
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	if left {
+		s.announceLeft(ctx, m)
+	}
+	return map[string]any{"roomId": roomID}, nil
+}
+
+func (s *Service) getOnlineUsers(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+	var in struct {
+		RoomID *string `json:"roomId"`
+	}
+	if e := decode(data, &in); e != nil {
+		return nil, e
+	}
+	type entry struct{ userID, username string }
+	var list []entry
+	if in.RoomID != nil {
+		room, e := s.room(ctx, id, *in.RoomID)
+		if e != nil {
+			return nil, e
+		}
+		ms, err := s.store.RoomMembers(ctx, id.TenantID, room.RoomID)
+		if err != nil {
+			return nil, s.internal(err)
+		}
+		for _, m := range ms {
+			list = append(list, entry{m.UserID, m.Username})
+		}
+	} else {
+		cs, err := s.store.TenantConnections(ctx, id.TenantID)
+		if err != nil {
+			return nil, s.internal(err)
+		}
+		for _, c := range cs {
+			list = append(list, entry{c.UserID, c.Username})
+		}
+	}
+	byUser := map[string]*userView{}
+	for _, e := range list {
+		if u, ok := byUser[e.userID]; ok {
+			u.Connections++
+		} else {
+			byUser[e.userID] = &userView{UserID: e.userID, Username: e.username, Connections: 1}
+		}
+	}
+	users := make([]userView, 0, len(byUser))
+	for _, u := range byUser {
+		users = append(users, *u)
+	}
+	sort.Slice(users, func(i, j int) bool {
+		if users[i].Username != users[j].Username {
+			return users[i].Username < users[j].Username
+		}
+		return users[i].UserID < users[j].UserID
+	})
+	out := map[string]any{"users": users}
+	if in.RoomID != nil {
+		out["roomId"] = *in.RoomID
+	}
+	return out, nil
+}

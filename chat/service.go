@@ -1,0 +1,157 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/push"
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+// TokenVerifier checks a client's token; *auth.Verifier implements it.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (auth.Identity, error)
+}
+
+// Config holds the backend's settings; zero values take the defaults shown.
+type Config struct {
+	MaxContentBytes int           // 4096: larger message content is refused
+	ConnectionTTL   time.Duration // 10m: a connection without heartbeat expires after it
+	TypingInterval  time.Duration // 250ms: at most one typing event per connection per interval
+	// GoneGrace: a connection younger than this that answers 410 is left
+	// alone (it may still be finishing its handshake). Default 10s.
+	GoneGrace time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxContentBytes <= 0 {
+		c.MaxContentBytes = 4096
+	}
+	if c.ConnectionTTL <= 0 {
+		c.ConnectionTTL = 10 * time.Minute
+	}
+	if c.TypingInterval <= 0 {
+		c.TypingInterval = 250 * time.Millisecond
+	}
+	if c.GoneGrace <= 0 {
+		c.GoneGrace = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Service holds the handlers' dependencies. It keeps no state of its own
+// between events: it is safe to create one per Lambda instance.
+type Service struct {
+	store  store.Store
+	push   push.Pusher
+	tokens TokenVerifier
+	cfg    Config
+	log    *slog.Logger
+}
+
+// New returns the handlers over st and p; tokens may be nil if the
+// authorizer is not served by this process.
+func New(st store.Store, p push.Pusher, tokens TokenVerifier, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{store: st, push: p, tokens: tokens, cfg: cfg, log: cfg.Logger}
+}
+
+// identity is who sent an event, from the authorizer's context.
+type identity struct {
+	ConnectionID string
+	UserID       string
+	Username     string
+	TenantID     string
+}
+
+var errNoIdentity = errors.New("chat: event carries no authorizer context (is the authorizer configured on $connect?)")
+
+func identityOf(ev events.APIGatewayWebsocketProxyRequest) (identity, error) {
+	ctx, _ := ev.RequestContext.Authorizer.(map[string]any)
+	str := func(k string) string { s, _ := ctx[k].(string); return s }
+	id := identity{ConnectionID: ev.RequestContext.ConnectionID, UserID: str("userId"), Username: str("username"), TenantID: str("tenantId")}
+	if id.UserID == "" || id.TenantID == "" || id.ConnectionID == "" {
+		return identity{}, errNoIdentity
+	}
+	if id.Username == "" {
+		id.Username = id.UserID
+	}
+	return id, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// reply sends one reply to the requesting connection.
+func (s *Service) reply(ctx context.Context, to string, r reply) {
+	r.Timestamp = timestamp(s.now())
+	b, err := json.Marshal(r)
+	if err != nil {
+		s.log.Error("encoding reply", "err", err)
+		return
+	}
+	if err := s.push.Post(ctx, to, b); err != nil && !errors.Is(err, push.ErrGone) {
+		s.log.Warn("sending reply", "connectionId", to, "err", err)
+	}
+}
+
+func (s *Service) success(ctx context.Context, to, requestID string, data any) {
+	s.reply(ctx, to, reply{Type: "success", Data: data, RequestID: requestID})
+}
+
+func (s *Service) fail(ctx context.Context, to, requestID string, e *apiError) {
+	s.reply(ctx, to, reply{Type: "error", Error: e.Message, Code: e.Code, RequestID: requestID})
+}
+
+// broadcastTo sends one broadcast to connections (built once, shared by
+// every recipient) and cleans up the connections that are gone.
+func (s *Service) broadcastTo(ctx context.Context, ids []string, b broadcast) {
+	if len(ids) == 0 {
+		return
+	}
+	b.Timestamp = timestamp(s.now())
+	data, err := json.Marshal(b)
+	if err != nil {
+		s.log.Error("encoding broadcast", "err", err)
+		return
+	}
+	gone, err := s.push.PostMany(ctx, ids, data)
+	if err != nil {
+		s.log.Warn("broadcast partly failed", "type", b.Type, "err", err)
+	}
+	for _, id := range gone {
+		s.connectionGone(ctx, id)
+	}
+}
+
+// connectionGone removes a connection the management API called gone: its
+// $disconnect was missed. A very young connection is left alone.
+func (s *Service) connectionGone(ctx context.Context, id string) {
+	c, err := s.store.GetConnection(ctx, id)
+	if err == nil && s.now().Sub(c.ConnectedAt) < s.cfg.GoneGrace {
+		return
+	}
+	if err := s.dropConnection(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("removing gone connection", "connectionId", id, "err", err)
+	}
+}
+
+// internal logs err and returns the reply for it; details stay in the log.
+func (s *Service) internal(err error) *apiError {
+	ref := store.NewID(s.now())
+	s.log.Error("request failed", "ref", ref, "err", err)
+	return &apiError{Code: CodeInternal, Message: fmt.Sprintf("internal error (reference %s)", ref)}
+}

@@ -1,0 +1,211 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat"
+	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/store/sqlite"
+)
+
+// Stage is the stage `switchboard dev` serves.
+const Stage = "dev"
+
+// Options configure a Stack. Zero values take the defaults shown.
+type Options struct {
+	DataDir       string        // required: the store and the dev secret live here
+	ConnectionTTL time.Duration // 10m: expiry of connections without heartbeat
+	SweepInterval time.Duration // 5s: how often expired items are deleted
+	Chat          chat.Config   // content limits etc.; ConnectionTTL above wins
+	Limits        gateway.Limits
+	// Extra serves requests outside /dev (the browser UI); nil: a short text page.
+	Extra  http.Handler
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Stack is the running system.
+type Stack struct {
+	Gateway *gateway.Server
+	Store   store.Store
+	Chat    *chat.Service
+	Secret  []byte // the dev secret tokens are signed with
+
+	opts   Options
+	log    *slog.Logger
+	srv    *http.Server
+	ln     net.Listener
+	stop   chan struct{}
+	done   sync.WaitGroup
+	closed bool
+}
+
+// New opens the store and builds the stack; Serve starts it.
+func New(opts Options) (*Stack, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("devstack: Options.DataDir is required")
+	}
+	if opts.ConnectionTTL <= 0 {
+		opts.ConnectionTTL = 10 * time.Minute
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	secret, err := auth.LoadOrCreateDevSecret(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: dev secret: %w", err)
+	}
+	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HS256Secret: secret, Issuer: auth.DevIssuer, Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	st, err := sqlite.Open(opts.DataDir, sqlite.Options{Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s := &Stack{Store: st, Secret: secret, opts: opts, log: log, stop: make(chan struct{})}
+
+	// The gateway needs the handlers and the handlers need the gateway (to
+	// push): the pusher reaches the gateway through the stack.
+	pusher := &lazyPusher{}
+	cfg := opts.Chat
+	cfg.ConnectionTTL, cfg.Now, cfg.Logger = opts.ConnectionTTL, opts.Now, log
+	s.Chat = chat.New(st, pusher, verifier, cfg)
+
+	message := gateway.HandlerFunc(s.Chat.Message)
+	routes := map[string]gateway.Route{
+		gateway.RouteConnect:    {Integration: gateway.HandlerFunc(s.Chat.Connect)},
+		gateway.RouteDisconnect: {Integration: gateway.HandlerFunc(s.Chat.Disconnect)},
+		gateway.RouteDefault:    {Integration: message},
+	}
+	for _, a := range chat.Actions() {
+		routes[a] = gateway.Route{Integration: message}
+	}
+	notFound := opts.Extra
+	if notFound == nil {
+		notFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/" {
+				http.NotFound(w, r)
+				return
+			}
+			fmt.Fprintf(w, "Switchboard dev: connect a WebSocket client to ws://%s/%s?token=TOKEN\n", r.Host, Stage)
+		})
+	}
+	gw, err := gateway.New(gateway.Options{
+		Stage:                    Stage,
+		RouteSelectionExpression: "$request.body.action",
+		Routes:                   routes,
+		Authorizer:               &gateway.AuthorizerConfig{Authorizer: gateway.AuthorizerFunc(s.Chat.Authorize)},
+		Limits:                   opts.Limits,
+		NotFound:                 notFound,
+		Logger:                   log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.Gateway = gw
+	maxBytes := opts.Limits.MaxMessageBytes
+	if maxBytes == 0 {
+		maxBytes = gateway.DefaultMaxMessageBytes
+	}
+	pusher.set(gatewayPusher{gw: gw, maxBytes: maxBytes})
+	return s, nil
+}
+
+// Serve listens on addr and serves until Close. It returns once listening.
+func (s *Stack) Serve(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	s.done.Add(2)
+	go func() {
+		defer s.done.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serving", "err", err)
+		}
+	}()
+	go s.sweepLoop()
+	return nil
+}
+
+// Addr is the listening address (after Serve).
+func (s *Stack) Addr() string { return s.ln.Addr().String() }
+
+// URL is the WebSocket URL clients connect to.
+func (s *Stack) URL() string { return "ws://" + s.Addr() + "/" + Stage }
+
+// Token mints a dev token for a user.
+func (s *Stack) Token(userID, username, tenantID string, ttl time.Duration) (string, error) {
+	return auth.MintDevToken(s.Secret, auth.Identity{UserID: userID, Username: username, TenantID: tenantID}, ttl, s.opts.Now())
+}
+
+// Sweep deletes expired items now and runs the cleanup handler on them.
+func (s *Stack) Sweep(ctx context.Context) (int, error) {
+	sw, ok := s.Store.(store.Sweeper)
+	if !ok {
+		return 0, nil
+	}
+	return sweep(ctx, sw, s.opts.Now(), "local", s.Chat.Cleanup)
+}
+
+func (s *Stack) sweepLoop() {
+	defer s.done.Done()
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if n, err := s.Sweep(context.Background()); err != nil {
+				s.log.Warn("sweeping expired items", "err", err)
+			} else if n > 0 {
+				s.log.Info("expired items removed", "count", n)
+			}
+		}
+	}
+}
+
+// Close shuts down: every connection is closed with 1001 and its
+// $disconnect runs, then the store is closed.
+func (s *Stack) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.stop)
+	var errs []error
+	if s.srv != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s.srv.Shutdown(sctx)
+		cancel()
+	}
+	if err := s.Gateway.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.done.Wait()
+	if err := s.Store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

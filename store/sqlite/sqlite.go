@@ -1,0 +1,169 @@
+// Package sqlite is the embedded implementation of store.Store: one SQLite
+// database file (modernc.org/sqlite, pure Go) in WAL mode, written through a
+// single connection and read through a separate pool, so that reads never
+// queue behind writes. docs/store.md lists the tables and indexes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+// FileName is the database file Open uses inside its directory.
+const FileName = "switchboard.db"
+
+// Listing limits: a Page.Limit of zero or less means DefaultLimit; larger
+// than MaxLimit means MaxLimit. DeleteExpired's limit defaults likewise.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+// busyTimeout is how long a statement waits for a lock held by another
+// process (within this process the writer pool already serialises writes).
+const busyTimeout = 5 * time.Second
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock deciding which connections and memberships have
+	// expired; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is a store.Store (and store.Sweeper) over one SQLite database.
+// It is safe for concurrent use.
+type Store struct {
+	w   *sql.DB // exactly one connection: every write, in order
+	r   *sql.DB // read-only pool
+	now func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Sweeper = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the database in dir/switchboard.db,
+// creating dir if needed, and brings its schema up to date.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("sqlite: open: path %q contains '?'", path)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	bt := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout.Milliseconds())
+
+	// The writer. WAL lets readers proceed while it writes. In WAL mode,
+	// synchronous=NORMAL does not fsync on every commit, only at
+	// checkpoints: a committed transaction survives a crash of this process
+	// (it is in the WAL file, in the OS's page cache), though the last
+	// transactions before a power loss or OS crash may be rolled back; the
+	// database is never corrupted. _txlock=immediate makes BEGIN take the
+	// write lock at once, so that a transaction never fails half way to
+	// upgrade a read lock (SQLITE_BUSY) when another process writes too.
+	w, err := sql.Open("sqlite", path+"?"+bt+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(context.Background(), w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	// The readers: query_only makes any write through them an error. Each
+	// read sees every transaction committed before it began.
+	r, err := sql.Open("sqlite", path+"?"+bt+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.Ping(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{w: w, r: r, now: now}, nil
+}
+
+// Close closes the database; closing twice is not an error.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		err1 := s.r.Close()
+		err2 := s.w.Close()
+		if err := errors.Join(err1, err2); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// nowMs is the store's clock in integer milliseconds, the unit of every
+// time column.
+func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+// ms and fromMs convert times to and from the columns: integer milliseconds
+// since the Unix epoch, UTC. The zero time round-trips.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// limitOf is the number of items a page asks for.
+func limitOf(p store.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultLimit
+	case p.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return p.Limit
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing if it
+// returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+const (
+	qSweepConnections = `DELETE FROM connections WHERE connection_id IN (
+		SELECT connection_id FROM connections WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
+		RETURNING ` + connCols
+	qSweepMemberships = `DELETE FROM memberships WHERE (tenant_id, room_id, connection_id) IN (
+		SELECT tenant_id, room_id, connection_id FROM memberships WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
+		RETURNING ` + memberCols
+	// A typing slot limits nothing after its expiry: deleting it then
+	// changes no answer of TakeTypingSlot. No image: no handler wants it.
+	qSweepTypingSlots = `DELETE FROM typing_slots WHERE connection_id IN (
+		SELECT connection_id FROM typing_slots WHERE expires_at <= ?1 LIMIT ?2)`
+)
+
+// DeleteExpired deletes up to limit expired connections and memberships
+// (those whose expiry is not after now; limit <= 0 means DefaultLimit),
+// oldest expiry first, connections before memberships, in one transaction,
+// and returns their images. It also deletes up to limit typing slots that
+// no longer limit anything. Rooms and messages never expire.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]store.Image, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	var imgs []store.Image
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), limit)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(conns, func(a, b store.Connection) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+		for _, c := range conns {
+			imgs = append(imgs, store.ConnectionImage(c))
+		}
+		if rest := limit - len(conns); rest > 0 {
+			members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), rest)
+			if err != nil {
+				return err
+			}
+			slices.SortFunc(members, func(a, b store.Membership) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+			for _, m := range members {
+				imgs = append(imgs, store.MembershipImage(m))
+			}
+		}
+		_, err = tx.ExecContext(ctx, qSweepTypingSlots, ms(now), limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
+	}
+	return imgs, nil
+}

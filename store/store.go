@@ -1,0 +1,164 @@
+// Package store is the chat backend's persistence: one interface, shaped by
+// the handlers' access patterns (docs/store.md lists them), with an embedded
+// implementation (store/sqlite) and a DynamoDB one to come, both held to the
+// same conformance suite (store/storetest).
+//
+// Every key is scoped by tenant: no method can reach another tenant's data
+// with the identifiers a client supplies. Ephemeral items (connections and
+// room memberships) carry an expiry; reads ignore expired items even before
+// they are deleted, as DynamoDB TTL requires.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors. Implementations wrap them with %w.
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrExists    = errors.New("store: already exists")
+	ErrNotAuthor = errors.New("store: not the author")
+	ErrDeleted   = errors.New("store: message was deleted")
+	ErrCursor    = errors.New("store: invalid cursor")
+)
+
+// Connection is one WebSocket connection of a user.
+type Connection struct {
+	ConnectionID string
+	TenantID     string
+	UserID       string
+	Username     string
+	ConnectedAt  time.Time
+	ExpiresAt    time.Time // refreshed by heartbeats
+	SourceIP     string
+	UserAgent    string
+}
+
+// Room is a chat room of a tenant.
+type Room struct {
+	TenantID    string
+	RoomID      string
+	Name        string
+	Description string
+	CreatedBy   string
+	CreatedAt   time.Time
+	IsPrivate   bool
+	// Members may join a private room (always includes CreatedBy). Public
+	// rooms have no member list: anyone of the tenant may join.
+	Members []string
+}
+
+// Membership says a connection has joined a room and receives its broadcasts.
+type Membership struct {
+	TenantID     string
+	RoomID       string
+	ConnectionID string
+	UserID       string
+	Username     string
+	JoinedAt     time.Time
+	ExpiresAt    time.Time // the connection's expiry
+}
+
+// Message types.
+const (
+	MessageText   = "TEXT"
+	MessageImage  = "IMAGE"
+	MessageFile   = "FILE"
+	MessageSystem = "SYSTEM"
+)
+
+// Message is a chat message. A deleted message keeps its place in history
+// with empty Content and Deleted set.
+type Message struct {
+	TenantID         string
+	RoomID           string
+	MessageID        string // sortable by time: history is ordered by it
+	UserID           string
+	Username         string
+	Content          string
+	MessageType      string
+	CreatedAt        time.Time
+	EditedAt         time.Time // zero if never edited
+	Deleted          bool
+	ReplyToMessageID string
+}
+
+// RoomFilter selects rooms for ListRooms.
+type RoomFilter int
+
+const (
+	RoomsAll     RoomFilter = iota // public rooms and private rooms the user is a member of
+	RoomsPublic                    // public rooms only
+	RoomsPrivate                   // private rooms the user is a member of
+)
+
+// Page asks for one page of a listing. Cursor is "" for the first page, or
+// the NextCursor of the previous page; it is opaque to callers.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// Store is the chat backend's persistence.
+type Store interface {
+	// PutConnection stores a new connection (ErrExists if the id is taken).
+	PutConnection(ctx context.Context, c Connection) error
+	// GetConnection returns a live connection; ErrNotFound if absent or expired.
+	GetConnection(ctx context.Context, connectionID string) (Connection, error)
+	// DeleteConnection removes a connection and its memberships and returns
+	// them; ErrNotFound if it was not there (an expired one is still
+	// returned: it had not been deleted yet).
+	DeleteConnection(ctx context.Context, connectionID string) (Connection, []Membership, error)
+	// TouchConnection moves the expiry of a live connection and of its
+	// memberships to expiresAt; ErrNotFound if absent or expired.
+	TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error
+	// UserConnections lists a user's live connections (strongly consistent).
+	UserConnections(ctx context.Context, tenantID, userID string) ([]Connection, error)
+	// TenantConnections lists a tenant's live connections.
+	TenantConnections(ctx context.Context, tenantID string) ([]Connection, error)
+	// TakeTypingSlot records a typing event of a connection at now, unless
+	// one was recorded less than interval before; false means rate limited.
+	TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error)
+
+	// CreateRoom stores a new room (ErrExists if the id is taken).
+	CreateRoom(ctx context.Context, r Room) error
+	// GetRoom returns a room of the tenant; ErrNotFound otherwise.
+	GetRoom(ctx context.Context, tenantID, roomID string) (Room, error)
+	// ListRooms lists the rooms userID may see, newest first.
+	ListRooms(ctx context.Context, tenantID, userID string, filter RoomFilter, page Page) (rooms []Room, nextCursor string, err error)
+
+	// JoinRoom adds a membership; joining twice is not an error, and
+	// reports joined=false.
+	JoinRoom(ctx context.Context, m Membership) (joined bool, err error)
+	// LeaveRoom removes a membership and reports whether it existed.
+	LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (left bool, err error)
+	// RoomMembers lists the live memberships of a room.
+	RoomMembers(ctx context.Context, tenantID, roomID string) ([]Membership, error)
+	// ConnectionRooms lists the live memberships of a connection.
+	ConnectionRooms(ctx context.Context, connectionID string) ([]Membership, error)
+
+	// PutMessage stores a new message (ErrExists if the id is taken).
+	PutMessage(ctx context.Context, m Message) error
+	// GetMessage returns a message of the tenant; ErrNotFound otherwise.
+	GetMessage(ctx context.Context, tenantID, messageID string) (Message, error)
+	// EditMessage replaces the content of userID's message: ErrNotFound,
+	// ErrNotAuthor, or ErrDeleted leave it unchanged. The check and the
+	// write are one atomic step.
+	EditMessage(ctx context.Context, tenantID, messageID, userID, content string, at time.Time) (Message, error)
+	// DeleteMessage clears the content of userID's message and marks it
+	// deleted, with the same errors and atomicity as EditMessage.
+	DeleteMessage(ctx context.Context, tenantID, messageID, userID string, at time.Time) (Message, error)
+	// ListMessages lists a room's messages, newest first.
+	ListMessages(ctx context.Context, tenantID, roomID string, page Page) (msgs []Message, nextCursor string, err error)
+
+	Close() error
+}
+
+// Sweeper is implemented by stores that delete expired items themselves
+// (the embedded store; on AWS, DynamoDB's TTL does it). Each deleted item is
+// returned as the image DynamoDB Streams would carry for it.
+type Sweeper interface {
+	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Image, error)
+}
