@@ -2,7 +2,6 @@ package devstack_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +57,13 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestChatEndToEnd(t *testing.T) {
-	e := startStack(t, "")
+	t.Run("in-process", func(t *testing.T) { chatEndToEnd(t, startStack(t, "")) })
+	// The same handlers pushing through the @connections HTTP API with the
+	// AWS SDK client, as they do on AWS.
+	t.Run("management-api", func(t *testing.T) { chatEndToEnd(t, startStackWith(t, "", true)) })
+}
+
+func chatEndToEnd(t *testing.T, e *env) {
 	ctx := context.Background()
 	alice := e.connect(t, "alice", "Alice", "acme")
 	bob := e.connect(t, "bob", "Bob", "acme")
@@ -429,7 +434,13 @@ func TestGhostConnectionExpires(t *testing.T) {
 // TestGoneConnectionIsRemovedOnPost: a connection record whose socket is
 // gone is removed the first time a broadcast gets 410 for it.
 func TestGoneConnectionIsRemovedOnPost(t *testing.T) {
-	e := startStack(t, "")
+	for _, viaAPI := range []bool{false, true} {
+		e := startStackWith(t, "", viaAPI)
+		goneConnectionIsRemovedOnPost(t, e)
+	}
+}
+
+func goneConnectionIsRemovedOnPost(t *testing.T, e *env) {
 	ctx := context.Background()
 	alice := e.connect(t, "alice", "Alice", "acme")
 	var lobby room
@@ -458,5 +469,3 @@ func eventually(t *testing.T, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
-var _ = json.Marshal

@@ -40,15 +40,21 @@ type env struct {
 // when the test calls Sweep.
 func startStack(t *testing.T, dir string) *env {
 	t.Helper()
+	return startStackWith(t, dir, false)
+}
+
+func startStackWith(t *testing.T, dir string, viaAPI bool) *env {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	clk := &clock{now: time.Now()}
 	st, err := devstack.New(devstack.Options{
-		DataDir:       dir,
-		SweepInterval: time.Hour,
-		Now:           clk.Now,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir:          dir,
+		SweepInterval:    time.Hour,
+		ViaManagementAPI: viaAPI,
+		Now:              clk.Now,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

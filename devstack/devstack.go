@@ -10,9 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/push"
 	"github.com/switchboard-ws/switchboard/store"
 	"github.com/switchboard-ws/switchboard/store/sqlite"
 )
@@ -27,6 +30,10 @@ type Options struct {
 	SweepInterval time.Duration // 5s: how often expired items are deleted
 	Chat          chat.Config   // content limits etc.; ConnectionTTL above wins
 	Limits        gateway.Limits
+	// ViaManagementAPI makes the handlers push through the @connections
+	// HTTP API with the AWS SDK client, exactly as on AWS, instead of the
+	// in-process fast path.
+	ViaManagementAPI bool
 	// Extra serves requests outside /dev (the browser UI); nil: a short text page.
 	Extra  http.Handler
 	Now    func() time.Time
@@ -42,6 +49,7 @@ type Stack struct {
 
 	opts   Options
 	log    *slog.Logger
+	pusher *lazyPusher
 	srv    *http.Server
 	ln     net.Listener
 	stop   chan struct{}
@@ -121,6 +129,7 @@ func New(opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.Gateway = gw
+	s.pusher = pusher
 	maxBytes := opts.Limits.MaxMessageBytes
 	if maxBytes == 0 {
 		maxBytes = gateway.DefaultMaxMessageBytes
@@ -136,6 +145,12 @@ func (s *Stack) Serve(addr string) error {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	s.ln = ln
+	if s.opts.ViaManagementAPI {
+		s.pusher.set(push.NewSDK("http://"+ln.Addr().String()+"/"+Stage, aws.Config{
+			Region:      "us-east-1",
+			Credentials: aws.AnonymousCredentials{},
+		}))
+	}
 	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	s.done.Add(2)
 	go func() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
 )
@@ -106,5 +107,36 @@ func TestServeGatewayShutsDownOnCancel(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), url) {
 		t.Fatalf("stdout %q does not show %s", stdout.String(), url)
+	}
+}
+
+func TestTokenCommand(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := run("token", "--data", dir); code != 2 || !strings.Contains(stderr, "--user is required") {
+		t.Fatalf("token without --user: %d %q", code, stderr)
+	}
+	code, stdout, stderr := run("token", "--data", dir, "--user", "alice", "--name", "Alice", "--tenant", "acme", "--ttl", "5m")
+	if code != 0 {
+		t.Fatalf("token: %d %s", code, stderr)
+	}
+	secret, err := auth.LoadDevSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(context.Background(), auth.Config{HS256Secret: secret, Issuer: auth.DevIssuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := v.Verify(context.Background(), strings.TrimSpace(stdout))
+	if err != nil || id.UserID != "alice" || id.Username != "Alice" || id.TenantID != "acme" {
+		t.Fatalf("token verifies as %+v, %v", id, err)
+	}
+	if d := time.Until(id.ExpiresAt); d < 4*time.Minute || d > 6*time.Minute {
+		t.Fatalf("expires in %v, want about 5m", d)
+	}
+	// The same secret the next time.
+	again, _ := auth.LoadOrCreateDevSecret(dir)
+	if !bytes.Equal(again, secret) {
+		t.Fatal("dev secret changed")
 	}
 }
