@@ -30,6 +30,9 @@ type Options struct {
 	SweepInterval time.Duration // 5s: how often expired items are deleted
 	Chat          chat.Config   // content limits etc.; ConnectionTTL above wins
 	Limits        gateway.Limits
+	// Auth, when JWKSURL is set, also accepts RS256/ES256 tokens from that
+	// issuer (Cognito-style); dev tokens (HS256) are always accepted.
+	Auth auth.Config
 	// ViaManagementAPI makes the handlers push through the @connections
 	// HTTP API with the AWS SDK client, exactly as on AWS, instead of the
 	// in-process fast path.
@@ -79,7 +82,12 @@ func New(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: dev secret: %w", err)
 	}
-	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HS256Secret: secret, Issuer: auth.DevIssuer, Now: opts.Now})
+	ac := opts.Auth
+	ac.HS256Secret, ac.Now = secret, opts.Now
+	if ac.JWKSURL == "" {
+		ac.Issuer = auth.DevIssuer
+	}
+	verifier, err := auth.NewVerifier(context.Background(), ac)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/devstack"
 )
 
@@ -20,6 +21,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", defaultDataDir, "directory of the embedded store and the dev secret")
 	ttl := fs.Duration("connection-ttl", 10*time.Minute, "a connection without heartbeat expires after this")
 	sweep := fs.Duration("sweep-interval", 5*time.Second, "how often expired connections are cleaned up")
+	jwksURL := fs.String("jwks-url", "", "also accept RS256/ES256 tokens signed by keys from this JWKS URL (e.g. a Cognito user pool)")
+	issuer := fs.String("issuer", "", "with --jwks-url: the required iss claim")
+	audience := fs.String("audience", "", "with --jwks-url: the required aud (or client_id) claim")
+	tokenUse := fs.String("token-use", "", "with --jwks-url: the required token_use claim (id or access)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	if err := parseFlags(fs, args); err != nil {
@@ -29,7 +34,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	stack, err := devstack.New(devstack.Options{DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log})
+	stack, err := devstack.New(devstack.Options{
+		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log,
+		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},
+	})
 	if err != nil {
 		return err
 	}
