@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,5 +323,41 @@ func TestSweepTypingSlots(t *testing.T) {
 	}
 	if ok, _ := s.TakeTypingSlot(ctx, "c1", t0.Add(interval), interval); !ok {
 		t.Error("slot refused after the interval")
+	}
+}
+
+// The sweep returns memberships before connections, across batches too.
+func TestSweepOrder(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	ctx := t.Context()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		c := store.Connection{ConnectionID: fmt.Sprint("c", i), TenantID: "t", UserID: "u", ExpiresAt: t0}
+		if err := s.PutConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"r1", "r2"} {
+			m := store.Membership{TenantID: "t", RoomID: r, ConnectionID: c.ConnectionID, UserID: "u", ExpiresAt: t0}
+			if _, err := s.JoinRoom(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var types []string
+	for {
+		imgs, err := s.DeleteExpired(ctx, t0.Add(time.Second), 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(imgs) == 0 {
+			break
+		}
+		for _, img := range imgs {
+			types = append(types, img.Type())
+		}
+	}
+	m, c := store.TypeMembership, store.TypeConnection
+	if want := []string{m, m, m, m, m, m, c, c, c}; !slices.Equal(types, want) {
+		t.Errorf("sweep order %v, want %v", types, want)
 	}
 }

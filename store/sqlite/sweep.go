@@ -24,32 +24,34 @@ const (
 )
 
 // DeleteExpired deletes up to limit expired connections and memberships
-// (those whose expiry is not after now; limit <= 0 means DefaultLimit),
-// oldest expiry first, connections before memberships, in one transaction,
-// and returns their images. It also deletes up to limit typing slots that
-// no longer limit anything. Rooms and messages never expire.
+// (those whose expiry is not after now; limit <= 0 means DefaultLimit) in
+// one transaction, and returns their images: memberships first, then
+// connections, each oldest expiry first, so that the cleanup handler sees
+// a connection's memberships no later than the connection (user_left
+// before offline). It also deletes up to limit typing slots that no longer
+// limit anything. Rooms and messages never expire.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]store.Image, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	var imgs []store.Image
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), limit)
+		members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(conns, func(a, b store.Connection) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-		for _, c := range conns {
-			imgs = append(imgs, store.ConnectionImage(c))
+		slices.SortFunc(members, func(a, b store.Membership) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+		for _, m := range members {
+			imgs = append(imgs, store.MembershipImage(m))
 		}
-		if rest := limit - len(conns); rest > 0 {
-			members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), rest)
+		if rest := limit - len(members); rest > 0 {
+			conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
 			if err != nil {
 				return err
 			}
-			slices.SortFunc(members, func(a, b store.Membership) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-			for _, m := range members {
-				imgs = append(imgs, store.MembershipImage(m))
+			slices.SortFunc(conns, func(a, b store.Connection) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+			for _, c := range conns {
+				imgs = append(imgs, store.ConnectionImage(c))
 			}
 		}
 		_, err = tx.ExecContext(ctx, qSweepTypingSlots, ms(now), limit)

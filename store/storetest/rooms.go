@@ -411,12 +411,17 @@ func testMemberExpired(t *testing.T, e *env) {
 	long := e.join(t, c, "r1")
 	long.ExpiresAt = Start.Add(time.Hour)
 	must(t, e.s.TouchConnection(e.ctx, "c1", long.ExpiresAt)) // sets r1's expiry too
-	short := store.Membership{
-		TenantID: tenantA, RoomID: "r2", ConnectionID: "c1", UserID: alice, Username: c.Username,
-		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
-	}
-	if joined, err := e.s.JoinRoom(e.ctx, short); err != nil || !joined {
-		t.Fatalf("JoinRoom = %v, %v", joined, err)
+	// Two memberships that expire long before the connection.
+	var short []store.Membership
+	for _, room := range []string{"r2", "r3"} {
+		m := store.Membership{
+			TenantID: tenantA, RoomID: room, ConnectionID: "c1", UserID: alice, Username: c.Username,
+			JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
+		}
+		if joined, err := e.s.JoinRoom(e.ctx, m); err != nil || !joined {
+			t.Fatalf("JoinRoom = %v, %v", joined, err)
+		}
+		short = append(short, m)
 	}
 
 	e.clk.Advance(2 * time.Minute)
@@ -425,16 +430,10 @@ func testMemberExpired(t *testing.T, e *env) {
 	sameList(t, "RoomMembers with an expired membership", members, nil, normMember)
 	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
 	must(t, err)
-	sameList(t, "ConnectionRooms with an expired membership", rooms, []store.Membership{long}, normMember)
+	sameList(t, "ConnectionRooms with expired memberships", rooms, []store.Membership{long}, normMember)
 
-	// An expired membership is gone: leaving it reports it was not there,
-	// and joining again is a new join.
-	left, err := e.s.LeaveRoom(e.ctx, tenantA, "r2", "c1")
-	must(t, err)
-	if left {
-		t.Error("LeaveRoom of an expired membership reported left")
-	}
-	again := short
+	// An expired membership is gone: joining again is a new join...
+	again := short[0]
 	again.JoinedAt, again.ExpiresAt = e.clk.Now(), long.ExpiresAt
 	joined, err := e.s.JoinRoom(e.ctx, again)
 	must(t, err)
@@ -444,6 +443,16 @@ func testMemberExpired(t *testing.T, e *env) {
 	members, err = e.s.RoomMembers(e.ctx, tenantA, "r2")
 	must(t, err)
 	sameList(t, "RoomMembers after joining again", members, []store.Membership{again}, normMember)
+
+	// ...and leaving it reports it was not there.
+	left, err := e.s.LeaveRoom(e.ctx, tenantA, "r3", "c1")
+	must(t, err)
+	if left {
+		t.Error("LeaveRoom of an expired membership reported left")
+	}
+	rooms, err = e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameSet(t, "ConnectionRooms at the end", rooms, []store.Membership{long, again}, normMember, memberKey)
 }
 
 func testJoinConcurrent(t *testing.T, e *env) {
