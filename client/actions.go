@@ -1,0 +1,108 @@
+package client
+
+import (
+	"context"
+	"time"
+)
+
+// CreateRoom creates a room.
+func (c *Client) CreateRoom(ctx context.Context, in CreateRoomInput) (Room, error) {
+	var r Room
+	err := c.do(ctx, "createRoom", in, &r)
+	return r, err
+}
+
+// ListRooms lists the rooms this user may see, newest first.
+func (c *Client) ListRooms(ctx context.Context, in ListRoomsInput) (RoomPage, error) {
+	var p RoomPage
+	err := c.do(ctx, "listRooms", in, &p)
+	return p, err
+}
+
+// JoinRoom joins a room: its broadcasts arrive on Events, and the client
+// rejoins it after a reconnect until LeaveRoom.
+func (c *Client) JoinRoom(ctx context.Context, roomID string) (Room, error) {
+	var out struct {
+		Room Room `json:"room"`
+	}
+	at, err := c.doAt(ctx, "joinRoom", map[string]string{"roomId": roomID}, &out)
+	if err != nil {
+		return Room{}, err
+	}
+	c.mu.Lock()
+	if c.rooms[roomID] == nil {
+		// Messages older than the join are history, not news: only those
+		// after it count as missed across a reconnect.
+		c.rooms[roomID] = &roomState{seen: map[string]bool{}, lastID: idFloor(at.Add(-time.Millisecond))}
+	}
+	c.mu.Unlock()
+	return out.Room, nil
+}
+
+// LeaveRoom leaves a room.
+func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
+	err := c.do(ctx, "leaveRoom", map[string]string{"roomId": roomID}, nil)
+	if err == nil {
+		c.mu.Lock()
+		delete(c.rooms, roomID)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// SendMessage sends a message and returns it as stored.
+func (c *Client) SendMessage(ctx context.Context, in SendMessageInput) (Message, error) {
+	var m Message
+	err := c.do(ctx, "sendMessage", in, &m)
+	return m, err
+}
+
+// EditMessage replaces the content of one of this user's messages.
+func (c *Client) EditMessage(ctx context.Context, messageID, content string) (Message, error) {
+	var m Message
+	err := c.do(ctx, "editMessage", map[string]string{"messageId": messageID, "content": content}, &m)
+	return m, err
+}
+
+// DeleteMessage deletes one of this user's messages.
+func (c *Client) DeleteMessage(ctx context.Context, messageID string) (Message, error) {
+	var m Message
+	err := c.do(ctx, "deleteMessage", map[string]string{"messageId": messageID}, &m)
+	return m, err
+}
+
+// History returns one page of a room's messages, newest first.
+func (c *Client) History(ctx context.Context, in HistoryInput) (HistoryPage, error) {
+	var p HistoryPage
+	err := c.do(ctx, "getRoomHistory", in, &p)
+	return p, err
+}
+
+// TypingStart tells the room this user is typing.
+func (c *Client) TypingStart(ctx context.Context, roomID string) error {
+	return c.do(ctx, "typingStart", map[string]string{"roomId": roomID}, nil)
+}
+
+// TypingStop tells the room this user stopped typing.
+func (c *Client) TypingStop(ctx context.Context, roomID string) error {
+	return c.do(ctx, "typingStop", map[string]string{"roomId": roomID}, nil)
+}
+
+// OnlineUsers lists the tenant's online users, or a room's ("" for the tenant).
+func (c *Client) OnlineUsers(ctx context.Context, roomID string) ([]OnlineUser, error) {
+	var out struct {
+		Users []OnlineUser `json:"users"`
+	}
+	var data any
+	if roomID != "" {
+		data = map[string]string{"roomId": roomID}
+	}
+	err := c.do(ctx, "getOnlineUsers", data, &out)
+	return out.Users, err
+}
+
+// Heartbeat refreshes the connection's expiry (the client sends one every
+// HeartbeatInterval by itself).
+func (c *Client) Heartbeat(ctx context.Context) error {
+	return c.do(ctx, "heartbeat", nil, nil)
+}
