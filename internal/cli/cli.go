@@ -25,6 +25,8 @@ func commands() []command {
 		{"serve", "run a WebSocket API described by a config file", runServe},
 		{"dev", "run the chat backend on this machine: gateway, handlers and an embedded store", runDev},
 		{"token", "print a development token for switchboard dev", runToken},
+		{"connect", "an interactive WebSocket client: send lines, print frames", runConnect},
+		{"post", "post to, describe or disconnect a connection through the management API", runPost},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", Version)
 			return nil
