@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration"
+	"github.com/switchboard-ws/switchboard/integration/lambda"
 	"github.com/switchboard-ws/switchboard/routeselect"
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
@@ -39,6 +41,18 @@ type File struct {
 	Authorizer               *Authorizer       `yaml:"authorizer"`
 	Limits                   Limits            `yaml:"limits"`
 	Management               Management        `yaml:"management"`
+
+	functions []*lambda.Function // started by lambda integrations; Close stops them
+}
+
+// Close stops the processes of lambda integrations.
+func (f *File) Close(ctx context.Context) error {
+	var errs []error
+	for _, fn := range f.functions {
+		errs = append(errs, fn.Close(ctx))
+	}
+	f.functions = nil
+	return errors.Join(errs...)
 }
 
 // Route is one entry of routes.
@@ -49,10 +63,17 @@ type Route struct {
 
 // Integration says where a route's handler is.
 type Integration struct {
-	Type    string            `yaml:"type"` // http | builtin
+	Type    string            `yaml:"type"` // http | lambda | builtin
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
 	Name    string            `yaml:"name"` // builtin
+	// lambda: a Lambda custom-runtime executable (the deployable bootstrap)
+	Path        string            `yaml:"path"`
+	Handler     string            `yaml:"handler"`
+	Environment map[string]string `yaml:"environment"`
+	Timeout     string            `yaml:"timeout"`     // per invocation, default 3s as on Lambda
+	Concurrency int               `yaml:"concurrency"` // instances at most, default 4
+	MemoryMB    int               `yaml:"memoryMB"`
 }
 
 // Authorizer is the REQUEST authorizer on $connect.
@@ -201,7 +222,7 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 			bad(field, "custom route keys may not start with $ (the reserved keys are $connect, $disconnect and $default)")
 			continue
 		}
-		in, _, err := r.Integration.build(builtins, false)
+		in, _, err := r.Integration.build(f, builtins, false)
 		if err != nil {
 			bad(field+".integration", "%v", err)
 			continue
@@ -213,7 +234,7 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 	}
 
 	if a := f.Authorizer; a != nil {
-		_, authz, err := a.Integration.build(builtins, true)
+		_, authz, err := a.Integration.build(f, builtins, true)
 		if err != nil {
 			bad("authorizer.integration", "%v", err)
 		}
@@ -253,13 +274,36 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 		}
 	}
 	if len(errs) > 0 {
+		f.Close(context.Background())
 		return gateway.Options{}, errors.Join(errs...)
 	}
 	return opts, nil
 }
 
-func (in Integration) build(builtins Builtins, forAuthorizer bool) (gateway.Integration, gateway.Authorizer, error) {
+func (in Integration) build(f *File, builtins Builtins, forAuthorizer bool) (gateway.Integration, gateway.Authorizer, error) {
 	switch in.Type {
+	case "lambda":
+		if in.Path == "" {
+			return nil, nil, fmt.Errorf("path: required for type lambda (the bootstrap executable)")
+		}
+		timeout := 3 * time.Second
+		if in.Timeout != "" {
+			d, err := time.ParseDuration(in.Timeout)
+			if err != nil || d <= 0 || d > 15*time.Minute {
+				return nil, nil, fmt.Errorf("timeout: want a duration up to 15m such as 10s (got %q)", in.Timeout)
+			}
+			timeout = d
+		}
+		if in.Concurrency < 0 || in.MemoryMB < 0 {
+			return nil, nil, fmt.Errorf("concurrency and memoryMB must not be negative")
+		}
+		fn, err := lambda.New(lambda.Options{Path: in.Path, Handler: in.Handler, Env: in.Environment,
+			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB})
+		if err != nil {
+			return nil, nil, fmt.Errorf("path: %w", err)
+		}
+		f.functions = append(f.functions, fn)
+		return integration.Route(fn), integration.Authorizer(fn), nil
 	case "http":
 		u, err := url.Parse(in.URL)
 		if in.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -283,9 +327,9 @@ func (in Integration) build(builtins Builtins, forAuthorizer bool) (gateway.Inte
 		}
 		return route, authz, nil
 	case "":
-		return nil, nil, fmt.Errorf("type: required (http or builtin)")
+		return nil, nil, fmt.Errorf("type: required (http, lambda or builtin)")
 	default:
-		return nil, nil, fmt.Errorf("type: unknown integration type %q (want http or builtin)", in.Type)
+		return nil, nil, fmt.Errorf("type: unknown integration type %q (want http, lambda or builtin)", in.Type)
 	}
 }
 

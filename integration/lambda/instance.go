@@ -1,0 +1,508 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-ws/switchboard/integration"
+)
+
+// Runtime API headers, as github.com/aws/aws-lambda-go/lambda uses them.
+const (
+	headerRequestID          = "Lambda-Runtime-Aws-Request-Id"
+	headerDeadlineMS         = "Lambda-Runtime-Deadline-Ms"
+	headerInvokedFunctionARN = "Lambda-Runtime-Invoked-Function-Arn"
+	headerTraceID            = "Lambda-Runtime-Trace-Id"
+	headerErrorType          = "Lambda-Runtime-Function-Error-Type"
+	trailerErrorType         = "Lambda-Runtime-Function-Error-Type"
+	trailerErrorBody         = "Lambda-Runtime-Function-Error-Body"
+	headerExtensionName      = "Lambda-Extension-Name"
+	headerExtensionID        = "Lambda-Extension-Identifier"
+
+	maxErrorBytes = 1 << 20
+)
+
+// instance is one runtime process and the Runtime API server it talks to.
+type instance struct {
+	f       *Function
+	id      string // short id, for logs; the log stream name ends with the long one
+	started time.Time
+	cmd     *exec.Cmd
+	srv     *http.Server
+	log     *slog.Logger
+	stdout  *lineLogger
+	stderr  *lineLogger
+
+	// next holds the invocation assigned to the instance until the
+	// runtime's /next takes it (capacity 1: an instance serves one
+	// invocation at a time).
+	next chan *invocation
+	// exited is closed once the process has exited and was waited for.
+	exited chan struct{}
+	// initFailed is closed when the runtime posts /init/error.
+	initFailed    chan struct{}
+	initFailOnce  sync.Once
+	shuttingDown  chan struct{} // closed by shutdown: extensions get SHUTDOWN
+	shutdownOnce  sync.Once
+	idleTimer     *time.Timer // guarded by f.mu
+	firstNextOnce sync.Once
+
+	mu           sync.Mutex
+	dead         bool
+	exitErr      error
+	initErr      *integration.FunctionError
+	ready        bool // the runtime has called /next: init is over
+	lastDeadline time.Time
+	inflight     map[string]*invocation // received by the runtime, not answered
+	extensions   int
+	termTimer    *time.Timer
+}
+
+// startInstance starts a new runtime process with its Runtime API server.
+func (f *Function) startInstance() (*instance, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("lambda %s: runtime API listener: %w", f.opts.FunctionName, err)
+	}
+	long := strings.ReplaceAll(uuid.NewString(), "-", "")
+	in := &instance{
+		f:            f,
+		id:           long[:8],
+		next:         make(chan *invocation, 1),
+		exited:       make(chan struct{}),
+		initFailed:   make(chan struct{}),
+		shuttingDown: make(chan struct{}),
+		inflight:     map[string]*invocation{},
+	}
+	in.log = f.log.With("instance", in.id)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", in.handleNext)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", in.handleResponse)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", in.handleError)
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", in.handleInitError)
+	mux.HandleFunc("POST /2020-01-01/extension/register", in.handleExtensionRegister)
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", in.handleExtensionNext)
+	mux.HandleFunc("POST /2020-01-01/extension/init/error", in.handleExtensionError)
+	mux.HandleFunc("POST /2020-01-01/extension/exit/error", in.handleExtensionError)
+	in.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(in.log.Handler(), slog.LevelDebug),
+	}
+
+	in.stdout = &lineLogger{log: in.log, stream: "stdout"}
+	in.stderr = &lineLogger{log: in.log, stream: "stderr"}
+	cmd := exec.Command(f.path, f.opts.Args...)
+	cmd.Dir = f.taskRoot
+	cmd.Env = f.environ(ln.Addr().String(), long)
+	cmd.Stdout = in.stdout
+	cmd.Stderr = in.stderr
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.WaitDelay = time.Second // a stray child holding stdout open
+	in.cmd = cmd
+	in.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("lambda %s: starting %s: %w", f.opts.FunctionName, f.path, err)
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		killGroup(cmd.Process, syscall.SIGKILL)
+		cmd.Wait()
+		ln.Close()
+		return nil, ErrClosed
+	}
+	f.all[in] = struct{}{}
+	f.wg.Add(2)
+	f.mu.Unlock()
+	go func() {
+		defer f.wg.Done()
+		in.srv.Serve(ln)
+	}()
+	go in.watch()
+	in.log.Debug("lambda: instance started", "pid", cmd.Process.Pid, "runtime_api", ln.Addr().String())
+	return in, nil
+}
+
+// environ is a new instance's environment.
+func (f *Function) environ(api, longID string) []string {
+	env := map[string]string{}
+	for _, k := range []string{"PATH", "HOME"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	name := f.opts.FunctionName
+	env["AWS_LAMBDA_FUNCTION_NAME"] = name
+	env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST"
+	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(f.opts.MemoryMB)
+	env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + name
+	env["AWS_LAMBDA_LOG_STREAM_NAME"] = time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + longID
+	env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand"
+	env["AWS_REGION"] = f.region
+	env["AWS_DEFAULT_REGION"] = f.region
+	env["LAMBDA_TASK_ROOT"] = f.taskRoot
+	env["LANG"] = "en_US.UTF-8"
+	env["TZ"] = ":UTC"
+	for k, v := range f.opts.Env {
+		env[k] = v
+	}
+	if f.opts.Handler != "" {
+		env["_HANDLER"] = f.opts.Handler
+	}
+	env["AWS_LAMBDA_RUNTIME_API"] = api
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// watch waits for the process to exit, then tears the instance down.
+func (in *instance) watch() {
+	defer in.f.wg.Done()
+	err := in.cmd.Wait()
+	in.stdout.flush()
+	in.stderr.flush()
+	killGroup(in.cmd.Process, syscall.SIGKILL) // children it left behind
+	in.mu.Lock()
+	in.dead = true
+	in.exitErr = err
+	if in.termTimer != nil {
+		in.termTimer.Stop()
+	}
+	in.mu.Unlock()
+	close(in.exited)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if in.srv.Shutdown(ctx) != nil {
+		in.srv.Close()
+	}
+	cancel()
+	in.f.forget(in)
+	in.log.Debug("lambda: instance exited", "reason", in.exitReason(), "lifetime", time.Since(in.started))
+}
+
+// kill ends the process (and its process group) at once.
+func (in *instance) kill() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.dead {
+		killGroup(in.cmd.Process, syscall.SIGKILL)
+	}
+}
+
+// shutdown stops the instance as Lambda does when it retires a sandbox:
+// SIGKILL, or, when the runtime registered an extension, a SHUTDOWN event
+// and SIGTERM first, then SIGKILL after shutdownGrace.
+func (in *instance) shutdown() {
+	in.shutdownOnce.Do(func() { close(in.shuttingDown) })
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.dead || in.termTimer != nil {
+		return
+	}
+	if in.extensions == 0 {
+		killGroup(in.cmd.Process, syscall.SIGKILL)
+		return
+	}
+	killGroup(in.cmd.Process, syscall.SIGTERM)
+	in.termTimer = time.AfterFunc(shutdownGrace, in.kill)
+}
+
+// takeBack withdraws the invocation assigned to the instance if the
+// runtime has not received it yet.
+func (in *instance) takeBack() bool {
+	select {
+	case <-in.next:
+		return true
+	default:
+		return false
+	}
+}
+
+// isDead reports whether the instance can no longer serve.
+func (in *instance) isDead() bool {
+	select {
+	case <-in.exited:
+		return true
+	case <-in.initFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+func (in *instance) status() (ready bool, lastDeadline time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.ready, in.lastDeadline
+}
+
+func (in *instance) wasReady() bool {
+	ready, _ := in.status()
+	return ready
+}
+
+func (in *instance) initError() *integration.FunctionError {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.initErr
+}
+
+// exitReason describes how the process ended, in Lambda's words.
+func (in *instance) exitReason() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.exitErr == nil {
+		return "Runtime exited without providing a reason"
+	}
+	return in.exitErr.Error()
+}
+
+// handleNext serves GET /runtime/invocation/next: it blocks until an
+// invocation is assigned to the instance.
+func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
+	in.firstNextOnce.Do(func() {
+		in.mu.Lock()
+		in.ready = true
+		in.mu.Unlock()
+		in.log.Debug("lambda: instance initialised", "init_duration", time.Since(in.started))
+	})
+	select {
+	case inv := <-in.next:
+		deadline := time.Now().Add(in.f.opts.Timeout)
+		inv.deadline = deadline
+		in.mu.Lock()
+		in.inflight[inv.id] = inv
+		in.lastDeadline = deadline
+		in.mu.Unlock()
+		close(inv.delivered)
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set(headerRequestID, inv.id)
+		h.Set(headerDeadlineMS, strconv.FormatInt(deadline.UnixMilli(), 10))
+		h.Set(headerInvokedFunctionARN, in.f.arn)
+		h.Set(headerTraceID, inv.traceID)
+		h.Set("Content-Length", strconv.Itoa(len(inv.payload)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(inv.payload)
+	case <-r.Context().Done():
+	case <-in.exited:
+	}
+}
+
+// claim removes the invocation a /response or /error names from those in
+// flight; it answers 400 itself when there is none.
+func (in *instance) claim(w http.ResponseWriter, r *http.Request) *invocation {
+	id := r.PathValue("id")
+	in.mu.Lock()
+	inv := in.inflight[id]
+	delete(in.inflight, id)
+	in.mu.Unlock()
+	if inv == nil {
+		in.log.Warn("lambda: runtime answered an unknown invocation", "request_id", id, "path", r.URL.Path)
+		apiError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
+	}
+	return inv
+}
+
+// handleResponse serves POST /runtime/invocation/{id}/response.
+func (in *instance) handleResponse(w http.ResponseWriter, r *http.Request) {
+	inv := in.claim(w, r)
+	if inv == nil {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayloadBytes+1))
+	switch {
+	case err != nil:
+		inv.result <- outcome{err: &integration.FunctionError{
+			Message: fmt.Sprintf("RequestId: %s Error: reading the runtime's response: %v", inv.id, err),
+			Type:    "Runtime.InvalidResponse",
+		}}
+		apiError(w, http.StatusBadRequest, "InvalidResponse", err.Error())
+	case len(body) > maxPayloadBytes:
+		msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", maxPayloadBytes)
+		inv.result <- outcome{err: &integration.FunctionError{Message: msg, Type: "Function.ResponseSizeTooLarge"}}
+		apiError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", msg)
+	case r.Trailer.Get(trailerErrorType) != "":
+		// A streamed response whose reader failed: aws-lambda-go reports
+		// the error in trailers.
+		fe := &integration.FunctionError{Type: r.Trailer.Get(trailerErrorType)}
+		if raw, err := base64.StdEncoding.DecodeString(r.Trailer.Get(trailerErrorBody)); err == nil {
+			fe = decodeFunctionError(raw, fe.Type)
+		}
+		inv.result <- outcome{err: fe}
+		accepted(w)
+	default:
+		inv.result <- outcome{body: body}
+		accepted(w)
+	}
+}
+
+// handleError serves POST /runtime/invocation/{id}/error.
+func (in *instance) handleError(w http.ResponseWriter, r *http.Request) {
+	inv := in.claim(w, r)
+	if inv == nil {
+		return
+	}
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorBytes))
+	inv.result <- outcome{err: decodeFunctionError(raw, r.Header.Get(headerErrorType))}
+	accepted(w)
+}
+
+// handleInitError serves POST /runtime/init/error: the instance is
+// discarded and its pending invocation fails with the error.
+func (in *instance) handleInitError(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorBytes))
+	fe := decodeFunctionError(raw, r.Header.Get(headerErrorType))
+	in.log.Warn("lambda: init error", "error_type", fe.Type, "error", fe.Message)
+	in.mu.Lock()
+	if in.initErr == nil {
+		in.initErr = fe
+	}
+	in.mu.Unlock()
+	in.initFailOnce.Do(func() { close(in.initFailed) })
+	accepted(w)
+}
+
+// handleExtensionRegister serves POST /extension/register. aws-lambda-go
+// registers an internal extension for lambda.WithEnableSIGTERM; this only
+// serves that use: no INVOKE events are sent, SHUTDOWN is.
+func (in *instance) handleExtensionRegister(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, io.LimitReader(r.Body, maxErrorBytes))
+	in.mu.Lock()
+	in.extensions++
+	in.mu.Unlock()
+	in.log.Debug("lambda: extension registered", "extension", r.Header.Get(headerExtensionName))
+	w.Header().Set(headerExtensionID, uuid.NewString())
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{
+		"functionName":    in.f.opts.FunctionName,
+		"functionVersion": "$LATEST",
+		"handler":         in.f.opts.Handler,
+	})
+}
+
+// handleExtensionNext serves GET /extension/event/next: it blocks until the
+// instance shuts down and then sends the SHUTDOWN event.
+func (in *instance) handleExtensionNext(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-in.shuttingDown:
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"eventType":      "SHUTDOWN",
+			"shutdownReason": "spindown",
+			"deadlineMs":     time.Now().Add(shutdownGrace).UnixMilli(),
+		})
+	case <-r.Context().Done():
+	case <-in.exited:
+	}
+}
+
+func (in *instance) handleExtensionError(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorBytes))
+	in.log.Warn("lambda: extension error", "path", r.URL.Path, "error_type", r.Header.Get(headerErrorType), "body", string(raw))
+	accepted(w)
+}
+
+// decodeFunctionError reads a runtime's error document,
+// {"errorMessage","errorType","stackTrace"}, leniently.
+func decodeFunctionError(raw []byte, headerType string) *integration.FunctionError {
+	var doc struct {
+		Message *string `json:"errorMessage"`
+		Type    string  `json:"errorType"`
+	}
+	fe := &integration.FunctionError{Type: headerType}
+	if json.Unmarshal(raw, &doc) == nil && doc.Message != nil {
+		fe.Message = *doc.Message
+		if doc.Type != "" {
+			fe.Type = doc.Type
+		}
+	} else {
+		fe.Message = strings.TrimSpace(string(raw))
+	}
+	if fe.Type == "" {
+		fe.Type = "Unhandled"
+	}
+	if fe.Message == "" {
+		fe.Message = fe.Type
+	}
+	return fe
+}
+
+func accepted(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, `{"status":"OK"}`+"\n")
+}
+
+func apiError(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"errorMessage": msg, "errorType": typ})
+}
+
+// newTraceID makes an X-Ray trace header for one invocation.
+func newTraceID() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
+}
+
+// lineLogger logs what a process writes, a line at a time. exec.Cmd calls
+// Write from one goroutine; flush is called after Wait.
+type lineLogger struct {
+	log    *slog.Logger
+	stream string
+	buf    []byte
+}
+
+const maxLogLine = 256 << 10
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.buf = append(l.buf, p...)
+			if len(l.buf) >= maxLogLine {
+				l.flush()
+			}
+			break
+		}
+		l.buf = append(l.buf, p[:i]...)
+		l.flush()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (l *lineLogger) flush() {
+	if len(l.buf) == 0 {
+		return
+	}
+	line := strings.TrimRight(string(l.buf), "\r")
+	l.buf = l.buf[:0]
+	l.log.Info(line, "stream", l.stream)
+}

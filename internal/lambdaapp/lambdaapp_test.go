@@ -1,0 +1,51 @@
+package lambdaapp
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "chat", "CALLBACK_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/prod"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" = valid; else a variable the error must name
+	}{
+		{"message ok", map[string]string{"_HANDLER": "message"}, ""},
+		{"no handler", map[string]string{}, "_HANDLER"},
+		{"unknown handler", map[string]string{"_HANDLER": "fanin"}, "_HANDLER"},
+		{"no table", map[string]string{"_HANDLER": "connect", "TABLE_NAME": ""}, "TABLE_NAME"},
+		{"no callback", map[string]string{"_HANDLER": "cleanup", "CALLBACK_URL": ""}, "CALLBACK_URL"},
+		{"authorizer without keys", map[string]string{"_HANDLER": "authorizer"}, "JWT_SECRET"},
+		{"authorizer with secret", map[string]string{"_HANDLER": "authorizer", "JWT_SECRET": "x", "TABLE_NAME": ""}, ""},
+		{"bad content limit", map[string]string{"_HANDLER": "message", "MAX_CONTENT_BYTES": "lots"}, "MAX_CONTENT_BYTES"},
+		{"bad ttl", map[string]string{"_HANDLER": "message", "CONNECTION_TTL": "5s"}, "CONNECTION_TTL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			for k := range env {
+				known := false
+				for _, e := range Env {
+					known = known || e == k
+				}
+				if !known {
+					t.Fatalf("test uses %s, which Env does not list", k)
+				}
+			}
+			_, err := ConfigFromEnv(func(k string) string { return env[k] })
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v does not name %s", err, tc.want)
+			}
+		})
+	}
+}
