@@ -49,8 +49,7 @@ type instance struct {
 	cmd     *exec.Cmd
 	srv     *http.Server
 	log     *slog.Logger
-	stdout  *lineLogger
-	stderr  *lineLogger
+	outputs []*os.File // read ends of the stdout and stderr pipes
 
 	// next holds the invocation assigned to the instance until the
 	// runtime's /next takes it (capacity 1: an instance serves one
@@ -109,19 +108,38 @@ func (f *Function) startInstance() (*instance, error) {
 		ErrorLog:          slog.NewLogLogger(in.log.Handler(), slog.LevelDebug),
 	}
 
-	in.stdout = &lineLogger{log: in.log, stream: "stdout"}
-	in.stderr = &lineLogger{log: in.log, stream: "stderr"}
+	// The output goes through pipes of our own rather than exec.Cmd's, so
+	// that the process group can be killed as soon as the runtime exits,
+	// before waiting for the end of its output (which a child it left
+	// behind would otherwise hold open).
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("lambda %s: %w", f.opts.FunctionName, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		ln.Close()
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("lambda %s: %w", f.opts.FunctionName, err)
+	}
+	in.outputs = []*os.File{outR, errR}
 	cmd := exec.Command(f.path, f.opts.Args...)
 	cmd.Dir = f.taskRoot
 	cmd.Env = f.environ(ln.Addr().String(), long)
-	cmd.Stdout = in.stdout
-	cmd.Stderr = in.stderr
+	cmd.Stdout = outW
+	cmd.Stderr = errW
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = time.Second // a stray child holding stdout open
 	in.cmd = cmd
 	in.started = time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
 		ln.Close()
+		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("lambda %s: starting %s: %w", f.opts.FunctionName, f.path, err)
 	}
 	f.mu.Lock()
@@ -130,6 +148,8 @@ func (f *Function) startInstance() (*instance, error) {
 		killGroup(cmd.Process, syscall.SIGKILL)
 		cmd.Wait()
 		ln.Close()
+		outR.Close()
+		errR.Close()
 		return nil, ErrClosed
 	}
 	f.all[in] = struct{}{}
@@ -182,10 +202,32 @@ func (f *Function) environ(api, longID string) []string {
 // watch waits for the process to exit, then tears the instance down.
 func (in *instance) watch() {
 	defer in.f.wg.Done()
+	var copying sync.WaitGroup
+	for i, r := range in.outputs {
+		l := &lineLogger{log: in.log, stream: [...]string{"stdout", "stderr"}[i]}
+		copying.Go(func() {
+			io.Copy(l, r)
+			l.flush()
+		})
+	}
 	err := in.cmd.Wait()
-	in.stdout.flush()
-	in.stderr.flush()
 	killGroup(in.cmd.Process, syscall.SIGKILL) // children it left behind
+	copied := make(chan struct{})
+	go func() {
+		copying.Wait()
+		close(copied)
+	}()
+	select {
+	case <-copied:
+	case <-time.After(time.Second): // a child outside the group holds the pipes
+		for _, r := range in.outputs {
+			r.Close()
+		}
+		<-copied
+	}
+	for _, r := range in.outputs {
+		r.Close()
+	}
 	in.mu.Lock()
 	in.dead = true
 	in.exitErr = err
@@ -470,8 +512,8 @@ func newTraceID() string {
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
 }
 
-// lineLogger logs what a process writes, a line at a time. exec.Cmd calls
-// Write from one goroutine; flush is called after Wait.
+// lineLogger logs what a process writes, a line at a time; it is used by
+// one goroutine.
 type lineLogger struct {
 	log    *slog.Logger
 	stream string

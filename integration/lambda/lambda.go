@@ -10,6 +10,13 @@
 // reused and stopped after Options.IdleTTL without work. As on Lambda, an
 // invocation that outlives Options.Timeout has its instance killed, and a
 // runtime that exits is replaced by a new one on the next invocation.
+//
+// Not emulated: the Client-Context and Cognito-Identity headers (API
+// Gateway invocations have neither), external extensions and the
+// Telemetry API (the Extensions API is served only far enough for
+// aws-lambda-go's lambda.WithEnableSIGTERM), response streaming to the
+// caller (a streamed response is buffered; an error sent in its trailers
+// is reported), memory limits, and the freezing of idle instances.
 package lambda
 
 import (
@@ -203,7 +210,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	// A warm instance may turn out to be dead or stuck before it takes the
 	// invocation (a runtime that exits after answering, as aws-lambda-go
-	// does after a panic): the invocation then goes to a new instance.
+	// does after a panic): the invocation then goes to another instance.
 	for attempt := 0; ; attempt++ {
 		in, err := f.acquire()
 		if err != nil {
@@ -211,10 +218,13 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			return nil, err
 		}
 		out, err, retry := f.run(ctx, in, f.newInvocation(payload))
-		if retry && attempt < 2 {
-			continue
+		if !retry {
+			return out, err
 		}
-		return out, err
+		if attempt > f.opts.Concurrency {
+			<-f.sem
+			return nil, fmt.Errorf("lambda %s: %d instances in a row failed before taking the invocation", f.opts.FunctionName, attempt+1)
+		}
 	}
 }
 
@@ -233,6 +243,7 @@ func (f *Function) acquire() (*instance, error) {
 			f.mu.Unlock()
 			return in, nil
 		}
+		in.kill() // failed its init while idle
 	}
 	f.mu.Unlock()
 	return f.startInstance()

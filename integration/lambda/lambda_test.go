@@ -407,14 +407,25 @@ func TestInitError(t *testing.T) {
 }
 
 func TestExitDuringInit(t *testing.T) {
+	// The script leaves a child behind, which holds its stdout open: the
+	// child is killed with the process group and does not delay anything.
 	script := filepath.Join(t.TempDir(), "bootstrap")
-	os.WriteFile(script, []byte("#!/bin/sh\necho starting\nexit 2\n"), 0o755)
-	fn := newFunction(t, lambda.Options{Path: script})
+	os.WriteFile(script, []byte("#!/bin/sh\nsleep 30 &\necho child $!\nexit 2\n"), 0o755)
+	rec := newRecording()
+	fn := newFunction(t, lambda.Options{Path: script, Logger: slog.New(rec)})
+	start := time.Now()
 	_, err := invoke(t, fn, `{}`)
 	fe := functionError(t, err)
 	if fe.Type != "Runtime.ExitError" || !strings.Contains(fe.Message, "exit status 2") {
 		t.Fatalf("exit during init: %+v", fe)
 	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("init exit reported after %v", d)
+	}
+	line := rec.waitFor(t, "of the child's pid", func(m map[string]string) bool { return strings.HasPrefix(m["msg"], "child ") })
+	var child int
+	fmt.Sscan(strings.TrimPrefix(line["msg"], "child "), &child)
+	waitGone(t, child, 2*time.Second)
 }
 
 func TestContextCancel(t *testing.T) {
