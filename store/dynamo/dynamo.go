@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,8 +61,6 @@ type Store struct {
 	table   *string
 	now     func() time.Time
 	retries int
-
-	closeOnce sync.Once
 }
 
 var (
@@ -88,10 +85,7 @@ func New(client *dynamodb.Client, table string, opts Options) *Store {
 
 // Close releases nothing (the client is the caller's); it exists for
 // store.Store and may be called more than once.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {})
-	return nil
-}
+func (s *Store) Close() error { return nil }
 
 // LocalClient returns a client for DynamoDB Local (or another emulator) at
 // endpoint, such as http://127.0.0.1:8000: region us-east-1, static dummy
@@ -123,7 +117,9 @@ func limitOf(p store.Page) int {
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 
 // query runs a Query, following LastEvaluatedKey until it has max items
-// (max <= 0: all of them), and returns them in the Query's order.
+// (max <= 0: all of them), and returns them in the Query's order. With
+// max > 0 it sets Limit, which counts items before any FilterExpression:
+// the listings that pass max have no filter.
 func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, max int) ([]item, error) {
 	in.TableName = s.table
 	var out []item
