@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 
@@ -69,17 +68,19 @@ func authzOutcome(resp events.APIGatewayCustomAuthorizerResponse, err error, met
 }
 
 // policyAllows evaluates an IAM policy for execute-api:Invoke on arn: an
-// explicit Deny wins, then an Allow is needed.
+// explicit Deny wins, then an Allow is needed. Effect must be exactly
+// "Allow" or "Deny", as IAM requires; a statement with any other effect
+// does nothing. Actions match without regard to case, resources exactly.
 func policyAllows(p events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
 	allowed := false
 	for _, st := range p.Statement {
 		if !matchAny(st.Action, "execute-api:Invoke", true) || !matchAny(st.Resource, arn, false) {
 			continue
 		}
-		switch {
-		case strings.EqualFold(st.Effect, "Deny"):
+		switch st.Effect {
+		case "Deny":
 			return false
-		case strings.EqualFold(st.Effect, "Allow"):
+		case "Allow":
 			allowed = true
 		}
 	}
@@ -87,17 +88,47 @@ func policyAllows(p events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
 }
 
 func matchAny(patterns []string, s string, fold bool) bool {
+	if fold {
+		s = strings.ToLower(s)
+	}
 	for _, p := range patterns {
 		if fold {
-			p, s = strings.ToLower(p), strings.ToLower(s)
+			p = strings.ToLower(p)
 		}
-		// IAM wildcards: * and ?, with no special meaning for '/' (path.Match
-		// treats '/' specially, so match segment-free by escaping it).
-		if ok, err := path.Match(strings.ReplaceAll(p, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00")); err == nil && ok {
+		if iamMatch(p, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// iamMatch matches s against an IAM wildcard pattern: '*' matches any run
+// of characters ('/' and ':' included), '?' any one character, and every
+// other character only itself.
+func iamMatch(pattern, s string) bool {
+	p, t := []rune(pattern), []rune(s)
+	pi, ti := 0, 0
+	star, mark := -1, 0 // the last '*' seen, and where in t it started matching
+	for ti < len(t) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ti
+			pi++
+		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
+			pi++
+			ti++
+		case star >= 0:
+			// Let the last '*' take one more character and try again.
+			mark++
+			pi, ti = star+1, mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // authorizerContext builds requestContext.authorizer: principalId and the

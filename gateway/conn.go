@@ -37,9 +37,14 @@ type conn struct {
 
 	lastActive atomic.Int64 // unix nanoseconds of the last data frame, either way
 
+	// closing is set with state leaving stateOpen, for the reader to check
+	// without the lock: once set, the reader drops what the client sends
+	// until its close frame.
+	closing atomic.Bool
+
 	mu      sync.Mutex
 	state   connState
-	writing bool     // a writer goroutine is draining queue
+	writing bool     // a writer goroutine (or the handshake) owns the socket's write side
 	queue   [][]byte // prepared frames not yet handed to the kernel
 	queued  int      // bytes in queue and in the write under way
 	// why the connection ended: the first cause recorded wins
@@ -48,9 +53,14 @@ type conn struct {
 	flushed     chan struct{} // made when closing starts; closed once the queue drained
 	// inbound messages read but not yet dispatched
 	inbox       [][]byte
+	inboxBytes  int // bytes of the messages in inbox
 	dispatching bool
 	readerDone  bool
 	room        chan struct{} // made when the reader waits for room in inbox
+
+	// writeDeadline is the write deadline set on nc (unix nanoseconds). Only
+	// the holder of the writing flag uses it.
+	writeDeadline int64
 
 	hdr [wsproto.MaxHeaderSize]byte // the reader's scratch space
 }
@@ -59,57 +69,101 @@ func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 
 // readLoop reads frames until the connection ends, then runs $disconnect
 // (after any messages still queued have been dispatched).
+//
+// Once the closing handshake has started on the server's side (DELETE,
+// limits, shutdown, or a frame the client should not have sent), the reader
+// keeps reading, but drops every data frame, until the client's close frame,
+// a read error, or the close grace deadline the writer sets once our close
+// frame is out. Closing the socket with the client's data unread would make
+// the kernel answer with a reset, which can destroy our close frame before
+// the client reads it (the client would see 1006).
 func (c *conn) readLoop() {
 	defer c.srv.wg.Done()
 	defer c.finish()
 
 	lim := &c.srv.limits
 	var (
-		h       wsproto.Header
-		msg     []byte // the message being assembled from fragments
-		inMsg   bool
-		ctrlBuf []byte
+		h     wsproto.Header
+		msg   []byte // the message being assembled from fragments
+		inMsg bool
 	)
 	for {
 		if err := wsproto.ReadHeader(c.rd, c.hdr[:], &h); err != nil {
-			c.readFailed(err)
-			return
-		}
-		if !h.Masked {
-			c.fail(wsproto.CloseProtocolError, "Client frames must be masked")
-			return
-		}
-		if h.Op.IsControl() {
-			if cap(ctrlBuf) == 0 {
-				ctrlBuf = make([]byte, 0, 125)
+			if !c.readFailed(err) {
+				return
 			}
-			p := ctrlBuf[:h.Length]
-			if _, err := io.ReadFull(c.rd, p); err != nil {
+			// A malformed header: the close frame is queued. Unless the
+			// length is unusable, the frame's extent is known: skip it and
+			// read on for the client's close. Otherwise discard everything
+			// until the client goes or the close grace period ends.
+			if errors.Is(err, wsproto.ErrLengthEncoding) {
+				io.Copy(io.Discard, c.rd)
+				return
+			}
+			if !c.skip(h.Length) {
+				return
+			}
+			continue
+		}
+		if c.closing.Load() {
+			if h.Op != wsproto.OpClose {
+				if !c.skip(h.Length) {
+					return
+				}
+				continue
+			}
+			// The client's close frame: the closing handshake is complete.
+			p, err := c.readControl(&h)
+			if err != nil {
 				c.readFailed(err)
 				return
 			}
-			wsproto.Unmask(p, h.Mask, 0)
+			c.control(h.Op, p)
+			return
+		}
+		if h.Op.IsControl() && h.Masked {
+			p, err := c.readControl(&h)
+			if err != nil {
+				c.readFailed(err)
+				return
+			}
 			if !c.control(h.Op, p) {
 				return
 			}
 			continue
 		}
+		var code int
+		var reason string
 		switch {
+		case !h.Masked:
+			code, reason = wsproto.CloseProtocolError, "Client frames must be masked"
 		case h.Op == wsproto.OpBinary:
-			c.fail(wsproto.CloseUnsupportedData, "Binary frames are not supported")
-			return
+			code, reason = wsproto.CloseUnsupportedData, "Binary frames are not supported"
 		case h.Op == wsproto.OpContinuation && !inMsg:
-			c.fail(wsproto.CloseProtocolError, "Continuation frame without a message to continue")
-			return
+			code, reason = wsproto.CloseProtocolError, "Continuation frame without a message to continue"
 		case h.Op == wsproto.OpText && inMsg:
-			c.fail(wsproto.CloseProtocolError, "New message before the previous one was finished")
-			return
+			code, reason = wsproto.CloseProtocolError, "New message before the previous one was finished"
 		case h.Length > int64(lim.MaxFrameBytes):
-			c.fail(wsproto.CloseMessageTooBig, "Frame too big")
-			return
+			code, reason = wsproto.CloseMessageTooBig, "Frame too big"
 		case int64(len(msg))+h.Length > int64(lim.MaxMessageBytes):
-			c.fail(wsproto.CloseMessageTooBig, "Message too big")
-			return
+			code, reason = wsproto.CloseMessageTooBig, "Message too big"
+		}
+		if code != 0 {
+			c.fail(code, reason)
+			msg, inMsg = nil, false
+			if !c.skip(h.Length) {
+				return
+			}
+			continue
+		}
+		// Wait until the inbox has room for the message this frame belongs
+		// to before reading (and allocating) its payload.
+		if !c.waitRoom(len(msg) + int(h.Length)) {
+			msg, inMsg = nil, false
+			if !c.skip(h.Length) {
+				return
+			}
+			continue
 		}
 		inMsg = true
 		start := len(msg)
@@ -124,14 +178,36 @@ func (c *conn) readLoop() {
 		}
 		if !utf8.Valid(msg) {
 			c.fail(wsproto.CloseInvalidPayload, "Text message is not valid UTF-8")
-			return
-		}
-		c.touch()
-		if !c.deliver(msg) {
-			return
+		} else {
+			c.touch()
+			c.deliver(msg) // dropped if the connection is closing
 		}
 		msg, inMsg = nil, false
 	}
+}
+
+// readControl reads a control frame's payload (at most 125 bytes, checked by
+// ReadHeader). Control frames are rare: the buffer is not kept.
+func (c *conn) readControl(h *wsproto.Header) ([]byte, error) {
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.rd, p); err != nil {
+		return nil, err
+	}
+	wsproto.Unmask(p, h.Mask, 0)
+	return p, nil
+}
+
+// skip discards the payload of a frame the reader drops; false means the
+// connection ended.
+func (c *conn) skip(n int64) bool {
+	if n == 0 {
+		return true
+	}
+	if _, err := io.CopyN(io.Discard, c.rd, n); err != nil {
+		c.readFailed(err)
+		return false
+	}
+	return true
 }
 
 // control handles a ping, pong or close; false means the connection ends.
@@ -145,7 +221,8 @@ func (c *conn) control(op wsproto.Opcode, p []byte) bool {
 	}
 	code, reason, ok := wsproto.ParseClosePayload(p)
 	if !ok {
-		c.fail(wsproto.CloseProtocolError, "Invalid close frame")
+		c.startClose(wsproto.CloseProtocolError, "Invalid close frame", wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(wsproto.CloseProtocolError, "Invalid close frame")))
+		c.waitFlushed()
 		return false
 	}
 	// Echo the close (RFC 6455 5.5.1) unless we started the closing
@@ -159,11 +236,17 @@ func (c *conn) control(op wsproto.Opcode, p []byte) bool {
 	return false
 }
 
-// deliver hands a complete message to the dispatcher, waiting while the
-// connection has too many messages queued. false means the connection ended.
-func (c *conn) deliver(msg []byte) bool {
+// waitRoom waits until the inbox can take a message of need bytes: fewer
+// than Limits.InboundQueue messages and at most Limits.InboundQueueBytes
+// bytes with it, or an empty inbox (so that a message larger than
+// InboundQueueBytes still goes through, alone). Only the reader adds to the
+// inbox, so the room found here is still there when the message is
+// complete. false means the connection is closing.
+func (c *conn) waitRoom(need int) bool {
+	lim := &c.srv.limits
 	c.mu.Lock()
-	for len(c.inbox) >= c.srv.limits.InboundQueue && c.state == stateOpen {
+	for c.state == stateOpen && len(c.inbox) > 0 &&
+		(len(c.inbox) >= lim.InboundQueue || c.inboxBytes+need > lim.InboundQueueBytes) {
 		if c.room == nil {
 			c.room = make(chan struct{})
 		}
@@ -172,11 +255,22 @@ func (c *conn) deliver(msg []byte) bool {
 		<-room
 		c.mu.Lock()
 	}
+	open := c.state == stateOpen
+	c.mu.Unlock()
+	return open
+}
+
+// deliver hands a complete message to the dispatcher (waitRoom made room
+// for it). A message that arrives while the connection is closing is
+// dropped.
+func (c *conn) deliver(msg []byte) {
+	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
-		return false
+		return
 	}
 	c.inbox = append(c.inbox, msg)
+	c.inboxBytes += len(msg)
 	start := !c.dispatching
 	c.dispatching = true
 	c.mu.Unlock()
@@ -184,7 +278,6 @@ func (c *conn) deliver(msg []byte) bool {
 		c.srv.wg.Add(1) // the reader's own count keeps the group above zero
 		go c.dispatchLoop()
 	}
-	return true
 }
 
 // dispatchLoop runs the route of each queued message in order, and
@@ -193,9 +286,22 @@ func (c *conn) dispatchLoop() {
 	defer c.srv.wg.Done()
 	for {
 		c.mu.Lock()
+		if len(c.inbox) > 0 && c.srv.closing.Load() {
+			// Shutting down: messages not dispatched yet are dropped, so
+			// that $disconnect runs without waiting for a backlog.
+			c.srv.log.Debug("shutdown: dropping undispatched messages", "connectionId", c.meta.id, "messages", len(c.inbox))
+			clear(c.inbox)
+			c.inbox = c.inbox[:0]
+			c.inboxBytes = 0
+		}
 		if len(c.inbox) == 0 {
 			c.inbox = nil
+			c.inboxBytes = 0
 			c.dispatching = false
+			if c.room != nil {
+				close(c.room)
+				c.room = nil
+			}
 			done := c.readerDone
 			c.mu.Unlock()
 			if done {
@@ -206,6 +312,7 @@ func (c *conn) dispatchLoop() {
 		msg := c.inbox[0]
 		c.inbox[0] = nil
 		c.inbox = c.inbox[1:]
+		c.inboxBytes -= len(msg)
 		if c.room != nil {
 			close(c.room)
 			c.room = nil
@@ -216,27 +323,27 @@ func (c *conn) dispatchLoop() {
 }
 
 // readFailed ends the connection after a read error: a TCP connection that
-// ended without a close frame is 1006; a malformed frame is 1002.
-func (c *conn) readFailed(err error) {
-	var ne net.Error
+// ended without a close frame is 1006 (a no-op when a cause is recorded, as
+// when the close grace period ran out); a malformed frame is 1002, and true
+// is returned: a close frame was queued.
+func (c *conn) readFailed(err error) (protocolError bool) {
 	switch {
 	case errors.Is(err, wsproto.ErrReservedBits), errors.Is(err, wsproto.ErrReservedOpcode),
 		errors.Is(err, wsproto.ErrControlTooLong), errors.Is(err, wsproto.ErrControlFragment),
 		errors.Is(err, wsproto.ErrLengthEncoding):
 		c.fail(wsproto.CloseProtocolError, err.Error()[len("wsproto: "):])
-	case errors.As(err, &ne) && ne.Timeout():
-		// The close grace period ran out: the cause is already recorded.
-		c.startClose(wsproto.CloseAbnormal, "", nil)
+		return true
 	default:
 		c.startClose(wsproto.CloseAbnormal, "", nil)
+		return false
 	}
 }
 
-// fail closes the connection from the reader because of what the client
-// sent, telling it why.
+// fail starts closing the connection because of what the client sent,
+// telling it why. The reader goes on, dropping data, until the client
+// answers with its close frame or the close grace period ends.
 func (c *conn) fail(code int, reason string) {
 	c.startClose(code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(code, reason)))
-	c.waitFlushed()
 }
 
 // closeWith closes the connection from the server's side (DELETE, limits,
@@ -256,6 +363,7 @@ func (c *conn) startClose(code int, reason string, closeFrame []byte) {
 		return
 	}
 	c.state = stateClosing
+	c.closing.Store(true)
 	c.closeCode, c.closeReason = code, reason
 	c.flushed = make(chan struct{})
 	start := false

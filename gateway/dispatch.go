@@ -41,6 +41,7 @@ func (s *Server) handleMessage(c *conn, body string) {
 	ev := events.APIGatewayWebsocketProxyRequest{
 		RequestContext: s.requestContext(&c.meta, routeKey, EventMessage, time.Now()),
 		Body:           body,
+		StageVariables: s.stageVariables(),
 	}
 	ev.RequestContext.MessageID = newID()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout)
@@ -134,14 +135,19 @@ func (s *Server) disconnected(c *conn) {
 		return
 	}
 	now := time.Now()
-	ev := events.APIGatewayWebsocketProxyRequest{RequestContext: s.requestContext(&c.meta, RouteDisconnect, EventDisconnect, now)}
+	ev := events.APIGatewayWebsocketProxyRequest{
+		RequestContext: s.requestContext(&c.meta, RouteDisconnect, EventDisconnect, now),
+		StageVariables: s.stageVariables(),
+	}
 	ev.Headers, ev.MultiValueHeaders = disconnectHeaders(c.meta.domainName)
 	ev.RequestContext.DisconnectStatusCode = int64(code)
 	ev.RequestContext.DisconnectReason = &reason
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if _, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout); err != nil {
+		// Not s.ctx: Shutdown cancels that when it stops waiting, and
+		// $disconnect must still run, bounded by its own timeout.
+		if _, err := s.invoke(context.Background(), route.Integration, ev, s.limits.IntegrationTimeout); err != nil {
 			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)
 		}
 	}()

@@ -11,11 +11,12 @@
 // HTTP endpoint or a Lambda runtime can sit behind any route.
 //
 // How a message flows: the connection's reader goroutine reads a frame
-// (without a buffer of its own while idle), checks the limits, and queues
-// the message for the connection's dispatcher; the dispatcher evaluates the
-// route selection expression, builds the MESSAGE event and invokes the
-// route's integration. Anything sent back (a route response, an error frame,
-// or a management-API post) is built into a frame once and appended to the
-// connection's byte-bounded send queue, which a short-lived writer goroutine
-// drains with one vectored write.
+// (without a buffer of its own while idle), checks the limits, waits until
+// the connection's inbox (bounded in messages and in bytes) has room, and
+// queues the message for the connection's dispatcher; the dispatcher
+// evaluates the route selection expression, builds the MESSAGE event and
+// invokes the route's integration. Anything sent back (a route response, an
+// error frame, or a management-API post) is built into a frame once and
+// appended to the connection's byte-bounded send queue, which a short-lived
+// writer goroutine drains with one write (vectored when several frames wait).
 package gateway

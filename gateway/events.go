@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -25,7 +26,7 @@ type connMeta struct {
 	sourceIP    string
 	userAgent   string
 	domainName  string
-	authorizer  map[string]any // nil without an authorizer; never modified once set
+	authorizer  map[string]any // nil without an authorizer; never modified once set (events get copies)
 }
 
 // requestContext fills the fields every event has.
@@ -47,9 +48,16 @@ func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now tim
 		APIID:             s.opts.APIID,
 	}
 	if m.authorizer != nil {
-		rc.Authorizer = m.authorizer
+		// A copy per event: an in-process handler may modify what it gets.
+		rc.Authorizer = maps.Clone(m.authorizer)
 	}
 	return rc
+}
+
+// stageVariables returns a copy of the stage variables for one event (nil
+// without any).
+func (s *Server) stageVariables() map[string]string {
+	return maps.Clone(s.opts.StageVariables)
 }
 
 // canonicalHeaderNames restores the spelling clients use for headers that

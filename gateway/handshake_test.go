@@ -6,10 +6,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -65,6 +68,11 @@ func TestConnectRouteDecidesTheUpgrade(t *testing.T) {
 		{name: "non-2xx is passed on", resp: events.APIGatewayProxyResponse{StatusCode: 401, Body: "secret"}, want: 401},
 		{name: "redirect status is passed on", resp: events.APIGatewayProxyResponse{StatusCode: 302}, want: 302},
 		{name: "500 is passed on", resp: events.APIGatewayProxyResponse{StatusCode: 500}, want: 500},
+		{name: "1xx is 502", resp: events.APIGatewayProxyResponse{StatusCode: 103}, want: http.StatusBadGateway},
+		{name: "101 is 502", resp: events.APIGatewayProxyResponse{StatusCode: 101}, want: http.StatusBadGateway},
+		{name: "199 is 502", resp: events.APIGatewayProxyResponse{StatusCode: 199}, want: http.StatusBadGateway},
+		{name: "status under 100 is 502", resp: events.APIGatewayProxyResponse{StatusCode: 42}, want: http.StatusBadGateway},
+		{name: "status over 599 is 502", resp: events.APIGatewayProxyResponse{StatusCode: 600}, want: http.StatusBadGateway},
 		{name: "handler error is 502", err: errors.New("boom"), want: http.StatusBadGateway},
 		{name: "handler panic is 502", panics: true, want: http.StatusBadGateway},
 	}
@@ -141,6 +149,72 @@ func TestSubprotocolOnlyWhatConnectReturns(t *testing.T) {
 	defer c.Close()
 	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "chat.v1" || c.Subprotocol() != "chat.v1" {
 		t.Fatalf("subprotocol %q / %q, want chat.v1", got, c.Subprotocol())
+	}
+}
+
+// The subprotocol $connect chooses goes into the 101 only if it is one
+// token (RFC 7230) that the client offered; anything else is a 502, and the
+// $connect route, which accepted the connection, hears of its end.
+func TestSubprotocolMustBeAnOfferedToken(t *testing.T) {
+	var chosen atomic.Value
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$connect": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Sec-WebSocket-Protocol": chosen.Load().(string)}}, nil
+		})},
+	}}, "$disconnect")
+	offer := "Sec-WebSocket-Protocol: chat.v2, chat.v1\r\n"
+	for i, bad := range []string{
+		"chat.v1\r\nSet-Cookie: session=evil",
+		"chat.v1, chat.v2",
+		"chat v1",
+		"chat.v3",
+		"CHAT.V1",
+	} {
+		chosen.Store(bad)
+		_, _, resp := g.rawHandshake(t, offer)
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("$connect chose %q: status %d, want 502", bad, resp.StatusCode)
+		}
+		if v := resp.Header.Get("Set-Cookie"); v != "" {
+			t.Fatalf("$connect chose %q: the response carries Set-Cookie %q", bad, v)
+		}
+		if resp.Header.Get("Sec-WebSocket-Protocol") != "" {
+			t.Fatalf("$connect chose %q: the response carries a subprotocol", bad)
+		}
+		evs := g.events.waitFor(t, "$disconnect", i+1)
+		if code := evs[i].RequestContext.DisconnectStatusCode; code != 1006 {
+			t.Fatalf("$disconnect code %d, want 1006", code)
+		}
+	}
+	chosen.Store("chat.v1")
+	_, _, resp := g.rawHandshake(t, offer)
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Protocol") != "chat.v1" {
+		t.Fatalf("offered token: status %d, subprotocol %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	// Offered in a header of its own.
+	_, _, resp = g.rawHandshake(t, "Sec-WebSocket-Protocol: chat.v2\r\nSec-WebSocket-Protocol: chat.v1\r\n")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("offered in a second header: status %d", resp.StatusCode)
+	}
+}
+
+// Without a connection to hijack (HTTP/2, a wrapping ResponseWriter) the
+// upgrade is refused with 500 before the authorizer and $connect run.
+func TestUpgradeWithoutHijackerIs500(t *testing.T) {
+	var calls atomic.Int32
+	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{Authorizer: allowAuthorizer(&calls)}}, "$connect", "$disconnect")
+	req := httptest.NewRequest(http.MethodGet, "/dev", nil)
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	rec := httptest.NewRecorder() // not an http.Hijacker
+	g.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	if calls.Load() != 0 || len(g.events.of("$connect")) != 0 || len(g.events.of("$disconnect")) != 0 {
+		t.Fatalf("authorizer calls %d, $connect %d, $disconnect %d: want none", calls.Load(), len(g.events.of("$connect")), len(g.events.of("$disconnect")))
 	}
 }
 
@@ -257,6 +331,48 @@ func TestAuthorizerReceivesWebSocketRequest(t *testing.T) {
 	}
 	if req.Headers["X-Custom"] != "v" || req.RequestContext.EventType != "CONNECT" || req.RequestContext.ConnectionID != connectEv.RequestContext.ConnectionID {
 		t.Fatalf("authorizer request %+v", req)
+	}
+}
+
+// Every event gets its own copy of the authorizer context: a handler that
+// modifies the map it got does not change what later events carry.
+func TestAuthorizerContextIsCopiedPerEvent(t *testing.T) {
+	var calls atomic.Int32
+	var mu sync.Mutex
+	var seen []string
+	g := start(t, gateway.Options{
+		Authorizer: &gateway.AuthorizerConfig{Authorizer: allowAuthorizer(&calls)},
+		Routes: map[string]gateway.Route{
+			"$default": {Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+				m := ev.RequestContext.Authorizer.(map[string]any)
+				mu.Lock()
+				seen = append(seen, m["tenantId"].(string))
+				mu.Unlock()
+				m["tenantId"] = "changed by a handler"
+				return events.APIGatewayProxyResponse{}, nil
+			})},
+		},
+	})
+	c := g.dial(t, "token=t", nil)
+	send(t, c, "one")
+	send(t, c, "two")
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 }, "two messages")
+	if seen[0] != "acme" || seen[1] != "acme" {
+		t.Fatalf("tenantId on the messages: %q, want acme both times", seen)
+	}
+}
+
+// A connect rate below one per second still admits a connection: the bucket
+// holds at least one token.
+func TestConnectRateBelowOnePerSecond(t *testing.T) {
+	g := start(t, gateway.Options{Limits: gateway.Limits{ConnectRate: 0.5}}, "$connect")
+	c, resp, err := g.tryDial("", nil)
+	if err != nil {
+		t.Fatalf("first connection at 0.5/s: %v (%v)", err, resp)
+	}
+	c.Close()
+	if _, resp, err := g.tryDial("", nil); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second connection at once: %v %v, want 429", resp, err)
 	}
 }
 

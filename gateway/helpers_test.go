@@ -1,13 +1,17 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/wsproto"
 )
 
 // testGateway is a gateway served on a loopback port.
@@ -111,7 +116,7 @@ func start(t *testing.T, opts gateway.Options, recorded ...string) *testGateway 
 		opts.Routes[key] = r
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = discardLogger()
 	}
 	srv, err := gateway.New(opts)
 	if err != nil {
@@ -224,3 +229,77 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// rawHandshake sends a WebSocket upgrade request by hand, with extra header
+// lines ("Name: value\r\n" each), and reads the response. The reader
+// returned holds whatever the gateway sent after the response.
+func (g *testGateway) rawHandshake(t *testing.T, extra string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	u, err := url.Parse(g.http.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	fmt.Fprintf(nc, "GET /%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s\r\n", g.stage, u.Host, extra)
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the handshake response: %v", err)
+	}
+	nc.SetReadDeadline(time.Time{})
+	return nc, br, resp
+}
+
+// rawDial completes a handshake by hand, for tests that send or expect
+// exact bytes.
+func (g *testGateway) rawDial(t *testing.T) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, br, resp := g.rawHandshake(t, "")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: status %d", resp.StatusCode)
+	}
+	return nc, br
+}
+
+// readServerFrame reads one (unmasked) frame the gateway sent.
+func readServerFrame(r io.Reader) (op wsproto.Opcode, payload []byte, err error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, nil, err
+	}
+	return wsproto.Opcode(h[0] & 0x0f), payload, nil
+}
+
+// closeCode is the status code of a close frame's payload (1005 if none).
+func closeCode(payload []byte) int {
+	if len(payload) < 2 {
+		return 1005
+	}
+	return int(binary.BigEndian.Uint16(payload))
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

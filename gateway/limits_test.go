@@ -3,10 +3,13 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/gorilla/websocket"
 
@@ -138,4 +141,145 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 		t.Fatalf("$disconnect %d %q", code, reason)
 	}
 	t.Logf("closed after %d posts (%d MB), the rest sat in kernel buffers", posted, posted/10)
+}
+
+// A client that breaks a limit while it is still sending gets the close
+// frame and then a clean end of the TCP connection: the gateway reads and
+// drops what the client still sends until the client's close frame. Closing
+// the socket with the client's data unread would make the kernel reset the
+// connection, which can destroy the close frame before the client reads it.
+func TestLimitCloseWaitsForTheClientsClose(t *testing.T) {
+	g := start(t, gateway.Options{}, "$connect", "$disconnect")
+	nc, br := g.rawDial(t)
+	id := g.connID(t, 0)
+	big := rawFrame(wsproto.OpText, true, make([]byte, 1<<20)) // over the 32 KB frame limit
+	wrote := make(chan error, 1)
+	go func() { _, err := nc.Write(big); wrote <- err }()
+
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	op, payload, err := readServerFrame(br)
+	if err != nil || op != wsproto.OpClose || closeCode(payload) != 1009 {
+		t.Fatalf("got op %v payload %q err %v, want a 1009 close frame", op, payload, err)
+	}
+	// The gateway drops the rest of the frame instead of resetting.
+	if err := <-wrote; err != nil {
+		t.Fatalf("sending the rest of the frame after the close: %v", err)
+	}
+	if _, err := nc.Write(rawFrame(wsproto.OpClose, true, wsproto.ClosePayload(1009, ""))); err != nil {
+		t.Fatalf("sending the close frame: %v", err)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the closing handshake: %v, want EOF (the gateway closes the TCP connection)", err)
+	}
+	if code, _ := g.disconnectOf(t, id); code != 1009 {
+		t.Fatalf("$disconnect code %d, want 1009", code)
+	}
+}
+
+// The inbound queue is bounded in bytes as well as in messages: with the
+// handler busy, the gateway stops reading once InboundQueueBytes are
+// waiting, so a client cannot make it hold InboundQueue x MaxMessageBytes.
+// What shows it from outside: a ping sent behind the messages that do not
+// fit is answered only after the handler has made room.
+func TestInboundQueueIsBoundedInBytes(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var bodies []string
+	g := start(t, gateway.Options{
+		Limits: gateway.Limits{InboundQueueBytes: 64 << 10},
+		Routes: map[string]gateway.Route{
+			"$default": {Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+				mu.Lock()
+				bodies = append(bodies, ev.Body[:1])
+				first := len(bodies) == 1
+				mu.Unlock()
+				if first {
+					close(started)
+					<-release
+				}
+				return events.APIGatewayProxyResponse{}, nil
+			})},
+		},
+	})
+	c := g.dial(t, "", nil)
+	send(t, c, "0")
+	<-started // the handler holds message 0; the inbox is empty
+	// Four 16 KiB messages fill the 64 KiB inbox; the fifth does not fit.
+	for i := 1; i <= 5; i++ {
+		send(t, c, string(rune('0'+i))+strings.Repeat("x", 16<<10-1))
+	}
+	pong := make(chan struct{})
+	c.SetPongHandler(func(string) error { close(pong); return nil })
+	go c.ReadMessage()
+	if err := c.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pong:
+		t.Fatal("the gateway read past the fifth message while 64 KiB were waiting for the handler")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-pong:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong after the handler made room")
+	}
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 6 }, "6 messages dispatched")
+	if got := strings.Join(bodies, ""); got != "012345" {
+		t.Fatalf("messages dispatched as %q, want 012345", got)
+	}
+
+	// A message larger than InboundQueueBytes still goes through, alone.
+	big := strings.Repeat("b", 100<<10)
+	send(t, c, big)
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 7 }, "the large message dispatched")
+}
+
+// A client that stops reading is dropped once a write has been blocked for
+// WriteTimeout (at most 1.5 x WriteTimeout: the deadline is not moved on
+// every write).
+func TestStuckWriteDropsTheConnection(t *testing.T) {
+	const writeTimeout = 300 * time.Millisecond
+	g := start(t, gateway.Options{Limits: gateway.Limits{WriteTimeout: writeTimeout, SendQueueBytes: 64 << 20}}, "$connect", "$disconnect")
+	g.dial(t, "", nil) // never reads
+	id := g.connID(t, 0)
+	chunk := make([]byte, 100<<10)
+	for i := range chunk {
+		chunk[i] = 'w'
+	}
+	// Fill the socket buffers until a write blocks; then the deadline runs.
+	for range 300 {
+		if err := g.Post(context.Background(), id, chunk); err != nil {
+			break
+		}
+	}
+	code, _ := g.disconnectOf(t, id)
+	if code != 1006 {
+		t.Fatalf("$disconnect code %d, want 1006", code)
+	}
+}
+
+// The write deadline moves with the writes: a client that keeps reading is
+// never dropped, however long it has been connected.
+func TestWriteDeadlineFollowsActivity(t *testing.T) {
+	const writeTimeout = 200 * time.Millisecond
+	g := start(t, gateway.Options{Limits: gateway.Limits{WriteTimeout: writeTimeout}}, "$connect", "$disconnect")
+	c := g.dial(t, "", nil)
+	id := g.connID(t, 0)
+	tick := time.NewTicker(writeTimeout / 5)
+	defer tick.Stop()
+	for i := range 30 { // 6 x WriteTimeout
+		<-tick.C
+		if err := g.Post(context.Background(), id, []byte("tick")); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+		if got := readText(t, c); got != "tick" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	if n := len(g.events.of("$disconnect")); n != 0 {
+		t.Fatalf("an active connection was dropped")
+	}
 }

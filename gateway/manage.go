@@ -9,21 +9,41 @@ import (
 	"time"
 )
 
-// managementBodyCap is the most the management API reads of a request body;
-// anything between Limits.MaxMessageBytes and it is answered with 413 after
-// the signature was checked, anything beyond it at once.
-const managementBodyCap = 1 << 20
+// forwardingHeaders are the headers a reverse proxy adds. Without
+// credentials the management API trusts loopback clients only, and behind a
+// proxy on the same host every client is loopback: a request that carries
+// one of these came through a proxy, and is refused.
+var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"}
 
 // serveManagement is the @connections API: POST, GET and DELETE on
 // /{stage}/@connections/{id}, with API Gateway's status codes and error types.
 func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, managementBodyCap+1))
+	// Without credentials, strangers are turned away before anything of
+	// the request body is read.
+	if s.verifier == nil && !s.localManager(w, r) {
+		return
+	}
+	// A body over the message limit is refused before it is read when its
+	// length is declared, and as soon as the limit is passed otherwise.
+	if r.ContentLength > int64(s.limits.MaxMessageBytes) {
+		writeAWSError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Request entity too large")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.limits.MaxMessageBytes)+1))
 	if err != nil {
 		writeAWSError(w, http.StatusBadRequest, "BadRequestException", "Could not read the request body")
 		return
 	}
-	if !s.authorizedManager(w, r, body) {
+	if len(body) > s.limits.MaxMessageBytes {
+		writeAWSError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Request entity too large")
 		return
+	}
+	if s.verifier != nil {
+		if _, err := s.verifier.Verify(r, body); err != nil {
+			s.log.Info("management API request refused", "remote", r.RemoteAddr, "err", err)
+			writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
+			return
+		}
 	}
 	if !validID(id) {
 		writeAWSError(w, http.StatusBadRequest, "BadRequestException", "Invalid connectionId: "+id)
@@ -31,10 +51,6 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 	}
 	switch r.Method {
 	case http.MethodPost:
-		if len(body) > s.limits.MaxMessageBytes {
-			writeAWSError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Request entity too large")
-			return
-		}
 		err = s.Post(r.Context(), id, body)
 		if err == nil {
 			w.WriteHeader(http.StatusOK)
@@ -64,23 +80,22 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 	}
 }
 
-// authorizedManager keeps strangers out of the management API: with
-// credentials configured a valid SigV4 signature is required; without, only
-// loopback clients are served.
-func (s *Server) authorizedManager(w http.ResponseWriter, r *http.Request, body []byte) bool {
-	if s.verifier != nil {
-		if _, err := s.verifier.Verify(r, body); err != nil {
-			s.log.Info("management API request refused", "remote", r.RemoteAddr, "err", err)
-			writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
-			return false
-		}
-		return true
-	}
+// localManager keeps strangers out of the management API when no
+// credentials are configured: only loopback clients are served, and only
+// when the request did not come through a proxy.
+func (s *Server) localManager(w http.ResponseWriter, r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		s.log.Info("management API request from a non-loopback address refused (configure credentials to allow it)", "remote", r.RemoteAddr)
 		writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
 		return false
+	}
+	for _, h := range forwardingHeaders {
+		if _, ok := r.Header[h]; ok {
+			s.log.Info("management API request through a proxy refused (configure credentials to allow it)", "remote", r.RemoteAddr, "header", h)
+			writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
+			return false
+		}
 	}
 	return true
 }

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
@@ -221,5 +225,152 @@ func TestManagementRefusesNonLoopbackWithoutCredentials(t *testing.T) {
 	srv.ServeHTTP(rec, req)
 	if rec.Code != 410 {
 		t.Fatalf("loopback caller: %d, want 410", rec.Code)
+	}
+}
+
+// The connection is registered before the 101 is written: whoever acts on
+// the 101 (the client, or a backend it tells) finds it, and what is posted
+// then reaches the client after the 101, never before it.
+func TestPostRightAfterHandshake(t *testing.T) {
+	g := start(t, gateway.Options{}, "$connect")
+	ctx := context.Background()
+	for i := range 200 {
+		c := g.dial(t, "", nil)
+		id := g.connID(t, i)
+		if err := g.Post(ctx, id, []byte("first")); err != nil {
+			t.Fatalf("connection %d: post right after the handshake: %v", i, err)
+		}
+		if _, err := g.Info(ctx, id); err != nil {
+			t.Fatalf("connection %d: info right after the handshake: %v", i, err)
+		}
+		if got := readText(t, c); got != "first" {
+			t.Fatalf("connection %d: got %q", i, got)
+		}
+		c.Close()
+	}
+}
+
+// Without credentials the management API serves loopback callers only, and
+// behind a reverse proxy on the same host every caller is loopback: a
+// request carrying a header a proxy adds is refused.
+func TestManagementRefusesProxiedRequestsWithoutCredentials(t *testing.T) {
+	g := start(t, gateway.Options{}, "$connect")
+	g.dial(t, "", nil)
+	id := g.connID(t, 0)
+	target, _ := url.Parse(g.http.URL)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target)) // adds X-Forwarded-For
+	defer proxy.Close()
+	var forbidden *types.ForbiddenException
+	viaProxy := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+		BaseEndpoint: aws.String(proxy.URL + "/dev"), Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
+	})
+	if _, err := viaProxy.DeleteConnection(context.Background(), &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(id)}); !errors.As(err, &forbidden) {
+		t.Fatalf("DELETE through a local proxy: %v, want ForbiddenException", err)
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "x-real-ip"} {
+		req, _ := http.NewRequest(http.MethodGet, g.http.URL+"/dev/@connections/"+id, nil)
+		req.Header[h] = []string{"203.0.113.9"}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("x-amzn-ErrorType") != "ForbiddenException" {
+			t.Fatalf("GET with %s: %d %q, want 403 ForbiddenException", h, resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+		}
+	}
+	// Direct loopback callers are still served.
+	if _, err := g.management("", "").GetConnection(context.Background(), &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String(id)}); err != nil {
+		t.Fatalf("direct GET: %v", err)
+	}
+}
+
+// With credentials, a signed request is served whichever way it came.
+func TestManagementSignedThroughProxy(t *testing.T) {
+	g := start(t, gateway.Options{Credentials: sigv4.Credentials{"AKIDSWITCHBOARD": "s3cret"}}, "$connect")
+	c := g.dial(t, "", nil)
+	id := g.connID(t, 0)
+	target, _ := url.Parse(g.http.URL)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	client := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+		BaseEndpoint: aws.String(proxy.URL + "/dev"), Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSWITCHBOARD", "s3cret", ""),
+	})
+	if _, err := client.PostToConnection(context.Background(), postInput(id, "via proxy")); err != nil {
+		t.Fatalf("signed post through a proxy: %v", err)
+	}
+	if got := readText(t, c); got != "via proxy" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// readTracker is a request body that records whether it was read.
+type readTracker struct {
+	r    io.Reader
+	read bool
+}
+
+func (b *readTracker) Read(p []byte) (int, error) { b.read = true; return b.r.Read(p) }
+
+// Strangers, and bodies over the message limit that say so, are refused
+// before the body is read.
+func TestManagementRefusesBeforeReadingTheBody(t *testing.T) {
+	srv, err := gateway.New(gateway.Options{Stage: "dev", Limits: gateway.Limits{MaxMessageBytes: 1000}, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	for _, tc := range []struct {
+		name   string
+		remote string
+		header string
+		size   int64
+		want   int
+	}{
+		{"non-loopback caller", "192.0.2.7:4242", "", 10, 403},
+		{"through a proxy", "127.0.0.1:4242", "X-Forwarded-For", 10, 403},
+		{"declared over the limit", "127.0.0.1:4242", "", 1001, 413},
+	} {
+		body := &readTracker{r: strings.NewReader(strings.Repeat("x", int(tc.size)))}
+		req := httptest.NewRequest(http.MethodPost, "http://gw/dev/@connections/AAAAAAAAAAAAAAA=", body)
+		req.RemoteAddr = tc.remote
+		req.ContentLength = tc.size
+		if tc.header != "" {
+			req.Header.Set(tc.header, "203.0.113.9")
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Fatalf("%s: status %d, want %d", tc.name, rec.Code, tc.want)
+		}
+		if body.read {
+			t.Fatalf("%s: the body was read", tc.name)
+		}
+	}
+	// A body over the limit without a declared length: 413 once the limit
+	// is passed.
+	req := httptest.NewRequest(http.MethodPost, "http://gw/dev/@connections/AAAAAAAAAAAAAAA=", io.MultiReader(strings.NewReader(strings.Repeat("x", 1001))))
+	req.RemoteAddr = "127.0.0.1:4242"
+	req.ContentLength = -1
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != 413 || rec.Header().Get("x-amzn-ErrorType") != "PayloadTooLargeException" {
+		t.Fatalf("chunked body over the limit: %d %q", rec.Code, rec.Header().Get("x-amzn-ErrorType"))
+	}
+}
+
+// A signed post over the message limit is a 413, whatever its size (a body
+// over 1 MiB used to be cut and fail its signature check: 403).
+func TestManagementSignedOversizePostIs413(t *testing.T) {
+	g := start(t, gateway.Options{Credentials: sigv4.Credentials{"AKID": "SECRET"}}, "$connect")
+	g.dial(t, "", nil)
+	id := g.connID(t, 0)
+	var tooLarge *types.PayloadTooLargeException
+	for _, n := range []int{200 << 10, 2 << 20} {
+		_, err := g.management("AKID", "SECRET").PostToConnection(context.Background(), postInput(id, strings.Repeat("x", n)))
+		if !errors.As(err, &tooLarge) {
+			t.Fatalf("signed post of %d bytes: %v, want PayloadTooLargeException", n, err)
+		}
 	}
 }

@@ -34,9 +34,11 @@ type Options struct {
 	// APIID, Region and AccountID fill the events and the authorizer's
 	// methodArn. Defaults: "local", "us-east-1", "000000000000".
 	APIID, Region, AccountID string
-	// DomainName fills requestContext.domainName. When empty, the Host the
-	// client connected to is used, so that handlers that build their
-	// callback URL as http://{domainName}/{stage} reach this gateway.
+	// DomainName fills requestContext.domainName. When empty, the local
+	// address the client's TCP connection reached (the listener's address,
+	// e.g. 127.0.0.1:8080) is used, so that handlers that build their
+	// callback URL as http://{domainName}/{stage} reach this gateway. The
+	// client's Host header is never used: the client chooses it.
 	DomainName string
 	// StageVariables are passed to every event and the authorizer.
 	StageVariables map[string]string
@@ -45,7 +47,10 @@ type Options struct {
 
 	// Credentials, when non-empty, make the management API require a valid
 	// SigV4 signature (service execute-api) made with one of them. When empty,
-	// the management API only answers requests from loopback addresses.
+	// the management API only answers requests from loopback addresses that
+	// carry none of the headers a proxy adds (Forwarded, X-Forwarded-For,
+	// X-Forwarded-Host, X-Real-IP): behind a local reverse proxy every
+	// client would otherwise look like loopback.
 	Credentials sigv4.Credentials
 
 	// NotFound serves requests outside /{Stage}; nil answers 403 Forbidden as
@@ -80,11 +85,16 @@ type Limits struct {
 	MaxConnectionDuration time.Duration // 2 h
 	IntegrationTimeout    time.Duration // 29 s; a message route that takes longer gets the timeout frame
 	ConnectTimeout        time.Duration // 29 s; authorizer and $connect each
-	SendQueueBytes        int           // 1 MiB; a consumer whose queue exceeds it is closed with 1008
-	WriteTimeout          time.Duration // 10 s; a write blocked longer closes the connection
+	SendQueueBytes        int           // 1 MiB (at least MaxMessageBytes+16); a consumer whose queue exceeds it is closed with 1008
+	WriteTimeout          time.Duration // 10 s; a write blocked longer (up to 1.5x) closes the connection
 	InboundQueue          int           // 64 messages received but not yet dispatched, per connection
+	// InboundQueueBytes bounds the bytes of those messages, per connection:
+	// 1 MiB. The reader waits for room before it reads the next message's
+	// payload; a message larger than this goes through alone.
+	InboundQueueBytes int
 	// ConnectRate limits new connections per second (token bucket with a
-	// burst of the same size). Zero means 500 as on AWS; negative: no limit.
+	// burst of the same size, at least 1). Zero means 500 as on AWS;
+	// negative: no limit.
 	ConnectRate float64
 }
 
@@ -98,6 +108,7 @@ const (
 	DefaultSendQueueBytes        = 1 << 20
 	DefaultWriteTimeout          = 10 * time.Second
 	DefaultInboundQueue          = 64
+	DefaultInboundQueueBytes     = 1 << 20
 	DefaultConnectRate           = 500
 )
 
@@ -114,8 +125,10 @@ func (l *Limits) applyDefaults() {
 	}
 	def(&l.MaxMessageBytes, DefaultMaxMessageBytes)
 	def(&l.MaxFrameBytes, DefaultMaxFrameBytes)
-	def(&l.SendQueueBytes, DefaultSendQueueBytes)
+	// The default send queue holds at least one message of the largest size.
+	def(&l.SendQueueBytes, max(DefaultSendQueueBytes, l.MaxMessageBytes+sendQueueSlack))
 	def(&l.InboundQueue, DefaultInboundQueue)
+	def(&l.InboundQueueBytes, DefaultInboundQueueBytes)
 	defd(&l.IdleTimeout, DefaultIdleTimeout)
 	defd(&l.MaxConnectionDuration, DefaultMaxConnectionDuration)
 	defd(&l.IntegrationTimeout, DefaultIntegrationTimeout)
@@ -128,6 +141,15 @@ func (l *Limits) applyDefaults() {
 		l.MaxFrameBytes = l.MaxMessageBytes
 	}
 }
+
+// sendQueueSlack is room for a frame header (at most 10 bytes from a
+// server) on top of the largest message.
+const sendQueueSlack = 16
+
+// minIntegrationTimeout is the shortest IntegrationTimeout accepted. AWS
+// allows 50 ms to 29 s; locally longer ones are useful (a debugger), shorter
+// ones are a mistake (a unit missing from a number).
+const minIntegrationTimeout = time.Millisecond
 
 // validate checks options after defaults were applied; errors name the field.
 func (o *Options) validate() error {
@@ -155,7 +177,7 @@ func (o *Options) validate() error {
 		}
 	}
 	l := o.Limits
-	for name, v := range map[string]int{"MaxMessageBytes": l.MaxMessageBytes, "MaxFrameBytes": l.MaxFrameBytes, "SendQueueBytes": l.SendQueueBytes, "InboundQueue": l.InboundQueue} {
+	for name, v := range map[string]int{"MaxMessageBytes": l.MaxMessageBytes, "MaxFrameBytes": l.MaxFrameBytes, "SendQueueBytes": l.SendQueueBytes, "InboundQueue": l.InboundQueue, "InboundQueueBytes": l.InboundQueueBytes} {
 		if v < 0 {
 			return fmt.Errorf("gateway: Options.Limits.%s: must not be negative", name)
 		}
@@ -164,6 +186,12 @@ func (o *Options) validate() error {
 		if v < 0 {
 			return fmt.Errorf("gateway: Options.Limits.%s: must not be negative", name)
 		}
+	}
+	if l.IntegrationTimeout < minIntegrationTimeout {
+		return fmt.Errorf("gateway: Options.Limits.IntegrationTimeout: %v is shorter than %v", l.IntegrationTimeout, minIntegrationTimeout)
+	}
+	if l.SendQueueBytes < l.MaxMessageBytes+sendQueueSlack {
+		return fmt.Errorf("gateway: Options.Limits.SendQueueBytes: %d is smaller than MaxMessageBytes+%d (%d): a message of the largest size could never be sent", l.SendQueueBytes, sendQueueSlack, l.MaxMessageBytes+sendQueueSlack)
 	}
 	return nil
 }

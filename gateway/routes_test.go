@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,8 +176,8 @@ func TestMessageEventFields(t *testing.T) {
 		if ev.IsBase64Encoded {
 			t.Fatalf("event %d: isBase64Encoded", i)
 		}
-		if ev.StageVariables["env"] != "test" && i == 0 {
-			t.Fatalf("stage variables missing on $connect")
+		if ev.StageVariables["env"] != "test" {
+			t.Fatalf("event %d: stage variables missing on %s", i, rc.EventType)
 		}
 		isMsg := rc.EventType == "MESSAGE"
 		if (rc.MessageID != nil) != isMsg {
@@ -238,11 +240,56 @@ func TestConnectWithoutQueryHasNoQueryMaps(t *testing.T) {
 	}
 }
 
-func TestDomainNameDefaultsToHost(t *testing.T) {
-	g := start(t, gateway.Options{}, "$connect")
+// Without Options.DomainName, domainName is the local address the client
+// reached (the listener's), never the Host header: the client chooses that,
+// and handlers build their callback URL from domainName.
+func TestDomainNameDefaultsToLocalAddress(t *testing.T) {
+	g := start(t, gateway.Options{}, "$connect", "$default", "$disconnect")
+	c := g.dial(t, "", http.Header{"Host": {"attacker.example:80"}})
+	send(t, c, "hi")
+	g.events.waitFor(t, "$default", 1)
+	c.Close()
+	g.events.waitFor(t, "$disconnect", 1)
+	want := g.http.Listener.Addr().String()
+	for _, key := range []string{"$connect", "$default", "$disconnect"} {
+		if got := g.events.of(key)[0].RequestContext.DomainName; got != want {
+			t.Fatalf("%s domainName %q, want %q", key, got, want)
+		}
+	}
+	if h := g.events.of("$connect")[0].Headers["Host"]; h != "attacker.example:80" {
+		t.Fatalf("CONNECT Host header %q: the event still carries the client's Host", h)
+	}
+	if h := g.events.of("$disconnect")[0].Headers["Host"]; h != want {
+		t.Fatalf("DISCONNECT Host header %q, want %q", h, want)
+	}
+}
+
+// Stage variables reach every event, each event with its own copy.
+func TestStageVariablesOnEveryEvent(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	handler := fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		mu.Lock()
+		seen = append(seen, ev.RequestContext.RouteKey+"="+ev.StageVariables["k"])
+		mu.Unlock()
+		if ev.StageVariables != nil {
+			ev.StageVariables["k"] = "changed by a handler" // its own copy only
+		}
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	})
+	g := start(t, gateway.Options{StageVariables: map[string]string{"k": "v"}, Routes: map[string]gateway.Route{
+		"$connect": {Integration: handler}, "$default": {Integration: handler}, "$disconnect": {Integration: handler},
+	}})
+	c := g.dial(t, "", nil)
+	send(t, c, "one")
+	send(t, c, "two")
+	c.Close()
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 4 }, "4 events")
 	g.dial(t, "", nil)
-	ev := g.events.waitFor(t, "$connect", 1)[0]
-	if want := g.http.Listener.Addr().String(); ev.RequestContext.DomainName != want {
-		t.Fatalf("domainName %q, want %q", ev.RequestContext.DomainName, want)
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 5 }, "the second $connect")
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(seen, " "), "$connect=v $default=v $default=v $disconnect=v $connect=v"; got != want {
+		t.Fatalf("events saw %s, want %s", got, want)
 	}
 }

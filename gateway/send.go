@@ -58,8 +58,8 @@ func (c *conn) slowConsumer() {
 }
 
 // writeLoop drains the send queue: everything queued at the time goes out in
-// one vectored write. It exits when the queue is empty, so an idle
-// connection has no writer goroutine.
+// one write, vectored (writev) when there are several frames. It exits when
+// the queue is empty, so an idle connection has no writer goroutine.
 func (c *conn) writeLoop() {
 	var bufs net.Buffers
 	for {
@@ -82,13 +82,18 @@ func (c *conn) writeLoop() {
 		for _, f := range batch {
 			n += len(f)
 		}
-		timeout := c.srv.limits.WriteTimeout
 		if closing {
-			timeout = closeGrace
+			c.setWriteDeadline(time.Now().Add(closeGrace))
+		} else {
+			c.refreshWriteDeadline()
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(timeout))
-		bufs = append(bufs[:0], batch...)
-		_, err := bufs.WriteTo(c.nc)
+		var err error
+		if len(batch) == 1 {
+			_, err = c.nc.Write(batch[0])
+		} else {
+			bufs = append(bufs[:0], batch...)
+			_, err = bufs.WriteTo(c.nc)
+		}
 		clear(batch)
 
 		c.mu.Lock()
@@ -114,6 +119,26 @@ func (c *conn) writeLoop() {
 			c.nc.SetReadDeadline(time.Now().Add(closeGrace))
 		}
 	}
+}
+
+// refreshWriteDeadline makes sure the next write has at least
+// Limits.WriteTimeout: setting a deadline is not free (it rearms a runtime
+// timer), so it is moved only when less than WriteTimeout remains, to
+// 1.5 x WriteTimeout from now. A write therefore fails after between
+// WriteTimeout and 1.5 x WriteTimeout. The caller holds the writing flag.
+func (c *conn) refreshWriteDeadline() {
+	wt := c.srv.limits.WriteTimeout
+	now := time.Now()
+	if c.writeDeadline-now.UnixNano() < int64(wt) {
+		c.setWriteDeadline(now.Add(wt + wt/2))
+	}
+}
+
+// setWriteDeadline sets nc's write deadline and remembers it. The caller
+// holds the writing flag.
+func (c *conn) setWriteDeadline(t time.Time) {
+	c.nc.SetWriteDeadline(t)
+	c.writeDeadline = t.UnixNano()
 }
 
 // closeOnce closes ch unless it is nil or already closed. Callers hold c.mu.

@@ -162,7 +162,10 @@ func (s *Server) Disconnect(ctx context.Context, id string) error {
 
 // Shutdown closes every connection with 1001 "Going away", waits for the
 // connections to end and their $disconnect routes to finish, or for ctx to
-// end. New connections are refused from the start.
+// end. New connections are refused from the start. Messages received but not
+// yet dispatched are dropped (a message already running finishes, or is
+// cancelled when ctx ends); $disconnect runs under its own timeout
+// (Limits.IntegrationTimeout), so it runs even if ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.lifeMu.Lock()
 	already := s.closing.Swap(true)
@@ -222,10 +225,13 @@ func (s *Server) janitor() {
 	}
 }
 
-// rateLimiter is a token bucket for new connections.
+// rateLimiter is a token bucket for new connections: it refills at rate
+// tokens per second and holds max(rate, 1), so that a rate below 1/s still
+// admits a connection now and then.
 type rateLimiter struct {
 	mu     sync.Mutex
 	rate   float64
+	burst  float64
 	tokens float64
 	last   time.Time
 }
@@ -234,7 +240,8 @@ func newRateLimiter(rate float64) *rateLimiter {
 	if rate <= 0 {
 		return nil
 	}
-	return &rateLimiter{rate: rate, tokens: rate, last: time.Now()}
+	burst := max(rate, 1)
+	return &rateLimiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
 }
 
 func (l *rateLimiter) allow() bool {
@@ -244,7 +251,7 @@ func (l *rateLimiter) allow() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	l.tokens = min(l.rate, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
 	l.last = now
 	if l.tokens < 1 {
 		return false

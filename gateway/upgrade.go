@@ -35,6 +35,18 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	case !wsproto.ValidKey(r.Header.Get("Sec-WebSocket-Key")):
 		writeJSONMessage(w, http.StatusBadRequest, "Invalid Sec-WebSocket-Key")
 		return
+	}
+	// Without a hijackable connection (HTTP/2, a wrapping ResponseWriter)
+	// the upgrade cannot complete: find out before the authorizer and
+	// $connect run, so that $connect never accepts a connection that cannot
+	// exist.
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		s.log.Error("cannot upgrade: the http.ResponseWriter does not implement http.Hijacker", "proto", r.Proto)
+		writeJSONMessage(w, http.StatusInternalServerError, "Internal server error")
+		return
+	}
+	switch {
 	case !s.limiter.allow():
 		writeJSONMessage(w, http.StatusTooManyRequests, "Too Many Requests")
 		return
@@ -58,7 +70,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		domainName:  s.opts.DomainName,
 	}
 	if meta.domainName == "" {
-		meta.domainName = r.Host
+		// The address the client reached this server at, never the Host
+		// header: the client chooses that, and handlers build their
+		// callback URL (http://{domainName}/{stage}) from domainName.
+		meta.domainName = localAddr(r)
 	}
 	headers, multiHeaders := connectHeaders(r)
 	qs, multiQS := query(r)
@@ -75,7 +90,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			MultiValueHeaders:               multiHeaders,
 			QueryStringParameters:           qs,
 			MultiValueQueryStringParameters: multiQS,
-			StageVariables:                  s.opts.StageVariables,
+			StageVariables:                  s.stageVariables(),
 			RequestContext:                  s.requestContext(&meta, RouteConnect, EventConnect, now),
 		}
 		resp, err := s.authorize(req)
@@ -100,7 +115,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			MultiValueHeaders:               multiHeaders,
 			QueryStringParameters:           qs,
 			MultiValueQueryStringParameters: multiQS,
-			StageVariables:                  s.opts.StageVariables,
+			StageVariables:                  s.stageVariables(),
 			RequestContext:                  s.requestContext(&meta, RouteConnect, EventConnect, now),
 		}
 		resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
@@ -120,26 +135,41 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		if status < 200 || status > 299 {
 			s.log.Debug("$connect refused the connection", "connectionId", meta.id, "status", status)
-			if status < 100 || status > 999 {
+			if status < 300 || status > 599 {
+				// 1xx would be taken for an interim response, and
+				// anything outside 100-599 is not an HTTP status.
 				status = http.StatusBadGateway
 			}
 			w.WriteHeader(status)
 			return
 		}
 		subprotocol = responseHeader(resp, "Sec-WebSocket-Protocol")
+		if subprotocol != "" {
+			if why := checkSubprotocol(subprotocol, r.Header); why != "" {
+				s.log.Warn("$connect returned an unusable Sec-WebSocket-Protocol: answering 502", "connectionId", meta.id, "subprotocol", subprotocol, "reason", why)
+				writeJSONMessage(w, http.StatusBadGateway, "Internal server error")
+				s.abandon(meta)
+				return
+			}
+		}
 	}
 
-	c, err := s.hijack(w, r, subprotocol)
+	c, resp101, err := s.hijack(hj, r, subprotocol)
 	if err != nil {
 		s.log.Info("handshake failed after $connect", "connectionId", meta.id, "err", err)
-		// The $connect route accepted this connection: tell $disconnect.
-		c := &conn{srv: s, meta: meta, state: stateClosed, closeCode: wsproto.CloseAbnormal, readerDone: true}
-		s.disconnected(c)
+		s.abandon(meta)
 		return
 	}
 	c.meta = meta
 	c.lastActive.Store(now.UnixNano())
+	// Register before the 101 is written, so that whoever acts on the 101
+	// (the client, or a backend it tells) finds the connection. The writing
+	// flag, held until the 101 is out, keeps anything posted meanwhile
+	// behind it. A post from inside $connect is still a 410: $connect has
+	// returned by now.
+	c.writing = true
 	s.reg.add(c)
+	c.write101(resp101)
 	s.wg.Add(1)
 	go c.readLoop()
 	if s.closing.Load() {
@@ -148,15 +178,19 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hijack takes the TCP connection from net/http and completes the upgrade.
-func (s *Server) hijack(w http.ResponseWriter, r *http.Request, subprotocol string) (*conn, error) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return nil, errors.New("response writer cannot be hijacked")
-	}
+// abandon runs $disconnect for a connection that $connect accepted but that
+// could not be completed: the route was told about it, so it hears the end.
+func (s *Server) abandon(meta connMeta) {
+	c := &conn{srv: s, meta: meta, state: stateClosed, closeCode: wsproto.CloseAbnormal, readerDone: true}
+	s.disconnected(c)
+}
+
+// hijack takes the TCP connection from net/http and builds the 101 response
+// that completes the upgrade (written by write101).
+func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string) (*conn, []byte, error) {
 	nc, brw, err := hj.Hijack()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := &conn{srv: s, nc: nc, rd: nc}
 	if n := brw.Reader.Buffered(); n > 0 {
@@ -164,20 +198,77 @@ func (s *Server) hijack(w http.ResponseWriter, r *http.Request, subprotocol stri
 		early, _ := brw.Reader.Peek(n)
 		c.rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
 	}
-	var b strings.Builder
-	b.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
-	b.WriteString(wsproto.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	b := make([]byte, 0, 160)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, wsproto.AcceptKey(r.Header.Get("Sec-WebSocket-Key"))...)
 	if subprotocol != "" {
-		b.WriteString("\r\nSec-WebSocket-Protocol: ")
-		b.WriteString(subprotocol)
+		b = append(b, "\r\nSec-WebSocket-Protocol: "...)
+		b = append(b, subprotocol...)
 	}
-	b.WriteString("\r\n\r\n")
-	nc.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout))
-	if _, err := io.WriteString(nc, b.String()); err != nil {
-		nc.Close()
-		return nil, err
+	b = append(b, "\r\n\r\n"...)
+	return c, b, nil
+}
+
+// write101 writes the 101 response. The caller set the writing flag before
+// the connection was registered; write101 releases it, starting a writer
+// for anything queued meanwhile. If the write fails the connection ends
+// (1006): the reader, started next, finds the socket closed and finishes.
+func (c *conn) write101(resp []byte) {
+	c.setWriteDeadline(time.Now().Add(c.srv.limits.WriteTimeout))
+	_, err := c.nc.Write(resp)
+	if err != nil {
+		c.srv.log.Info("writing the 101 response failed", "connectionId", c.meta.id, "err", err)
+		c.startClose(wsproto.CloseAbnormal, "", nil)
+		c.nc.Close()
 	}
-	return c, nil
+	c.mu.Lock()
+	start := err == nil && len(c.queue) > 0
+	c.writing = start
+	if !start {
+		if err != nil {
+			c.queue, c.queued = nil, 0
+		}
+		if c.state != stateOpen {
+			closeOnce(c.flushed)
+		}
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// checkSubprotocol returns why the subprotocol $connect chose cannot be sent
+// back, or "": it must be one RFC 7230 token, and one the client offered.
+func checkSubprotocol(p string, h http.Header) string {
+	if !isToken(p) {
+		return "not a single token"
+	}
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for _, offered := range strings.Split(v, ",") {
+			if strings.TrimSpace(offered) == p {
+				return ""
+			}
+		}
+	}
+	return "not one the client offered"
+}
+
+// isToken reports whether s is an RFC 7230 token: one or more tchars.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // responseHeader finds a header in a proxy response, ignoring case.

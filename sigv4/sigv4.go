@@ -31,6 +31,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,7 +64,7 @@ type Credentials map[string]string
 
 // Verifier verifies SigV4-signed requests. Its zero value (with Credentials
 // and Service set) is ready to use; it is safe for concurrent use as long as
-// its fields are not modified.
+// its fields are not modified. It caches the signing keys it derives.
 type Verifier struct {
 	Credentials Credentials
 	// Service is the signing name the credential scope must carry, e.g.
@@ -75,6 +77,55 @@ type Verifier struct {
 	MaxSkew time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// keys holds the *keyCache of derived signing keys, made on first use
+	// (an atomic.Value, so that a Verifier stays copyable; copies share it).
+	keys atomic.Value
+}
+
+// keyCache holds derived signing keys by secret and scope: deriving one takes
+// four HMACs, and a key serves every request of its day.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[signingKeyID][]byte
+}
+
+// signingKeyID is what a derived signing key depends on (the terminator is
+// always aws4_request).
+type signingKeyID struct {
+	secret, date, region, service string
+}
+
+// maxCachedKeys bounds the signing key cache; it holds about one key per
+// credential per day, and starts afresh when full.
+const maxCachedKeys = 64
+
+// signingKey returns the SigV4 signing key for secret and scope, derived
+// once and then cached.
+func (v *Verifier) signingKey(secret, date, region, service string) []byte {
+	c, ok := v.keys.Load().(*keyCache)
+	if !ok {
+		v.keys.CompareAndSwap(nil, &keyCache{})
+		c = v.keys.Load().(*keyCache)
+	}
+	id := signingKeyID{secret, date, region, service}
+	c.mu.Lock()
+	key, ok := c.m[id]
+	c.mu.Unlock()
+	if ok {
+		return key
+	}
+	key = hmacSHA256([]byte("AWS4"+secret), date)
+	key = hmacSHA256(key, region)
+	key = hmacSHA256(key, service)
+	key = hmacSHA256(key, terminator)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedKeys {
+		c.m = make(map[signingKeyID][]byte)
+	}
+	c.m[id] = key
+	c.mu.Unlock()
+	return key
 }
 
 // MismatchError is returned (wrapping ErrSignatureMismatch) when the computed
@@ -347,10 +398,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	crHash := sha256.Sum256([]byte(canonicalRequest))
 	stringToSign := algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
 
-	key := hmacSHA256([]byte("AWS4"+secret), info.scopeDate)
-	key = hmacSHA256(key, info.scopeRegion)
-	key = hmacSHA256(key, info.scopeService)
-	key = hmacSHA256(key, info.scopeTerm)
+	key := v.signingKey(secret, info.scopeDate, info.scopeRegion, info.scopeService)
 	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
 
 	if !hmac.Equal([]byte(want), []byte(info.signature)) {

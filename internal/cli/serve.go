@@ -58,6 +58,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		gw.Shutdown(context.Background())
 		return fmt.Errorf("listening on %s: %w", listen, err)
 	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); opts.DomainName == "" && !isLoopback(host) {
+		// requestContext.domainName is then the local address each client
+		// reached, which handlers on other hosts may not be able to call.
+		log.Warn("listening on a non-loopback address without domainName: handlers get the local address each client reached as requestContext.domainName; set domainName to the address they should call back", "listen", ln.Addr().String())
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serveGateway(ctx, ln, gw, log, len(opts.Credentials) > 0, stdout)
@@ -72,7 +77,7 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, log 
 	if host, _, _ := net.SplitHostPort(addr); !signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -81,14 +86,37 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, log 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: closing connections and running $disconnect")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// The HTTP server and the gateway shut down side by side, each with its
+	// own budget: the HTTP server waits for requests in flight (handshakes
+	// waiting for $connect among them), and must not use up the time the
+	// gateway needs to close connections and run $disconnect.
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		hctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(hctx); err != nil {
+			srv.Close()
+		}
+	}()
+	gctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	srv.Shutdown(sctx)
-	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, gateway.ErrServerClosed) {
+	err := gw.Shutdown(gctx)
+	<-httpDone
+	if err != nil && !errors.Is(err, gateway.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
 }
+
+const (
+	// maxHeaderBytes bounds a request's header (net/http's default is 1 MB);
+	// a WebSocket handshake or a signed management call needs far less.
+	maxHeaderBytes = 16 << 10
+	// shutdownTimeout is how long the HTTP server, and separately the
+	// gateway, may take to shut down.
+	shutdownTimeout = 15 * time.Second
+)
 
 func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
