@@ -93,6 +93,7 @@ type Limits struct {
 	SendQueueBytes        *int     `yaml:"sendQueueBytes"`
 	WriteTimeout          string   `yaml:"writeTimeout"`
 	InboundQueue          *int     `yaml:"inboundQueue"`
+	InboundQueueBytes     *int     `yaml:"inboundQueueBytes"`
 	ConnectRate           *float64 `yaml:"connectRate"`
 }
 
@@ -360,6 +361,7 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 	size("maxFrameBytes", l.MaxFrameBytes, &out.MaxFrameBytes, 16<<20)
 	size("sendQueueBytes", l.SendQueueBytes, &out.SendQueueBytes, 1<<30)
 	size("inboundQueue", l.InboundQueue, &out.InboundQueue, 1<<16)
+	size("inboundQueueBytes", l.InboundQueueBytes, &out.InboundQueueBytes, 1<<30)
 	dur("idleTimeout", l.IdleTimeout, &out.IdleTimeout)
 	dur("maxConnectionDuration", l.MaxConnectionDuration, &out.MaxConnectionDuration)
 	dur("integrationTimeout", l.IntegrationTimeout, &out.IntegrationTimeout)
@@ -377,6 +379,15 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 	}
 	if out.MaxFrameBytes > 0 && out.MaxMessageBytes > 0 && out.MaxFrameBytes > out.MaxMessageBytes {
 		bad("limits.maxFrameBytes", "larger than limits.maxMessageBytes")
+	}
+	if out.SendQueueBytes > 0 {
+		maxMsg := out.MaxMessageBytes
+		if maxMsg == 0 {
+			maxMsg = gateway.DefaultMaxMessageBytes
+		}
+		if out.SendQueueBytes < maxMsg+16 {
+			bad("limits.sendQueueBytes", "must hold at least one message: maxMessageBytes + 16 = %d", maxMsg+16)
+		}
 	}
 	return out
 }

@@ -41,6 +41,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Lambda integrations run processes: stop them however serve ends.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		file.Close(ctx)
+	}()
 	opts.Logger = log
 	listen := *addr
 	if listen == "" {
