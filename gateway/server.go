@@ -97,6 +97,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveWebSocket(w, r)
 	case strings.HasPrefix(p, stagePath+"/@connections/") || p == stagePath+"/@connections":
 		s.serveManagement(w, r, strings.TrimPrefix(strings.TrimPrefix(p, stagePath+"/@connections"), "/"))
+	case p == stagePath+BatchPath:
+		w.Header().Set("X-Switchboard", "1") // tells clients the extension is here
+		s.serveBatch(w, r)
 	case s.opts.NotFound != nil:
 		s.opts.NotFound.ServeHTTP(w, r)
 	default:
