@@ -253,7 +253,10 @@ func chatEndToEnd(t *testing.T, e *env) {
 }
 
 func TestMalformedRequestsChangeNothing(t *testing.T) {
-	e := startStack(t, "")
+	malformedRequestsChangeNothing(t, startStack(t, ""))
+}
+
+func malformedRequestsChangeNothing(t *testing.T, e *env) {
 	ctx := context.Background()
 	alice := e.connect(t, "alice", "Alice", "acme")
 	var lobby room
@@ -335,8 +338,9 @@ func TestDataSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestHistoryPagination(t *testing.T) {
-	e := startStack(t, "")
+func TestHistoryPagination(t *testing.T) { historyPagination(t, startStack(t, "")) }
+
+func historyPagination(t *testing.T, e *env) {
 	alice := e.connect(t, "alice", "Alice", "acme")
 	var lobby room
 	alice.ok("createRoom", map[string]any{"name": "Lobby"}, &lobby)
@@ -379,8 +383,9 @@ func TestHistoryPagination(t *testing.T) {
 
 // TestGhostConnectionExpires: a connection whose $disconnect never ran
 // disappears from presence after its expiry, and the tenant hears of it.
-func TestGhostConnectionExpires(t *testing.T) {
-	e := startStack(t, "")
+func TestGhostConnectionExpires(t *testing.T) { ghostConnectionExpires(t, startStack(t, "")) }
+
+func ghostConnectionExpires(t *testing.T, e *env) {
 	ctx := context.Background()
 	alice := e.connect(t, "alice", "Alice", "acme")
 	var lobby room

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/devstack"
+	"github.com/switchboard-ws/switchboard/store"
 )
 
 // clock is a settable clock shared by the stack and the test.
@@ -45,14 +46,24 @@ func startStack(t *testing.T, dir string) *env {
 
 func startStackWith(t *testing.T, dir string, viaAPI bool) *env {
 	t.Helper()
+	return startStackOpts(t, dir, viaAPI, nil)
+}
+
+func startStackOpts(t *testing.T, dir string, viaAPI bool, newStore func(now func() time.Time) store.Store) *env {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	clk := &clock{now: time.Now()}
+	var st0 store.Store
+	if newStore != nil {
+		st0 = newStore(clk.Now)
+	}
 	st, err := devstack.New(devstack.Options{
 		DataDir:          dir,
 		SweepInterval:    time.Hour,
 		ViaManagementAPI: viaAPI,
+		Store:            st0,
 		Now:              clk.Now,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

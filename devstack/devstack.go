@@ -33,12 +33,20 @@ type Options struct {
 	// Auth, when JWKSURL is set, also accepts RS256/ES256 tokens from that
 	// issuer (Cognito-style); dev tokens (HS256) are always accepted.
 	Auth auth.Config
+	// Store replaces the embedded store (e.g. the DynamoDB store); the
+	// stack closes it.
+	Store store.Store
 	// ViaManagementAPI makes the handlers push through the @connections
 	// HTTP API with the AWS SDK client, exactly as on AWS, instead of the
 	// in-process fast path.
 	ViaManagementAPI bool
-	// Extra serves requests outside /dev (the browser UI); nil: a short text page.
+	// The browser UI (package web) is served at / for requests outside
+	// /dev, with POST /dev-token (DevTokenPath) that hands it dev tokens.
+	// Extra, when set, serves those requests instead of the UI's pages
+	// (POST /dev-token stays). NoUI turns both off: requests outside /dev
+	// go to Extra, or to a short text page when it is nil.
 	Extra  http.Handler
+	NoUI   bool
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -91,9 +99,11 @@ func New(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	st, err := sqlite.Open(opts.DataDir, sqlite.Options{Now: opts.Now})
-	if err != nil {
-		return nil, fmt.Errorf("devstack: %w", err)
+	st := opts.Store
+	if st == nil {
+		if st, err = sqlite.Open(opts.DataDir, sqlite.Options{Now: opts.Now}); err != nil {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
 	}
 	s := &Stack{Store: st, Secret: secret, opts: opts, log: log, stop: make(chan struct{})}
 
@@ -113,16 +123,7 @@ func New(opts Options) (*Stack, error) {
 	for _, a := range chat.Actions() {
 		routes[a] = gateway.Route{Integration: message}
 	}
-	notFound := opts.Extra
-	if notFound == nil {
-		notFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/" {
-				http.NotFound(w, r)
-				return
-			}
-			fmt.Fprintf(w, "Switchboard dev: connect a WebSocket client to ws://%s/%s?token=TOKEN\n", r.Host, Stage)
-		})
-	}
+	notFound := s.pages()
 	gw, err := gateway.New(gateway.Options{
 		Stage:                    Stage,
 		RouteSelectionExpression: "$request.body.action",

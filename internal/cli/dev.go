@@ -2,15 +2,24 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/devstack"
+	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 const defaultDataDir = "./switchboard-data"
@@ -21,6 +30,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", defaultDataDir, "directory of the embedded store and the dev secret")
 	ttl := fs.Duration("connection-ttl", 10*time.Minute, "a connection without heartbeat expires after this")
 	sweep := fs.Duration("sweep-interval", 5*time.Second, "how often expired connections are cleaned up")
+	storeKind := fs.String("store", "sqlite", "sqlite (embedded, in --data) or dynamodb")
+	ddbEndpoint := fs.String("dynamodb-endpoint", "", "with --store dynamodb: the DynamoDB endpoint, e.g. DynamoDB Local at http://127.0.0.1:8000 (default: AWS, with the usual AWS configuration)")
+	table := fs.String("table", "switchboard", "with --store dynamodb: the table")
+	createTable := fs.Bool("create-table", false, "with --store dynamodb: create the table (with its indexes, TTL and stream) if it does not exist")
+	connectRate := fs.Float64("connect-rate", 0, "new connections per second (0: 500 as on AWS; -1: no limit)")
 	jwksURL := fs.String("jwks-url", "", "also accept RS256/ES256 tokens signed by keys from this JWKS URL (e.g. a Cognito user pool)")
 	issuer := fs.String("issuer", "", "with --jwks-url: the required iss claim")
 	audience := fs.String("audience", "", "with --jwks-url: the required aud (or client_id) claim")
@@ -34,7 +48,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	st, err := openStore(ctx, *storeKind, *ddbEndpoint, *table, *createTable)
+	if err != nil {
+		return err
+	}
 	stack, err := devstack.New(devstack.Options{
+		Store:   st,
+		Limits:  gateway.Limits{ConnectRate: *connectRate},
 		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},
 	})
@@ -46,11 +66,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, `switchboard dev is running
+  Browser UI:    %s
   WebSocket:     %s?token=TOKEN
   Management:    http://%s/%s/@connections/{connectionId}
   Data:          %s
 Get a token:     switchboard token --data %s --user alice --name Alice
-`, stack.URL(), stack.Addr(), devstack.Stage, *data, *data)
+`, uiURL(stack.Addr()), stack.URL(), stack.Addr(), devstack.Stage, *data, *data)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,4 +80,55 @@ Get a token:     switchboard token --data %s --user alice --name Alice
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return stack.Close(sctx)
+}
+
+// uiURL is the address to open the browser UI at: a wildcard listen
+// address is shown as 127.0.0.1 (the UI's sign-in answers only loopback
+// clients).
+func uiURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// openStore returns the store --store names; nil means the embedded one.
+func openStore(ctx context.Context, kind, endpoint, table string, create bool) (store.Store, error) {
+	switch kind {
+	case "sqlite":
+		if endpoint != "" || create {
+			return nil, fmt.Errorf("--dynamodb-endpoint and --create-table need --store dynamodb")
+		}
+		return nil, nil
+	case "dynamodb":
+	default:
+		return nil, fmt.Errorf("--store %q: want sqlite or dynamodb", kind)
+	}
+	var db *dynamodb.Client
+	if endpoint != "" {
+		db = dynamo.LocalClient(endpoint)
+	} else {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("AWS configuration: %w", err)
+		}
+		db = dynamodb.NewFromConfig(cfg)
+	}
+	if create {
+		_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+		var missing *ddbtypes.ResourceNotFoundException
+		switch {
+		case errors.As(err, &missing):
+			if err := dynamo.CreateTable(ctx, db, table); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			return nil, fmt.Errorf("--table %s: %w", table, err)
+		}
+	}
+	return dynamo.New(db, table, dynamo.Options{}), nil
 }

@@ -1,0 +1,46 @@
+package devstack_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/store/dynamo"
+)
+
+var tableSeq atomic.Int64
+
+// TestChatOnDynamoDB runs the chat end-to-end suite with the DynamoDB store
+// (`switchboard dev --store dynamodb`) against DynamoDB Local.
+func TestChatOnDynamoDB(t *testing.T) {
+	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
+		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
+	}
+	endpoint, stop, err := dynamolocal.Endpoint()
+	if err != nil {
+		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
+	}
+	t.Cleanup(stop)
+	db := dynamo.LocalClient(endpoint)
+	newStore := func(now func() time.Time) store.Store {
+		table := fmt.Sprintf("devstack-%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
+		if err := dynamo.CreateTable(context.Background(), db, table); err != nil {
+			t.Fatal(err)
+		}
+		return dynamo.New(db, table, dynamo.Options{Now: now})
+	}
+	for name, run := range map[string]func(*testing.T, *env){
+		"end to end":         chatEndToEnd,
+		"malformed requests": malformedRequestsChangeNothing,
+		"ghost expires":      ghostConnectionExpires,
+		"gone is removed":    goneConnectionIsRemovedOnPost,
+		"history pages":      historyPagination,
+	} {
+		t.Run(name, func(t *testing.T) { run(t, startStackOpts(t, "", false, newStore)) })
+	}
+}

@@ -1,0 +1,1267 @@
+// The Switchboard dev UI: sign-in, rooms, messages, typing, presence.
+// All text that comes from users or the server is put into the page with
+// textContent / createTextNode, never as HTML.
+import { SwitchboardClient, State } from './client.js';
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+const store = {
+  get(key, area = sessionStorage) {
+    try {
+      const v = area.getItem(key);
+      return v === null ? null : JSON.parse(v);
+    } catch {
+      return null;
+    }
+  },
+  set(key, value, area = sessionStorage) {
+    try {
+      if (value === null || value === undefined) area.removeItem(key);
+      else area.setItem(key, JSON.stringify(value));
+    } catch {
+      /* storage unavailable: the app still works for this page */
+    }
+  },
+};
+
+// slug turns a display name into a user id: lower case ASCII letters,
+// digits, '.', '_' and '-'.
+export function slug(name) {
+  return String(name)
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .trim()
+    .replace(/\s+/g, '-')
+    .replace(/[^a-z0-9._-]/g, '')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 64);
+}
+
+function hue(s) {
+  let h = 0;
+  for (const ch of String(s)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return h % 360;
+}
+
+function initials(name) {
+  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : [parts[0] || '?'];
+  return letters.map((p) => Array.from(p)[0] || '').join('').toUpperCase();
+}
+
+function avatar(userId, name, className = 'avatar') {
+  const a = el('div', className, initials(name));
+  a.setAttribute('aria-hidden', 'true');
+  a.style.setProperty('--hue', String(hue(userId)));
+  return a;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+
+function formatTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const now = new Date();
+  return d.toDateString() === now.toDateString() ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+
+let toastTimer = null;
+function toast(text) {
+  const t = $('toast');
+  t.textContent = text;
+  t.hidden = false;
+  t.classList.add('show');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    t.classList.remove('show');
+    toastTimer = setTimeout(() => (t.hidden = true), 300);
+  }, 4000);
+}
+
+function showError(node, text) {
+  node.textContent = text || '';
+  node.hidden = !text;
+}
+
+function describeError(err) {
+  if (!err) return 'Something went wrong';
+  switch (err.code) {
+    case 'DISCONNECTED':
+      return 'Not connected to the server: try again when the connection is back.';
+    case 'TIMEOUT':
+      return 'The server did not answer in time.';
+    case 'CONTENT_TOO_LARGE':
+      return 'That message is too long.';
+    case 'RATE_LIMITED':
+      return 'Slow down a little.';
+    default:
+      return err.message || String(err);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+const S = {
+  identity: null, // {userId, username, tenantId}
+  client: null,
+  wsURL: null,
+  rooms: new Map(), // roomId -> room (visible to this user)
+  joined: new Set(), // roomIds joined by this tab
+  active: null, // roomId shown
+  perRoom: new Map(), // roomId -> RoomState
+  online: new Map(), // userId -> {userId, username, connections}
+  roomMembers: new Map(), // roomId -> Map userId -> username (online in the room)
+  connectedOnce: false,
+  pendingSeq: 0,
+};
+
+function roomState(roomId) {
+  let rs = S.perRoom.get(roomId);
+  if (!rs) {
+    rs = {
+      messages: new Map(), // messageId -> message (also pending: "~N")
+      cursor: null, // for older history
+      historyLoaded: false,
+      oldestReached: false,
+      loading: false,
+      unread: 0,
+      typers: new Map(), // userId -> {username, timer}
+    };
+    S.perRoom.set(roomId, rs);
+  }
+  return rs;
+}
+
+// ---------------------------------------------------------------------------
+// Dev tokens
+
+async function fetchToken(identity) {
+  let res;
+  try {
+    res = await fetch('/dev-token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(identity),
+      cache: 'no-store',
+    });
+  } catch {
+    const e = new Error('Cannot reach the server.');
+    e.network = true;
+    throw e;
+  }
+  let body = {};
+  try {
+    body = await res.json();
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok || !body.token) {
+    const e = new Error(body.error || `The server answered HTTP ${res.status}.`);
+    e.status = res.status;
+    throw e;
+  }
+  return body;
+}
+
+function defaultWsURL() {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/dev`;
+}
+
+// ---------------------------------------------------------------------------
+// Sign-in
+
+function showSignin(errorText) {
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  const tenant = $('signin-tenant');
+  if (!tenant.value) tenant.value = store.get('sb.lastTenant', localStorage) || 'demo';
+  showError($('signin-error'), errorText);
+  updateUserIdHint();
+  $('signin-name').focus();
+}
+
+function updateUserIdHint() {
+  const name = $('signin-name').value.trim();
+  const id = slug(name);
+  $('signin-userid').textContent = name ? (id ? `Your user id will be @${id}` : 'Use at least one letter or digit (a–z, 0–9).') : '\u00a0';
+}
+
+function validTenant(t) {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(t);
+}
+
+async function onSignin(ev) {
+  ev.preventDefault();
+  const name = $('signin-name').value.trim();
+  const tenant = $('signin-tenant').value.trim();
+  const err = $('signin-error');
+  if (!name) return showError(err, 'Enter your name.'), $('signin-name').focus();
+  const userId = slug(name);
+  if (!userId) return showError(err, 'Your name needs at least one letter or digit (a–z, 0–9).'), $('signin-name').focus();
+  if (!validTenant(tenant)) {
+    showError(err, 'A workspace name uses letters, digits, ".", "_" or "-" (at most 64).');
+    $('signin-tenant').focus();
+    return;
+  }
+  const identity = { userId, username: name, tenantId: tenant };
+  const btn = $('signin-submit');
+  btn.disabled = true;
+  btn.textContent = 'Signing in…';
+  try {
+    const tok = await fetchToken(identity);
+    S.wsURL = tok.url || defaultWsURL();
+    store.set('sb.identity', identity);
+    store.set('sb.lastTenant', tenant, localStorage);
+    showError(err, '');
+    startApp(identity, tok.token);
+  } catch (e) {
+    showError(err, e.message);
+  } finally {
+    btn.disabled = false;
+    btn.textContent = 'Sign in';
+  }
+}
+
+function signOut() {
+  if (S.client) S.client.close();
+  S.client = null;
+  store.set('sb.identity', null);
+  store.set('sb.joined', null);
+  store.set('sb.active', null);
+  location.reload();
+}
+
+// ---------------------------------------------------------------------------
+// The app
+
+function startApp(identity, firstToken) {
+  S.identity = identity;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('workspace-name').textContent = identity.tenantId;
+  $('me-name').textContent = identity.username;
+  $('me-id').textContent = `@${identity.userId}`;
+  const meAv = $('me-avatar');
+  meAv.textContent = initials(identity.username);
+  meAv.style.setProperty('--hue', String(hue(identity.userId)));
+  $('welcome-title').textContent = `Welcome, ${identity.username}`;
+  document.title = `Switchboard · ${identity.tenantId}`;
+
+  let token = firstToken;
+  const client = new SwitchboardClient({
+    url: S.wsURL || defaultWsURL(),
+    getToken: async () => {
+      if (token) {
+        const t = token;
+        token = null; // a fresh one for every later connect
+        return t;
+      }
+      const res = await fetchToken(identity);
+      return res.token;
+    },
+    heartbeatMs: 60_000,
+    requestTimeoutMs: 10_000,
+    maxBackoffMs: 10_000,
+  });
+  S.client = client;
+  window.switchboard = client; // for the console
+
+  client.on('state', onState);
+  client.on('message', onMessage);
+  client.on('typing', onTyping);
+  client.on('presence', onPresence);
+  client.on('user_joined', onUserJoined);
+  client.on('user_left', onUserLeft);
+  client.on('room_update', (ev) => addRoom(ev.data));
+  client.on('room_lost', (ev) => {
+    S.joined.delete(ev.roomId);
+    saveJoined();
+    toast('You are no longer in a room you had joined.');
+    renderRooms();
+  });
+  renderConn(client.state, {});
+  renderRooms();
+  showWelcomeOrRoom();
+  client.connect().catch(() => {});
+}
+
+async function onConnected() {
+  const first = !S.connectedOnce;
+  S.connectedOnce = true;
+  await Promise.all([refreshRooms(), refreshOnline()]);
+  if (first) {
+    // Rejoin what this tab had open before a reload.
+    const joined = store.get('sb.joined') || [];
+    for (const roomId of joined) {
+      try {
+        await S.client.joinRoom(roomId);
+        S.joined.add(roomId);
+      } catch {
+        /* gone, or no longer allowed */
+      }
+    }
+    saveJoined();
+    renderRooms();
+    const active = store.get('sb.active');
+    if (active && S.joined.has(active)) await openRoom(active);
+  } else if (S.active) {
+    refreshRoomMembers(S.active);
+  }
+}
+
+function saveJoined() {
+  store.set('sb.joined', [...S.joined]);
+}
+
+// --- connection state -------------------------------------------------------
+
+let connTimer = null;
+function onState(ev) {
+  renderConn(ev.state, ev);
+  // What we show of others (online, in the room) is stale while away.
+  document.body.classList.toggle('disconnected', ev.state !== State.CONNECTED);
+  if (ev.state === State.CONNECTED) {
+    onConnected().catch((e) => console.warn('after connect:', e));
+  } else {
+    // Nobody is typing while we cannot hear them.
+    for (const rs of S.perRoom.values()) {
+      for (const t of rs.typers.values()) clearTimeout(t.timer);
+      rs.typers.clear();
+    }
+    renderTyping();
+  }
+}
+
+function renderConn(state, ev) {
+  const box = $('conn');
+  const label = $('conn-label');
+  const retry = $('conn-retry');
+  box.dataset.state = state;
+  clearInterval(connTimer);
+  const retryText = () => {
+    if (!ev.retryAt) return '';
+    const s = Math.ceil((ev.retryAt - Date.now()) / 1000);
+    return s > 0 ? ` (retry in ${s} s)` : '';
+  };
+  switch (state) {
+    case State.CONNECTED:
+      label.textContent = 'Connected';
+      retry.hidden = true;
+      break;
+    case State.IDLE:
+    case State.CONNECTING:
+      label.textContent = `Connecting…${retryText()}`;
+      retry.hidden = !ev.attempt;
+      break;
+    case State.RECONNECTING:
+      label.textContent = `Reconnecting…${retryText()}`;
+      retry.hidden = false;
+      break;
+    case State.OFFLINE:
+      label.textContent = 'Offline · waiting for the network';
+      retry.hidden = false;
+      break;
+    default:
+      label.textContent = 'Disconnected';
+      retry.hidden = true;
+  }
+  if (ev.retryAt && state !== State.CONNECTED && state !== State.OFFLINE) {
+    connTimer = setInterval(() => {
+      const base = state === State.RECONNECTING ? 'Reconnecting…' : 'Connecting…';
+      label.textContent = base + retryText();
+    }, 1000);
+  }
+  const hint = $('composer-hint');
+  hint.classList.toggle('warn', state !== State.CONNECTED);
+  hint.replaceChildren();
+  if (state === State.CONNECTED) {
+    hint.append(el('kbd', null, 'Enter'), ' to send · ', el('kbd', null, 'Shift'), '+', el('kbd', null, 'Enter'), ' for a new line');
+  } else {
+    hint.append('Not connected: what you send goes out as soon as the connection is back.');
+  }
+}
+
+// --- rooms --------------------------------------------------------------------
+
+async function refreshRooms() {
+  try {
+    let cursor;
+    for (let page = 0; page < 5; page++) {
+      const res = await S.client.listRooms(cursor ? { limit: 100, cursor } : { limit: 100 });
+      for (const r of res.rooms || []) S.rooms.set(r.roomId, r);
+      if (!res.cursor) break;
+      cursor = res.cursor;
+    }
+  } catch (e) {
+    toast(`Could not list rooms: ${describeError(e)}`);
+  }
+  renderRooms();
+  suggestRoomName();
+}
+
+function addRoom(room) {
+  if (!room || !room.roomId) return;
+  S.rooms.set(room.roomId, room);
+  renderRooms();
+  suggestRoomName();
+}
+
+function suggestRoomName() {
+  const input = $('quick-room-name');
+  if (document.activeElement === input) return;
+  const names = new Set([...S.rooms.values()].map((r) => r.name.toLowerCase()));
+  if (names.has(input.value.trim().toLowerCase()) || !input.value.trim()) {
+    for (const candidate of ['general', 'random', 'team', 'project', 'lounge']) {
+      if (!names.has(candidate)) {
+        input.value = candidate;
+        return;
+      }
+    }
+    input.value = '';
+  }
+}
+
+// roomIcon is '#' for a public room, a lock (drawn in CSS) for a private one.
+function roomIcon(room) {
+  const i = el('span', room.isPrivate ? 'room-icon lock' : 'room-icon', room.isPrivate ? '' : '#');
+  i.title = room.isPrivate ? 'Private room' : 'Public room';
+  return i;
+}
+
+function renderRooms() {
+  const list = $('room-list');
+  const rooms = [...S.rooms.values()].sort((a, b) => {
+    const ja = S.joined.has(a.roomId) ? 0 : 1;
+    const jb = S.joined.has(b.roomId) ? 0 : 1;
+    return ja - jb || a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }) || a.roomId.localeCompare(b.roomId);
+  });
+  list.replaceChildren();
+  for (const r of rooms) {
+    const joined = S.joined.has(r.roomId);
+    const li = el('li');
+    const b = el('button', 'room-item');
+    b.type = 'button';
+    b.dataset.roomId = r.roomId;
+    b.classList.toggle('active', r.roomId === S.active);
+    b.classList.toggle('joined', joined);
+    b.title = r.description ? `${r.name} — ${r.description}` : r.name;
+    b.append(roomIcon(r));
+    b.append(el('span', 'room-name', r.name));
+    const rs = S.perRoom.get(r.roomId);
+    if (!joined) {
+      b.append(el('span', 'pill join-pill', 'Join'));
+    } else if (rs && rs.unread > 0 && r.roomId !== S.active) {
+      b.append(el('span', 'pill unread', rs.unread > 99 ? '99+' : String(rs.unread)));
+    }
+    b.addEventListener('click', () => openRoom(r.roomId));
+    li.append(b);
+    list.append(li);
+  }
+  $('rooms-empty').hidden = rooms.length > 0;
+}
+
+async function createRoom(input, errNode, button) {
+  showError(errNode, '');
+  if (!input.name) return showError(errNode, 'Give the room a name.');
+  const text = button.textContent;
+  button.disabled = true;
+  button.textContent = 'Creating…';
+  try {
+    const room = await S.client.createRoom(input, { waitForConnection: true });
+    addRoom(room);
+    await openRoom(room.roomId);
+    return room;
+  } catch (e) {
+    showError(errNode, describeError(e));
+    return null;
+  } finally {
+    button.disabled = false;
+    button.textContent = text;
+  }
+}
+
+function setupNewRoomForm() {
+  const form = $('new-room-form');
+  const toggle = $('new-room-btn');
+  const open = (show) => {
+    form.hidden = !show;
+    toggle.setAttribute('aria-expanded', String(show));
+    if (show) {
+      $('new-room-name').focus();
+    } else {
+      form.reset();
+      $('new-room-members-wrap').hidden = true;
+      showError($('new-room-error'), '');
+    }
+  };
+  toggle.addEventListener('click', () => open(form.hidden));
+  $('new-room-cancel').addEventListener('click', () => open(false));
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') open(false);
+  });
+  for (const radio of form.querySelectorAll('input[name=visibility]')) {
+    radio.addEventListener('change', () => {
+      $('new-room-members-wrap').hidden = form.elements.visibility.value !== 'private';
+    });
+  }
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const isPrivate = form.elements.visibility.value === 'private';
+    const input = { name: $('new-room-name').value.trim() };
+    const desc = $('new-room-desc').value.trim();
+    if (desc) input.description = desc;
+    if (isPrivate) {
+      input.isPrivate = true;
+      const members = $('new-room-members')
+        .value.split(/[\s,]+/)
+        .map((m) => m.replace(/^@/, '').trim())
+        .filter(Boolean);
+      if (members.length) input.members = members;
+    }
+    const room = await createRoom(input, $('new-room-error'), $('new-room-submit'));
+    if (room) open(false);
+  });
+
+  $('quick-room-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await createRoom({ name: $('quick-room-name').value.trim() }, $('quick-room-error'), $('quick-room-submit'));
+  });
+}
+
+async function leaveActiveRoom() {
+  const roomId = S.active;
+  if (!roomId) return;
+  stopTyping();
+  try {
+    await S.client.leaveRoom(roomId);
+  } catch (e) {
+    if (e.code !== 'NOT_IN_ROOM') {
+      toast(`Could not leave: ${describeError(e)}`);
+      return;
+    }
+  }
+  S.joined.delete(roomId);
+  S.perRoom.delete(roomId); // a later join starts from fresh history
+  S.active = null;
+  saveJoined();
+  store.set('sb.active', null);
+  renderRooms();
+  showWelcomeOrRoom();
+  suggestRoomName();
+}
+
+async function openRoom(roomId) {
+  const room = S.rooms.get(roomId);
+  if (!room) return;
+  if (!S.joined.has(roomId)) {
+    try {
+      await S.client.joinRoom(roomId, { waitForConnection: true });
+    } catch (e) {
+      toast(`Could not join ${room.name}: ${describeError(e)}`);
+      return;
+    }
+    S.joined.add(roomId);
+    saveJoined();
+  }
+  if (S.active && S.active !== roomId) stopTyping();
+  S.active = roomId;
+  store.set('sb.active', roomId);
+  const rs = roomState(roomId);
+  rs.unread = 0;
+  renderRooms();
+  showWelcomeOrRoom();
+  renderRoomHeader();
+  renderAllMessages();
+  renderTyping();
+  refreshRoomMembers(roomId);
+  if (!rs.historyLoaded) await loadHistory(roomId, true);
+  scrollToBottom();
+  $('composer-input').focus();
+}
+
+function showWelcomeOrRoom() {
+  const has = !!S.active;
+  $('welcome').hidden = has;
+  $('room-view').hidden = !has;
+  $('leave-room').hidden = !has;
+  if (!has) {
+    $('room-name').textContent = 'Welcome';
+    $('room-desc').textContent = 'Pick a room on the left, or create one.';
+    $('room-members').hidden = true;
+  }
+}
+
+function renderRoomHeader() {
+  const room = S.rooms.get(S.active);
+  if (!room) return;
+  $('room-name').replaceChildren(roomIcon(room), el('span', null, room.name));
+  $('room-desc').textContent = room.description || (room.isPrivate ? 'Private room' : 'Public room');
+  $('composer-input').placeholder = `Message ${room.isPrivate ? '' : '#'}${room.name}`;
+  renderRoomMembers();
+}
+
+async function refreshRoomMembers(roomId) {
+  try {
+    const users = await S.client.getOnlineUsers(roomId);
+    S.roomMembers.set(roomId, new Map(users.map((u) => [u.userId, u.username])));
+  } catch {
+    return;
+  }
+  if (roomId === S.active) renderRoomMembers();
+}
+
+function renderRoomMembers() {
+  const node = $('room-members');
+  const m = S.roomMembers.get(S.active);
+  if (!m) {
+    node.hidden = true;
+    return;
+  }
+  node.hidden = false;
+  node.textContent = m.size === 1 ? '1 person here' : `${m.size} people here`;
+  node.title = [...m.values()].sort().join(', ');
+}
+
+// --- history --------------------------------------------------------------------
+
+async function loadHistory(roomId, first) {
+  const rs = roomState(roomId);
+  if (rs.loading || (!first && (rs.oldestReached || !rs.cursor))) return;
+  rs.loading = true;
+  renderHistoryTop();
+  const scroller = $('scroller');
+  const before = scroller.scrollHeight - scroller.scrollTop;
+  try {
+    const input = { roomId, limit: 50 };
+    if (!first) input.cursor = rs.cursor;
+    const page = await S.client.getRoomHistory(input, { waitForConnection: true });
+    for (const m of page.messages || []) upsert(m, { fromHistory: true });
+    rs.cursor = page.cursor || null;
+    rs.oldestReached = !page.cursor;
+    rs.historyLoaded = true;
+  } catch (e) {
+    toast(`Could not load messages: ${describeError(e)}`);
+  } finally {
+    rs.loading = false;
+  }
+  if (roomId === S.active) {
+    renderHistoryTop();
+    if (!first) scroller.scrollTop = scroller.scrollHeight - before; // keep the view still
+  }
+}
+
+function renderHistoryTop() {
+  const rs = S.active && S.perRoom.get(S.active);
+  const room = S.rooms.get(S.active);
+  if (!rs) return;
+  $('history-loading').hidden = !rs.loading;
+  $('load-older').hidden = rs.loading || rs.oldestReached || !rs.historyLoaded;
+  const start = $('history-start');
+  start.hidden = !rs.oldestReached;
+  if (room) start.textContent = `This is the very beginning of ${room.isPrivate ? '' : '#'}${room.name}.`;
+}
+
+// --- messages ---------------------------------------------------------------------
+
+const nodes = new Map(); // messageId -> <li> of the active room
+
+// upsert records a message (new, edited or deleted) and shows it if its
+// room is open. The same messageId is only ever shown once.
+function upsert(m, { fromHistory = false } = {}) {
+  if (!m || !m.messageId || !m.roomId) return false;
+  const rs = roomState(m.roomId);
+  const old = rs.messages.get(m.messageId);
+  if (old) {
+    if (old.deleted && !m.deleted) return false; // a deletion is final
+    const oe = Date.parse(old.editedAt || old.timestamp);
+    const ne = Date.parse(m.editedAt || m.timestamp);
+    if (!m.deleted && ne < oe) return false; // an older version
+    if (fromHistory && !m.deleted && !m.edited && (old.edited || old.deleted)) return false;
+  }
+  rs.messages.set(m.messageId, m);
+  if (!old && m.userId === S.identity.userId) dropPendingEcho(m);
+  if (m.roomId === S.active) renderMessage(m);
+  return !old;
+}
+
+function sortedIds(rs) {
+  return [...rs.messages.keys()].sort();
+}
+
+function renderAllMessages() {
+  const list = $('messages');
+  list.replaceChildren();
+  nodes.clear();
+  const rs = S.perRoom.get(S.active);
+  if (!rs) return;
+  for (const id of sortedIds(rs)) {
+    const li = buildMessage(rs.messages.get(id));
+    nodes.set(id, li);
+    list.append(li);
+  }
+  for (const li of list.children) applyGrouping(li);
+  renderHistoryTop();
+}
+
+function renderMessage(m) {
+  const list = $('messages');
+  const scroller = $('scroller');
+  const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+  const existing = nodes.get(m.messageId);
+  const li = buildMessage(m);
+  if (existing) {
+    // Keep an edit form that is open unless the message went away.
+    if (existing.classList.contains('editing') && !m.deleted) {
+      existing.dataset.pendingUpdate = '1';
+      return;
+    }
+    existing.replaceWith(li);
+  } else {
+    // Insert in messageId order (ids sort by time; pending ones last).
+    let next = null;
+    for (let i = list.children.length - 1; i >= 0; i--) {
+      const c = list.children[i];
+      if (c.dataset.messageId < m.messageId) break;
+      next = c;
+    }
+    list.insertBefore(li, next);
+  }
+  nodes.set(m.messageId, li);
+  applyGrouping(li);
+  if (li.nextElementSibling) applyGrouping(li.nextElementSibling);
+  if (!existing) {
+    const mine = m.userId === S.identity.userId;
+    if (nearBottom || mine) scrollToBottom();
+    else if (!li.nextElementSibling) $('jump-new').hidden = false;
+  }
+}
+
+function applyGrouping(li) {
+  const prev = li.previousElementSibling;
+  let compact = false;
+  if (prev && !li.classList.contains('deleted') && !prev.classList.contains('deleted')) {
+    const dt = Date.parse(li.dataset.ts) - Date.parse(prev.dataset.ts);
+    compact = prev.dataset.userId === li.dataset.userId && dt >= 0 && dt < 5 * 60 * 1000;
+  }
+  li.classList.toggle('compact', compact);
+}
+
+function buildMessage(m) {
+  const mine = m.userId === S.identity.userId;
+  const li = el('li', 'msg');
+  li.dataset.messageId = m.messageId;
+  li.dataset.userId = m.userId;
+  li.dataset.ts = m.timestamp || new Date().toISOString();
+  li.classList.toggle('own', mine);
+  li.classList.toggle('deleted', !!m.deleted);
+  li.classList.toggle('pending', !!m.pending);
+  li.classList.toggle('failed', !!m.failed);
+
+  li.append(avatar(m.userId, m.username));
+  const body = el('div', 'msg-body');
+  const meta = el('div', 'msg-meta');
+  meta.append(el('span', 'author', m.username || m.userId));
+  const t = el('time', 'ts', formatTime(m.timestamp));
+  if (m.timestamp) {
+    t.dateTime = m.timestamp;
+    t.title = fullFmt.format(new Date(m.timestamp));
+  }
+  meta.append(t);
+  if (m.edited && !m.deleted) {
+    const e = el('span', 'edited', '(edited)');
+    if (m.editedAt) e.title = `Edited ${fullFmt.format(new Date(m.editedAt))}`;
+    meta.append(e);
+  }
+  body.append(meta);
+
+  if (m.deleted) {
+    body.append(el('div', 'content deleted-text', 'This message was deleted.'));
+  } else {
+    const c = el('div', 'content');
+    c.append(document.createTextNode(m.content)); // text, never HTML
+    body.append(c);
+  }
+  if (m.pending) {
+    body.append(el('div', 'msg-status', m.unconfirmed ? 'Not confirmed yet…' : 'Sending…'));
+  } else if (m.failed) {
+    const st = el('div', 'msg-status error');
+    st.append(el('span', null, m.failed), ' ');
+    const retry = el('button', 'btn link small', 'Retry');
+    retry.type = 'button';
+    retry.addEventListener('click', () => retryPending(m));
+    const discard = el('button', 'btn link small', 'Discard');
+    discard.type = 'button';
+    discard.addEventListener('click', () => removePending(m));
+    st.append(retry, ' · ', discard);
+    body.append(st);
+  } else if (mine && !m.deleted) {
+    const actions = el('div', 'msg-actions');
+    const edit = el('button', 'btn icon small', 'Edit');
+    edit.type = 'button';
+    edit.dataset.action = 'edit';
+    edit.addEventListener('click', () => startEdit(li, m));
+    const del = el('button', 'btn icon small danger', 'Delete');
+    del.type = 'button';
+    del.dataset.action = 'delete';
+    del.addEventListener('click', () => confirmDelete(li, m));
+    actions.append(edit, del);
+    body.append(actions);
+  }
+  li.append(body);
+  return li;
+}
+
+function startEdit(li, m) {
+  if (li.classList.contains('editing')) return;
+  li.classList.add('editing');
+  const content = li.querySelector('.content');
+  const form = el('form', 'edit-form');
+  const ta = el('textarea', 'edit-input');
+  ta.value = m.content;
+  ta.rows = Math.min(8, Math.max(1, m.content.split('\n').length));
+  ta.setAttribute('aria-label', 'Edit message');
+  const err = el('p', 'form-error');
+  err.hidden = true;
+  const row = el('div', 'edit-actions');
+  const hint = el('span', 'muted small', 'Enter to save · Esc to cancel');
+  const cancel = el('button', 'btn ghost small', 'Cancel');
+  cancel.type = 'button';
+  const save = el('button', 'btn primary small', 'Save');
+  save.type = 'submit';
+  row.append(hint, cancel, save);
+  form.append(ta, err, row);
+  content.replaceWith(form);
+  li.querySelector('.msg-actions')?.setAttribute('hidden', '');
+  ta.focus();
+  ta.setSelectionRange(ta.value.length, ta.value.length);
+
+  const close = () => {
+    li.classList.remove('editing');
+    const cur = S.perRoom.get(m.roomId)?.messages.get(m.messageId) || m;
+    renderMessageForce(cur);
+  };
+  cancel.addEventListener('click', close);
+  ta.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      close();
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = ta.value.trim();
+    if (!text) return showError(err, 'A message cannot be empty: delete it instead.');
+    if (text === m.content) return close();
+    save.disabled = true;
+    try {
+      const updated = await S.client.editMessage(m.messageId, text);
+      li.classList.remove('editing');
+      upsert(updated);
+      renderMessageForce(S.perRoom.get(m.roomId).messages.get(m.messageId));
+    } catch (ex) {
+      save.disabled = false;
+      showError(err, describeError(ex));
+    }
+  });
+}
+
+function renderMessageForce(m) {
+  const li = nodes.get(m.messageId);
+  if (li) li.classList.remove('editing');
+  if (m.roomId === S.active) renderMessage(m);
+}
+
+function confirmDelete(li, m) {
+  const actions = li.querySelector('.msg-actions');
+  if (!actions || actions.classList.contains('confirming')) return;
+  actions.classList.add('confirming');
+  const saved = [...actions.childNodes];
+  const q = el('span', 'confirm-text', 'Delete this message?');
+  const yes = el('button', 'btn danger-solid small', 'Delete');
+  yes.type = 'button';
+  yes.dataset.action = 'confirm-delete';
+  const no = el('button', 'btn ghost small', 'Cancel');
+  no.type = 'button';
+  actions.replaceChildren(q, no, yes);
+  no.addEventListener('click', () => {
+    actions.classList.remove('confirming');
+    actions.replaceChildren(...saved);
+  });
+  yes.addEventListener('click', async () => {
+    yes.disabled = true;
+    try {
+      upsert(await S.client.deleteMessage(m.messageId));
+    } catch (e) {
+      toast(`Could not delete: ${describeError(e)}`);
+      actions.classList.remove('confirming');
+      actions.replaceChildren(...saved);
+    }
+  });
+  yes.focus();
+}
+
+// --- sending ----------------------------------------------------------------------
+
+async function send(roomId, content, pending) {
+  const rs = roomState(roomId);
+  if (!pending) {
+    pending = {
+      messageId: `~${String(++S.pendingSeq).padStart(8, '0')}`,
+      roomId,
+      userId: S.identity.userId,
+      username: S.identity.username,
+      content,
+      timestamp: new Date().toISOString(),
+      pending: true,
+    };
+  } else {
+    pending = { ...pending, pending: true, failed: null, unconfirmed: false };
+  }
+  rs.messages.set(pending.messageId, pending);
+  if (roomId === S.active) renderMessage(pending);
+  try {
+    const m = await S.client.sendMessage(roomId, content, {}, { waitForConnection: true, timeoutMs: 30_000 });
+    removePending(pending);
+    upsert(m);
+  } catch (e) {
+    if (!rs.messages.has(pending.messageId)) return; // its echo arrived
+    const cur = { ...pending, pending: false };
+    if (e.code === 'DISCONNECTED' && S.client.state !== State.CONNECTED && e.requestId) {
+      // Sent, but the connection dropped before the reply: it may have
+      // been stored. Resume will deliver it if so (dropPendingEcho).
+      cur.pending = true;
+      cur.unconfirmed = true;
+      setTimeout(() => {
+        const still = rs.messages.get(pending.messageId);
+        if (still && still.unconfirmed) {
+          rs.messages.set(pending.messageId, { ...still, pending: false, unconfirmed: false, failed: 'Maybe not sent.' });
+          if (roomId === S.active) renderMessage(rs.messages.get(pending.messageId));
+        }
+      }, 30_000);
+    } else {
+      cur.failed = `Not sent: ${describeError(e)}`;
+    }
+    rs.messages.set(pending.messageId, cur);
+    if (roomId === S.active) renderMessage(cur);
+  }
+}
+
+// dropPendingEcho removes the pending copy of a message of ours (the oldest
+// with that content) once the real one arrives, whether as the reply, its
+// broadcast (which may come first) or after a reconnect.
+function dropPendingEcho(m) {
+  const rs = S.perRoom.get(m.roomId);
+  if (!rs) return;
+  for (const [id, p] of rs.messages) {
+    if (id.startsWith('~') && p.pending && p.content === m.content) {
+      removePending(p);
+      return;
+    }
+  }
+}
+
+function removePending(p) {
+  const rs = S.perRoom.get(p.roomId);
+  if (rs) rs.messages.delete(p.messageId);
+  const li = nodes.get(p.messageId);
+  if (li) {
+    const next = li.nextElementSibling;
+    li.remove();
+    nodes.delete(p.messageId);
+    if (next) applyGrouping(next);
+  }
+}
+
+function retryPending(p) {
+  removePending(p);
+  send(p.roomId, p.content);
+}
+
+function setupComposer() {
+  const form = $('composer');
+  const input = $('composer-input');
+  const autosize = () => {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener('input', () => {
+    autosize();
+    if (input.value.trim()) noteTyping();
+    else stopTyping();
+  });
+  input.addEventListener('blur', () => stopTyping());
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const content = input.value.trim();
+    if (!content || !S.active) return;
+    stopTyping();
+    input.value = '';
+    autosize();
+    send(S.active, content);
+    input.focus();
+  });
+}
+
+// --- typing -------------------------------------------------------------------------
+
+const TYPING_SEND_EVERY = 2500; // ms between typingStart while typing
+const TYPING_IDLE = 4000; // ms without a key before typingStop
+const TYPING_FADE = 6000; // ms after which someone else's indicator fades
+
+const TYPING_MIN_GAP = 300; // the server takes one typingStart per 250 ms
+
+let typingRoom = null; // the room we told we are typing in
+let typingSentAt = 0; // when we last sent typingStart (any room)
+let typingIdle = null;
+let typingLater = null;
+
+function noteTyping() {
+  const roomId = S.active;
+  if (!roomId || !S.client || S.client.state !== State.CONNECTED) return;
+  const now = Date.now();
+  clearTimeout(typingIdle);
+  typingIdle = setTimeout(stopTyping, TYPING_IDLE);
+  if (typingRoom === roomId && now - typingSentAt < TYPING_SEND_EVERY) return;
+  typingRoom = roomId;
+  clearTimeout(typingLater);
+  const wait = typingSentAt + TYPING_MIN_GAP - now;
+  const start = () => {
+    if (typingRoom !== roomId || S.client.state !== State.CONNECTED) return;
+    typingSentAt = Date.now();
+    S.client.typingStart(roomId).catch(() => {});
+  };
+  if (wait > 0) typingLater = setTimeout(start, wait);
+  else start();
+}
+
+function stopTyping() {
+  clearTimeout(typingIdle);
+  clearTimeout(typingLater);
+  if (!typingRoom) return;
+  const roomId = typingRoom;
+  typingRoom = null;
+  if (S.client && S.client.state === State.CONNECTED) S.client.typingStop(roomId).catch(() => {});
+}
+
+function onTyping(ev) {
+  const { userId, username, isTyping } = ev.data || {};
+  if (!ev.roomId || !userId || userId === S.identity.userId) return;
+  const rs = roomState(ev.roomId);
+  const t = rs.typers.get(userId);
+  if (t) clearTimeout(t.timer);
+  if (isTyping) {
+    const timer = setTimeout(() => {
+      rs.typers.delete(userId);
+      renderTyping();
+    }, TYPING_FADE);
+    rs.typers.set(userId, { username: username || userId, timer });
+  } else {
+    rs.typers.delete(userId);
+  }
+  if (ev.roomId === S.active) renderTyping();
+}
+
+function renderTyping() {
+  const box = $('typing');
+  const rs = S.active && S.perRoom.get(S.active);
+  const names = rs ? [...rs.typers.values()].map((t) => t.username) : [];
+  let text = '';
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length === 3) text = `${names[0]}, ${names[1]} and ${names[2]} are typing…`;
+  else if (names.length > 3) text = `${names[0]}, ${names[1]} and ${names.length - 2} others are typing…`;
+  if (text) $('typing-text').textContent = text;
+  box.classList.toggle('visible', !!text);
+}
+
+// --- presence -------------------------------------------------------------------------
+
+async function refreshOnline() {
+  try {
+    const users = await S.client.getOnlineUsers();
+    S.online = new Map(users.map((u) => [u.userId, u]));
+  } catch {
+    return;
+  }
+  renderOnline();
+}
+
+function onPresence(ev) {
+  const { userId, username, status } = ev.data || {};
+  if (!userId) return;
+  if (status === 'online') S.online.set(userId, { userId, username, connections: 1 });
+  else if (status === 'offline') S.online.delete(userId);
+  renderOnline();
+}
+
+function renderOnline() {
+  const list = $('online-list');
+  const users = [...S.online.values()];
+  if (S.identity && S.client?.state === State.CONNECTED && !S.online.has(S.identity.userId)) {
+    users.push({ userId: S.identity.userId, username: S.identity.username });
+  }
+  users.sort((a, b) => {
+    if (a.userId === S.identity.userId) return -1;
+    if (b.userId === S.identity.userId) return 1;
+    return a.username.localeCompare(b.username, undefined, { sensitivity: 'base' });
+  });
+  list.replaceChildren();
+  for (const u of users) {
+    const li = el('li', 'online-user');
+    li.dataset.userId = u.userId;
+    li.title = `@${u.userId}`;
+    const av = avatar(u.userId, u.username, 'avatar small');
+    av.append(el('span', 'presence-dot'));
+    li.append(av, el('span', 'online-name', u.username));
+    if (u.userId === S.identity.userId) li.append(el('span', 'you', 'you'));
+    list.append(li);
+  }
+  $('online-count').textContent = String(users.length);
+}
+
+function onUserJoined(ev) {
+  const { userId, username } = ev.data || {};
+  if (!ev.roomId || !userId) return;
+  if (!S.roomMembers.has(ev.roomId)) S.roomMembers.set(ev.roomId, new Map());
+  const members = S.roomMembers.get(ev.roomId);
+  const known = members.has(userId);
+  members.set(userId, username);
+  if (ev.roomId === S.active && !known) {
+    renderRoomMembers();
+    notice(`${username || userId} joined the room`);
+  }
+}
+
+function onUserLeft(ev) {
+  const { userId, username } = ev.data || {};
+  if (!ev.roomId || !userId) return;
+  const known = S.roomMembers.get(ev.roomId)?.delete(userId);
+  const rs = S.perRoom.get(ev.roomId);
+  if (rs?.typers.has(userId)) {
+    clearTimeout(rs.typers.get(userId).timer);
+    rs.typers.delete(userId);
+  }
+  if (ev.roomId === S.active) {
+    renderRoomMembers();
+    renderTyping();
+    if (known) notice(`${username || userId} left the room`);
+  }
+}
+
+// notice shows a short line in the open room (not a message: not kept).
+function notice(text) {
+  const list = $('messages');
+  const li = el('li', 'notice', text);
+  // It sorts after the newest message so far, before later ones.
+  const rs = S.perRoom.get(S.active);
+  // ('/' sorts before every message id when there is none yet.)
+  const last = (rs && sortedIds(rs).filter((id) => !id.startsWith('~')).pop()) || '/';
+  li.dataset.messageId = `${last}~${String(++S.pendingSeq).padStart(8, '0')}`;
+  let next = null;
+  for (let i = list.children.length - 1; i >= 0; i--) {
+    const c = list.children[i];
+    if (c.dataset.messageId < li.dataset.messageId) break;
+    next = c;
+  }
+  list.insertBefore(li, next);
+  const scroller = $('scroller');
+  if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 160) scrollToBottom();
+}
+
+// --- incoming messages ------------------------------------------------------------------
+
+function onMessage(ev) {
+  const m = ev.data;
+  if (!m || !m.roomId) return;
+  const isNew = upsert(m);
+  const rs = roomState(m.roomId);
+  if (rs.typers.has(m.userId)) {
+    clearTimeout(rs.typers.get(m.userId).timer);
+    rs.typers.delete(m.userId);
+    if (m.roomId === S.active) renderTyping();
+  }
+  if (isNew && !m.edited && !m.deleted && m.userId !== S.identity.userId && m.roomId !== S.active) {
+    rs.unread++;
+    renderRooms();
+  }
+}
+
+// --- scrolling ---------------------------------------------------------------------------
+
+function scrollToBottom() {
+  const s = $('scroller');
+  s.scrollTop = s.scrollHeight;
+  $('jump-new').hidden = true;
+}
+
+function setupScroller() {
+  const s = $('scroller');
+  s.addEventListener('scroll', () => {
+    if (s.scrollTop < 80 && S.active) loadHistory(S.active, false);
+    if (s.scrollHeight - s.scrollTop - s.clientHeight < 40) $('jump-new').hidden = true;
+  });
+  $('load-older').addEventListener('click', () => S.active && loadHistory(S.active, false));
+  $('jump-new').addEventListener('click', scrollToBottom);
+}
+
+// ---------------------------------------------------------------------------
+// Boot
+
+function boot() {
+  $('signin-form').addEventListener('submit', onSignin);
+  $('signin-name').addEventListener('input', updateUserIdHint);
+  $('signout-btn').addEventListener('click', signOut);
+  $('conn-retry').addEventListener('click', () => S.client && S.client.reconnectNow());
+  $('leave-room').addEventListener('click', leaveActiveRoom);
+  setupNewRoomForm();
+  setupComposer();
+  setupScroller();
+
+  const identity = store.get('sb.identity');
+  if (identity && identity.userId && identity.username && identity.tenantId) {
+    // A reload: sign in again with the same identity.
+    fetchToken(identity)
+      .then((tok) => {
+        S.wsURL = tok.url || defaultWsURL();
+        startApp(identity, tok.token);
+      })
+      .catch((e) => {
+        if (e.network) {
+          // The server is down: start anyway; the client keeps trying.
+          S.wsURL = defaultWsURL();
+          startApp(identity, null);
+        } else {
+          store.set('sb.identity', null);
+          showSignin(e.message);
+        }
+      });
+  } else {
+    showSignin();
+  }
+}
+
+boot();
