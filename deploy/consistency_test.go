@@ -1,0 +1,283 @@
+// Package deploy_test checks the deployment templates against the code,
+// without providers, cloud calls or the artifact: deploy/terraform (HCL,
+// evaluated by terraform_test.go) and deploy/sam (YAML, evaluated by
+// sam_test.go) are each turned into the model of model_test.go, for several
+// sets of inputs, and compared with what code_test.go derives from the code:
+//
+//   - every route the code serves (chat.Actions(), $connect, $disconnect,
+//     $default) exists, reaches through an AWS_PROXY integration the
+//     function of the right handler (actions and $default: message), and
+//     no other route exists; $connect has the REQUEST authorizer on
+//     ?token=, whose function is the authorizer;
+//   - every handler of lambdaapp.Handlers has exactly one function
+//     (provided.al2023, the artifact of scripts/build-lambda for its
+//     architecture); each sets only variables of lambdaapp.Env (never
+//     _HANDLER or DYNAMODB_ENDPOINT), and lambdaapp.ConfigFromEnv accepts
+//     exactly those; TABLE_NAME and CALLBACK_URL name this table and stage;
+//   - IAM: the DynamoDB actions on the table are exactly those of
+//     store/dynamo's operations, the indexes are only queried, the stream
+//     is readable by the cleanup function alone, execute-api:ManageConnections
+//     is on this API's stage's @connections for the methods push uses, each
+//     function writes only its own log group, and the authorizer has none
+//     of it;
+//   - the table matches dynamo.TableSchema (keys, GSIs, billing, stream,
+//     TTL on expiresAt); the stream reaches the cleanup function filtered
+//     to TTL deletions; the stage auto-deploys with throttling and access
+//     logs; every function and the stage log to a group with retention;
+//     API Gateway may invoke exactly from this API.
+//
+// Every problem names the file and the resource.
+package deploy_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+const (
+	tfModuleDir  = "deploy/terraform/modules/switchboard"
+	tfExampleDir = "deploy/terraform/examples/basic"
+	samFile      = "deploy/sam/template.yaml"
+	testSecret   = "a-test-hs256-secret-of-at-least-32-bytes"
+	testJWKS     = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example/.well-known/jwks.json"
+	testIssuer   = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+)
+
+type tfScenario struct {
+	name    string
+	example map[string]cty.Value // inputs of the example root module, or
+	module  map[string]cty.Value // of the module itself
+}
+
+func tfScenarios(root string) []tfScenario {
+	return []tfScenario{
+		{name: "example HS256", example: map[string]cty.Value{"jwt_secret": cty.StringVal(testSecret)}},
+		{name: "example Cognito x86_64", example: map[string]cty.Value{
+			"jwks_url": cty.StringVal(testJWKS), "jwt_issuer": cty.StringVal(testIssuer), "jwt_audience": cty.StringVal("client-id"),
+			"jwt_token_use": cty.StringVal("access"), "architecture": cty.StringVal("x86_64"), "stage_name": cty.StringVal("live"),
+			"create_api_gateway_account_role": cty.True,
+		}},
+		{name: "module every option", module: map[string]cty.Value{
+			"lambda_zip": cty.StringVal(filepath.Join(root, "dist", "lambda", "bootstrap-arm64.zip")),
+			"name":       cty.StringVal("chat"), "table_name": cty.StringVal("chat-data"),
+			"jwt_secret": cty.StringVal(testSecret), "jwks_url": cty.StringVal(testJWKS), "jwt_audience": cty.StringVal("client-id"),
+			"max_content_bytes": cty.NumberIntVal(8192), "connection_ttl": cty.StringVal("15m"), "log_retention_days": cty.NumberIntVal(30),
+		}},
+	}
+}
+
+// tfEvaluate evaluates the module of a scenario, through the example or
+// directly, with the module's files in moduleDir.
+func tfEvaluate(t testing.TB, root, moduleDir string, sc tfScenario) *deployment {
+	t.Helper()
+	label := rel(root, moduleDir) + " [" + sc.name + "]"
+	if sc.example != nil {
+		ex := parseTFModule(t, root, filepath.Join(root, tfExampleDir))
+		mod, inputs := newTFEval(t, ex, sc.example).moduleInputs("switchboard")
+		if moduleDir != mod.dir {
+			mod = parseTFModule(t, root, moduleDir)
+		}
+		return tfDeployment(t, root, label, newTFEval(t, mod, inputs))
+	}
+	mod := parseTFModule(t, root, moduleDir)
+	return tfDeployment(t, root, label, newTFEval(t, mod, sc.module))
+}
+
+func TestTerraform(t *testing.T) {
+	root := repoRoot(t)
+	x := expected(t)
+	for _, sc := range tfScenarios(root) {
+		t.Run(sc.name, func(t *testing.T) {
+			d := tfEvaluate(t, root, filepath.Join(root, tfModuleDir), sc)
+			for _, p := range check(d, x) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+type samScenario struct {
+	name   string
+	params map[string]string
+}
+
+var samScenarios = []samScenario{
+	{"HS256", map[string]string{"JwtSecret": testSecret}},
+	{"Cognito", map[string]string{"JwksUrl": testJWKS, "JwtIssuer": testIssuer, "JwtAudience": "client-id", "JwtTokenUse": "access",
+		"StageName": "live", "CreateApiGatewayAccountRole": "true"}},
+	{"every option", map[string]string{"JwtSecret": testSecret, "JwksUrl": testJWKS, "MaxContentBytes": "8192", "ConnectionTtl": "15m",
+		"LogRetentionDays": "30", "ThrottlingRateLimit": "50", "ThrottlingBurstLimit": "100"}},
+}
+
+func samEvaluate(t testing.TB, root string, data []byte, sc samScenario) *deployment {
+	t.Helper()
+	s := parseSAMBytes(t, root, filepath.Join(root, samFile), data, sc.params)
+	return samDeployment(t, root, samFile+" ["+sc.name+"]", s)
+}
+
+func TestSAM(t *testing.T) {
+	root := repoRoot(t)
+	x := expected(t)
+	data, err := os.ReadFile(filepath.Join(root, samFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range samScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			for _, p := range check(samEvaluate(t, root, data, sc), x) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// TestTokensRequired: without a secret or a JWK Set, both templates refuse
+// to deploy (the authorizer could check no token).
+func TestTokensRequired(t *testing.T) {
+	root := repoRoot(t)
+	msg := expectFatal(t, func(tb testing.TB) {
+		tfEvaluate(tb, root, filepath.Join(root, tfModuleDir), tfScenario{name: "no tokens", example: map[string]cty.Value{}})
+	})
+	if !strings.Contains(msg, "precondition failed") || !strings.Contains(msg, "jwt_secret") {
+		t.Errorf("Terraform without jwt_secret or jwks_url: %q, want the authorizer's precondition to fail", msg)
+	}
+	data, err := os.ReadFile(filepath.Join(root, samFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg = expectFatal(t, func(tb testing.TB) { samEvaluate(tb, root, data, samScenario{"no tokens", nil}) })
+	if !strings.Contains(msg, "TokensCanBeChecked") {
+		t.Errorf("SAM without JwtSecret or JwksUrl: %q, want rule TokensCanBeChecked to fail", msg)
+	}
+	msg = expectFatal(t, func(tb testing.TB) {
+		tfEvaluate(tb, root, filepath.Join(root, tfModuleDir), tfScenario{name: "short secret",
+			example: map[string]cty.Value{"jwt_secret": cty.StringVal("short")}})
+	})
+	if !strings.Contains(msg, "jwt_secret") || !strings.Contains(msg, "validation") {
+		t.Errorf("Terraform with a short secret: %q, want jwt_secret's validation to fail", msg)
+	}
+}
+
+// TestChecksCatchDrift breaks the templates in the ways the checks exist
+// for and expects each to be reported, naming the file.
+func TestChecksCatchDrift(t *testing.T) {
+	root := repoRoot(t)
+	x := expected(t)
+	samData, err := os.ReadFile(filepath.Join(root, samFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samCases := []struct {
+		name, old, new, want string
+	}{
+		{"route missing", "  PingRoute:\n", "  PingRouteGone:\n    Condition: CreateAccountRole\n", `no route "ping"`},
+		{"route to the wrong function", "RouteKey: $default\n      Target: !Sub integrations/${MessageIntegration}",
+			"RouteKey: $default\n      Target: !Sub integrations/${ConnectIntegration}", `route "$default" reaches ConnectFunction`},
+		{"extra route", "RouteKey: ping\n", "RouteKey: pong\n", `route "pong" is not served by the code`},
+		{"Scan granted", "              - dynamodb:UpdateItem\n", "              - dynamodb:UpdateItem\n              - dynamodb:Scan\n", "DynamoDB actions on the table"},
+		{"@connections of every stage", "${StageName}/POST/@connections/*", "*/POST/@connections/*", "execute-api:ManageConnections on"},
+		{"CALLBACK_URL missing", "      Handler: disconnect\n      Role: !GetAtt DisconnectRole.Arn\n      Environment:\n        Variables:\n          TABLE_NAME: !Ref Table\n          CALLBACK_URL",
+			"      Handler: disconnect\n      Role: !GetAtt DisconnectRole.Arn\n      Environment:\n        Variables:\n          TABLE_NAME: !Ref Table\n          NOT_CALLBACK_URL", "CALLBACK_URL: required"},
+		{"unknown variable", "          MAX_CONTENT_BYTES:", "          MAX_CONTENT_BYTE:", "sets MAX_CONTENT_BYTE, which internal/lambdaapp does not read"},
+		{"TTL attribute", "AttributeName: expiresAt", "AttributeName: ttl", "TTL true on \"ttl\""},
+		{"stream filter", `"userIdentity":{"type":["Service"],`, `"userIdentity":{"type":["User"],`, "TTL deletions only"},
+		{"token in a header", "IdentitySource: [route.request.querystring.token]", "IdentitySource: [route.request.header.Authorization]", "identity sources"},
+		{"no retention", "      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-cleanup\n      RetentionInDays: !Ref LogRetentionDays\n",
+			"      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-cleanup\n", "CleanupLogGroup: no retention"},
+		{"table for the authorizer", "Roles: [!Ref ConnectRole,", "Roles: [!Ref AuthorizerRole, !Ref ConnectRole,", "AuthorizerFunction: the authorizer handler uses neither"},
+	}
+	for _, c := range samCases {
+		t.Run("sam/"+c.name, func(t *testing.T) {
+			if strings.Count(string(samData), c.old) != 1 {
+				t.Fatalf("the mutation's text %q is not in %s exactly once", c.old, samFile)
+			}
+			data := []byte(strings.Replace(string(samData), c.old, c.new, 1))
+			expectProblem(t, check(samEvaluate(t, root, data, samScenarios[2]), x), c.want, samFile)
+		})
+	}
+
+	tfCases := []struct {
+		name, file, old, new, want string
+	}{
+		{"route missing", "main.tf", `"listRooms", "ping", "sendMessage"`, `"listRooms", "sendMessage"`, `no route "ping"`},
+		{"Scan granted", "iam.tf", `"dynamodb:UpdateItem",`, `"dynamodb:UpdateItem", "dynamodb:Scan",`, "DynamoDB actions on the table"},
+		{"@connections of every API", "iam.tf", `"${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"`, `"*"`, "execute-api:ManageConnections on"},
+		{"CALLBACK_URL missing", "main.tf", "    CALLBACK_URL = local.callback_url\n", "", "CALLBACK_URL: required"},
+		{"GSI renamed", "dynamodb.tf", `name            = "GSI2"`, `name            = "GSI3"`, "global secondary indexes"},
+		{"wrong artifact", "main.tf", "architectures    = [var.architecture]", `architectures    = ["x86_64"]`, "want the x86_64 artifact"},
+		{"message on $disconnect", "main.tf", `{ "$disconnect" = "disconnect", "$default" = "message" }`, `{ "$disconnect" = "message", "$default" = "message" }`, `route "$disconnect" reaches aws_lambda_function.fn["message"]`},
+	}
+	for _, c := range tfCases {
+		t.Run("terraform/"+c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(root, tfModuleDir)
+			files, _ := filepath.Glob(filepath.Join(src, "*.tf"))
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if filepath.Base(f) == c.file {
+					if strings.Count(string(b), c.old) != 1 {
+						t.Fatalf("the mutation's text %q is not in %s exactly once", c.old, c.file)
+					}
+					b = []byte(strings.Replace(string(b), c.old, c.new, 1))
+				}
+				if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := tfEvaluate(t, root, dir, tfScenarios(root)[0])
+			expectProblem(t, check(d, x), c.want, rel(root, dir))
+		})
+	}
+}
+
+func expectProblem(t *testing.T, probs []string, want, file string) {
+	t.Helper()
+	for _, p := range probs {
+		if strings.Contains(p, want) && strings.Contains(p, file) {
+			return
+		}
+	}
+	t.Errorf("no problem reported with %q naming %s; got:\n%s", want, file, strings.Join(probs, "\n"))
+}
+
+// fatalTB turns Fatal into a recorded message, for tests of what must fail.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (f *fatalTB) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func expectFatal(t *testing.T, fn func(tb testing.TB)) string {
+	t.Helper()
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(f)
+	}()
+	<-done
+	if f.msg == "" {
+		t.Errorf("did not fail")
+	}
+	return f.msg
+}
