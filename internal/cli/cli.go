@@ -27,6 +27,7 @@ func commands() []command {
 		{"token", "print a development token for switchboard dev", runToken},
 		{"connect", "an interactive WebSocket client: send lines, print frames", runConnect},
 		{"post", "post to, describe or disconnect a connection through the management API", runPost},
+		{"bench", "measure fan-out, connects, round trips and idle memory against switchboard dev or the baseline", runBench},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", Version)
 			return nil
