@@ -103,12 +103,12 @@ type dialReport struct {
 // recvReport is what a worker's connections received.
 type recvReport struct {
 	Deliveries int64           `json:"deliveries"`
-	Latency    *hist.Histogram `json:"latency"` // ns, send stamp to receipt
-	Count      []int32         `json:"count"`   // per message: deliveries
-	Last       []int64         `json:"last"`    // per message: unix ns of the last delivery
-	Bins       []int64         `json:"bins"`    // deliveries per bin
-	Dropped    int             `json:"dropped"` // connections closed by the server or the network
-	Other      int64           `json:"other"`   // other frames (presence, user_joined, ...)
+	Latency    *hist.Histogram `json:"latency"`          // ns, send stamp to receipt
+	Count      []int32         `json:"count"`            // per message: deliveries
+	Last       []int64         `json:"last"`             // per message: unix ns of the last delivery
+	Bins       []int64         `json:"bins"`             // deliveries per bin
+	Dropped    int             `json:"dropped"`          // connections closed by the server or the network
+	Other      int64           `json:"other"`            // other frames (presence, user_joined, ...)
 	Causes     map[string]int  `json:"causes,omitempty"` // why connections were dropped
 	Open       int             `json:"open"`
 }
