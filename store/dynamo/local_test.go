@@ -1,18 +1,11 @@
 package dynamo
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 )
 
 // The tests run against DynamoDB Local:
@@ -62,7 +57,7 @@ func endpoint(t testing.TB) string {
 	}
 	local.once.Do(func() {
 		start := time.Now()
-		local.endpoint, local.stop, local.err = startLocal()
+		local.endpoint, local.stop, local.err = dynamolocal.Endpoint()
 		local.started = time.Since(start)
 		if local.err == nil && testing.Verbose() {
 			fmt.Fprintf(os.Stderr, "DynamoDB Local at %s, started in %v\n", local.endpoint, local.started.Round(time.Millisecond))
@@ -74,75 +69,6 @@ func endpoint(t testing.TB) string {
 			"DynamoDB Local, or set %s=1 to skip these tests.", local.err, envEndpoint, envSkip)
 	}
 	return local.endpoint
-}
-
-// startLocal starts DynamoDB Local with scripts/dynamodb-local on a free
-// port. The script is told this process's PID, so that DynamoDB Local
-// stops even if the test binary dies before TestMain stops it.
-func startLocal() (string, func(), error) {
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "dynamodb-local"))
-	if err != nil {
-		return "", nil, err
-	}
-	if _, err := os.Stat(script); err != nil {
-		return "", nil, err
-	}
-	var missing []string
-	for _, tool := range []string{"bash", "java"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) > 0 {
-		return "", nil, fmt.Errorf("not found on PATH: %s", strings.Join(missing, ", "))
-	}
-	var lastErr error
-	for range 3 { // a free port may be taken before Java binds it
-		port, err := freePort()
-		if err != nil {
-			return "", nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		cmd := exec.CommandContext(ctx, script, "start", strconv.Itoa(port))
-		cmd.Env = append(os.Environ(), "DYNAMODB_LOCAL_WATCH_PID="+strconv.Itoa(os.Getpid()))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		cancel()
-		if err != nil {
-			lastErr = fmt.Errorf("%s start %d: %v\n%s", script, port, err, strings.TrimSpace(stderr.String()))
-			if strings.Contains(stderr.String(), "not found") {
-				break // a missing tool: another port will not help
-			}
-			continue
-		}
-		ep := ""
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), envEndpoint+"="); ok {
-				ep = v
-			}
-		}
-		if ep == "" {
-			return "", nil, fmt.Errorf("%s start printed no %s: %q", script, envEndpoint, out)
-		}
-		stop := func() {
-			if err := exec.Command(script, "stop", strconv.Itoa(port)).Run(); err != nil {
-				fmt.Fprintf(os.Stderr, "stopping DynamoDB Local: %v\n", err)
-			}
-		}
-		return ep, stop, nil
-	}
-	return "", nil, lastErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 var tableSeq atomic.Int64
