@@ -92,7 +92,9 @@ func baselineMain(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return ErrUsage
 	}
-	ln, err := net.Listen("tcp", *addr)
+	// No TCP keepalive: the baseline does nothing it need not do (and see
+	// the note on keepalive bursts in worker.go).
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", *addr)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,7 +265,12 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 	if w.spec.SourceIP != "" {
 		localAddr = &net.TCPAddr{IP: net.ParseIP(w.spec.SourceIP)}
 	}
-	nd := &net.Dialer{LocalAddr: localAddr, Timeout: w.spec.Timeout}
+	// No TCP keepalive from the clients: thousands of connections opened
+	// within a second have their 15 s keepalive timers fire together, and
+	// on loopback such a burst overflows the kernel's backlog
+	// (net.core.netdev_max_backlog, 1000 here): probes are dropped and
+	// connections idle for ~150 s die with ETIMEDOUT.
+	nd := &net.Dialer{LocalAddr: localAddr, Timeout: w.spec.Timeout, KeepAlive: -1}
 	d := &websocket.Dialer{
 		NetDialContext:   nd.DialContext,
 		HandshakeTimeout: w.spec.Timeout,
@@ -553,6 +559,9 @@ func dropCause(err error) string {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		return "close " + strconv.Itoa(ce.Code)
+	}
+	if os.Getenv("SWITCHBOARD_BENCH_DEBUG") != "" {
+		return err.Error()
 	}
 	return classifyErr(err, 0)
 }
