@@ -205,7 +205,8 @@ func niceTicks(lo, hi float64, n int) []Tick {
 	return ticks
 }
 
-// formatNum formats v with the given decimals and thousands separators.
+// formatNum formats v with the given decimals, grouping the digits of
+// large numbers by three.
 func formatNum(v float64, decimals int) string {
 	if math.Abs(v) < 1e-12 {
 		v = 0
@@ -226,8 +227,9 @@ func formatNum(v float64, decimals int) string {
 	intPart = strings.TrimPrefix(intPart, "-")
 	var b strings.Builder
 	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
+		// A space, not a comma: at 5x7 a comma looks like a decimal point.
+		if i > 0 && len(intPart) > 4 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(' ')
 		}
 		b.WriteRune(r)
 	}
@@ -355,12 +357,14 @@ func (l *Line) WritePNG(w io.Writer) error {
 	for _, t := range yticks {
 		lw = max(lw, textWidth(t.Label, 1))
 	}
-	f := &frame{c: newCanvas(width, height), left: 28 + lw, top: 40, right: width - 20, bot: height - 44,
-		xlo: xlo, xhi: xhi, ylo: ylo, yhi: yhi, width: width, height: height,
-		title: l.Title, xlabel: l.XLabel, ylabel: l.YLabel, xticks: xticks, yticks: yticks, drawXTicks: true, drawXGrid: true}
+	var names []string
 	for _, s := range l.Series {
-		f.legend = append(f.legend, s.Name)
+		names = append(names, s.Name)
 	}
+	_, lh := legendRows(names, 28+lw, width-20, 36)
+	f := &frame{c: newCanvas(width, height), left: 28 + lw, top: 44 + lh, right: width - 20, bot: height - 44,
+		xlo: xlo, xhi: xhi, ylo: ylo, yhi: yhi, width: width, height: height, legend: names,
+		title: l.Title, xlabel: l.XLabel, ylabel: l.YLabel, xticks: xticks, yticks: yticks, drawXTicks: true, drawXGrid: true}
 	f.axes()
 	for si, s := range l.Series {
 		ci := uint8(cSeries + si%nSeriesColors)
@@ -380,28 +384,38 @@ func (l *Line) WritePNG(w io.Writer) error {
 			px, py, havePrev = x, y, true
 		}
 	}
-	// Redraw the legend over the lines.
 	f.legendOnly()
 	return encode(w, f.c)
 }
 
+// legendRows lays the legend out in rows between the title and the plot:
+// it returns each entry's position and the height the rows take.
+func legendRows(names []string, left, right, top int) (pos [][2]int, height int) {
+	if len(names) == 0 || (len(names) == 1 && names[0] == "") {
+		return nil, 0
+	}
+	x, y := left, top
+	for _, s := range names {
+		w := 22 + textWidth(s, 1) + 18
+		if x+w > right && x > left {
+			x, y = left, y+14
+		}
+		pos = append(pos, [2]int{x, y})
+		x += w
+	}
+	return pos, y - top + 14
+}
+
 func (f *frame) legendOnly() {
-	if len(f.legend) == 0 || (len(f.legend) == 1 && f.legend[0] == "") {
-		return
-	}
-	c := f.c
-	wmax := 0
-	for _, s := range f.legend {
-		wmax = max(wmax, textWidth(s, 1))
-	}
-	x0 := f.right - wmax - 34
-	y := f.top + 8
-	c.rect(x0-6, y-5, f.right-4, y+len(f.legend)*14-2, cBG)
+	pos, _ := legendRows(f.legend, f.left, f.right, 36)
 	for i, s := range f.legend {
+		if i >= len(pos) {
+			break
+		}
+		x0, y := pos[i][0], pos[i][1]
 		ci := uint8(cSeries + i%nSeriesColors)
-		c.rect(x0, y, x0+16, y+3, ci)
-		c.text(x0+22, y-2, s, 1, cText)
-		y += 14
+		f.c.rect(x0, y+2, x0+16, y+5, ci)
+		f.c.text(x0+22, y, s, 1, cText)
 	}
 }
 
@@ -439,12 +453,14 @@ func (b *Bars) WritePNG(w io.Writer) error {
 	for _, t := range yticks {
 		lw = max(lw, textWidth(t.Label, 1))
 	}
-	f := &frame{c: newCanvas(width, height), left: 28 + lw, top: 40, right: width - 20, bot: height - 44,
-		xlo: 0, xhi: float64(len(b.Labels)), ylo: 0, yhi: yhi, width: width, height: height,
-		title: b.Title, ylabel: b.YLabel, yticks: yticks}
+	var names []string
 	for _, s := range b.Series {
-		f.legend = append(f.legend, s.Name)
+		names = append(names, s.Name)
 	}
+	_, lh := legendRows(names, 28+lw, width-20, 36)
+	f := &frame{c: newCanvas(width, height), left: 28 + lw, top: 44 + lh, right: width - 20, bot: height - 44,
+		xlo: 0, xhi: float64(len(b.Labels)), ylo: 0, yhi: yhi, width: width, height: height, legend: names,
+		title: b.Title, ylabel: b.YLabel, yticks: yticks}
 	f.axes()
 	groupW := float64(f.right-f.left) / float64(len(b.Labels))
 	barW := groupW * 0.7 / float64(len(b.Series))

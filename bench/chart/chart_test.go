@@ -91,7 +91,7 @@ func TestPercentileChartAndBars(t *testing.T) {
 }
 
 func TestFormatNum(t *testing.T) {
-	for v, want := range map[float64]string{0: "0", 1234567: "1,234,567", 2e6: "2M", 2.5e6: "2.5M", 400000: "400k", 12.5: "12.5", -1500: "-1,500"} {
+	for v, want := range map[float64]string{0: "0", 1234567: "1 234 567", 4000: "4000", 2e6: "2M", 2.5e6: "2.5M", 400000: "400k", 12.5: "12.5", -1500: "-1500", -15001: "-15 001"} {
 		d := 0
 		if v == 12.5 {
 			d = 1
