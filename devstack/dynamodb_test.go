@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/store"
 	"github.com/switchboard-ws/switchboard/store/dynamo"
@@ -16,7 +17,8 @@ import (
 var tableSeq atomic.Int64
 
 // TestChatOnDynamoDB runs the chat end-to-end suite with the DynamoDB store
-// (`switchboard dev --store dynamodb`) against DynamoDB Local.
+// (`switchboard dev --store dynamodb`) against DynamoDB Local, each test
+// on a fresh stack with a table of its own.
 func TestChatOnDynamoDB(t *testing.T) {
 	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
@@ -34,13 +36,8 @@ func TestChatOnDynamoDB(t *testing.T) {
 		}
 		return dynamo.New(db, table, dynamo.Options{Now: now})
 	}
-	for name, run := range map[string]func(*testing.T, *env){
-		"end to end":         chatEndToEnd,
-		"malformed requests": malformedRequestsChangeNothing,
-		"ghost expires":      ghostConnectionExpires,
-		"gone is removed":    goneConnectionIsRemovedOnPost,
-		"history pages":      historyPagination,
-	} {
-		t.Run(name, func(t *testing.T) { run(t, startStackOpts(t, "", false, newStore)) })
-	}
+	chattest.Run(t, func(t *testing.T) *chattest.Target {
+		_, tg := startStack(t, stackOptions{newStore: newStore})
+		return tg
+	})
 }

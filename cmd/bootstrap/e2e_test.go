@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,23 +12,35 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/config"
+	"github.com/switchboard-ws/switchboard/devstack"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
-// TestBootstrapBehindGateway runs the deployable artifact: the gateway
-// drives the built bootstrap through the Lambda Runtime API (one function
-// per handler, as on AWS), the handlers keep their state in DynamoDB Local
-// and push through the gateway's @connections API with the AWS SDK.
+// TestBootstrapBehindGateway runs the chat end-to-end suite on the
+// deployable artifact: the gateway, from a config file, drives the built
+// bootstrap through the Lambda Runtime API (a function per route and for
+// the authorizer), the handlers keep their state in DynamoDB Local and
+// push through the gateway's @connections API with the AWS SDK.
+//
+// What the deployed system does by itself on AWS, the test does: the
+// table's TTL and its stream are the target's Sweep, which deletes the
+// expired items (store/dynamo's DeleteExpired) and invokes the cleanup
+// function, through the same Lambda integration, with the DynamoDB Streams
+// event Lambda's event source mapping would deliver. The system runs on
+// the real clock: the suite makes records expired instead of moving time.
 func TestBootstrapBehindGateway(t *testing.T) {
 	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
@@ -37,15 +49,29 @@ func TestBootstrapBehindGateway(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
 	}
-	defer stop()
+	t.Cleanup(stop)
+	tg := startBootstrap(t, endpoint)
+	// One system for the whole suite: its tests keep to tenants of their own.
+	chattest.Run(t, func(*testing.T) *chattest.Target { return tg })
+}
+
+const (
+	region = "us-east-1"
+	secret = "an-hs256-secret-of-at-least-32-bytes!"
+)
+
+// startBootstrap builds the bootstrap and serves the gateway driving it.
+func startBootstrap(t *testing.T, endpoint string) *chattest.Target {
+	t.Helper()
 	ctx := context.Background()
+	logs := captureLogs(t)
 	table := fmt.Sprintf("bootstrap-e2e-%d", time.Now().UnixNano())
-	if err := dynamo.CreateTable(ctx, dynamo.LocalClient(endpoint), table); err != nil {
+	db := dynamo.LocalClient(endpoint)
+	if err := dynamo.CreateTable(ctx, db, table); err != nil {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bootstrap")
+	bin := filepath.Join(t.TempDir(), "bootstrap")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -53,12 +79,14 @@ func TestBootstrapBehindGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := "an-hs256-secret-of-at-least-32-bytes!"
-	env := fmt.Sprintf(`{TABLE_NAME: %s, DYNAMODB_ENDPOINT: "%s", CALLBACK_URL: "http://%s/dev", JWT_SECRET: "%s",
-      AWS_ACCESS_KEY_ID: local, AWS_SECRET_ACCESS_KEY: local, AWS_REGION: us-east-1, AWS_EC2_METADATA_DISABLED: "true"}`,
-		table, endpoint, ln.Addr(), secret)
+	env := map[string]string{
+		"TABLE_NAME": table, "DYNAMODB_ENDPOINT": endpoint, "CALLBACK_URL": "http://" + ln.Addr().String() + "/dev",
+		"JWT_SECRET": secret, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+		"AWS_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
+	}
+	envYAML, _ := json.Marshal(env) // JSON is YAML
 	fn := func(handler string) string {
-		return fmt.Sprintf("{type: lambda, path: %s, handler: %s, timeout: 20s, concurrency: 2, environment: %s}", bin, handler, env)
+		return fmt.Sprintf("{type: lambda, path: %s, handler: %s, timeout: 20s, concurrency: 2, environment: %s}", bin, handler, envYAML)
 	}
 	var routes strings.Builder
 	for _, a := range chat.Actions() {
@@ -78,133 +106,122 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer file.Close(ctx)
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Logger = logs
 	gw, err := gateway.New(opts)
 	if err != nil {
+		file.Close(ctx)
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: gw}
 	go srv.Serve(ln)
-	defer func() { gw.Shutdown(ctx); srv.Close() }()
-	url := "ws://" + ln.Addr().String() + "/dev"
 
-	token := func(user, tenant string) string {
-		tok, err := auth.MintDevToken([]byte(secret), auth.Identity{UserID: user, Username: strings.ToUpper(user), TenantID: tenant}, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	if _, resp, err := websocket.DefaultDialer.Dial(url+"?token=forged", nil); err == nil || resp == nil || resp.StatusCode != 401 {
-		t.Fatalf("forged token: %v %v, want 401", resp, err)
-	}
-	alice := dialChat(t, url, token("alice", "acme"))
-	bob := dialChat(t, url, token("bob", "acme"))
-	eve := dialChat(t, url, token("eve", "other"))
-
-	var room struct {
-		RoomID string `json:"roomId"`
-	}
-	alice.ok("createRoom", map[string]any{"name": "Lobby"}, &room)
-	alice.ok("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
-	bob.ok("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
-	var msg struct {
-		MessageID string `json:"messageId"`
-	}
-	bob.ok("sendMessage", map[string]any{"content": "hello from Lambda"}, &msg)
-	alice.wait(`"type":"message"`, msg.MessageID)
-	alice.fail("editMessage", map[string]any{"messageId": msg.MessageID, "content": "x"}, "NOT_AUTHOR")
-	eve.fail("joinRoom", map[string]any{"roomId": room.RoomID}, "ROOM_NOT_FOUND")
-	var hist struct {
-		Messages []struct {
-			Content string `json:"content"`
-		} `json:"messages"`
-	}
-	alice.ok("getRoomHistory", map[string]any{"roomId": room.RoomID}, &hist)
-	if len(hist.Messages) != 1 || hist.Messages[0].Content != "hello from Lambda" {
-		t.Fatalf("history %+v", hist.Messages)
-	}
-	alice.send(`{"action":"sendMessage","data":{"content":42},"requestId":"bad"}`)
-	alice.wait(`"code":"INVALID_REQUEST"`, `"requestId":"bad"`)
-	bob.conn.Close()
-	alice.wait(`"type":"user_left"`, `"bob"`)
-	alice.wait(`"type":"presence"`, `"offline"`)
-}
-
-type chatConn struct {
-	t    *testing.T
-	conn *websocket.Conn
-	seq  int
-}
-
-func dialChat(t *testing.T, url, token string) *chatConn {
-	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(url+"?token="+token, nil)
+	// The cleanup function, built as config builds a `type: lambda`
+	// integration (config has no place for a stream consumer).
+	cleanup, err := lambda.New(lambda.Options{Path: bin, Handler: "cleanup", Env: env, Timeout: 20 * time.Second, Concurrency: 1, Logger: logs})
 	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+		srv.Close()
+		file.Close(ctx)
+		cleanup.Close(ctx)
+	})
+
+	st := dynamo.New(db, table, dynamo.Options{})
+	return &chattest.Target{
+		URL: "ws://" + ln.Addr().String() + "/dev",
+		Token: func(id auth.Identity, issuedAt time.Time, ttl time.Duration) (string, error) {
+			return auth.MintDevToken([]byte(secret), id, ttl, issuedAt)
+		},
+		Store: st,
+		Sweep: func(ctx context.Context) (int, error) {
+			return devstack.SweepExpired(ctx, st, time.Now(), region, func(ctx context.Context, ev events.DynamoDBEvent) error {
+				payload, err := json.Marshal(ev)
+				if err != nil {
+					return err
+				}
+				if err := checkStreamEvent(payload); err != nil {
+					t.Errorf("stream event %s: %v", payload, err)
+				}
+				_, err = cleanup.Invoke(ctx, payload)
+				return err // a *integration.FunctionError: Lambda would retry the batch
+			})
+		},
+		// Replies wait for cold starts: a function's first instance starts
+		// with its first invocation.
+		Timeout: 60 * time.Second,
+	}
+}
+
+// checkStreamEvent checks payload has the shape of the event Lambda's
+// DynamoDB event source mapping delivers for a TTL deletion.
+func checkStreamEvent(payload []byte) error {
+	var ev struct {
+		Records []struct {
+			EventID, EventName, EventVersion, EventSource, AWSRegion, EventSourceARN string
+			UserIdentity                                                             struct{ Type, PrincipalID string }
+			DynamoDB                                                                 struct {
+				ApproximateCreationDateTime float64
+				Keys, OldImage              map[string]map[string]any
+				SequenceNumber              string
+				StreamViewType              string
+			} `json:"dynamodb"`
 		}
-		t.Fatalf("dial: %v (HTTP %d)", err, status)
 	}
-	t.Cleanup(func() { c.Close() })
-	return &chatConn{t: t, conn: c}
-}
-
-func (c *chatConn) send(s string) {
-	c.t.Helper()
-	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Fatal(err)
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return err
 	}
-}
-
-// wait reads until a frame contains every one of parts; cold starts of the
-// functions make the first replies slow, hence the generous deadline.
-func (c *chatConn) wait(parts ...string) string {
-	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(60 * time.Second))
-	for {
-		_, p, err := c.conn.ReadMessage()
-		if err != nil {
-			c.t.Fatalf("waiting for %v: %v", parts, err)
-		}
-		match := true
-		for _, part := range parts {
-			match = match && strings.Contains(string(p), part)
-		}
-		if match {
-			return string(p)
+	if len(ev.Records) == 0 {
+		return fmt.Errorf("no Records")
+	}
+	for _, r := range ev.Records {
+		d := r.DynamoDB
+		switch {
+		case r.EventID == "" || r.EventName != "REMOVE" || r.EventVersion != "1.1" || r.EventSource != "aws:dynamodb" || r.AWSRegion != region:
+			return fmt.Errorf("record header %+v", r)
+		case !strings.HasPrefix(r.EventSourceARN, "arn:aws:dynamodb:"+region+":") || !strings.Contains(r.EventSourceARN, "/stream/"):
+			return fmt.Errorf("eventSourceARN %q", r.EventSourceARN)
+		case r.UserIdentity.Type != "Service" || r.UserIdentity.PrincipalID != "dynamodb.amazonaws.com":
+			return fmt.Errorf("userIdentity %+v: not a TTL deletion", r.UserIdentity)
+		case d.ApproximateCreationDateTime <= 0 || d.SequenceNumber == "" || d.StreamViewType != "NEW_AND_OLD_IMAGES":
+			return fmt.Errorf("dynamodb %+v", d)
+		case len(d.Keys) != 2 || d.Keys["PK"]["S"] == nil || d.Keys["SK"]["S"] == nil || d.OldImage["PK"]["S"] == nil:
+			return fmt.Errorf("keys %v, old image %v", d.Keys, d.OldImage)
 		}
 	}
+	return nil
 }
 
-func (c *chatConn) request(action string, data any) map[string]json.RawMessage {
-	c.t.Helper()
-	c.seq++
-	id := fmt.Sprintf("%s-%d", action, c.seq)
-	b, _ := json.Marshal(map[string]any{"action": action, "data": data, "requestId": id})
-	c.send(string(b))
-	var r map[string]json.RawMessage
-	json.Unmarshal([]byte(c.wait(`"requestId":"`+id+`"`)), &r)
-	return r
+// captureLogs returns a logger for the gateway and the functions' output,
+// shown only when the test fails. It is also slog's default meanwhile:
+// the functions config starts log there.
+func captureLogs(t *testing.T) *slog.Logger {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	old := slog.Default()
+	slog.SetDefault(log)
+	t.Cleanup(func() {
+		slog.SetDefault(old)
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("gateway and function logs:\n%s", buf.String())
+			mu.Unlock()
+		}
+	})
+	return log
 }
 
-func (c *chatConn) ok(action string, data, out any) {
-	c.t.Helper()
-	r := c.request(action, data)
-	if string(r["type"]) != `"success"` {
-		c.t.Fatalf("%s: %s", action, r["error"])
-	}
-	if out != nil {
-		json.Unmarshal(r["data"], out)
-	}
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
 }
 
-func (c *chatConn) fail(action string, data any, code string) {
-	c.t.Helper()
-	r := c.request(action, data)
-	if string(r["code"]) != `"`+code+`"` {
-		c.t.Fatalf("%s: code %s, want %s", action, r["code"], code)
-	}
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

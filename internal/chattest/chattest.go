@@ -1,0 +1,135 @@
+// Package chattest is the chat backend's end-to-end suite: real WebSocket
+// clients speaking the protocol of docs/protocol.md to a running system
+// (a Target), with assertions on what they receive and on what the store
+// holds afterwards. The same suite runs against every way the handlers are
+// deployed: `switchboard dev` in-process, pushing through the @connections
+// API, on the DynamoDB store, and the built Lambda bootstrap driven by the
+// gateway through the Runtime API.
+//
+// Every test names its tenants (and ghost connections) uniquely, so one
+// Target may serve several tests, one after the other or in parallel.
+package chattest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/store"
+)
+
+// Target is a running chat system.
+type Target struct {
+	// URL is the stage's WebSocket URL, e.g. ws://127.0.0.1:8080/dev.
+	URL string
+	// Token mints a token the system's authorizer accepts for id, issued
+	// at issuedAt and valid for ttl.
+	Token func(id auth.Identity, issuedAt time.Time, ttl time.Duration) (string, error)
+	// Store is the system's store, for the assertions that read it and for
+	// writing ghost connections (records whose socket is gone).
+	Store store.Store
+	// Sweep does what DynamoDB's TTL and Streams do on AWS: it deletes the
+	// items expired now and delivers them to the cleanup handler as REMOVE
+	// records. It returns how many items it deleted.
+	Sweep func(ctx context.Context) (int, error)
+	// Clock, when set, is the system's clock (authorizer, handlers and
+	// store), which tests move. When nil the system runs on the real clock
+	// and tests that need time to pass make the store's records expired
+	// instead.
+	Clock *Clock
+	// AuthorizationParam: the authorizer also finds the token in
+	// ?authorization= (no identity source of the gateway's authorizer
+	// insists on ?token=).
+	AuthorizationParam bool
+	// Timeout bounds each wait for a reply, a broadcast or a condition
+	// (default 10s). It is a deadline for failing, not a measurement:
+	// set it generously where cold starts make first replies slow.
+	Timeout time.Duration
+}
+
+func (tg *Target) now() time.Time {
+	if tg.Clock != nil {
+		return tg.Clock.Now()
+	}
+	return time.Now()
+}
+
+func (tg *Target) timeout() time.Duration {
+	if tg.Timeout > 0 {
+		return tg.Timeout
+	}
+	return 10 * time.Second
+}
+
+// Clock is a settable clock shared by a system and its tests.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock set to the current time.
+func NewClock() *Clock { return &Clock{now: time.Now()} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Tests of the suite, by name.
+var Tests = []struct {
+	Name string
+	Run  func(*testing.T, *Target)
+}{
+	{"authentication", Authentication},
+	{"end to end", ChatEndToEnd},
+	{"malformed requests", MalformedRequestsChangeNothing},
+	{"ghost expires", GhostConnectionExpires},
+	{"gone is removed", GoneConnectionIsRemovedOnPost},
+	{"history pages", HistoryPagination},
+}
+
+// Run runs every test of the suite as a subtest, each against the target
+// newTarget returns for it (a fresh system, or a shared one).
+func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
+	t.Helper()
+	for _, tc := range Tests {
+		t.Run(tc.Name, func(t *testing.T) { tc.Run(t, newTarget(t)) })
+	}
+}
+
+// Eventually waits until cond holds, failing the test after timeout.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// unique returns base with a suffix no other call returns, so that tests
+// sharing a system (and a store) do not see each other's data.
+func unique(base string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return base + "-" + hex.EncodeToString(b)
+}
+
+// ghostID returns a fresh connection id in API Gateway's shape (12
+// characters, base64 alphabet, ending in =) that no live socket has.
+func ghostID(prefix string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return (prefix + "0000000")[:7] + hex.EncodeToString(b) + "="
+}
