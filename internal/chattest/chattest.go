@@ -8,6 +8,11 @@
 //
 // Every test names its tenants (and ghost connections) uniquely, so one
 // Target may serve several tests, one after the other or in parallel.
+// Tests that need time to pass move the Target's Clock when it has one,
+// and otherwise make the store's records expired.
+//
+// KnownIssues reproduce bugs the suite found; they run with
+// SWITCHBOARD_REPRO=1 until fixed.
 package chattest
 
 import (

@@ -267,7 +267,8 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	// Bob closing one of two tabs is not going offline.
 	bob.Close()
 	bob2.OK("ping", nil, nil)
-	// Bob's $disconnect has run once his connection is out of the store.
+	// Wait for Bob's $disconnect to delete his connection, so that the
+	// check below comes after what it announces.
 	Eventually(t, tg.timeout(), func() bool {
 		cs, _ := tg.Store.TenantConnections(ctx, acme)
 		return len(cs) == 2 // alice, bob2
@@ -439,7 +440,7 @@ func GhostConnectionExpires(t *testing.T, tg *Target) {
 		// (with its room membership, as a heartbeat moves both), as if
 		// its ten minutes had passed without a heartbeat.
 		alice.OK("heartbeat", nil, &hb)
-		if err := tg.Store.TouchConnection(ctx, ghost.ConnectionID, time.Now().Add(-time.Second)); err != nil {
+		if err := tg.Store.TouchConnection(ctx, ghost.ConnectionID, tg.now().Add(-time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
