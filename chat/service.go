@@ -28,8 +28,15 @@ type Config struct {
 	// GoneGrace: a connection younger than this that answers 410 is left
 	// alone (it may still be finishing its handshake). Default 10s.
 	GoneGrace time.Duration
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Queue, when set, carries broadcasts to more than FanoutThreshold
+	// connections (default 500) to the Fanout handler in batches of at most
+	// FanoutBatchSize connections (default 500). Without it, every
+	// broadcast is posted by the handler that makes it.
+	Queue           Queue
+	FanoutThreshold int
+	FanoutBatchSize int
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -44,6 +51,12 @@ func (c *Config) defaults() {
 	}
 	if c.GoneGrace <= 0 {
 		c.GoneGrace = 10 * time.Second
+	}
+	if c.FanoutThreshold <= 0 {
+		c.FanoutThreshold = 500
+	}
+	if c.FanoutBatchSize <= 0 {
+		c.FanoutBatchSize = 500
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -117,7 +130,8 @@ func (s *Service) fail(ctx context.Context, to, requestID string, e *apiError) {
 }
 
 // broadcastTo sends one broadcast to connections (built once, shared by
-// every recipient) and cleans up the connections that are gone.
+// every recipient, queued in batches for a large audience) and cleans up
+// the connections that are gone.
 func (s *Service) broadcastTo(ctx context.Context, ids []string, b broadcast) {
 	if len(ids) == 0 {
 		return
@@ -128,7 +142,7 @@ func (s *Service) broadcastTo(ctx context.Context, ids []string, b broadcast) {
 		s.log.Error("encoding broadcast", "err", err)
 		return
 	}
-	gone, err := s.push.PostMany(ctx, ids, data)
+	gone, err := s.post(ctx, ids, data)
 	if err != nil {
 		s.log.Warn("broadcast partly failed", "type", b.Type, "err", err)
 	}

@@ -149,9 +149,10 @@ func (s *SDK) postEach(ctx context.Context, connectionIDs []string, data []byte)
 	}
 	n = min(n, len(connectionIDs))
 	var (
-		mu   sync.Mutex
-		gone []string
-		errs []error
+		mu     sync.Mutex
+		gone   []string
+		failed []string
+		errs   []error
 		wg   sync.WaitGroup
 		next = make(chan string)
 	)
@@ -168,6 +169,7 @@ func (s *SDK) postEach(ctx context.Context, connectionIDs []string, data []byte)
 				if errors.Is(err, ErrGone) {
 					gone = append(gone, id)
 				} else {
+					failed = append(failed, id)
 					errs = append(errs, err)
 				}
 				mu.Unlock()
@@ -179,5 +181,8 @@ func (s *SDK) postEach(ctx context.Context, connectionIDs []string, data []byte)
 	}
 	close(next)
 	wg.Wait()
-	return gone, errors.Join(errs...)
+	if len(failed) > 0 {
+		return gone, &DeliveryError{Failed: failed, Err: errors.Join(errs...)}
+	}
+	return gone, nil
 }

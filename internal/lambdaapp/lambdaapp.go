@@ -1,7 +1,7 @@
 // Package lambdaapp builds the chat handlers for the Lambda bootstrap from
 // environment variables:
 //
-//	_HANDLER            authorizer | connect | disconnect | message | cleanup (required; set by Lambda from the function's handler)
+//	_HANDLER            authorizer | connect | disconnect | message | cleanup | fanout (required; set by Lambda from the function's handler)
 //	TABLE_NAME          the DynamoDB table (required except for authorizer)
 //	CALLBACK_URL        the @connections endpoint, https://{apiId}.execute-api.{region}.amazonaws.com/{stage} (required except for authorizer)
 //	DYNAMODB_ENDPOINT   optional: DynamoDB Local or another emulator
@@ -10,6 +10,12 @@
 //	JWT_ISSUER, JWT_AUDIENCE, JWT_TOKEN_USE   authorizer: required claims
 //	MAX_CONTENT_BYTES   message: content limit (default 4096)
 //	CONNECTION_TTL      connect, message: connection expiry without heartbeat (default 10m)
+//	TYPING_INTERVAL     message: at most one typingStart per connection per interval (default 250ms)
+//	FANOUT_QUEUE_URL    optional: the SQS queue of the fanout function; broadcasts to more than
+//	                    FANOUT_THRESHOLD connections go through it in batches
+//	FANOUT_THRESHOLD    connections above which a broadcast is queued (default 500)
+//	FANOUT_BATCH_SIZE   connections per queued batch (default 500)
+//	SQS_ENDPOINT        optional: an SQS-compatible endpoint (a local gateway's queue)
 //
 // An invalid or missing variable stops the function at start with an error
 // naming it.
@@ -22,25 +28,29 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/push"
+	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/store"
 	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // Handlers the bootstrap offers (the values of _HANDLER).
-var Handlers = []string{"authorizer", "connect", "disconnect", "message", "cleanup"}
+var Handlers = []string{"authorizer", "connect", "disconnect", "message", "cleanup", "fanout"}
 
 // Env lists every environment variable the bootstrap reads.
 var Env = []string{"_HANDLER", "TABLE_NAME", "CALLBACK_URL", "DYNAMODB_ENDPOINT", "JWT_SECRET", "JWKS_URL",
-	"JWT_ISSUER", "JWT_AUDIENCE", "JWT_TOKEN_USE", "MAX_CONTENT_BYTES", "CONNECTION_TTL"}
+	"JWT_ISSUER", "JWT_AUDIENCE", "JWT_TOKEN_USE", "MAX_CONTENT_BYTES", "CONNECTION_TTL", "TYPING_INTERVAL",
+	"FANOUT_QUEUE_URL", "FANOUT_THRESHOLD", "FANOUT_BATCH_SIZE", "SQS_ENDPOINT"}
 
 // Config is the validated environment.
 type Config struct {
@@ -48,6 +58,8 @@ type Config struct {
 	Table            string
 	CallbackURL      string
 	DynamoDBEndpoint string
+	FanoutQueueURL   string
+	SQSEndpoint      string
 	Auth             auth.Config
 	Chat             chat.Config
 }
@@ -63,6 +75,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Table:            getenv("TABLE_NAME"),
 		CallbackURL:      getenv("CALLBACK_URL"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
+		FanoutQueueURL:   getenv("FANOUT_QUEUE_URL"),
+		SQSEndpoint:      getenv("SQS_ENDPOINT"),
 	}
 	known := false
 	for _, h := range Handlers {
@@ -107,6 +121,27 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Chat.ConnectionTTL = d
 	}
+	if v := getenv("TYPING_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Minute {
+			bad("TYPING_INTERVAL", "want a duration up to 1m such as 250ms (got %q)", v)
+		}
+		c.Chat.TypingInterval = d
+	}
+	count := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				bad(name, "want a number of connections between 1 and 10000 (got %q)", v)
+			}
+			*dst = n
+		}
+	}
+	count("FANOUT_THRESHOLD", &c.Chat.FanoutThreshold)
+	count("FANOUT_BATCH_SIZE", &c.Chat.FanoutBatchSize)
+	if c.FanoutQueueURL != "" && !strings.HasPrefix(c.FanoutQueueURL, "https://") && !strings.HasPrefix(c.FanoutQueueURL, "http://") {
+		bad("FANOUT_QUEUE_URL", "want the queue's URL, https://sqs.{region}.amazonaws.com/{account}/{name} (got %q)", c.FanoutQueueURL)
+	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
@@ -141,6 +176,14 @@ func Handler(ctx context.Context, c Config) (any, error) {
 	if awsCfg.Credentials == nil {
 		awsCfg.Credentials = aws.AnonymousCredentials{}
 	}
+	if c.FanoutQueueURL != "" {
+		client := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
+			if c.SQSEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.SQSEndpoint)
+			}
+		})
+		c.Chat.Queue = queue.NewSQS(client, c.FanoutQueueURL)
+	}
 	svc := chat.New(st, push.NewSDK(c.CallbackURL, awsCfg), nil, c.Chat)
 	switch c.Handler {
 	case "connect":
@@ -151,6 +194,8 @@ func Handler(ctx context.Context, c Config) (any, error) {
 		return svc.Message, nil
 	case "cleanup":
 		return svc.Cleanup, nil
+	case "fanout":
+		return svc.Fanout, nil
 	}
 	return nil, fmt.Errorf("_HANDLER: %q is not one of %v", c.Handler, Handlers)
 }

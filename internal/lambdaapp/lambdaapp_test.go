@@ -21,6 +21,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{"authorizer with secret", map[string]string{"_HANDLER": "authorizer", "JWT_SECRET": "x", "TABLE_NAME": ""}, ""},
 		{"bad content limit", map[string]string{"_HANDLER": "message", "MAX_CONTENT_BYTES": "lots"}, "MAX_CONTENT_BYTES"},
 		{"bad ttl", map[string]string{"_HANDLER": "message", "CONNECTION_TTL": "5s"}, "CONNECTION_TTL"},
+		{"fanout ok", map[string]string{"_HANDLER": "fanout", "FANOUT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/fanout"}, ""},
+		{"fanout without table", map[string]string{"_HANDLER": "fanout", "TABLE_NAME": ""}, "TABLE_NAME"},
+		{"bad queue url", map[string]string{"_HANDLER": "message", "FANOUT_QUEUE_URL": "fanout"}, "FANOUT_QUEUE_URL"},
+		{"bad threshold", map[string]string{"_HANDLER": "message", "FANOUT_THRESHOLD": "0"}, "FANOUT_THRESHOLD"},
+		{"bad batch size", map[string]string{"_HANDLER": "connect", "FANOUT_BATCH_SIZE": "many"}, "FANOUT_BATCH_SIZE"},
+		{"bad typing interval", map[string]string{"_HANDLER": "message", "TYPING_INTERVAL": "soon"}, "TYPING_INTERVAL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}
