@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/devstack"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
+	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/store"
 )
 
@@ -19,6 +23,10 @@ type stackOptions struct {
 	viaAPI bool   // push through the @connections API
 	// newStore replaces the embedded store, on the stack's clock.
 	newStore func(now func() time.Time) store.Store
+	// fanout sends every broadcast to more than one connection through an
+	// in-process fan-out queue (queue.Local, as SQS on AWS), one
+	// connection per batch.
+	fanout bool
 }
 
 // startStack serves a dev stack on a loopback port, on a settable clock.
@@ -33,7 +41,17 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 	if o.newStore != nil {
 		st0 = o.newStore(clk.Now)
 	}
+	var chatCfg chat.Config
+	var q *queue.Local
+	var st *devstack.Stack
+	if o.fanout {
+		q = queue.NewLocal(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			return st.Chat.Fanout(ctx, ev)
+		}, queue.LocalOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		chatCfg = chat.Config{Queue: q, FanoutThreshold: 1, FanoutBatchSize: 1}
+	}
 	st, err := devstack.New(devstack.Options{
+		Chat:             chatCfg,
 		DataDir:          o.dir,
 		SweepInterval:    time.Hour,
 		ViaManagementAPI: o.viaAPI,
@@ -50,8 +68,20 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if q != nil {
+			if err := q.Close(ctx); err != nil {
+				t.Errorf("fan-out queue: %v", err)
+			}
+			if dead := q.DeadLetters(); len(dead) > 0 {
+				t.Errorf("fan-out batches dead-lettered: %+v", dead)
+			}
+		}
 		st.Close(ctx)
 	})
+	var settle func(context.Context) error
+	if q != nil {
+		settle = q.Flush
+	}
 	return st, &chattest.Target{
 		URL: st.URL(),
 		Token: func(id auth.Identity, issuedAt time.Time, ttl time.Duration) (string, error) {
@@ -59,6 +89,7 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 		},
 		Store:              st.Store,
 		Sweep:              st.Sweep,
+		Settle:             settle,
 		Clock:              clk,
 		AuthorizationParam: true, // no identity sources on the dev stack's authorizer
 	}
@@ -72,6 +103,9 @@ func TestChat(t *testing.T) {
 	for name, o := range map[string]stackOptions{
 		"in-process":     {},
 		"management-api": {viaAPI: true},
+		// Broadcasts through the fan-out queue and its handler, pushing
+		// through the @connections API, as on AWS with a fan-out queue.
+		"fan-out": {viaAPI: true, fanout: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			chattest.Run(t, func(t *testing.T) *chattest.Target {

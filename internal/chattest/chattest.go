@@ -42,6 +42,11 @@ type Target struct {
 	// items expired now and delivers them to the cleanup handler as REMOVE
 	// records. It returns how many items it deleted.
 	Sweep func(ctx context.Context) (int, error)
+	// Settle, when set, waits until the deliveries the system makes
+	// asynchronously (a fan-out queue) are done. Checks that nothing
+	// arrived call it first: without a queue, every broadcast an action
+	// makes is posted before the action's reply.
+	Settle func(ctx context.Context) error
 	// Clock, when set, is the system's clock (authorizer, handlers and
 	// store), which tests move. When nil the system runs on the real clock
 	// and tests that need time to pass make the store's records expired

@@ -1,6 +1,7 @@
 package chattest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,6 +31,7 @@ type Frame struct {
 // collected as they arrive.
 type Client struct {
 	t       testing.TB
+	tg      *Target
 	name    string
 	timeout time.Duration
 	conn    *websocket.Conn
@@ -66,7 +68,7 @@ func (tg *Target) ConnectToken(t testing.TB, name, token string) *Client {
 		}
 		t.Fatalf("%s: dial: %v (HTTP %d)", name, err, status)
 	}
-	c := &Client{t: t, name: name, timeout: tg.timeout(), conn: conn, frames: make(chan Frame, 1024)}
+	c := &Client{t: t, tg: tg, name: name, timeout: tg.timeout(), conn: conn, frames: make(chan Frame, 1024)}
 	go func() {
 		defer close(c.frames)
 		for {
@@ -228,11 +230,19 @@ func (c *Client) Broadcast(typ, roomID string, pred func(map[string]any) bool) m
 	return data
 }
 
-// Quiet checks that no frame matching pred has arrived: it makes a round
-// trip first, so that whatever the system sent this connection before the
-// round trip's reply is in.
+// Quiet checks that no frame matching pred has arrived: it lets the
+// system settle and makes a round trip first, so that whatever the system
+// sent this connection before is in.
 func (c *Client) Quiet(pred func(Frame) bool, what string) {
 	c.t.Helper()
+	if c.tg.Settle != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		err := c.tg.Settle(ctx)
+		cancel()
+		if err != nil {
+			c.t.Fatalf("%s: waiting for the system to settle: %v", c.name, err)
+		}
+	}
 	c.OK("ping", nil, nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
