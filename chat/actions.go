@@ -63,12 +63,16 @@ func (s *Service) Message(ctx context.Context, ev events.APIGatewayWebsocketProx
 		s.fail(ctx, to, req.RequestID, errorf(CodeUnknownAction, fmt.Sprintf("unknown action %q", req.Action)))
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 	}
+	// The reply goes out before the broadcasts the action makes: the
+	// sender hears first, and a large room's fan-out does not delay it.
+	ctx, flush := deferBroadcasts(ctx)
 	data, apiErr := act(s, ctx, id, req.Data)
 	if apiErr != nil {
 		s.fail(ctx, to, req.RequestID, apiErr)
 	} else {
 		s.success(ctx, to, req.RequestID, data)
 	}
+	flush()
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 }
 

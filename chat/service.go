@@ -136,6 +136,27 @@ func (s *Service) broadcastTo(ctx context.Context, ids []string, b broadcast) {
 	if len(ids) == 0 {
 		return
 	}
+	if later, ok := ctx.Value(laterKey{}).(*[]func()); ok {
+		*later = append(*later, func() { s.broadcastNow(ctx, ids, b) })
+		return
+	}
+	s.broadcastNow(ctx, ids, b)
+}
+
+type laterKey struct{}
+
+// deferBroadcasts makes the broadcasts made under ctx wait until flush is
+// called; flush runs them in order, including those they cause.
+func deferBroadcasts(ctx context.Context) (context.Context, func()) {
+	later := new([]func())
+	return context.WithValue(ctx, laterKey{}, later), func() {
+		for i := 0; i < len(*later); i++ {
+			(*later)[i]()
+		}
+	}
+}
+
+func (s *Service) broadcastNow(ctx context.Context, ids []string, b broadcast) {
 	b.Timestamp = timestamp(s.now())
 	data, err := json.Marshal(b)
 	if err != nil {

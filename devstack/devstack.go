@@ -10,12 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/push"
+	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/store"
 	"github.com/switchboard-ws/switchboard/store/sqlite"
 )
@@ -36,6 +38,13 @@ type Options struct {
 	// Store replaces the embedded store (e.g. the DynamoDB store); the
 	// stack closes it.
 	Store store.Store
+	// FanoutQueue configures the in-process queue (queue.Local) that
+	// carries broadcasts to more than Chat.FanoutThreshold connections to
+	// the Fanout handler in batches, as SQS does on AWS.
+	FanoutQueue queue.LocalOptions
+	// FanoutMiddleware, when set, wraps the Fanout handler the queue
+	// invokes (tests inject faults with it).
+	FanoutMiddleware func(queue.Handler) queue.Handler
 	// ViaManagementAPI makes the handlers push through the @connections
 	// HTTP API with the AWS SDK client, exactly as on AWS, instead of the
 	// in-process fast path.
@@ -56,7 +65,8 @@ type Stack struct {
 	Gateway *gateway.Server
 	Store   store.Store
 	Chat    *chat.Service
-	Secret  []byte // the dev secret tokens are signed with
+	Queue   *queue.Local // the fan-out queue
+	Secret  []byte       // the dev secret tokens are signed with
 
 	opts   Options
 	log    *slog.Logger
@@ -112,6 +122,20 @@ func New(opts Options) (*Stack, error) {
 	pusher := &lazyPusher{}
 	cfg := opts.Chat
 	cfg.ConnectionTTL, cfg.Now, cfg.Logger = opts.ConnectionTTL, opts.Now, log
+	// The queue needs the handler and the handler needs the queue: the
+	// handler reaches the service through the stack once it exists.
+	fanout := queue.Handler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return s.Chat.Fanout(ctx, ev)
+	})
+	if opts.FanoutMiddleware != nil {
+		fanout = opts.FanoutMiddleware(fanout)
+	}
+	qo := opts.FanoutQueue
+	if qo.Logger == nil {
+		qo.Logger = log
+	}
+	s.Queue = queue.NewLocal(fanout, qo)
+	cfg.Queue = s.Queue
 	s.Chat = chat.New(st, pusher, verifier, cfg)
 
 	message := gateway.HandlerFunc(s.Chat.Message)
@@ -134,6 +158,7 @@ func New(opts Options) (*Stack, error) {
 		Logger:                   log,
 	})
 	if err != nil {
+		s.Queue.Close(context.Background())
 		st.Close()
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -211,7 +236,7 @@ func (s *Stack) sweepLoop() {
 }
 
 // Close shuts down: every connection is closed with 1001 and its
-// $disconnect runs, then the store is closed.
+// $disconnect runs, the fan-out queue drains, then the store is closed.
 func (s *Stack) Close(ctx context.Context) error {
 	if s.closed {
 		return nil
@@ -225,6 +250,9 @@ func (s *Stack) Close(ctx context.Context) error {
 		cancel()
 	}
 	if err := s.Gateway.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.Queue.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	s.done.Wait()

@@ -16,6 +16,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/devstack"
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/store"
@@ -34,6 +35,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ddbEndpoint := fs.String("dynamodb-endpoint", "", "with --store dynamodb: the DynamoDB endpoint, e.g. DynamoDB Local at http://127.0.0.1:8000 (default: AWS, with the usual AWS configuration)")
 	table := fs.String("table", "switchboard", "with --store dynamodb: the table")
 	createTable := fs.Bool("create-table", false, "with --store dynamodb: create the table (with its indexes, TTL and stream) if it does not exist")
+	fanoutThreshold := fs.Int("fanout-threshold", 500, "broadcasts to more connections than this go through the fan-out queue in batches")
+	fanoutBatch := fs.Int("fanout-batch", 500, "connections per fan-out batch")
 	connectRate := fs.Float64("connect-rate", 0, "new connections per second (0: 500 as on AWS; -1: no limit)")
 	jwksURL := fs.String("jwks-url", "", "also accept RS256/ES256 tokens signed by keys from this JWKS URL (e.g. a Cognito user pool)")
 	issuer := fs.String("issuer", "", "with --jwks-url: the required iss claim")
@@ -43,6 +46,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logFormat := fs.String("log-format", "text", "text or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *fanoutThreshold < 1 || *fanoutBatch < 1 {
+		return fmt.Errorf("--fanout-threshold and --fanout-batch must be at least 1")
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -55,6 +61,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stack, err := devstack.New(devstack.Options{
 		Store:   st,
 		Limits:  gateway.Limits{ConnectRate: *connectRate},
+		Chat:    chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch},
 		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},
 	})
