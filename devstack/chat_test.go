@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/devstack"
@@ -42,15 +40,11 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 		st0 = o.newStore(clk.Now)
 	}
 	var chatCfg chat.Config
-	var q *queue.Local
-	var st *devstack.Stack
 	if o.fanout {
-		q = queue.NewLocal(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-			return st.Chat.Fanout(ctx, ev)
-		}, queue.LocalOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		chatCfg = chat.Config{Queue: q, FanoutThreshold: 1, FanoutBatchSize: 1}
+		chatCfg = chat.Config{FanoutThreshold: 1, FanoutBatchSize: 1}
 	}
 	st, err := devstack.New(devstack.Options{
+		FanoutQueue:      queue.LocalOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		Chat:             chatCfg,
 		DataDir:          o.dir,
 		SweepInterval:    time.Hour,
@@ -68,20 +62,11 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if q != nil {
-			if err := q.Close(ctx); err != nil {
-				t.Errorf("fan-out queue: %v", err)
-			}
-			if dead := q.DeadLetters(); len(dead) > 0 {
-				t.Errorf("fan-out batches dead-lettered: %+v", dead)
-			}
-		}
 		st.Close(ctx)
+		if dead := st.Queue.DeadLetters(); len(dead) > 0 {
+			t.Errorf("fan-out batches dead-lettered: %+v", dead)
+		}
 	})
-	var settle func(context.Context) error
-	if q != nil {
-		settle = q.Flush
-	}
 	return st, &chattest.Target{
 		URL: st.URL(),
 		Token: func(id auth.Identity, issuedAt time.Time, ttl time.Duration) (string, error) {
@@ -89,7 +74,7 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 		},
 		Store:              st.Store,
 		Sweep:              st.Sweep,
-		Settle:             settle,
+		Settle:             st.Queue.Flush,
 		Clock:              clk,
 		AuthorizationParam: true, // no identity sources on the dev stack's authorizer
 	}

@@ -230,11 +230,18 @@ func (c *Client) Broadcast(typ, roomID string, pred func(map[string]any) bool) m
 	return data
 }
 
-// Quiet checks that no frame matching pred has arrived: it lets the
-// system settle and makes a round trip first, so that whatever the system
-// sent this connection before is in.
-func (c *Client) Quiet(pred func(Frame) bool, what string) {
+// Quiet checks that no frame matching pred has arrived. The handlers reply
+// to an action before they broadcast, so first the connections whose
+// actions might have caused such a frame (after) make a round trip each:
+// the gateway hands a connection its next message only once the handler
+// of the previous one has returned, broadcasts posted. Then the system
+// settles (Target.Settle: asynchronous deliveries are done), and c makes a
+// round trip: whatever was posted to c before is in.
+func (c *Client) Quiet(pred func(Frame) bool, what string, after ...*Client) {
 	c.t.Helper()
+	for _, a := range after {
+		a.OK("ping", nil, nil)
+	}
 	if c.tg.Settle != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 		err := c.tg.Settle(ctx)

@@ -127,7 +127,7 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	bob.Broadcast("room_update", lobby.RoomID, nil)
 	alice.OK("createRoom", map[string]any{"name": "Secret", "isPrivate": true, "members": []string{"bob"}}, &secret)
 	bob.Broadcast("room_update", secret.RoomID, nil)
-	carol.Quiet(func(f Frame) bool { return f.Type == "room_update" && f.RoomID == secret.RoomID }, "private room_update")
+	carol.Quiet(func(f Frame) bool { return f.Type == "room_update" && f.RoomID == secret.RoomID }, "private room_update", alice)
 
 	var list struct {
 		Rooms  []Room  `json:"rooms"`
@@ -158,7 +158,7 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	alice.Broadcast("user_joined", lobby.RoomID, func(d map[string]any) bool { return d["userId"] == "carol" })
 	alice.Quiet(func(f Frame) bool {
 		return f.Type == "user_joined" && strings.Contains(string(f.Data), `"bob"`)
-	}, "second user_joined for bob")
+	}, "second user_joined for bob", bob2)
 	bob.OK("joinRoom", map[string]any{"roomId": secret.RoomID}, nil)
 
 	// Sending: roomId may be omitted when in exactly one room.
@@ -170,7 +170,7 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	for _, c := range []*Client{alice, bob, bob2, carol} {
 		c.Broadcast("message", lobby.RoomID, func(d map[string]any) bool { return d["messageId"] == m1.MessageID })
 	}
-	mallory.Quiet(func(f Frame) bool { return f.Type == "message" }, "message from another tenant")
+	mallory.Quiet(func(f Frame) bool { return f.Type == "message" }, "message from another tenant", carol)
 	bob.Fails("sendMessage", map[string]any{"content": "which room?"}, "ROOM_REQUIRED") // bob is in two rooms
 	var m2 Message
 	bob.OK("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "hi carol", "replyToMessageId": m1.MessageID}, &m2)
@@ -237,7 +237,7 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	bob.Broadcast("typing", lobby.RoomID, typingAlice(false))
 	bob.Quiet(func(f Frame) bool {
 		return f.Type == "typing" && strings.Contains(string(f.Data), `"alice"`)
-	}, "typing broadcast of a rate-limited typingStart")
+	}, "typing broadcast of a rate-limited typingStart", alice)
 
 	// Room presence: one entry per user.
 	alice.OK("getOnlineUsers", map[string]any{"roomId": lobby.RoomID}, &online)
@@ -267,8 +267,9 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	// Bob closing one of two tabs is not going offline.
 	bob.Close()
 	bob2.OK("ping", nil, nil)
-	// Wait for Bob's $disconnect to delete his connection, so that the
-	// check below comes after what it announces.
+	// Wait for Bob's $disconnect to delete his connection (what it
+	// announces follows at once: no round trip orders the check below
+	// after it).
 	Eventually(t, tg.timeout(), func() bool {
 		cs, _ := tg.Store.TenantConnections(ctx, acme)
 		return len(cs) == 2 // alice, bob2
