@@ -99,6 +99,10 @@ func startBootstrap(t *testing.T, endpoint string) *chattest.Target {
 		"TABLE_NAME": table, "DYNAMODB_ENDPOINT": endpoint, "CALLBACK_URL": "http://" + ln.Addr().String() + "/dev",
 		"JWT_SECRET": secret, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
+		// The suite's second typingStart must land within the interval of
+		// the first; on the real clock, a minute makes that independent
+		// of how long the invocations take.
+		"TYPING_INTERVAL": "1m",
 	}
 	envYAML, _ := json.Marshal(env) // JSON is YAML
 	fn := func(handler string) string {
