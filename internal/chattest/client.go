@@ -230,14 +230,23 @@ func (c *Client) Broadcast(typ, roomID string, pred func(map[string]any) bool) m
 	return data
 }
 
-// Quiet checks that no frame matching pred has arrived. The handlers reply
-// to an action before they broadcast, so first the connections whose
-// actions might have caused such a frame (after) make a round trip each:
-// the gateway hands a connection its next message only once the handler
-// of the previous one has returned, broadcasts posted. Then the system
-// settles (Target.Settle: asynchronous deliveries are done), and c makes a
-// round trip: whatever was posted to c before is in.
+// Quiet checks that no frame matching pred has arrived (see Arrived).
 func (c *Client) Quiet(pred func(Frame) bool, what string, after ...*Client) {
+	c.t.Helper()
+	if f, ok := c.Arrived(pred, after...); ok {
+		c.t.Fatalf("%s: unexpected %s: %s", c.name, what, f.Raw)
+	}
+}
+
+// Arrived reports whether a frame matching pred has arrived (and leaves it
+// in the backlog). The handlers reply to an action before they broadcast,
+// so first the connections whose actions might have caused such a frame
+// (after) make a round trip each: the gateway hands a connection its next
+// message only once the handler of the previous one has returned,
+// broadcasts posted. Then the system settles (Target.Settle: asynchronous
+// deliveries are done), and c makes a round trip: whatever was posted to c
+// before is in.
+func (c *Client) Arrived(pred func(Frame) bool, after ...*Client) (Frame, bool) {
 	c.t.Helper()
 	for _, a := range after {
 		a.OK("ping", nil, nil)
@@ -253,25 +262,24 @@ func (c *Client) Quiet(pred func(Frame) bool, what string, after ...*Client) {
 	c.OK("ping", nil, nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, f := range c.backlog {
-		if pred(f) {
-			c.t.Fatalf("%s: unexpected %s: %s", c.name, what, f.Raw)
-		}
-	}
+drain:
 	for {
 		select {
 		case f, ok := <-c.frames:
 			if !ok {
-				return // closed: Next reports it
-			}
-			if pred(f) {
-				c.t.Fatalf("%s: unexpected %s: %s", c.name, what, f.Raw)
+				break drain // closed: Next reports it
 			}
 			c.backlog = append(c.backlog, f)
 		default:
-			return
+			break drain
 		}
 	}
+	for _, f := range c.backlog {
+		if pred(f) {
+			return f, true
+		}
+	}
+	return Frame{}, false
 }
 
 // Close closes the connection cleanly (close frame 1000).

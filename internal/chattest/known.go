@@ -3,6 +3,7 @@ package chattest
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,13 +89,9 @@ func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
 		return
 	}
 	members, _ := tg.Store.RoomMembers(ctx, acme, lobby.RoomID)
-	var left bool
-	alice.OK("ping", nil, nil)
-	alice.mu.Lock()
-	for _, f := range alice.backlog {
-		left = left || (f.Type == "user_left" && f.RoomID == lobby.RoomID)
-	}
-	alice.mu.Unlock()
+	_, left := alice.Arrived(func(f Frame) bool {
+		return f.Type == "user_left" && f.RoomID == lobby.RoomID && strings.Contains(string(f.Data), `"bob"`)
+	}, bob)
 	if !left {
 		t.Errorf("after his heartbeat bob is out of the lobby (sendMessage: %s; members %d), and the lobby never got user_left", r.Raw, len(members))
 	}
