@@ -83,6 +83,11 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"credential without secret", base + "management:\n  credentials:\n    - accessKeyId: AK\n", "management.credentials[0].secretAccessKey"},
 		{"credential env unset", base + "management:\n  credentials:\n    - accessKeyId: AK\n      secretAccessKeyEnv: SWITCHBOARD_TEST_UNSET\n", "SWITCHBOARD_TEST_UNSET"},
 		{"wrong yaml type", base + "limits:\n  maxMessageBytes: lots\n", "line 4"}, // yaml.v3 names the line
+		{"bad queue name", base + "queues:\n  fan.out:\n    integration: {type: http, url: http://h/q}\n", "queues.fan.out"},
+		{"queue without consumer", base + "queues:\n  fanout: {}\n", "queues.fanout.integration: type"},
+		{"builtin queue consumer", base + "queues:\n  fanout:\n    integration: {type: builtin, name: x}\n", "queues.fanout.integration"},
+		{"queue batch too big", base + "queues:\n  fanout:\n    batchSize: 11\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.batchSize"},
+		{"bad retry delay", base + "queues:\n  fanout:\n    retryDelay: soon\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.retryDelay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := config.Parse([]byte(tc.yaml), nil)
