@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"regexp"
@@ -47,6 +48,10 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	}
 	if opts.Credentials["AKIDSWITCHBOARDDEV"] != "from-env" {
 		t.Fatalf("credentials %v", opts.Credentials)
+	}
+	defer f.Close(context.Background())
+	if f.Queue("fanout") == nil || f.QueueAPI(nil) == nil {
+		t.Fatal("queue fanout not built")
 	}
 	// And the gateway accepts what the config built.
 	srv, err := gateway.New(opts)
