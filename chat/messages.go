@@ -220,20 +220,44 @@ func (s *Service) typing(ctx context.Context, id identity, data json.RawMessage,
 }
 
 // heartbeat refreshes the connection's expiry (and its memberships'). A
-// connection whose record expired while it stayed connected is stored again.
+// connection whose record expired while it stayed connected (a laptop
+// asleep) is stored again, with the rooms the expired record still held:
+// as long as the expiry was not processed nobody was told it left. Once it
+// was (the cleanup handler announced user_left), those rooms are gone and
+// the reply's rooms tells the client which it is in.
 func (s *Service) heartbeat(ctx context.Context, id identity, _ json.RawMessage) (any, *apiError) {
 	expires := s.now().Add(s.cfg.ConnectionTTL)
 	err := s.store.TouchConnection(ctx, id.ConnectionID, expires)
 	if errors.Is(err, store.ErrNotFound) {
-		// Drop the expired record (and its memberships: the client rejoins),
-		// then store the connection afresh.
-		if _, _, err := s.store.DeleteConnection(ctx, id.ConnectionID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, s.internal(err)
-		}
-		err = s.addConnection(ctx, store.Connection{ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username})
+		return s.restoreConnection(ctx, id)
 	}
 	if err != nil {
 		return nil, s.internal(err)
 	}
 	return map[string]any{"expiresAt": timestamp(expires)}, nil
+}
+
+func (s *Service) restoreConnection(ctx context.Context, id identity) (any, *apiError) {
+	_, memberships, err := s.store.DeleteConnection(ctx, id.ConnectionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, s.internal(err)
+	}
+	c := store.Connection{ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username}
+	if err := s.addConnection(ctx, c); err != nil {
+		return nil, s.internal(err)
+	}
+	stored, err := s.store.GetConnection(ctx, id.ConnectionID)
+	if err != nil {
+		return nil, s.internal(err)
+	}
+	rooms := []string{}
+	for _, m := range memberships {
+		m.ExpiresAt = stored.ExpiresAt
+		if _, err := s.store.JoinRoom(ctx, m); err != nil {
+			s.log.Warn("restoring a membership after expiry", "connectionId", id.ConnectionID, "roomId", m.RoomID, "err", err)
+			continue
+		}
+		rooms = append(rooms, m.RoomID)
+	}
+	return map[string]any{"expiresAt": timestamp(stored.ExpiresAt), "restored": true, "rooms": rooms}, nil
 }

@@ -102,7 +102,34 @@ func (c *Client) OnlineUsers(ctx context.Context, roomID string) ([]OnlineUser, 
 }
 
 // Heartbeat refreshes the connection's expiry (the client sends one every
-// HeartbeatInterval by itself).
+// HeartbeatInterval by itself). When the server had let the connection
+// expire and some joined room was lost with it, the client drops the
+// connection, so that it reconnects and resumes: it rejoins the rooms and
+// fetches what it missed.
 func (c *Client) Heartbeat(ctx context.Context) error {
-	return c.do(ctx, "heartbeat", nil, nil)
+	var out struct {
+		Restored bool     `json:"restored"`
+		Rooms    []string `json:"rooms"`
+	}
+	if err := c.do(ctx, "heartbeat", nil, &out); err != nil {
+		return err
+	}
+	if !out.Restored {
+		return nil
+	}
+	back := map[string]bool{}
+	for _, id := range out.Rooms {
+		back[id] = true
+	}
+	c.mu.Lock()
+	conn, lost := c.conn, false
+	for id := range c.rooms {
+		lost = lost || !back[id]
+	}
+	c.mu.Unlock()
+	if lost && conn != nil {
+		c.log.Info("connection had expired on the server and lost rooms; reconnecting to resume")
+		conn.Close()
+	}
+	return nil
 }

@@ -212,3 +212,39 @@ func TestClientImportsNoServerPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeatAfterExpiryResumes: a connection the server let expire (its
+// rooms left, the room told) is noticed at the next heartbeat; the client
+// reconnects and rejoins, and gets the room's messages again.
+func TestHeartbeatAfterExpiryResumes(t *testing.T) {
+	st := startDev(t, t.TempDir(), "127.0.0.1:0")
+	ctx := context.Background()
+	alice := dial(t, st, "alice", "acme")
+	bob := dial(t, st, "bob", "acme")
+	room, _ := alice.CreateRoom(ctx, client.CreateRoomInput{Name: "Lobby"})
+	alice.JoinRoom(ctx, room.RoomID)
+	bob.JoinRoom(ctx, room.RoomID)
+
+	// Bob's laptop slept: his connection expired and the expiry was processed.
+	conns, err := st.Store.UserConnections(ctx, "acme", "bob")
+	if err != nil || len(conns) != 1 {
+		t.Fatalf("bob's connections %+v %v", conns, err)
+	}
+	if err := st.Store.TouchConnection(ctx, conns[0].ConnectionID, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next(t, alice, "user_left", func(ev client.Event) bool { return ev.Type == "user_left" })
+
+	if err := bob.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next(t, bob, "resumed", func(ev client.Event) bool { return ev.Type == client.EventResumed })
+	m, err := alice.SendMessage(ctx, client.SendMessageInput{RoomID: room.RoomID, Content: "welcome back"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, bob, "the message after resuming", func(ev client.Event) bool { return ev.Message != nil && ev.Message.MessageID == m.MessageID })
+}

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -23,6 +25,7 @@ import (
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/routeselect"
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
@@ -41,13 +44,43 @@ type File struct {
 	Authorizer               *Authorizer       `yaml:"authorizer"`
 	Limits                   Limits            `yaml:"limits"`
 	Management               Management        `yaml:"management"`
+	Queues                   map[string]Queue  `yaml:"queues"`
 
 	functions []*lambda.Function // started by lambda integrations; Close stops them
+	queues    map[string]*queue.Local
+	verifier  *sigv4.Verifier // the SQS API's, when credentials are configured
 }
+
+// Queue is a local queue with SQS's semantics whose consumer is an
+// integration (the fanout function of the chat backend): producers send to
+// it through the SQS API at queue.APIPath.
+type Queue struct {
+	Integration     Integration `yaml:"integration"`
+	BatchSize       int         `yaml:"batchSize"`       // records per invocation, default 10
+	Concurrency     int         `yaml:"concurrency"`     // invocations at a time, default 4
+	MaxReceiveCount int         `yaml:"maxReceiveCount"` // deliveries before the dead-letter queue, default 3
+	RetryDelay      string      `yaml:"retryDelay"`      // a failed record comes again after this, doubling; default 1s
+}
+
+// QueueAPI is the SQS API of the file's queues, to be served at
+// queue.APIPath (and below it); nil when there are none.
+func (f *File) QueueAPI(log *slog.Logger) http.Handler {
+	if len(f.queues) == 0 {
+		return nil
+	}
+	return &queue.API{Queues: f.queues, Verifier: f.verifier, Logger: log}
+}
+
+// Queue returns a started queue by name.
+func (f *File) Queue(name string) *queue.Local { return f.queues[name] }
 
 // Close stops the processes of lambda integrations.
 func (f *File) Close(ctx context.Context) error {
 	var errs []error
+	for _, q := range f.queues {
+		errs = append(errs, q.Close(ctx))
+	}
+	f.queues = nil
 	for _, fn := range f.functions {
 		errs = append(errs, fn.Close(ctx))
 	}
@@ -274,6 +307,7 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 			opts.Credentials[c.AccessKeyID] = secret
 		}
 	}
+	f.buildQueues(bad, opts.Credentials)
 	if len(errs) > 0 {
 		f.Close(context.Background())
 		return gateway.Options{}, errors.Join(errs...)
@@ -281,39 +315,62 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 	return opts, nil
 }
 
+var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+func (f *File) buildQueues(bad func(field, format string, args ...any), creds sigv4.Credentials) {
+	names := make([]string, 0, len(f.Queues))
+	for k := range f.Queues {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		q := f.Queues[name]
+		field := "queues." + name
+		if !queueName.MatchString(name) {
+			bad(field, "a queue name is 1 to 80 letters, digits, '-' or '_'")
+			continue
+		}
+		if q.Integration.Type == "builtin" {
+			bad(field+".integration", "type: a queue's consumer is of type lambda or http")
+			continue
+		}
+		inv, err := q.Integration.invoker(f)
+		if err != nil {
+			bad(field+".integration", "%v", err)
+			continue
+		}
+		o := queue.LocalOptions{Name: name, BatchSize: q.BatchSize, Concurrency: q.Concurrency, MaxReceiveCount: q.MaxReceiveCount,
+			Region: f.Region, Timeout: q.Integration.timeout()}
+		if q.BatchSize < 0 || q.BatchSize > 10 {
+			bad(field+".batchSize", "between 1 and 10, as for an SQS event source (got %d)", q.BatchSize)
+		}
+		if q.Concurrency < 0 || q.MaxReceiveCount < 0 || q.MaxReceiveCount > 1000 {
+			bad(field, "concurrency must not be negative; maxReceiveCount is between 1 and 1000")
+		}
+		if q.RetryDelay != "" {
+			d, err := time.ParseDuration(q.RetryDelay)
+			if err != nil || d <= 0 || d > 12*time.Hour {
+				bad(field+".retryDelay", "want a duration up to 12h such as 30s (got %q)", q.RetryDelay)
+			}
+			o.RetryDelay = d
+		}
+		if f.queues == nil {
+			f.queues = map[string]*queue.Local{}
+		}
+		f.queues[name] = queue.NewLocal(integration.Queue(inv), o)
+	}
+	if len(f.queues) > 0 && len(creds) > 0 {
+		f.verifier = &sigv4.Verifier{Credentials: creds, Service: "sqs"}
+	}
+}
+
 func (in Integration) build(f *File, builtins Builtins, forAuthorizer bool) (gateway.Integration, gateway.Authorizer, error) {
 	switch in.Type {
-	case "lambda":
-		if in.Path == "" {
-			return nil, nil, fmt.Errorf("path: required for type lambda (the bootstrap executable)")
-		}
-		timeout := 3 * time.Second
-		if in.Timeout != "" {
-			d, err := time.ParseDuration(in.Timeout)
-			if err != nil || d <= 0 || d > 15*time.Minute {
-				return nil, nil, fmt.Errorf("timeout: want a duration up to 15m such as 10s (got %q)", in.Timeout)
-			}
-			timeout = d
-		}
-		if in.Concurrency < 0 || in.MemoryMB < 0 {
-			return nil, nil, fmt.Errorf("concurrency and memoryMB must not be negative")
-		}
-		fn, err := lambda.New(lambda.Options{Path: in.Path, Handler: in.Handler, Env: in.Environment,
-			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB})
+	case "lambda", "http":
+		inv, err := in.invoker(f)
 		if err != nil {
-			return nil, nil, fmt.Errorf("path: %w", err)
+			return nil, nil, err
 		}
-		f.functions = append(f.functions, fn)
-		return integration.Route(fn), integration.Authorizer(fn), nil
-	case "http":
-		u, err := url.Parse(in.URL)
-		if in.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, nil, fmt.Errorf("url: want an http:// or https:// URL (got %q)", in.URL)
-		}
-		if in.Name != "" {
-			return nil, nil, fmt.Errorf("name: only for type builtin")
-		}
-		inv := &integration.HTTP{URL: in.URL, Headers: in.Headers}
 		return integration.Route(inv), integration.Authorizer(inv), nil
 	case "builtin":
 		if in.Name == "" {
@@ -332,6 +389,57 @@ func (in Integration) build(f *File, builtins Builtins, forAuthorizer bool) (gat
 	default:
 		return nil, nil, fmt.Errorf("type: unknown integration type %q (want http, lambda or builtin)", in.Type)
 	}
+}
+
+// timeout bounds one invocation: a lambda integration's timeout
+// (validated by invoker; 3s by default, as on Lambda), 30s for HTTP.
+func (in Integration) timeout() time.Duration {
+	if d, err := time.ParseDuration(in.Timeout); err == nil && d > 0 && in.Type == "lambda" {
+		return d
+	}
+	if in.Type == "lambda" {
+		return 3 * time.Second
+	}
+	return 30 * time.Second
+}
+
+// invoker builds an out-of-process integration: a Lambda function (started
+// here, stopped by Close) or an HTTP endpoint.
+func (in Integration) invoker(f *File) (integration.Invoker, error) {
+	switch in.Type {
+	case "lambda":
+		if in.Path == "" {
+			return nil, fmt.Errorf("path: required for type lambda (the bootstrap executable)")
+		}
+		timeout := 3 * time.Second
+		if in.Timeout != "" {
+			d, err := time.ParseDuration(in.Timeout)
+			if err != nil || d <= 0 || d > 15*time.Minute {
+				return nil, fmt.Errorf("timeout: want a duration up to 15m such as 10s (got %q)", in.Timeout)
+			}
+			timeout = d
+		}
+		if in.Concurrency < 0 || in.MemoryMB < 0 {
+			return nil, fmt.Errorf("concurrency and memoryMB must not be negative")
+		}
+		fn, err := lambda.New(lambda.Options{Path: in.Path, Handler: in.Handler, Env: in.Environment,
+			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB})
+		if err != nil {
+			return nil, fmt.Errorf("path: %w", err)
+		}
+		f.functions = append(f.functions, fn)
+		return fn, nil
+	case "http":
+		u, err := url.Parse(in.URL)
+		if in.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("url: want an http:// or https:// URL (got %q)", in.URL)
+		}
+		if in.Name != "" {
+			return nil, fmt.Errorf("name: only for type builtin")
+		}
+		return &integration.HTTP{URL: in.URL, Headers: in.Headers}, nil
+	}
+	return nil, fmt.Errorf("type: %q is not an out-of-process integration", in.Type)
 }
 
 func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limits {

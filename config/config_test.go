@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"regexp"
@@ -48,6 +49,10 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	if opts.Credentials["AKIDSWITCHBOARDDEV"] != "from-env" {
 		t.Fatalf("credentials %v", opts.Credentials)
 	}
+	defer f.Close(context.Background())
+	if f.Queue("fanout") == nil || f.QueueAPI(nil) == nil {
+		t.Fatal("queue fanout not built")
+	}
 	// And the gateway accepts what the config built.
 	srv, err := gateway.New(opts)
 	if err != nil {
@@ -83,6 +88,11 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"credential without secret", base + "management:\n  credentials:\n    - accessKeyId: AK\n", "management.credentials[0].secretAccessKey"},
 		{"credential env unset", base + "management:\n  credentials:\n    - accessKeyId: AK\n      secretAccessKeyEnv: SWITCHBOARD_TEST_UNSET\n", "SWITCHBOARD_TEST_UNSET"},
 		{"wrong yaml type", base + "limits:\n  maxMessageBytes: lots\n", "line 4"}, // yaml.v3 names the line
+		{"bad queue name", base + "queues:\n  fan.out:\n    integration: {type: http, url: http://h/q}\n", "queues.fan.out"},
+		{"queue without consumer", base + "queues:\n  fanout: {}\n", "queues.fanout.integration: type"},
+		{"builtin queue consumer", base + "queues:\n  fanout:\n    integration: {type: builtin, name: x}\n", "queues.fanout.integration"},
+		{"queue batch too big", base + "queues:\n  fanout:\n    batchSize: 11\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.batchSize"},
+		{"bad retry delay", base + "queues:\n  fanout:\n    retryDelay: soon\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.retryDelay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := config.Parse([]byte(tc.yaml), nil)

@@ -152,10 +152,13 @@ func New(opts Options) (*Stack, error) {
 		Stage:                    Stage,
 		RouteSelectionExpression: "$request.body.action",
 		Routes:                   routes,
-		Authorizer:               &gateway.AuthorizerConfig{Authorizer: gateway.AuthorizerFunc(s.Chat.Authorize)},
-		Limits:                   opts.Limits,
-		NotFound:                 notFound,
-		Logger:                   log,
+		// The identity source of the AWS deployments (deploy/): the token
+		// is ?token= here exactly as there.
+		Authorizer: &gateway.AuthorizerConfig{Authorizer: gateway.AuthorizerFunc(s.Chat.Authorize),
+			IdentitySources: []string{"route.request.querystring.token"}},
+		Limits:   opts.Limits,
+		NotFound: notFound,
+		Logger:   log,
 	})
 	if err != nil {
 		s.Queue.Close(context.Background())

@@ -153,8 +153,8 @@ func (s *SDK) postEach(ctx context.Context, connectionIDs []string, data []byte)
 		gone   []string
 		failed []string
 		errs   []error
-		wg   sync.WaitGroup
-		next = make(chan string)
+		wg     sync.WaitGroup
+		next   = make(chan string)
 	)
 	for range n {
 		wg.Add(1)

@@ -126,6 +126,24 @@ func NewLocal(h Handler, opts LocalOptions) *Local {
 	return q
 }
 
+// send enqueues one body and returns its message id.
+func (q *Local) send(body []byte) (string, error) {
+	if err := check(body); err != nil {
+		return "", err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return "", ErrClosed
+	}
+	m := &localMessage{id: uuid.NewString(), body: string(body), sent: q.opts.Now()}
+	q.ready = append(q.ready, m)
+	q.addPending(1)
+	q.stats.Sent++
+	q.signal()
+	return m.id, nil
+}
+
 // Send implements Sender: the bodies are accepted at once, with SQS's
 // size limits.
 func (q *Local) Send(_ context.Context, bodies [][]byte) error {

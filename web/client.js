@@ -535,7 +535,13 @@ export class SwitchboardClient {
     this._heartbeatTimer = setInterval(() => {
       if (this._state !== State.CONNECTED) return;
       const ws = this._ws;
-      this.heartbeat().catch((err) => {
+      this.heartbeat().then((r) => {
+        // The server had let the connection expire: if rooms were lost
+        // with it, reconnect, which rejoins them and fetches what was missed.
+        if (!r || !r.restored || this._ws !== ws) return;
+        const back = new Set(r.rooms || []);
+        if ([...this._rooms.keys()].some((id) => !back.has(id))) ws.close(4003, 'connection expired');
+      }, (err) => {
         // No answer: the connection is dead without a close event (a
         // sleeping laptop, a dropped network). Close it to reconnect.
         if (err.code === 'TIMEOUT' && this._ws === ws && ws) ws.close(4001, 'heartbeat timeout');

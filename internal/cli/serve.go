@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/queue"
 )
 
 const defaultAddr = "127.0.0.1:8080"
@@ -71,19 +72,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serveGateway(ctx, ln, gw, log, len(opts.Credentials) > 0, stdout)
+	var h http.Handler = gw
+	if api := file.QueueAPI(log); api != nil {
+		mux := http.NewServeMux()
+		mux.Handle(queue.APIPath, api)
+		mux.Handle(queue.APIPath+"/", api)
+		mux.Handle("/", gw)
+		h = mux
+		for name := range file.Queues {
+			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
+		}
+	}
+	return serveGateway(ctx, ln, gw, h, log, len(opts.Credentials) > 0, stdout)
 }
 
-// serveGateway serves gw on ln until ctx ends, then shuts down: every
-// connection is closed with 1001 and its $disconnect runs before return.
-func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, log *slog.Logger, signed bool, stdout io.Writer) error {
+// serveGateway serves h (gw, or a mux in front of it) on ln until ctx
+// ends, then shuts down: every connection is closed with 1001 and its
+// $disconnect runs before return.
+func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, h http.Handler, log *slog.Logger, signed bool, stdout io.Writer) error {
 	addr := ln.Addr().String()
 	stage := gw.Stage()
 	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n  @connections:    http://%s/%s/@connections/{connectionId}\n", stage, addr, stage, addr, stage)
 	if host, _, _ := net.SplitHostPort(addr); !signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

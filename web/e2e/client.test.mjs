@@ -68,6 +68,10 @@ class FakeServer {
         return ok({ roomId: d.roomId, messages: page, cursor: next });
       }
       case 'heartbeat':
+        if (this.expired) {
+          this.expired = false; // the server stored the connection again, without its rooms
+          return ok({ expiresAt: new Date(Date.now() + 600000).toISOString(), restored: true, rooms: [] });
+        }
         return ok({ expiresAt: new Date(Date.now() + 600000).toISOString() });
       case 'boom':
         return fail('INTERNAL_ERROR', 'it broke');
@@ -304,5 +308,29 @@ test('heartbeats are sent, and a silent connection is replaced', async () => {
   const states = [];
   c.on('state', (ev) => states.push(ev.state));
   await until(() => states.includes('reconnecting') && c.state === 'connected', 'a reconnect after a missed heartbeat');
+  c.close();
+});
+
+test('a heartbeat that finds the connection expired without its rooms makes the client rejoin', async () => {
+  const server = new FakeServer();
+  const c = newClient(server, { heartbeatMs: 20 });
+  await c.connect();
+  await c.joinRoom('lobby');
+  const joins = () => server.requests.filter((r) => r.action === 'joinRoom' && r.data.roomId === 'lobby').length;
+  server.expired = true;
+  await until(() => joins() === 2 && c.state === 'connected', 'a rejoin after the expired heartbeat');
+  c.close();
+});
+
+test('a restored connection that lost no rooms stays as it is', async () => {
+  const server = new FakeServer();
+  const c = newClient(server, { heartbeatMs: 20 });
+  await c.connect();
+  const states = [];
+  c.on('state', (ev) => states.push(ev.state));
+  server.expired = true; // restored, rooms: [] — and this client had joined none
+  const beats = () => server.requests.filter((r) => r.action === 'heartbeat').length;
+  await until(() => beats() >= 3, 'heartbeats after the restored one');
+  assert.deepEqual(states, []);
   c.close();
 });
