@@ -52,10 +52,6 @@ type Target struct {
 	// and tests that need time to pass make the store's records expired
 	// instead.
 	Clock *Clock
-	// AuthorizationParam: the authorizer also finds the token in
-	// ?authorization= (no identity source of the gateway's authorizer
-	// insists on ?token=).
-	AuthorizationParam bool
 	// Timeout bounds each wait for a reply, a broadcast or a condition
 	// (default 10s). It is a deadline for failing, not a measurement:
 	// set it generously where cold starts make first replies slow.
@@ -106,6 +102,7 @@ var Tests = []struct {
 	{"ghost expires", GhostConnectionExpires},
 	{"gone is removed", GoneConnectionIsRemovedOnPost},
 	{"history pages", HistoryPagination},
+	{"heartbeat after expiry", HeartbeatAfterExpiry},
 }
 
 // Run runs every test of the suite as a subtest, each against the target

@@ -2,9 +2,12 @@ package chattest
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/store"
@@ -77,12 +80,19 @@ func Authentication(t *testing.T, tg *Target) {
 	if got := tg.DialStatus("token=" + good + "&x=1"); got != 101 {
 		t.Fatalf("valid token with another parameter: HTTP %d", got)
 	}
-	// The token may also come as ?authorization= (the header form is
-	// tested by the gateway).
-	if tg.AuthorizationParam {
-		if got := tg.DialStatus("authorization=" + good); got != 101 {
-			t.Fatalf("valid token as ?authorization=: HTTP %d", got)
-		}
+	// The token goes in ?token=: the authorizer's identity source, here
+	// as in the AWS deployments, refuses a request without it before the
+	// authorizer runs, even though the authorizer function would read
+	// ?authorization= and an Authorization: Bearer header.
+	if got := tg.DialStatus("authorization=" + good); got != 401 {
+		t.Errorf("valid token as ?authorization=: HTTP %d, want 401", got)
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial(tg.URL, http.Header{"Authorization": {"Bearer " + good}})
+	if err == nil {
+		conn.Close()
+		t.Errorf("valid token in Authorization: Bearer without ?token=: connected, want 401")
+	} else if resp == nil || resp.StatusCode != 401 {
+		t.Errorf("valid token in Authorization: Bearer without ?token=: %v, want 401", err)
 	}
 }
 
@@ -503,4 +513,90 @@ func GoneConnectionIsRemovedOnPost(t *testing.T, tg *Target) {
 	if ms, err := tg.Store.ConnectionRooms(ctx, ghost.ConnectionID); err != nil || len(ms) != 0 {
 		t.Fatalf("gone connection's memberships: %+v %v", ms, err)
 	}
+}
+
+// HeartbeatAfterExpiry: a connection whose record expired while its socket
+// stayed open (a laptop asleep) sends a heartbeat. Before the expiry was
+// processed, nobody was told it left: the connection comes back with its
+// rooms and the reply says so (restored, rooms). After the expiry was
+// processed (the room got user_left), the connection comes back without
+// them: rooms is empty and the client joins again.
+func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
+	ctx := context.Background()
+	acme := unique("acme")
+	alice := tg.Connect(t, "alice", "Alice", acme)
+	bob := tg.Connect(t, "bob", "Bob", acme)
+	var lobby Room
+	alice.OK("createRoom", map[string]any{"name": "Lobby"}, &lobby)
+	alice.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
+	bob.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
+	alice.Broadcast("user_joined", lobby.RoomID, func(d map[string]any) bool { return d["userId"] == "bob" })
+	bobLeft := func(f Frame) bool {
+		return f.Type == "user_left" && f.RoomID == lobby.RoomID && strings.Contains(string(f.Data), `"bob"`)
+	}
+	type heartbeat struct {
+		ExpiresAt string    `json:"expiresAt"`
+		Restored  bool      `json:"restored"`
+		Rooms     *[]string `json:"rooms"`
+	}
+
+	// Bob's record expires (Alice's does not): on the clock, ten minutes
+	// without a heartbeat; on the real clock, the record is made expired.
+	expireBob := func() {
+		t.Helper()
+		if tg.Clock != nil {
+			tg.Clock.Add(6 * time.Minute)
+			alice.OK("heartbeat", nil, nil)
+			tg.Clock.Add(6 * time.Minute)
+			return
+		}
+		cs, err := tg.Store.UserConnections(ctx, acme, "bob")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("bob's connections: %+v %v", cs, err)
+		}
+		if err := tg.Store.TouchConnection(ctx, cs[0].ConnectionID, tg.now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Not processed yet: back with the lobby, and the lobby heard nothing.
+	expireBob()
+	var hb heartbeat
+	bob.OK("heartbeat", nil, &hb)
+	if !hb.Restored || hb.Rooms == nil || len(*hb.Rooms) != 1 || (*hb.Rooms)[0] != lobby.RoomID || hb.ExpiresAt == "" {
+		t.Fatalf("heartbeat after expiry: %+v, want restored with the lobby", hb)
+	}
+	bob.OK("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "back"}, nil)
+	alice.Broadcast("message", lobby.RoomID, func(d map[string]any) bool { return d["content"] == "back" })
+	// (Before any round trip of Bob's: ping is a heartbeat.)
+	cs, err := tg.Store.UserConnections(ctx, acme, "bob")
+	if err != nil || len(cs) != 1 || cs[0].ExpiresAt.UTC().Format("2006-01-02T15:04:05.000Z") != hb.ExpiresAt {
+		t.Fatalf("bob's connection after the restore: %+v %v (heartbeat said %s)", cs, err, hb.ExpiresAt)
+	}
+	alice.Quiet(bobLeft, "user_left for bob, who was restored", bob)
+	if ms, err := tg.Store.RoomMembers(ctx, acme, lobby.RoomID); err != nil || len(ms) != 2 {
+		t.Fatalf("lobby members after the restore: %+v %v", ms, err)
+	}
+	// A heartbeat in time is an ordinary one.
+	hb = heartbeat{}
+	bob.OK("heartbeat", nil, &hb)
+	if hb.Restored || hb.Rooms != nil {
+		t.Fatalf("heartbeat in time: %+v", hb)
+	}
+
+	// Processed: the sweep told the lobby Bob left; he comes back without it.
+	expireBob()
+	if n, err := tg.Sweep(ctx); err != nil || n < 2 {
+		t.Fatalf("sweep removed %d items: %v", n, err)
+	}
+	alice.Broadcast("user_left", lobby.RoomID, func(d map[string]any) bool { return d["userId"] == "bob" })
+	hb = heartbeat{}
+	bob.OK("heartbeat", nil, &hb)
+	if !hb.Restored || hb.Rooms == nil || len(*hb.Rooms) != 0 {
+		t.Fatalf("heartbeat after a processed expiry: %+v, want restored without rooms", hb)
+	}
+	bob.Fails("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "am I in?"}, "NOT_IN_ROOM")
+	bob.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
+	alice.Broadcast("user_joined", lobby.RoomID, func(d map[string]any) bool { return d["userId"] == "bob" })
+	bob.OK("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "back again"}, nil)
 }
