@@ -1,18 +1,30 @@
 package deploy_test
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"log/slog"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/internal/lambdaapp"
+	"github.com/switchboard-ws/switchboard/queue"
 )
 
 // storeOperations are the DynamoDB API calls store/dynamo makes on request
@@ -61,6 +73,25 @@ var connectionMethods = map[string]string{
 	"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE",
 }
 
+// sqsIAM maps the SQS API operations to the IAM actions that authorize
+// them (the batch calls are authorized as their single forms).
+var sqsIAM = map[string]string{
+	"SendMessage": "sqs:SendMessage", "SendMessageBatch": "sqs:SendMessage",
+	"ReceiveMessage": "sqs:ReceiveMessage",
+	"DeleteMessage":  "sqs:DeleteMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
+	"ChangeMessageVisibility": "sqs:ChangeMessageVisibility", "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	"GetQueueAttributes": "sqs:GetQueueAttributes", "GetQueueUrl": "sqs:GetQueueUrl",
+	"PurgeQueue": "sqs:PurgeQueue", "StartMessageMoveTask": "sqs:StartMessageMoveTask",
+}
+
+// sqsPollActions are what a Lambda event source mapping calls on the queue
+// with the function's role (the actions of AWSLambdaSQSQueueExecutionRole).
+var sqsPollActions = []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
+
+// lambdaPath are the packages of the Lambda binary whose SQS calls the
+// deployments must grant.
+var lambdaPath = []string{"cmd/bootstrap", "internal/lambdaapp", "chat", "push", "queue"}
+
 // repoRoot is the repository's root directory.
 func repoRoot(t testing.TB) string {
 	_, file, _, ok := runtime.Caller(0)
@@ -71,7 +102,20 @@ func repoRoot(t testing.TB) string {
 }
 
 // expected derives what the deployments must provide from the code.
-func expected(t testing.TB) expectations {
+func expected(t testing.TB) expectations { return expectedIn(t, nil) }
+
+// codeDir is the directory of a package of the repository, or its stand-in
+// in alt (for the tests of these derivations).
+func codeDir(t testing.TB, alt map[string]string, pkg string) string {
+	if d, ok := alt[pkg]; ok {
+		return d
+	}
+	return filepath.Join(repoRoot(t), filepath.FromSlash(pkg))
+}
+
+// expectedIn derives the expectations from the code, with the packages of
+// alt read from other directories.
+func expectedIn(t testing.TB, alt map[string]string) expectations {
 	x := expectations{
 		handlers: slices.Clone(lambdaapp.Handlers),
 		env:      slices.Clone(lambdaapp.Env),
@@ -108,7 +152,289 @@ func expected(t testing.TB) expectations {
 		methods[connectionMethods[call]] = true
 	}
 	x.connMethods = slices.Sorted(maps.Keys(methods))
+
+	// SQS: the actions of the calls the binary makes, for the handlers that
+	// broadcast; the polling actions for the handler of SQS events.
+	send := map[string]bool{}
+	for op, files := range sqsCalls(t, alt) {
+		act, ok := sqsIAM[op]
+		if !ok {
+			t.Fatalf("%s call SQS %s, for which deploy/code_test.go knows no IAM action: add it to sqsIAM, then grant it in deploy/terraform/modules/switchboard/iam.tf and deploy/sam/template.yaml", strings.Join(files, ", "), op)
+		}
+		send[act] = true
+	}
+	x.sendActions = slices.Sorted(maps.Keys(send))
+	x.pollActions = slices.Clone(sqsPollActions)
+	x.broadcasters, x.consumer = queueHandlers(t, alt)
+	x.maxReceiveCount, x.eventBatchSize = localQueueDefaults(t)
 	return x
+}
+
+// sqsOperations are the operations of the SQS API: the methods of
+// *sqs.Client but Options.
+func sqsOperations() map[string]bool {
+	ops := map[string]bool{}
+	ty := reflect.TypeOf(&sqs.Client{})
+	for i := range ty.NumMethod() {
+		if m := ty.Method(i).Name; m != "Options" {
+			ops[m] = true
+		}
+	}
+	return ops
+}
+
+// sqsCalls returns the SQS operations the Lambda path calls (X.<Op>( in
+// the files that import the SQS client) or declares in an interface (such
+// as queue.SQSAPI, what lambdaapp hands queue.NewSQS), each with the files.
+func sqsCalls(t testing.TB, alt map[string]string) map[string][]string {
+	ops := sqsOperations()
+	out := map[string][]string{}
+	add := func(op, where string) {
+		if !slices.Contains(out[op], where) {
+			out[op] = append(out[op], where)
+		}
+	}
+	for _, pkg := range lambdaPath {
+		_, files := goFiles(t, codeDir(t, alt, pkg))
+		for name, f := range files {
+			imports := false
+			for _, im := range f.Imports {
+				imports = imports || im.Path.Value == strconv.Quote("github.com/aws/aws-sdk-go-v2/service/sqs")
+			}
+			if !imports {
+				continue
+			}
+			where := pkg + "/" + name
+			ast.Inspect(f, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && ops[sel.Sel.Name] {
+						if id, ok := sel.X.(*ast.Ident); !ok || id.Name != "sqs" { // sqs.NewFromConfig and the like
+							add(sel.Sel.Name, where)
+						}
+					}
+				case *ast.InterfaceType:
+					for _, m := range n.Methods.List {
+						for _, id := range m.Names {
+							if ops[id.Name] {
+								add(id.Name, where)
+							}
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// queueHandlers derives from the code which handlers broadcast through the
+// fan-out queue and which consumes it. lambdaapp.Handler gives each
+// handler's chat.Service method; a handler broadcasts through the queue if
+// its method reaches (by name, through calls and references in package
+// chat) a function that uses the Config's Queue; the consumer's method
+// takes an events.SQSEvent.
+func queueHandlers(t testing.TB, alt map[string]string) (broadcasters []string, consumer string) {
+	methods := handlerMethods(t, alt)
+	_, files := goFiles(t, codeDir(t, alt, "chat"))
+	refs := map[string]map[string]bool{} // function, method or package variable -> names it mentions
+	usesQueue := map[string]bool{}
+	takesSQS := map[string]bool{}
+	mentions := func(name string, n ast.Node) {
+		if refs[name] == nil {
+			refs[name] = map[string]bool{}
+		}
+		ast.Inspect(n, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.Ident:
+				refs[name][n.Name] = true
+			case *ast.SelectorExpr:
+				refs[name][n.Sel.Name] = true
+				if in, ok := n.X.(*ast.SelectorExpr); ok && in.Sel.Name == "cfg" && n.Sel.Name == "Queue" {
+					usesQueue[name] = true
+				}
+			}
+			return true
+		})
+	}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				mentions(d.Name.Name, d.Body)
+				for _, p := range d.Type.Params.List {
+					if sel, ok := p.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "SQSEvent" {
+						takesSQS[d.Name.Name] = true
+					}
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					if vs, ok := sp.(*ast.ValueSpec); ok {
+						for _, id := range vs.Names {
+							for _, v := range vs.Values {
+								mentions(id.Name, v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(usesQueue) == 0 {
+		t.Fatalf("package chat: no function uses cfg.Queue: deploy/code_test.go cannot tell which handlers queue broadcasts")
+	}
+	reaches := func(from string) bool {
+		seen := map[string]bool{}
+		var walk func(string) bool
+		walk = func(n string) bool {
+			if seen[n] {
+				return false
+			}
+			seen[n] = true
+			if usesQueue[n] {
+				return true
+			}
+			for m := range refs[n] {
+				if refs[m] != nil && walk(m) {
+					return true
+				}
+			}
+			return false
+		}
+		return walk(from)
+	}
+	for _, h := range lambdaapp.Handlers {
+		m, ok := methods[h]
+		if !ok {
+			t.Fatalf("internal/lambdaapp: no chat.Service method found for the handler %q in Handler: deploy/code_test.go cannot tell what it does", h)
+		}
+		if refs[m] == nil {
+			t.Fatalf("package chat: no method %s (the %s handler's)", m, h)
+		}
+		if reaches(m) {
+			broadcasters = append(broadcasters, h)
+		}
+		if takesSQS[m] {
+			if consumer != "" {
+				t.Fatalf("package chat: both %s and %s take events.SQSEvent", methods[consumer], m)
+			}
+			consumer = h
+		}
+	}
+	sort.Strings(broadcasters)
+	return broadcasters, consumer
+}
+
+// handlerMethods reads lambdaapp.Handler: for each handler (a case of the
+// switch on c.Handler, or an if on c.Handler == "..."), the method of the
+// chat.Service it returns.
+func handlerMethods(t testing.TB, alt map[string]string) map[string]string {
+	_, files := goFiles(t, codeDir(t, alt, "internal/lambdaapp"))
+	out := map[string]string{}
+	returned := func(handlers []string, body []ast.Stmt) {
+		for _, st := range body {
+			ast.Inspect(st, func(n ast.Node) bool {
+				if r, ok := n.(*ast.ReturnStmt); ok && len(r.Results) > 0 {
+					if sel, ok := r.Results[0].(*ast.SelectorExpr); ok && ast.IsExported(sel.Sel.Name) {
+						for _, h := range handlers {
+							out[h] = sel.Sel.Name
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	isHandler := func(e ast.Expr) bool {
+		sel, ok := e.(*ast.SelectorExpr)
+		return ok && sel.Sel.Name == "Handler"
+	}
+	lit := func(e ast.Expr) (string, bool) {
+		b, ok := e.(*ast.BasicLit)
+		if !ok || b.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(b.Value)
+		return s, err == nil
+	}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Name.Name != "Handler" || fd.Recv != nil {
+				continue
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.SwitchStmt:
+					if n.Tag != nil && isHandler(n.Tag) {
+						for _, c := range n.Body.List {
+							cc := c.(*ast.CaseClause)
+							var hs []string
+							for _, e := range cc.List {
+								if s, ok := lit(e); ok {
+									hs = append(hs, s)
+								}
+							}
+							returned(hs, cc.Body)
+						}
+					}
+				case *ast.IfStmt:
+					if be, ok := n.Cond.(*ast.BinaryExpr); ok && be.Op == token.EQL && isHandler(be.X) {
+						if s, ok := lit(be.Y); ok {
+							returned([]string{s}, n.Body.List)
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// localQueueDefaults runs queue.Local, the queue `switchboard dev` runs
+// with SQS's semantics, with its defaults: how often it delivers a message
+// that always fails before dead-lettering it (the redrive policy's
+// maxReceiveCount), and how many records one invocation gets (the event
+// source mapping's batch size).
+func localQueueDefaults(t testing.TB) (maxReceives, batchSize int) {
+	var mu sync.Mutex
+	h := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		mu.Lock()
+		batchSize = max(batchSize, len(ev.Records))
+		mu.Unlock()
+		var r events.SQSEventResponse
+		for _, rec := range ev.Records {
+			r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+		return r, nil
+	}
+	q := queue.NewLocal(h, queue.LocalOptions{RetryDelay: time.Millisecond, Concurrency: 1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	bodies := make([][]byte, 25)
+	for i := range bodies {
+		bodies[i] = []byte(strconv.Itoa(i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := q.Send(ctx, bodies); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead := q.DeadLetters()
+	if len(dead) != len(bodies) {
+		t.Fatalf("queue.Local dead-lettered %d of %d messages that always failed", len(dead), len(bodies))
+	}
+	maxReceives = dead[0].Receives
+	for _, d := range dead {
+		if d.Receives != maxReceives {
+			t.Fatalf("queue.Local dead-lettered messages after %d and %d receives", maxReceives, d.Receives)
+		}
+	}
+	return maxReceives, batchSize
 }
 
 // goFiles parses the non-test Go files of a package directory.
@@ -262,5 +588,21 @@ func TestExpectations(t *testing.T) {
 	if len(x.tableActions) == 0 || len(x.indexActions) == 0 {
 		t.Errorf("table actions %v, index actions %v", x.tableActions, x.indexActions)
 	}
-	t.Logf("routes %d, table %v, indexes %v, @connections %v", len(x.routes), x.tableActions, x.indexActions, x.connMethods)
+	// Every handler but the authorizer broadcasts (fanout too: it queues the
+	// unreached rest of a batch, and announces the connections it found
+	// gone); fanout consumes the queue; queue.SQS sends with SendMessageBatch.
+	if want := []string{"cleanup", "connect", "disconnect", "fanout", "message"}; !slices.Equal(x.broadcasters, want) {
+		t.Errorf("broadcasting handlers %v, want %v", x.broadcasters, want)
+	}
+	if x.consumer != "fanout" {
+		t.Errorf("the handler of SQS events is %q, want fanout", x.consumer)
+	}
+	if !slices.Equal(x.sendActions, []string{"sqs:SendMessage"}) {
+		t.Errorf("SQS actions of the code %v, want [sqs:SendMessage]", x.sendActions)
+	}
+	if x.maxReceiveCount < 1 || x.eventBatchSize < 1 || x.eventBatchSize > 10 {
+		t.Errorf("queue.Local: max receives %d, batch size %d", x.maxReceiveCount, x.eventBatchSize)
+	}
+	t.Logf("routes %d, table %v, indexes %v, @connections %v, SQS %v (poll %v), broadcasters %v, consumer %s, maxReceiveCount %d, batch %d",
+		len(x.routes), x.tableActions, x.indexActions, x.connMethods, x.sendActions, x.pollActions, x.broadcasters, x.consumer, x.maxReceiveCount, x.eventBatchSize)
 }
