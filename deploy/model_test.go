@@ -83,7 +83,7 @@ type route struct {
 type lambdaFunction struct {
 	resource
 	handler, runtime, code, fnName string
-	role                           string // the symbol of its role
+	role                           string  // the symbol of its role
 	timeout                        float64 // seconds (Lambda's default: 3)
 	architectures                  []string
 	env                            map[string]string
