@@ -2,12 +2,14 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -88,9 +90,40 @@ var sqsIAM = map[string]string{
 // with the function's role (the actions of AWSLambdaSQSQueueExecutionRole).
 var sqsPollActions = []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
 
-// lambdaPath are the packages of the Lambda binary whose SQS calls the
-// deployments must grant.
-var lambdaPath = []string{"cmd/bootstrap", "internal/lambdaapp", "chat", "push", "queue"}
+// modulePath is the module of the repository.
+const modulePath = "github.com/switchboard-ws/switchboard"
+
+// lambdaPath returns the packages of the Lambda binary (cmd/bootstrap and
+// every package of this module it imports, directly or not), relative to
+// the repository root: those whose SQS calls the deployments must grant.
+func lambdaPath(t testing.TB, alt map[string]string) []string {
+	seen := map[string]bool{}
+	var walk func(pkg string)
+	walk = func(pkg string) {
+		if seen[pkg] {
+			return
+		}
+		seen[pkg] = true
+		paths, _ := filepath.Glob(filepath.Join(codeDir(t, alt, pkg), "*.go"))
+		for _, p := range paths {
+			if strings.HasSuffix(p, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, im := range f.Imports {
+				path, _ := strconv.Unquote(im.Path.Value)
+				if rest, ok := strings.CutPrefix(path, modulePath+"/"); ok {
+					walk(rest)
+				}
+			}
+		}
+	}
+	walk("cmd/bootstrap")
+	return slices.Sorted(maps.Keys(seen))
+}
 
 // repoRoot is the repository's root directory.
 func repoRoot(t testing.TB) string {
@@ -194,7 +227,7 @@ func sqsCalls(t testing.TB, alt map[string]string) map[string][]string {
 			out[op] = append(out[op], where)
 		}
 	}
-	for _, pkg := range lambdaPath {
+	for _, pkg := range lambdaPath(t, alt) {
 		_, files := goFiles(t, codeDir(t, alt, pkg))
 		for name, f := range files {
 			imports := false
@@ -605,4 +638,101 @@ func TestExpectations(t *testing.T) {
 	}
 	t.Logf("routes %d, table %v, indexes %v, @connections %v, SQS %v (poll %v), broadcasters %v, consumer %s, maxReceiveCount %d, batch %d",
 		len(x.routes), x.tableActions, x.indexActions, x.connMethods, x.sendActions, x.pollActions, x.broadcasters, x.consumer, x.maxReceiveCount, x.eventBatchSize)
+}
+
+// copyPackage copies the non-test Go files of a package of the repository
+// to a temporary directory, replacing old with new (exactly once) in file
+// and adding the files of extra.
+func copyPackage(t *testing.T, pkg, file, old, new string, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	paths, _ := filepath.Glob(filepath.Join(repoRoot(t), filepath.FromSlash(pkg), "*.go"))
+	done := file == ""
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(p) == file {
+			if strings.Count(string(b), old) != 1 {
+				t.Fatalf("the mutation's text %q is not in %s/%s exactly once", old, pkg, file)
+			}
+			b, done = []byte(strings.Replace(string(b), old, new, 1)), true
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !done {
+		t.Fatalf("no file %s/%s", pkg, file)
+	}
+	for name, src := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestCodeDriftIsCaught changes the code the expectations are derived from
+// in the ways that would need other permissions or settings, and expects
+// the unchanged templates to be reported (or the derivation to refuse).
+func TestCodeDriftIsCaught(t *testing.T) {
+	root := repoRoot(t)
+	tf := func(t *testing.T, x expectations) []string {
+		return check(tfEvaluate(t, root, filepath.Join(root, tfModuleDir), tfScenarios(root)[0]), x)
+	}
+	const extraCall = `package queue
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+func (q *SQS) extend(ctx context.Context) error {
+	_, err := q.client.%s(ctx, &sqs.%sInput{})
+	return err
+}
+`
+	cases := []struct {
+		name, pkg, file, old, new string
+		extra                     map[string]string
+		want                      string // a problem of the templates, or
+		fatal                     string // the derivation's refusal
+	}{
+		{name: "queue.SQS also changes visibility", pkg: "queue",
+			extra: map[string]string{"extend.go": fmt.Sprintf(extraCall, "ChangeMessageVisibility", "ChangeMessageVisibility")},
+			want:  `aws_lambda_function.fn["message"]: SQS actions on the fan-out queue [sqs:SendMessage], want exactly [sqs:ChangeMessageVisibility sqs:SendMessage]`},
+		{name: "SQSAPI gains a method", pkg: "queue", file: "sqs.go",
+			old:  "type SQSAPI interface {\n",
+			new:  "type SQSAPI interface {\n\tPurgeQueue(ctx context.Context, in *sqs.PurgeQueueInput, optFns ...func(*sqs.Options)) (*sqs.PurgeQueueOutput, error)\n",
+			want: `aws_lambda_function.fn["cleanup"]: SQS actions on the fan-out queue [sqs:SendMessage], want exactly [sqs:PurgeQueue sqs:SendMessage]`},
+		{name: "an SQS call without a known IAM action", pkg: "queue",
+			extra: map[string]string{"extend.go": fmt.Sprintf(extraCall, "TagQueue", "TagQueue")},
+			fatal: "SQS TagQueue, for which deploy/code_test.go knows no IAM action"},
+		{name: "the authorizer broadcasts", pkg: "chat", file: "connect.go",
+			old:  "events.APIGatewayCustomAuthorizerResponse, error) {\n",
+			new:  "events.APIGatewayCustomAuthorizerResponse, error) {\n\t_ = s.cfg.Queue\n",
+			want: `aws_lambda_function.fn["authorizer"]: no FANOUT_QUEUE_URL`},
+		{name: "a handler lambdaapp does not map", pkg: "internal/lambdaapp", file: "lambdaapp.go",
+			old: "\tcase \"fanout\":\n\t\treturn svc.Fanout, nil\n", new: "",
+			fatal: `no chat.Service method found for the handler "fanout"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			alt := map[string]string{c.pkg: copyPackage(t, c.pkg, c.file, c.old, c.new, c.extra)}
+			if c.fatal != "" {
+				msg := expectFatal(t, func(tb testing.TB) { expectedIn(tb, alt) })
+				if !strings.Contains(msg, c.fatal) {
+					t.Errorf("derivation failed with %q, want %q", msg, c.fatal)
+				}
+				return
+			}
+			expectProblem(t, tf(t, expectedIn(t, alt)), c.want, tfModuleDir)
+		})
+	}
 }

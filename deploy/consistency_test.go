@@ -24,9 +24,26 @@
 //     TTL on expiresAt); the stream reaches the cleanup function filtered
 //     to TTL deletions; the stage auto-deploys with throttling and access
 //     logs; every function and the stage log to a group with retention;
-//     API Gateway may invoke exactly from this API.
+//     API Gateway may invoke exactly from this API;
+//   - the fan-out path: the handlers that broadcast (those whose chat.Service
+//     method reaches the use of the Config's Queue, code_test.go) and only
+//     those have FANOUT_QUEUE_URL, the fan-out queue's URL, agree on
+//     FANOUT_THRESHOLD and FANOUT_BATCH_SIZE, and may sqs:* exactly the
+//     actions of the SQS calls of the bootstrap's packages (queue.SQSAPI:
+//     sqs:SendMessage) on that queue; the handler of SQS events (fanout)
+//     also the polling actions. No function may act on the dead-letter
+//     queue. One event source mapping from the queue reaches the fanout
+//     function, with ReportBatchItemFailures, at most 10 records and no
+//     filter; the queue's visibility timeout is at least 6 times the
+//     function's timeout, its redrive policy sends a batch to the
+//     dead-letter queue after as many receives as queue.Local (switchboard
+//     dev) makes, it keeps a batch for all of them, and both queues are
+//     encrypted; the dead-letter queue keeps messages 14 days, longer than
+//     the queue, and has an alarm on ApproximateNumberOfMessagesVisible > 0.
 //
-// Every problem names the file and the resource.
+// Every problem names the file and the resource. TestChecksCatchDrift
+// breaks the templates, and TestCodeDriftIsCaught the code, in the ways
+// these checks exist for, and expects each to be reported.
 package deploy_test
 
 import (
@@ -191,6 +208,44 @@ func TestChecksCatchDrift(t *testing.T) {
 		{"no retention", "      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-cleanup\n      RetentionInDays: !Ref LogRetentionDays\n",
 			"      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-cleanup\n", "CleanupLogGroup: no retention"},
 		{"table for the authorizer", "Roles: [!Ref ConnectRole,", "Roles: [!Ref AuthorizerRole, !Ref ConnectRole,", "AuthorizerFunction: the authorizer handler uses neither"},
+		// The fan-out path.
+		{"no dead-letter queue", "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt FanoutDeadLetterQueue.Arn\n        maxReceiveCount: 3\n", "",
+			"FanoutQueue: no redrive policy"},
+		{"maxReceiveCount unlike the code", "        maxReceiveCount: 3\n", "        maxReceiveCount: 5\n", "FanoutQueue: redrive maxReceiveCount 5, want 3"},
+		{"no ReportBatchItemFailures", "            FunctionResponseTypes: [ReportBatchItemFailures]\n", "", "lack ReportBatchItemFailures"},
+		{"message may sqs:*", "                Resource: !GetAtt MessageLogGroup.Arn\n",
+			"                Resource: !GetAtt MessageLogGroup.Arn\n              - Effect: Allow\n                Action: ['sqs:*']\n                Resource: '*'\n",
+			`MessageFunction: deploy/sam/template.yaml: MessageRole (policy logs): sqs:* on "*", which is not the fan-out queue`},
+		{"send is sqs:*", "            Action: [sqs:SendMessage]\n", "            Action: ['sqs:*']\n", "MessageFunction: SQS actions on the fan-out queue [sqs:*], want exactly [sqs:SendMessage]"},
+		{"fanout cannot poll", "Action: [sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage]", "Action: [sqs:ReceiveMessage]",
+			"FanoutFunction: SQS actions on the fan-out queue [sqs:ReceiveMessage sqs:SendMessage], want exactly [sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage sqs:SendMessage]"},
+		{"visibility timeout too short", "VisibilityTimeout: 360", "VisibilityTimeout: 60", "FanoutQueue: visibility timeout 60s is less than 6 times the fanout function's timeout (60s)"},
+		{"fanout timeout too long", "change both.\n      Timeout: 60\n", "change both.\n      Timeout: 300\n",
+			"FanoutQueue: visibility timeout 360s is less than 6 times the fanout function's timeout (300s)"},
+		{"FANOUT_QUEUE_URL missing", "          FANOUT_QUEUE_URL: !Ref FanoutQueue\n          FANOUT_THRESHOLD: !Ref FanoutThreshold\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          CONNECTION_TTL: !If [HasConnectionTtl, !Ref ConnectionTtl, !Ref AWS::NoValue]\n          MAX_CONTENT_BYTES",
+			"          FANOUT_THRESHOLD: !Ref FanoutThreshold\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          CONNECTION_TTL: !If [HasConnectionTtl, !Ref ConnectionTtl, !Ref AWS::NoValue]\n          MAX_CONTENT_BYTES",
+			"MessageFunction: no FANOUT_QUEUE_URL"},
+		{"FANOUT_QUEUE_URL of the dead-letter queue", "          FANOUT_QUEUE_URL: !Ref FanoutQueue\n          FANOUT_THRESHOLD: !Ref FanoutThreshold\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n      Events:\n        Batches:",
+			"          FANOUT_QUEUE_URL: !Ref FanoutDeadLetterQueue\n          FANOUT_THRESHOLD: !Ref FanoutThreshold\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n      Events:\n        Batches:",
+			`FanoutFunction: FANOUT_QUEUE_URL "${FanoutDeadLetterQueue}" is not the URL of the fan-out queue`},
+		{"FANOUT_QUEUE_URL for the authorizer", "          JWT_SECRET: !If", "          FANOUT_QUEUE_URL: !Ref FanoutQueue\n          JWT_SECRET: !If",
+			"AuthorizerFunction: sets FANOUT_QUEUE_URL, but the authorizer handler does not broadcast"},
+		{"SQS_ENDPOINT set", "          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n      Events:\n        Batches:", "          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          SQS_ENDPOINT: http://127.0.0.1:9324\n      Events:\n        Batches:",
+			"FanoutFunction: sets SQS_ENDPOINT, which a deployed function must not"},
+		{"threshold differs", "          FANOUT_THRESHOLD: !Ref FanoutThreshold\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          CONNECTION_TTL: !If [HasConnectionTtl, !Ref ConnectionTtl, !Ref AWS::NoValue]\n          MAX_CONTENT_BYTES",
+			"          FANOUT_THRESHOLD: \"1000\"\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          CONNECTION_TTL: !If [HasConnectionTtl, !Ref ConnectionTtl, !Ref AWS::NoValue]\n          MAX_CONTENT_BYTES",
+			`MessageFunction: FANOUT_THRESHOLD "1000", but CleanupFunction has "500"`},
+		{"send to the dead-letter queue", "            Action: [sqs:SendMessage]\n            Resource: !GetAtt FanoutQueue.Arn\n", "            Action: [sqs:SendMessage]\n            Resource: [!GetAtt FanoutQueue.Arn, !GetAtt FanoutDeadLetterQueue.Arn]\n",
+			"ConnectFunction: deploy/sam/template.yaml: FanoutSendPolicy: sqs:SendMessage on the dead-letter queue FanoutDeadLetterQueue"},
+		{"alarm on the wrong queue", "          Value: !GetAtt FanoutDeadLetterQueue.QueueName", "          Value: !GetAtt FanoutQueue.QueueName",
+			"FanoutDeadLetterQueue: no alarm on its ApproximateNumberOfMessagesVisible > 0"},
+		{"dead-letter retention short", "      MessageRetentionPeriod: 1209600\n", "      MessageRetentionPeriod: 345600\n",
+			"FanoutDeadLetterQueue: retention 345600s is not longer than the fan-out queue's 345600s"},
+		{"queue unencrypted", "      MessageRetentionPeriod: 345600\n      SqsManagedSseEnabled: true\n", "      MessageRetentionPeriod: 345600\n      SqsManagedSseEnabled: false\n",
+			"FanoutQueue: no server-side encryption"},
+		{"batches filtered", "            FunctionResponseTypes: [ReportBatchItemFailures]\n", "            FunctionResponseTypes: [ReportBatchItemFailures]\n            FilterCriteria:\n              Filters:\n                - Pattern: '{\"body\":{\"attempt\":[{\"exists\":false}]}}'\n",
+			"FanoutFunction.Events.Batches: filter criteria: SQS deletes the messages a filter drops"},
+		{"no fanout function", "      Handler: fanout\n", "      Handler: message\n", `no function has handler "fanout"`},
 	}
 	for _, c := range samCases {
 		t.Run("sam/"+c.name, func(t *testing.T) {
@@ -212,6 +267,21 @@ func TestChecksCatchDrift(t *testing.T) {
 		{"GSI renamed", "dynamodb.tf", `name            = "GSI2"`, `name            = "GSI3"`, "global secondary indexes"},
 		{"wrong artifact", "main.tf", "architectures    = [var.architecture]", `architectures    = ["x86_64"]`, "want the x86_64 artifact"},
 		{"message on $disconnect", "main.tf", `{ "$disconnect" = "disconnect", "$default" = "message" }`, `{ "$disconnect" = "message", "$default" = "message" }`, `route "$disconnect" reaches aws_lambda_function.fn["message"]`},
+		// The fan-out path.
+		{"no dead-letter queue", "sqs.tf", "  redrive_policy = jsonencode({\n    deadLetterTargetArn = aws_sqs_queue.fanout_dlq.arn\n    maxReceiveCount     = local.fanout_max_receive_count\n  })\n", "",
+			"aws_sqs_queue.fanout: no redrive policy"},
+		{"maxReceiveCount unlike the code", "sqs.tf", "fanout_max_receive_count = 3", "fanout_max_receive_count = 10", "aws_sqs_queue.fanout: redrive maxReceiveCount 10, want 3"},
+		{"no ReportBatchItemFailures", "sqs.tf", `  function_response_types = ["ReportBatchItemFailures"]` + "\n", "", "lack ReportBatchItemFailures"},
+		{"message may sqs:*", "iam.tf", `Action   = ["sqs:SendMessage"]`, `Action   = ["sqs:*"]`, `aws_lambda_function.fn["message"]: SQS actions on the fan-out queue [sqs:*], want exactly [sqs:SendMessage]`},
+		{"visibility timeout too short", "sqs.tf", "fanout_visibility_timeout = 6 * var.fanout_timeout", "fanout_visibility_timeout = 2 * var.fanout_timeout",
+			"aws_sqs_queue.fanout: visibility timeout 120s is less than 6 times the fanout function's timeout (60s)"},
+		{"FANOUT_QUEUE_URL missing", "main.tf", "    disconnect = merge(local.data_env, local.fanout_env)\n", "    disconnect = local.data_env\n", `aws_lambda_function.fn["disconnect"]: no FANOUT_QUEUE_URL`},
+		{"fanout polls the dead-letter queue", "iam.tf", "\"sqs:ReceiveMessage\"]\n      Resource = aws_sqs_queue.fanout.arn", "\"sqs:ReceiveMessage\"]\n      Resource = aws_sqs_queue.fanout_dlq.arn",
+			"sqs:ReceiveMessage on the dead-letter queue aws_sqs_queue.fanout_dlq"},
+		{"queue to the message function", "sqs.tf", `function_name           = aws_lambda_function.fn["fanout"].arn`, `function_name           = aws_lambda_function.fn["message"].arn`,
+			"aws_lambda_event_source_mapping.fanout: function \"${aws_lambda_function.fn[\\\"message\\\"].arn}\" is not the fanout function"},
+		{"no alarm", "sqs.tf", `metric_name         = "ApproximateNumberOfMessagesVisible"`, `metric_name         = "NumberOfMessagesSent"`,
+			"aws_sqs_queue.fanout_dlq: no alarm on its ApproximateNumberOfMessagesVisible > 0"},
 	}
 	for _, c := range tfCases {
 		t.Run("terraform/"+c.name, func(t *testing.T) {

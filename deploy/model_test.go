@@ -640,8 +640,8 @@ func checkIAM(a *api, st *stage, tb *table, q, dlq *sqsQueue, f *lambdaFunction,
 		}
 	}
 	if got, want := slices.Sorted(maps.Keys(onQueue)), slices.Sorted(maps.Keys(wantQueue)); !slices.Equal(got, want) {
-		bad(f, "SQS actions on the fan-out queue %v, want exactly %v (the calls of %s for a handler that broadcasts, the event source mapping's polling for the %s handler)",
-			got, want, strings.Join(lambdaPath, ", "), x.consumer)
+		bad(f, "SQS actions on the fan-out queue %v, want exactly %v (the SQS calls of the bootstrap's packages for a handler that broadcasts, the event source mapping's polling for the %s handler)",
+			got, want, x.consumer)
 	}
 	wantStream := []string{}
 	if f.handler == "cleanup" {
