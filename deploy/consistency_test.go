@@ -85,6 +85,8 @@ func tfScenarios(root string) []tfScenario {
 			"name":       cty.StringVal("chat"), "table_name": cty.StringVal("chat-data"),
 			"jwt_secret": cty.StringVal(testSecret), "jwks_url": cty.StringVal(testJWKS), "jwt_audience": cty.StringVal("client-id"),
 			"max_content_bytes": cty.NumberIntVal(8192), "connection_ttl": cty.StringVal("15m"), "log_retention_days": cty.NumberIntVal(30),
+			"typing_interval": cty.StringVal("500ms"), "fanout_threshold": cty.NumberIntVal(200), "fanout_batch_size": cty.NumberIntVal(100),
+			"fanout_timeout": cty.NumberIntVal(120), "alarm_topic_arn": cty.StringVal("arn:aws:sns:eu-west-1:123456789012:ops"),
 		}},
 	}
 }
@@ -129,7 +131,8 @@ var samScenarios = []samScenario{
 	{"Cognito", map[string]string{"JwksUrl": testJWKS, "JwtIssuer": testIssuer, "JwtAudience": "client-id", "JwtTokenUse": "access",
 		"StageName": "live", "CreateApiGatewayAccountRole": "true"}},
 	{"every option", map[string]string{"JwtSecret": testSecret, "JwksUrl": testJWKS, "MaxContentBytes": "8192", "ConnectionTtl": "15m",
-		"LogRetentionDays": "30", "ThrottlingRateLimit": "50", "ThrottlingBurstLimit": "100"}},
+		"LogRetentionDays": "30", "ThrottlingRateLimit": "50", "ThrottlingBurstLimit": "100", "TypingInterval": "500ms",
+		"FanoutThreshold": "200", "FanoutBatchSize": "100", "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}},
 }
 
 func samEvaluate(t testing.TB, root string, data []byte, sc samScenario) *deployment {
@@ -234,7 +237,7 @@ func TestChecksCatchDrift(t *testing.T) {
 			"FanoutFunction: sets SQS_ENDPOINT, which a deployed function must not"},
 		{"threshold differs", "          FANOUT_THRESHOLD: !Ref FanoutThreshold\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          CONNECTION_TTL: !If [HasConnectionTtl, !Ref ConnectionTtl, !Ref AWS::NoValue]\n          MAX_CONTENT_BYTES",
 			"          FANOUT_THRESHOLD: \"1000\"\n          FANOUT_BATCH_SIZE: !Ref FanoutBatchSize\n          CONNECTION_TTL: !If [HasConnectionTtl, !Ref ConnectionTtl, !Ref AWS::NoValue]\n          MAX_CONTENT_BYTES",
-			`MessageFunction: FANOUT_THRESHOLD "1000", but CleanupFunction has "500"`},
+			`MessageFunction: FANOUT_THRESHOLD "1000", but CleanupFunction has "200"`},
 		{"send to the dead-letter queue", "            Action: [sqs:SendMessage]\n            Resource: !GetAtt FanoutQueue.Arn\n", "            Action: [sqs:SendMessage]\n            Resource: [!GetAtt FanoutQueue.Arn, !GetAtt FanoutDeadLetterQueue.Arn]\n",
 			"ConnectFunction: deploy/sam/template.yaml: FanoutSendPolicy: sqs:SendMessage on the dead-letter queue FanoutDeadLetterQueue"},
 		{"alarm on the wrong queue", "          Value: !GetAtt FanoutDeadLetterQueue.QueueName", "          Value: !GetAtt FanoutQueue.QueueName",
