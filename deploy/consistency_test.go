@@ -50,10 +50,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -353,4 +357,98 @@ func expectFatal(t *testing.T, fn func(tb testing.TB)) string {
 		t.Errorf("did not fail")
 	}
 	return f.msg
+}
+
+// fanoutQueues returns the fan-out queue (the one with a redrive policy)
+// and its dead-letter queue.
+func fanoutQueues(t *testing.T, d *deployment) (q, dlq *sqsQueue) {
+	t.Helper()
+	for _, c := range d.queues {
+		if c.redrive {
+			q = c
+		}
+	}
+	if q == nil || queueByARN(d, q.dlqARN) == nil {
+		t.Fatalf("%s: no fan-out queue with a dead-letter queue", d.label)
+	}
+	return q, queueByARN(d, q.dlqARN)
+}
+
+// TestOutputs: the outputs docs/deploy.md tells operators to read (to
+// inspect and redrive the dead-letter queue, among others) exist in the
+// Terraform example and the SAM template, and the queue outputs name the
+// fan-out queue and its dead-letter queue.
+func TestOutputs(t *testing.T) {
+	root := repoRoot(t)
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "deploy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := parseTFModule(t, root, filepath.Join(root, tfExampleDir))
+	mod := parseTFModule(t, root, filepath.Join(root, tfModuleDir))
+	tfNamed := regexp.MustCompile(`terraform output (?:-raw |-json )?([a-z_]+)`).FindAllSubmatch(doc, -1)
+	if len(tfNamed) < 3 {
+		t.Fatalf("docs/deploy.md names %d terraform outputs; the checks below would check nothing", len(tfNamed))
+	}
+	for _, m := range tfNamed {
+		name := string(m[1])
+		a := ex.outputs[name]
+		if a == nil {
+			t.Errorf("docs/deploy.md runs `terraform output %s` in %s, which has no such output", name, tfExampleDir)
+			continue
+		}
+		// The example passes the module's output of the same name through.
+		tr, ok := a.Expr.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || len(tr.Traversal) != 3 || tr.Traversal.RootName() != "module" ||
+			tr.Traversal[2].(hcl.TraverseAttr).Name != name || mod.outputs[name] == nil {
+			t.Errorf("%s: output %s is not module.switchboard.%s, an output of %s", tfExampleDir, name, name, tfModuleDir)
+		}
+	}
+
+	d := tfEvaluate(t, root, filepath.Join(root, tfModuleDir), tfScenarios(root)[0])
+	q, dlq := fanoutQueues(t, d)
+	e := newTFEval(t, mod, map[string]cty.Value{"lambda_zip": cty.StringVal("bootstrap.zip"), "jwt_secret": cty.StringVal(testSecret)})
+	for name, want := range map[string][]string{
+		"fanout_queue_url": q.urlRefs, "fanout_queue_arn": {q.arn}, "fanout_dlq_url": dlq.urlRefs, "fanout_dlq_arn": {dlq.arn},
+	} {
+		a := mod.outputs[name]
+		if a == nil {
+			t.Errorf("%s: no output %s", tfModuleDir, name)
+			continue
+		}
+		if got := ctyString(e.value(a.Expr, nil, tfModuleDir+": output "+name)); !slices.Contains(want, got) {
+			t.Errorf("%s: output %s is %q, want %q", tfModuleDir, name, got, want[0])
+		}
+		if ex.outputs[name] == nil {
+			t.Errorf("%s: no output %s (the module's)", tfExampleDir, name)
+		}
+	}
+
+	data, err := os.ReadFile(filepath.Join(root, samFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parseSAMBytes(t, root, filepath.Join(root, samFile), data, samScenarios[0].params)
+	sd := samDeployment(t, root, samFile, s)
+	sq, sdlq := fanoutQueues(t, sd)
+	outputs, _ := s.doc["Outputs"].(map[string]any)
+	value := func(name string) (string, bool) {
+		o, ok := outputs[name].(map[string]any)
+		if !ok {
+			return "", false
+		}
+		return samStr(s.eval(t, o["Value"], "Outputs."+name, func(c string) bool { return s.conditions[c] })), true
+	}
+	for _, m := range regexp.MustCompile(`OutputKey=='([A-Za-z]+)'`).FindAllSubmatch(doc, -1) {
+		if _, ok := value(string(m[1])); !ok {
+			t.Errorf("docs/deploy.md reads the SAM output %s, which %s does not have", m[1], samFile)
+		}
+	}
+	for name, want := range map[string][]string{
+		"FanoutQueueUrl": sq.urlRefs, "FanoutQueueArn": {sq.arn}, "FanoutDeadLetterQueueUrl": sdlq.urlRefs, "FanoutDeadLetterQueueArn": {sdlq.arn},
+	} {
+		if got, ok := value(name); !ok || !slices.Contains(want, got) {
+			t.Errorf("%s: output %s is %q, want %q", samFile, name, got, want[0])
+		}
+	}
 }

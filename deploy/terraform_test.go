@@ -39,6 +39,7 @@ type tfModule struct {
 	locals    map[string]*hclsyntax.Attribute
 	resources []*tfResource // resources and data sources, in file order
 	modules   map[string]*tfBlockDef
+	outputs   map[string]*hclsyntax.Attribute // output name -> its value
 	attrNames map[string]bool // every attribute name traversed anywhere
 }
 
@@ -74,7 +75,7 @@ func (r *tfResource) addr() string {
 func parseTFModule(t testing.TB, root, dir string) *tfModule {
 	t.Helper()
 	m := &tfModule{dir: dir, root: root, variables: map[string]*tfVariable{}, locals: map[string]*hclsyntax.Attribute{},
-		modules: map[string]*tfBlockDef{}, attrNames: map[string]bool{}}
+		modules: map[string]*tfBlockDef{}, outputs: map[string]*hclsyntax.Attribute{}, attrNames: map[string]bool{}}
 	paths, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("%s: no .tf files (%v)", rel(root, dir), err)
@@ -138,7 +139,11 @@ func parseTFModule(t testing.TB, root, dir string) *tfModule {
 				m.resources = append(m.resources, &tfResource{mode: b.Type, typ: b.Labels[0], name: b.Labels[1], body: b.Body, file: name})
 			case "module":
 				m.modules[b.Labels[0]] = &tfBlockDef{name: b.Labels[0], body: b.Body, file: name}
-			case "output", "terraform", "provider", "moved", "import", "check":
+			case "output":
+				if a := b.Body.Attributes["value"]; a != nil {
+					m.outputs[b.Labels[0]] = a
+				}
+			case "terraform", "provider", "moved", "import", "check":
 			default:
 				t.Fatalf("%s: unknown block %q", name, b.Type)
 			}
