@@ -40,7 +40,7 @@ type tfModule struct {
 	resources []*tfResource // resources and data sources, in file order
 	modules   map[string]*tfBlockDef
 	outputs   map[string]*hclsyntax.Attribute // output name -> its value
-	attrNames map[string]bool // every attribute name traversed anywhere
+	attrNames map[string]bool                 // every attribute name traversed anywhere
 }
 
 type tfVariable struct {
