@@ -144,8 +144,8 @@ variable "fanout_batch_size" {
   default     = 500
 
   validation {
-    condition     = var.fanout_batch_size >= 1 && var.fanout_batch_size <= 10000 && floor(var.fanout_batch_size) == var.fanout_batch_size
-    error_message = "fanout_batch_size: a whole number between 1 and 10000."
+    condition     = var.fanout_batch_size >= 1 && var.fanout_batch_size <= 1000 && floor(var.fanout_batch_size) == var.fanout_batch_size
+    error_message = "fanout_batch_size: a whole number between 1 and 1000 (the ids and a 128 KiB broadcast fit one 256 KiB SQS message)."
   }
 }
 
