@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/lambdaapp"
+	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
@@ -112,6 +113,33 @@ func TestLocalConfig(t *testing.T) {
 			t.Errorf("%s: no route %q (want the %s handler)", localConfig, k, x.routes[k])
 		}
 	}
+	// The fan-out queue: consumed by the fanout function as on AWS, and the
+	// queue the broadcasting functions send to.
+	if len(f.Queues) != 1 {
+		t.Fatalf("%s: queues: want the fan-out queue, found %d", localConfig, len(f.Queues))
+	}
+	for name, q := range f.Queues {
+		fn("queues."+name+".integration", q.Integration, x.consumer)
+		if q.MaxReceiveCount != x.maxReceiveCount || q.BatchSize < 1 || q.BatchSize > sqsMaxEventBatch {
+			t.Errorf("%s: queues.%s: maxReceiveCount %d, batchSize %d; want %d (as the deployments) and 1 to 10", localConfig, name, q.MaxReceiveCount, q.BatchSize, x.maxReceiveCount)
+		}
+		base := "http://" + f.Listen
+		check := func(where string, in config.Integration, handler string) {
+			if !slices.Contains(x.broadcasters, handler) {
+				return
+			}
+			if v := in.Environment["FANOUT_QUEUE_URL"]; v != queue.QueueURL(base, name) {
+				t.Errorf("%s: %s: FANOUT_QUEUE_URL %q, want this gateway's queue %s", localConfig, where, v, queue.QueueURL(base, name))
+			}
+			if v := in.Environment["SQS_ENDPOINT"]; v != base+queue.APIPath {
+				t.Errorf("%s: %s: SQS_ENDPOINT %q, want this gateway's SQS API %s", localConfig, where, v, base+queue.APIPath)
+			}
+		}
+		check("queues."+name+".integration", q.Integration, x.consumer)
+		for _, k := range slices.Sorted(maps.Keys(f.Routes)) {
+			check("routes."+k, f.Routes[k].Integration, x.routes[k])
+		}
+	}
 	if f.Authorizer == nil {
 		t.Fatalf("%s: no authorizer", localConfig)
 	}
@@ -160,6 +188,7 @@ func TestLocalConfigRuns(t *testing.T) {
 	t.Setenv("TABLE_NAME", table)
 	t.Setenv("DYNAMODB_ENDPOINT", endpoint)
 	t.Setenv("JWT_SECRET", testSecret)
+	t.Setenv("FANOUT_THRESHOLD", "1") // every broadcast to two or more through the queue
 
 	file, opts, err := config.Load(filepath.Join(root, localConfig), nil)
 	if err != nil {
@@ -171,7 +200,15 @@ func TestLocalConfigRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: gw}
+	mux := http.NewServeMux() // as switchboard serve mounts them
+	mux.Handle("/", gw)
+	api := file.QueueAPI(opts.Logger)
+	if api == nil {
+		t.Fatalf("%s: no queues", localConfig)
+	}
+	mux.Handle(queue.APIPath, api)
+	mux.Handle(queue.APIPath+"/", api)
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	defer func() { gw.Shutdown(ctx); srv.Close() }()
 	url := "ws://" + ln.Addr().String() + "/" + opts.Stage
@@ -195,6 +232,15 @@ func TestLocalConfigRuns(t *testing.T) {
 	bob.ok("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
 	bob.ok("sendMessage", map[string]any{"roomId": room.RoomID, "content": "hello from the artifact"}, nil)
 	alice.wait(`"type":"message"`, "hello from the artifact")
+	// The broadcast went through the fan-out queue and the fanout function.
+	fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := file.Queue("fanout").Flush(fctx); err != nil {
+		t.Fatalf("fan-out queue: %v", err)
+	}
+	if st := file.Queue("fanout").Stats(); st.Sent == 0 || st.Deleted == 0 || st.DeadLettered != 0 {
+		t.Errorf("fan-out queue: %+v; want broadcasts sent through it and delivered", st)
+	}
 	bob.conn.Close()
 	alice.wait(`"type":"user_left"`, `"bob"`)
 }

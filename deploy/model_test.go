@@ -36,6 +36,8 @@ type deployment struct {
 	mappings     []*mapping
 	logGroups    []*logGroup
 	permissions  []*permission
+	queues       []*sqsQueue
+	alarms       []*alarm
 }
 
 type resource struct {
@@ -81,7 +83,8 @@ type route struct {
 type lambdaFunction struct {
 	resource
 	handler, runtime, code, fnName string
-	role                           string // the symbol of its role
+	role                           string  // the symbol of its role
+	timeout                        float64 // seconds (Lambda's default: 3)
 	architectures                  []string
 	env                            map[string]string
 	statements                     []statement
@@ -113,6 +116,27 @@ type mapping struct {
 	resource
 	source, function string
 	filters          []string
+	batchSize        int // 0: the default of the source (SQS: 10)
+	responseTypes    []string
+}
+
+type sqsQueue struct {
+	resource
+	urlRefs, nameRefs []string // what a template writes for its URL, its name
+	arn               string
+	visibility        int // seconds
+	retention         int // seconds
+	encrypted         bool
+	redrive           bool // has a redrive policy, to dlqARN after maxReceive receives
+	dlqARN            string
+	maxReceive        int
+}
+
+type alarm struct {
+	resource
+	namespace, metric, comparison string
+	threshold                     float64
+	dimensions                    map[string]string
 }
 
 type logGroup struct {
@@ -135,6 +159,13 @@ type expectations struct {
 	tableActions []string          // IAM actions on the table (store/dynamo)
 	indexActions []string          // IAM actions on the indexes
 	connMethods  []string          // HTTP methods of @connections calls (push)
+	sendActions  []string          // IAM actions of the SQS calls of the Lambda path
+	pollActions  []string          // IAM actions an SQS event source mapping needs
+	broadcasters []string          // handlers that queue large broadcasts
+	consumer     string            // the handler of the queue's events
+	// queue.Local's defaults, the queue `switchboard dev` runs: deliveries
+	// before dead-lettering, records per invocation.
+	maxReceiveCount, eventBatchSize int
 }
 
 const (
@@ -143,9 +174,19 @@ const (
 )
 
 // Reserved or local-only variables no deployed function may set: Lambda
-// sets _HANDLER from the handler setting, and DYNAMODB_ENDPOINT points at an
-// emulator.
-var forbiddenEnv = []string{"_HANDLER", "DYNAMODB_ENDPOINT"}
+// sets _HANDLER from the handler setting, and DYNAMODB_ENDPOINT and
+// SQS_ENDPOINT point at emulators.
+var forbiddenEnv = []string{"_HANDLER", "DYNAMODB_ENDPOINT", "SQS_ENDPOINT"}
+
+const (
+	// SQS: the longest retention (the dead-letter queue's: time to look
+	// and redrive), and AWS's rule for the visibility timeout of a Lambda
+	// event source.
+	sqsMaxRetention        = 14 * 24 * 3600
+	visibilityPerTimeout   = 6
+	sqsMaxEventBatch       = 10 // more needs a batching window
+	reportBatchItemFailure = "ReportBatchItemFailures"
+)
 
 // symbolRE matches the symbols of values known only once deployed.
 var symbolRE = regexp.MustCompile(`\$\{[^}]*\}`)
@@ -309,7 +350,8 @@ func check(d *deployment, x expectations) []string {
 		}
 	}
 
-	// Environment references and IAM, which need the API, stage and table.
+	// The fan-out queue, its dead-letter queue and the mapping to the
+	// consumer; the table and its stream's mapping.
 	var tb *table
 	if len(d.tables) != 1 {
 		bad(whole, "want one DynamoDB table, found %d", len(d.tables))
@@ -317,12 +359,27 @@ func check(d *deployment, x expectations) []string {
 		tb = d.tables[0]
 		checkTable(tb, bad)
 	}
-	if st != nil && tb != nil {
-		for _, f := range d.functions {
-			checkReferences(a, st, tb, f, bad)
-			checkIAM(a, st, tb, f, x, bad)
+	var streamMaps, queueMaps []*mapping
+	for _, m := range d.mappings {
+		switch {
+		case tb != nil && m.source == tb.streamARN:
+			streamMaps = append(streamMaps, m)
+		case queueByARN(d, m.source) != nil:
+			queueMaps = append(queueMaps, m)
+		default:
+			bad(m, "source %q is neither the table's stream nor a queue of this template", m.source)
 		}
 	}
+	q, dlq := checkFanout(d, x, queueMaps, fnByRef, bad)
+
+	// Environment references and IAM, which need the API, stage, table and queues.
+	if st != nil && tb != nil {
+		for _, f := range d.functions {
+			checkReferences(a, st, tb, q, f, x, bad)
+			checkIAM(a, st, tb, q, dlq, f, x, bad)
+		}
+	}
+	checkFanoutSettings(d, x, bad)
 
 	// API Gateway may invoke the functions it integrates, from this API only.
 	invoked := map[*lambdaFunction]bool{}
@@ -360,10 +417,10 @@ func check(d *deployment, x expectations) []string {
 	}
 
 	// The stream: TTL deletions to the cleanup function.
-	if len(d.mappings) != 1 {
-		bad(whole, "want one event source mapping (the table's stream to the cleanup function), found %d", len(d.mappings))
-	} else if tb != nil {
-		checkMapping(d.mappings[0], tb, fnByRef, bad)
+	if len(streamMaps) != 1 {
+		bad(whole, "want one event source mapping from the table's stream (to the cleanup function), found %d", len(streamMaps))
+	} else {
+		checkMapping(streamMaps[0], tb, fnByRef, bad)
 	}
 
 	// Log groups with retention for every function.
@@ -448,6 +505,12 @@ func checkFunction(d *deployment, x expectations, f *lambdaFunction, bad func(fm
 	// with dummies), the bootstrap must start.
 	env := map[string]string{"_HANDLER": f.handler}
 	for k, v := range f.env {
+		// A queue's URL as SQS makes it.
+		for _, q := range d.queues {
+			for _, ref := range q.urlRefs {
+				v = strings.ReplaceAll(v, ref, "https://sqs.${AWS::Region}.amazonaws.com/${AWS::AccountId}/dummy")
+			}
+		}
 		env[k] = symbolRE.ReplaceAllString(v, "dummy")
 	}
 	if _, err := lambdaapp.ConfigFromEnv(func(k string) string { return env[k] }); err != nil {
@@ -458,10 +521,21 @@ func checkFunction(d *deployment, x expectations, f *lambdaFunction, bad func(fm
 	}
 }
 
-// checkReferences: TABLE_NAME and CALLBACK_URL name this table and stage.
-func checkReferences(a *api, st *stage, tb *table, f *lambdaFunction, bad func(fmt.Stringer, string, ...any)) {
+// checkReferences: TABLE_NAME and CALLBACK_URL name this table and stage;
+// the functions that broadcast, and only those, have FANOUT_QUEUE_URL, the
+// fan-out queue's.
+func checkReferences(a *api, st *stage, tb *table, q *sqsQueue, f *lambdaFunction, x expectations, bad func(fmt.Stringer, string, ...any)) {
 	if v, ok := f.env["TABLE_NAME"]; ok && v != tb.nameRef {
 		bad(f, "TABLE_NAME %q is not the table %s (%s)", v, tb.name, tb.nameRef)
+	}
+	v, ok := f.env["FANOUT_QUEUE_URL"]
+	switch broadcasts := slices.Contains(x.broadcasters, f.handler); {
+	case broadcasts && !ok:
+		bad(f, "no FANOUT_QUEUE_URL: the %s handler broadcasts, and would post a broadcast to a room of any size itself instead of queueing it to the fanout function", f.handler)
+	case !broadcasts && ok:
+		bad(f, "sets FANOUT_QUEUE_URL, but the %s handler does not broadcast", f.handler)
+	case ok && q != nil && !slices.Contains(q.urlRefs, v):
+		bad(f, "FANOUT_QUEUE_URL %q is not the URL of the fan-out queue %s (%s)", v, q.name, q.urlRefs[0])
 	}
 	want := "https://" + a.id + ".execute-api.${AWS::Region}.${AWS::URLSuffix}/" + st.name
 	if v, ok := f.env["CALLBACK_URL"]; ok && v != want {
@@ -472,7 +546,8 @@ func checkReferences(a *api, st *stage, tb *table, f *lambdaFunction, bad func(f
 // checkIAM: exactly the DynamoDB actions of the store on the table and its
 // indexes, the stream for the cleanup function, and @connections of this
 // API and stage, for the handlers that use them; nothing else.
-func checkIAM(a *api, st *stage, tb *table, f *lambdaFunction, x expectations, bad func(fmt.Stringer, string, ...any)) {
+func checkIAM(a *api, st *stage, tb *table, q, dlq *sqsQueue, f *lambdaFunction, x expectations, bad func(fmt.Stringer, string, ...any)) {
+	onQueue := map[string]bool{}
 	indexARNs := map[string]bool{}
 	for name := range tb.gsis {
 		indexARNs[tb.arn+"/index/"+name] = true
@@ -509,6 +584,17 @@ func checkIAM(a *api, st *stage, tb *table, f *lambdaFunction, x expectations, b
 			case "execute-api":
 				connActions[act] = true
 				connResources = append(connResources, s.resources...)
+			case "sqs":
+				for _, res := range s.resources {
+					switch {
+					case q != nil && res == q.arn:
+						onQueue[act] = true
+					case dlq != nil && res == dlq.arn:
+						bad(f, "%s: %s on the dead-letter queue %s: no function needs it (SQS moves failed batches there itself)", s.source, act, dlq.name)
+					default:
+						bad(f, "%s: %s on %q, which is not the fan-out queue", s.source, act, res)
+					}
+				}
 			default:
 				bad(f, "%s: %s: no handler needs it", s.source, act)
 			}
@@ -541,6 +627,21 @@ func checkIAM(a *api, st *stage, tb *table, f *lambdaFunction, x expectations, b
 			bad(f, "the %s handler uses neither the table nor @connections, yet may (%v %v %v %v)", f.handler,
 				slices.Sorted(maps.Keys(onTable)), slices.Sorted(maps.Keys(onIndex)), slices.Sorted(maps.Keys(onStream)), slices.Sorted(maps.Keys(connActions)))
 		}
+	}
+	wantQueue := map[string]bool{}
+	if slices.Contains(x.broadcasters, f.handler) {
+		for _, act := range x.sendActions {
+			wantQueue[act] = true
+		}
+	}
+	if f.handler == x.consumer {
+		for _, act := range x.pollActions {
+			wantQueue[act] = true
+		}
+	}
+	if got, want := slices.Sorted(maps.Keys(onQueue)), slices.Sorted(maps.Keys(wantQueue)); !slices.Equal(got, want) {
+		bad(f, "SQS actions on the fan-out queue %v, want exactly %v (the SQS calls of the bootstrap's packages for a handler that broadcasts, the event source mapping's polling for the %s handler)",
+			got, want, x.consumer)
 	}
 	wantStream := []string{}
 	if f.handler == "cleanup" {
@@ -645,6 +746,136 @@ func checkMapping(m *mapping, tb *table, fnByRef func(string) *lambdaFunction, b
 		for _, t := range []string{store.TypeConnection, store.TypeMembership} {
 			if !slices.Contains(types, t) {
 				bad(m, "filter drops %s items, which chat.Cleanup handles", t)
+			}
+		}
+	}
+}
+
+func queueByARN(d *deployment, arn string) *sqsQueue {
+	for _, q := range d.queues {
+		if q.arn == arn {
+			return q
+		}
+	}
+	return nil
+}
+
+// checkFanout: one event source mapping, from the fan-out queue to the
+// consumer, reporting batch item failures; the queue's redrive policy to a
+// dead-letter queue after queue.Local's number of receives; visibility
+// timeout and retentions that let a batch be retried and kept; encryption;
+// an alarm on the dead-letter queue. It returns the two queues.
+func checkFanout(d *deployment, x expectations, maps []*mapping, fnByRef func(string) *lambdaFunction, bad func(fmt.Stringer, string, ...any)) (q, dlq *sqsQueue) {
+	whole := stringer(d.label)
+	if len(maps) != 1 {
+		bad(whole, "want one event source mapping from the fan-out queue to the %s function, found %d", x.consumer, len(maps))
+		if len(maps) == 0 {
+			if len(d.queues) == 0 {
+				bad(whole, "no fan-out queue: the broadcasts of large rooms have nowhere to go")
+			}
+			return nil, nil
+		}
+	}
+	m := maps[0]
+	q = queueByARN(d, m.source)
+	f := fnByRef(m.function)
+	if f == nil || f.handler != x.consumer {
+		bad(m, "function %q is not the %s function (the handler of SQS events)", m.function, x.consumer)
+	}
+	if !slices.Contains(m.responseTypes, reportBatchItemFailure) {
+		bad(m, "function response types %q lack %s: Lambda would ignore the batches chat.Fanout reports failed and delete them, and their connections would miss the broadcast", m.responseTypes, reportBatchItemFailure)
+	}
+	batch := m.batchSize
+	if batch == 0 {
+		batch = 10
+	}
+	if batch < 1 || batch > sqsMaxEventBatch {
+		bad(m, "batch size %d, want 1 to %d (more needs a batching window, which delays every large broadcast)", batch, sqsMaxEventBatch)
+	}
+	if len(m.filters) > 0 {
+		bad(m, "filter criteria: SQS deletes the messages a filter drops, and their connections would miss the broadcast")
+	}
+	if q.visibility < visibilityPerTimeout*int(f.timeoutOr(3)) {
+		bad(q, "visibility timeout %ds is less than %d times the %s function's timeout (%gs): a batch still being posted becomes visible again and is posted twice", q.visibility, visibilityPerTimeout, x.consumer, f.timeoutOr(3))
+	}
+	if !q.encrypted {
+		bad(q, "no server-side encryption (SqsManagedSseEnabled / sqs_managed_sse_enabled, or a KMS key)")
+	}
+	if !q.redrive {
+		bad(q, "no redrive policy: a batch that always fails is delivered again until it expires, never reaching a dead-letter queue")
+	} else {
+		if q.maxReceive != x.maxReceiveCount {
+			bad(q, "redrive maxReceiveCount %d, want %d, as queue.Local (switchboard dev) delivers a failing batch", q.maxReceive, x.maxReceiveCount)
+		}
+		if dlq = queueByARN(d, q.dlqARN); dlq == nil {
+			bad(q, "redrive target %q is not a queue of this template", q.dlqARN)
+		}
+	}
+	if q.retention < q.maxReceive*q.visibility {
+		bad(q, "retention %ds is shorter than %d receives of %ds: a failing batch could expire before it reaches the dead-letter queue", q.retention, q.maxReceive, q.visibility)
+	}
+	if dlq != nil {
+		if dlq == q {
+			bad(q, "its own dead-letter queue")
+			dlq = nil
+		}
+	}
+	if dlq != nil {
+		if dlq.redrive {
+			bad(dlq, "the dead-letter queue has a redrive policy itself")
+		}
+		if dlq.retention != sqsMaxRetention {
+			bad(dlq, "retention %ds, want %d (14 days): time to look at failed batches and redrive them", dlq.retention, sqsMaxRetention)
+		}
+		if dlq.retention <= q.retention {
+			bad(dlq, "retention %ds is not longer than the fan-out queue's %ds: a moved message keeps its enqueue time and would expire early", dlq.retention, q.retention)
+		}
+		if !dlq.encrypted {
+			bad(dlq, "no server-side encryption")
+		}
+		alarmed := false
+		for _, al := range d.alarms {
+			on := slices.Contains(dlq.nameRefs, al.dimensions["QueueName"]) && len(al.dimensions) == 1
+			if al.namespace == "AWS/SQS" && al.metric == "ApproximateNumberOfMessagesVisible" && on &&
+				((al.comparison == "GreaterThanThreshold" && al.threshold == 0) || (al.comparison == "GreaterThanOrEqualToThreshold" && al.threshold == 1)) {
+				alarmed = true
+			}
+		}
+		if !alarmed {
+			bad(dlq, "no alarm on its ApproximateNumberOfMessagesVisible > 0 (AWS/SQS, dimension QueueName): nobody would learn that broadcasts were lost")
+		}
+	}
+	for _, o := range d.queues {
+		if o != q && o != dlq {
+			bad(o, "a queue no function reads and no queue dead-letters to")
+		}
+	}
+	return q, dlq
+}
+
+func (f *lambdaFunction) timeoutOr(def float64) float64 {
+	if f == nil || f.timeout == 0 {
+		return def
+	}
+	return f.timeout
+}
+
+// checkFanoutSettings: the functions that broadcast agree on
+// FANOUT_THRESHOLD and FANOUT_BATCH_SIZE (otherwise whether a room's
+// broadcasts are queued would depend on which function makes them).
+func checkFanoutSettings(d *deployment, x expectations, bad func(fmt.Stringer, string, ...any)) {
+	for _, k := range []string{"FANOUT_THRESHOLD", "FANOUT_BATCH_SIZE"} {
+		var first *lambdaFunction
+		for _, f := range d.functions {
+			if !slices.Contains(x.broadcasters, f.handler) {
+				continue
+			}
+			if first == nil {
+				first = f
+				continue
+			}
+			if v, w := f.env[k], first.env[k]; v != w {
+				bad(f, "%s %q, but %s has %q: all functions that broadcast must agree", k, v, first.name, w)
 			}
 		}
 	}

@@ -429,7 +429,7 @@ func samDeployment(t testing.TB, root, label string, s *samTemplate) *deployment
 		case "AWS::Serverless::Function", "AWS::Lambda::Function":
 			f := &lambdaFunction{resource: res(id, "Arn"), handler: samStr(p["Handler"]), runtime: samStr(p["Runtime"]),
 				fnName: samStr(p["FunctionName"]), architectures: samStrings(p["Architectures"]), env: map[string]string{},
-				role: samStr(p["Role"])}
+				role: samStr(p["Role"]), timeout: samNumber(p["Timeout"])}
 			if f.architectures == nil {
 				f.architectures = []string{"x86_64"} // Lambda's default
 			}
@@ -458,12 +458,22 @@ func samDeployment(t testing.TB, root, label string, s *samTemplate) *deployment
 						m.filters = append(m.filters, samStr(samMap(flt)["Pattern"]))
 					}
 					d.mappings = append(d.mappings, m)
+				case "SQS":
+					m := &mapping{resource: resource{file: s.file, name: id + ".Events." + en}, source: samStr(ep["Queue"]), function: "${" + id + "}",
+						batchSize: int(samNumber(ep["BatchSize"])), responseTypes: samStrings(ep["FunctionResponseTypes"])}
+					if fc := samMap(ep["FilterCriteria"]); fc["Filters"] != nil {
+						for _, flt := range fc["Filters"].([]any) {
+							m.filters = append(m.filters, samStr(samMap(flt)["Pattern"]))
+						}
+					}
+					d.mappings = append(d.mappings, m)
 				default:
 					f.roleProblems = append(f.roleProblems, fmt.Sprintf("event %s of type %v is not modelled by these checks", en, ev["Type"]))
 				}
 			}
 		case "AWS::Lambda::EventSourceMapping":
-			m := &mapping{resource: res(id), source: samStr(p["EventSourceArn"]), function: samStr(p["FunctionName"])}
+			m := &mapping{resource: res(id), source: samStr(p["EventSourceArn"]), function: samStr(p["FunctionName"]),
+				batchSize: int(samNumber(p["BatchSize"])), responseTypes: samStrings(p["FunctionResponseTypes"])}
 			if fc := samMap(p["FilterCriteria"]); fc["Filters"] != nil {
 				for _, flt := range fc["Filters"].([]any) {
 					m.filters = append(m.filters, samStr(samMap(flt)["Pattern"]))
@@ -510,6 +520,39 @@ func samDeployment(t testing.TB, root, label string, s *samTemplate) *deployment
 		case "AWS::Lambda::Permission":
 			d.permissions = append(d.permissions, &permission{resource: res(id), function: samStr(p["FunctionName"]),
 				principal: samStr(p["Principal"]), action: samStr(p["Action"]), sourceARN: samStr(p["SourceArn"])})
+		case "AWS::SQS::Queue":
+			q := &sqsQueue{resource: res(id, "Arn", "QueueName", "QueueUrl"), urlRefs: []string{"${" + id + "}", "${" + id + ".QueueUrl}"},
+				nameRefs: []string{"${" + id + ".QueueName}"}, arn: "${" + id + ".Arn}", visibility: 30, retention: 345600}
+			if n := samStr(p["QueueName"]); n != "" {
+				q.nameRefs = append(q.nameRefs, n)
+			}
+			if v, ok := p["VisibilityTimeout"]; ok {
+				q.visibility = int(samNumber(v))
+			}
+			if v, ok := p["MessageRetentionPeriod"]; ok {
+				q.retention = int(samNumber(v))
+			}
+			q.encrypted = samBool(p["SqsManagedSseEnabled"]) || samStr(p["KmsMasterKeyId"]) != ""
+			switch rp := p["RedrivePolicy"].(type) {
+			case nil:
+			case string:
+				q.redrive = true
+				q.dlqARN, q.maxReceive = redrivePolicy(t, s.file+": "+id, rp)
+			default:
+				b, _ := json.Marshal(rp)
+				q.redrive = true
+				q.dlqARN, q.maxReceive = redrivePolicy(t, s.file+": "+id, string(b))
+			}
+			d.queues = append(d.queues, q)
+		case "AWS::CloudWatch::Alarm":
+			al := &alarm{resource: res(id), namespace: samStr(p["Namespace"]), metric: samStr(p["MetricName"]),
+				comparison: samStr(p["ComparisonOperator"]), threshold: samNumber(p["Threshold"]), dimensions: map[string]string{}}
+			if ds, ok := p["Dimensions"].([]any); ok {
+				for _, dim := range ds {
+					al.dimensions[samStr(samMap(dim)["Name"])] = samStr(samMap(dim)["Value"])
+				}
+			}
+			d.alarms = append(d.alarms, al)
 		case "AWS::IAM::Role":
 			roles[id] = p
 		case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::RolePolicy":

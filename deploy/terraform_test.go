@@ -39,7 +39,8 @@ type tfModule struct {
 	locals    map[string]*hclsyntax.Attribute
 	resources []*tfResource // resources and data sources, in file order
 	modules   map[string]*tfBlockDef
-	attrNames map[string]bool // every attribute name traversed anywhere
+	outputs   map[string]*hclsyntax.Attribute // output name -> its value
+	attrNames map[string]bool                 // every attribute name traversed anywhere
 }
 
 type tfVariable struct {
@@ -74,7 +75,7 @@ func (r *tfResource) addr() string {
 func parseTFModule(t testing.TB, root, dir string) *tfModule {
 	t.Helper()
 	m := &tfModule{dir: dir, root: root, variables: map[string]*tfVariable{}, locals: map[string]*hclsyntax.Attribute{},
-		modules: map[string]*tfBlockDef{}, attrNames: map[string]bool{}}
+		modules: map[string]*tfBlockDef{}, outputs: map[string]*hclsyntax.Attribute{}, attrNames: map[string]bool{}}
 	paths, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("%s: no .tf files (%v)", rel(root, dir), err)
@@ -138,7 +139,11 @@ func parseTFModule(t testing.TB, root, dir string) *tfModule {
 				m.resources = append(m.resources, &tfResource{mode: b.Type, typ: b.Labels[0], name: b.Labels[1], body: b.Body, file: name})
 			case "module":
 				m.modules[b.Labels[0]] = &tfBlockDef{name: b.Labels[0], body: b.Body, file: name}
-			case "output", "terraform", "provider", "moved", "import", "check":
+			case "output":
+				if a := b.Body.Attributes["value"]; a != nil {
+					m.outputs[b.Labels[0]] = a
+				}
+			case "terraform", "provider", "moved", "import", "check":
 			default:
 				t.Fatalf("%s: unknown block %q", name, b.Type)
 			}
@@ -547,6 +552,7 @@ func tfFunctions(m *tfModule) map[string]function.Function {
 				return cty.StringVal("${filebase64sha256(" + args[0].AsString() + ")}"), nil
 			},
 		}),
+		"floor":      stdlib.FloorFunc,
 		"format":     stdlib.FormatFunc,
 		"join":       stdlib.JoinFunc,
 		"jsonencode": stdlib.JSONEncodeFunc,
@@ -659,6 +665,23 @@ func policyStatements(t testing.TB, source, doc string) []statement {
 	return out
 }
 
+// redrivePolicy decodes an SQS redrive policy (JSON; maxReceiveCount a
+// number or a string of one).
+func redrivePolicy(t testing.TB, source, doc string) (dlqARN string, maxReceive int) {
+	var p struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		MaxReceiveCount     any    `json:"maxReceiveCount"`
+	}
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		t.Fatalf("%s: redrive policy is not JSON: %v", source, err)
+	}
+	n, err := strconv.Atoi(fmt.Sprint(p.MaxReceiveCount))
+	if err != nil {
+		t.Fatalf("%s: redrive policy maxReceiveCount %v is not a whole number", source, p.MaxReceiveCount)
+	}
+	return p.DeadLetterTargetArn, n
+}
+
 func anyStrings(v any) []string {
 	switch v := v.(type) {
 	case string:
@@ -715,7 +738,7 @@ func tfDeployment(t testing.TB, root, label string, e *tfEval) *deployment {
 			}
 			d.functions = append(d.functions, &lambdaFunction{resource: res(i), handler: i.str("handler"), runtime: i.str("runtime"),
 				code: i.str("filename"), fnName: i.str("function_name"), architectures: ctyStrings(i.attrs["architectures"]), env: env,
-				role: i.str("role")})
+				role: i.str("role"), timeout: ctyNumber(i.attrs["timeout"])})
 		case "aws_dynamodb_table":
 			tb := &table{resource: res(i), nameRef: "${" + i.addr + ".name}", arn: "${" + i.addr + ".arn}",
 				streamARN: "${" + i.addr + ".stream_arn}", hashKey: i.str("hash_key"), rangeKey: i.str("range_key"),
@@ -731,7 +754,8 @@ func tfDeployment(t testing.TB, root, label string, e *tfEval) *deployment {
 			}
 			d.tables = append(d.tables, tb)
 		case "aws_lambda_event_source_mapping":
-			m := &mapping{resource: res(i), source: i.str("event_source_arn"), function: i.str("function_name")}
+			m := &mapping{resource: res(i), source: i.str("event_source_arn"), function: i.str("function_name"),
+				batchSize: int(ctyNumber(i.attrs["batch_size"])), responseTypes: ctyStrings(i.attrs["function_response_types"])}
 			for _, fc := range i.block("filter_criteria") {
 				for _, f := range fc.block("filter") {
 					m.filters = append(m.filters, f.str("pattern"))
@@ -744,6 +768,34 @@ func tfDeployment(t testing.TB, root, label string, e *tfEval) *deployment {
 		case "aws_lambda_permission":
 			d.permissions = append(d.permissions, &permission{resource: res(i), function: i.str("function_name"),
 				principal: i.str("principal"), action: i.str("action"), sourceARN: i.str("source_arn")})
+		case "aws_sqs_queue":
+			q := &sqsQueue{resource: res(i), urlRefs: []string{"${" + i.addr + ".url}", "${" + i.addr + ".id}"},
+				nameRefs: []string{"${" + i.addr + ".name}"}, arn: "${" + i.addr + ".arn}", visibility: 30, retention: 345600}
+			if n := i.str("name"); n != "" {
+				q.nameRefs = append(q.nameRefs, n)
+			}
+			if v, ok := i.attrs["visibility_timeout_seconds"]; ok {
+				q.visibility = int(ctyNumber(v))
+			}
+			if v, ok := i.attrs["message_retention_seconds"]; ok {
+				q.retention = int(ctyNumber(v))
+			}
+			q.encrypted = ctyBool(i.attrs["sqs_managed_sse_enabled"]) || i.str("kms_master_key_id") != ""
+			if rp := i.str("redrive_policy"); rp != "" {
+				q.redrive = true
+				q.dlqARN, q.maxReceive = redrivePolicy(t, i.file+": "+i.addr, rp)
+			}
+			d.queues = append(d.queues, q)
+		case "aws_cloudwatch_metric_alarm":
+			al := &alarm{resource: res(i), namespace: i.str("namespace"), metric: i.str("metric_name"),
+				comparison: i.str("comparison_operator"), threshold: ctyNumber(i.attrs["threshold"]), dimensions: map[string]string{}}
+			if v := i.attrs["dimensions"]; v != cty.NilVal && !v.IsNull() {
+				for it := v.ElementIterator(); it.Next(); {
+					k, val := it.Element()
+					al.dimensions[k.AsString()] = ctyString(val)
+				}
+			}
+			d.alarms = append(d.alarms, al)
 		case "aws_iam_role":
 			roles[i.addr] = i
 		case "aws_iam_role_policy":

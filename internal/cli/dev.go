@@ -47,8 +47,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *fanoutThreshold < 1 || *fanoutBatch < 1 {
-		return fmt.Errorf("--fanout-threshold and --fanout-batch must be at least 1")
+	if *fanoutThreshold < 1 || *fanoutBatch < 1 || *fanoutBatch > 1000 {
+		return fmt.Errorf("--fanout-threshold must be at least 1, --fanout-batch between 1 and 1000")
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {

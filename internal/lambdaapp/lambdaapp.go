@@ -11,10 +11,11 @@
 //	MAX_CONTENT_BYTES   message: content limit (default 4096)
 //	CONNECTION_TTL      connect, message: connection expiry without heartbeat (default 10m)
 //	TYPING_INTERVAL     message: at most one typingStart per connection per interval (default 250ms)
-//	FANOUT_QUEUE_URL    optional: the SQS queue of the fanout function; broadcasts to more than
-//	                    FANOUT_THRESHOLD connections go through it in batches
+//	FANOUT_QUEUE_URL    the SQS queue of the fanout function (required for fanout, optional for
+//	                    the others): broadcasts to more than FANOUT_THRESHOLD connections go
+//	                    through it in batches
 //	FANOUT_THRESHOLD    connections above which a broadcast is queued (default 500)
-//	FANOUT_BATCH_SIZE   connections per queued batch (default 500)
+//	FANOUT_BATCH_SIZE   connections per queued batch (default 500, at most 1000)
 //	SQS_ENDPOINT        optional: an SQS-compatible endpoint (a local gateway's queue)
 //
 // An invalid or missing variable stops the function at start with an error
@@ -128,17 +129,22 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Chat.TypingInterval = d
 	}
-	count := func(name string, dst *int) {
+	count := func(name string, dst *int, max int) {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				bad(name, "want a number of connections between 1 and 10000 (got %q)", v)
+			if err != nil || n < 1 || n > max {
+				bad(name, "want a number of connections between 1 and %d (got %q)", max, v)
 			}
 			*dst = n
 		}
 	}
-	count("FANOUT_THRESHOLD", &c.Chat.FanoutThreshold)
-	count("FANOUT_BATCH_SIZE", &c.Chat.FanoutBatchSize)
+	count("FANOUT_THRESHOLD", &c.Chat.FanoutThreshold, 10000)
+	// A batch's ids (about 20 bytes each) and a broadcast of up to 128 KiB
+	// must fit one SQS message (256 KiB).
+	count("FANOUT_BATCH_SIZE", &c.Chat.FanoutBatchSize, 1000)
+	if c.Handler == "fanout" && c.FanoutQueueURL == "" {
+		bad("FANOUT_QUEUE_URL", "required for the fanout handler: it queues the unreached rest of a partly delivered batch")
+	}
 	if c.FanoutQueueURL != "" && !strings.HasPrefix(c.FanoutQueueURL, "https://") && !strings.HasPrefix(c.FanoutQueueURL, "http://") {
 		bad("FANOUT_QUEUE_URL", "want the queue's URL, https://sqs.{region}.amazonaws.com/{account}/{name} (got %q)", c.FanoutQueueURL)
 	}

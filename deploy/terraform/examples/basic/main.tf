@@ -43,4 +43,5 @@ module "switchboard" {
 
   create_api_gateway_account_role = var.create_api_gateway_account_role
   table_deletion_protection       = var.table_deletion_protection
+  alarm_topic_arn                 = var.alarm_topic_arn
 }

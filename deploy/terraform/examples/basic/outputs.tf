@@ -22,3 +22,23 @@ output "log_groups" {
   description = "The log groups."
   value       = module.switchboard.log_groups
 }
+
+output "fanout_queue_url" {
+  description = "The fan-out queue."
+  value       = module.switchboard.fanout_queue_url
+}
+
+output "fanout_queue_arn" {
+  description = "The fan-out queue's ARN."
+  value       = module.switchboard.fanout_queue_arn
+}
+
+output "fanout_dlq_url" {
+  description = "The fan-out dead-letter queue."
+  value       = module.switchboard.fanout_dlq_url
+}
+
+output "fanout_dlq_arn" {
+  description = "The fan-out dead-letter queue's ARN (redrive: aws sqs start-message-move-task --source-arn ...)."
+  value       = module.switchboard.fanout_dlq_arn
+}

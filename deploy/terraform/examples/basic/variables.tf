@@ -64,3 +64,9 @@ variable "table_deletion_protection" {
   type        = bool
   default     = false
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the fan-out dead-letter queue's alarm notifies (null: no notifications)."
+  type        = string
+  default     = null
+}

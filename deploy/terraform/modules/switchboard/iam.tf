@@ -102,3 +102,38 @@ resource "aws_iam_role_policy" "stream" {
     ]
   })
 }
+
+# The broadcasting functions queue the batches of large broadcasts
+# (queue.SQS only calls SendMessageBatch, authorized as sqs:SendMessage).
+# Nothing may touch the dead-letter queue: SQS itself moves messages there.
+resource "aws_iam_role_policy" "fanout_send" {
+  for_each = local.broadcast_handlers
+
+  name = "fanout-queue-send"
+  role = aws_iam_role.fn[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "SendBatches"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = aws_sqs_queue.fanout.arn
+    }]
+  })
+}
+
+# The fanout function's event source mapping polls the queue with the
+# function's role.
+resource "aws_iam_role_policy" "fanout_receive" {
+  name = "fanout-queue-receive"
+  role = aws_iam_role.fn["fanout"].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ReceiveBatches"
+      Effect   = "Allow"
+      Action   = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+      Resource = aws_sqs_queue.fanout.arn
+    }]
+  })
+}

@@ -1,15 +1,23 @@
 # The chat backend on AWS: one Lambda artifact (cmd/bootstrap) deployed as
 # one function per handler, behind a WebSocket API, with a DynamoDB table
-# whose stream feeds the cleanup function. deploy/consistency_test.go checks
+# whose stream feeds the cleanup function and an SQS queue that carries the
+# broadcasts of large rooms to the fanout function (sqs.tf).
+# deploy/consistency_test.go checks
 # this module against the code (routes, handlers, environment, IAM, table).
 
 locals {
   # internal/lambdaapp.Handlers: one function each; the function's handler
   # setting is the _HANDLER value.
-  handlers = toset(["authorizer", "connect", "disconnect", "message", "cleanup"])
+  handlers = toset(["authorizer", "connect", "disconnect", "message", "cleanup", "fanout"])
 
   # The handlers that read and write the table and post to connections.
-  data_handlers = toset(["connect", "disconnect", "message", "cleanup"])
+  data_handlers = toset(["connect", "disconnect", "message", "cleanup", "fanout"])
+
+  # The handlers that broadcast, and so send the batches of a broadcast to
+  # more than fanout_threshold connections to the fan-out queue: every data
+  # handler, fanout too (it queues again the unreached rest of a batch, and
+  # removing a gone connection announces it).
+  broadcast_handlers = local.data_handlers
 
   # chat.Actions(): the route keys of the message function, besides $default.
   chat_actions = [
@@ -38,8 +46,14 @@ locals {
     TABLE_NAME   = aws_dynamodb_table.this.name
     CALLBACK_URL = local.callback_url
   }
+  fanout_env = {
+    FANOUT_QUEUE_URL  = aws_sqs_queue.fanout.url
+    FANOUT_THRESHOLD  = tostring(var.fanout_threshold)
+    FANOUT_BATCH_SIZE = tostring(var.fanout_batch_size)
+  }
   ttl_env     = var.connection_ttl == null ? {} : { CONNECTION_TTL = var.connection_ttl }
   content_env = var.max_content_bytes == null ? {} : { MAX_CONTENT_BYTES = tostring(var.max_content_bytes) }
+  typing_env  = var.typing_interval == null ? {} : { TYPING_INTERVAL = var.typing_interval }
   environment = {
     authorizer = merge(
       local.use_jwt_secret ? { JWT_SECRET = var.jwt_secret } : {},
@@ -50,10 +64,11 @@ locals {
         JWT_TOKEN_USE = var.jwt_token_use
       } : k => v if v != null },
     )
-    connect    = merge(local.data_env, local.ttl_env)
-    disconnect = local.data_env
-    message    = merge(local.data_env, local.ttl_env, local.content_env)
-    cleanup    = local.data_env
+    connect    = merge(local.data_env, local.fanout_env, local.ttl_env)
+    disconnect = merge(local.data_env, local.fanout_env)
+    message    = merge(local.data_env, local.fanout_env, local.ttl_env, local.content_env, local.typing_env)
+    cleanup    = merge(local.data_env, local.fanout_env)
+    fanout     = merge(local.data_env, local.fanout_env)
   }
 
   timeouts = {
@@ -62,6 +77,7 @@ locals {
     disconnect = var.timeout
     message    = var.timeout
     cleanup    = var.cleanup_timeout
+    fanout     = var.fanout_timeout
   }
 }
 

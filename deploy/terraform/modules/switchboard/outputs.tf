@@ -37,3 +37,28 @@ output "log_groups" {
   description = "The log group of each function, and of the stage's access log (access)."
   value       = merge({ for handler, lg in aws_cloudwatch_log_group.fn : handler => lg.name }, { access = aws_cloudwatch_log_group.access.name })
 }
+
+output "fanout_queue_url" {
+  description = "The fan-out queue (the functions' FANOUT_QUEUE_URL)."
+  value       = aws_sqs_queue.fanout.url
+}
+
+output "fanout_queue_arn" {
+  description = "The fan-out queue's ARN."
+  value       = aws_sqs_queue.fanout.arn
+}
+
+output "fanout_dlq_url" {
+  description = "The fan-out dead-letter queue: batches that failed every delivery."
+  value       = aws_sqs_queue.fanout_dlq.url
+}
+
+output "fanout_dlq_arn" {
+  description = "The fan-out dead-letter queue's ARN (the source of aws sqs start-message-move-task)."
+  value       = aws_sqs_queue.fanout_dlq.arn
+}
+
+output "fanout_dlq_alarm" {
+  description = "The CloudWatch alarm on the dead-letter queue."
+  value       = aws_cloudwatch_metric_alarm.fanout_dlq.alarm_name
+}

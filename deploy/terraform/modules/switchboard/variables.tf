@@ -114,6 +114,58 @@ variable "connection_ttl" {
   }
 }
 
+variable "typing_interval" {
+  description = "At most one typingStart per connection per interval, as a Go duration up to 1m such as 250ms (TYPING_INTERVAL, message function; default 250ms)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.typing_interval == null || can(regex("^([0-9]+m)?([0-9]+s)?([0-9]+ms)?$", coalesce(var.typing_interval, "-")))
+    error_message = "typing_interval: a Go duration such as 250ms or 1s."
+  }
+}
+
+# --- Large-room fan-out (sqs.tf).
+
+variable "fanout_threshold" {
+  description = "A broadcast to more than this many connections is queued to the fanout function in batches instead of posted by the function that makes it (FANOUT_THRESHOLD)."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.fanout_threshold >= 1 && var.fanout_threshold <= 10000 && floor(var.fanout_threshold) == var.fanout_threshold
+    error_message = "fanout_threshold: a whole number between 1 and 10000."
+  }
+}
+
+variable "fanout_batch_size" {
+  description = "Connections per queued batch, one SQS message each (FANOUT_BATCH_SIZE). A message holds at most 256 KiB: the connection ids (about 20 bytes each) and the broadcast."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.fanout_batch_size >= 1 && var.fanout_batch_size <= 1000 && floor(var.fanout_batch_size) == var.fanout_batch_size
+    error_message = "fanout_batch_size: a whole number between 1 and 1000 (the ids and a 128 KiB broadcast fit one 256 KiB SQS message)."
+  }
+}
+
+variable "fanout_timeout" {
+  description = "Timeout of the fanout function (up to 10 batches per invocation), in seconds. The queue's visibility timeout is 6 times this, as AWS recommends for a Lambda event source."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.fanout_timeout >= 1 && var.fanout_timeout <= 900
+    error_message = "fanout_timeout: between 1 and 900 seconds (the queue's visibility timeout, 6 times it, is at most 12 hours)."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the dead-letter queue's alarm notifies (ALARM and OK). Null: the alarm is made, without notifications."
+  type        = string
+  default     = null
+}
+
 # --- Functions, API, logs, table.
 
 variable "memory_size" {
