@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/store"
@@ -34,6 +37,9 @@ func TestChatOnDynamoDB(t *testing.T) {
 		if err := dynamo.CreateTable(context.Background(), db, table); err != nil {
 			t.Fatal(err)
 		}
+		// The DynamoDB Local may be shared: leave nothing behind (after
+		// every subtest's stack has closed).
+		t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
 		return dynamo.New(db, table, dynamo.Options{Now: now})
 	}
 	chattest.Run(t, func(t *testing.T) *chattest.Target {

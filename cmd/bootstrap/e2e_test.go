@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
@@ -86,6 +88,8 @@ func startBootstrap(t *testing.T, endpoint string) *chattest.Target {
 	if err := dynamo.CreateTable(ctx, db, table); err != nil {
 		t.Fatal(err)
 	}
+	// The DynamoDB Local may be shared: leave nothing behind.
+	t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
 
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
