@@ -77,6 +77,12 @@ func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 // guarantees that of several tabs connecting at once at least one
 // announces (an extra announcement is harmless; a missing one is not).
 func (s *Service) addConnection(ctx context.Context, c store.Connection) error {
+	return s.storeConnection(ctx, c, true)
+}
+
+// storeConnection stores c; announce says whether the user's first
+// connection makes them online for the tenant.
+func (s *Service) storeConnection(ctx context.Context, c store.Connection, announce bool) error {
 	now := s.now()
 	c.ConnectedAt, c.ExpiresAt = now, now.Add(s.cfg.ConnectionTTL)
 	before, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
@@ -86,7 +92,7 @@ func (s *Service) addConnection(ctx context.Context, c store.Connection) error {
 	if err := s.store.PutConnection(ctx, c); err != nil {
 		return err
 	}
-	if len(before) == 0 {
+	if announce && len(before) == 0 {
 		s.announcePresence(ctx, c.TenantID, c.UserID, c.Username, "online", c.ConnectionID)
 	}
 	return nil

@@ -242,8 +242,11 @@ func (s *Service) restoreConnection(ctx context.Context, id identity) (any, *api
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, s.internal(err)
 	}
+	// The expired record was still there: its expiry was not processed,
+	// nobody heard the user go offline, so nobody hears them come back.
+	unnoticed := err == nil
 	c := store.Connection{ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username}
-	if err := s.addConnection(ctx, c); err != nil {
+	if err := s.storeConnection(ctx, c, !unnoticed); err != nil {
 		return nil, s.internal(err)
 	}
 	stored, err := s.store.GetConnection(ctx, id.ConnectionID)

@@ -73,9 +73,11 @@ type Stack struct {
 	pusher *lazyPusher
 	srv    *http.Server
 	ln     net.Listener
-	stop   chan struct{}
-	done   sync.WaitGroup
-	closed bool
+	// transport carries the management API calls of ViaManagementAPI.
+	transport *http.Transport
+	stop      chan struct{}
+	done      sync.WaitGroup
+	closed    bool
 }
 
 // New opens the store and builds the stack; Serve starts it.
@@ -183,9 +185,13 @@ func (s *Stack) Serve(addr string) error {
 	}
 	s.ln = ln
 	if s.opts.ViaManagementAPI {
+		// A transport of its own, whose idle connections Close closes: the
+		// HTTP server's shutdown would wait for them otherwise.
+		s.transport = http.DefaultTransport.(*http.Transport).Clone()
 		s.pusher.set(push.NewSDK("http://"+ln.Addr().String()+"/"+Stage, aws.Config{
 			Region:      "us-east-1",
 			Credentials: aws.AnonymousCredentials{},
+			HTTPClient:  &http.Client{Transport: s.transport, Timeout: 30 * time.Second},
 		}))
 	}
 	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
@@ -247,16 +253,22 @@ func (s *Stack) Close(ctx context.Context) error {
 	s.closed = true
 	close(s.stop)
 	var errs []error
-	if s.srv != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s.srv.Shutdown(sctx)
-		cancel()
-	}
+	// The gateway first: its $disconnect handlers, and the fan-out batches
+	// they and earlier broadcasts queued, may still call the management
+	// API over HTTP; then the queue drains; then the HTTP server stops.
 	if err := s.Gateway.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.Queue.Close(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	if s.srv != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s.srv.Shutdown(sctx)
+		cancel()
 	}
 	s.done.Wait()
 	if err := s.Store.Close(); err != nil {

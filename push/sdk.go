@@ -34,7 +34,7 @@ type SDK struct {
 
 	endpoint string
 	cfg      aws.Config
-	http     *http.Client
+	http     aws.HTTPClient
 	batch    atomic.Int32 // batchUnknown, batchSupported, batchUnsupported
 }
 
@@ -49,14 +49,20 @@ var _ Pusher = (*SDK)(nil)
 // NewSDK returns a Pusher for the management API at endpoint
 // (https://{apiId}.execute-api.{region}.amazonaws.com/{stage} on AWS,
 // http://ADDR/{stage} for a Switchboard gateway).
+//
+// Batch requests go through cfg.HTTPClient when it is set, like the SDK's.
 func NewSDK(endpoint string, cfg aws.Config) *SDK {
+	var hc aws.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	if cfg.HTTPClient != nil {
+		hc = cfg.HTTPClient
+	}
 	return &SDK{
 		Client: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(endpoint)
 		}),
 		endpoint: strings.TrimSuffix(endpoint, "/"),
 		cfg:      cfg,
-		http:     &http.Client{Timeout: 30 * time.Second},
+		http:     hc,
 	}
 }
 

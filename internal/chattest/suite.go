@@ -526,6 +526,7 @@ func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
 	acme := unique("acme")
 	alice := tg.Connect(t, "alice", "Alice", acme)
 	bob := tg.Connect(t, "bob", "Bob", acme)
+	alice.Broadcast("presence", "", func(d map[string]any) bool { return d["userId"] == "bob" && d["status"] == "online" })
 	var lobby Room
 	alice.OK("createRoom", map[string]any{"name": "Lobby"}, &lobby)
 	alice.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
@@ -574,6 +575,10 @@ func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
 		t.Fatalf("bob's connection after the restore: %+v %v (heartbeat said %s)", cs, err, hb.ExpiresAt)
 	}
 	alice.Quiet(bobLeft, "user_left for bob, who was restored", bob)
+	bobOnline := func(f Frame) bool {
+		return f.Type == "presence" && strings.Contains(string(f.Data), `"bob"`) && strings.Contains(string(f.Data), `"online"`)
+	}
+	alice.Quiet(bobOnline, "presence online for bob, who was never announced offline", bob)
 	if ms, err := tg.Store.RoomMembers(ctx, acme, lobby.RoomID); err != nil || len(ms) != 2 {
 		t.Fatalf("lobby members after the restore: %+v %v", ms, err)
 	}
@@ -595,6 +600,8 @@ func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
 	if !hb.Restored || hb.Rooms == nil || len(*hb.Rooms) != 0 {
 		t.Fatalf("heartbeat after a processed expiry: %+v, want restored without rooms", hb)
 	}
+	// The tenant heard him go offline, so it hears him come back.
+	alice.Broadcast("presence", "", func(d map[string]any) bool { return d["userId"] == "bob" && d["status"] == "online" })
 	bob.Fails("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "am I in?"}, "NOT_IN_ROOM")
 	bob.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
 	alice.Broadcast("user_joined", lobby.RoomID, func(d map[string]any) bool { return d["userId"] == "bob" })
