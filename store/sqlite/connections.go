@@ -18,6 +18,8 @@ const memberCols = `tenant_id, room_id, connection_id, user_id, username, joined
 
 // The request-path queries, named so that TestQueryPlans can check them.
 const (
+	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connection_id) DO NOTHING`
 	qGetConnection     = `SELECT ` + connCols + ` FROM connections WHERE connection_id = ?1 AND expires_at > ?2`
 	qUserConnections   = `SELECT ` + connCols + ` FROM connections WHERE tenant_id = ?1 AND user_id = ?2 AND expires_at > ?3 ORDER BY connection_id`
 	qTenantConnections = `SELECT ` + connCols + ` FROM connections WHERE tenant_id = ?1 AND expires_at > ?2 ORDER BY connection_id`
@@ -26,6 +28,7 @@ const (
 	qTouchConnection   = `UPDATE connections SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
 	qTouchMemberships  = `UPDATE memberships SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
 	qDeleteConnection  = `DELETE FROM connections WHERE connection_id = ?1 RETURNING ` + connCols
+	qDeleteTypingSlot  = `DELETE FROM typing_slots WHERE connection_id = ?1`
 	qDeleteMemberships = `DELETE FROM memberships WHERE connection_id = ?1 RETURNING ` + memberCols
 	qTakeTypingSlot    = `INSERT INTO typing_slots (connection_id, at, expires_at) VALUES (?1, ?2, ?2 + ?3)
 		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
@@ -63,10 +66,8 @@ func scanMembership(r scanner) (store.Membership, error) {
 }
 
 // queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +85,7 @@ func queryAll[T any](ctx context.Context, q interface {
 
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO connections (`+connCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (connection_id) DO NOTHING`,
+	res, err := s.ws.exec(ctx, qPutConnection,
 		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
 	if err != nil {
 		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
@@ -100,7 +100,7 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 
 // GetConnection returns a live connection; ErrNotFound if absent or expired.
 func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.Connection, error) {
-	c, err := scanConnection(s.r.QueryRowContext(ctx, qGetConnection, connectionID, s.nowMs()))
+	c, err := scanConnection(s.rs.queryRow(ctx, qGetConnection, connectionID, s.nowMs()))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -116,9 +116,9 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	var c store.Connection
 	var members []store.Membership
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txStmts) error {
 		var err error
-		c, err = scanConnection(tx.QueryRowContext(ctx, qDeleteConnection, connectionID))
+		c, err = scanConnection(tx.queryRow(ctx, qDeleteConnection, connectionID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -128,7 +128,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM typing_slots WHERE connection_id = ?`, connectionID)
+		_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
 		return err
 	})
 	if err != nil {
@@ -151,8 +151,8 @@ func sortMemberships(ms []store.Membership) {
 // memberships to expiresAt; ErrNotFound if absent or expired.
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
 	now := s.nowMs()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, qTouchConnection, connectionID, ms(expiresAt), now)
+	err := s.inTx(ctx, func(tx txStmts) error {
+		res, err := tx.exec(ctx, qTouchConnection, connectionID, ms(expiresAt), now)
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 		} else if n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
+		_, err = tx.exec(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
 		return err
 	})
 	if err != nil {
@@ -173,7 +173,7 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 // UserConnections lists a user's live connections, by connection id. A
 // read sees every write that returned before it began.
 func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([]store.Connection, error) {
-	cs, err := queryAll(ctx, s.r, scanConnection, qUserConnections, tenantID, userID, s.nowMs())
+	cs, err := queryAll(ctx, s.rs, scanConnection, qUserConnections, tenantID, userID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: connections of user %q of tenant %q: %w", userID, tenantID, err)
 	}
@@ -182,7 +182,7 @@ func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([
 
 // TenantConnections lists a tenant's live connections, by connection id.
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
-	cs, err := queryAll(ctx, s.r, scanConnection, qTenantConnections, tenantID, s.nowMs())
+	cs, err := queryAll(ctx, s.rs, scanConnection, qTenantConnections, tenantID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: connections of tenant %q: %w", tenantID, err)
 	}
@@ -192,7 +192,7 @@ func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store
 // TakeTypingSlot records a typing event of a connection at now, unless one
 // was recorded less than interval before (one atomic upsert).
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
-	res, err := s.w.ExecContext(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
+	res, err := s.ws.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
 	}
@@ -206,7 +206,7 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 // JoinRoom adds a membership (one atomic upsert); joined=false if it was
 // already there and live.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
-	res, err := s.w.ExecContext(ctx, qJoinRoom,
+	res, err := s.ws.exec(ctx, qJoinRoom,
 		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
 	if err != nil {
 		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
@@ -222,7 +222,7 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) 
 // expired one is removed, but did not exist any more).
 func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
 	var expires int64
-	err := s.w.QueryRowContext(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
+	err := s.ws.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -234,7 +234,7 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 
 // RoomMembers lists the live memberships of a room, by connection id.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
-	members, err := queryAll(ctx, s.r, scanMembership, qRoomMembers, tenantID, roomID, s.nowMs())
+	members, err := queryAll(ctx, s.rs, scanMembership, qRoomMembers, tenantID, roomID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
@@ -244,7 +244,7 @@ func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]sto
 // ConnectionRooms lists the live memberships of a connection, by tenant and
 // room id.
 func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]store.Membership, error) {
-	members, err := queryAll(ctx, s.r, scanMembership, qConnectionRooms, connectionID, s.nowMs())
+	members, err := queryAll(ctx, s.rs, scanMembership, qConnectionRooms, connectionID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rooms of connection %q: %w", connectionID, err)
 	}

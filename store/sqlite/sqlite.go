@@ -47,6 +47,8 @@ type Options struct {
 type Store struct {
 	w   *sql.DB // exactly one connection: every write, in order
 	r   *sql.DB // read-only pool
+	ws  *stmtCache
+	rs  *stmtCache
 	now func() time.Time
 
 	closeOnce sync.Once
@@ -111,15 +113,44 @@ func Open(dir string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r, now: now}, nil
+	ws, err := newStmtCache(context.Background(), w, writeQueries)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	rs, err := newStmtCache(context.Background(), r, readQueries)
+	if err != nil {
+		ws.close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{w: w, r: r, ws: ws, rs: rs, now: now}, nil
 }
+
+// The statements of each pool, prepared by Open.
+var (
+	writeQueries = []string{
+		qPutConnection, qDeleteConnection, qDeleteMemberships, qDeleteTypingSlot,
+		qTouchConnection, qTouchMemberships, qTakeTypingSlot, qJoinRoom, qLeaveRoom,
+		qCreateRoom, qRoomAccess, qPutMessage, qEditMessage, qDeleteMessage,
+		qSweepMemberships, qSweepConnections, qSweepTypingSlots,
+	}
+	readQueries = []string{
+		qGetConnection, qUserConnections, qTenantConnections, qRoomMembers, qConnectionRooms,
+		qGetRoom, qPublicRooms, qPrivateRooms, qAllRooms,
+		qGetMessage, qMessageAuthor, qListMessages, qListMessagesFirst,
+	}
+)
 
 // Close closes the database; closing twice is not an error.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		err1 := s.r.Close()
-		err2 := s.w.Close()
-		if err := errors.Join(err1, err2); err != nil {
+		err1 := errors.Join(s.rs.close(), s.ws.close())
+		err2 := s.r.Close()
+		err3 := s.w.Close()
+		if err := errors.Join(err1, err2, err3); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
 		}
 	})
@@ -148,13 +179,13 @@ func limitOf(p store.Page) int {
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing if it
-// returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// returns nil; fn runs the writer's cached statements through tx.
+func (s *Store) inTx(ctx context.Context, fn func(tx txStmts) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(txStmts{c: s.ws, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -361,3 +361,22 @@ func TestSweepOrder(t *testing.T) {
 		t.Errorf("sweep order %v, want %v", types, want)
 	}
 }
+
+// After Close, methods fail with an error (the prepared statements are
+// closed with the pools), and do not panic.
+func TestUseAfterClose(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	ctx := t.Context()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetConnection(ctx, "c"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetConnection after Close: %v", err)
+	}
+	if err := s.PutMessage(ctx, store.Message{TenantID: "t", MessageID: "m"}); err == nil {
+		t.Error("PutMessage after Close succeeded")
+	}
+	if _, err := s.DeleteExpired(ctx, time.Now(), 10); err == nil {
+		t.Error("DeleteExpired after Close succeeded")
+	}
+}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -35,7 +34,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 		limit = DefaultLimit
 	}
 	var imgs []store.Image
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txStmts) error {
 		members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
 		if err != nil {
 			return err
@@ -54,7 +53,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 				imgs = append(imgs, store.ConnectionImage(c))
 			}
 		}
-		_, err = tx.ExecContext(ctx, qSweepTypingSlots, ms(now), limit)
+		_, err = tx.exec(ctx, qSweepTypingSlots, ms(now), limit)
 		return err
 	})
 	if err != nil {
