@@ -119,3 +119,24 @@ func BenchmarkUserConnections(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJoinLargeRoom is what chat's joinRoom does in a room of 10,000
+// members: read the members, then join.
+func BenchmarkJoinLargeRoom(b *testing.B) {
+	s := roomWithMembers(b, 10000)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.RoomMembers(ctx, "t", "r"); err != nil {
+			b.Fatal(err)
+		}
+		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: fmt.Sprintf("new-%07d", i),
+			UserID: "user", Username: "User", JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := s.JoinRoom(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -231,11 +231,6 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		uses        []string // indexes the plan must use
 	}{
-		{"GetConnection", qGetConnection, []any{"c", 0}, nil},
-		{"UserConnections", qUserConnections, []any{"t", "u", 0}, []string{"connections_by_user"}},
-		{"TenantConnections", qTenantConnections, []any{"t", 0}, []string{"connections_by_tenant"}},
-		{"RoomMembers", qRoomMembers, []any{"t", "r", 0}, []string{"PRIMARY KEY"}},
-		{"ConnectionRooms", qConnectionRooms, []any{"c", 0}, []string{"memberships_by_connection"}},
 		{"TouchConnection memberships", qTouchMemberships, []any{"c", 0, 0}, []string{"memberships_by_connection"}},
 		{"DeleteConnection memberships", qDeleteMemberships, []any{"c"}, []string{"memberships_by_connection"}},
 		{"ListMessages first page", qListMessagesFirst, []any{"t", "r", 10}, []string{"messages_by_room"}},
@@ -378,5 +373,8 @@ func TestUseAfterClose(t *testing.T) {
 	}
 	if _, err := s.DeleteExpired(ctx, time.Now(), 10); err == nil {
 		t.Error("DeleteExpired after Close succeeded")
+	}
+	if _, err := s.RoomMembers(ctx, "t", "r"); err == nil {
+		t.Error("RoomMembers after Close succeeded")
 	}
 }

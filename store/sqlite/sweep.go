@@ -34,8 +34,15 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 		limit = DefaultLimit
 	}
 	var imgs []store.Image
+	var members []store.Membership
+	var conns []store.Connection
+	if err := s.lockWrite(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
+	}
+	defer s.unlockWrite()
 	err := s.inTx(ctx, func(tx txStmts) error {
-		members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
+		var err error
+		members, err = queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
 		if err != nil {
 			return err
 		}
@@ -44,7 +51,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 			imgs = append(imgs, store.MembershipImage(m))
 		}
 		if rest := limit - len(members); rest > 0 {
-			conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
+			conns, err = queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
 			if err != nil {
 				return err
 			}
@@ -58,6 +65,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
+	}
+	for _, m := range members {
+		s.idx.leave(m.TenantID, m.RoomID, m.ConnectionID)
+	}
+	for _, c := range conns {
+		s.idx.deleteConn(c.ConnectionID)
 	}
 	return imgs, nil
 }
