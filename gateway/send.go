@@ -15,6 +15,17 @@ import (
 // A consumer whose queue would exceed Limits.SendQueueBytes is too slow to
 // keep up: it is closed with 1008 and the frame is refused with ErrGone.
 func (c *conn) enqueue(frame []byte, data bool) error {
+	var now int64
+	if data {
+		now = time.Now().UnixNano()
+	}
+	return c.enqueueAt(frame, now)
+}
+
+// enqueueAt is enqueue with the time of a data frame given (unix
+// nanoseconds; 0 for a control frame): a broadcast reads the clock once
+// for all its recipients.
+func (c *conn) enqueueAt(frame []byte, now int64) error {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -30,8 +41,8 @@ func (c *conn) enqueue(frame []byte, data bool) error {
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if data {
-		c.touch()
+	if now != 0 {
+		c.lastActive.Store(now)
 	}
 	if start {
 		go c.writeLoop()

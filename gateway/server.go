@@ -129,9 +129,10 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // connections; the frame is shared, not copied. It returns the ids that are
 // gone.
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	now := time.Now().UnixNano()
 	for _, id := range ids {
 		c := s.reg.get(id)
-		if c == nil || c.enqueue(frame, true) != nil {
+		if c == nil || c.enqueueAt(frame, now) != nil {
 			gone = append(gone, id)
 		}
 	}
