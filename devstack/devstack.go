@@ -160,7 +160,7 @@ func (s *Stack) Serve(addr string) error {
 			Credentials: aws.AnonymousCredentials{},
 		}))
 	}
-	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	s.srv = &http.Server{Handler: s.Gateway.WithMetrics(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	s.done.Add(2)
 	go func() {
 		defer s.done.Done()

@@ -79,11 +79,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, log *slog.Logger, signed bool, stdout io.Writer) error {
 	addr := ln.Addr().String()
 	stage := gw.Stage()
-	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n  @connections:    http://%s/%s/@connections/{connectionId}\n", stage, addr, stage, addr, stage)
+	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", stage, addr, stage, addr, stage, addr, gateway.MetricsPath)
 	if host, _, _ := net.SplitHostPort(addr); !signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	srv := &http.Server{Handler: gw.WithMetrics(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
