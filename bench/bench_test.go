@@ -206,7 +206,26 @@ func TestScenariosEndToEnd(t *testing.T) {
 		}},
 		{[]string{"idle", "--conns", "50", "--duration", "1s"}, func(t *testing.T, r *Result) {
 			if r.Connect.OK != 50 || r.Idle == nil || r.Idle.Dropped != 0 || r.Idle.HoldSeconds < 1 {
-				t.Errorf("%s idle: %+v %+v", r.Target, r.Connect, r.Idle)
+				t.Fatalf("%s idle: %+v %+v", r.Target, r.Connect, r.Idle)
+			}
+			// Without a process id, Switchboard's memory comes from its
+			// metrics endpoint; the baseline has none.
+			switch after := r.Idle.MemAfter; r.Target {
+			case TargetSwitchboard:
+				if after == nil || !after.FromMetrics || after.VmRSS <= 0 || after.HeapInuse <= 0 || after.StackInuse <= 0 || after.Goroutines <= 0 {
+					t.Errorf("switchboard memory after the hold: %+v", after)
+				}
+				if r.Idle.MemBefore == nil || r.Idle.MemBefore.HeapInuse <= 0 {
+					t.Errorf("switchboard memory before: %+v", r.Idle.MemBefore)
+				}
+				metric(t, r, "server user memory (HeapInuse+StackInuse) per connection, after the hold")
+				if g := metric(t, r, "server goroutines per connection"); g < 0.5 {
+					t.Errorf("%v goroutines per idle connection: the readers are not counted", g)
+				}
+			case TargetBaseline:
+				if after != nil {
+					t.Errorf("baseline memory without a process id: %+v", after)
+				}
 			}
 		}},
 	} {
@@ -294,5 +313,19 @@ func TestCompareWithChildren(t *testing.T) {
 			}
 		}
 		f.Close()
+	}
+}
+
+func TestMetricsURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"ws://127.0.0.1:8080/dev":             "http://127.0.0.1:8080/metrics",
+		"wss://example.com/prod?token=x#frag": "https://example.com/metrics",
+	} {
+		if got, err := metricsURL(in); err != nil || got != want {
+			t.Errorf("metricsURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := metricsURL("http://127.0.0.1/dev"); err == nil {
+		t.Error("metricsURL of an http URL succeeded")
 	}
 }

@@ -108,7 +108,9 @@ Scenarios:
   roundtrip  sendMessage at --rate R/s for --duration into a room of --members K:
              acknowledgement and delivery latency
   idle       hold --conns N idle connections for --duration: server memory per
-             connection (VmRSS, RssAnon from /proc/PID/status)
+             connection (VmRSS, RssAnon from /proc/PID/status; heap, stacks and
+             goroutines from switchboard's GET /metrics, which also gives the
+             resident memory of a --url server without --pid)
 
 Targets:
   --spawn (the default)  start switchboard dev as a child process on a free port
@@ -132,7 +134,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	}
 	fs.StringVar(&c.URL, "url", "", "WebSocket URL of a running switchboard dev, e.g. ws://127.0.0.1:8080/dev")
 	fs.StringVar(&c.Data, "data", "", "with --url: the data directory of that switchboard dev (its dev-secret signs the tokens)")
-	fs.IntVar(&c.PID, "pid", 0, "with --url: the server's process id, to read its memory from /proc/PID/status")
+	fs.IntVar(&c.PID, "pid", 0, "with --url: the server's process id, to read its memory from /proc/PID/status (without it, switchboard's memory is read from its GET /metrics)")
 	fs.BoolVar(&c.Spawn, "spawn", false, "start switchboard dev as a child process (the default without --url)")
 	fs.StringVar(&c.Target, "target", TargetSwitchboard, "switchboard or baseline")
 	fs.BoolVar(&c.Compare, "compare", false, "run against switchboard and then the baseline, and print the ratios")

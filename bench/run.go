@@ -129,6 +129,9 @@ type IdleResult struct {
 	RSSPerConn     float64      `json:"vmRssPerConn"`   // bytes, after the hold
 	AnonPerConn    float64      `json:"rssAnonPerConn"` // bytes, after the hold
 	PeakRSSPerConn float64      `json:"vmHwmPerConn"`   // bytes, high-water mark
+	// From the metrics endpoint: HeapInuse + StackInuse, and goroutines.
+	UserPerConn       float64 `json:"userPerConn,omitempty"` // bytes, after the hold
+	GoroutinesPerConn float64 `json:"goroutinesPerConn,omitempty"`
 }
 
 // Report is the whole run.
@@ -213,14 +216,6 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func memOf(pid int) *procStatus {
-	st, err := readProcStatus(pid)
-	if err != nil {
-		return nil
-	}
-	return &st
 }
 
 // specsFor divides n connections over the workers of a run.
@@ -326,7 +321,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		return nil, err
 	}
 	time.Sleep(200 * time.Millisecond) // let the server settle before "before"
-	memBefore := memOf(t.PID)
+	memBefore := t.mem()
 	pb.phase(t.Name+": connecting", int64(cfg.Conns))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	t.profile(true)
@@ -350,7 +345,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		cr.PerSecond = float64(ok) / cr.Seconds
 		cr.Series = series(bins, t0, start, end, cfg.Bin)
 	}
-	cr.MemAfter = memOf(t.PID)
+	cr.MemAfter = t.mem()
 	res.Connect = cr
 	if cr.Failed > 0 {
 		res.Problems = append(res.Problems, fmt.Sprintf("%d of %d connections failed: %v", cr.Failed, cr.Attempted, failures))
@@ -367,14 +362,17 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 				return nil, ctx.Err()
 			case <-tick.C:
 			}
-			if m := memOf(t.PID); m != nil {
+			if m := t.mem(); m != nil {
 				ir.Samples = append(ir.Samples, *m)
 			}
 			pb.set(int64(time.Since(holdStart)/time.Second), "")
 		}
 		tick.Stop()
 		ir.HoldSeconds = time.Since(holdStart).Seconds()
-		ir.MemAfter = memOf(t.PID)
+		ir.MemAfter = t.mem()
+		if ir.MemAfter != nil && ir.MemAfter.FromMetrics {
+			res.Notes = append(res.Notes, "server memory read from its metrics endpoint (GET /metrics)")
+		}
 		if err := f.send(command{Op: "report"}); err != nil {
 			return nil, err
 		}
@@ -398,14 +396,22 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 			ir.RSSPerConn = float64(ir.MemAfter.VmRSS-ir.MemBefore.VmRSS) / float64(ok)
 			ir.AnonPerConn = float64(ir.MemAfter.RssAnon-ir.MemBefore.RssAnon) / float64(ok)
 			ir.PeakRSSPerConn = float64(ir.MemAfter.VmHWM-ir.MemBefore.VmRSS) / float64(ok)
+			if ir.MemAfter.HeapInuse > 0 && ir.MemBefore.HeapInuse > 0 {
+				ir.UserPerConn = float64(userMem(ir.MemAfter)-userMem(ir.MemBefore)) / float64(ok)
+				ir.GoroutinesPerConn = float64(ir.MemAfter.Goroutines-ir.MemBefore.Goroutines) / float64(ok)
+			}
 		} else if ir.MemAfter == nil {
-			res.Notes = append(res.Notes, "server memory not measured: no server process to read (spawn it, or give --pid); switchboard dev has no metrics endpoint")
+			res.Notes = append(res.Notes, "server memory not measured: no server process to read (spawn it, or give --pid) and no metrics endpoint answered")
 		}
 		res.Idle = ir
 	}
 	res.Metrics = metricsOf(res)
 	return res, nil
 }
+
+// userMem is heap and stacks in use, as the gateway benchmarks count
+// user memory.
+func userMem(m *procStatus) int64 { return m.HeapInuse + m.StackInuse }
 
 // ackError names the cause of a failed send.
 func ackError(err error) string {
@@ -484,7 +490,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 	time.Sleep(200 * time.Millisecond)
-	fr.MemBase = memOf(t.PID)
+	fr.MemBase = t.mem()
 	pb.phase(t.Name+": receivers connecting and joining", int64(fr.Receivers))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	joinStart := time.Now()
@@ -505,7 +511,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, fmt.Errorf("no receiver could connect and join: %v", failures)
 	}
 	time.Sleep(200 * time.Millisecond) // the last user_joined broadcasts settle
-	fr.MemBefore = memOf(t.PID)
+	fr.MemBefore = t.mem()
 
 	// Send.
 	fr.Expected = int64(cfg.Messages) * int64(ok)
@@ -579,7 +585,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 	f.setProgress(nil)
-	fr.MemAfter = memOf(t.PID)
+	fr.MemAfter = t.mem()
 	lat := hist.New()
 	count := make([]int64, cfg.Messages)
 	last := make([]int64, cfg.Messages)
@@ -709,6 +715,10 @@ func metricsOf(r *Result) []Metric {
 		add("server VmRSS per connection, after the hold", "KB", "lower", i.RSSPerConn/1024)
 		add("server RssAnon per connection, after the hold", "KB", "lower", i.AnonPerConn/1024)
 		add("server VmHWM per connection (peak)", "KB", "lower", i.PeakRSSPerConn/1024)
+		if i.UserPerConn != 0 {
+			add("server user memory (HeapInuse+StackInuse) per connection, after the hold", "KB", "lower", i.UserPerConn/1024)
+			add("server goroutines per connection", "", "", i.GoroutinesPerConn)
+		}
 		add("server VmRSS total after the hold", "MB", "lower", float64(i.MemAfter.VmRSS)/(1<<20))
 	}
 	return m

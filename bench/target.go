@@ -247,7 +247,8 @@ func startProcess(ctx context.Context, cfg *Config, args, env []string, marker, 
 	}
 }
 
-// procStatus is what /proc/PID/status says of a process's memory (bytes).
+// procStatus is what /proc/PID/status (or the metrics endpoint) says of a
+// process's memory (bytes).
 type procStatus struct {
 	VmRSS   int64 `json:"vmRss"`
 	RssAnon int64 `json:"rssAnon"`
@@ -255,6 +256,11 @@ type procStatus struct {
 	VmHWM   int64 `json:"vmHwm"`
 	Threads int64 `json:"threads"`
 	At      int64 `json:"at"` // unix ns
+	// From Switchboard's metrics endpoint (0 when not read).
+	HeapInuse   int64 `json:"heapInuse,omitempty"`
+	StackInuse  int64 `json:"stackInuse,omitempty"`
+	Goroutines  int64 `json:"goroutines,omitempty"`
+	FromMetrics bool  `json:"fromMetrics,omitempty"` // the VmRSS etc. above came from the metrics endpoint, not /proc
 }
 
 func readProcStatus(pid int) (procStatus, error) {

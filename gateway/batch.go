@@ -81,7 +81,9 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.metrics.batches.Add(1)
 	gone := s.PostFrame(r.Context(), req.ConnectionIDs, wsproto.TextFrame([]byte(*req.Data)))
+	s.metrics.batchGone.Add(uint64(len(gone)))
 	if gone == nil {
 		gone = []string{}
 	}

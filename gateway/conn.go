@@ -180,6 +180,8 @@ func (c *conn) readLoop() {
 			c.fail(wsproto.CloseInvalidPayload, "Text message is not valid UTF-8")
 		} else {
 			c.touch()
+			c.srv.metrics.messagesIn.Add(1)
+			c.srv.metrics.bytesIn.Add(uint64(len(msg)))
 			c.deliver(msg) // dropped if the connection is closing
 		}
 		msg, inMsg = nil, false
@@ -221,7 +223,7 @@ func (c *conn) control(op wsproto.Opcode, p []byte) bool {
 	}
 	code, reason, ok := wsproto.ParseClosePayload(p)
 	if !ok {
-		c.startClose(wsproto.CloseProtocolError, "Invalid close frame", wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(wsproto.CloseProtocolError, "Invalid close frame")))
+		c.startClose(causeProtocol, wsproto.CloseProtocolError, "Invalid close frame", wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(wsproto.CloseProtocolError, "Invalid close frame")))
 		c.waitFlushed()
 		return false
 	}
@@ -231,7 +233,7 @@ func (c *conn) control(op wsproto.Opcode, p []byte) bool {
 	if reply == wsproto.CloseNoStatus {
 		reply = wsproto.CloseNormal
 	}
-	c.startClose(code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(reply, "")))
+	c.startClose(causeClient, code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(reply, "")))
 	c.waitFlushed()
 	return false
 }
@@ -334,7 +336,7 @@ func (c *conn) readFailed(err error) (protocolError bool) {
 		c.fail(wsproto.CloseProtocolError, err.Error()[len("wsproto: "):])
 		return true
 	default:
-		c.startClose(wsproto.CloseAbnormal, "", nil)
+		c.startClose(causeDropped, wsproto.CloseAbnormal, "", nil)
 		return false
 	}
 }
@@ -343,20 +345,20 @@ func (c *conn) readFailed(err error) (protocolError bool) {
 // telling it why. The reader goes on, dropping data, until the client
 // answers with its close frame or the close grace period ends.
 func (c *conn) fail(code int, reason string) {
-	c.startClose(code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(code, reason)))
+	c.startClose(causeProtocol, code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(code, reason)))
 }
 
 // closeWith closes the connection from the server's side (DELETE, limits,
 // shutdown): the close frame is sent and the client given closeGrace to
 // answer before the TCP connection is dropped.
-func (c *conn) closeWith(code int, reason string) {
-	c.startClose(code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(code, reason)))
+func (c *conn) closeWith(cause closeCause, code int, reason string) {
+	c.startClose(cause, code, reason, wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(code, reason)))
 }
 
-// startClose records why the connection ends and queues closeFrame (nil:
-// none). Only the first call has an effect. The connection leaves the
+// startClose records why the connection ends (and counts it under cause)
+// and queues closeFrame (nil: none). Only the first call has an effect. The connection leaves the
 // registry at once, so that the management API answers 410 from now on.
-func (c *conn) startClose(code int, reason string, closeFrame []byte) {
+func (c *conn) startClose(cause closeCause, code int, reason string, closeFrame []byte) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -381,6 +383,7 @@ func (c *conn) startClose(code int, reason string, closeFrame []byte) {
 		c.room = nil
 	}
 	c.mu.Unlock()
+	c.srv.metrics.closes[cause].Add(1)
 	c.srv.reg.remove(c)
 	if start {
 		go c.writeLoop()
@@ -407,7 +410,7 @@ func (c *conn) waitFlushed() {
 // finish runs when the reader stops: it drops the TCP connection and, unless
 // the dispatcher still has messages to run first, $disconnect.
 func (c *conn) finish() {
-	c.startClose(wsproto.CloseAbnormal, "", nil) // no-op if a cause is recorded
+	c.startClose(causeDropped, wsproto.CloseAbnormal, "", nil) // no-op if a cause is recorded
 	c.nc.Close()
 	c.mu.Lock()
 	c.state = stateClosed

@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -62,15 +62,97 @@ type AuthorizerRequest struct {
 }
 
 // LambdaRequest converts r to the aws-lambda-go type a Go authorizer takes,
-// through JSON as the Lambda runtime would, so fields line up the same way.
+// with the values a Lambda runtime would decode from r's JSON: fields the
+// two types share by JSON name are copied, the others are empty; maps and
+// slices are copies, empty maps are nil (omitempty), and strings are
+// coerced to valid UTF-8 as encoding/json does. It builds the value
+// directly: the JSON round trip it replaces was ~12% of a connect's CPU.
 func (r AuthorizerRequest) LambdaRequest() events.APIGatewayCustomAuthorizerRequestTypeRequest {
-	var out events.APIGatewayCustomAuthorizerRequestTypeRequest
-	b, err := json.Marshal(r)
-	if err == nil {
-		err = json.Unmarshal(b, &out)
+	rc := r.RequestContext
+	out := events.APIGatewayCustomAuthorizerRequestTypeRequest{
+		Type:                            jsonString(r.Type),
+		MethodArn:                       jsonString(r.MethodArn),
+		Headers:                         jsonMap(r.Headers),
+		MultiValueHeaders:               jsonMultiMap(r.MultiValueHeaders),
+		QueryStringParameters:           jsonMap(r.QueryStringParameters),
+		MultiValueQueryStringParameters: jsonMultiMap(r.MultiValueQueryStringParameters),
+		StageVariables:                  jsonMap(r.StageVariables),
+		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
+			AccountID:    jsonString(rc.AccountID),
+			ResourceID:   jsonString(rc.ResourceID),
+			Stage:        jsonString(rc.Stage),
+			RequestID:    jsonString(rc.RequestID),
+			ResourcePath: jsonString(rc.ResourcePath),
+			HTTPMethod:   jsonString(rc.HTTPMethod),
+			APIID:        jsonString(rc.APIID),
+			Identity: events.APIGatewayCustomAuthorizerRequestTypeRequestIdentity{
+				APIKey:   jsonString(rc.Identity.APIKey),
+				SourceIP: jsonString(rc.Identity.SourceIP),
+			},
+		},
 	}
-	if err != nil { // cannot happen: both are plain data types
-		panic(fmt.Sprintf("gateway: converting authorizer request: %v", err))
+	if cc := rc.Identity.ClientCert; cc != nil {
+		out.RequestContext.Identity.ClientCert = events.APIGatewayCustomAuthorizerRequestTypeRequestIdentityClientCert{
+			ClientCertPem: jsonString(cc.ClientCertPem),
+			IssuerDN:      jsonString(cc.IssuerDN),
+			SerialNumber:  jsonString(cc.SerialNumber),
+			SubjectDN:     jsonString(cc.SubjectDN),
+			Validity: events.APIGatewayCustomAuthorizerRequestTypeRequestIdentityClientCertValidity{
+				NotAfter:  jsonString(cc.Validity.NotAfter),
+				NotBefore: jsonString(cc.Validity.NotBefore),
+			},
+		}
+	}
+	return out
+}
+
+// jsonString is s as encoding/json round-trips it: each byte that is not
+// part of valid UTF-8 becomes U+FFFD.
+func jsonString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// jsonMap is an omitempty map as it round-trips: nil when empty, else a copy.
+func jsonMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[jsonString(k)] = jsonString(v)
+	}
+	return out
+}
+
+// jsonMultiMap is jsonMap for multi-value maps: a nil list stays nil (JSON
+// null), an empty one stays empty.
+func jsonMultiMap(m map[string][]string) map[string][]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(m))
+	for k, vs := range m {
+		var c []string
+		if vs != nil {
+			c = make([]string, len(vs))
+			for i, v := range vs {
+				c[i] = jsonString(v)
+			}
+		}
+		out[jsonString(k)] = c
 	}
 	return out
 }

@@ -51,7 +51,11 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 	}
 	switch r.Method {
 	case http.MethodPost:
+		s.metrics.mgmtPosts.Add(1)
 		err = s.Post(r.Context(), id, body)
+		if errors.Is(err, ErrGone) {
+			s.metrics.mgmtGone.Add(1)
+		}
 		if err == nil {
 			w.WriteHeader(http.StatusOK)
 		}
@@ -84,20 +88,27 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 // credentials are configured: only loopback clients are served, and only
 // when the request did not come through a proxy.
 func (s *Server) localManager(w http.ResponseWriter, r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		s.log.Info("management API request from a non-loopback address refused (configure credentials to allow it)", "remote", r.RemoteAddr)
+	if why, attrs := notLocal(r); why != "" {
+		s.log.Info("management API request "+why+" refused (configure credentials to allow it)", attrs...)
 		writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
 		return false
 	}
+	return true
+}
+
+// notLocal says why r is not from a loopback client talking to us
+// directly ("" if it is), with log attributes.
+func notLocal(r *http.Request) (why string, attrs []any) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return "from a non-loopback address", []any{"remote", r.RemoteAddr}
+	}
 	for _, h := range forwardingHeaders {
 		if _, ok := r.Header[h]; ok {
-			s.log.Info("management API request through a proxy refused (configure credentials to allow it)", "remote", r.RemoteAddr, "header", h)
-			writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
-			return false
+			return "through a proxy", []any{"remote", r.RemoteAddr, "header", h}
 		}
 	}
-	return true
+	return "", nil
 }
 
 type connectionInfoResponse struct {

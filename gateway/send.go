@@ -15,6 +15,21 @@ import (
 // A consumer whose queue would exceed Limits.SendQueueBytes is too slow to
 // keep up: it is closed with 1008 and the frame is refused with ErrGone.
 func (c *conn) enqueue(frame []byte, data bool) error {
+	var now int64
+	if data {
+		now = time.Now().UnixNano()
+	}
+	err := c.enqueueAt(frame, now)
+	if err == nil && data {
+		c.srv.metrics.messagesOut.Add(1)
+	}
+	return err
+}
+
+// enqueueAt is enqueue with the time of a data frame given (unix
+// nanoseconds; 0 for a control frame): a broadcast reads the clock once
+// for all its recipients, and counts them once.
+func (c *conn) enqueueAt(frame []byte, now int64) error {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -30,8 +45,8 @@ func (c *conn) enqueue(frame []byte, data bool) error {
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if data {
-		c.touch()
+	if now != 0 {
+		c.lastActive.Store(now)
 	}
 	if start {
 		go c.writeLoop()
@@ -53,7 +68,7 @@ func (c *conn) slowConsumer() {
 	c.queue = c.queue[:0]
 	c.mu.Unlock()
 	c.srv.log.Warn("closing slow consumer", "connectionId", c.meta.id, "sendQueueBytes", c.srv.limits.SendQueueBytes)
-	c.closeWith(wsproto.ClosePolicyViolation, fmt.Sprintf("Slow consumer: more than %d bytes queued", c.srv.limits.SendQueueBytes))
+	c.closeWith(causeSlowConsumer, wsproto.ClosePolicyViolation, fmt.Sprintf("Slow consumer: more than %d bytes queued", c.srv.limits.SendQueueBytes))
 	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 }
 
@@ -96,6 +111,9 @@ func (c *conn) writeLoop() {
 		}
 		clear(batch)
 
+		if err == nil {
+			c.srv.metrics.bytesOut.Add(uint64(n))
+		}
 		c.mu.Lock()
 		c.queued -= n
 		if c.queue == nil {
@@ -105,7 +123,7 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			// The peer is gone or stuck: drop the TCP connection; the reader
 			// sees it and finishes the connection.
-			c.startClose(wsproto.CloseAbnormal, "", nil)
+			c.startClose(causeWriteFailed, wsproto.CloseAbnormal, "", nil)
 			c.nc.Close()
 			c.mu.Lock()
 			c.writing = false

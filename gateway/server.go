@@ -27,6 +27,7 @@ type Server struct {
 	log       *slog.Logger
 	reg       *registry
 	limiter   *rateLimiter
+	metrics   metrics
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -129,12 +130,14 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // connections; the frame is shared, not copied. It returns the ids that are
 // gone.
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	now := time.Now().UnixNano()
 	for _, id := range ids {
 		c := s.reg.get(id)
-		if c == nil || c.enqueue(frame, true) != nil {
+		if c == nil || c.enqueueAt(frame, now) != nil {
 			gone = append(gone, id)
 		}
 	}
+	s.metrics.messagesOut.Add(uint64(len(ids) - len(gone)))
 	return gone
 }
 
@@ -159,7 +162,7 @@ func (s *Server) Disconnect(ctx context.Context, id string) error {
 	if c == nil {
 		return ErrGone
 	}
-	c.closeWith(wsproto.CloseNormal, "Connection Closed Normally")
+	c.closeWith(causeDeleted, wsproto.CloseNormal, "Connection Closed Normally")
 	return nil
 }
 
@@ -176,7 +179,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if already {
 		return ErrServerClosed
 	}
-	s.reg.each(func(c *conn) { c.closeWith(wsproto.CloseGoingAway, "Going away") })
+	s.reg.each(func(c *conn) { c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away") })
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error
@@ -219,9 +222,9 @@ func (s *Server) janitor() {
 			s.reg.each(func(c *conn) {
 				switch {
 				case c.meta.connectedAt <= oldBefore:
-					c.closeWith(wsproto.CloseGoingAway, "Maximum connection duration exceeded")
+					c.closeWith(causeMaxDuration, wsproto.CloseGoingAway, "Maximum connection duration exceeded")
 				case c.lastActive.Load() <= idleBefore:
-					c.closeWith(wsproto.CloseGoingAway, "Idle timeout exceeded")
+					c.closeWith(causeIdle, wsproto.CloseGoingAway, "Idle timeout exceeded")
 				}
 			})
 		}

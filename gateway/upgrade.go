@@ -169,12 +169,13 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// returned by now.
 	c.writing = true
 	s.reg.add(c)
+	s.metrics.connections.Add(1)
 	c.write101(resp101)
 	s.wg.Add(1)
 	go c.readLoop()
 	if s.closing.Load() {
 		// Shutdown began while $connect ran and may have missed this one.
-		c.closeWith(wsproto.CloseGoingAway, "Going away")
+		c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away")
 	}
 }
 
@@ -218,7 +219,7 @@ func (c *conn) write101(resp []byte) {
 	_, err := c.nc.Write(resp)
 	if err != nil {
 		c.srv.log.Info("writing the 101 response failed", "connectionId", c.meta.id, "err", err)
-		c.startClose(wsproto.CloseAbnormal, "", nil)
+		c.startClose(causeWriteFailed, wsproto.CloseAbnormal, "", nil)
 		c.nc.Close()
 	}
 	c.mu.Lock()

@@ -134,7 +134,10 @@ type Store interface {
 	JoinRoom(ctx context.Context, m Membership) (joined bool, err error)
 	// LeaveRoom removes a membership and reports whether it existed.
 	LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (left bool, err error)
-	// RoomMembers lists the live memberships of a room.
+	// RoomMembers lists the live memberships of a room. The slice may be
+	// shared with other callers (the embedded store hands out its own copy
+	// of a large room rather than copying it per broadcast): callers must
+	// not modify its elements.
 	RoomMembers(ctx context.Context, tenantID, roomID string) ([]Membership, error)
 	// ConnectionRooms lists the live memberships of a connection.
 	ConnectionRooms(ctx context.Context, connectionID string) ([]Membership, error)

@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/store/sqlite"
 )
 
 func run(args ...string) (code int, stdout, stderr string) {
@@ -86,7 +89,7 @@ func TestServeGatewayShutsDownOnCancel(t *testing.T) {
 	var stdout bytes.Buffer
 	done := make(chan error, 1)
 	log, _ := newLogger(&bytes.Buffer{}, "info", "text")
-	go func() { done <- serveGateway(ctx, ln, gw, gw, log, false, &stdout) }()
+	go func() { done <- serveGateway(ctx, ln, gw, nil, log, false, &stdout) }()
 	url := "ws://" + ln.Addr().String() + "/live"
 	var c *websocket.Conn
 	deadline := time.Now().Add(5 * time.Second)
@@ -97,6 +100,16 @@ func TestServeGatewayShutsDownOnCancel(t *testing.T) {
 		}
 	}
 	defer c.Close()
+	// The metrics are served beside the stage.
+	resp, err := http.Get("http://" + ln.Addr().String() + gateway.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "\nswitchboard_connections_open 1\n") {
+		t.Errorf("GET /metrics: %d\n%s", resp.StatusCode, body)
+	}
 	cancel()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
@@ -138,5 +151,21 @@ func TestTokenCommand(t *testing.T) {
 	again, _ := auth.LoadOrCreateDevSecret(dir)
 	if !bytes.Equal(again, secret) {
 		t.Fatal("dev secret changed")
+	}
+}
+
+// A second process on a data directory in use fails at once, saying why:
+// the embedded store keeps an in-memory index that only its own writes
+// keep up to date.
+func TestDevRefusesADataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(dir, sqlite.Options{}) // what a running switchboard dev holds
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	code, _, stderr := run("dev", "--addr", "127.0.0.1:0", "--data", dir)
+	if code == 0 || !strings.Contains(stderr, "in use by another switchboard process") {
+		t.Fatalf("dev on a directory in use: exit %d, stderr %q", code, stderr)
 	}
 }

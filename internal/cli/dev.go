@@ -76,9 +76,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   Browser UI:    %s
   WebSocket:     %s?token=TOKEN
   Management:    http://%s/%s/@connections/{connectionId}
+  Metrics:       http://%s%s
   Data:          %s
 Get a token:     switchboard token --data %s --user alice --name Alice
-`, uiURL(stack.Addr()), stack.URL(), stack.Addr(), devstack.Stage, *data, *data)
+`, uiURL(stack.Addr()), stack.URL(), stack.Addr(), devstack.Stage, stack.Addr(), gateway.MetricsPath, *data, *data)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

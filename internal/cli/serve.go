@@ -72,29 +72,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var h http.Handler = gw
-	if api := file.QueueAPI(log); api != nil {
-		mux := http.NewServeMux()
-		mux.Handle(queue.APIPath, api)
-		mux.Handle(queue.APIPath+"/", api)
-		mux.Handle("/", gw)
-		h = mux
+	api := file.QueueAPI(log)
+	if api != nil {
 		for name := range file.Queues {
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	return serveGateway(ctx, ln, gw, h, log, len(opts.Credentials) > 0, stdout)
+	return serveGateway(ctx, ln, gw, api, log, len(opts.Credentials) > 0, stdout)
 }
 
-// serveGateway serves h (gw, or a mux in front of it) on ln until ctx
-// ends, then shuts down: every connection is closed with 1001 and its
-// $disconnect runs before return.
-func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, h http.Handler, log *slog.Logger, signed bool, stdout io.Writer) error {
+// serveGateway serves gw (with its metrics, and queues' SQS API at
+// queue.APIPath when not nil) on ln until ctx ends, then shuts down: every
+// connection is closed with 1001 and its $disconnect runs before return.
+func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, queues http.Handler, log *slog.Logger, signed bool, stdout io.Writer) error {
 	addr := ln.Addr().String()
 	stage := gw.Stage()
-	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n  @connections:    http://%s/%s/@connections/{connectionId}\n", stage, addr, stage, addr, stage)
+	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", stage, addr, stage, addr, stage, addr, gateway.MetricsPath)
 	if host, _, _ := net.SplitHostPort(addr); !signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
+	}
+	var h http.Handler = gw.WithMetrics()
+	if queues != nil {
+		mux := http.NewServeMux()
+		mux.Handle(queue.APIPath, queues)
+		mux.Handle(queue.APIPath+"/", queues)
+		mux.Handle("/", h)
+		h = mux
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)

@@ -16,16 +16,15 @@ const connCols = `connection_id, tenant_id, user_id, username, connected_at, exp
 
 const memberCols = `tenant_id, room_id, connection_id, user_id, username, joined_at, expires_at`
 
-// The request-path queries, named so that TestQueryPlans can check them.
+// The queries, named so that TestQueryPlans can check them. Reads of
+// connections and memberships are answered by the index (index.go).
 const (
-	qGetConnection     = `SELECT ` + connCols + ` FROM connections WHERE connection_id = ?1 AND expires_at > ?2`
-	qUserConnections   = `SELECT ` + connCols + ` FROM connections WHERE tenant_id = ?1 AND user_id = ?2 AND expires_at > ?3 ORDER BY connection_id`
-	qTenantConnections = `SELECT ` + connCols + ` FROM connections WHERE tenant_id = ?1 AND expires_at > ?2 ORDER BY connection_id`
-	qRoomMembers       = `SELECT ` + memberCols + ` FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND expires_at > ?3 ORDER BY connection_id`
-	qConnectionRooms   = `SELECT ` + memberCols + ` FROM memberships WHERE connection_id = ?1 AND expires_at > ?2 ORDER BY tenant_id, room_id`
+	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connection_id) DO NOTHING`
 	qTouchConnection   = `UPDATE connections SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
 	qTouchMemberships  = `UPDATE memberships SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
 	qDeleteConnection  = `DELETE FROM connections WHERE connection_id = ?1 RETURNING ` + connCols
+	qDeleteTypingSlot  = `DELETE FROM typing_slots WHERE connection_id = ?1`
 	qDeleteMemberships = `DELETE FROM memberships WHERE connection_id = ?1 RETURNING ` + memberCols
 	qTakeTypingSlot    = `INSERT INTO typing_slots (connection_id, at, expires_at) VALUES (?1, ?2, ?2 + ?3)
 		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
@@ -37,7 +36,10 @@ const (
 			user_id = excluded.user_id, username = excluded.username,
 			joined_at = excluded.joined_at, expires_at = excluded.expires_at
 		WHERE memberships.expires_at <= ?8`
-	qLeaveRoom = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at`
+	// Loading the index.
+	qAllConnections = `SELECT ` + connCols + ` FROM connections ORDER BY connection_id`
+	qAllMemberships = `SELECT ` + memberCols + ` FROM memberships ORDER BY tenant_id, room_id, connection_id`
+	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -63,10 +65,8 @@ func scanMembership(r scanner) (store.Membership, error) {
 }
 
 // queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +84,11 @@ func queryAll[T any](ctx context.Context, q interface {
 
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO connections (`+connCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (connection_id) DO NOTHING`,
+	if err := s.lockWrite(ctx); err != nil {
+		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
+	}
+	defer s.unlockWrite()
+	res, err := s.ws.exec(ctx, qPutConnection,
 		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
 	if err != nil {
 		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
@@ -95,17 +98,18 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	} else if n == 0 {
 		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, store.ErrExists)
 	}
+	s.idx.putConn(c)
 	return nil
 }
 
 // GetConnection returns a live connection; ErrNotFound if absent or expired.
 func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.Connection, error) {
-	c, err := scanConnection(s.r.QueryRowContext(ctx, qGetConnection, connectionID, s.nowMs()))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
+	if err := s.readable(); err != nil {
 		return store.Connection{}, fmt.Errorf("sqlite: get connection %q: %w", connectionID, err)
+	}
+	c, ok := s.idx.getConn(connectionID, s.nowMs())
+	if !ok {
+		return store.Connection{}, fmt.Errorf("sqlite: get connection %q: %w", connectionID, store.ErrNotFound)
 	}
 	return c, nil
 }
@@ -116,9 +120,13 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	var c store.Connection
 	var members []store.Membership
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	if err := s.lockWrite(ctx); err != nil {
+		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
+	}
+	defer s.unlockWrite()
+	err := s.inTx(ctx, func(tx txStmts) error {
 		var err error
-		c, err = scanConnection(tx.QueryRowContext(ctx, qDeleteConnection, connectionID))
+		c, err = scanConnection(tx.queryRow(ctx, qDeleteConnection, connectionID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -128,12 +136,13 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM typing_slots WHERE connection_id = ?`, connectionID)
+		_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
 		return err
 	})
 	if err != nil {
 		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
 	}
+	s.idx.deleteConnAndMemberships(connectionID)
 	sortMemberships(members)
 	return c, members, nil
 }
@@ -151,8 +160,12 @@ func sortMemberships(ms []store.Membership) {
 // memberships to expiresAt; ErrNotFound if absent or expired.
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
 	now := s.nowMs()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, qTouchConnection, connectionID, ms(expiresAt), now)
+	if err := s.lockWrite(ctx); err != nil {
+		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
+	}
+	defer s.unlockWrite()
+	err := s.inTx(ctx, func(tx txStmts) error {
+		res, err := tx.exec(ctx, qTouchConnection, connectionID, ms(expiresAt), now)
 		if err != nil {
 			return err
 		}
@@ -161,38 +174,37 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 		} else if n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
+		_, err = tx.exec(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
 	}
+	s.idx.touch(connectionID, ms(expiresAt), now)
 	return nil
 }
 
 // UserConnections lists a user's live connections, by connection id. A
 // read sees every write that returned before it began.
 func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([]store.Connection, error) {
-	cs, err := queryAll(ctx, s.r, scanConnection, qUserConnections, tenantID, userID, s.nowMs())
-	if err != nil {
+	if err := s.readable(); err != nil {
 		return nil, fmt.Errorf("sqlite: connections of user %q of tenant %q: %w", userID, tenantID, err)
 	}
-	return cs, nil
+	return s.idx.userConns(tenantID, userID, s.nowMs()), nil
 }
 
 // TenantConnections lists a tenant's live connections, by connection id.
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
-	cs, err := queryAll(ctx, s.r, scanConnection, qTenantConnections, tenantID, s.nowMs())
-	if err != nil {
+	if err := s.readable(); err != nil {
 		return nil, fmt.Errorf("sqlite: connections of tenant %q: %w", tenantID, err)
 	}
-	return cs, nil
+	return s.idx.tenantConns(tenantID, s.nowMs()), nil
 }
 
 // TakeTypingSlot records a typing event of a connection at now, unless one
 // was recorded less than interval before (one atomic upsert).
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
-	res, err := s.w.ExecContext(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
+	res, err := s.ws.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
 	}
@@ -206,7 +218,11 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 // JoinRoom adds a membership (one atomic upsert); joined=false if it was
 // already there and live.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
-	res, err := s.w.ExecContext(ctx, qJoinRoom,
+	if err := s.lockWrite(ctx); err != nil {
+		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	defer s.unlockWrite()
+	res, err := s.ws.exec(ctx, qJoinRoom,
 		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
 	if err != nil {
 		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
@@ -215,6 +231,9 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) 
 	if err != nil {
 		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
+	if n == 1 {
+		s.idx.join(m)
+	}
 	return n == 1, nil
 }
 
@@ -222,31 +241,35 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) 
 // expired one is removed, but did not exist any more).
 func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
 	var expires int64
-	err := s.w.QueryRowContext(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
+	if err := s.lockWrite(ctx); err != nil {
+		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	defer s.unlockWrite()
+	err := s.ws.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
+	s.idx.leave(tenantID, roomID, connectionID)
 	return expires > s.nowMs(), nil
 }
 
-// RoomMembers lists the live memberships of a room, by connection id.
+// RoomMembers lists the live memberships of a room, by connection id. The
+// slice may be shared with other callers: it must not be modified.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
-	members, err := queryAll(ctx, s.r, scanMembership, qRoomMembers, tenantID, roomID, s.nowMs())
-	if err != nil {
+	if err := s.readable(); err != nil {
 		return nil, fmt.Errorf("sqlite: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	return members, nil
+	return s.idx.roomMembers(tenantID, roomID, s.nowMs()), nil
 }
 
 // ConnectionRooms lists the live memberships of a connection, by tenant and
 // room id.
 func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]store.Membership, error) {
-	members, err := queryAll(ctx, s.r, scanMembership, qConnectionRooms, connectionID, s.nowMs())
-	if err != nil {
+	if err := s.readable(); err != nil {
 		return nil, fmt.Errorf("sqlite: rooms of connection %q: %w", connectionID, err)
 	}
-	return members, nil
+	return s.idx.connRooms(connectionID, s.nowMs()), nil
 }

@@ -17,7 +17,10 @@ const msgCols = `tenant_id, message_id, room_id, user_id, username, content, mes
 const messagesCursor = "messages"
 
 const (
-	qGetMessage = `SELECT ` + msgCols + ` FROM messages WHERE tenant_id = ?1 AND message_id = ?2`
+	qPutMessage = `INSERT INTO messages (` + msgCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, message_id) DO NOTHING`
+	qMessageAuthor = `SELECT user_id, deleted FROM messages WHERE tenant_id = ?1 AND message_id = ?2`
+	qGetMessage    = `SELECT ` + msgCols + ` FROM messages WHERE tenant_id = ?1 AND message_id = ?2`
 	// Keyset pagination on message_id, newest first: a message added
 	// between two pages has a greater id and cannot shift the next page.
 	qListMessages = `SELECT ` + msgCols + ` FROM messages
@@ -62,8 +65,7 @@ func nullMs(t time.Time) sql.NullInt64 {
 // PutMessage stores a new message (ErrExists if the id is taken in its
 // tenant).
 func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, message_id) DO NOTHING`,
+	res, err := s.ws.exec(ctx, qPutMessage,
 		m.TenantID, m.MessageID, m.RoomID, m.UserID, m.Username, m.Content, m.MessageType,
 		ms(m.CreatedAt), nullMs(m.EditedAt), boolInt(m.Deleted), m.ReplyToMessageID)
 	if err != nil {
@@ -79,7 +81,7 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 
 // GetMessage returns a message of the tenant; ErrNotFound otherwise.
 func (s *Store) GetMessage(ctx context.Context, tenantID, messageID string) (store.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, qGetMessage, tenantID, messageID))
+	m, err := scanMessage(s.rs.queryRow(ctx, qGetMessage, tenantID, messageID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -112,7 +114,7 @@ func (s *Store) DeleteMessage(ctx context.Context, tenantID, messageID, userID s
 // changeMessage runs a conditional update of a message (?1 tenant, ?2
 // message, ?3 author, then args) and, when it matched nothing, tells why.
 func (s *Store) changeMessage(ctx context.Context, q, tenantID, messageID, userID string, args ...any) (store.Message, error) {
-	m, err := scanMessage(s.w.QueryRowContext(ctx, q, append([]any{tenantID, messageID, userID}, args...)...))
+	m, err := scanMessage(s.ws.queryRow(ctx, q, append([]any{tenantID, messageID, userID}, args...)...))
 	if err == nil {
 		return m, nil
 	}
@@ -123,8 +125,7 @@ func (s *Store) changeMessage(ctx context.Context, q, tenantID, messageID, userI
 	// the update matched nothing.
 	var author string
 	var deleted int
-	err = s.r.QueryRowContext(ctx, `SELECT user_id, deleted FROM messages WHERE tenant_id = ?1 AND message_id = ?2`,
-		tenantID, messageID).Scan(&author, &deleted)
+	err = s.rs.queryRow(ctx, qMessageAuthor, tenantID, messageID).Scan(&author, &deleted)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Message{}, store.ErrNotFound
@@ -147,13 +148,13 @@ func (s *Store) ListMessages(ctx context.Context, tenantID, roomID string, page 
 	var msgs []store.Message
 	var err error
 	if page.Cursor == "" {
-		msgs, err = queryAll(ctx, s.r, scanMessage, qListMessagesFirst, tenantID, roomID, limit+1)
+		msgs, err = queryAll(ctx, s.rs, scanMessage, qListMessagesFirst, tenantID, roomID, limit+1)
 	} else {
 		parts, cerr := store.DecodeCursor(page.Cursor, messagesCursor, 1)
 		if cerr != nil {
 			return nil, "", wrap(cerr)
 		}
-		msgs, err = queryAll(ctx, s.r, scanMessage, qListMessages, tenantID, roomID, parts[0], limit+1)
+		msgs, err = queryAll(ctx, s.rs, scanMessage, qListMessages, tenantID, roomID, parts[0], limit+1)
 	}
 	if err != nil {
 		return nil, "", wrap(err)

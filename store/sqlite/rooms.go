@@ -34,6 +34,10 @@ const (
 	qAllRooms = `SELECT * FROM (` + qPublicRooms + `)
 		UNION ALL SELECT * FROM (` + qPrivateRooms + `)
 		ORDER BY created_at DESC, room_id DESC LIMIT ?4`
+	qCreateRoom = `INSERT INTO rooms (` + roomCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, room_id) DO NOTHING`
+	qRoomAccess = `INSERT INTO room_access (tenant_id, user_id, created_at, room_id)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qGetRoom = `SELECT ` + roomCols + ` FROM rooms WHERE tenant_id = ?1 AND room_id = ?2`
 )
 
@@ -66,9 +70,8 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create room %q of tenant %q: %w", r.RoomID, r.TenantID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO rooms (`+roomCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, room_id) DO NOTHING`,
+	err = s.inTx(ctx, func(tx txStmts) error {
+		res, err := tx.exec(ctx, qCreateRoom,
 			r.TenantID, r.RoomID, r.Name, r.Description, r.CreatedBy, ms(r.CreatedAt), boolInt(r.IsPrivate), string(mj))
 		if err != nil {
 			return err
@@ -82,8 +85,7 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 			return nil
 		}
 		for _, u := range r.Members {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO room_access (tenant_id, user_id, created_at, room_id)
-				VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, r.TenantID, u, ms(r.CreatedAt), r.RoomID); err != nil {
+			if _, err := tx.exec(ctx, qRoomAccess, r.TenantID, u, ms(r.CreatedAt), r.RoomID); err != nil {
 				return err
 			}
 		}
@@ -97,7 +99,7 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 
 // GetRoom returns a room of the tenant; ErrNotFound otherwise.
 func (s *Store) GetRoom(ctx context.Context, tenantID, roomID string) (store.Room, error) {
-	r, err := scanRoom(s.r.QueryRowContext(ctx, qGetRoom, tenantID, roomID))
+	r, err := scanRoom(s.rs.queryRow(ctx, qGetRoom, tenantID, roomID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -141,7 +143,7 @@ func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter s
 	if filter != store.RoomsPublic {
 		args = append(args, userID)
 	}
-	rooms, err := queryAll(ctx, s.r, scanRoom, q, args...)
+	rooms, err := queryAll(ctx, s.rs, scanRoom, q, args...)
 	if err != nil {
 		return nil, "", wrap(err)
 	}

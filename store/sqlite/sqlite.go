@@ -2,6 +2,14 @@
 // database file (modernc.org/sqlite, pure Go) in WAL mode, written through a
 // single connection and read through a separate pool, so that reads never
 // queue behind writes. docs/store.md lists the tables and indexes.
+//
+// The ephemeral items — connections and room memberships — are also kept
+// in memory (index.go), loaded when the store opens and changed with every
+// write: the reads of the request path (RoomMembers for every broadcast,
+// UserConnections on every connect) never reach SQLite. The store
+// therefore owns its database: Open locks the data directory, and a second
+// Open of the same directory, in this process or another, fails with
+// ErrLocked until the first store is closed.
 package sqlite
 
 import (
@@ -14,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -23,6 +32,13 @@ import (
 
 // FileName is the database file Open uses inside its directory.
 const FileName = "switchboard.db"
+
+// LockFileName is the file in the data directory that Open locks.
+const LockFileName = "switchboard.lock"
+
+// ErrLocked is returned by Open when another store holds the data
+// directory (another `switchboard dev` on the same directory, say).
+var ErrLocked = errors.New("the data directory is in use by another switchboard process")
 
 // Listing limits: a Page.Limit of zero or less means DefaultLimit; larger
 // than MaxLimit means MaxLimit. DeleteExpired's limit defaults likewise.
@@ -47,8 +63,18 @@ type Options struct {
 type Store struct {
 	w   *sql.DB // exactly one connection: every write, in order
 	r   *sql.DB // read-only pool
+	ws  *stmtCache
+	rs  *stmtCache
 	now func() time.Time
 
+	// wsem serialises the writes that change the index with the index
+	// update that follows each, so that the index changes in commit order.
+	// A channel, not a mutex: waiting for it gives up with the context.
+	wsem   chan struct{}
+	idx    *index
+	unlock func() error // releases the data directory
+
+	closed    atomic.Bool // reads from the index fail once set
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -72,6 +98,21 @@ func Open(dir string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
+	unlock, err := lockDir(filepath.Join(dir, LockFileName))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", dir, err)
+	}
+	s, err := open(path, now)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	s.unlock = unlock
+	return s, nil
+}
+
+// open opens the database at path, once its directory is locked.
+func open(path string, now func() time.Time) (*Store, error) {
 	bt := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout.Milliseconds())
 
 	// The writer. WAL lets readers proceed while it writes. In WAL mode,
@@ -111,19 +152,69 @@ func Open(dir string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r, now: now}, nil
+	ws, err := newStmtCache(context.Background(), w, writeQueries)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	rs, err := newStmtCache(context.Background(), r, readQueries)
+	if err != nil {
+		ws.close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex()}
+	if err := s.loadIndex(context.Background()); err != nil {
+		rs.close()
+		ws.close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return s, nil
 }
+
+// The statements of each pool, prepared by Open.
+var (
+	writeQueries = []string{
+		qAllConnections, qAllMemberships,
+		qPutConnection, qDeleteConnection, qDeleteMemberships, qDeleteTypingSlot,
+		qTouchConnection, qTouchMemberships, qTakeTypingSlot, qJoinRoom, qLeaveRoom,
+		qCreateRoom, qRoomAccess, qPutMessage, qEditMessage, qDeleteMessage,
+		qSweepMemberships, qSweepConnections, qSweepTypingSlots,
+	}
+	readQueries = []string{
+		qGetRoom, qPublicRooms, qPrivateRooms, qAllRooms,
+		qGetMessage, qMessageAuthor, qListMessages, qListMessagesFirst,
+	}
+)
 
 // Close closes the database; closing twice is not an error.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		err1 := s.r.Close()
-		err2 := s.w.Close()
-		if err := errors.Join(err1, err2); err != nil {
+		s.closed.Store(true)
+		err1 := errors.Join(s.rs.close(), s.ws.close())
+		err2 := s.r.Close()
+		err3 := s.w.Close()
+		err4 := s.unlock()
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
 		}
 	})
 	return s.closeErr
+}
+
+// errClosed is the error of reads after Close (the pools give their own).
+var errClosed = errors.New("store is closed")
+
+// readable fails once the store is closed.
+func (s *Store) readable() error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	return nil
 }
 
 // nowMs is the store's clock in integer milliseconds, the unit of every
@@ -148,13 +239,13 @@ func limitOf(p store.Page) int {
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing if it
-// returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// returns nil; fn runs the writer's cached statements through tx.
+func (s *Store) inTx(ctx context.Context, fn func(tx txStmts) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(txStmts{c: s.ws, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}

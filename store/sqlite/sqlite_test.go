@@ -231,11 +231,6 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		uses        []string // indexes the plan must use
 	}{
-		{"GetConnection", qGetConnection, []any{"c", 0}, nil},
-		{"UserConnections", qUserConnections, []any{"t", "u", 0}, []string{"connections_by_user"}},
-		{"TenantConnections", qTenantConnections, []any{"t", 0}, []string{"connections_by_tenant"}},
-		{"RoomMembers", qRoomMembers, []any{"t", "r", 0}, []string{"PRIMARY KEY"}},
-		{"ConnectionRooms", qConnectionRooms, []any{"c", 0}, []string{"memberships_by_connection"}},
 		{"TouchConnection memberships", qTouchMemberships, []any{"c", 0, 0}, []string{"memberships_by_connection"}},
 		{"DeleteConnection memberships", qDeleteMemberships, []any{"c"}, []string{"memberships_by_connection"}},
 		{"ListMessages first page", qListMessagesFirst, []any{"t", "r", 10}, []string{"messages_by_room"}},
@@ -359,5 +354,27 @@ func TestSweepOrder(t *testing.T) {
 	m, c := store.TypeMembership, store.TypeConnection
 	if want := []string{m, m, m, m, m, m, c, c, c}; !slices.Equal(types, want) {
 		t.Errorf("sweep order %v, want %v", types, want)
+	}
+}
+
+// After Close, methods fail with an error (the prepared statements are
+// closed with the pools), and do not panic.
+func TestUseAfterClose(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	ctx := t.Context()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetConnection(ctx, "c"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetConnection after Close: %v", err)
+	}
+	if err := s.PutMessage(ctx, store.Message{TenantID: "t", MessageID: "m"}); err == nil {
+		t.Error("PutMessage after Close succeeded")
+	}
+	if _, err := s.DeleteExpired(ctx, time.Now(), 10); err == nil {
+		t.Error("DeleteExpired after Close succeeded")
+	}
+	if _, err := s.RoomMembers(ctx, "t", "r"); err == nil {
+		t.Error("RoomMembers after Close succeeded")
 	}
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -35,8 +34,15 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 		limit = DefaultLimit
 	}
 	var imgs []store.Image
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
+	var members []store.Membership
+	var conns []store.Connection
+	if err := s.lockWrite(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
+	}
+	defer s.unlockWrite()
+	err := s.inTx(ctx, func(tx txStmts) error {
+		var err error
+		members, err = queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
 		if err != nil {
 			return err
 		}
@@ -45,7 +51,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 			imgs = append(imgs, store.MembershipImage(m))
 		}
 		if rest := limit - len(members); rest > 0 {
-			conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
+			conns, err = queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
 			if err != nil {
 				return err
 			}
@@ -54,11 +60,17 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 				imgs = append(imgs, store.ConnectionImage(c))
 			}
 		}
-		_, err = tx.ExecContext(ctx, qSweepTypingSlots, ms(now), limit)
+		_, err = tx.exec(ctx, qSweepTypingSlots, ms(now), limit)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
+	}
+	for _, m := range members {
+		s.idx.leave(m.TenantID, m.RoomID, m.ConnectionID)
+	}
+	for _, c := range conns {
+		s.idx.deleteConn(c.ConnectionID)
 	}
 	return imgs, nil
 }
