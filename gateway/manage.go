@@ -3,17 +3,11 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"github.com/switchboard-ws/switchboard/internal/localonly"
 	"io"
-	"net"
 	"net/http"
 	"time"
 )
-
-// forwardingHeaders are the headers a reverse proxy adds. Without
-// credentials the management API trusts loopback clients only, and behind a
-// proxy on the same host every client is loopback: a request that carries
-// one of these came through a proxy, and is refused.
-var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"}
 
 // serveManagement is the @connections API: POST, GET and DELETE on
 // /{stage}/@connections/{id}, with API Gateway's status codes and error types.
@@ -88,27 +82,12 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 // credentials are configured: only loopback clients are served, and only
 // when the request did not come through a proxy.
 func (s *Server) localManager(w http.ResponseWriter, r *http.Request) bool {
-	if why, attrs := notLocal(r); why != "" {
+	if why, attrs := localonly.Check(r); why != "" {
 		s.log.Info("management API request "+why+" refused (configure credentials to allow it)", attrs...)
 		writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
 		return false
 	}
 	return true
-}
-
-// notLocal says why r is not from a loopback client talking to us
-// directly ("" if it is), with log attributes.
-func notLocal(r *http.Request) (why string, attrs []any) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return "from a non-loopback address", []any{"remote", r.RemoteAddr}
-	}
-	for _, h := range forwardingHeaders {
-		if _, ok := r.Header[h]; ok {
-			return "through a proxy", []any{"remote", r.RemoteAddr, "header", h}
-		}
-	}
-	return "", nil
 }
 
 type connectionInfoResponse struct {

@@ -10,6 +10,8 @@ import (
 	rtmetrics "runtime/metrics"
 	"strconv"
 	"strings"
+
+	"github.com/switchboard-ws/switchboard/internal/localonly"
 )
 
 // MetricsPath is where Server.WithMetrics serves the metrics.
@@ -38,7 +40,7 @@ func (s *Server) WithMetrics() http.Handler {
 // whose request did not come through a proxy.
 func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why, attrs := notLocal(r); why != "" {
+		if why, attrs := localonly.Check(r); why != "" {
 			s.log.Info("metrics request "+why+" refused", attrs...)
 			http.Error(w, "Forbidden", http.StatusForbidden)
 			return

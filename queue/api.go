@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/switchboard-ws/switchboard/internal/localonly"
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
 
@@ -42,8 +42,8 @@ const maxRequestBytes = MaxBatchBytes + 64<<10 // the bodies plus their JSON
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.Verifier == nil {
-		if why := notLocal(r); why != "" {
-			a.log().Info("SQS API request refused (configure credentials to allow it)", "remote", r.RemoteAddr, "why", why)
+		if why, attrs := localonly.Check(r); why != "" {
+			a.log().Info("SQS API request "+why+" refused (configure credentials to allow it)", attrs...)
 			sqsError(w, http.StatusForbidden, "AccessDenied", "Access to the resource is denied.")
 			return
 		}
@@ -215,21 +215,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 func md5Hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// notLocal says why r may not use the API without credentials: it is not
-// from a loopback address, or it came through a proxy.
-func notLocal(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return "not a loopback client"
-	}
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-		if _, ok := r.Header[h]; ok {
-			return "came through a proxy (" + h + ")"
-		}
-	}
-	return ""
 }
 
 func (a *API) log() *slog.Logger {
