@@ -3,10 +3,11 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"github.com/switchboard-ws/switchboard/internal/localonly"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/switchboard-ws/switchboard/internal/localonly"
 )
 
 // serveManagement is the @connections API: POST, GET and DELETE on
