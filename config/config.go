@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -46,7 +47,9 @@ type File struct {
 	Management               Management        `yaml:"management"`
 	Queues                   map[string]Queue  `yaml:"queues"`
 
-	functions []*lambda.Function // started by lambda integrations; Close stops them
+	functions []*lambda.Function          // started by lambda integrations; Close stops them
+	byOptions map[string]*lambda.Function // the same integration is the same function
+	names     map[string]bool
 	queues    map[string]*queue.Local
 	verifier  *sigv4.Verifier // the SQS API's, when credentials are configured
 }
@@ -84,7 +87,7 @@ func (f *File) Close(ctx context.Context) error {
 	for _, fn := range f.functions {
 		errs = append(errs, fn.Close(ctx))
 	}
-	f.functions = nil
+	f.functions, f.byOptions, f.names = nil, nil, nil
 	return errors.Join(errs...)
 }
 
@@ -101,12 +104,18 @@ type Integration struct {
 	Headers map[string]string `yaml:"headers"`
 	Name    string            `yaml:"name"` // builtin
 	// lambda: a Lambda custom-runtime executable (the deployable bootstrap)
-	Path        string            `yaml:"path"`
-	Handler     string            `yaml:"handler"`
-	Environment map[string]string `yaml:"environment"`
-	Timeout     string            `yaml:"timeout"`     // per invocation, default 3s as on Lambda
-	Concurrency int               `yaml:"concurrency"` // instances at most, default 4
-	MemoryMB    int               `yaml:"memoryMB"`
+	Path    string `yaml:"path"`
+	Handler string `yaml:"handler"`
+	// FunctionName names the function (AWS_LAMBDA_FUNCTION_NAME, its log
+	// lines, its ARN). Default: the executable's name, and the handler's
+	// after a dash ("bootstrap-message"). Integrations alike in every field
+	// are one function with one pool of instances, as on AWS several routes
+	// integrate with one function.
+	FunctionName string            `yaml:"functionName"`
+	Environment  map[string]string `yaml:"environment"`
+	Timeout      string            `yaml:"timeout"`     // per invocation, default 3s as on Lambda
+	Concurrency  int               `yaml:"concurrency"` // instances at most, default 4
+	MemoryMB     int               `yaml:"memoryMB"`
 }
 
 // Authorizer is the REQUEST authorizer on $connect.
@@ -315,7 +324,11 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 	return opts, nil
 }
 
-var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var (
+	queueName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	notInName    = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+)
 
 func (f *File) buildQueues(bad func(field, format string, args ...any), creds sigv4.Credentials) {
 	names := make([]string, 0, len(f.Queues))
@@ -422,12 +435,36 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 		if in.Concurrency < 0 || in.MemoryMB < 0 {
 			return nil, fmt.Errorf("concurrency and memoryMB must not be negative")
 		}
-		fn, err := lambda.New(lambda.Options{Path: in.Path, Handler: in.Handler, Env: in.Environment,
-			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB})
+		name := in.FunctionName
+		if name == "" {
+			name = filepath.Base(in.Path)
+			if in.Handler != "" {
+				name += "-" + in.Handler
+			}
+			name = notInName.ReplaceAllString(name, "-")
+			name = name[:min(len(name), 64)]
+		}
+		if !functionName.MatchString(name) {
+			return nil, fmt.Errorf("functionName: 1 to 64 letters, digits, '-' or '_' (got %q)", name)
+		}
+		o := lambda.Options{Path: in.Path, Handler: in.Handler, Env: in.Environment, FunctionName: name,
+			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB}
+		key := fmt.Sprintf("%#v", o) // maps print sorted
+		if fn, ok := f.byOptions[key]; ok {
+			return fn, nil
+		}
+		if _, taken := f.names[name]; taken {
+			return nil, fmt.Errorf("functionName: %q names two different functions", name)
+		}
+		fn, err := lambda.New(o)
 		if err != nil {
 			return nil, fmt.Errorf("path: %w", err)
 		}
 		f.functions = append(f.functions, fn)
+		if f.byOptions == nil {
+			f.byOptions, f.names = map[string]*lambda.Function{}, map[string]bool{}
+		}
+		f.byOptions[key], f.names[name] = fn, true
 		return fn, nil
 	case "http":
 		u, err := url.Parse(in.URL)

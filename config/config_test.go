@@ -148,3 +148,34 @@ func TestEnvironmentExpansion(t *testing.T) {
 		t.Fatalf("unset variable: %v", err)
 	}
 }
+
+// TestLambdaIntegrationsShareFunctions: routes with the same lambda
+// integration are one function, as on AWS; different ones need different
+// names.
+func TestLambdaIntegrationsShareFunctions(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := func(handler, name string) string {
+		return "{type: lambda, path: " + exe + ", handler: " + handler + name + "}"
+	}
+	doc := "stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n" +
+		"  a: {integration: " + fn("message", "") + "}\n  b: {integration: " + fn("message", "") + "}\n  c: {integration: " + fn("connect", "") + "}\n"
+	f, opts, err := config.Parse([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	if opts.Routes["a"].Integration != opts.Routes["b"].Integration {
+		t.Fatal("two routes with the same integration got two functions")
+	}
+	if opts.Routes["a"].Integration == opts.Routes["c"].Integration {
+		t.Fatal("different handlers share a function")
+	}
+	clash := "stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n" +
+		"  a: {integration: " + fn("message", ", functionName: chat") + "}\n  b: {integration: " + fn("connect", ", functionName: chat") + "}\n"
+	if _, _, err := config.Parse([]byte(clash), nil); err == nil || !strings.Contains(err.Error(), `"chat" names two different functions`) {
+		t.Fatalf("one name for two functions: %v", err)
+	}
+}
