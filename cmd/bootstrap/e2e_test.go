@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-ws/switchboard/integration/lambda"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
@@ -35,7 +36,10 @@ import (
 // deployable artifact: the gateway, from a config file, drives the built
 // bootstrap through the Lambda Runtime API (a function per route and for
 // the authorizer), the handlers keep their state in DynamoDB Local and
-// push through the gateway's @connections API with the AWS SDK.
+// push through the gateway's @connections API with the AWS SDK; every
+// broadcast to more than one connection goes through the fan-out queue
+// (the gateway's local SQS API) to the fanout function, as through SQS on
+// AWS.
 //
 // What the deployed system does by itself on AWS, the test does: the
 // table's TTL and its stream are the target's Sweep, which deletes the
@@ -52,9 +56,15 @@ func TestBootstrapBehindGateway(t *testing.T) {
 		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
 	}
 	t.Cleanup(stop)
-	tg := startBootstrap(t, endpoint)
+	tg, fanout := startBootstrap(t, endpoint)
 	// One system for the whole suite: its tests keep to tenants of their own.
 	chattest.Run(t, func(*testing.T) *chattest.Target { return tg })
+	t.Logf("fan-out queue: %+v", fanout.Stats())
+	// The broadcasts went through the queue and the fanout function, and
+	// none failed for good.
+	if s := fanout.Stats(); s.Sent < 20 || s.Deleted != s.Sent || s.DeadLettered != 0 {
+		t.Fatalf("fan-out queue: %+v: want every broadcast through it, handled", s)
+	}
 }
 
 // TestKnownIssues reproduces the bugs the suite found
@@ -69,7 +79,7 @@ func TestKnownIssues(t *testing.T) {
 		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
 	}
 	t.Cleanup(stop)
-	tg := startBootstrap(t, endpoint)
+	tg, _ := startBootstrap(t, endpoint)
 	chattest.RunKnownIssues(t, func(*testing.T) *chattest.Target { return tg })
 }
 
@@ -79,7 +89,7 @@ const (
 )
 
 // startBootstrap builds the bootstrap and serves the gateway driving it.
-func startBootstrap(t *testing.T, endpoint string) *chattest.Target {
+func startBootstrap(t *testing.T, endpoint string) (*chattest.Target, *queue.Local) {
 	t.Helper()
 	ctx := context.Background()
 	logs := captureLogs(t)
@@ -107,6 +117,14 @@ func startBootstrap(t *testing.T, endpoint string) *chattest.Target {
 		// the first; on the real clock, a minute makes that independent
 		// of how long the invocations take.
 		"TYPING_INTERVAL": "1m",
+		// Every broadcast to more than one connection goes through the
+		// fan-out queue, in batches of two: the message function sends
+		// them with the AWS SDK to the gateway's SQS API, and the queue
+		// invokes the fanout function with the SQS event.
+		"FANOUT_QUEUE_URL":  queue.QueueURL("http://"+ln.Addr().String(), "fanout"),
+		"SQS_ENDPOINT":      "http://" + ln.Addr().String() + queue.APIPath,
+		"FANOUT_THRESHOLD":  "1",
+		"FANOUT_BATCH_SIZE": "2",
 	}
 	envYAML, _ := json.Marshal(env) // JSON is YAML
 	fn := func(handler string) string {
@@ -125,7 +143,9 @@ routes:
 %sauthorizer:
   identitySources: [route.request.querystring.token]
   integration: %s
-`, fn("connect"), fn("disconnect"), fn("message"), routes.String(), fn("authorizer"))
+queues:
+  fanout: {retryDelay: 100ms, integration: %s}
+`, fn("connect"), fn("disconnect"), fn("message"), routes.String(), fn("authorizer"), fn("fanout"))
 	file, opts, err := config.Parse([]byte(doc), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +156,10 @@ routes:
 		file.Close(ctx)
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: gw}
+	mux := http.NewServeMux()
+	mux.Handle(queue.APIPath, file.QueueAPI(logs))
+	mux.Handle("/", gw)
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 
 	// The cleanup function, built as config builds a `type: lambda`
@@ -174,10 +197,11 @@ routes:
 				return err // a *integration.FunctionError: Lambda would retry the batch
 			})
 		},
+		Settle: file.Queue("fanout").Flush,
 		// Replies wait for cold starts: a function's first instance starts
 		// with its first invocation.
 		Timeout: 60 * time.Second,
-	}
+	}, file.Queue("fanout")
 }
 
 // checkStreamEvent checks payload has the shape of the event Lambda's
