@@ -362,13 +362,12 @@ func (q *Local) Close(ctx context.Context) error {
 	q.mu.Unlock()
 	err := q.Flush(ctx)
 	close(q.stop)
-	if err == nil {
-		q.workers.Wait()
-	} else {
+	if err != nil {
 		q.mu.Lock()
 		n := q.pending
 		q.mu.Unlock()
 		return fmt.Errorf("queue: closing %s with %d messages pending: %w", q.opts.Name, n, err)
 	}
+	q.workers.Wait()
 	return nil
 }
