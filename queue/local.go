@@ -128,43 +128,41 @@ func NewLocal(h Handler, opts LocalOptions) *Local {
 
 // send enqueues one body and returns its message id.
 func (q *Local) send(body []byte) (string, error) {
-	if err := check(body); err != nil {
+	ids, err := q.enqueue([][]byte{body})
+	if err != nil {
 		return "", err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return "", ErrClosed
-	}
-	m := &localMessage{id: uuid.NewString(), body: string(body), sent: q.opts.Now()}
-	q.ready = append(q.ready, m)
-	q.addPending(1)
-	q.stats.Sent++
-	q.signal()
-	return m.id, nil
+	return ids[0], nil
 }
 
 // Send implements Sender: the bodies are accepted at once, with SQS's
-// size limits.
+// size limits (all of them, or none).
 func (q *Local) Send(_ context.Context, bodies [][]byte) error {
+	_, err := q.enqueue(bodies)
+	return err
+}
+
+func (q *Local) enqueue(bodies [][]byte) ([]string, error) {
 	for _, b := range bodies {
 		if err := check(b); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	now := q.opts.Now()
-	for _, b := range bodies {
-		q.ready = append(q.ready, &localMessage{id: uuid.NewString(), body: string(b), sent: now})
+	ids := make([]string, len(bodies))
+	for i, b := range bodies {
+		ids[i] = uuid.NewString()
+		q.ready = append(q.ready, &localMessage{id: ids[i], body: string(b), sent: now})
 		q.addPending(1)
 	}
 	q.stats.Sent += int64(len(bodies))
 	q.signal()
-	return nil
+	return ids, nil
 }
 
 // signal wakes workers for what is ready; q.mu is held.
