@@ -9,7 +9,7 @@ import (
 
 // directChunk is the least number of connections worth a goroutine of
 // their own in writeDirect.
-const directChunk = 128
+const directChunk = 32
 
 // writeDirect writes frame to connections whose writing flag the caller
 // claimed (enqueueOrClaim), from at most GOMAXPROCS goroutines instead of
