@@ -19,4 +19,9 @@
 // error frame, or a management-API post) is built into a frame once and
 // appended to the connection's byte-bounded send queue, which a short-lived
 // writer goroutine drains with one write (vectored when several frames wait).
+// A broadcast (PostFrame) writes its one frame to the recipients with
+// nothing queued from a few goroutines, without waiting on any socket.
+//
+// Counters of all this (connections, closes by cause, messages and bytes
+// each way, management posts) are served at /metrics by WithMetrics.
 package gateway

@@ -30,28 +30,40 @@ func (c *conn) enqueue(frame []byte, data bool) error {
 // nanoseconds; 0 for a control frame): a broadcast reads the clock once
 // for all its recipients, and counts them once.
 func (c *conn) enqueueAt(frame []byte, now int64) error {
+	_, err := c.enqueueOrClaim(frame, now, false)
+	return err
+}
+
+// enqueueOrClaim is enqueueAt; with claim, when nothing is queued or being
+// written, it takes the writing flag instead of queueing the frame and
+// starting a writer, and returns claimed: the caller then writes the frame
+// itself, with writeClaimed.
+func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool, err error) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
-		return ErrGone
+		return false, ErrGone
 	}
 	if c.queued+len(frame) > c.srv.limits.SendQueueBytes {
 		c.mu.Unlock()
 		c.slowConsumer()
-		return ErrGone
+		return false, ErrGone
 	}
-	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
 	start := !c.writing
 	c.writing = true
+	claimed = claim && start && len(c.queue) == 0
+	if !claimed {
+		c.queue = append(c.queue, frame)
+	}
 	c.mu.Unlock()
 	if now != 0 {
 		c.lastActive.Store(now)
 	}
-	if start {
+	if start && !claimed {
 		go c.writeLoop()
 	}
-	return nil
+	return claimed, nil
 }
 
 // slowConsumer drops what is queued, queues a 1008 close, and shortens the

@@ -129,15 +129,32 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // PostFrame sends a frame prepared with wsproto.TextFrame to several
 // connections; the frame is shared, not copied. It returns the ids that are
 // gone.
+//
+// Connections with nothing queued are not given a writer goroutine each:
+// a few goroutines (one per CPU at most) write the frame to them directly,
+// without waiting, and only a socket that cannot take the whole frame at
+// once gets a writer goroutine for the rest (writeDirect).
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
 	now := time.Now().UnixNano()
+	var direct []*conn
 	for _, id := range ids {
 		c := s.reg.get(id)
-		if c == nil || c.enqueueAt(frame, now) != nil {
+		if c == nil {
 			gone = append(gone, id)
+			continue
+		}
+		claimed, err := c.enqueueOrClaim(frame, now, directWrites)
+		switch {
+		case err != nil:
+			gone = append(gone, id)
+		case claimed:
+			direct = append(direct, c)
 		}
 	}
 	s.metrics.messagesOut.Add(uint64(len(ids) - len(gone)))
+	if len(direct) > 0 {
+		s.writeDirect(direct, frame)
+	}
 	return gone
 }
 
