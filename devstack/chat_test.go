@@ -62,16 +62,14 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		// Batches that failed for good during the test. (Not those of the
-		// shutdown: Stack.Close shuts the server down before the
-		// $disconnect handlers run and before the queue is drained.)
-		if err := st.Queue.Flush(ctx); err != nil {
-			t.Errorf("fan-out queue: %v", err)
+		// No fan-out batch failed for good, during the test or the
+		// shutdown ($disconnect's broadcasts are drained by Close).
+		if err := st.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
 		}
 		if dead := st.Queue.DeadLetters(); len(dead) > 0 {
 			t.Errorf("fan-out batches dead-lettered: %+v", dead)
 		}
-		st.Close(ctx)
 	})
 	return st, &chattest.Target{
 		URL: st.URL(),
