@@ -59,6 +59,12 @@ func TestBootstrapBehindGateway(t *testing.T) {
 	tg, fanout := startBootstrap(t, endpoint)
 	// One system for the whole suite: its tests keep to tenants of their own.
 	chattest.Run(t, func(*testing.T) *chattest.Target { return tg })
+	// (The suite's last disconnects may still be fanning out.)
+	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := fanout.Flush(fctx); err != nil {
+		t.Fatalf("fan-out queue: %v", err)
+	}
 	t.Logf("fan-out queue: %+v", fanout.Stats())
 	// The broadcasts went through the queue and the fanout function, and
 	// none failed for good.
