@@ -105,7 +105,8 @@ func startDev(t *testing.T, bin, data string) (string, func(*websocket.Conn)) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
-					t.Fatalf("after SIGTERM: %v, want close 1001", err)
+					cmd.Wait()
+					t.Fatalf("after SIGTERM: %v, want close 1001\n%s", err, stderr.String())
 				}
 				break
 			}

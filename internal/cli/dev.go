@@ -68,6 +68,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// Signals are caught before anything is served: a SIGTERM as soon as
+	// the first client is served shuts down gracefully too.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if err := stack.Serve(*addr); err != nil {
 		stack.Close(context.Background())
 		return err
@@ -81,8 +85,6 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 Get a token:     switchboard token --data %s --user alice --name Alice
 `, uiURL(stack.Addr()), stack.URL(), stack.Addr(), devstack.Stage, stack.Addr(), gateway.MetricsPath, *data, *data)
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	log.Info("shutting down: closing connections and running $disconnect")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
