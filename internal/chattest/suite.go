@@ -418,16 +418,7 @@ func GhostConnectionExpires(t *testing.T, tg *Target) {
 	alice.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
 
 	// A ghost: a connection record whose WebSocket is long gone.
-	now := tg.now()
-	ghost := store.Connection{ConnectionID: ghostID("Ghost"), TenantID: acme, UserID: "ghost", Username: "Ghost",
-		ConnectedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
-	if err := tg.Store.PutConnection(ctx, ghost); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tg.Store.JoinRoom(ctx, store.Membership{TenantID: acme, RoomID: lobby.RoomID, ConnectionID: ghost.ConnectionID,
-		UserID: "ghost", Username: "Ghost", JoinedAt: now, ExpiresAt: ghost.ExpiresAt}); err != nil {
-		t.Fatal(err)
-	}
+	ghost := putGhost(t, tg, acme, lobby.RoomID, "Ghost", tg.now())
 	var online struct {
 		Users []struct {
 			UserID string `json:"userId"`
@@ -494,16 +485,7 @@ func GoneConnectionIsRemovedOnPost(t *testing.T, tg *Target) {
 	alice.OK("createRoom", map[string]any{"name": "Lobby"}, &lobby)
 	alice.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
 	// Older than the handlers' grace for connections still in their handshake.
-	old := tg.now().Add(-time.Minute)
-	ghost := store.Connection{ConnectionID: ghostID("GoneGon"), TenantID: acme, UserID: "ghost", Username: "Ghost",
-		ConnectedAt: old, ExpiresAt: old.Add(10 * time.Minute)}
-	if err := tg.Store.PutConnection(ctx, ghost); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tg.Store.JoinRoom(ctx, store.Membership{TenantID: acme, RoomID: lobby.RoomID, ConnectionID: ghost.ConnectionID,
-		UserID: "ghost", Username: "Ghost", JoinedAt: old, ExpiresAt: ghost.ExpiresAt}); err != nil {
-		t.Fatal(err)
-	}
+	ghost := putGhost(t, tg, acme, lobby.RoomID, "GoneGon", tg.now().Add(-time.Minute))
 
 	alice.OK("sendMessage", map[string]any{"content": "anyone?"}, nil)
 	alice.Broadcast("presence", "", func(d map[string]any) bool { return d["userId"] == "ghost" && d["status"] == "offline" })
@@ -606,4 +588,22 @@ func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
 	bob.OK("joinRoom", map[string]any{"roomId": lobby.RoomID}, nil)
 	alice.Broadcast("user_joined", lobby.RoomID, func(d map[string]any) bool { return d["userId"] == "bob" })
 	bob.OK("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "back again"}, nil)
+}
+
+// putGhost stores a connection of user "ghost", connected at at and
+// expiring ten minutes later, as a member of roomID: a record whose
+// WebSocket does not exist.
+func putGhost(t *testing.T, tg *Target, tenant, roomID, idPrefix string, at time.Time) store.Connection {
+	t.Helper()
+	ctx := context.Background()
+	ghost := store.Connection{ConnectionID: ghostID(idPrefix), TenantID: tenant, UserID: "ghost", Username: "Ghost",
+		ConnectedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+	if err := tg.Store.PutConnection(ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Store.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: roomID, ConnectionID: ghost.ConnectionID,
+		UserID: "ghost", Username: "Ghost", JoinedAt: at, ExpiresAt: ghost.ExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	return ghost
 }
