@@ -52,6 +52,7 @@ type File struct {
 	names     map[string]bool
 	queues    map[string]*queue.Local
 	verifier  *sigv4.Verifier // the SQS API's, when credentials are configured
+	environ   environ         // what every function gets (SetEnviron)
 }
 
 // Queue is a local queue with SQS's semantics whose consumer is an
@@ -103,7 +104,13 @@ type Integration struct {
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
 	Name    string            `yaml:"name"` // builtin
-	// lambda: a Lambda custom-runtime executable (the deployable bootstrap)
+	// lambda: Runtime is provided.al2023 (the default; also provided.al2
+	// and provided), whose Path is a custom-runtime executable (the
+	// deployable bootstrap) and Handler its _HANDLER; or nodejs18.x,
+	// nodejs20.x or nodejs22.x, whose Handler ("file.export") is loaded
+	// from CodeURI.
+	Runtime string `yaml:"runtime"`
+	CodeURI string `yaml:"codeUri"`
 	Path    string `yaml:"path"`
 	Handler string `yaml:"handler"`
 	// FunctionName names the function (AWS_LAMBDA_FUNCTION_NAME, its log
@@ -447,7 +454,7 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 		if !functionName.MatchString(name) {
 			return nil, fmt.Errorf("functionName: 1 to 64 letters, digits, '-' or '_' (got %q)", name)
 		}
-		o := lambda.Options{Path: in.Path, Handler: in.Handler, Env: in.Environment, FunctionName: name,
+		o := lambda.Options{Runtime: in.Runtime, CodeDir: in.CodeURI, Path: in.Path, Handler: in.Handler, Env: in.Environment, FunctionName: name,
 			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB}
 		key := fmt.Sprintf("%#v", o) // maps print sorted
 		if fn, ok := f.byOptions[key]; ok {
@@ -456,6 +463,7 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 		if _, taken := f.names[name]; taken {
 			return nil, fmt.Errorf("functionName: %q names two different functions", name)
 		}
+		o.Environ = f.environ.get
 		fn, err := lambda.New(o)
 		if err != nil {
 			return nil, fmt.Errorf("path: %w", err)

@@ -184,6 +184,11 @@ func (f *Function) environ(api, longID string) []string {
 	env["LAMBDA_TASK_ROOT"] = f.taskRoot
 	env["LANG"] = "en_US.UTF-8"
 	env["TZ"] = ":UTC"
+	if f.opts.Environ != nil {
+		for k, v := range f.opts.Environ() {
+			env[k] = v
+		}
+	}
 	for k, v := range f.opts.Env {
 		env[k] = v
 	}

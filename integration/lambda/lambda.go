@@ -64,8 +64,15 @@ var ErrClosed = errors.New("lambda: function closed")
 
 // Options describe a function and how it is run.
 type Options struct {
-	// Path of the executable, e.g. ./bootstrap. Its directory is the
-	// function's LAMBDA_TASK_ROOT and working directory.
+	// Runtime is the Lambda runtime identifier. "" or a provided runtime
+	// (provided.al2023, provided.al2, provided): Path is the executable.
+	// nodejs18.x, nodejs20.x, nodejs22.x: Handler ("file.export") is run
+	// from CodeDir by the installed node, through the Runtime API.
+	Runtime string
+	// CodeDir is the function's code directory: its LAMBDA_TASK_ROOT and
+	// working directory. Default: the directory of Path.
+	CodeDir string
+	// Path of the executable, e.g. ./bootstrap (provided runtimes).
 	Path string
 	Args []string
 	// Env is the function's environment. It is added to a minimal base
@@ -75,6 +82,10 @@ type Options struct {
 	// Handler sets _HANDLER (when empty, _HANDLER is left unset unless Env
 	// sets it).
 	Handler string
+	// Environ, when set, is called at each instance start; its variables
+	// (the local AWS endpoints, the CA bundle, credentials) are added after
+	// Lambda's own and before Env, which may override them.
+	Environ func() map[string]string
 	// FunctionName sets AWS_LAMBDA_FUNCTION_NAME, the log group and the
 	// invoked function ARN. Default: the base name of Path.
 	FunctionName string
