@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/tlsmux"
 	"github.com/switchboard-ws/switchboard/push"
 	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/store"
@@ -54,8 +56,11 @@ type Options struct {
 	// Extra, when set, serves those requests instead of the UI's pages
 	// (POST /dev-token stays). NoUI turns both off: requests outside /dev
 	// go to Extra, or to a short text page when it is nil.
-	Extra  http.Handler
-	NoUI   bool
+	Extra http.Handler
+	NoUI  bool
+	// TLS, when set, makes the port answer TLS (https, wss) beside plain
+	// http and ws (package tlsmux).
+	TLS    *tls.Config
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -182,6 +187,9 @@ func (s *Stack) Serve(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	if s.opts.TLS != nil {
+		ln = tlsmux.New(ln, tlsmux.Options{TLS: s.opts.TLS})
 	}
 	s.ln = ln
 	if s.opts.ViaManagementAPI {

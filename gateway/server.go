@@ -111,6 +111,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Stage returns the stage name.
 func (s *Server) Stage() string { return s.opts.Stage }
 
+// APIID and Region are the API's identity in its events and ARNs.
+func (s *Server) APIID() string  { return s.opts.APIID }
+func (s *Server) Region() string { return s.opts.Region }
+
+// ExecuteAPIHost is the host name AWS gives this API
+// ({apiId}.execute-api.{region}.amazonaws.com). Handlers that build their
+// callback URL from it reach this gateway when Switchboard starts them
+// (docs/templates.md, "How functions reach local endpoints").
+func (s *Server) ExecuteAPIHost() string {
+	return s.opts.APIID + ".execute-api." + s.opts.Region + ".amazonaws.com"
+}
+
 // ConnectionCount is the number of open connections.
 func (s *Server) ConnectionCount() int { return s.reg.len() }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -74,6 +75,7 @@ func TestDevSurvivesRestart(t *testing.T) {
 func startDev(t *testing.T, bin, data string) (string, func(*websocket.Conn)) {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")) // not the user's
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -67,7 +67,7 @@ func TestBroadcastExample(t *testing.T) {
 
 	_, handlerURL := startProcess(t, exec.Command(handler, "-addr", "127.0.0.1:0"), regexp.MustCompile(`listening on (http://\S+)`))
 	serve := exec.Command(switchboard, "serve", "--config", "api.yaml", "--addr", "127.0.0.1:0")
-	serve.Env = append(serve.Environ(), "BROADCAST_HANDLER="+handlerURL)
+	serve.Env = append(serve.Environ(), "BROADCAST_HANDLER="+handlerURL, "SWITCHBOARD_CA_DIR="+filepath.Join(dir, "ca"))
 	var stderr strings.Builder
 	serve.Stderr = &stderr
 	serve, wsURL := startProcess(t, serve, regexp.MustCompile(`WebSocket:\s+(ws://\S+)`))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tokenUse := fs.String("token-use", "", "with --jwks-url: the required token_use claim (id or access)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	tlsf := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +56,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// Certificates are read (or made) before anything listens.
+	stls, err := tlsf.load(certHosts(*addr), log, stdout)
+	if err != nil {
+		return err
+	}
+	var tlsConfig *tls.Config
+	if stls != nil {
+		tlsConfig = stls.config
+	}
 	st, err := openStore(ctx, *storeKind, *ddbEndpoint, *table, *createTable)
 	if err != nil {
 		return err
@@ -62,7 +73,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Store:   st,
 		Limits:  gateway.Limits{ConnectRate: *connectRate},
 		Chat:    chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch},
-		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log,
+		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log, TLS: tlsConfig,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},
 	})
 	if err != nil {
@@ -78,18 +89,26 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, `switchboard dev is running
   Browser UI:    %s
-  WebSocket:     %s?token=TOKEN
+  WebSocket:     %s?token=TOKEN%s
   Management:    http://%s/%s/@connections/{connectionId}
   Metrics:       http://%s%s
   Data:          %s
 Get a token:     switchboard token --data %s --user alice --name Alice
-`, uiURL(stack.Addr()), stack.URL(), stack.Addr(), devstack.Stage, stack.Addr(), gateway.MetricsPath, *data, *data)
+`, uiURL(stack.Addr()), stack.URL(), wssNote(stack, stls != nil), stack.Addr(), devstack.Stage, stack.Addr(), gateway.MetricsPath, *data, *data)
 
 	<-ctx.Done()
 	log.Info("shutting down: closing connections and running $disconnect")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return stack.Close(sctx)
+}
+
+// wssNote is the banner's mention of wss on the same port.
+func wssNote(stack *devstack.Stack, withTLS bool) string {
+	if !withTLS {
+		return ""
+	}
+	return "\n                 wss://" + stack.Addr() + "/" + devstack.Stage + "?token=TOKEN (TLS on the same port)"
 }
 
 // uiURL is the address to open the browser UI at: a wildcard listen

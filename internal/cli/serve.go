@@ -24,8 +24,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("serve", stderr)
 	configPath := fs.String("config", "", "the API's config file (required; see docs/config.md)")
 	addr := fs.String("addr", "", "address to listen on (default: the config's listen, else "+defaultAddr+")")
+	ddbEndpoint := fs.String("dynamodb-endpoint", "", "the DynamoDB endpoint the functions use (AWS_ENDPOINT_URL_DYNAMODB), e.g. DynamoDB Local at http://127.0.0.1:8000")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	tlsf := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +35,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "switchboard serve: --config is required")
 		fs.Usage()
 		return errUsage
+	}
+	if err := checkEndpointFlag("--dynamodb-endpoint", *ddbEndpoint); err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -49,21 +54,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		file.Close(ctx)
 	}()
 	opts.Logger = log
-	listen := *addr
-	if listen == "" {
-		listen = file.Listen
+	listenAddr := *addr
+	if listenAddr == "" {
+		listenAddr = file.Listen
 	}
-	if listen == "" {
-		listen = defaultAddr
+	if listenAddr == "" {
+		listenAddr = defaultAddr
 	}
 	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", listen)
+	// Certificates are read (or made) before anything listens.
+	st, err := tlsf.load(certHosts(listenAddr, opts.DomainName, gw.ExecuteAPIHost()), log, stdout)
 	if err != nil {
 		gw.Shutdown(context.Background())
-		return fmt.Errorf("listening on %s: %w", listen, err)
+		return err
+	}
+	ln, err := listen(listenAddr, st)
+	if err != nil {
+		gw.Shutdown(context.Background())
+		return err
 	}
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); opts.DomainName == "" && !isLoopback(host) {
 		// requestContext.domainName is then the local address each client
@@ -73,21 +84,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	api := file.QueueAPI(log)
+	env := functionEnv{gw: gw, addr: ln.Addr().String(), tls: st, dynamoDB: *ddbEndpoint, sqs: api != nil, credentials: opts.Credentials}
+	file.SetEnviron(env.build())
 	if api != nil {
 		for name := range file.Queues {
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	return serveGateway(ctx, ln, gw, api, log, len(opts.Credentials) > 0, stdout)
+	return serveGateway(ctx, ln, gw, api, log, len(opts.Credentials) > 0, st != nil, stdout)
 }
 
 // serveGateway serves gw (with its metrics, and queues' SQS API at
 // queue.APIPath when not nil) on ln until ctx ends, then shuts down: every
 // connection is closed with 1001 and its $disconnect runs before return.
-func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, queues http.Handler, log *slog.Logger, signed bool, stdout io.Writer) error {
+func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, queues http.Handler, log *slog.Logger, signed, withTLS bool, stdout io.Writer) error {
 	addr := ln.Addr().String()
 	stage := gw.Stage()
-	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", stage, addr, stage, addr, stage, addr, gateway.MetricsPath)
+	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n", stage, addr, stage)
+	if withTLS {
+		fmt.Fprintf(stdout, "                   wss://%s/%s (TLS on the same port)\n", addr, stage)
+	}
+	fmt.Fprintf(stdout, "  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", addr, stage, addr, gateway.MetricsPath)
 	if host, _, _ := net.SplitHostPort(addr); !signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
 	}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/internal/localca"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var wsURLLine = regexp.MustCompile(`ws://(\S+?)/`)
+
+// startServe runs `serve args...` in-process until the test ends and
+// returns the address it listens on.
+func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	stderr = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, args, &stdout, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\nstderr:\n%s", err, stderr)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := wsURLLine.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1], stderr
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no address\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// buildFixture builds a Go program of testdata into dir/bootstrap.
+func buildFixture(t *testing.T, pkg, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-o", bin, "./"+filepath.Join("testdata", pkg))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// TestHandlersPostBackOverHTTPSAndHTTP runs a function that posts back to
+// https://{domainName}/{stage} and to http://… through the AWS SDK: with TLS
+// on by default, both reach the management API, the function trusting the
+// local CA only through the environment serve gives it; and clients
+// connect with wss:// and ws:// on the same port.
+func TestHandlersPostBackOverHTTPSAndHTTP(t *testing.T) {
+	caDir := filepath.Join(t.TempDir(), "ca")
+	t.Setenv(localca.EnvDir, caDir)
+	dir := t.TempDir()
+	bin := buildFixture(t, "poster", dir)
+	cfg := filepath.Join(dir, "api.yaml")
+	os.WriteFile(cfg, []byte(`stage: dev
+routeSelectionExpression: $request.body.action
+routes:
+  $default:
+    integration: {type: lambda, path: `+bin+`, timeout: 10s}
+`), 0o644)
+	addr, stderr := startServe(t, "--config", cfg, "--addr", "127.0.0.1:0")
+
+	ca, created, err := localca.Load(caDir)
+	if err != nil || created {
+		t.Fatalf("serve did not leave its CA in %s: created now %v, %v", caDir, created, err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	dialers := map[string]*websocket.Dialer{
+		"wss": {TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 10 * time.Second},
+		"ws":  {HandshakeTimeout: 10 * time.Second},
+	}
+	for scheme, d := range dialers {
+		c, _, err := d.Dial(scheme+"://"+addr+"/dev", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", scheme, err)
+		}
+		defer c.Close()
+		c.WriteMessage(websocket.TextMessage, []byte("hello "+scheme))
+		got := map[string]bool{}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for len(got) < 2 {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("%s client: %v (got %v)\nserve's log:\n%s", scheme, err, got, stderr)
+			}
+			got[string(msg)] = true
+		}
+		for _, want := range []string{"via https: hello " + scheme, "via http: hello " + scheme} {
+			if !got[want] {
+				t.Errorf("%s client: got %v, want %q", scheme, got, want)
+			}
+		}
+	}
+	// Without the CA a wss client fails: the certificate is the local CA's.
+	if _, _, err := websocket.DefaultDialer.Dial("wss://"+addr+"/dev", nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("wss without trusting the CA: %v", err)
+	}
+}
+
+func TestBadCertificateFilesFailBeforeListening(t *testing.T) {
+	t.Setenv(localca.EnvDir, filepath.Join(t.TempDir(), "ca"))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "api.yaml")
+	os.WriteFile(cfg, []byte("stage: dev\nrouteSelectionExpression: $request.body.action\n"), 0o644)
+	garbage := filepath.Join(dir, "garbage.pem")
+	os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", garbage}, "--tls-cert: open"},
+		{[]string{"--tls-cert", garbage}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", garbage, "--tls-key", garbage}, "--tls-cert " + garbage},
+		{[]string{"--no-tls", "--tls-key", garbage}, "choose one"},
+	} {
+		code, stdout, stderr := run(append([]string{"serve", "--config", cfg, "--addr", "127.0.0.1:0"}, tc.args...)...)
+		if code != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stdout, "listening") {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 1 and %q before listening", tc.args, code, stderr, stdout, tc.want)
+		}
+	}
+}
