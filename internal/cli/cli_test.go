@@ -89,7 +89,7 @@ func TestServeGatewayShutsDownOnCancel(t *testing.T) {
 	var stdout bytes.Buffer
 	done := make(chan error, 1)
 	log, _ := newLogger(&bytes.Buffer{}, "info", "text")
-	go func() { done <- serveGateway(ctx, ln, gw, nil, log, false, false, &stdout) }()
+	go func() { done <- serveGateway(ctx, ln, gw, serveOptions{}, log, &stdout) }()
 	url := "ws://" + ln.Addr().String() + "/live"
 	var c *websocket.Conn
 	deadline := time.Now().Add(5 * time.Second)

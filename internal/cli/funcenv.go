@@ -19,7 +19,8 @@ import (
 //     honoured by SDK v3, aws-sdk-go-v2 and boto3 when the code passes no
 //     endpoint itself; the Node.js runtime applies them to aws-sdk v2 too;
 //   - SWITCHBOARD_EXECUTE_API_HOST and SWITCHBOARD_GATEWAY_ADDR: the Node.js
-//     runtime sends connections to the API's AWS host name here;
+//     runtime sends connections to the API's AWS host name here; with TLS,
+//     HTTPS_PROXY does the same for Go, Python and others (connectproxy);
 //   - the CA bundle variables (serverTLS.functionEnv);
 //   - credentials, as Lambda gives a function its role's: the first
 //     management credential when there are some (so that SigV4 passes),
@@ -46,6 +47,14 @@ func (e functionEnv) build() map[string]string {
 	}
 	env["SWITCHBOARD_EXECUTE_API_HOST"] = e.gw.ExecuteAPIHost()
 	env["SWITCHBOARD_GATEWAY_ADDR"] = e.addr
+	if e.tls != nil {
+		// The same for Go, Python and other code that honours a proxy:
+		// serve's CONNECT proxy (package connectproxy) sends the API's
+		// host name to this port, and any other host to that host.
+		proxy := "http://" + e.addr
+		env["HTTPS_PROXY"], env["https_proxy"] = proxy, proxy
+		env["NO_PROXY"], env["no_proxy"] = "localhost,127.0.0.1,::1", "localhost,127.0.0.1,::1"
+	}
 	if len(e.credentials) > 0 {
 		ids := make([]string, 0, len(e.credentials))
 		for id := range e.credentials {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/connectproxy"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -91,30 +92,55 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	return serveGateway(ctx, ln, gw, api, log, len(opts.Credentials) > 0, st != nil, stdout)
+	so := serveOptions{queues: api, signed: len(opts.Credentials) > 0, tls: st != nil}
+	if st != nil {
+		// Code that builds AWS's own host name for the API goes through
+		// this proxy to the gateway's TLS port (functionEnv).
+		so.proxy = &connectproxy.Proxy{Redirect: map[string]string{gw.ExecuteAPIHost() + ":443": ln.Addr().String()}, Logger: log}
+		defer so.proxy.Close()
+	}
+	return serveGateway(ctx, ln, gw, so, log, stdout)
+}
+
+// serveOptions is what serveGateway serves beside the gateway.
+type serveOptions struct {
+	queues http.Handler        // the SQS API of the config's queues, at queue.APIPath
+	proxy  *connectproxy.Proxy // CONNECT requests of the functions
+	signed bool                // the management API has credentials
+	tls    bool                // the port answers TLS too
 }
 
 // serveGateway serves gw (with its metrics, and queues' SQS API at
 // queue.APIPath when not nil) on ln until ctx ends, then shuts down: every
 // connection is closed with 1001 and its $disconnect runs before return.
-func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, queues http.Handler, log *slog.Logger, signed, withTLS bool, stdout io.Writer) error {
+func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so serveOptions, log *slog.Logger, stdout io.Writer) error {
 	addr := ln.Addr().String()
 	stage := gw.Stage()
 	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n", stage, addr, stage)
-	if withTLS {
+	if so.tls {
 		fmt.Fprintf(stdout, "                   wss://%s/%s (TLS on the same port)\n", addr, stage)
 	}
 	fmt.Fprintf(stdout, "  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", addr, stage, addr, gateway.MetricsPath)
-	if host, _, _ := net.SplitHostPort(addr); !signed && !isLoopback(host) {
+	if host, _, _ := net.SplitHostPort(addr); !so.signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
 	}
 	var h http.Handler = gw.WithMetrics()
-	if queues != nil {
+	if so.queues != nil {
 		mux := http.NewServeMux()
-		mux.Handle(queue.APIPath, queues)
-		mux.Handle(queue.APIPath+"/", queues)
+		mux.Handle(queue.APIPath, so.queues)
+		mux.Handle(queue.APIPath+"/", so.queues)
 		mux.Handle("/", h)
 		h = mux
+	}
+	if so.proxy != nil {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodConnect {
+				so.proxy.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)

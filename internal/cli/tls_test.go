@@ -83,7 +83,8 @@ func buildFixture(t *testing.T, pkg, dir string) string {
 }
 
 // TestHandlersPostBackOverHTTPSAndHTTP runs a function that posts back to
-// https://{domainName}/{stage} and to http://… through the AWS SDK: with TLS
+// https://{domainName}/{stage}, to http://… and to AWS's own host name of
+// the API (through the CONNECT proxy) with the AWS SDK: with TLS
 // on by default, both reach the management API, the function trusting the
 // local CA only through the environment serve gives it; and clients
 // connect with wss:// and ws:// on the same port.
@@ -120,14 +121,14 @@ routes:
 		c.WriteMessage(websocket.TextMessage, []byte("hello "+scheme))
 		got := map[string]bool{}
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		for len(got) < 2 {
+		for len(got) < 3 {
 			_, msg, err := c.ReadMessage()
 			if err != nil {
 				t.Fatalf("%s client: %v (got %v)\nserve's log:\n%s", scheme, err, got, stderr)
 			}
 			got[string(msg)] = true
 		}
-		for _, want := range []string{"via https: hello " + scheme, "via http: hello " + scheme} {
+		for _, want := range []string{"via https: hello " + scheme, "via http: hello " + scheme, "via execute-api: hello " + scheme} {
 			if !got[want] {
 				t.Errorf("%s client: got %v, want %q", scheme, got, want)
 			}

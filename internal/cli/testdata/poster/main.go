@@ -1,13 +1,15 @@
 // Command poster is a Lambda function (provided.al2023) that answers every
 // message by posting back to its connection twice, through the AWS SDK:
 // once to https://{domainName}/{stage}, as AWS's documentation does, and
-// once to http://{domainName}/{stage}. It trusts the gateway's certificate
+// once to http://{domainName}/{stage}, and once to AWS's own host name of
+// the API, https://{apiId}.execute-api.{region}.amazonaws.com/{stage}. It trusts the gateway's certificate
 // only through the environment Switchboard gives it (SSL_CERT_FILE).
 package main
 
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -25,8 +27,13 @@ func handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (eve
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	for _, scheme := range []string{"https", "http"} {
-		endpoint := scheme + "://" + rc.DomainName + "/" + rc.Stage
+	endpoints := map[string]string{
+		"https": "https://" + rc.DomainName + "/" + rc.Stage,
+		"http":  "http://" + rc.DomainName + "/" + rc.Stage,
+		// AWS's own host name, as some samples build it.
+		"execute-api": fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/%s", rc.APIID, os.Getenv("AWS_REGION"), rc.Stage),
+	}
+	for scheme, endpoint := range endpoints {
 		client := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(endpoint)
 		})
