@@ -53,6 +53,9 @@ type File struct {
 	queues    map[string]*queue.Local
 	verifier  *sigv4.Verifier // the SQS API's, when credentials are configured
 	environ   environ         // what every function gets (SetEnviron)
+	// Logger receives the functions' output and invocation lines (set
+	// before Options; default slog.Default()).
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // Queue is a local queue with SQS's semantics whose consumer is an
@@ -167,11 +170,16 @@ var ErrInvalid = errors.New("invalid config")
 
 // Load reads and validates a config file.
 func Load(path string, builtins Builtins) (*File, gateway.Options, error) {
+	return LoadWithLogger(path, builtins, nil)
+}
+
+// LoadWithLogger is Load whose functions log to log.
+func LoadWithLogger(path string, builtins Builtins, log *slog.Logger) (*File, gateway.Options, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, gateway.Options{}, fmt.Errorf("reading config: %w", err)
 	}
-	f, opts, err := Parse(b, builtins)
+	f, opts, err := parse(b, builtins, log)
 	if err != nil {
 		return nil, gateway.Options{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -183,11 +191,15 @@ func Load(path string, builtins Builtins) (*File, gateway.Options, error) {
 // literal $ (and a $ not followed by { stays as it is, so route selection
 // expressions need no escaping).
 func Parse(b []byte, builtins Builtins) (*File, gateway.Options, error) {
+	return parse(b, builtins, nil)
+}
+
+func parse(b []byte, builtins Builtins, log *slog.Logger) (*File, gateway.Options, error) {
 	b, err := expandEnv(b)
 	if err != nil {
 		return nil, gateway.Options{}, err
 	}
-	var f File
+	f := File{Logger: log}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
@@ -455,7 +467,7 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 			return nil, fmt.Errorf("functionName: 1 to 64 letters, digits, '-' or '_' (got %q)", name)
 		}
 		o := lambda.Options{Runtime: in.Runtime, CodeDir: in.CodeURI, Path: in.Path, Handler: in.Handler, Env: in.Environment, FunctionName: name,
-			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB}
+			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB, Logger: f.Logger}
 		key := fmt.Sprintf("%#v", o) // maps print sorted
 		if fn, ok := f.byOptions[key]; ok {
 			return fn, nil

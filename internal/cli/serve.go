@@ -44,7 +44,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	file, opts, err := config.Load(*configPath, nil)
+	file, opts, err := config.LoadWithLogger(*configPath, nil, log)
 	if err != nil {
 		return err
 	}
