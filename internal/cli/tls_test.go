@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,14 +101,58 @@ routes:
   $default:
     integration: {type: lambda, path: `+bin+`, timeout: 10s}
 `), 0o644)
-	addr, stderr := startServe(t, "--config", cfg, "--addr", "127.0.0.1:0")
 
-	ca, created, err := localca.Load(caDir)
-	if err != nil || created {
-		t.Fatalf("serve did not leave its CA in %s: created now %v, %v", caDir, created, err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
+	t.Run("local CA", func(t *testing.T) {
+		addr, stderr := startServe(t, "--config", cfg, "--addr", "127.0.0.1:0")
+		ca, created, err := localca.Load(caDir)
+		if err != nil || created {
+			t.Fatalf("serve did not leave its CA in %s: created now %v, %v", caDir, created, err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(ca.Cert)
+		checkPostBack(t, addr, roots, stderr)
+		// Without the CA a wss client fails: the certificate is the local CA's.
+		if _, _, err := websocket.DefaultDialer.Dial("wss://"+addr+"/dev", nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("wss without trusting the CA: %v", err)
+		}
+	})
+
+	t.Run("--tls-cert", func(t *testing.T) {
+		// The user's own certificate, from a CA of their own that
+		// nothing trusts: the functions trust it through the bundle.
+		own, _, err := localca.Load(filepath.Join(t.TempDir(), "own-ca"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := own.Issue([]string{"127.0.0.1", "local.execute-api.us-east-1.amazonaws.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		certFile, keyFile := writeKeyPair(t, leaf)
+		addr, stderr := startServe(t, "--config", cfg, "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+		roots := x509.NewCertPool()
+		roots.AddCert(own.Cert)
+		checkPostBack(t, addr, roots, stderr)
+	})
+
+	t.Run("--no-tls", func(t *testing.T) {
+		addr, _ := startServe(t, "--config", cfg, "--addr", "127.0.0.1:0", "--no-tls")
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/dev", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		d := websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, HandshakeTimeout: 5 * time.Second}
+		if _, _, err := d.Dial("wss://"+addr+"/dev", nil); err == nil {
+			t.Error("wss connected with --no-tls")
+		}
+	})
+}
+
+// checkPostBack connects over wss (trusting roots) and ws, sends a message
+// each, and expects the poster function's three posts back.
+func checkPostBack(t *testing.T, addr string, roots *x509.CertPool, stderr *syncBuffer) {
+	t.Helper()
 	dialers := map[string]*websocket.Dialer{
 		"wss": {TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 10 * time.Second},
 		"ws":  {HandshakeTimeout: 10 * time.Second},
@@ -134,10 +179,24 @@ routes:
 			}
 		}
 	}
-	// Without the CA a wss client fails: the certificate is the local CA's.
-	if _, _, err := websocket.DefaultDialer.Dial("wss://"+addr+"/dev", nil); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("wss without trusting the CA: %v", err)
+}
+
+// writeKeyPair writes a certificate chain and its key as PEM files.
+func writeKeyPair(t *testing.T, c tls.Certificate) (certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	var chain []byte
+	for _, der := range c.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, chain, 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+	return certFile, keyFile
 }
 
 func TestBadCertificateFilesFailBeforeListening(t *testing.T) {
