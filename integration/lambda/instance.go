@@ -64,6 +64,7 @@ type instance struct {
 	shutdownOnce  sync.Once
 	idleTimer     *time.Timer // guarded by f.mu
 	firstNextOnce sync.Once
+	gen           uint64 // f.gen when it started (guarded by f.mu)
 
 	mu           sync.Mutex
 	dead         bool
@@ -74,6 +75,11 @@ type instance struct {
 	inflight     map[string]*invocation // received by the runtime, not answered
 	extensions   int
 	termTimer    *time.Timer
+	initDuration time.Duration // from the start to the first /next
+	served       int           // invocations received
+	pausing      int           // SDK installs in progress
+	pauseStart   time.Time
+	paused       time.Duration // SDK installs done, in total
 }
 
 // startInstance starts a new runtime process with its Runtime API server.
@@ -102,6 +108,7 @@ func (f *Function) startInstance() (*instance, error) {
 	mux.HandleFunc("GET /2020-01-01/extension/event/next", in.handleExtensionNext)
 	mux.HandleFunc("POST /2020-01-01/extension/init/error", in.handleExtensionError)
 	mux.HandleFunc("POST /2020-01-01/extension/exit/error", in.handleExtensionError)
+	mux.HandleFunc("POST /switchboard/node-sdk/install", in.handleInstall)
 	in.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -125,7 +132,7 @@ func (f *Function) startInstance() (*instance, error) {
 		return nil, fmt.Errorf("lambda %s: %w", f.opts.FunctionName, err)
 	}
 	in.outputs = []*os.File{outR, errR}
-	cmd := exec.Command(f.path, f.opts.Args...)
+	cmd := exec.Command(f.path, f.args...)
 	cmd.Dir = f.taskRoot
 	cmd.Env = f.environ(ln.Addr().String(), long)
 	cmd.Stdout = outW
@@ -153,6 +160,7 @@ func (f *Function) startInstance() (*instance, error) {
 		return nil, ErrClosed
 	}
 	f.all[in] = struct{}{}
+	in.gen = f.gen
 	f.wg.Add(2)
 	f.mu.Unlock()
 	go func() {
@@ -184,12 +192,19 @@ func (f *Function) environ(api, longID string) []string {
 	env["LAMBDA_TASK_ROOT"] = f.taskRoot
 	env["LANG"] = "en_US.UTF-8"
 	env["TZ"] = ":UTC"
+	var reserved map[string]string
+	if f.node != nil {
+		reserved = f.node.environ(env, f.taskRoot)
+	}
 	if f.opts.Environ != nil {
 		for k, v := range f.opts.Environ() {
 			env[k] = v
 		}
 	}
 	for k, v := range f.opts.Env {
+		env[k] = v
+	}
+	for k, v := range reserved {
 		env[k] = v
 	}
 	if f.opts.Handler != "" {
@@ -209,7 +224,7 @@ func (in *instance) watch() {
 	defer in.f.wg.Done()
 	var copying sync.WaitGroup
 	for i, r := range in.outputs {
-		l := &lineLogger{log: in.log, stream: [...]string{"stdout", "stderr"}[i]}
+		l := &lineLogger{log: in.log, stream: [...]string{"stdout", "stderr"}[i], node: in.f.node != nil}
 		copying.Go(func() {
 			io.Copy(l, r)
 			l.flush()
@@ -333,16 +348,26 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 	in.firstNextOnce.Do(func() {
 		in.mu.Lock()
 		in.ready = true
+		in.initDuration = time.Since(in.started)
 		in.mu.Unlock()
-		in.log.Debug("lambda: instance initialised", "init_duration", time.Since(in.started))
+		in.log.Debug("lambda: instance initialised", "init_duration", in.initDuration)
 	})
 	select {
 	case inv := <-in.next:
-		deadline := time.Now().Add(in.f.opts.Timeout)
+		now := time.Now()
+		deadline := now.Add(in.f.opts.Timeout)
 		inv.deadline = deadline
+		inv.deliveredAt = now
 		in.mu.Lock()
 		in.inflight[inv.id] = inv
 		in.lastDeadline = deadline
+		inv.cold = in.served == 0
+		inv.initDuration = in.initDuration
+		in.served++
+		inv.pausedBase = in.paused
+		if in.pausing > 0 {
+			inv.pausedBase += now.Sub(in.pauseStart)
+		}
 		in.mu.Unlock()
 		close(inv.delivered)
 		h := w.Header()
@@ -522,6 +547,7 @@ func newTraceID() string {
 type lineLogger struct {
 	log    *slog.Logger
 	stream string
+	node   bool // parse the Node.js runtime client's console lines
 	buf    []byte
 }
 
@@ -551,5 +577,15 @@ func (l *lineLogger) flush() {
 	}
 	line := strings.TrimRight(string(l.buf), "\r")
 	l.buf = l.buf[:0]
+	if l.node {
+		if level, msg, rid, ok := nodeLogLine(line); ok {
+			if rid == "" {
+				l.log.Log(context.Background(), level, msg, "stream", l.stream)
+			} else {
+				l.log.Log(context.Background(), level, msg, "stream", l.stream, "request_id", rid)
+			}
+			return
+		}
+	}
 	l.log.Info(line, "stream", l.stream)
 }

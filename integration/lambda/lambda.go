@@ -1,15 +1,24 @@
-// Package lambda runs a Lambda custom-runtime executable (the deployable
+// Package lambda runs Lambda functions on the local machine and serves them
+// the Lambda Runtime API, so that the gateway can invoke them as it would
+// invoke the deployed functions: a custom-runtime executable (the deployable
 // bootstrap of a provided.al2023 function, such as a Go program built with
-// github.com/aws/aws-lambda-go/lambda) on the local machine and serves it
-// the Lambda Runtime API, so that the gateway can invoke it as it would
-// invoke the deployed function.
+// github.com/aws/aws-lambda-go/lambda), or a Node.js function (nodejs18.x,
+// nodejs20.x, nodejs22.x) run by the installed node through a runtime client
+// of this package that behaves as Lambda's (see docs/nodejs.md).
 //
 // Each instance is a child process, in its own process group, whose
 // AWS_LAMBDA_RUNTIME_API points at an HTTP server of its own on 127.0.0.1.
 // Instances start on demand, up to Options.Concurrency; warm instances are
 // reused and stopped after Options.IdleTTL without work. As on Lambda, an
 // invocation that outlives Options.Timeout has its instance killed, and a
-// runtime that exits is replaced by a new one on the next invocation.
+// runtime that exits is replaced by a new one on the next invocation. With
+// Options.Watch, a change to the code retires the instances that run the
+// old one.
+//
+// Every invocation is logged at Info on Options.Logger (request id,
+// duration, init duration on a cold start, outcome, and the attributes the
+// caller attached with WithLogAttrs), and so is every line the function
+// prints.
 //
 // Not emulated: the Client-Context and Cognito-Identity headers (API
 // Gateway invocations have neither), external extensions and the
@@ -32,6 +41,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-ws/switchboard/integration"
+	"github.com/switchboard-ws/switchboard/integration/lambda/logctx"
 )
 
 // Defaults of Options.
@@ -66,14 +76,19 @@ var ErrClosed = errors.New("lambda: function closed")
 type Options struct {
 	// Runtime is the Lambda runtime identifier. "" or a provided runtime
 	// (provided.al2023, provided.al2, provided): Path is the executable.
-	// nodejs18.x, nodejs20.x, nodejs22.x: Handler ("file.export") is run
-	// from CodeDir by the installed node, through the Runtime API.
+	// nodejs18.x, nodejs20.x, nodejs22.x: Handler ("file.export", e.g.
+	// index.handler or src/app.handler) is loaded from CodeDir and run by
+	// the node on PATH (18 or later) through the Runtime API.
 	Runtime string
 	// CodeDir is the function's code directory: its LAMBDA_TASK_ROOT and
-	// working directory. Default: the directory of Path.
+	// working directory. Required for Node.js runtimes. Provided runtimes:
+	// default the directory of Path; when Path is empty, Path is
+	// CodeDir/bootstrap, as on Lambda.
 	CodeDir string
-	// Path of the executable, e.g. ./bootstrap (provided runtimes).
+	// Path of the executable, e.g. ./bootstrap (provided runtimes only).
 	Path string
+	// Args are the executable's arguments; for Node.js runtimes, options of
+	// node, put before the runtime client (e.g. --enable-source-maps).
 	Args []string
 	// Env is the function's environment. It is added to a minimal base
 	// (PATH and HOME of this process) and the variables Lambda sets, which
@@ -103,51 +118,53 @@ type Options struct {
 	// it is kept warm meanwhile. Default 5 min; negative: never.
 	IdleTTL time.Duration
 	// Logger receives the instances' stdout and stderr lines, with the
-	// function name and instance id. Default slog.Default().
+	// function name and instance id, and one line per invocation. Lines of
+	// a Node.js function's console are records at their level (DEBUG and
+	// TRACE at Debug) with the request id. Default slog.Default().
 	Logger *slog.Logger
+	// Watch restarts the function when its code changes: CodeDir (less
+	// node_modules and dot-directories) for Node.js runtimes, the
+	// executable for provided runtimes, polled every 500 ms. Idle instances
+	// stop at once; busy ones finish their invocation and are not reused;
+	// the next invocation cold-starts the new code.
+	Watch bool
+	// NodeSDKDir is where the AWS SDK for JavaScript v3 packages a Node.js
+	// function imports without bundling them are installed on first use
+	// (Lambda's runtime includes them). Default NodeSDKDir().
+	NodeSDKDir string
 }
 
 // Function is a local Lambda function: a pool of instances of one
 // executable. It is safe for concurrent use.
 type Function struct {
 	opts     Options
-	path     string // absolute
+	path     string   // absolute: the executable, or node
+	args     []string // its arguments
+	node     *nodeSetup
 	taskRoot string
 	region   string
 	arn      string
 	log      *slog.Logger
 
-	sem  chan struct{} // one token per invocation holding an instance
-	done chan struct{} // closed by Close
+	sem    chan struct{}   // one token per invocation holding an instance
+	done   chan struct{}   // closed by Close
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
+	gen    uint64      // the code's generation: Watch adds one per change
 	idle   []*instance // most recently used last
 	all    map[*instance]struct{}
-	wg     sync.WaitGroup // instance goroutines and background drains
+	wg     sync.WaitGroup // instance goroutines, background drains, installs, the watcher
 }
 
 var _ integration.Invoker = (*Function)(nil)
 
 // New validates opts and returns a Function with no instance running yet.
+// For a Node.js runtime it also finds node and writes the runtime client
+// to Switchboard's cache directory.
 func New(opts Options) (*Function, error) {
-	if opts.Path == "" {
-		return nil, errors.New("lambda: Options.Path: missing")
-	}
-	path, err := filepath.Abs(opts.Path)
-	if err != nil {
-		return nil, fmt.Errorf("lambda: Options.Path: %w", err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("lambda: Options.Path: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("lambda: Options.Path: %s is not a regular file", path)
-	}
-	if !isExecutable(st) {
-		return nil, fmt.Errorf("lambda: Options.Path: %s is not executable", path)
-	}
 	switch {
 	case opts.MemoryMB < 0:
 		return nil, fmt.Errorf("lambda: Options.MemoryMB: %d is negative", opts.MemoryMB)
@@ -156,8 +173,60 @@ func New(opts Options) (*Function, error) {
 	case opts.Concurrency < 0:
 		return nil, fmt.Errorf("lambda: Options.Concurrency: %d is negative", opts.Concurrency)
 	}
-	if opts.FunctionName == "" {
-		opts.FunctionName = filepath.Base(path)
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	f := &Function{}
+	switch {
+	case isProvidedRuntime(opts.Runtime):
+		if opts.Path == "" && opts.CodeDir != "" {
+			opts.Path = filepath.Join(opts.CodeDir, "bootstrap")
+		}
+		if opts.Path == "" {
+			return nil, errors.New("lambda: Options.Path: missing")
+		}
+		path, err := filepath.Abs(opts.Path)
+		if err != nil {
+			return nil, fmt.Errorf("lambda: Options.Path: %w", err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("lambda: Options.Path: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("lambda: Options.Path: %s is not a regular file", path)
+		}
+		if !isExecutable(st) {
+			return nil, fmt.Errorf("lambda: Options.Path: %s is not executable", path)
+		}
+		f.path, f.args, f.taskRoot = path, opts.Args, filepath.Dir(path)
+		if opts.FunctionName == "" {
+			opts.FunctionName = filepath.Base(path)
+		}
+	case nodeRuntimes[opts.Runtime] != 0:
+		n, err := setupNode(&opts, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		f.node = n
+		f.path, f.args = n.command(opts.Args)
+		if opts.FunctionName == "" {
+			opts.FunctionName = filepath.Base(filepath.Clean(opts.CodeDir))
+		}
+	default:
+		return nil, fmt.Errorf("lambda: Options.Runtime: %q is not supported (want provided.al2023, provided.al2, provided, nodejs18.x, nodejs20.x or nodejs22.x)", opts.Runtime)
+	}
+	if opts.CodeDir != "" {
+		dir, err := filepath.Abs(opts.CodeDir)
+		if err != nil {
+			return nil, fmt.Errorf("lambda: Options.CodeDir: %w", err)
+		}
+		if st, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("lambda: Options.CodeDir: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("lambda: Options.CodeDir: %s is not a directory", dir)
+		}
+		f.taskRoot = dir
 	}
 	if opts.MemoryMB == 0 {
 		opts.MemoryMB = DefaultMemoryMB
@@ -171,9 +240,6 @@ func New(opts Options) (*Function, error) {
 	if opts.IdleTTL == 0 {
 		opts.IdleTTL = DefaultIdleTTL
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
 	region := opts.Env["AWS_REGION"]
 	if region == "" {
 		region = opts.Env["AWS_DEFAULT_REGION"]
@@ -181,17 +247,28 @@ func New(opts Options) (*Function, error) {
 	if region == "" {
 		region = DefaultRegion
 	}
-	return &Function{
-		opts:     opts,
-		path:     path,
-		taskRoot: filepath.Dir(path),
-		region:   region,
-		arn:      "arn:aws:lambda:" + region + ":" + accountID + ":function:" + opts.FunctionName,
-		log:      opts.Logger.With("function", opts.FunctionName),
-		sem:      make(chan struct{}, opts.Concurrency),
-		done:     make(chan struct{}),
-		all:      map[*instance]struct{}{},
-	}, nil
+	f.opts = opts
+	f.region = region
+	f.arn = "arn:aws:lambda:" + region + ":" + accountID + ":function:" + opts.FunctionName
+	f.log = opts.Logger.With("function", opts.FunctionName)
+	f.sem = make(chan struct{}, opts.Concurrency)
+	f.done = make(chan struct{})
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.all = map[*instance]struct{}{}
+	if opts.Watch {
+		w := f.newWatcher()
+		f.wg.Add(1)
+		go w.run()
+	}
+	return f, nil
+}
+
+// WithLogAttrs returns a copy of ctx carrying attrs, which the log line of
+// an invocation made with that context includes (e.g. the route and the
+// connection id). It is logctx.With; packages that this one imports use
+// logctx directly.
+func WithLogAttrs(ctx context.Context, attrs ...slog.Attr) context.Context {
+	return logctx.With(ctx, attrs...)
 }
 
 // Invoke runs the function with payload, as a synchronous (RequestResponse)
@@ -200,7 +277,16 @@ func New(opts Options) (*Function, error) {
 // *integration.FunctionError, returned unwrapped; ctx's end returns
 // ctx.Err() at once (an invocation the runtime has already received then
 // runs to its end in the background, holding its instance, as on Lambda).
+// The invocation is logged at Info, with the attributes of WithLogAttrs.
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	start := time.Now()
+	var last *invocation
+	out, err := f.invoke(ctx, payload, &last)
+	f.logInvocation(ctx, start, last, err)
+	return out, err
+}
+
+func (f *Function) invoke(ctx context.Context, payload []byte, last **invocation) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -228,7 +314,11 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			<-f.sem
 			return nil, err
 		}
-		out, err, retry := f.run(ctx, in, f.newInvocation(payload))
+		inv := f.newInvocation(payload)
+		inv.instance = in.id
+		*last = inv
+		out, err, retry := f.run(ctx, in, inv)
+		inv.answered = time.Now()
 		if !retry {
 			return out, err
 		}
@@ -237,6 +327,44 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			return nil, fmt.Errorf("lambda %s: %d instances in a row failed before taking the invocation", f.opts.FunctionName, attempt+1)
 		}
 	}
+}
+
+// logInvocation writes the invocation's log line: request id, duration
+// (the handler's, from the runtime's receipt of the invocation), init
+// duration on a cold start, outcome (ok, or the error type).
+func (f *Function) logInvocation(ctx context.Context, start time.Time, inv *invocation, err error) {
+	if !f.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 8)
+	duration := time.Since(start)
+	if inv != nil {
+		attrs = append(attrs, slog.String("request_id", inv.id), slog.String("instance", inv.instance))
+		select {
+		case <-inv.delivered:
+			if inv.cold {
+				attrs = append(attrs, slog.Duration("init_duration", inv.initDuration))
+			}
+			duration = inv.answered.Sub(inv.deliveredAt)
+		default:
+		}
+	}
+	attrs = append(attrs, slog.Duration("duration", duration))
+	var fe *integration.FunctionError
+	switch {
+	case err == nil:
+		attrs = append(attrs, slog.String("outcome", "ok"))
+	case errors.As(err, &fe):
+		attrs = append(attrs, slog.String("outcome", fe.Type), slog.String("error", fe.Message))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		attrs = append(attrs, slog.String("outcome", "abandoned"), slog.String("error", err.Error()))
+	case errors.Is(err, ErrClosed):
+		attrs = append(attrs, slog.String("outcome", "closed"))
+	default:
+		attrs = append(attrs, slog.String("outcome", "failed"), slog.String("error", err.Error()))
+	}
+	attrs = append(attrs, logctx.Attrs(ctx)...)
+	f.log.LogAttrs(ctx, slog.LevelInfo, "lambda: invocation", attrs...)
 }
 
 // acquire takes the most recently used idle instance, or starts one. The
@@ -264,7 +392,7 @@ func (f *Function) acquire() (*instance, error) {
 // caller's token.
 func (f *Function) release(in *instance) {
 	f.mu.Lock()
-	if f.closed || in.isDead() {
+	if f.closed || in.isDead() || in.gen != f.gen {
 		f.mu.Unlock()
 		in.kill()
 		<-f.sem
@@ -331,6 +459,7 @@ func (f *Function) Close(ctx context.Context) error {
 	if !f.closed {
 		f.closed = true
 		close(f.done)
+		f.cancel()
 	}
 	ins := make([]*instance, 0, len(f.all))
 	for in := range f.all {
@@ -369,11 +498,18 @@ type invocation struct {
 	payload  []byte
 	traceID  string
 	received time.Time
+	instance string // the id of the instance it was given to
 	// delivered is closed when the runtime has received the invocation
-	// from /next; deadline is set before.
-	delivered chan struct{}
-	deadline  time.Time
-	result    chan outcome // buffered: the runtime's answer
+	// from /next; deadline, deliveredAt, cold and initDuration are set
+	// before.
+	delivered    chan struct{}
+	deadline     time.Time
+	deliveredAt  time.Time
+	cold         bool // the instance's first invocation
+	initDuration time.Duration
+	pausedBase   time.Duration // the instance's paused time at delivery
+	answered     time.Time     // when Invoke had its outcome (Invoke's goroutine only)
+	result       chan outcome  // buffered: the runtime's answer
 }
 
 type outcome struct {
@@ -412,62 +548,73 @@ func (f *Function) run(ctx context.Context, in *instance, inv *invocation) (out 
 	}
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	select {
-	case <-inv.delivered:
-	case <-in.exited:
-		if !in.takeBack() {
-			break // the runtime received it before exiting
-		}
-		if fe := in.initError(); fe != nil {
+	var accounted time.Duration // paused time (SDK installs) the init limit already leaves out
+wait:
+	for {
+		select {
+		case <-inv.delivered:
+			break wait
+		case <-in.exited:
+			if !in.takeBack() {
+				break wait // the runtime received it before exiting
+			}
+			if fe := in.initError(); fe != nil {
+				f.discard(in)
+				return nil, fe, false
+			}
+			if in.wasReady() {
+				// The runtime exited after its previous invocation (as
+				// aws-lambda-go does after a panic): a new instance takes
+				// this one.
+				in.kill()
+				return nil, nil, true
+			}
+			f.log.Warn("lambda: runtime exited during init", "instance", in.id, "reason", in.exitReason())
 			f.discard(in)
-			return nil, fe, false
+			return nil, &integration.FunctionError{
+				Message: fmt.Sprintf("RequestId: %s Error: Runtime exited during init: %s", inv.id, in.exitReason()),
+				Type:    "Runtime.ExitError",
+			}, false
+		case <-in.initFailed:
+			if !in.takeBack() {
+				break wait
+			}
+			f.discard(in)
+			return nil, in.initError(), false
+		case <-timer.C:
+			if !ready {
+				if ext := in.extension(&accounted); ext > 0 {
+					timer.Reset(ext) // an SDK install does not count
+					continue
+				}
+			}
+			if !in.takeBack() {
+				break wait
+			}
+			if ready {
+				f.log.Warn("lambda: runtime did not ask for its next invocation before the previous one's deadline; replacing the instance", "instance", in.id)
+				in.kill()
+				return nil, nil, true
+			}
+			f.log.Warn("lambda: init timed out; killing the instance", "instance", in.id, "after", initTimeout)
+			f.discard(in)
+			return nil, &integration.FunctionError{
+				Message: fmt.Sprintf("RequestId: %s Error: Init timed out after %.2f seconds", inv.id, initTimeout.Seconds()),
+				Type:    "Sandbox.Timedout",
+			}, false
+		case <-ctx.Done():
+			if in.takeBack() {
+				// Taken back before the runtime received it: the instance
+				// is as good as before.
+				f.release(in)
+			} else {
+				f.drain(in, inv)
+			}
+			return nil, ctx.Err(), false
+		case <-f.done:
+			f.discard(in)
+			return nil, ErrClosed, false
 		}
-		if in.wasReady() {
-			// The runtime exited after its previous invocation (as
-			// aws-lambda-go does after a panic): a new instance takes
-			// this one.
-			in.kill()
-			return nil, nil, true
-		}
-		f.log.Warn("lambda: runtime exited during init", "instance", in.id, "reason", in.exitReason())
-		f.discard(in)
-		return nil, &integration.FunctionError{
-			Message: fmt.Sprintf("RequestId: %s Error: Runtime exited during init: %s", inv.id, in.exitReason()),
-			Type:    "Runtime.ExitError",
-		}, false
-	case <-in.initFailed:
-		if !in.takeBack() {
-			break
-		}
-		f.discard(in)
-		return nil, in.initError(), false
-	case <-timer.C:
-		if !in.takeBack() {
-			break
-		}
-		if ready {
-			f.log.Warn("lambda: runtime did not ask for its next invocation before the previous one's deadline; replacing the instance", "instance", in.id)
-			in.kill()
-			return nil, nil, true
-		}
-		f.log.Warn("lambda: init timed out; killing the instance", "instance", in.id, "after", initTimeout)
-		f.discard(in)
-		return nil, &integration.FunctionError{
-			Message: fmt.Sprintf("RequestId: %s Error: Init timed out after %.2f seconds", inv.id, initTimeout.Seconds()),
-			Type:    "Sandbox.Timedout",
-		}, false
-	case <-ctx.Done():
-		if in.takeBack() {
-			// Taken back before the runtime received it: the instance
-			// is as good as before.
-			f.release(in)
-		} else {
-			f.drain(in, inv)
-		}
-		return nil, ctx.Err(), false
-	case <-f.done:
-		f.discard(in)
-		return nil, ErrClosed, false
 	}
 	<-inv.delivered // at most a moment away once the runtime has taken it
 	return f.await(ctx, in, inv)
@@ -477,43 +624,49 @@ func (f *Function) run(ctx context.Context, in *instance, inv *invocation) (out 
 func (f *Function) await(ctx context.Context, in *instance, inv *invocation) ([]byte, error, bool) {
 	timer := time.NewTimer(time.Until(inv.deadline))
 	defer timer.Stop()
-	select {
-	case o := <-inv.result:
-		f.log.Debug("lambda: invocation", "instance", in.id, "request_id", inv.id, "duration", time.Since(inv.received), "error", o.err)
-		f.release(in)
-		return o.body, o.err, false
-	case <-in.exited:
+	accounted := inv.pausedBase
+	for {
 		select {
-		case o := <-inv.result: // answered, then exited (aws-lambda-go after a panic)
-			f.discard(in)
-			return o.body, o.err, false
-		default:
-		}
-		f.log.Warn("lambda: runtime exited during an invocation", "instance", in.id, "request_id", inv.id, "reason", in.exitReason())
-		f.discard(in)
-		return nil, &integration.FunctionError{
-			Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, in.exitReason()),
-			Type:    "Runtime.ExitError",
-		}, false
-	case <-timer.C:
-		select {
-		case o := <-inv.result: // answered at the last moment
+		case o := <-inv.result:
 			f.release(in)
 			return o.body, o.err, false
-		default:
+		case <-in.exited:
+			select {
+			case o := <-inv.result: // answered, then exited (aws-lambda-go after a panic)
+				f.discard(in)
+				return o.body, o.err, false
+			default:
+			}
+			f.log.Warn("lambda: runtime exited during an invocation", "instance", in.id, "request_id", inv.id, "reason", in.exitReason())
+			f.discard(in)
+			return nil, &integration.FunctionError{
+				Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, in.exitReason()),
+				Type:    "Runtime.ExitError",
+			}, false
+		case <-timer.C:
+			if ext := in.extension(&accounted); ext > 0 {
+				timer.Reset(ext) // an SDK install does not count
+				continue
+			}
+			select {
+			case o := <-inv.result: // answered at the last moment
+				f.release(in)
+				return o.body, o.err, false
+			default:
+			}
+			f.log.Warn("lambda: invocation timed out; killing the instance", "instance", in.id, "request_id", inv.id, "timeout", f.opts.Timeout)
+			f.discard(in)
+			return nil, &integration.FunctionError{
+				Message: fmt.Sprintf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), inv.id, f.opts.Timeout.Seconds()),
+				Type:    "Sandbox.Timedout",
+			}, false
+		case <-ctx.Done():
+			f.drain(in, inv)
+			return nil, ctx.Err(), false
+		case <-f.done:
+			f.discard(in)
+			return nil, ErrClosed, false
 		}
-		f.log.Warn("lambda: invocation timed out; killing the instance", "instance", in.id, "request_id", inv.id, "timeout", f.opts.Timeout)
-		f.discard(in)
-		return nil, &integration.FunctionError{
-			Message: fmt.Sprintf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), inv.id, f.opts.Timeout.Seconds()),
-			Type:    "Sandbox.Timedout",
-		}, false
-	case <-ctx.Done():
-		f.drain(in, inv)
-		return nil, ctx.Err(), false
-	case <-f.done:
-		f.discard(in)
-		return nil, ErrClosed, false
 	}
 }
 

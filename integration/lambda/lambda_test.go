@@ -511,7 +511,7 @@ func (h *recording) WithAttrs(as []slog.Attr) slog.Handler {
 	return &recording{mu: h.mu, recs: h.recs, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
 }
 func (h *recording) Handle(_ context.Context, r slog.Record) error {
-	m := map[string]string{"msg": r.Message}
+	m := map[string]string{"msg": r.Message, "level": r.Level.String()}
 	for _, a := range h.attrs {
 		m[a.Key] = a.Value.String()
 	}
@@ -531,6 +531,13 @@ func (h *recording) find(pred func(map[string]string) bool) map[string]string {
 		}
 	}
 	return nil
+}
+
+// all returns a copy of every record so far.
+func (h *recording) all() []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]string(nil), *h.recs...)
 }
 
 func (h *recording) waitFor(t *testing.T, what string, pred func(map[string]string) bool) map[string]string {

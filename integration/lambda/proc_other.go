@@ -3,8 +3,10 @@
 package lambda
 
 import (
+	"context"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -17,3 +19,12 @@ func killGroup(p *os.Process, sig syscall.Signal) {
 }
 
 func isExecutable(fs.FileInfo) bool { return true }
+
+var installLock sync.Mutex
+
+// lockFile serialises installations within this process only (no file
+// locks on this platform).
+func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+	installLock.Lock()
+	return installLock.Unlock, nil
+}

@@ -1,0 +1,4 @@
+// An ES module by its extension.
+export async function handler(event) {
+  return { kind: 'mjs', url: import.meta.url.startsWith('file://'), event };
+}

@@ -1,0 +1,2 @@
+console.log('exiting at start');
+process.exit(3);

@@ -1,0 +1,2 @@
+require('switchboard-not-installed-package');
+exports.handler = async () => 'ok';

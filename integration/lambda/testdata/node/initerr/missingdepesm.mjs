@@ -1,0 +1,2 @@
+import 'switchboard-not-installed-package';
+export const handler = async () => 'ok';

@@ -1,0 +1,2 @@
+Promise.reject(new Error('rejected at init'));
+exports.handler = async () => 'ok';

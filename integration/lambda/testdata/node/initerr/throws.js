@@ -1,0 +1,1 @@
+throw new TypeError('bad config at import');
