@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -84,7 +85,7 @@ func TestDeliversChangesInOrder(t *testing.T) {
 		"empty": events.NewListAttribute([]events.DynamoDBAttributeValue{}),
 		"none":  events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{}),
 	}
-	changed := maps(wantImage)
+	changed := maps.Clone(wantImage)
 	changed["s"] = events.NewStringAttribute("changed")
 	wantKeys := map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute("item")}
 	for i, want := range []struct {
@@ -157,14 +158,6 @@ func TestDeliversChangesInOrder(t *testing.T) {
 
 func names(recs []events.DynamoDBEventRecord) []string {
 	return describe(events.DynamoDBEvent{Records: recs})
-}
-
-func maps(m map[string]events.DynamoDBAttributeValue) map[string]events.DynamoDBAttributeValue {
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // seqLess compares sequence numbers (decimal strings).
