@@ -76,5 +76,21 @@
 // Service identity. A REMOVE made by anyone else is never marked, even if
 // the item had expired: the mark does not guess from the old image's TTL
 // attribute, which would turn the application's own deletions of expired
-// items into TTL deletions.
+// items into TTL deletions. The sweeper's memory of its deletions is the
+// process's: after a restart, a mapping reading older records with
+// TrimHorizon delivers them as ordinary REMOVE records.
+//
+// # Other DynamoDB Local 3.3 quirks the mapping mends
+//
+//   - Its stream sequence numbers are shared by all tables, and an
+//     iterator taken on a shard without records (LATEST or TRIM_HORIZON)
+//     is refused as trimmed once another table wrote before the shard's
+//     first record; the mapping then reads the shard from its first record
+//     (all of which came after the iterator).
+//   - It writes an empty map attribute as {} instead of {"M": {}}, which
+//     the SDK's decoder turns into the value of the attribute decoded
+//     before it; GetRecords responses are mended before decoding.
+//   - It writes awsRegion "ddblocal" (DynamoDBStreamOptions.Region
+//     replaces it) and rounds ApproximateCreationDateTime down to the
+//     minute.
 package eventsource

@@ -43,6 +43,11 @@ func TestDeliversChangesInOrder(t *testing.T) {
 		"m":     &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}},
 		"empty": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 		"none":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+		"deep": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"a": &types.AttributeValueMemberN{Value: "1"},
+			"e": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+			"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}}},
+		}},
 	}
 	before := time.Now()
 	put(t, db, table, "item", item)
@@ -84,6 +89,11 @@ func TestDeliversChangesInOrder(t *testing.T) {
 		"m":     events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewStringAttribute("v")}),
 		"empty": events.NewListAttribute([]events.DynamoDBAttributeValue{}),
 		"none":  events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{}),
+		"deep": events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{
+			"a": events.NewNumberAttribute("1"),
+			"e": events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{}),
+			"l": events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{})}),
+		}),
 	}
 	changed := maps.Clone(wantImage)
 	changed["s"] = events.NewStringAttribute("changed")
@@ -231,6 +241,36 @@ func TestBatchSize(t *testing.T) {
 	want := [][]string{inserts(keys[0:3]...), inserts(keys[3:6]...), inserts(keys[6:9]...), inserts(keys[9])}
 	if got := fn.calls(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("invocations %v, want %v", got, want)
+	}
+}
+
+// TestPayloadLimit: a batch is cut before its event would exceed Lambda's
+// 6 MiB.
+func TestPayloadLimit(t *testing.T) {
+	t.Parallel()
+	db, _ := clients(t)
+	table := newTable(t, db, "")
+	big := &types.AttributeValueMemberS{Value: strings.Repeat("x", 380_000)}
+	var keys []string
+	for i := range 17 {
+		keys = append(keys, fmt.Sprintf("k%02d", i))
+		put(t, db, table, keys[i], map[string]types.AttributeValue{"big": big})
+	}
+	fn := &recorder{}
+	start(t, DynamoDBStreamOptions{TableName: table, Function: fn, StartingPosition: TrimHorizon})
+	eventually(t, "seventeen records", func() bool { return len(fn.records()) >= 17 })
+	if got := names(fn.records()); !slices.Equal(got, inserts(keys...)) {
+		t.Fatalf("records %v", got)
+	}
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if len(fn.raw) < 2 {
+		t.Fatalf("%d invocations for 6.5 MB of records", len(fn.raw))
+	}
+	for i, raw := range fn.raw {
+		if len(raw) > 6<<20 {
+			t.Errorf("invocation %d: %d bytes, over 6 MiB", i, len(raw))
+		}
 	}
 }
 
