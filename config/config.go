@@ -53,9 +53,18 @@ type File struct {
 	queues    map[string]*queue.Local
 	verifier  *sigv4.Verifier // the SQS API's, when credentials are configured
 	environ   environ         // what every function gets (SetEnviron)
-	// Logger receives the functions' output and invocation lines (set
-	// before Options; default slog.Default()).
+	// Logger receives the functions' output and invocation lines, and
+	// Watch restarts a function when its code changes (lambda.Options);
+	// both are set before Options. Default logger: slog.Default().
 	Logger *slog.Logger `yaml:"-"`
+	Watch  bool         `yaml:"-"`
+}
+
+// LoadOptions are what Load leaves at their defaults.
+type LoadOptions struct {
+	Builtins Builtins
+	Logger   *slog.Logger // the functions' (File.Logger)
+	Watch    bool         // File.Watch
 }
 
 // Queue is a local queue with SQS's semantics whose consumer is an
@@ -170,16 +179,16 @@ var ErrInvalid = errors.New("invalid config")
 
 // Load reads and validates a config file.
 func Load(path string, builtins Builtins) (*File, gateway.Options, error) {
-	return LoadWithLogger(path, builtins, nil)
+	return LoadWith(path, LoadOptions{Builtins: builtins})
 }
 
-// LoadWithLogger is Load whose functions log to log.
-func LoadWithLogger(path string, builtins Builtins, log *slog.Logger) (*File, gateway.Options, error) {
+// LoadWith is Load with options.
+func LoadWith(path string, o LoadOptions) (*File, gateway.Options, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, gateway.Options{}, fmt.Errorf("reading config: %w", err)
 	}
-	f, opts, err := parse(b, builtins, log)
+	f, opts, err := parse(b, o)
 	if err != nil {
 		return nil, gateway.Options{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -191,15 +200,15 @@ func LoadWithLogger(path string, builtins Builtins, log *slog.Logger) (*File, ga
 // literal $ (and a $ not followed by { stays as it is, so route selection
 // expressions need no escaping).
 func Parse(b []byte, builtins Builtins) (*File, gateway.Options, error) {
-	return parse(b, builtins, nil)
+	return parse(b, LoadOptions{Builtins: builtins})
 }
 
-func parse(b []byte, builtins Builtins, log *slog.Logger) (*File, gateway.Options, error) {
+func parse(b []byte, o LoadOptions) (*File, gateway.Options, error) {
 	b, err := expandEnv(b)
 	if err != nil {
 		return nil, gateway.Options{}, err
 	}
-	f := File{Logger: log}
+	f := File{Logger: o.Logger, Watch: o.Watch}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
@@ -208,7 +217,7 @@ func parse(b []byte, builtins Builtins, log *slog.Logger) (*File, gateway.Option
 		}
 		return nil, gateway.Options{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	opts, err := f.Options(builtins)
+	opts, err := f.Options(o.Builtins)
 	if err != nil {
 		return nil, gateway.Options{}, err
 	}
@@ -467,7 +476,7 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 			return nil, fmt.Errorf("functionName: 1 to 64 letters, digits, '-' or '_' (got %q)", name)
 		}
 		o := lambda.Options{Runtime: in.Runtime, CodeDir: in.CodeURI, Path: in.Path, Handler: in.Handler, Env: in.Environment, FunctionName: name,
-			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB, Logger: f.Logger}
+			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB, Logger: f.Logger, Watch: f.Watch}
 		key := fmt.Sprintf("%#v", o) // maps print sorted
 		if fn, ok := f.byOptions[key]; ok {
 			return fn, nil

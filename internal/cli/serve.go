@@ -23,19 +23,27 @@ const defaultAddr = "127.0.0.1:8080"
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
-	configPath := fs.String("config", "", "the API's config file (required; see docs/config.md)")
+	configPath := fs.String("config", "", "the API's config file (see docs/config.md); or --template")
+	templatePath := fs.String("template", "", "an AWS SAM or CloudFormation template (YAML or JSON, cdk synth's included) whose WebSocket API to run (docs/templates.md); or --config")
+	overrides := fs.String("parameter-overrides", "", "with --template: parameter values, as sam takes them: 'Key=Value Key2=Value2'")
+	stackName := fs.String("stack-name", "", "with --template: the stack's name (AWS::StackName, generated resource names); default: the template's directory name")
+	stage := fs.String("stage", "", "with --template: the StageName to serve when the API has several")
 	addr := fs.String("addr", "", "address to listen on (default: the config's listen, else "+defaultAddr+")")
-	ddbEndpoint := fs.String("dynamodb-endpoint", "", "the DynamoDB endpoint the functions use (AWS_ENDPOINT_URL_DYNAMODB), e.g. DynamoDB Local at http://127.0.0.1:8000")
+	ddbEndpoint := fs.String("dynamodb-endpoint", "", "the DynamoDB endpoint the functions use (AWS_ENDPOINT_URL_DYNAMODB), e.g. DynamoDB Local at http://127.0.0.1:8000; with --template the template's tables are created there")
+	watch := fs.Bool("watch", true, "restart a function's instances when its code changes (a warm one finishes its invocation first)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	tlsf := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *configPath == "" {
-		fmt.Fprintln(stderr, "switchboard serve: --config is required")
+	if (*configPath == "") == (*templatePath == "") {
+		fmt.Fprintln(stderr, "switchboard serve: give exactly one of --config and --template")
 		fs.Usage()
 		return errUsage
+	}
+	if *templatePath == "" && (*overrides != "" || *stackName != "" || *stage != "") {
+		return errors.New("--parameter-overrides, --stack-name and --stage go with --template")
 	}
 	if err := checkEndpointFlag("--dynamodb-endpoint", *ddbEndpoint); err != nil {
 		return err
@@ -44,39 +52,69 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	file, opts, err := config.LoadWithLogger(*configPath, nil, log)
+	// Certificates are read (or the local CA made) before anything listens.
+	plan, err := tlsf.prepare()
 	if err != nil {
 		return err
 	}
+
+	// The API: a config file is read before listening; a template after,
+	// since its queue URLs name the port.
+	var (
+		file *config.File
+		opts gateway.Options
+		ln   net.Listener
+		tpl  *config.Template
+	)
 	// Lambda integrations run processes: stop them however serve ends.
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		file.Close(ctx)
+		if file != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			file.Close(ctx)
+		}
 	}()
-	opts.Logger = log
 	listenAddr := *addr
-	if listenAddr == "" {
-		listenAddr = file.Listen
+	if *configPath != "" {
+		file, opts, err = config.LoadWith(*configPath, config.LoadOptions{Logger: log, Watch: *watch})
+		if err != nil {
+			return err
+		}
+		if listenAddr == "" {
+			listenAddr = file.Listen
+		}
 	}
 	if listenAddr == "" {
 		listenAddr = defaultAddr
 	}
+	if ln, err = net.Listen("tcp", listenAddr); err != nil {
+		return fmt.Errorf("listening on %s: %w", listenAddr, err)
+	}
+	defer ln.Close() // nothing is served before the end of the setup
+	if *templatePath != "" {
+		tpl, err = loadTemplate(*templatePath, *overrides, *stackName, *stage, "http://"+ln.Addr().String(), *ddbEndpoint, stdout)
+		if err != nil {
+			return err
+		}
+		file = tpl.File
+		file.Logger, file.Watch = log, *watch
+		if opts, err = file.Options(nil); err != nil {
+			return fmt.Errorf("%s: %w", *templatePath, err)
+		}
+	}
+	opts.Logger = log
 	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
 	}
-	// Certificates are read (or made) before anything listens.
-	st, err := tlsf.load(certHosts(listenAddr, opts.DomainName, gw.ExecuteAPIHost()), log, stdout)
-	if err != nil {
-		gw.Shutdown(context.Background())
-		return err
+	var st *serverTLS
+	if plan != nil {
+		if st, err = plan.finish(certHosts(listenAddr, opts.DomainName, gw.ExecuteAPIHost()), log, stdout); err != nil {
+			gw.Shutdown(context.Background())
+			return err
+		}
 	}
-	ln, err := listen(listenAddr, st)
-	if err != nil {
-		gw.Shutdown(context.Background())
-		return err
-	}
+	ln = withTLS(ln, st)
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); opts.DomainName == "" && !isLoopback(host) {
 		// requestContext.domainName is then the local address each client
 		// reached, which handlers on other hosts may not be able to call.
@@ -84,6 +122,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if tpl != nil {
+		// The template's tables exist, and its stream event sources run,
+		// before the first client connects; they stop before the
+		// functions they invoke.
+		sources, err := startTemplateSources(ctx, tpl, *ddbEndpoint, gw.Region(), log)
+		if err != nil {
+			gw.Shutdown(context.Background())
+			return err
+		}
+		defer sources.close()
+	}
 	api := file.QueueAPI(log)
 	env := functionEnv{gw: gw, addr: ln.Addr().String(), tls: st, dynamoDB: *ddbEndpoint, sqs: api != nil, credentials: opts.Credentials}
 	file.SetEnviron(env.build())

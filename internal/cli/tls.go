@@ -44,13 +44,32 @@ type serverTLS struct {
 // are the names the local CA's certificate is issued for. It returns nil
 // with --no-tls.
 func (t *tlsFlags) load(hosts []string, log *slog.Logger, stdout io.Writer) (*serverTLS, error) {
+	p, err := t.prepare()
+	if err != nil || p == nil {
+		return nil, err
+	}
+	return p.finish(hosts, log, stdout)
+}
+
+// tlsPlan is TLS material read and checked, before the names the
+// certificate is for are known (serve --template learns the API's id only
+// after it listens).
+type tlsPlan struct {
+	ca      *localca.CA
+	created bool
+	own     *tls.Certificate // --tls-cert
+	chain   []byte           // --tls-cert's certificates, PEM
+}
+
+// prepare reads --tls-cert/--tls-key, or loads (creating it if needed) the
+// local CA. It returns nil with --no-tls.
+func (t *tlsFlags) prepare() (*tlsPlan, error) {
 	if t.off {
 		if t.cert != "" || t.key != "" {
 			return nil, errors.New("--no-tls with --tls-cert or --tls-key: choose one")
 		}
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	caDir, err := localca.DefaultDir()
 	if err != nil {
 		return nil, err
@@ -60,32 +79,45 @@ func (t *tlsFlags) load(hosts []string, log *slog.Logger, stdout io.Writer) (*se
 		if err != nil {
 			return nil, err
 		}
-		cfg.Certificates = []tls.Certificate{pair}
-		st := &serverTLS{config: cfg}
-		// The functions trust the system roots and this chain (a
-		// self-signed certificate included). The bundle lives in the
-		// local CA's directory, which needs no CA to exist.
-		if ca, _, err := localca.Load(caDir); err == nil {
-			if st.bundle, err = ca.Bundle(chainPEM); err != nil {
-				log.Warn("functions will not trust --tls-cert: " + err.Error())
-			}
-		}
-		return st, nil
+		p := &tlsPlan{own: &pair, chain: chainPEM}
+		// The functions' bundle lives in the local CA's directory.
+		p.ca, _, _ = localca.Load(caDir)
+		return p, nil
 	}
 	ca, created, err := localca.Load(caDir)
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		fmt.Fprintf(stdout, "switchboard: created a local certificate authority in %s\n  trust %s in your browser or system store to use https/wss without warnings (docs/tls.md)\n", ca.Dir, ca.CertPath())
+	return &tlsPlan{ca: ca, created: created}, nil
+}
+
+// finish makes the server configuration: the local CA issues a certificate
+// for hosts (unless --tls-cert gave one).
+func (p *tlsPlan) finish(hosts []string, log *slog.Logger, stdout io.Writer) (*serverTLS, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	if p.own != nil {
+		cfg.Certificates = []tls.Certificate{*p.own}
+		// The functions trust the system roots and this chain (a
+		// self-signed certificate included).
+		st := &serverTLS{config: cfg}
+		if p.ca != nil {
+			var err error
+			if st.bundle, err = p.ca.Bundle(p.chain); err != nil {
+				log.Warn("functions will not trust --tls-cert: " + err.Error())
+			}
+		}
+		return st, nil
 	}
-	leaf, err := ca.Issue(hosts)
+	if p.created {
+		fmt.Fprintf(stdout, "switchboard: created a local certificate authority in %s\n  trust %s in your browser or system store to use https/wss without warnings (docs/tls.md)\n", p.ca.Dir, p.ca.CertPath())
+	}
+	leaf, err := p.ca.Issue(hosts)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Certificates = []tls.Certificate{leaf}
-	st := &serverTLS{config: cfg, ca: ca}
-	if st.bundle, err = ca.Bundle(); err != nil {
+	st := &serverTLS{config: cfg, ca: p.ca}
+	if st.bundle, err = p.ca.Bundle(); err != nil {
 		log.Warn("functions get only NODE_EXTRA_CA_CERTS: " + err.Error())
 	}
 	return st, nil
@@ -169,10 +201,15 @@ func listen(addr string, st *serverTLS) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	return withTLS(ln, st), nil
+}
+
+// withTLS makes ln answer TLS too when st is not nil.
+func withTLS(ln net.Listener, st *serverTLS) net.Listener {
 	if st == nil {
-		return ln, nil
+		return ln
 	}
-	return tlsmux.New(ln, tlsmux.Options{TLS: st.config}), nil
+	return tlsmux.New(ln, tlsmux.Options{TLS: st.config})
 }
 
 // functionTLSEnv is what makes a function's SDKs trust the gateway's
