@@ -202,7 +202,8 @@ func (s *Stack) Serve(addr string) error {
 			HTTPClient:  &http.Client{Transport: s.transport, Timeout: 30 * time.Second},
 		}))
 	}
-	s.srv = &http.Server{Handler: s.Gateway.WithMetrics(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	s.srv = &http.Server{Handler: s.Gateway.WithMetrics(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	s.done.Add(2)
 	go func() {
 		defer s.done.Done()

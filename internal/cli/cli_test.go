@@ -33,7 +33,7 @@ func TestUsageErrors(t *testing.T) {
 	if code, _, stderr := run("frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Fatalf("unknown command: %d %q", code, stderr)
 	}
-	if code, _, stderr := run("serve"); code != 2 || !strings.Contains(stderr, "--config is required") {
+	if code, _, stderr := run("serve"); code != 2 || !strings.Contains(stderr, "give exactly one of --config and --template") {
 		t.Fatalf("serve without config: %d %q", code, stderr)
 	}
 	if code, _, _ := run("serve", "--bogus"); code != 2 {

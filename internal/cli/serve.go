@@ -191,7 +191,10 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so s
 			next.ServeHTTP(w, r)
 		})
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	// net/http's own complaints (failed TLS handshakes among them) are
+	// the client's business: debug level.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
