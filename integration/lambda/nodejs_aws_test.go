@@ -163,6 +163,7 @@ func TestNodeExecuteAPIRedirect(t *testing.T) {
 		{`{"op":"get","url":"http://` + executeAPIHost + `/dev/plain"}`, false, "/dev/plain"},
 		{`{"op":"get","url":"https://` + strings.ToUpper(executeAPIHost) + `:443/dev/upper"}`, true, "/dev/upper"},
 		{`{"op":"tls","host":"` + executeAPIHost + `","path":"/dev/raw-tls"}`, true, "/dev/raw-tls"},
+		{`{"op":"fetch","url":"https://` + executeAPIHost + `/dev/fetch"}`, true, "/dev/fetch"},
 	} {
 		v, err := call(t, fn, c.payload)
 		if err != nil {

@@ -105,6 +105,10 @@ exports.handler = async (event, context) => {
       return get(event.url);
     case 'tls':
       return rawTLS(event.host, event.path);
+    case 'fetch': {
+      const res = await fetch(event.url);
+      return { status: res.status, body: await res.text() };
+    }
     default:
       return { unknown: event.op };
   }
