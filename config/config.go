@@ -449,8 +449,8 @@ func (in Integration) timeout() time.Duration {
 func (in Integration) invoker(f *File) (integration.Invoker, error) {
 	switch in.Type {
 	case "lambda":
-		if in.Path == "" {
-			return nil, fmt.Errorf("path: required for type lambda (the bootstrap executable)")
+		if in.Path == "" && in.CodeURI == "" {
+			return nil, fmt.Errorf("path: required for type lambda (the bootstrap executable), unless codeUri names the function's code directory")
 		}
 		timeout := 3 * time.Second
 		if in.Timeout != "" {
@@ -466,6 +466,9 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 		name := in.FunctionName
 		if name == "" {
 			name = filepath.Base(in.Path)
+			if in.Path == "" {
+				name = filepath.Base(in.CodeURI)
+			}
 			if in.Handler != "" {
 				name += "-" + in.Handler
 			}
