@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/integration/lambda/logctx"
 )
 
 // Invoker sends a JSON payload to a function and returns its JSON result.
@@ -41,6 +43,8 @@ func (r route) Invoke(ctx context.Context, ev events.APIGatewayWebsocketProxyReq
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("encoding event: %w", err)
 	}
+	// The function's invocation log line names the route and connection.
+	ctx = logctx.With(ctx, slog.String("route", ev.RequestContext.RouteKey), slog.String("connection_id", ev.RequestContext.ConnectionID))
 	out, err := r.inv.Invoke(ctx, payload)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
@@ -93,6 +97,7 @@ func (a authorizer) Authorize(ctx context.Context, req gateway.AuthorizerRequest
 	if err != nil {
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("encoding authorizer request: %w", err)
 	}
+	ctx = logctx.With(ctx, slog.String("route", "$connect (authorizer)"), slog.String("connection_id", req.RequestContext.ConnectionID))
 	out, err := a.inv.Invoke(ctx, payload)
 	if err != nil {
 		return events.APIGatewayCustomAuthorizerResponse{}, err

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/switchboard-ws/switchboard/integration/lambda/logctx"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -21,6 +23,9 @@ func Queue(inv Invoker) queue.Handler {
 		payload, err := json.Marshal(ev)
 		if err != nil {
 			return resp, fmt.Errorf("encoding SQS event: %w", err)
+		}
+		if len(ev.Records) > 0 {
+			ctx = logctx.With(ctx, slog.String("event_source", ev.Records[0].EventSourceARN), slog.Int("records", len(ev.Records)))
 		}
 		out, err := inv.Invoke(ctx, payload)
 		if err != nil {
