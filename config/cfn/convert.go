@@ -30,6 +30,11 @@ type converter struct {
 
 	apiChildren []*resource // routes, integrations, ... linked in pass 2
 	sources     []*pendingSource
+
+	// broken are the functions (by name), integrations and authorizers
+	// (by api id/id) that had errors of their own: what refers to them
+	// reports nothing more.
+	broken map[string]bool
 }
 
 // pendingSource is an event source whose queue or stream is known by ARN.
@@ -338,6 +343,7 @@ func (c *converter) function(r *resource, sam bool) {
 		}
 	}
 	if p.bad {
+		c.broken[f.Name] = true
 		return
 	}
 	if other, dup := c.byName[f.Name]; dup {
@@ -525,9 +531,9 @@ func (c *converter) sourceProps(p *props, es *EventSource) {
 func lambdaFunctionName(s string) string {
 	if i := strings.Index(s, "function:"); i >= 0 && (i == 0 || s[i-1] == ':') {
 		s = s[i+len("function:"):]
-		if j := strings.IndexByte(s, ':'); j >= 0 {
-			s = s[:j]
-		}
+	}
+	if j := strings.IndexByte(s, ':'); j >= 0 {
+		s = s[:j] // name:alias
 	}
 	return s
 }
@@ -539,6 +545,9 @@ func (c *converter) linkSources() {
 			name := lambdaFunctionName(src.fnRef)
 			es.Function = c.byName[name]
 			if es.Function == nil {
+				if c.broken[name] {
+					continue
+				}
 				c.errs.add(src.path+".FunctionName", src.line, "%q: no function of that name in this template", src.fnRef)
 				continue
 			}
@@ -905,15 +914,16 @@ func (c *converter) linkAPIs() {
 			case "AWS::ApiGatewayV2::Integration":
 				typ := p.required("IntegrationType", "AWS_PROXY")
 				uri := p.str("IntegrationUri")
-				if p.bad {
-					continue
-				}
-				if typ != "AWS_PROXY" {
+				if typ != "AWS_PROXY" && !p.bad {
 					p.fail("IntegrationType", nil, "%s integrations are not supported locally: only AWS_PROXY with a Lambda function of this template", typ)
+				}
+				if p.bad {
+					c.broken[a.ID+"/"+phys.ref] = true
 					continue
 				}
 				fn := c.functionFromURI(p, "IntegrationUri", uri)
 				if fn == nil {
+					c.broken[a.ID+"/"+phys.ref] = true
 					continue
 				}
 				integrations[a.ID+"/"+phys.ref] = &Integration{LogicalID: r.id, Function: fn}
@@ -921,15 +931,15 @@ func (c *converter) linkAPIs() {
 				typ := p.required("AuthorizerType", "REQUEST")
 				uri := p.required("AuthorizerUri", "the function, arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations")
 				sources := p.strings("IdentitySource")
-				if p.bad {
-					continue
-				}
-				if typ != "REQUEST" {
+				if typ != "REQUEST" && !p.bad {
 					p.fail("AuthorizerType", nil, "a WebSocket API's authorizer is of type REQUEST (got %s)", typ)
-					continue
 				}
-				fn := c.functionFromURI(p, "AuthorizerUri", uri)
+				var fn *Function
+				if !p.bad {
+					fn = c.functionFromURI(p, "AuthorizerUri", uri)
+				}
 				if fn == nil {
+					c.broken[a.ID+"/"+phys.ref] = true
 					continue
 				}
 				authorizers[a.ID+"/"+phys.ref] = &Authorizer{LogicalID: r.id, Name: p.str("Name"), IdentitySource: sources, Function: fn}
@@ -988,7 +998,9 @@ func (c *converter) route(r *resource, p *props, a *API, id string, integrations
 		p.fail("Target", nil, "%q: want integrations/{IntegrationId}, e.g. !Join [/, [integrations, !Ref Integration]] or !Sub integrations/${Integration}", target)
 		return
 	case rt.Integration == nil:
-		p.fail("Target", nil, "%q: no integration %s in API %s", target, iid, a.LogicalID)
+		if !c.broken[a.ID+"/"+iid] {
+			p.fail("Target", nil, "%q: no integration %s in API %s", target, iid, a.LogicalID)
+		}
 		return
 	}
 	switch rt.AuthorizationType {
@@ -999,6 +1011,9 @@ func (c *converter) route(r *resource, p *props, a *API, id string, integrations
 			return
 		}
 		rt.Authorizer = authorizers[a.ID+"/"+authorizerID]
+		if rt.Authorizer == nil && c.broken[a.ID+"/"+authorizerID] {
+			return
+		}
 		if rt.Authorizer == nil {
 			p.fail("AuthorizerId", nil, "%q: no authorizer of that id in API %s", authorizerID, a.LogicalID)
 			return
@@ -1043,7 +1058,7 @@ func (c *converter) functionFromURI(p *props, key, uri string) *Function {
 		return nil
 	}
 	f := c.byName[lambdaFunctionName(fn)]
-	if f == nil {
+	if f == nil && !c.broken[lambdaFunctionName(fn)] {
 		p.fail(key, nil, "%q: function %s is not in this template", uri, lambdaFunctionName(fn))
 	}
 	return f

@@ -44,6 +44,29 @@ type Node struct {
 	Keys   []string
 	Fields map[string]*Node
 	Line   int
+	// keyLines are the lines of Keys (a map's keys), when known.
+	keyLines map[string]int
+}
+
+// KeyLine is the line of a map's key (the value's line when unknown).
+func (n *Node) KeyLine(key string) int {
+	if n == nil {
+		return 0
+	}
+	if l, ok := n.keyLines[key]; ok {
+		return l
+	}
+	if v := n.Get(key); v != nil {
+		return v.Line
+	}
+	return n.Line
+}
+
+func (n *Node) setKeyLine(key string, line int) {
+	if n.keyLines == nil {
+		n.keyLines = map[string]int{}
+	}
+	n.keyLines[key] = line
 }
 
 // Get returns the field key of a map node (nil when n is no map or has no
@@ -124,7 +147,14 @@ func decode(data []byte, name string) (*Node, error) {
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%s: the template is empty", name)
 	}
-	if trimmed[0] == '{' || strings.HasSuffix(name, ".json") {
+	if strings.HasSuffix(name, ".json") {
+		n, err := decodeJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return n, nil
+	}
+	if trimmed[0] == '{' { // JSON, or (rarely) a YAML flow mapping
 		n, jerr := decodeJSON(data)
 		if jerr == nil {
 			return n, nil
@@ -244,6 +274,7 @@ func (c *yamlConv) node(y *yaml.Node, depth int) (*Node, error) {
 				return nil, err
 			}
 			n.set(k.Value, val)
+			n.setKeyLine(k.Value, k.Line)
 		}
 		for _, m := range merges { // YAML merge keys: explicit keys win
 			var srcs []*Node
@@ -373,6 +404,7 @@ func (d *jsonConv) fromToken(tok json.Token, line, depth int) (*Node, error) {
 					return nil, err
 				}
 				n.set(k, v)
+				n.setKeyLine(k, kline)
 			}
 			if _, err := d.dec.Token(); err != nil {
 				return nil, jsonErr(err, d.line())

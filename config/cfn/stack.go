@@ -207,6 +207,26 @@ func Load(path string, o Options) (*Stack, error) {
 // intrinsic function of the resources a local run uses, and the physical
 // names. It reads no file: code paths are made absolute, not checked.
 func (t *Template) Resolve(o Options) (*Stack, error) {
+	e, err := t.newEvaluator(o)
+	if err != nil {
+		return nil, err
+	}
+	o = e.o
+	errs := &errs{file: t.name}
+	part, _ := partition(o.Region)
+	s := &Stack{Name: o.StackName, Region: o.Region, AccountID: o.AccountID, Partition: part}
+	c := &converter{e: e, s: s, errs: errs, byName: map[string]*Function{}, queuesByArn: map[string]*Queue{},
+		tablesByStream: map[string]*Table{}, tablesByArn: map[string]*Table{}, apis: map[string]*API{}, broken: map[string]bool{}}
+	c.run()
+	if len(errs.list) > 0 {
+		return nil, errs.err()
+	}
+	return s, nil
+}
+
+// newEvaluator applies o's defaults, reads the parameters and checks the
+// Rules.
+func (t *Template) newEvaluator(o Options) (*evaluator, error) {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
@@ -250,15 +270,7 @@ func (t *Template) Resolve(o Options) (*Stack, error) {
 		errs.addErr(err)
 		return nil, errs.err()
 	}
-	part, _ := partition(o.Region)
-	s := &Stack{Name: o.StackName, Region: o.Region, AccountID: o.AccountID, Partition: part}
-	c := &converter{e: e, s: s, errs: errs, byName: map[string]*Function{}, queuesByArn: map[string]*Queue{},
-		tablesByStream: map[string]*Table{}, tablesByArn: map[string]*Table{}, apis: map[string]*API{}}
-	c.run()
-	if len(errs.list) > 0 {
-		return nil, errs.err()
-	}
-	return s, nil
+	return e, nil
 }
 
 // checkRules evaluates the Rules' assertions the way CloudFormation does

@@ -82,7 +82,7 @@ func Parse(data []byte, name string) (*Template, error) {
 	t := &Template{name: name, params: map[string]*Node{}, resources: map[string]*resource{}}
 	for _, k := range root.Keys {
 		if !sections[k] {
-			e.add(k, root.Fields[k].Line, "not a template section (want Resources, Parameters, Conditions, Mappings, Outputs, ...)")
+			e.add(k, root.KeyLine(k), "not a template section (want Resources, Parameters, Conditions, Mappings, Outputs, ...)")
 		}
 	}
 	if d := root.Get("Description"); d != nil && d.scalar() {
@@ -191,7 +191,7 @@ func (t *Template) addResource(e *errs, id string, n *Node) {
 	r.own = r.props
 	for _, k := range n.Keys {
 		if !resourceAttributes[k] {
-			e.add(path+"."+k, n.Fields[k].Line, "not a resource attribute (want Type, Properties, Condition, DependsOn, Metadata, ...)")
+			e.add(path+"."+k, n.KeyLine(k), "not a resource attribute (want Type, Properties, Condition, DependsOn, Metadata, ...)")
 		}
 	}
 	typ := n.Get("Type")
