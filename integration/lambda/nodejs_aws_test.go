@@ -373,23 +373,32 @@ func TestNodeSDKInstallFails(t *testing.T) {
 	}
 }
 
-// TestNodeSDKInstallNotTimed: the installation of an SDK package that a
-// handler requires lazily does not count against the invocation's timeout.
-// A fake npm takes longer than the timeout to "install" it.
-func TestNodeSDKInstallNotTimed(t *testing.T) {
+// fakeNPM puts node and a fake npm, alone, on PATH: it takes delay to
+// "install" the @aws-sdk packages it is given (at their version, else
+// 1.0.0), whose module exports hello, and logs its arguments to the
+// returned file.
+func fakeNPM(t *testing.T, delay string) (calls string) {
+	t.Helper()
 	needNode(t)
 	node, _ := exec.LookPath("node")
 	bin := t.TempDir()
 	if err := os.Symlink(node, filepath.Join(bin, "node")); err != nil {
 		t.Fatal(err)
 	}
+	calls = filepath.Join(bin, "calls")
 	npm := `#!/bin/sh
-sleep 1.5
+echo "$@" >> ` + calls + `
+sleep ` + delay + `
 for a in "$@"; do
   case "$a" in @aws-sdk/*)
-    mkdir -p "node_modules/$a"
-    echo '{"name":"'"$a"'","main":"index.js"}' > "node_modules/$a/package.json"
-    echo 'exports.hello = "from the fake SDK";' > "node_modules/$a/index.js";;
+    rest="${a#@}"
+    case "$rest" in
+      *@*) name="@${rest%@*}"; version="${rest##*@}";;
+      *) name="$a"; version=1.0.0;;
+    esac
+    mkdir -p "node_modules/$name"
+    echo '{"name":"'"$name"'","version":"'"$version"'","main":"index.js"}' > "node_modules/$name/package.json"
+    echo 'exports.hello = "from the fake SDK";' > "node_modules/$name/index.js";;
   esac
 done
 `
@@ -397,9 +406,55 @@ done
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+"/usr/bin:/bin")
+	return calls
+}
+
+// TestNodeSDKInstallNotTimed: the installation of an SDK package that a
+// handler requires lazily does not count against the invocation's timeout.
+// A fake npm takes longer than the timeout to "install" it.
+func TestNodeSDKInstallNotTimed(t *testing.T) {
+	fakeNPM(t, "1.5")
 	fn, _ := nodeFunction(t, "lazysdk", "index.handler", lambda.Options{Timeout: time.Second})
 	v, err := call(t, fn, `{}`)
 	if err != nil || v != "from the fake SDK" {
 		t.Fatalf("got %v %v", v, err)
+	}
+}
+
+// TestInstallNodeSDK: what is installed is not installed again, unless an
+// exact version asked for differs.
+func TestInstallNodeSDK(t *testing.T) {
+	calls := fakeNPM(t, "0")
+	dir := filepath.Join(t.TempDir(), "sdk")
+	ctx := context.Background()
+	for _, c := range []struct {
+		pkg   string
+		calls int
+	}{
+		{"@aws-sdk/client-fake", 1},
+		{"@aws-sdk/client-fake", 1},
+		{"@aws-sdk/client-fake@1.0.0", 1},
+		{"@aws-sdk/client-fake@^1.0.0", 1},
+		{"@aws-sdk/client-fake@2.0.0", 2},
+		{"@aws-sdk/client-fake@2.0.0", 2},
+	} {
+		if err := lambda.InstallNodeSDK(ctx, dir, c.pkg); err != nil {
+			t.Fatalf("%s: %v", c.pkg, err)
+		}
+		b, _ := os.ReadFile(calls)
+		if n := strings.Count(string(b), "\n"); n != c.calls {
+			t.Fatalf("%s: npm ran %d times in all, want %d:\n%s", c.pkg, n, c.calls, b)
+		}
+	}
+	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "install ") || !strings.HasSuffix(strings.TrimSpace(string(b)), " @aws-sdk/client-fake@2.0.0") {
+		t.Fatalf("npm arguments: %s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
+		t.Fatalf("no package.json in the SDK directory: %v", err)
+	}
+	for _, bad := range []string{"left-pad", "@aws-sdk/../x", "@aws-sdk/client-x@1; rm -rf /", ""} {
+		if err := lambda.InstallNodeSDK(ctx, dir, bad); err == nil || !strings.Contains(err.Error(), "is not an @aws-sdk/* or @smithy/* package") {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

@@ -555,8 +555,8 @@ exports.handler = async (e) => {
 	// Two instances.
 	var wg sync.WaitGroup
 	var a, b answer
-	wg.Go(func() { a = get(`{"ms":300}`) })
-	wg.Go(func() { b = get(`{"ms":300}`) })
+	wg.Go(func() { a = get(`{"ms":800}`) })
+	wg.Go(func() { b = get(`{"ms":800}`) })
 	wg.Wait()
 	if a.Version != "v1" || b.Version != "v1" || a.PID == b.PID {
 		t.Fatalf("two instances: %+v %+v", a, b)

@@ -35,6 +35,8 @@ func NodeSDKDir() string {
 // @aws-sdk or @smithy scope, with an optional version or range.
 var sdkPackage = regexp.MustCompile(`^(@(?:aws-sdk|smithy)/[a-z0-9][a-z0-9._-]*)(?:@([A-Za-z0-9.^~<>=*| -]+))?$`)
 
+var exactVersion = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+
 // InstallNodeSDK installs packages of the AWS SDK for JavaScript v3 into dir
 // ("" is NodeSDKDir()) with npm, unless they are there already: e.g.
 // "@aws-sdk/client-dynamodb", or with a version, "@aws-sdk/client-sqs@3.600.0".
@@ -54,18 +56,23 @@ func installNodeSDK(ctx context.Context, dir string, log *slog.Logger, function 
 	if len(pkgs) == 0 {
 		return nil
 	}
-	names := make([]string, len(pkgs))
+	type spec struct{ name, version string }
+	specs := make([]spec, len(pkgs))
 	for i, p := range pkgs {
 		m := sdkPackage.FindStringSubmatch(p)
 		if m == nil {
 			return fmt.Errorf("lambda: installing the AWS SDK: %q is not an @aws-sdk/* or @smithy/* package", p)
 		}
-		names[i] = m[1]
+		specs[i] = spec{m[1], m[2]}
 	}
+	// missing lists the packages not installed, or installed at another
+	// version than an exact one asked for (a range accepts what is there).
 	missing := func() []string {
 		var out []string
-		for i, name := range names {
-			if _, err := os.Stat(filepath.Join(dir, "node_modules", filepath.FromSlash(name), "package.json")); err != nil {
+		for i, sp := range specs {
+			b, err := os.ReadFile(filepath.Join(dir, "node_modules", filepath.FromSlash(sp.name), "package.json"))
+			var doc struct{ Version string }
+			if err != nil || json.Unmarshal(b, &doc) != nil || (exactVersion.MatchString(sp.version) && doc.Version != sp.version) {
 				out = append(out, pkgs[i])
 			}
 		}
