@@ -120,6 +120,14 @@ func TestSAMChat(t *testing.T) {
 	ctx := context.Background()
 	ddb := dynamoClient(endpoint)
 	table := findTable(t, ddb)
+	// serve made it as the template says: TTL on ttl.
+	ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &table})
+	if err != nil {
+		t.Fatalf("DescribeTimeToLive: %v", err)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "ttl" {
+		t.Errorf("the table's TTL: %+v, want enabled on ttl", d)
+	}
 
 	// Two clients over wss:// (trusting the local CA), one over ws://.
 	caPEM, err := os.ReadFile(filepath.Join(caDir, "ca.pem"))
