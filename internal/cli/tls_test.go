@@ -43,12 +43,18 @@ var wsURLLine = regexp.MustCompile(`ws://(\S+?)/`)
 // startServe runs `serve args...` in-process until the test ends and
 // returns the address it listens on.
 func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer) {
+	addr, _, stderr = startServeOutput(t, args...)
+	return addr, stderr
+}
+
+// startServeOutput is startServe that also returns serve's stdout.
+func startServeOutput(t *testing.T, args ...string) (addr string, stdout, stderr *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	stdout = &syncBuffer{}
 	stderr = &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, args, &stdout, stderr) }()
+	go func() { done <- runServe(ctx, args, stdout, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -58,7 +64,7 @@ func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer) 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if m := wsURLLine.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], stderr
+			return m[1], stdout, stderr
 		}
 		select {
 		case err := <-done:

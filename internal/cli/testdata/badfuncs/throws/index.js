@@ -1,0 +1,2 @@
+throw new Error('configuration missing');
+exports.handler = async () => ({ statusCode: 200 });
