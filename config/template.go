@@ -380,10 +380,10 @@ func (c *templateConv) integration(fn *cfn.Function) *Integration {
 	kind := runtimeKind(rt)
 	switch {
 	case rt == "":
-		c.fail(path+".Runtime", 0, "required: provided.al2023, provided.al2 or nodejs20.x (or set it in Globals.Function)")
+		c.fail(path+".Runtime", fn.Line, "required: provided.al2023, provided.al2 or nodejs20.x (or set it in Globals.Function)")
 		return nil
 	case kind == "":
-		c.fail(path+".Runtime", 0, "%s is not supported locally (provided.al2023, provided.al2, provided, nodejs18.x, nodejs20.x, nodejs22.x)", rt)
+		c.fail(path+".Runtime", fn.Line, "%s is not supported locally (provided.al2023, provided.al2, provided, nodejs18.x, nodejs20.x, nodejs22.x)", rt)
 		return nil
 	}
 	buildHint := ""
@@ -401,7 +401,7 @@ func (c *templateConv) integration(fn *cfn.Function) *Integration {
 		exe := filepath.Join(dir, "bootstrap")
 		if kind == "go" {
 			if fn.Handler == "" {
-				c.fail(path+".Handler", 0, "required for go1.x: the executable's name")
+				c.fail(path+".Handler", fn.Line, "required for go1.x: the executable's name")
 				return nil
 			}
 			exe = filepath.Join(dir, filepath.FromSlash(fn.Handler))
@@ -417,7 +417,7 @@ func (c *templateConv) integration(fn *cfn.Function) *Integration {
 		}
 	case "node":
 		if err := nodeHandler(dir, fn.Handler); err != nil {
-			c.fail(path+".Handler", 0, "function %s (%s): %v%s", fn.LogicalID, rt, err, buildHint)
+			c.fail(path+".Handler", fn.Line, "function %s (%s): %v%s", fn.LogicalID, rt, err, buildHint)
 			return nil
 		}
 	}

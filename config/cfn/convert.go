@@ -288,7 +288,7 @@ func (c *converter) function(r *resource, sam bool) {
 		c.errs.addErr(err)
 		return
 	}
-	f := &Function{LogicalID: r.id, Name: phys.ref, Arn: phys.attrs["Arn"]}
+	f := &Function{LogicalID: r.id, Line: r.node.Line, Name: phys.ref, Arn: phys.attrs["Arn"]}
 	if pt := p.str("PackageType"); pt == "Image" {
 		p.fail("PackageType", nil, "container image functions are not supported locally (provided.al2023 and nodejs zip functions are)")
 		return

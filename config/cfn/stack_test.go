@@ -487,3 +487,35 @@ Resources:
 		t.Fatalf("queues %+v", st.Queues)
 	}
 }
+
+// TestSAMImplicitResources: templates refer to resources the SAM transform
+// makes: a function's role and the API of its Api events.
+func TestSAMImplicitResources(t *testing.T) {
+	t.Parallel()
+	doc := `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Environment:
+        Variables:
+          ROLE: !GetAtt FnRole.Arn
+          REST: !Sub https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod
+      Events:
+        Get: {Type: Api, Properties: {Path: /, Method: get}}
+`
+	st, err := resolveDoc(t, doc, Options{StackName: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := st.Functions[0].Environment
+	if !regexp.MustCompile(`^arn:aws:iam::000000000000:role/s-FnRole-[A-Z0-9]{13}$`).MatchString(env["ROLE"]) || !strings.HasPrefix(env["REST"], "https://s-ServerlessRestApi-") {
+		t.Fatalf("environment %v", env)
+	}
+	if len(st.Skipped) != 1 || st.Skipped[0].String() != "Fn.Events.Get (Api event: not run locally)" {
+		t.Fatalf("skipped %v", st.Skipped)
+	}
+}

@@ -231,9 +231,33 @@ func (t *Template) addResource(e *errs, id string, n *Node) {
 	}
 	t.resources[id] = r
 	t.order = append(t.order, id)
-	if r.typ == "AWS::Serverless::Function" && r.props.Get("Role") == nil && t.resources[id+"Role"] == nil {
-		// The role SAM makes: templates refer to it as FunctionRole.
-		t.resources[id+"Role"] = &resource{id: id + "Role", typ: "AWS::IAM::Role", implicit: true, condition: r.condition}
+	if r.typ == "AWS::Serverless::Function" {
+		t.implicitResources(r)
+	}
+}
+
+// implicitResources registers the resources the SAM transform makes for a
+// function that templates refer to: its role (FunctionRole), and the APIs
+// of its Api and HttpApi events (ServerlessRestApi, ServerlessHttpApi).
+func (t *Template) implicitResources(r *resource) {
+	add := func(id, typ string) {
+		if t.resources[id] == nil {
+			t.resources[id] = &resource{id: id, typ: typ, implicit: true, condition: r.condition}
+		}
+	}
+	if r.props.Get("Role") == nil {
+		add(r.id+"Role", "AWS::IAM::Role")
+	}
+	if events := r.props.Get("Events"); events != nil && events.Kind == Map {
+		for _, k := range events.Keys {
+			switch typ := events.Fields[k].Get("Type"); {
+			case typ == nil || typ.Kind != String:
+			case typ.Value == "Api" && events.Fields[k].Get("Properties").Get("RestApiId") == nil:
+				add("ServerlessRestApi", "AWS::ApiGateway::RestApi")
+			case typ.Value == "HttpApi" && events.Fields[k].Get("Properties").Get("ApiId") == nil:
+				add("ServerlessHttpApi", "AWS::ApiGatewayV2::Api")
+			}
+		}
 	}
 }
 
