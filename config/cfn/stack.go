@@ -66,7 +66,7 @@ func (s Skipped) String() string {
 // Function is an AWS::Lambda::Function or AWS::Serverless::Function.
 type Function struct {
 	LogicalID string
-	Line      int // the resource's line in the template
+	Line      int    // the resource's line in the template
 	Name      string // the physical name (FunctionName or generated)
 	Arn       string
 	Runtime   string
