@@ -28,6 +28,10 @@ import (
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
+// echoDir holds the echo function that echoBootstrap builds; TestMain
+// removes it.
+var echoDir string
+
 // echoBootstrap builds the echo Lambda function of package lambda's tests
 // (a Go provided.al2023 function) once, and returns its path.
 var echoBootstrap = sync.OnceValues(func() (string, error) {
@@ -35,6 +39,7 @@ var echoBootstrap = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	echoDir = dir
 	out := filepath.Join(dir, "bootstrap")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if p, err := exec.LookPath("go"); err == nil {
@@ -47,6 +52,14 @@ var echoBootstrap = sync.OnceValues(func() (string, error) {
 	}
 	return out, nil
 })
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if echoDir != "" {
+		os.RemoveAll(echoDir)
+	}
+	os.Exit(code)
+}
 
 func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	t.Helper()
