@@ -373,12 +373,8 @@ func TestCDKTemplate(t *testing.T) {
 	if !slices.Contains(tpl.Skipped, "CDKMetadata (AWS::CDK::Metadata)") {
 		t.Fatalf("skipped %q", tpl.Skipped)
 	}
-	// The gateway options: Node.js functions need integration/lambda's
-	// Node.js runtime and a config that builds them without a path.
+	// The gateway options: the Node.js functions are built.
 	if _, err := f.Options(nil); err != nil {
-		if strings.Contains(err.Error(), "path: required") || strings.Contains(err.Error(), "Options.Path") {
-			t.Skipf("Node.js functions are not yet built by config/integration/lambda: %v", err)
-		}
 		t.Fatal(err)
 	}
 }
