@@ -94,7 +94,11 @@ try {
 
   for (const p of [alice, bob]) {
     await p.page.getByRole('button', { name: 'start' }).click();
-    await waitChat(p, 'Connected!');
+    // The page says "Connected!" on open, "Disconnected!" on close (also
+    // when the handshake or the TLS check fails).
+    await p.page.waitForFunction(() => /Connected!|Disconnected!/.test(document.getElementById('chat-box').textContent));
+    const text = await chat(p);
+    check(text === 'Connected!', `${p.name}: the page could not connect: its chat box holds ${JSON.stringify(text)}`);
   }
   log('both pages connected over wss://');
   await ask('connected');
