@@ -12,8 +12,8 @@ import (
 
 // TestSeed002 runs seed 002 ("WebSocket API Starter", CDK + TypeScript with
 // aws-sdk v2): connectionHandler stores and deletes connection ids,
-// messageHandler broadcasts "{id} says: {message}" to every stored
-// connection through WS_CALLBACK_URL (the stage's https:// callback URL, as
+// messageHandler broadcasts "{id} says: {message}" (id: the recipient's)
+// to every stored connection through WS_CALLBACK_URL (the stage's https:// callback URL, as
 // CDK renders it). Both are bundled with esbuild as NodejsFunction bundles
 // them, aws-sdk v2 included.
 func TestSeed002(t *testing.T) {
@@ -48,7 +48,9 @@ func TestSeed002(t *testing.T) {
 	tb.waitCount(t, "after three connects", 3)
 
 	// Each client says something; everyone, the sender included, receives
-	// {"message": "{sender's id} says: {text}"}: that tells us every id.
+	// {"message": "{id} says: {text}"}, where the handler's id is the
+	// connection it posts to (sendWebSocketMessage labels the message with
+	// its connectionId argument): each client learns its own id.
 	ids := map[*wsClient]string{}
 	clients := []*wsClient{a, b, c}
 	for _, from := range clients {
@@ -56,10 +58,10 @@ func TestSeed002(t *testing.T) {
 		from.send(t, text)
 		for _, to := range clients {
 			id := expectSays(t, to, text)
-			if prev, ok := ids[from]; ok && prev != id {
-				t.Fatalf("%s's message came as from %q to one client and from %q to another", from.name, prev, id)
+			if prev, ok := ids[to]; ok && prev != id {
+				t.Fatalf("%s received messages labelled %q and %q: one connection, one id", to.name, prev, id)
 			}
-			ids[from] = id
+			ids[to] = id
 		}
 	}
 	tb.waitKeys(t, "the stored connections", ids[a], ids[b], ids[c])
@@ -69,8 +71,8 @@ func TestSeed002(t *testing.T) {
 	tb.waitKeys(t, "after C closed", ids[a], ids[b])
 	b.send(t, "C has left")
 	for _, to := range []*wsClient{a, b} {
-		if id := expectSays(t, to, "C has left"); id != ids[b] {
-			t.Errorf("%s: the message came as from %q, want B's id %q", to.name, id, ids[b])
+		if id := expectSays(t, to, "C has left"); id != ids[to] {
+			t.Errorf("%s: the message is labelled %q, want its connection id %q", to.name, id, ids[to])
 		}
 	}
 	a.close(t)
