@@ -1,16 +1,26 @@
 package cli
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/internal/chattest"
+	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
+	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 func needNode(t *testing.T) {
@@ -117,4 +127,83 @@ func TestTemplateErrorsNameTheResource(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCDKTemplateEndToEnd serves the JSON template of cdk synth (its
+// functions in asset directories next to it) against DynamoDB Local: the
+// REQUEST authorizer refuses a client without the token; $connect writes
+// the connection with SDK v3 (not bundled); the table's stream reaches the
+// stream consumer, which greets the client through the endpoint serve
+// configures (no endpoint in its code); a message goes through the SQS
+// queue to the worker, which answers at https://{domainName}/{stage} over
+// TLS; $disconnect deletes the item.
+func TestCDKTemplateEndToEnd(t *testing.T) {
+	needNode(t)
+	endpoint, stop, err := dynamolocal.Endpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	sdk, err := filepath.Abs("../../testdata/aws-sdk-v3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(sdk, "node_modules", "@aws-sdk", "client-sqs")); err != nil {
+		t.Fatalf("the AWS SDK v3 packages of the test functions are missing: run ./scripts/node-deps (%v)", err)
+	}
+	t.Setenv("SWITCHBOARD_NODE_SDK_DIR", sdk)
+	caDir := filepath.Join(t.TempDir(), "ca")
+	t.Setenv(localca.EnvDir, caDir)
+	stack := fmt.Sprintf("cdk-e2e-%d", time.Now().UnixNano())
+	addr, stdout, stderr := startServeOutput(t, "--template", "../../config/testdata/templates/cdk/WebSocketChat.template.json",
+		"--stack-name", stack, "--dynamodb-endpoint", endpoint, "--addr", "127.0.0.1:0")
+	db := dynamo.LocalClient(endpoint)
+	table := regexp.MustCompile(`table=(` + stack + `-\S+)`).FindStringSubmatch(stderr.String())
+	if table == nil {
+		t.Fatalf("no table ready in serve's log:\n%s", stderr)
+	}
+	t.Cleanup(func() {
+		db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table[1])})
+	})
+	if !strings.Contains(stdout.String(), "CDKMetadata (AWS::CDK::Metadata)") {
+		t.Errorf("CDKMetadata is not listed as not run:\n%s", stdout)
+	}
+
+	ca, _, err := localca.Load(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 30 * time.Second}
+	if _, resp, err := d.Dial("wss://"+addr+"/dev?token=wrong", nil); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("a wrong token: %v, %+v; want 403 from the authorizer", err, resp)
+	}
+	c, _, err := d.Dial("wss://"+addr+"/dev?token=let-me-in", nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nserve's log:\n%s", err, stderr)
+	}
+	defer c.Close()
+	read := func() string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v\nserve's log:\n%s", err, stderr)
+		}
+		return string(b)
+	}
+	if got := read(); got != "stream: INSERT" {
+		t.Fatalf("first message %q, want the stream consumer's greeting", got)
+	}
+	c.WriteMessage(websocket.TextMessage, []byte(`{"action":"sendmessage","text":"hello"}`))
+	got := map[string]bool{read(): true, read(): true}
+	if !got[`{"queued":"hello","table":"`+table[1]+`"}`] || !got["worked: hello"] {
+		t.Fatalf("got %v, want the route response and the worker's answer", got)
+	}
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	chattest.Eventually(t, 30*time.Second, func() bool {
+		out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table[1])})
+		return err == nil && len(out.Items) == 0
+	}, "$disconnect deletes the connection's item")
 }
