@@ -80,7 +80,7 @@ func TestSAMChat(t *testing.T) {
 	// The functions import the AWS SDK v3 without bundling it, as Lambda's
 	// runtime provides it; serve finds it in SWITCHBOARD_NODE_SDK_DIR,
 	// pre-installed by scripts/node-deps so that the test needs no network.
-	sdkDir, err := filepath.Abs(filepath.Join("testdata", "sdk"))
+	sdkDir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "aws-sdk-v3"))
 	if err != nil {
 		t.Fatal(err)
 	}
