@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -24,7 +26,10 @@ const APIPath = "/@sqs"
 // API serves the part of the Amazon SQS API (AWS JSON 1.0 protocol) that
 // producers use — SendMessage, SendMessageBatch, GetQueueUrl — over Local
 // queues, so that the very Lambda artifact deployed to AWS sends to a
-// local queue unchanged. Without a Verifier only loopback clients that did
+// local queue unchanged; and GetQueueAttributes with the queue's
+// ApproximateNumberOfMessages (ready), ...NotVisible (being delivered, or
+// failed and waiting to be retried), ...Delayed (always 0) and QueueArn,
+// so that a client can wait, as on SQS, until a queue is drained. Without a Verifier only loopback clients that did
 // not come through a proxy are served; with one, every request must be
 // SigV4-signed for service "sqs" with one of its credentials.
 type API struct {
@@ -84,8 +89,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, map[string]string{"QueueUrl": QueueURL("http://"+r.Host, in.QueueName)})
+	case "GetQueueAttributes":
+		a.getQueueAttributes(w, body)
 	default:
-		sqsError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("%s is not served by Switchboard's local SQS (SendMessage, SendMessageBatch and GetQueueUrl are)", op))
+		sqsError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("%s is not served by Switchboard's local SQS (SendMessage, SendMessageBatch, GetQueueUrl and GetQueueAttributes are)", op))
 	}
 }
 
@@ -168,6 +175,38 @@ func (a *API) sendMessageBatch(w http.ResponseWriter, r *http.Request, body []by
 		out.Successful = append(out.Successful, ok{Id: e.Id, MessageId: id, MD5OfMessageBody: md5Hex(e.MessageBody)})
 	}
 	writeJSON(w, out)
+}
+
+// getQueueAttributes answers the attributes asked for ("All" for every
+// one) among those a Local queue has; SQS's others are left out.
+func (a *API) getQueueAttributes(w http.ResponseWriter, body []byte) {
+	var in struct {
+		QueueUrl       string
+		AttributeNames []string
+	}
+	if !decode(w, body, &in) {
+		return
+	}
+	q := a.queue(w, in.QueueUrl)
+	if q == nil {
+		return
+	}
+	visible, notVisible := q.counts()
+	have := map[string]string{
+		"ApproximateNumberOfMessages":           strconv.Itoa(visible),
+		"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(notVisible),
+		"ApproximateNumberOfMessagesDelayed":    "0",
+		"QueueArn":                              q.arn,
+	}
+	attrs := map[string]string{}
+	for _, name := range in.AttributeNames {
+		if name == "All" {
+			maps.Copy(attrs, have)
+		} else if v, ok := have[name]; ok {
+			attrs[name] = v
+		}
+	}
+	writeJSON(w, map[string]any{"Attributes": attrs})
 }
 
 func errorCode(err error) (code string, senderFault bool) {

@@ -316,6 +316,15 @@ func (q *Local) requeue(m *localMessage) {
 	q.signal()
 }
 
+// counts returns how many messages are ready to be delivered, and how
+// many are being delivered or wait to be retried (SQS's visible and not
+// visible messages).
+func (q *Local) counts() (visible, notVisible int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ready), q.pending - len(q.ready)
+}
+
 // Flush waits until every message sent so far has been deleted (handled
 // successfully) or dead-lettered, or ctx ends.
 func (q *Local) Flush(ctx context.Context) error {
