@@ -67,7 +67,12 @@
 // but its stream records of those deletions carry eventName
 // "UNKNOWN_TO_SDK_VERSION" and no userIdentity. A DynamoDBStream delivers
 // such records as AWS writes them: eventName REMOVE, with the Service
-// identity. Nothing else is needed with DynamoDB Local 3.3.
+// identity. But it deletes only items that are in every global secondary
+// index of their table: an expired item without the key attributes of
+// one of the table's GSIs (an item a sparse index leaves out) stays for
+// ever (tried: a table with GSIs, items with the keys of all, of some and
+// of none of them; only the first were deleted). A table with GSIs needs
+// a TTLSweeper on DynamoDB Local too.
 //
 // For endpoints that do not expire items, or to expire them by another
 // clock (tests), a TTLSweeper deletes expired items itself, and the

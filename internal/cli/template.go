@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -47,9 +48,10 @@ func loadTemplate(path, overrides, stackName, stage, gatewayURL, ddbEndpoint str
 }
 
 // templateSources are the template's DynamoDB stream event sources,
-// running.
+// running, and the TTL sweepers of its tables.
 type templateSources struct {
-	streams []*eventsource.DynamoDBStream
+	streams  []*eventsource.DynamoDBStream
+	sweepers []*eventsource.TTLSweeper
 }
 
 // startTemplateSources creates the template's tables on the endpoint when
@@ -70,11 +72,28 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, endpoint, r
 	streams := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	setup, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// DynamoDB Local 3.3 deletes an expired item itself only when the
+	// item is in every global secondary index of its table: one that a
+	// sparse index leaves out (the chat store's connections) stays for
+	// ever, and the stream never carries its TTL deletion (package
+	// eventsource). A sweeper does what TTL does for every table with TTL
+	// (DynamoDB Local or the sweeper deletes an item first; each deletion
+	// is conditional), and the mappings on its table deliver its
+	// deletions as TTL's. Not on AWS's own endpoints, where TTL runs.
+	sweepers := map[string]*eventsource.TTLSweeper{}
 	for _, t := range tpl.Tables {
+		name := aws.ToString(t.Create.TableName)
 		if err := eventsource.EnsureTable(setup, db, t.Create, t.TTLAttribute); err != nil {
-			return nil, fmt.Errorf("table %s (%s) on %s: %w", t.LogicalID, aws.ToString(t.Create.TableName), endpoint, err)
+			return nil, fmt.Errorf("table %s (%s) on %s: %w", t.LogicalID, name, endpoint, err)
 		}
-		log.Info("table ready", "table", aws.ToString(t.Create.TableName), "resource", t.LogicalID)
+		log.Info("table ready", "table", name, "resource", t.LogicalID)
+		if t.TTLAttribute != "" && !awsEndpoint(endpoint) {
+			sw, err := eventsource.NewTTLSweeper(eventsource.TTLSweeperOptions{Client: db, TableName: name, Logger: log})
+			if err != nil {
+				return nil, fmt.Errorf("table %s (%s): %w", t.LogicalID, name, err)
+			}
+			sweepers[name] = sw
+		}
 	}
 	for _, s := range tpl.Streams {
 		fn, err := tpl.File.Invoker(s.Function)
@@ -95,6 +114,7 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, endpoint, r
 			BisectBatchOnFunctionError: s.BisectBatchOnFunctionError,
 			ReportBatchItemFailures:    hasString(s.FunctionResponseTypes, "ReportBatchItemFailures"),
 			Timeout:                    timeout, Region: region, Logger: log,
+			TTLSweeper: sweepers[s.TableName],
 		})
 		if err == nil {
 			err = m.Start(setup)
@@ -106,14 +126,39 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, endpoint, r
 		ts.streams = append(ts.streams, m)
 		log.Info("stream event source running", "table", s.TableName, "function", s.FunctionName, "resource", s.LogicalID)
 	}
+	// Started once the mappings read the streams (from LATEST), so that
+	// they see every deletion.
+	for name, sw := range sweepers {
+		if err := sw.Start(); err != nil {
+			ts.close()
+			return nil, fmt.Errorf("TTL of table %s: %w", name, err)
+		}
+		ts.sweepers = append(ts.sweepers, sw)
+		log.Info("TTL sweeper running", "table", name, "interval", eventsource.DefaultSweepInterval)
+	}
 	return ts, nil
 }
 
-// close stops the event sources, waiting for invocations in flight.
+// awsEndpoint reports whether a DynamoDB endpoint is AWS's own.
+func awsEndpoint(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	return strings.HasSuffix(h, ".amazonaws.com") || strings.HasSuffix(h, ".amazonaws.com.cn")
+}
+
+// close stops the sweepers, then the event sources, waiting for
+// invocations in flight.
 func (ts *templateSources) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var errs []error
+	for _, sw := range ts.sweepers {
+		errs = append(errs, sw.Close(ctx))
+	}
+	ts.sweepers = nil
 	for _, m := range ts.streams {
 		errs = append(errs, m.Close(ctx))
 	}
