@@ -43,6 +43,13 @@
 //     the shard goes on. An error that is not a function error (the
 //     function could not be reached) is retried without counting, as
 //     Lambda retries throttling. Nothing stops a shard's poller but Close.
+//   - Filtering: with Filters (FilterCriteria, see package filter), a
+//     record that matches none of the patterns is passed over before
+//     batching, as on Lambda: it is never delivered, it does not count
+//     against BatchSize, and the shard is read past it, so records that
+//     all filter out invoke nothing. Records are matched as delivered
+//     (with the Service userIdentity of TTL deletions), and counted in
+//     StreamStats.Filtered.
 //   - Positions: Latest delivers what is written after Start returns;
 //     TrimHorizon every record the stream holds. Shards found later are
 //     read from their start. No checkpoint outlives the mapping: after a
@@ -50,8 +57,8 @@
 //
 // Not emulated: on-failure destinations (discarded records are only
 // logged), MaximumRecordAgeInSeconds, MaximumBatchingWindowInSeconds,
-// ParallelizationFactor, tumbling windows, filter criteria, and the
-// persistence of checkpoints across restarts.
+// ParallelizationFactor, tumbling windows, and the persistence of
+// checkpoints across restarts.
 //
 // # Time to Live
 //

@@ -58,7 +58,7 @@ func (r *shardReader) run() bool {
 	bytes, ended, failures := 0, false, 0
 	for ctx.Err() == nil {
 		if !ended && len(pending) < batchSize && bytes < maxPayloadBytes {
-			recs, end, err := r.read(ctx, min(getRecordsLimit, batchSize-len(pending)))
+			recs, n, end, err := r.read(ctx, min(getRecordsLimit, batchSize-len(pending)))
 			if err != nil {
 				if ctx.Err() != nil {
 					return false
@@ -76,8 +76,8 @@ func (r *shardReader) run() bool {
 				bytes += p.size
 			}
 			pending = append(pending, recs...)
-			if len(recs) > 0 && !ended && len(pending) < batchSize && bytes < maxPayloadBytes {
-				continue // there may be more at once: fill the batch first
+			if n > 0 && !ended && len(pending) < batchSize && bytes < maxPayloadBytes {
+				continue // there may be more at once (even if all were filtered out): fill the batch first
 			}
 		}
 		if len(pending) == 0 {
@@ -112,12 +112,13 @@ func cut(pending []pendingRecord, batchSize int) int {
 	return len(pending)
 }
 
-// read calls GetRecords once and converts what it returns; end reports
-// that the shard is closed and fully read.
-func (r *shardReader) read(ctx context.Context, limit int) (recs []pendingRecord, end bool, err error) {
+// read calls GetRecords once and converts what it returns, without the
+// records that match no filter; n is the number of records read, end
+// reports that the shard is closed and fully read.
+func (r *shardReader) read(ctx context.Context, limit int) (recs []pendingRecord, n int, end bool, err error) {
 	if r.iter == nil {
 		if err := r.newIterator(ctx); err != nil {
-			return nil, false, err
+			return nil, 0, false, err
 		}
 	}
 	out, err := r.m.opts.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: r.iter, Limit: aws.Int32(int32(limit))}, withEmptyMapFix)
@@ -127,7 +128,7 @@ func (r *shardReader) read(ctx context.Context, limit int) (recs []pendingRecord
 		switch {
 		case errors.As(err, &expired):
 			r.iter = nil // a new one, after the last record read
-			return nil, false, nil
+			return nil, 0, false, nil
 		case errors.As(err, &trimmed) && r.lastRead == "":
 			// DynamoDB Local positions an iterator taken on an empty shard
 			// (LATEST or TRIM_HORIZON) at the shard's starting sequence
@@ -137,13 +138,13 @@ func (r *shardReader) read(ctx context.Context, limit int) (recs []pendingRecord
 			// iterator: read them from the first.
 			r.log.Debug("event source mapping: iterator refused as trimmed before any record; reading from the shard's first record")
 			r.iter, r.position = nil, streamtypes.ShardIteratorTypeTrimHorizon
-			return nil, false, nil
+			return nil, 0, false, nil
 		case errors.As(err, &trimmed):
 			r.log.Error("event source mapping: records expired from the stream before they were read; going on from the oldest left", "after", r.lastRead)
 			r.iter, r.lastRead, r.position = nil, "", streamtypes.ShardIteratorTypeTrimHorizon
-			return nil, false, nil
+			return nil, 0, false, nil
 		}
-		return nil, false, fmt.Errorf("GetRecords: %w", err)
+		return nil, 0, false, fmt.Errorf("GetRecords: %w", err)
 	}
 	r.iter = out.NextShardIterator
 	for _, rec := range out.Records {
@@ -167,9 +168,15 @@ func (r *shardReader) read(ctx context.Context, limit int) (recs []pendingRecord
 			r.log.Error("event source mapping: a record cannot be encoded; skipped", "sequenceNumber", seq, "err", err)
 			continue
 		}
+		if !r.m.filter.Match(b) {
+			// As Lambda: a record that matches no filter is never
+			// delivered, and the shard is read past it.
+			r.m.count(func(s *StreamStats) { s.Filtered++ })
+			continue
+		}
 		recs = append(recs, pendingRecord{rec: ev, size: len(b)})
 	}
-	return recs, out.NextShardIterator == nil, nil
+	return recs, len(out.Records), out.NextShardIterator == nil, nil
 }
 
 // newIterator positions the reader after the last record read, or at its

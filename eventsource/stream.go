@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/switchboard-ws/switchboard/eventsource/filter"
 	"github.com/switchboard-ws/switchboard/integration"
 )
 
@@ -99,7 +100,14 @@ type DynamoDBStreamOptions struct {
 	// TTLSweeper, when set, is the sweeper of this table whose deletions
 	// this mapping delivers as TTL deletions (userIdentity Service).
 	TTLSweeper *TTLSweeper
-	Logger     *slog.Logger
+	// Filters are the mapping's FilterCriteria patterns (JSON, see package
+	// filter): only the records that match one of them are delivered;
+	// the others are passed over, and the shard is read past them as
+	// Lambda does, so a batch that filters to nothing invokes nothing.
+	// None: every record is delivered. NewDynamoDBStream refuses a bad
+	// pattern.
+	Filters []string
+	Logger  *slog.Logger
 }
 
 func (o *DynamoDBStreamOptions) defaults() error {
@@ -154,6 +162,7 @@ type StreamStats struct {
 	FunctionErrors int64 // invocations that failed (errors, timeouts, partial failures)
 	Unreachable    int64 // invocations that did not reach the function
 	Discarded      int64 // records dropped after MaximumRetryAttempts
+	Filtered       int64 // records passed over: they match none of the Filters
 }
 
 // DynamoDBStream is a Lambda event source mapping on a DynamoDB table's
@@ -161,8 +170,9 @@ type StreamStats struct {
 // function with batches of records as events.DynamoDBEvent, retrying as
 // Lambda does. See the package documentation for its contract.
 type DynamoDBStream struct {
-	opts DynamoDBStreamOptions
-	log  *slog.Logger
+	opts   DynamoDBStreamOptions
+	filter *filter.Filter
+	log    *slog.Logger
 
 	mu    sync.Mutex
 	state int // 0 new, 1 started, 2 closed
@@ -181,7 +191,11 @@ func NewDynamoDBStream(opts DynamoDBStreamOptions) (*DynamoDBStream, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	m := &DynamoDBStream{opts: opts}
+	f, err := filter.Compile(opts.Filters)
+	if err != nil {
+		return nil, fmt.Errorf("eventsource: FilterCriteria of the mapping of table %q: %w", opts.TableName, err)
+	}
+	m := &DynamoDBStream{opts: opts, filter: f}
 	m.log = opts.Logger.With("table", opts.TableName, "function", opts.FunctionName)
 	m.pollCtx, m.stopPolling = context.WithCancel(context.Background())
 	m.invokeCtx, m.cancelInvoke = context.WithCancel(context.Background())
@@ -264,7 +278,7 @@ func (m *DynamoDBStream) Start(ctx context.Context) error {
 	if m.opts.TTLSweeper != nil {
 		m.opts.TTLSweeper.register(m)
 	}
-	m.log.Info("event source mapping started", "stream", arn, "shards", len(list), "startingPosition", m.opts.StartingPosition)
+	m.log.Info("event source mapping started", "stream", arn, "shards", len(list), "startingPosition", m.opts.StartingPosition, "filters", m.filter.Len())
 	m.wg.Add(1)
 	go m.coordinate(arn, shards)
 	return nil
