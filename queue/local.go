@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+
+	"github.com/switchboard-ws/switchboard/eventsource/filter"
 )
 
 // LocalOptions configure a Local queue; zero values take the defaults shown.
@@ -28,8 +31,12 @@ type LocalOptions struct {
 	RetryDelay time.Duration
 	// Timeout bounds one invocation (the function's timeout). Default 60s.
 	Timeout time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Filter is the event source mapping's FilterCriteria: a message whose
+	// record matches none of its patterns is deleted without invoking the
+	// function, as Lambda does for SQS. Nil: every message is delivered.
+	Filter *filter.Filter
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 func (o *LocalOptions) defaults() {
@@ -73,7 +80,10 @@ type DeadLetter struct {
 // Stats counts what a Local queue did.
 type Stats struct {
 	Sent, Received, Failed, Deleted, DeadLettered int64
-	Pending                                       int // ready, in flight or waiting to be retried
+	// Filtered counts the messages deleted without invoking the function:
+	// they matched none of the filters (they are not in Received).
+	Filtered int64
+	Pending  int // ready, in flight or waiting to be retried
 }
 
 // Local is an in-process queue with the delivery semantics that an SQS
@@ -81,7 +91,9 @@ type Stats struct {
 // (ReportBatchItemFailures) give: records are delivered in batches to the
 // handler, failed records become visible again after a delay, and a record
 // received MaxReceiveCount times without success goes to the dead-letter
-// list. Messages live in memory: they do not survive the process.
+// list. With a Filter (FilterCriteria), messages that match none of its
+// patterns are deleted without invoking the handler, as Lambda deletes
+// them. Messages live in memory: they do not survive the process.
 type Local struct {
 	handler Handler
 	opts    LocalOptions
@@ -245,6 +257,10 @@ func (q *Local) deliver(batch []*localMessage) {
 			AWSRegion:         q.opts.Region,
 		}
 	}
+	batch, ev.Records = q.filter(batch, ev.Records)
+	if len(batch) == 0 {
+		return
+	}
 	failed, cause := q.invoke(ev)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -267,6 +283,32 @@ func (q *Local) deliver(batch []*localMessage) {
 		q.opts.Logger.Warn("queue: message failed; retrying", "queue", q.opts.Name, "messageId", m.id, "receives", m.receives, "in", delay, "err", cause)
 		time.AfterFunc(delay, func() { q.requeue(m) })
 	}
+}
+
+// filter deletes the messages whose records match none of the filters,
+// as Lambda does for SQS, and returns the others.
+func (q *Local) filter(batch []*localMessage, recs []events.SQSMessage) ([]*localMessage, []events.SQSMessage) {
+	if q.opts.Filter.Len() == 0 {
+		return batch, recs
+	}
+	n, dropped := 0, 0
+	for i, r := range recs {
+		b, err := json.Marshal(r)
+		if err == nil && !q.opts.Filter.Match(b) {
+			dropped++
+			continue
+		}
+		batch[n], recs[n] = batch[i], r
+		n++
+	}
+	if dropped > 0 {
+		q.mu.Lock()
+		q.stats.Filtered += int64(dropped)
+		q.addPending(-dropped)
+		q.mu.Unlock()
+		q.opts.Logger.Debug("queue: messages deleted without invoking: they match no filter", "queue", q.opts.Name, "messages", dropped)
+	}
+	return batch[:n], recs[:n]
 }
 
 // invoke runs the handler and says which records failed.
