@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-ws/switchboard/eventsource/filter"
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
@@ -76,6 +77,11 @@ type Queue struct {
 	Concurrency     int         `yaml:"concurrency"`     // invocations at a time, default 4
 	MaxReceiveCount int         `yaml:"maxReceiveCount"` // deliveries before the dead-letter queue, default 3
 	RetryDelay      string      `yaml:"retryDelay"`      // a failed record comes again after this, doubling; default 1s
+	// Filters are FilterCriteria patterns (JSON, see package
+	// eventsource/filter): a message that matches none of them is deleted
+	// without invoking the integration, as Lambda does. None: every
+	// message is delivered.
+	Filters []string `yaml:"filters"`
 }
 
 // QueueAPI is the SQS API of the file's queues, to be served at
@@ -388,6 +394,11 @@ func (f *File) buildQueues(bad func(field, format string, args ...any), creds si
 		if q.Concurrency < 0 || q.MaxReceiveCount < 0 || q.MaxReceiveCount > 1000 {
 			bad(field, "concurrency must not be negative; maxReceiveCount is between 1 and 1000")
 		}
+		flt, err := filter.Compile(q.Filters)
+		if err != nil {
+			bad(field+".filters", "%v", err)
+		}
+		o.Filter = flt
 		if q.RetryDelay != "" {
 			d, err := time.ParseDuration(q.RetryDelay)
 			if err != nil || d <= 0 || d > 12*time.Hour {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/switchboard-ws/switchboard/config/cfn"
+	"github.com/switchboard-ws/switchboard/eventsource/filter"
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/queue"
 )
@@ -120,8 +121,10 @@ func (f *File) Invoker(in Integration) (integration.Invoker, error) {
 // as cdk synth writes) and makes the runnable form of its WebSocket API.
 // Every function's code is checked before it returns: a missing
 // directory, a provided runtime without an executable bootstrap, a Node.js
-// handler whose file does not exist. Nothing is started; code in a .zip
-// file is extracted to o.CacheDir.
+// handler whose file does not exist. So is every FilterCriteria pattern
+// (package eventsource/filter): a bad one is an error naming the event
+// source. Nothing is started; code in a .zip file is extracted to
+// o.CacheDir.
 func LoadTemplate(path string, o TemplateOptions) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -185,6 +188,10 @@ func (c *templateConv) run() (*Template, error) {
 	for _, es := range st.EventSources {
 		in := c.integration(es.Function)
 		if in == nil {
+			continue
+		}
+		if _, err := filter.Compile(es.Filters); err != nil {
+			c.fail(sourcePath(es)+".FilterCriteria", 0, "%v", err)
 			continue
 		}
 		switch {
@@ -308,7 +315,7 @@ func (c *templateConv) queue(es *cfn.EventSource, in Integration, f *File) {
 		c.fail(path, 0, "queue %s has two consumers (%s and %s): one per queue is supported locally", q.Name, prev.Integration.FunctionName, in.FunctionName)
 		return
 	}
-	lq := Queue{Integration: in, BatchSize: es.BatchSize, Concurrency: es.MaximumConcurrency, MaxReceiveCount: q.MaxReceiveCount}
+	lq := Queue{Integration: in, BatchSize: es.BatchSize, Concurrency: es.MaximumConcurrency, MaxReceiveCount: q.MaxReceiveCount, Filters: es.Filters}
 	if lq.BatchSize > 10 {
 		c.warn = append(c.warn, fmt.Sprintf("%s: batch size %d: local queues deliver at most 10 records per invocation", es.LogicalID, lq.BatchSize))
 		lq.BatchSize = 10
@@ -326,6 +333,16 @@ func (c *templateConv) queue(es *cfn.EventSource, in Integration, f *File) {
 		f.Queues = map[string]Queue{}
 	}
 	f.Queues[q.Name] = lq
+}
+
+// sourcePath is where an event source's properties are in the template:
+// an event source mapping's, or a SAM function event's (LogicalID
+// "Function.Events.Name").
+func sourcePath(es *cfn.EventSource) string {
+	if fn, ev, ok := strings.Cut(es.LogicalID, ".Events."); ok {
+		return "Resources." + fn + ".Properties.Events." + ev + ".Properties"
+	}
+	return "Resources." + es.LogicalID + ".Properties"
 }
 
 func streamSource(es *cfn.EventSource, in Integration) StreamSource {

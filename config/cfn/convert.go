@@ -581,9 +581,6 @@ func (c *converter) linkSources() {
 			c.skip(src.resource, typ, "Enabled is false")
 			continue
 		}
-		if es.Queue != nil && len(es.Filters) > 0 {
-			c.warn("%s: FilterCriteria is not applied to SQS records locally: the function gets every message", src.resource)
-		}
 		c.s.EventSources = append(c.s.EventSources, es)
 	}
 }
