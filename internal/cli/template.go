@@ -113,6 +113,7 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, endpoint, r
 			MaximumRetryAttempts:       &retries,
 			BisectBatchOnFunctionError: s.BisectBatchOnFunctionError,
 			ReportBatchItemFailures:    hasString(s.FunctionResponseTypes, "ReportBatchItemFailures"),
+			Filters:                    s.Filters,
 			Timeout:                    timeout, Region: region, Logger: log,
 			TTLSweeper: sweepers[s.TableName],
 		})
