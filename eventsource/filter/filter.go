@@ -63,16 +63,7 @@ func (f *Filter) Match(record []byte) bool {
 	if err != nil {
 		return false
 	}
-	return f.MatchValue(v)
-}
-
-// MatchValue is Match for a record already decoded as by encoding/json
-// with UseNumber (map[string]any, []any, string, json.Number, bool, nil).
-func (f *Filter) MatchValue(record any) bool {
-	if f.Len() == 0 {
-		return true
-	}
-	m, _ := record.(map[string]any)
+	m, _ := v.(map[string]any)
 	b := &body{}
 	if s, ok := m["body"].(string); ok {
 		b.present, b.text = true, s
