@@ -303,12 +303,13 @@ type wsClient struct {
 // closes the connection.
 func dial(t *testing.T, name, url string, roots *x509.CertPool) *wsClient {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, TLSClientConfig: &tls.Config{RootCAs: roots}}
+	// The handshake waits for $connect, which may take up to 29 s on AWS.
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, TLSClientConfig: &tls.Config{RootCAs: roots}}
 	conn, resp, err := d.Dial(url, nil)
 	if err != nil {
 		status := ""
 		if resp != nil {
-			status = " (HTTP " + resp.Status + ")"
+			status = " (HTTP " + resp.Status + "; a 502 is a failed $connect: see serve's log above)"
 		}
 		t.Fatalf("%s: connecting to %s: %v%s", name, url, err, status)
 	}

@@ -43,6 +43,7 @@ func TestSeed002(t *testing.T) {
 	// Three clients, two over TLS and one without, on the same port: each
 	// $connect stores its connection id.
 	a := dial(t, "A (wss)", gw.WSS(), gw.Roots)
+	tb.waitCount(t, "after A connected ($connect stores the id with the bundled aws-sdk v2, through AWS_ENDPOINT_URL_DYNAMODB)", 1)
 	b := dial(t, "B (wss)", gw.WSS(), gw.Roots)
 	c := dial(t, "C (ws)", gw.WS(), nil)
 	tb.waitCount(t, "after three connects", 3)
