@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -489,7 +490,16 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 		if !functionName.MatchString(name) {
 			return nil, fmt.Errorf("functionName: 1 to 64 letters, digits, '-' or '_' (got %q)", name)
 		}
-		o := lambda.Options{Runtime: in.Runtime, CodeDir: in.CodeURI, Path: in.Path, Handler: in.Handler, Env: in.Environment, FunctionName: name,
+		env := in.Environment
+		if _, set := env["AWS_REGION"]; f.Region != "" && !set {
+			// A function runs in its API's region, as on AWS.
+			env = maps.Clone(env)
+			if env == nil {
+				env = map[string]string{}
+			}
+			env["AWS_REGION"] = f.Region
+		}
+		o := lambda.Options{Runtime: in.Runtime, CodeDir: in.CodeURI, Path: in.Path, Handler: in.Handler, Env: env, FunctionName: name,
 			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB, Logger: f.Logger, Watch: f.Watch}
 		key := fmt.Sprintf("%#v", o) // maps print sorted
 		if fn, ok := f.byOptions[key]; ok {

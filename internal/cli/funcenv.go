@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/queue"
@@ -19,7 +20,8 @@ import (
 //     honoured by SDK v3, aws-sdk-go-v2 and boto3 when the code passes no
 //     endpoint itself; the Node.js runtime applies them to aws-sdk v2 too;
 //   - SWITCHBOARD_EXECUTE_API_HOST and SWITCHBOARD_GATEWAY_ADDR: the Node.js
-//     runtime sends connections to the API's AWS host name here; with TLS,
+//     runtime sends connections to the API's AWS host name, and to AWS's
+//     names of the local services (awsHosts), here; with TLS,
 //     HTTPS_PROXY does the same for Go, Python and others (connectproxy);
 //   - the CA bundle variables (serverTLS.functionEnv);
 //   - credentials, as Lambda gives a function its role's: the first
@@ -32,6 +34,7 @@ type functionEnv struct {
 	dynamoDB    string // --dynamodb-endpoint, or ""
 	sqs         bool   // the file has queues
 	credentials sigv4.Credentials
+	services    []string // AWS's host names of the local services (awsHosts)
 }
 
 func (e functionEnv) build() map[string]string {
@@ -45,7 +48,7 @@ func (e functionEnv) build() map[string]string {
 		env["AWS_ENDPOINT_URL_DYNAMODB"] = e.dynamoDB
 		env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = e.dynamoDB
 	}
-	env["SWITCHBOARD_EXECUTE_API_HOST"] = e.gw.ExecuteAPIHost()
+	env["SWITCHBOARD_EXECUTE_API_HOST"] = strings.Join(append([]string{e.gw.ExecuteAPIHost()}, e.services...), ",")
 	env["SWITCHBOARD_GATEWAY_ADDR"] = e.addr
 	if e.tls != nil {
 		// The same for Go, Python and other code that honours a proxy:

@@ -107,9 +107,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	api := file.QueueAPI(log)
+	services, err := newAWSHosts(gw.Region(), *ddbEndpoint, api)
+	if err != nil {
+		gw.Shutdown(context.Background())
+		return err
+	}
 	var st *serverTLS
 	if plan != nil {
-		if st, err = plan.finish(certHosts(listenAddr, opts.DomainName, gw.ExecuteAPIHost()), log, stdout); err != nil {
+		if st, err = plan.finish(certHosts(listenAddr, append([]string{opts.DomainName, gw.ExecuteAPIHost()}, services.names()...)...), log, stdout); err != nil {
 			gw.Shutdown(context.Background())
 			return err
 		}
@@ -133,19 +139,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer sources.close()
 	}
-	api := file.QueueAPI(log)
-	env := functionEnv{gw: gw, addr: ln.Addr().String(), tls: st, dynamoDB: *ddbEndpoint, sqs: api != nil, credentials: opts.Credentials}
+	env := functionEnv{gw: gw, addr: ln.Addr().String(), tls: st, dynamoDB: *ddbEndpoint, sqs: api != nil, credentials: opts.Credentials, services: services.names()}
 	file.SetEnviron(env.build())
 	if api != nil {
 		for name := range file.Queues {
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	so := serveOptions{queues: api, signed: len(opts.Credentials) > 0, tls: st != nil}
+	so := serveOptions{queues: api, services: services, signed: len(opts.Credentials) > 0, tls: st != nil}
 	if st != nil {
-		// Code that builds AWS's own host name for the API goes through
-		// this proxy to the gateway's TLS port (functionEnv).
-		so.proxy = &connectproxy.Proxy{Redirect: map[string]string{gw.ExecuteAPIHost() + ":443": ln.Addr().String()}, Logger: log}
+		// Code that builds AWS's own host name for the API, or calls a
+		// service by AWS's name, goes through this proxy to the gateway's
+		// TLS port (functionEnv).
+		redirect := map[string]string{gw.ExecuteAPIHost() + ":443": ln.Addr().String()}
+		for _, h := range services.names() {
+			redirect[h+":443"] = ln.Addr().String()
+		}
+		so.proxy = &connectproxy.Proxy{Redirect: redirect, Logger: log}
 		defer so.proxy.Close()
 	}
 	return serveGateway(ctx, ln, gw, so, log, stdout)
@@ -153,10 +163,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serveOptions is what serveGateway serves beside the gateway.
 type serveOptions struct {
-	queues http.Handler        // the SQS API of the config's queues, at queue.APIPath
-	proxy  *connectproxy.Proxy // CONNECT requests of the functions
-	signed bool                // the management API has credentials
-	tls    bool                // the port answers TLS too
+	queues   http.Handler        // the SQS API of the config's queues, at queue.APIPath
+	services awsHosts            // AWS's host names of the local services
+	proxy    *connectproxy.Proxy // CONNECT requests of the functions
+	signed   bool                // the management API has credentials
+	tls      bool                // the port answers TLS too
 }
 
 // serveGateway serves gw (with its metrics, and queues' SQS API at
@@ -181,6 +192,7 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so s
 		mux.Handle("/", h)
 		h = mux
 	}
+	h = so.services.handler(h)
 	if so.proxy != nil {
 		next := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

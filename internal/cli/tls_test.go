@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
+	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -224,6 +229,61 @@ func TestBadCertificateFilesFailBeforeListening(t *testing.T) {
 		code, stdout, stderr := run(append([]string{"serve", "--config", cfg, "--addr", "127.0.0.1:0"}, tc.args...)...)
 		if code != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stdout, "listening") {
 			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 1 and %q before listening", tc.args, code, stderr, stdout, tc.want)
+		}
+	}
+}
+
+// TestAWSServiceNamesReachLocalEndpoints runs functions whose code names
+// AWS's own DynamoDB endpoint, https://dynamodb.{region}.amazonaws.com (a Go
+// function through the CONNECT proxy, a Node.js one through the runtime's
+// redirect): both reach --dynamodb-endpoint through the gateway's port.
+func TestAWSServiceNamesReachLocalEndpoints(t *testing.T) {
+	needNode(t)
+	endpoint, stop, err := dynamolocal.Endpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	db := dynamo.LocalClient(endpoint)
+	table := fmt.Sprintf("awshosts-%d", time.Now().UnixNano())
+	if err := dynamo.CreateTable(context.Background(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Setenv(localca.EnvDir, filepath.Join(t.TempDir(), "ca"))
+	dir := t.TempDir()
+	bin := buildFixture(t, "awscaller", dir)
+	nodeDir, err := filepath.Abs("testdata/awscaller-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "api.yaml")
+	os.WriteFile(cfg, []byte(`stage: dev
+region: eu-west-3
+routeSelectionExpression: $request.body.action
+routes:
+  $default:
+    routeResponse: true
+    integration: {type: lambda, path: `+bin+`, timeout: 10s}
+  node:
+    routeResponse: true
+    integration: {type: lambda, runtime: nodejs20.x, codeUri: `+nodeDir+`, handler: index.handler, timeout: 10s}
+`), 0o644)
+	addr, stderr := startServe(t, "--config", cfg, "--addr", "127.0.0.1:0", "--dynamodb-endpoint", endpoint)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/dev", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct{ msg, prefix string }{{`{"action":"x"}`, "go: "}, {`{"action":"node"}`, "node: "}} {
+		c.WriteMessage(websocket.TextMessage, []byte(tc.msg))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("%s: %v\nserve's log:\n%s", tc.msg, err, stderr)
+		}
+		if got := string(b); !strings.HasPrefix(got, tc.prefix) || !strings.Contains(got, table) {
+			t.Errorf("%s: got %q, want %q and the table %s\nserve's log:\n%s", tc.msg, got, tc.prefix, table, stderr)
 		}
 	}
 }
