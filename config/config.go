@@ -97,6 +97,16 @@ func (f *File) QueueAPI(log *slog.Logger) http.Handler {
 // Queue returns a started queue by name.
 func (f *File) Queue(name string) *queue.Local { return f.queues[name] }
 
+// Flush waits until the file's queues hold nothing: every message sent
+// was delivered (or dead-lettered), or ctx ended.
+func (f *File) Flush(ctx context.Context) error {
+	var errs []error
+	for _, q := range f.queues {
+		errs = append(errs, q.Flush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
 // Close stops the processes of lambda integrations.
 func (f *File) Close(ctx context.Context) error {
 	var errs []error

@@ -146,7 +146,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	so := serveOptions{queues: api, services: services, signed: len(opts.Credentials) > 0, tls: st != nil}
+	so := serveOptions{queues: api, services: services, drain: file.Flush, signed: len(opts.Credentials) > 0, tls: st != nil}
+	if st == nil {
+		log.Warn("TLS is off (--no-tls): functions that call https://{domainName}/{stage}, AWS's host name of the API or of a service cannot reach this gateway")
+	}
 	if st != nil {
 		// Code that builds AWS's own host name for the API, or calls a
 		// service by AWS's name, goes through this proxy to the gateway's
@@ -163,11 +166,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serveOptions is what serveGateway serves beside the gateway.
 type serveOptions struct {
-	queues   http.Handler        // the SQS API of the config's queues, at queue.APIPath
-	services awsHosts            // AWS's host names of the local services
-	proxy    *connectproxy.Proxy // CONNECT requests of the functions
-	signed   bool                // the management API has credentials
-	tls      bool                // the port answers TLS too
+	queues   http.Handler                // the SQS API of the config's queues, at queue.APIPath
+	services awsHosts                    // AWS's host names of the local services
+	drain    func(context.Context) error // delivers what the queues hold, at shutdown
+	proxy    *connectproxy.Proxy         // CONNECT requests of the functions
+	signed   bool                        // the management API has credentials
+	tls      bool                        // the port answers TLS too
 }
 
 // serveGateway serves gw (with its metrics, and queues' SQS API at
@@ -215,23 +219,26 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so s
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: closing connections and running $disconnect")
-	// The HTTP server and the gateway shut down side by side, each with its
-	// own budget: the HTTP server waits for requests in flight (handshakes
-	// waiting for $connect among them), and must not use up the time the
-	// gateway needs to close connections and run $disconnect.
-	httpDone := make(chan struct{})
-	go func() {
-		defer close(httpDone)
-		hctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(hctx); err != nil {
-			srv.Close()
-		}
-	}()
+	// In order, each with its own budget: the gateway closes every
+	// connection and runs $disconnect while the port still answers (new
+	// upgrades are refused; the functions' posts, their SQS sends and the
+	// CONNECT proxy still work); then the queues deliver what $disconnect
+	// sent; then the HTTP server stops, waiting for requests in flight.
 	gctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := gw.Shutdown(gctx)
-	<-httpDone
+	if so.drain != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		if derr := so.drain(dctx); derr != nil {
+			log.Warn("shutdown: the queues did not drain", "err", derr)
+		}
+		cancel()
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer hcancel()
+	if err := srv.Shutdown(hctx); err != nil {
+		srv.Close()
+	}
 	if err != nil && !errors.Is(err, gateway.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
