@@ -14,7 +14,8 @@
 // TypeScript handlers with esbuild at test time, as CDK does at deployment.
 //
 // The tests need node, the npm packages that scripts/node-deps installs
-// (testdata, testdata/seed002, testdata/seed004), Java for DynamoDB Local
+// (testdata, testdata/seed002, testdata/seed004, and the repository's
+// testdata/aws-sdk-v3, the SDK v3 the functions take from the runtime), Java for DynamoDB Local
 // (or SWITCHBOARD_DYNAMODB_ENDPOINT), and Chromium for the page
 // (scripts/browser-test-setup; SWITCHBOARD_SKIP_BROWSER=1 skips that test).
 // Without node they are skipped; anything else missing fails them with a

@@ -104,17 +104,25 @@ func dynamoEndpoint(t *testing.T) string {
 	return ddbEndpoint
 }
 
+// sdkDir holds the AWS SDK v3 packages that Lambda's Node.js runtime
+// provides (the repository's testdata/aws-sdk-v3, installed by
+// scripts/node-deps): serve's functions take them from there.
+func sdkDir() string { return filepath.Join(repoRoot, "testdata", "aws-sdk-v3") }
+
 // requireNode skips the test without node, and fails it when one of the
-// testdata directories lacks the node_modules that scripts/node-deps
-// installs.
+// directories (under testdata/, or absolute) lacks the node_modules that
+// scripts/node-deps installs.
 func requireNode(t *testing.T, dirs ...string) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node not found: the seed handlers need Node.js 18 or later")
 	}
 	for _, d := range dirs {
-		if _, err := os.Stat(testdata(d, "node_modules")); err != nil {
-			t.Fatalf("%s has no node_modules: run scripts/node-deps (it installs the npm packages of every directory in scripts/node-deps.list)", testdata(d))
+		if !filepath.IsAbs(d) {
+			d = testdata(d)
+		}
+		if _, err := os.Stat(filepath.Join(d, "node_modules")); err != nil {
+			t.Fatalf("%s has no node_modules: run scripts/node-deps (it installs the npm packages of every directory in scripts/node-deps.list)", d)
 		}
 	}
 }
@@ -166,7 +174,7 @@ func startServe(t *testing.T, o serveOptions) *server {
 	}
 	cmd := exec.Command(bin, append(args, o.Args...)...)
 	cmd.Dir = o.Dir
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+caDir, "SWITCHBOARD_NODE_SDK_DIR="+testdata("sdk"))
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+caDir, "SWITCHBOARD_NODE_SDK_DIR="+sdkDir())
 	cmd.Env = append(cmd.Env, o.Env...)
 	found := make(chan [2]string, 1)
 	stdout := &lineLogger{t: t, prefix: "serve: ", onLine: func(line string) {

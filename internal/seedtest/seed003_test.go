@@ -24,7 +24,7 @@ import (
 // WebSocket clients, then with the post's index.html in headless Chromium.
 func TestSeed003(t *testing.T) {
 	t.Parallel()
-	requireNode(t, ".", "sdk")
+	requireNode(t, ".", sdkDir())
 	dir := testdata("seed003")
 
 	// `npm run build` is tsc with cdk init's tsconfig (CommonJS, ES2020):
