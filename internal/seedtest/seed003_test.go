@@ -3,6 +3,7 @@ package seedtest
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -69,6 +70,14 @@ func TestSeed003(t *testing.T) {
 		for _, to := range []*wsClient{a, b, c} {
 			to.expect(t, "C's message", func(m string) bool { return m == `{"message":"hello from C, without TLS"}` })
 		}
+
+		// A message that is not JSON makes the function throw
+		// (JSON.parse(body!)): the sender gets API Gateway's error frame.
+		b.send(t, "not JSON")
+		b.expect(t, "the Internal server error frame", func(m string) bool {
+			var f struct{ Message, ConnectionID, RequestID string }
+			return json.Unmarshal([]byte(m), &f) == nil && f.Message == "Internal server error" && f.ConnectionID != "" && f.RequestID != ""
+		})
 
 		c.close(t)
 		left := tb.waitCount(t, "after C closed", 2)
