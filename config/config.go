@@ -22,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-ws/switchboard/eventsource/filter"
 	"github.com/switchboard-ws/switchboard/gateway"
