@@ -93,7 +93,8 @@ type Limits struct {
 	// payload; a message larger than this goes through alone.
 	InboundQueueBytes int
 	// ConnectRate limits new connections per second (token bucket with a
-	// burst of the same size, at least 1). Zero means 500 as on AWS;
+	// burst of the same size, rounded down, at least 1: a rate below 1/s
+	// admits one connection every 1/rate seconds). Zero means 500 as on AWS;
 	// negative: no limit.
 	ConnectRate float64
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/switchboard-ws/switchboard/routeselect"
 	"github.com/switchboard-ws/switchboard/sigv4"
 	"github.com/switchboard-ws/switchboard/wsproto"
+	"golang.org/x/time/rate"
 )
 
 // Server is one WebSocket API stage. It is an http.Handler; create it with
@@ -26,7 +28,7 @@ type Server struct {
 	verifier  *sigv4.Verifier
 	log       *slog.Logger
 	reg       *registry
-	limiter   *rateLimiter
+	limiter   *rate.Limiter // nil: no limit
 	metrics   metrics
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
@@ -74,7 +76,7 @@ func New(opts Options) (*Server, error) {
 		methodArn:   fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/$connect", opts.Region, opts.AccountID, opts.APIID, opts.Stage),
 		log:         log,
 		reg:         newRegistry(),
-		limiter:     newRateLimiter(opts.Limits.ConnectRate),
+		limiter:     newConnectLimiter(opts.Limits.ConnectRate),
 		janitorDone: make(chan struct{}),
 	}
 	if s.routes == nil {
@@ -260,37 +262,16 @@ func (s *Server) janitor() {
 	}
 }
 
-// rateLimiter is a token bucket for new connections: it refills at rate
-// tokens per second and holds max(rate, 1), so that a rate below 1/s still
-// admits a connection now and then.
-type rateLimiter struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newRateLimiter(rate float64) *rateLimiter {
-	if rate <= 0 {
+// newConnectLimiter returns the limiter of new connections: a token bucket
+// that refills at perSecond tokens per second and holds max(perSecond, 1)
+// (whole tokens), so that a rate below 1/s still admits one connection every
+// 1/perSecond seconds. A rate of zero or less means no limit (nil).
+func newConnectLimiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
 		return nil
 	}
-	burst := max(rate, 1)
-	return &rateLimiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
-}
-
-func (l *rateLimiter) allow() bool {
-	if l == nil {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
+	// The bucket holds whole connections; bound it so that a huge rate does
+	// not overflow int.
+	burst := int(min(max(math.Floor(perSecond), 1), math.MaxInt32))
+	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }

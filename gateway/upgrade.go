@@ -47,7 +47,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case !s.limiter.allow():
+	case s.limiter != nil && !s.limiter.Allow():
 		writeJSONMessage(w, http.StatusTooManyRequests, "Too Many Requests")
 		return
 	}
