@@ -6,60 +6,57 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchboard-ws/switchboard/store/layout"
 )
 
 // Image is an item as DynamoDB Streams carries it (the OldImage of a REMOVE
-// record). Attribute names are those of the single-table design in
-// docs/store.md, so the cleanup handler reads the same images locally and
-// on AWS.
+// record). Attribute names and keys are those of the single-table design
+// in docs/store.md (package store/layout, which the DynamoDB store writes
+// with), so the cleanup handler reads the same images locally and on AWS.
 type Image map[string]events.DynamoDBAttributeValue
 
-// Item types: the "type" attribute of ephemeral items.
+// Item types: the "type" attribute of ephemeral items (store/layout's).
 const (
-	TypeConnection = "CONNECTION"
-	TypeMembership = "MEMBERSHIP"
+	TypeConnection = layout.TypeConnection
+	TypeMembership = layout.TypeMembership
 )
-
-// Key prefixes of the single-table design.
-func connectionPK(id string) string         { return "CONN#" + id }
-func roomPK(tenant, room string) string     { return "TENANT#" + tenant + "#ROOM#" + room }
-func membershipSK(connection string) string { return "MEMBER#" + connection }
 
 // ConnectionImage is the item of a connection.
 func ConnectionImage(c Connection) Image {
 	return Image{
-		"PK":           events.NewStringAttribute(connectionPK(c.ConnectionID)),
-		"SK":           events.NewStringAttribute("META"),
-		"type":         events.NewStringAttribute(TypeConnection),
-		"connectionId": events.NewStringAttribute(c.ConnectionID),
-		"tenantId":     events.NewStringAttribute(c.TenantID),
-		"userId":       events.NewStringAttribute(c.UserID),
-		"username":     events.NewStringAttribute(c.Username),
-		"connectedAt":  events.NewNumberAttribute(strconv.FormatInt(c.ConnectedAt.UnixMilli(), 10)),
-		"expiresAt":    events.NewNumberAttribute(strconv.FormatInt(c.ExpiresAt.Unix(), 10)),
-		"sourceIp":     events.NewStringAttribute(c.SourceIP),
-		"userAgent":    events.NewStringAttribute(c.UserAgent),
+		layout.AttrPK:          events.NewStringAttribute(layout.ConnectionPK(c.ConnectionID)),
+		layout.AttrSK:          events.NewStringAttribute(layout.SKMeta),
+		layout.AttrType:        events.NewStringAttribute(TypeConnection),
+		layout.AttrConnection:  events.NewStringAttribute(c.ConnectionID),
+		layout.AttrTenant:      events.NewStringAttribute(c.TenantID),
+		layout.AttrUser:        events.NewStringAttribute(c.UserID),
+		layout.AttrUsername:    events.NewStringAttribute(c.Username),
+		layout.AttrConnectedAt: events.NewNumberAttribute(strconv.FormatInt(c.ConnectedAt.UnixMilli(), 10)),
+		layout.AttrExpiresAt:   events.NewNumberAttribute(strconv.FormatInt(c.ExpiresAt.Unix(), 10)),
+		layout.AttrSourceIP:    events.NewStringAttribute(c.SourceIP),
+		layout.AttrUserAgent:   events.NewStringAttribute(c.UserAgent),
 	}
 }
 
 // MembershipImage is the item of a membership.
 func MembershipImage(m Membership) Image {
 	return Image{
-		"PK":           events.NewStringAttribute(roomPK(m.TenantID, m.RoomID)),
-		"SK":           events.NewStringAttribute(membershipSK(m.ConnectionID)),
-		"type":         events.NewStringAttribute(TypeMembership),
-		"tenantId":     events.NewStringAttribute(m.TenantID),
-		"roomId":       events.NewStringAttribute(m.RoomID),
-		"connectionId": events.NewStringAttribute(m.ConnectionID),
-		"userId":       events.NewStringAttribute(m.UserID),
-		"username":     events.NewStringAttribute(m.Username),
-		"joinedAt":     events.NewNumberAttribute(strconv.FormatInt(m.JoinedAt.UnixMilli(), 10)),
-		"expiresAt":    events.NewNumberAttribute(strconv.FormatInt(m.ExpiresAt.Unix(), 10)),
+		layout.AttrPK:         events.NewStringAttribute(layout.RoomPK(m.TenantID, m.RoomID)),
+		layout.AttrSK:         events.NewStringAttribute(layout.MemberSK(m.ConnectionID)),
+		layout.AttrType:       events.NewStringAttribute(TypeMembership),
+		layout.AttrTenant:     events.NewStringAttribute(m.TenantID),
+		layout.AttrRoom:       events.NewStringAttribute(m.RoomID),
+		layout.AttrConnection: events.NewStringAttribute(m.ConnectionID),
+		layout.AttrUser:       events.NewStringAttribute(m.UserID),
+		layout.AttrUsername:   events.NewStringAttribute(m.Username),
+		layout.AttrJoinedAt:   events.NewNumberAttribute(strconv.FormatInt(m.JoinedAt.UnixMilli(), 10)),
+		layout.AttrExpiresAt:  events.NewNumberAttribute(strconv.FormatInt(m.ExpiresAt.Unix(), 10)),
 	}
 }
 
 // Type returns the item's type attribute ("" if absent).
-func (img Image) Type() string { return img.str("type") }
+func (img Image) Type() string { return img.str(layout.AttrType) }
 
 // Connection decodes a connection image.
 func (img Image) Connection() (Connection, error) {
@@ -67,14 +64,14 @@ func (img Image) Connection() (Connection, error) {
 		return Connection{}, fmt.Errorf("store: image of type %q is not a connection", t)
 	}
 	c := Connection{
-		ConnectionID: img.str("connectionId"),
-		TenantID:     img.str("tenantId"),
-		UserID:       img.str("userId"),
-		Username:     img.str("username"),
-		SourceIP:     img.str("sourceIp"),
-		UserAgent:    img.str("userAgent"),
-		ConnectedAt:  time.UnixMilli(img.num("connectedAt")),
-		ExpiresAt:    time.Unix(img.num("expiresAt"), 0),
+		ConnectionID: img.str(layout.AttrConnection),
+		TenantID:     img.str(layout.AttrTenant),
+		UserID:       img.str(layout.AttrUser),
+		Username:     img.str(layout.AttrUsername),
+		SourceIP:     img.str(layout.AttrSourceIP),
+		UserAgent:    img.str(layout.AttrUserAgent),
+		ConnectedAt:  time.UnixMilli(img.num(layout.AttrConnectedAt)),
+		ExpiresAt:    time.Unix(img.num(layout.AttrExpiresAt), 0),
 	}
 	if c.ConnectionID == "" || c.TenantID == "" || c.UserID == "" {
 		return Connection{}, fmt.Errorf("store: connection image lacks connectionId, tenantId or userId")
@@ -88,13 +85,13 @@ func (img Image) Membership() (Membership, error) {
 		return Membership{}, fmt.Errorf("store: image of type %q is not a membership", t)
 	}
 	m := Membership{
-		TenantID:     img.str("tenantId"),
-		RoomID:       img.str("roomId"),
-		ConnectionID: img.str("connectionId"),
-		UserID:       img.str("userId"),
-		Username:     img.str("username"),
-		JoinedAt:     time.UnixMilli(img.num("joinedAt")),
-		ExpiresAt:    time.Unix(img.num("expiresAt"), 0),
+		TenantID:     img.str(layout.AttrTenant),
+		RoomID:       img.str(layout.AttrRoom),
+		ConnectionID: img.str(layout.AttrConnection),
+		UserID:       img.str(layout.AttrUser),
+		Username:     img.str(layout.AttrUsername),
+		JoinedAt:     time.UnixMilli(img.num(layout.AttrJoinedAt)),
+		ExpiresAt:    time.Unix(img.num(layout.AttrExpiresAt), 0),
 	}
 	if m.ConnectionID == "" || m.TenantID == "" || m.RoomID == "" {
 		return Membership{}, fmt.Errorf("store: membership image lacks connectionId, tenantId or roomId")

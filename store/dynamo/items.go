@@ -1,115 +1,95 @@
 package dynamo
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/store/layout"
 )
 
-// Attribute names (those of store/image.go and docs/store.md).
+// Attribute names, index names, item types and keys: those of
+// store/layout, the one definition of the single-table layout (which
+// store.ConnectionImage and store.MembershipImage use as well).
 const (
-	attrPK          = "PK"
-	attrSK          = "SK"
-	attrGSI1PK      = "GSI1PK"
-	attrGSI1SK      = "GSI1SK"
-	attrGSI2PK      = "GSI2PK"
-	attrGSI2SK      = "GSI2SK"
-	attrType        = "type"
-	attrTenant      = "tenantId"
-	attrConnection  = "connectionId"
-	attrUser        = "userId"
-	attrUsername    = "username"
-	attrRoom        = "roomId"
-	attrConnectedAt = "connectedAt" // milliseconds
-	attrJoinedAt    = "joinedAt"    // milliseconds
-	// attrExpiresAt is the TTL attribute: epoch seconds (rounded down, as
-	// store.ConnectionImage has it; for typing slots rounded up).
-	attrExpiresAt = "expiresAt"
-	// attrExpiresAtMs is the same instant in milliseconds: reads and
-	// conditions use it, so that an item expires at the millisecond the
-	// store was given, as in the embedded store.
-	attrExpiresAtMs = "expiresAtMs"
-	attrSourceIP    = "sourceIp"
-	attrUserAgent   = "userAgent"
-	attrName        = "name"
-	attrDescription = "description"
-	attrCreatedBy   = "createdBy"
-	attrCreatedAt   = "createdAt" // milliseconds
-	attrIsPrivate   = "isPrivate"
-	attrMembers     = "members"
-	attrMessage     = "messageId"
-	attrContent     = "content"
-	attrMessageType = "messageType"
-	attrEditedAt    = "editedAt" // milliseconds; absent if never edited
-	attrDeleted     = "deleted"
-	attrReplyTo     = "replyToMessageId"
-	attrAt          = "at" // typing slot: milliseconds
+	attrPK          = layout.AttrPK
+	attrSK          = layout.AttrSK
+	attrGSI1PK      = layout.AttrGSI1PK
+	attrGSI1SK      = layout.AttrGSI1SK
+	attrGSI2PK      = layout.AttrGSI2PK
+	attrGSI2SK      = layout.AttrGSI2SK
+	attrType        = layout.AttrType
+	attrTenant      = layout.AttrTenant
+	attrConnection  = layout.AttrConnection
+	attrUser        = layout.AttrUser
+	attrUsername    = layout.AttrUsername
+	attrRoom        = layout.AttrRoom
+	attrConnectedAt = layout.AttrConnectedAt
+	attrJoinedAt    = layout.AttrJoinedAt
+	attrExpiresAt   = layout.AttrExpiresAt
+	attrExpiresAtMs = layout.AttrExpiresAtMs
+	attrSourceIP    = layout.AttrSourceIP
+	attrUserAgent   = layout.AttrUserAgent
+	attrName        = layout.AttrName
+	attrDescription = layout.AttrDescription
+	attrCreatedBy   = layout.AttrCreatedBy
+	attrCreatedAt   = layout.AttrCreatedAt
+	attrIsPrivate   = layout.AttrIsPrivate
+	attrMembers     = layout.AttrMembers
+	attrMessage     = layout.AttrMessage
+	attrContent     = layout.AttrContent
+	attrMessageType = layout.AttrMessageType
+	attrEditedAt    = layout.AttrEditedAt
+	attrDeleted     = layout.AttrDeleted
+	attrReplyTo     = layout.AttrReplyTo
+	attrAt          = layout.AttrAt
 )
 
 // Index names.
 const (
-	GSI1 = "GSI1"
-	GSI2 = "GSI2"
+	GSI1 = layout.GSI1
+	GSI2 = layout.GSI2
 )
 
 // Item types (the "type" attribute). CONNECTION and MEMBERSHIP are
 // store.TypeConnection and store.TypeMembership: the cleanup handler acts
 // on their TTL deletions and ignores the others.
 const (
-	typeConnection = store.TypeConnection
-	typeUserConn   = "USERCONN"
-	typeTyping     = "TYPING"
-	typeMembership = store.TypeMembership
-	typeConnRoom   = "CONNROOM"
-	typeRoom       = "ROOM"
-	typeAccess     = "ACCESS"
-	typeMessage    = "MESSAGE"
+	typeConnection = layout.TypeConnection
+	typeUserConn   = layout.TypeUserConn
+	typeTyping     = layout.TypeTyping
+	typeMembership = layout.TypeMembership
+	typeConnRoom   = layout.TypeConnRoom
+	typeRoom       = layout.TypeRoom
+	typeAccess     = layout.TypeAccess
+	typeMessage    = layout.TypeMessage
 )
 
-// Keys. Tenant ids are escaped ('%' and '#' percent-encoded), so that
-// no two tenants' keys can meet however their ids are spelled; for tenant
-// ids without those characters the keys are exactly those of
-// docs/store.md. Within a tenant, each key has at most one part of free
-// text, at its end (or followed by a fixed suffix in an index of its own).
-func tenantPart(t string) string {
-	if !strings.ContainsAny(t, "%#") {
-		return t
-	}
-	return strings.NewReplacer("%", "%25", "#", "%23").Replace(t)
-}
-
-func connPK(c string) string            { return "CONN#" + c }
-func userPK(t, u string) string         { return "TENANT#" + tenantPart(t) + "#USER#" + u }
-func roomPK(t, r string) string         { return "TENANT#" + tenantPart(t) + "#ROOM#" + r }
-func messagePK(t, m string) string      { return "TENANT#" + tenantPart(t) + "#MSG#" + m }
-func tenantConnsPK(t string) string     { return "TENANT#" + tenantPart(t) + "#CONNS" }
-func tenantRoomsPK(t string) string     { return "TENANT#" + tenantPart(t) + "#ROOMS" }
-func userRoomsPK(t, u string) string    { return "TENANT#" + tenantPart(t) + "#USER#" + u + "#ROOMS" }
-func roomMessagesPK(t, r string) string { return "TENANT#" + tenantPart(t) + "#ROOM#" + r + "#MSGS" }
-func connRoomSK(t, r string) string     { return "ROOM#" + tenantPart(t) + "#" + r }
+// Keys (layout's; tenant ids escaped there).
+func connPK(c string) string            { return layout.ConnectionPK(c) }
+func userPK(t, u string) string         { return layout.UserPK(t, u) }
+func roomPK(t, r string) string         { return layout.RoomPK(t, r) }
+func messagePK(t, m string) string      { return layout.MessagePK(t, m) }
+func tenantConnsPK(t string) string     { return layout.TenantConnectionsPK(t) }
+func tenantRoomsPK(t string) string     { return layout.TenantRoomsPK(t) }
+func userRoomsPK(t, u string) string    { return layout.UserRoomsPK(t, u) }
+func roomMessagesPK(t, r string) string { return layout.RoomMessagesPK(t, r) }
+func connRoomSK(t, r string) string     { return layout.ConnRoomSK(t, r) }
 
 const (
-	skMeta        = "META"
-	skTyping      = "TYPING"
-	prefixConn    = "CONN#"
-	prefixMember  = "MEMBER#"
-	prefixRoom    = "ROOM#"
-	prefixAccess  = "ACCESS#"
-	roomOrderSize = 13 // digits of the milliseconds in room sort keys
+	skMeta        = layout.SKMeta
+	skTyping      = layout.SKTyping
+	prefixConn    = layout.PrefixConn
+	prefixMember  = layout.PrefixMember
+	prefixRoom    = layout.PrefixRoom
+	prefixAccess  = layout.PrefixAccess
 )
 
-// roomOrder is the sort key of rooms in GSI1 (public) and GSI2 (access):
-// creation time in milliseconds, zero-padded, then the room id, so that
-// descending order is newest first, then room id descending.
-func roomOrder(createdAtMs int64, roomID string) string {
-	return fmt.Sprintf("%0*d#%s", roomOrderSize, createdAtMs, roomID)
-}
+// roomOrder is the sort key of rooms in GSI1 (public) and GSI2 (access).
+func roomOrder(createdAtMs int64, roomID string) string { return layout.RoomOrder(createdAtMs, roomID) }
 
 // validCreatedAt reports whether a room's creation time fits roomOrder
 // (1970 to 2286).
