@@ -80,12 +80,12 @@ func roomMessagesPK(t, r string) string { return layout.RoomMessagesPK(t, r) }
 func connRoomSK(t, r string) string     { return layout.ConnRoomSK(t, r) }
 
 const (
-	skMeta        = layout.SKMeta
-	skTyping      = layout.SKTyping
-	prefixConn    = layout.PrefixConn
-	prefixMember  = layout.PrefixMember
-	prefixRoom    = layout.PrefixRoom
-	prefixAccess  = layout.PrefixAccess
+	skMeta       = layout.SKMeta
+	skTyping     = layout.SKTyping
+	prefixConn   = layout.PrefixConn
+	prefixMember = layout.PrefixMember
+	prefixRoom   = layout.PrefixRoom
+	prefixAccess = layout.PrefixAccess
 )
 
 // roomOrder is the sort key of rooms in GSI1 (public) and GSI2 (access).
