@@ -188,7 +188,56 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	if r == nil || r.URL == nil {
 		return "", ErrMissingAuth
 	}
+	info, query, err := parseRequestAuth(r)
+	if err != nil {
+		return "", err
+	}
+	headers := lowerHeaders(r.Header)
+	amzDate, reqTime, err := requestTime(info, query, headers)
+	if err != nil {
+		return "", err
+	}
+	if err := v.checkScope(info); err != nil {
+		return "", err
+	}
+	if err := v.checkTime(info, query, amzDate, reqTime); err != nil {
+		return "", err
+	}
+	if info.scopeDate != amzDate[:8] {
+		return "", fmt.Errorf("%w: credential date %q does not match request date %q", ErrScope, info.scopeDate, amzDate[:8])
+	}
 
+	secret, ok := v.Credentials[info.accessKeyID]
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownKey, info.accessKeyID)
+	}
+	bodyHash, err := payloadHash(headers, body)
+	if err != nil {
+		return "", err
+	}
+	canonicalRequest := buildCanonicalRequest(r, info, query, headers, bodyHash)
+
+	scope := info.scopeDate + "/" + info.scopeRegion + "/" + info.scopeService + "/" + info.scopeTerm
+	crHash := sha256.Sum256([]byte(canonicalRequest))
+	stringToSign := algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
+
+	key := v.signingKey(secret, info.scopeDate, info.scopeRegion, info.scopeService)
+	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
+
+	if !hmac.Equal([]byte(want), []byte(info.signature)) {
+		return "", &MismatchError{
+			AccessKeyID:      info.accessKeyID,
+			CanonicalRequest: canonicalRequest,
+			StringToSign:     stringToSign,
+		}
+	}
+	return info.accessKeyID, nil
+}
+
+// parseRequestAuth finds the one authentication mechanism of r (the
+// Authorization header or presigned query parameters) and parses it. It also
+// returns r's parsed query.
+func parseRequestAuth(r *http.Request) (authInfo, url.Values, error) {
 	query, qerr := url.ParseQuery(r.URL.RawQuery)
 
 	authHeaders := r.Header.Values("Authorization")
@@ -197,94 +246,105 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	_, hasQCred := query[qCredential]
 	presigned := hasQAlg || hasQSig || hasQCred
 
-	var info authInfo
 	switch {
 	case len(authHeaders) == 0 && !presigned:
 		if qerr != nil && strings.Contains(r.URL.RawQuery, "X-Amz-") {
-			return "", malformed("invalid query string: %v", qerr)
+			return authInfo{}, nil, malformed("invalid query string: %v", qerr)
 		}
-		return "", fmt.Errorf("%w: no Authorization header and no presigned query parameters", ErrMissingAuth)
+		return authInfo{}, nil, fmt.Errorf("%w: no Authorization header and no presigned query parameters", ErrMissingAuth)
 	case len(authHeaders) > 0 && presigned:
-		return "", malformed("only one authentication mechanism is allowed (Authorization header and X-Amz-* query parameters both present)")
+		return authInfo{}, nil, malformed("only one authentication mechanism is allowed (Authorization header and X-Amz-* query parameters both present)")
 	case len(authHeaders) > 1:
-		return "", malformed("multiple Authorization headers")
+		return authInfo{}, nil, malformed("multiple Authorization headers")
 	}
 	if qerr != nil {
-		return "", malformed("invalid query string: %v", qerr)
+		return authInfo{}, nil, malformed("invalid query string: %v", qerr)
 	}
 
+	var (
+		info authInfo
+		err  error
+	)
 	if presigned {
 		info, err = parsePresigned(query)
 	} else {
 		info, err = parseAuthorization(authHeaders[0])
 	}
 	if err != nil {
-		return "", err
+		return authInfo{}, nil, err
 	}
+	return info, query, nil
+}
 
-	// Request time and the header (if any) it comes from.
-	var (
-		amzDate    string // value used in the string to sign
-		reqTime    time.Time
-		dateHeader string // lower-case header name that must be signed, "" for presigned
-	)
-	headers := lowerHeaders(r.Header)
+// requestTime returns the request time and its value as used in the string
+// to sign (from X-Amz-Date in the query when presigned, else from the
+// X-Amz-Date or Date header), and checks that SignedHeaders include host and
+// the header the time comes from.
+func requestTime(info authInfo, query url.Values, headers map[string][]string) (amzDate string, reqTime time.Time, err error) {
+	var dateHeader string // lower-case header name that must be signed, "" for presigned
 	if info.presigned {
 		amzDate = query.Get(qDate)
 		if reqTime, err = parseAmzDate(amzDate); err != nil {
-			return "", malformed("invalid %s query parameter %q", qDate, amzDate)
+			return "", time.Time{}, malformed("invalid %s query parameter %q", qDate, amzDate)
 		}
 	} else if vals, ok := headers["x-amz-date"]; ok {
 		if len(vals) != 1 {
-			return "", malformed("multiple X-Amz-Date headers")
+			return "", time.Time{}, malformed("multiple X-Amz-Date headers")
 		}
 		amzDate = strings.TrimSpace(vals[0])
 		if reqTime, err = parseAmzDate(amzDate); err != nil {
-			return "", malformed("invalid X-Amz-Date header %q (want YYYYMMDD'T'HHMMSS'Z')", amzDate)
+			return "", time.Time{}, malformed("invalid X-Amz-Date header %q (want YYYYMMDD'T'HHMMSS'Z')", amzDate)
 		}
 		dateHeader = "x-amz-date"
 	} else if vals, ok := headers["date"]; ok {
 		if len(vals) != 1 {
-			return "", malformed("multiple Date headers")
+			return "", time.Time{}, malformed("multiple Date headers")
 		}
 		t, perr := http.ParseTime(strings.TrimSpace(vals[0]))
 		if perr != nil {
-			return "", malformed("invalid Date header %q", vals[0])
+			return "", time.Time{}, malformed("invalid Date header %q", vals[0])
 		}
 		reqTime = t.UTC()
 		amzDate = reqTime.Format(amzDateFormat)
 		dateHeader = "date"
 	} else {
-		return "", malformed("no X-Amz-Date or Date header")
+		return "", time.Time{}, malformed("no X-Amz-Date or Date header")
 	}
 
 	// Required signed headers.
 	if !contains(info.signedHeaders, "host") {
-		return "", malformed("SignedHeaders must include host")
+		return "", time.Time{}, malformed("SignedHeaders must include host")
 	}
 	if dateHeader != "" && !contains(info.signedHeaders, dateHeader) {
-		return "", malformed("SignedHeaders must include %s", dateHeader)
+		return "", time.Time{}, malformed("SignedHeaders must include %s", dateHeader)
 	}
+	return amzDate, reqTime, nil
+}
 
-	// Scope.
+// checkScope checks the credential scope's terminator, service and region.
+func (v *Verifier) checkScope(info authInfo) error {
 	service := v.Service
 	if service == "" {
 		service = defaultService
 	}
 	if info.scopeTerm != terminator {
-		return "", fmt.Errorf("%w: credential should be scoped with a valid terminator %q, not %q", ErrScope, terminator, info.scopeTerm)
+		return fmt.Errorf("%w: credential should be scoped with a valid terminator %q, not %q", ErrScope, terminator, info.scopeTerm)
 	}
 	if info.scopeService != service {
-		return "", fmt.Errorf("%w: credential should be scoped to correct service %q, not %q", ErrScope, service, info.scopeService)
+		return fmt.Errorf("%w: credential should be scoped to correct service %q, not %q", ErrScope, service, info.scopeService)
 	}
 	if v.Region != "" && info.scopeRegion != v.Region {
-		return "", fmt.Errorf("%w: credential should be scoped to a valid region %q, not %q", ErrScope, v.Region, info.scopeRegion)
+		return fmt.Errorf("%w: credential should be scoped to a valid region %q, not %q", ErrScope, v.Region, info.scopeRegion)
 	}
 	if info.scopeRegion == "" {
-		return "", fmt.Errorf("%w: empty region in credential scope", ErrScope)
+		return fmt.Errorf("%w: empty region in credential scope", ErrScope)
 	}
+	return nil
+}
 
-	// Time window.
+// checkTime checks the request time against the allowed window: the clock
+// skew, or for a presigned request with X-Amz-Expires its validity period.
+func (v *Verifier) checkTime(info authInfo, query url.Values, amzDate string, reqTime time.Time) error {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
@@ -298,55 +358,56 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 		es := query.Get(qExpires)
 		secs, perr := strconv.ParseInt(es, 10, 64)
 		if perr != nil || secs <= 0 || len(query[qExpires]) != 1 {
-			return "", malformed("invalid %s %q", qExpires, es)
+			return malformed("invalid %s %q", qExpires, es)
 		}
 		if time.Duration(secs)*time.Second > maxPresignTTL {
-			return "", malformed("%s %d exceeds the maximum of %d seconds", qExpires, secs, int64(maxPresignTTL/time.Second))
+			return malformed("%s %d exceeds the maximum of %d seconds", qExpires, secs, int64(maxPresignTTL/time.Second))
 		}
 		if nowT.Before(reqTime.Add(-skew)) {
-			return "", fmt.Errorf("%w: presigned request is not yet valid: %s is later than %s (%s + %s)", ErrExpired, amzDate, nowT.Add(skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
+			return fmt.Errorf("%w: presigned request is not yet valid: %s is later than %s (%s + %s)", ErrExpired, amzDate, nowT.Add(skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
 		}
 		if exp := reqTime.Add(time.Duration(secs) * time.Second); nowT.After(exp) {
-			return "", fmt.Errorf("%w: presigned request expired at %s (now %s)", ErrExpired, exp.Format(amzDateFormat), nowT.Format(amzDateFormat))
+			return fmt.Errorf("%w: presigned request expired at %s (now %s)", ErrExpired, exp.Format(amzDateFormat), nowT.Format(amzDateFormat))
 		}
-	} else {
-		if d := nowT.Sub(reqTime); d > skew {
-			return "", fmt.Errorf("%w: signature expired: %s is now earlier than %s (%s - %s)", ErrExpired, amzDate, nowT.Add(-skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
-		} else if d < -skew {
-			return "", fmt.Errorf("%w: signature not yet current: %s is still later than %s (%s + %s)", ErrExpired, amzDate, nowT.Add(skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
-		}
+		return nil
 	}
-	if info.scopeDate != amzDate[:8] {
-		return "", fmt.Errorf("%w: credential date %q does not match request date %q", ErrScope, info.scopeDate, amzDate[:8])
+	if d := nowT.Sub(reqTime); d > skew {
+		return fmt.Errorf("%w: signature expired: %s is now earlier than %s (%s - %s)", ErrExpired, amzDate, nowT.Add(-skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
+	} else if d < -skew {
+		return fmt.Errorf("%w: signature not yet current: %s is still later than %s (%s + %s)", ErrExpired, amzDate, nowT.Add(skew).Format(amzDateFormat), nowT.Format(amzDateFormat), skew)
 	}
+	return nil
+}
 
-	secret, ok := v.Credentials[info.accessKeyID]
-	if !ok {
-		return "", fmt.Errorf("%w: %q", ErrUnknownKey, info.accessKeyID)
-	}
-
-	// Payload hash.
+// payloadHash returns the payload hash of the string to sign: the
+// X-Amz-Content-Sha256 header when present (it must then equal sha256(body)
+// unless it is UNSIGNED-PAYLOAD), else sha256(body).
+func payloadHash(headers map[string][]string, body []byte) (string, error) {
 	sum := sha256.Sum256(body)
 	bodyHash := hex.EncodeToString(sum[:])
-	payloadHash := bodyHash
-	if vals, ok := headers["x-amz-content-sha256"]; ok {
-		if len(vals) != 1 {
-			return "", malformed("multiple X-Amz-Content-Sha256 headers")
-		}
-		ph := strings.TrimSpace(vals[0])
-		switch {
-		case ph == unsignedPayload:
-		case isLowerHex(ph, 64):
-			if !hmac.Equal([]byte(ph), []byte(bodyHash)) {
-				return "", fmt.Errorf("%w: X-Amz-Content-Sha256 %s does not match the SHA-256 of the body (%s)", ErrSignatureMismatch, ph, bodyHash)
-			}
-		default:
-			return "", malformed("unsupported X-Amz-Content-Sha256 value %q", ph)
-		}
-		payloadHash = ph
+	vals, ok := headers["x-amz-content-sha256"]
+	if !ok {
+		return bodyHash, nil
 	}
+	if len(vals) != 1 {
+		return "", malformed("multiple X-Amz-Content-Sha256 headers")
+	}
+	ph := strings.TrimSpace(vals[0])
+	switch {
+	case ph == unsignedPayload:
+	case isLowerHex(ph, 64):
+		if !hmac.Equal([]byte(ph), []byte(bodyHash)) {
+			return "", fmt.Errorf("%w: X-Amz-Content-Sha256 %s does not match the SHA-256 of the body (%s)", ErrSignatureMismatch, ph, bodyHash)
+		}
+	default:
+		return "", malformed("unsupported X-Amz-Content-Sha256 value %q", ph)
+	}
+	return ph, nil
+}
 
-	// Canonical request.
+// buildCanonicalRequest returns the canonical request of r (see the package
+// documentation), without the presigned X-Amz-Signature parameter.
+func buildCanonicalRequest(r *http.Request, info authInfo, query url.Values, headers map[string][]string, payloadHash string) string {
 	canonQuery := query
 	if info.presigned {
 		canonQuery = make(url.Values, len(query))
@@ -392,23 +453,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	cr.WriteString(strings.Join(info.signedHeaders, ";"))
 	cr.WriteByte('\n')
 	cr.WriteString(payloadHash)
-	canonicalRequest := cr.String()
-
-	scope := info.scopeDate + "/" + info.scopeRegion + "/" + info.scopeService + "/" + info.scopeTerm
-	crHash := sha256.Sum256([]byte(canonicalRequest))
-	stringToSign := algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
-
-	key := v.signingKey(secret, info.scopeDate, info.scopeRegion, info.scopeService)
-	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
-
-	if !hmac.Equal([]byte(want), []byte(info.signature)) {
-		return "", &MismatchError{
-			AccessKeyID:      info.accessKeyID,
-			CanonicalRequest: canonicalRequest,
-			StringToSign:     stringToSign,
-		}
-	}
-	return info.accessKeyID, nil
+	return cr.String()
 }
 
 // parseAuthorization parses
