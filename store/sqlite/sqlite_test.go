@@ -18,6 +18,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
 		s, err := Open(t.TempDir(), Options{Now: now})
 		if err != nil {
@@ -39,6 +40,7 @@ func openTest(t testing.TB, dir string, now func() time.Time) *Store {
 }
 
 func TestSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "nested", "data") // Open creates it
 	now := time.Date(2025, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
@@ -95,6 +97,7 @@ func TestSurvivesReopen(t *testing.T) {
 }
 
 func TestPragmas(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	ctx := t.Context()
 	for _, tc := range []struct {
@@ -125,6 +128,7 @@ func TestPragmas(t *testing.T) {
 }
 
 func TestSchemaVersion(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir, nil)
 	if _, err := s.w.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion+1)); err != nil {
@@ -140,6 +144,7 @@ func TestSchemaVersion(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -161,6 +166,7 @@ func TestOpenErrors(t *testing.T) {
 // Reads go through their own pool: a write transaction in progress does not
 // hold them up, and they see what was committed before it began.
 func TestReadsDoNotWaitForWrites(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	ctx := t.Context()
 	c := store.Connection{ConnectionID: "c1", TenantID: "t", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}
@@ -192,6 +198,7 @@ func TestReadsDoNotWaitForWrites(t *testing.T) {
 }
 
 func TestErrorsHaveContext(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	_, err := s.GetConnection(t.Context(), "conn-42")
 	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "conn-42") {
@@ -204,6 +211,7 @@ func TestErrorsHaveContext(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	ctx := t.Context()
 	now := time.Now()
@@ -224,6 +232,7 @@ func TestLimits(t *testing.T) {
 // Every request-path query is a SEARCH on an index: no full scans, and no
 // sorting where an index gives the order.
 func TestQueryPlans(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	scan := regexp.MustCompile(`\bSCAN (\w+)`)
 	for _, tc := range []struct {
@@ -287,6 +296,7 @@ func TestQueryPlans(t *testing.T) {
 
 // Typing slots are swept once they no longer limit anything, and only then.
 func TestSweepTypingSlots(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	ctx := t.Context()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -323,6 +333,7 @@ func TestSweepTypingSlots(t *testing.T) {
 
 // The sweep returns memberships before connections, across batches too.
 func TestSweepOrder(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	ctx := t.Context()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -360,6 +371,7 @@ func TestSweepOrder(t *testing.T) {
 // After Close, methods fail with an error (the prepared statements are
 // closed with the pools), and do not panic.
 func TestUseAfterClose(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
 	ctx := t.Context()
 	if err := s.Close(); err != nil {

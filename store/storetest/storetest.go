@@ -60,7 +60,8 @@ type subtest struct {
 // Run runs the conformance suite against the implementation newStore makes.
 // Each subtest gets a fresh, empty store whose notion of "now" is the given
 // clock; the suite closes it when the subtest ends (Close may therefore be
-// called twice if newStore also arranges to close it).
+// called twice if newStore also arranges to close it). The subtests run in
+// parallel: newStore must make stores that share nothing.
 func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store) {
 	var all []subtest
 	all = append(all, connectionTests...)
@@ -71,6 +72,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	all = append(all, sweeperTests...)
 	for _, st := range all {
 		t.Run(st.name, func(t *testing.T) {
+			t.Parallel() // each subtest has a store of its own
 			clk := NewClock(Start)
 			s := newStore(t, clk.Now)
 			t.Cleanup(func() {
