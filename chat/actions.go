@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 )
 
 // action handles one request; it returns the success reply's data or an
@@ -18,19 +20,19 @@ import (
 type action func(s *Service, ctx context.Context, id identity, data json.RawMessage) (any, *apiError)
 
 var actions = map[string]action{
-	"createRoom":     (*Service).createRoom,
-	"listRooms":      (*Service).listRooms,
-	"joinRoom":       (*Service).joinRoom,
-	"leaveRoom":      (*Service).leaveRoom,
-	"sendMessage":    (*Service).sendMessage,
-	"editMessage":    (*Service).editMessage,
-	"deleteMessage":  (*Service).deleteMessage,
-	"getRoomHistory": (*Service).getRoomHistory,
-	"typingStart":    (*Service).typingStart,
-	"typingStop":     (*Service).typingStop,
-	"getOnlineUsers": (*Service).getOnlineUsers,
-	"heartbeat":      (*Service).heartbeat,
-	"ping":           (*Service).heartbeat,
+	protocol.ActionCreateRoom:     (*Service).createRoom,
+	protocol.ActionListRooms:      (*Service).listRooms,
+	protocol.ActionJoinRoom:       (*Service).joinRoom,
+	protocol.ActionLeaveRoom:      (*Service).leaveRoom,
+	protocol.ActionSendMessage:    (*Service).sendMessage,
+	protocol.ActionEditMessage:    (*Service).editMessage,
+	protocol.ActionDeleteMessage:  (*Service).deleteMessage,
+	protocol.ActionGetRoomHistory: (*Service).getRoomHistory,
+	protocol.ActionTypingStart:    (*Service).typingStart,
+	protocol.ActionTypingStop:     (*Service).typingStop,
+	protocol.ActionGetOnlineUsers: (*Service).getOnlineUsers,
+	protocol.ActionHeartbeat:      (*Service).heartbeat,
+	protocol.ActionPing:           (*Service).heartbeat,
 }
 
 // Actions lists the action names the message handler understands (the

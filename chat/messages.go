@@ -7,16 +7,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/store"
 )
 
 func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	var in struct {
-		RoomID           string `json:"roomId"`
-		Content          string `json:"content"`
-		MessageType      string `json:"messageType"`
-		ReplyToMessageID string `json:"replyToMessageId"`
-	}
+	var in protocol.SendMessageInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
@@ -91,10 +87,7 @@ func (s *Service) broadcastRoom(ctx context.Context, tenantID, roomID, excludeUs
 }
 
 func (s *Service) editMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	var in struct {
-		MessageID string `json:"messageId"`
-		Content   string `json:"content"`
-	}
+	var in protocol.EditMessageInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
@@ -117,9 +110,7 @@ func (s *Service) editMessage(ctx context.Context, id identity, data json.RawMes
 }
 
 func (s *Service) deleteMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	var in struct {
-		MessageID string `json:"messageId"`
-	}
+	var in protocol.MessageInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
@@ -191,9 +182,7 @@ func (s *Service) typingStop(ctx context.Context, id identity, data json.RawMess
 // typingStart is rate limited per connection; typingStop is not, so that
 // an indicator never sticks.
 func (s *Service) typing(ctx context.Context, id identity, data json.RawMessage, typing bool) (any, *apiError) {
-	var in struct {
-		RoomID string `json:"roomId"`
-	}
+	var in protocol.RoomInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}

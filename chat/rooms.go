@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/store"
 )
 
@@ -23,12 +24,7 @@ const (
 )
 
 func (s *Service) createRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	var in struct {
-		Name        string   `json:"name"`
-		Description string   `json:"description"`
-		IsPrivate   bool     `json:"isPrivate"`
-		Members     []string `json:"members"`
-	}
+	var in protocol.CreateRoomInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
@@ -169,9 +165,7 @@ func nullable(s string) any {
 }
 
 func (s *Service) joinRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	var in struct {
-		RoomID string `json:"roomId"`
-	}
+	var in protocol.RoomInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
@@ -238,9 +232,7 @@ func inRoom(ms []store.Membership, roomID string) (store.Membership, bool) {
 }
 
 func (s *Service) leaveRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	var in struct {
-		RoomID string `json:"roomId"`
-	}
+	var in protocol.RoomInput
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/push"
 	"github.com/switchboard-ws/switchboard/store"
 )
@@ -122,11 +123,11 @@ func (s *Service) reply(ctx context.Context, to string, r reply) {
 }
 
 func (s *Service) success(ctx context.Context, to, requestID string, data any) {
-	s.reply(ctx, to, reply{Type: "success", Data: data, RequestID: requestID})
+	s.reply(ctx, to, reply{Type: protocol.ReplySuccess, Data: data, RequestID: requestID})
 }
 
 func (s *Service) fail(ctx context.Context, to, requestID string, e *apiError) {
-	s.reply(ctx, to, reply{Type: "error", Error: e.Message, Code: e.Code, RequestID: requestID})
+	s.reply(ctx, to, reply{Type: protocol.ReplyError, Error: e.Message, Code: e.Code, RequestID: requestID})
 }
 
 // broadcastTo sends one broadcast to connections (built once, shared by

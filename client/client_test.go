@@ -3,9 +3,11 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -200,14 +202,16 @@ func TestReconnectAndResume(t *testing.T) {
 	_ = st2
 }
 
-// TestClientImportsNoServerPackage keeps the SDK free of server code.
+// TestClientImportsNoServerPackage keeps the SDK free of server code: it
+// may import the wire protocol (chat/protocol, standard library only).
 func TestClientImportsNoServerPackage(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/switchboard-ws/switchboard/client").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "github.com/switchboard-ws/switchboard/") && dep != "github.com/switchboard-ws/switchboard/client" {
+		if strings.HasPrefix(dep, "github.com/switchboard-ws/switchboard/") && dep != "github.com/switchboard-ws/switchboard/client" &&
+			dep != "github.com/switchboard-ws/switchboard/chat/protocol" {
 			t.Errorf("the client imports %s", dep)
 		}
 	}
@@ -247,4 +251,150 @@ func TestHeartbeatAfterExpiryResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(t, bob, "the message after resuming", func(ev client.Event) bool { return ev.Message != nil && ev.Message.MessageID == m.MessageID })
+}
+
+// TestCloseWhileResuming closes clients while they rejoin their rooms after
+// the server dropped them: Close returns, Events ends with the closed state,
+// and nothing the client started is left to send on Events afterwards (which
+// used to panic: "send on closed channel").
+func TestCloseWhileResuming(t *testing.T) {
+	t.Parallel()
+	st := startDev(t, t.TempDir(), "127.0.0.1:0")
+	ctx := context.Background()
+	owner := dial(t, st, "owner", "acme")
+	var rooms []string
+	for i := 0; i < 20; i++ {
+		r, err := owner.CreateRoom(ctx, client.CreateRoomInput{Name: fmt.Sprintf("room %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms = append(rooms, r.RoomID)
+	}
+	interrupted := 0
+	for round := 0; round < 5; round++ {
+		user := fmt.Sprintf("user%d", round)
+		c := dial(t, st, user, "acme")
+		for _, id := range rooms {
+			if _, err := c.JoinRoom(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The server drops the connection (DeleteConnection); the client
+		// reconnects and starts rejoining its 20 rooms.
+		conns, err := st.Store.UserConnections(ctx, "acme", user)
+		if err != nil || len(conns) != 1 {
+			t.Fatalf("%s's connections %+v %v", user, conns, err)
+		}
+		if err := st.Gateway.Disconnect(ctx, conns[0].ConnectionID); err != nil {
+			t.Fatal(err)
+		}
+		next(t, c, "reconnecting", func(ev client.Event) bool { return ev.State == client.StateReconnecting })
+		next(t, c, "connected again", func(ev client.Event) bool { return ev.State == client.StateConnected })
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// Events is closed by the time Close returns: what is left in
+		// it drains at once, and its last event is the closed state.
+		var last client.Event
+		resumed := false
+		for ev := range c.Events() {
+			last = ev
+			resumed = resumed || ev.Type == client.EventResumed
+		}
+		if last.State != client.StateClosed {
+			t.Fatalf("round %d: the last event is %+v, want the closed state", round, last)
+		}
+		if c.State() != client.StateClosed {
+			t.Fatalf("round %d: state %s after Close", round, c.State())
+		}
+		if !resumed {
+			interrupted++
+		}
+	}
+	// A resume cut short by Close does not claim to have resumed.
+	if interrupted == 0 {
+		t.Fatal("every round resumed before Close: no round closed a client while it was resuming")
+	}
+	t.Logf("%d of 5 rounds closed the client while it was resuming", interrupted)
+}
+
+// clientGoroutines lists the stacks of the goroutines running client code.
+func clientGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "switchboard/client.(*Client)") || strings.Contains(g, "switchboard/client.Dial") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// waitNoClientGoroutines polls until no goroutine runs client code, and
+// fails showing those left after 5s.
+func waitNoClientGoroutines(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := clientGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d client goroutines left:\n%s", what, len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestNoGoroutineOutlivesTheClient: once a client has ended — the server
+// dropped it and it does not reconnect, or it was closed while reconnecting
+// to a server that is gone — none of its goroutines (reader, heartbeats,
+// resume) is left running. Not parallel: it looks at every goroutine.
+func TestNoGoroutineOutlivesTheClient(t *testing.T) {
+	dir := t.TempDir()
+	st := startDev(t, dir, "127.0.0.1:0")
+	ctx := context.Background()
+	waitNoClientGoroutines(t, "before the test (earlier tests' clients)")
+
+	// The server drops a client that does not reconnect: Events closes and
+	// its heartbeat goroutine stops too.
+	tok, err := st.Token("carol", "Carol", "acme", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := client.Dial(ctx, client.Options{URL: st.URL(), Token: tok, NoReconnect: true, HeartbeatInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Close()
+	conns, err := st.Store.UserConnections(ctx, "acme", "carol")
+	if err != nil || len(conns) != 1 {
+		t.Fatalf("carol's connections %+v %v", conns, err)
+	}
+	if err := st.Gateway.Disconnect(ctx, conns[0].ConnectionID); err != nil {
+		t.Fatal(err)
+	}
+	for range carol.Events() {
+	}
+	if carol.State() != client.StateClosed {
+		t.Fatalf("state %s after the server dropped a client without reconnect", carol.State())
+	}
+	if err := carol.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoClientGoroutines(t, "after the server dropped a client without reconnect")
+
+	// Closed while reconnecting to a server that is gone.
+	dave := dial(t, st, "dave", "acme")
+	st.Close(ctx)
+	next(t, dave, "reconnecting", func(ev client.Event) bool { return ev.State == client.StateReconnecting })
+	if err := dave.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoClientGoroutines(t, "after Close while reconnecting")
+	if err := dave.Heartbeat(ctx); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("a request after Close: %v, want ErrClosed", err)
+	}
 }

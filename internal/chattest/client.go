@@ -13,18 +13,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 )
 
-// Frame is one JSON frame a client received.
+// Frame is one JSON frame a client received (a protocol.Frame), with the
+// text it came as.
 type Frame struct {
-	Type      string          `json:"type"`
-	RoomID    string          `json:"roomId"`
-	Data      json.RawMessage `json:"data"`
-	Error     string          `json:"error"`
-	Code      string          `json:"code"`
-	RequestID string          `json:"requestId"`
-	Timestamp string          `json:"timestamp"`
-	Raw       string          `json:"-"`
+	protocol.Frame
+	Raw string `json:"-"`
 }
 
 // Client is a test user's tab: a real WebSocket connection whose frames are
@@ -78,7 +74,7 @@ func (tg *Target) ConnectToken(t testing.TB, name, token string) *Client {
 			}
 			var f Frame
 			if err := json.Unmarshal(p, &f); err != nil {
-				f = Frame{Type: "unparseable"}
+				f = Frame{Frame: protocol.Frame{Type: "unparseable"}}
 			}
 			f.Raw = string(p)
 			c.frames <- f
@@ -178,7 +174,7 @@ func (c *Client) Do(action string, data any) Frame {
 // data into out (if not nil).
 func (c *Client) Succeeded(r Frame, action string, out any) {
 	c.t.Helper()
-	if r.Type != "success" {
+	if r.Type != protocol.ReplySuccess {
 		c.t.Fatalf("%s: %s failed: %s", c.name, action, r.Raw)
 	}
 	if out != nil {
@@ -191,7 +187,7 @@ func (c *Client) Succeeded(r Frame, action string, out any) {
 // Failed checks that r is an error reply with code.
 func (c *Client) Failed(r Frame, action, code string) {
 	c.t.Helper()
-	if r.Type != "error" || r.Code != code || r.Error == "" {
+	if r.Type != protocol.ReplyError || r.Code != code || r.Error == "" {
 		c.t.Fatalf("%s: %s: got %s, want error %s", c.name, action, r.Raw, code)
 	}
 }

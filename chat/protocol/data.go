@@ -1,0 +1,148 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Message is a chat message as clients see it. Its times go on the wire
+// in TimeFormat; EditedAt is absent (zero) if the message was never
+// edited.
+type Message struct {
+	MessageID        string    `json:"messageId"`
+	RoomID           string    `json:"roomId"`
+	UserID           string    `json:"userId"`
+	Username         string    `json:"username"`
+	Content          string    `json:"content"`
+	MessageType      string    `json:"messageType"`
+	Timestamp        time.Time `json:"timestamp"`
+	EditedAt         time.Time `json:"editedAt,omitzero"`
+	Edited           bool      `json:"edited,omitempty"`
+	Deleted          bool      `json:"deleted,omitempty"`
+	ReplyToMessageID string    `json:"replyToMessageId,omitempty"`
+}
+
+type wireMessage struct {
+	MessageID        string `json:"messageId"`
+	RoomID           string `json:"roomId"`
+	UserID           string `json:"userId"`
+	Username         string `json:"username"`
+	Content          string `json:"content"`
+	MessageType      string `json:"messageType"`
+	Timestamp        string `json:"timestamp"`
+	EditedAt         string `json:"editedAt,omitempty"`
+	Edited           bool   `json:"edited,omitempty"`
+	Deleted          bool   `json:"deleted,omitempty"`
+	ReplyToMessageID string `json:"replyToMessageId,omitempty"`
+}
+
+// MarshalJSON writes the message with its times in TimeFormat.
+func (m Message) MarshalJSON() ([]byte, error) {
+	w := wireMessage{
+		MessageID: m.MessageID, RoomID: m.RoomID, UserID: m.UserID, Username: m.Username, Content: m.Content,
+		MessageType: m.MessageType, Timestamp: FormatTime(m.Timestamp), Edited: m.Edited, Deleted: m.Deleted,
+		ReplyToMessageID: m.ReplyToMessageID,
+	}
+	if !m.EditedAt.IsZero() {
+		w.EditedAt = FormatTime(m.EditedAt)
+	}
+	return json.Marshal(w)
+}
+
+// Room is a chat room as clients see it; Members are listed for private
+// rooms only.
+type Room struct {
+	RoomID      string    `json:"roomId"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedBy   string    `json:"createdBy"`
+	CreatedAt   time.Time `json:"createdAt"`
+	IsPrivate   bool      `json:"isPrivate"`
+	Members     []string  `json:"members,omitempty"`
+}
+
+type wireRoom struct {
+	RoomID      string   `json:"roomId"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	CreatedBy   string   `json:"createdBy"`
+	CreatedAt   string   `json:"createdAt"`
+	IsPrivate   bool     `json:"isPrivate"`
+	Members     []string `json:"members,omitempty"`
+}
+
+// MarshalJSON writes the room with its creation time in TimeFormat.
+func (r Room) MarshalJSON() ([]byte, error) {
+	return json.Marshal(wireRoom{RoomID: r.RoomID, Name: r.Name, Description: r.Description, CreatedBy: r.CreatedBy,
+		CreatedAt: FormatTime(r.CreatedAt), IsPrivate: r.IsPrivate, Members: r.Members})
+}
+
+// OnlineUser is one user with at least one open connection.
+type OnlineUser struct {
+	UserID      string `json:"userId"`
+	Username    string `json:"username"`
+	Connections int    `json:"connections"`
+}
+
+// CreateRoomInput is createRoom's data.
+type CreateRoomInput struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	IsPrivate   bool     `json:"isPrivate,omitempty"`
+	Members     []string `json:"members,omitempty"`
+}
+
+// ListRoomsInput is listRooms's data; IsPrivate nil lists both kinds.
+type ListRoomsInput struct {
+	IsPrivate *bool  `json:"isPrivate,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	Cursor    string `json:"cursor,omitempty"`
+}
+
+// RoomPage is one page of rooms (listRooms's reply); Cursor is null on
+// the wire ("" decoded) on the last page.
+type RoomPage struct {
+	Rooms  []Room `json:"rooms"`
+	Cursor string `json:"cursor"`
+}
+
+// SendMessageInput is sendMessage's data; RoomID may be left out by a
+// connection in exactly one room.
+type SendMessageInput struct {
+	RoomID           string `json:"roomId,omitempty"`
+	Content          string `json:"content"`
+	MessageType      string `json:"messageType,omitempty"`
+	ReplyToMessageID string `json:"replyToMessageId,omitempty"`
+}
+
+// EditMessageInput is editMessage's data.
+type EditMessageInput struct {
+	MessageID string `json:"messageId"`
+	Content   string `json:"content"`
+}
+
+// MessageInput is deleteMessage's data.
+type MessageInput struct {
+	MessageID string `json:"messageId"`
+}
+
+// RoomInput is the data of joinRoom, leaveRoom, typingStart, typingStop
+// and getOnlineUsers; RoomID may be left out where the action allows.
+type RoomInput struct {
+	RoomID string `json:"roomId"`
+}
+
+// HistoryInput is getRoomHistory's data.
+type HistoryInput struct {
+	RoomID string `json:"roomId"`
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// HistoryPage is one page of history, newest first; Cursor is null on
+// the wire ("" decoded) on the last page.
+type HistoryPage struct {
+	RoomID   string    `json:"roomId"`
+	Messages []Message `json:"messages"`
+	Cursor   string    `json:"cursor"`
+}

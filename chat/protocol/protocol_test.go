@@ -1,0 +1,68 @@
+package protocol
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The package depends on the standard library only, so that any program
+// (the SDK, the bench) may speak the protocol without the server.
+func TestStandardLibraryOnly(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep != "github.com/switchboard-ws/switchboard/chat/protocol" {
+			t.Errorf("the protocol package imports %s", dep)
+		}
+	}
+}
+
+// Messages and rooms go on the wire with their times in milliseconds, UTC,
+// and come back as the same instants.
+func TestTimesOnTheWire(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 6, 1, 14, 0, 0, 100_000_000, time.FixedZone("CEST", 2*3600))
+	m := Message{MessageID: "m", RoomID: "r", UserID: "u", Username: "U", Content: "hi", MessageType: MessageText, Timestamp: at}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"messageId":"m","roomId":"r","userId":"u","username":"U","content":"hi","messageType":"TEXT","timestamp":"2025-06-01T12:00:00.100Z"}`
+	if string(b) != want {
+		t.Errorf("message on the wire:\n%s\nwant\n%s", b, want)
+	}
+	m.EditedAt, m.Edited = at.Add(time.Second), true
+	b, _ = json.Marshal(m)
+	var back Message
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Timestamp.Equal(at) || !back.EditedAt.Equal(m.EditedAt) || !back.Edited {
+		t.Errorf("message round trip: %+v from %s", back, b)
+	}
+	r := Room{RoomID: "r", Name: "n", CreatedBy: "u", CreatedAt: at}
+	b, _ = json.Marshal(r)
+	if want := `{"roomId":"r","name":"n","createdBy":"u","createdAt":"2025-06-01T12:00:00.100Z","isPrivate":false}`; string(b) != want {
+		t.Errorf("room on the wire:\n%s\nwant\n%s", b, want)
+	}
+}
+
+// Every list holds distinct names.
+func TestListsDistinct(t *testing.T) {
+	t.Parallel()
+	for name, l := range map[string][]string{"Actions": Actions, "Codes": Codes, "Broadcasts": Broadcasts} {
+		seen := map[string]bool{}
+		for _, v := range l {
+			if seen[v] {
+				t.Errorf("%s lists %q twice", name, v)
+			}
+			seen[v] = true
+		}
+	}
+}
