@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		expr string
 		want []string // substrings of the error message
@@ -63,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseOK(t *testing.T) {
+	t.Parallel()
 	for _, expr := range []string{
 		"$request.body.action",
 		"${request.body.action}",
@@ -86,6 +88,7 @@ func TestParseOK(t *testing.T) {
 }
 
 func TestMustParsePanics(t *testing.T) {
+	t.Parallel()
 	defer func() {
 		r := recover()
 		err, _ := r.(error)
@@ -97,6 +100,7 @@ func TestMustParsePanics(t *testing.T) {
 }
 
 func TestErrorMessage(t *testing.T) {
+	t.Parallel()
 	_, err := Parse("$request.body.a..b")
 	const want = `routeselect: invalid expression "$request.body.a..b": at offset 16: empty JSON path segment`
 	if err == nil || err.Error() != want {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestSelect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		expr, body string
 		want       string
@@ -151,6 +152,7 @@ func TestSelect(t *testing.T) {
 }
 
 func TestSelectDepth(t *testing.T) {
+	t.Parallel()
 	e := MustParse("$request.body.a")
 	for _, tt := range []struct {
 		depth int
@@ -176,6 +178,7 @@ func TestSelectDepth(t *testing.T) {
 }
 
 func TestSelectManyVariables(t *testing.T) {
+	t.Parallel()
 	// More distinct paths than Select's on-stack capture buffer.
 	var expr, body, want strings.Builder
 	body.WriteString("{")
@@ -196,6 +199,7 @@ func TestSelectManyVariables(t *testing.T) {
 }
 
 func TestZeroExpr(t *testing.T) {
+	t.Parallel()
 	var e Expr
 	if got, ok := e.Select([]byte(`{"a":1}`)); got != "" || !ok {
 		t.Errorf("zero Expr: got %q, %v", got, ok)
@@ -218,6 +222,7 @@ func TestSelectAllocs(t *testing.T) {
 }
 
 func TestLongPath(t *testing.T) {
+	t.Parallel()
 	// Neither Parse nor Select recurses along a path.
 	const n = 200_000
 	e := MustParse("$request.body" + strings.Repeat(".k", n))
@@ -232,6 +237,7 @@ func TestLongPath(t *testing.T) {
 }
 
 func TestSelectConcurrent(t *testing.T) {
+	t.Parallel()
 	e := MustParse("${request.body.a}/${request.body.b.c}")
 	var wg sync.WaitGroup
 	for g := range 8 {
