@@ -6,6 +6,16 @@
 //
 // It talks to the server only over the WebSocket protocol and imports no
 // server package, so it works the same against `switchboard dev` and AWS.
+//
+// # Goroutines and Close
+//
+// A Client's methods are safe for concurrent use. Dial starts one goroutine
+// that reads the connection and reconnects; it owns the goroutines it starts
+// in turn (heartbeats, and the resume after each reconnect) and waits for
+// them before it ends. Close stops them all and returns only once every
+// goroutine the Client started has ended and Events is closed. No event is
+// sent on Events after it is closed. After Close, requests fail with
+// ErrClosed.
 package client
 
 import (
@@ -53,6 +63,7 @@ const (
 )
 
 // Client is a connection to the chat backend that survives reconnects.
+// Close it to release its goroutines.
 type Client struct {
 	opts   Options
 	log    *slog.Logger
@@ -67,8 +78,11 @@ type Client struct {
 	closed  bool
 	wmu     sync.Mutex // serializes writes
 
-	done   chan struct{}
-	cancel context.CancelFunc
+	emu          sync.Mutex // guards sends on events against its close
+	eventsClosed bool
+
+	wg     sync.WaitGroup     // the run goroutine; Close waits for it
+	cancel context.CancelFunc // stops run and what it started
 }
 
 type roomState struct {
@@ -105,7 +119,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{opts: opts, log: log, events: make(chan Event, opts.EventBuffer),
-		pending: map[string]chan response{}, rooms: map[string]*roomState{}, state: StateConnecting, done: make(chan struct{})}
+		pending: map[string]chan response{}, rooms: map[string]*roomState{}, state: StateConnecting}
 	conn, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -113,10 +127,11 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.setConn(conn, StateConnected)
-	go c.run(bg, conn)
-	if opts.HeartbeatInterval > 0 {
-		go c.heartbeats(bg)
-	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.run(bg, conn)
+	}()
 	return c, nil
 }
 
@@ -164,11 +179,18 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	return conn, nil
 }
 
-func (c *Client) setConn(conn *websocket.Conn, st State) {
+// setConn records the connection and the state, and tells Events; false,
+// changing nothing, once the client is closed.
+func (c *Client) setConn(conn *websocket.Conn, st State) bool {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
 	c.conn, c.state = conn, st
 	c.mu.Unlock()
 	c.emit(Event{Type: EventState, State: st})
+	return true
 }
 
 // State returns the connection state.
@@ -178,11 +200,21 @@ func (c *Client) State() State {
 	return c.state
 }
 
-// Events delivers broadcasts (and EventState changes). It is closed after Close.
+// Events delivers broadcasts (and EventState changes). It is closed, after
+// a last EventState with StateClosed, once the client is closed: by Close,
+// or when the connection ends for good (NoReconnect). Nothing is sent on it
+// after that.
 func (c *Client) Events() <-chan Event { return c.events }
 
-// emit delivers an event, dropping the oldest when the consumer lags.
+// emit delivers an event, dropping the oldest when the consumer lags. It
+// never blocks, and drops the event once Events is closed: the goroutines
+// that emit end before Events is closed, and this guard keeps it so.
 func (c *Client) emit(ev Event) {
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if c.eventsClosed {
+		return
+	}
 	for {
 		select {
 		case c.events <- ev:
@@ -196,35 +228,72 @@ func (c *Client) emit(ev Event) {
 	}
 }
 
-// run reads frames until the connection drops, then reconnects.
+// run reads frames until the connection drops, then reconnects. It owns
+// the goroutines it starts (heartbeats; a resume after each reconnect, bound
+// to that connection) and waits for them before it closes Events and ends.
 func (c *Client) run(ctx context.Context, conn *websocket.Conn) {
-	defer close(c.done)
+	var tasks sync.WaitGroup
+	defer c.finish(&tasks)
+	if c.opts.HeartbeatInterval > 0 {
+		tasks.Add(1)
+		go func() {
+			defer tasks.Done()
+			c.heartbeats(ctx)
+		}()
+	}
+	stopResume := func() {}
+	defer func() { stopResume() }()
 	for {
 		c.readLoop(conn)
+		conn.Close()
+		// The resume of this connection, if still running, is moot.
+		stopResume()
 		c.failPending(ErrDisconnected)
 		if c.isClosed() || c.opts.NoReconnect {
-			c.finish()
 			return
 		}
-		c.setConn(nil, StateReconnecting)
+		if !c.setConn(nil, StateReconnecting) {
+			return
+		}
 		var err error
 		conn, err = c.reconnect(ctx)
 		if err != nil {
-			c.finish()
 			return
 		}
-		c.setConn(conn, StateConnected)
-		go c.resume(ctx)
+		if !c.setConn(conn, StateConnected) {
+			// Closed while this connection was being made: Close did not
+			// see it, so close it here.
+			closeNormally(conn, &c.wmu)
+			return
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		var resumed sync.WaitGroup
+		resumed.Add(1)
+		tasks.Add(1)
+		go func() {
+			defer tasks.Done()
+			defer resumed.Done()
+			c.resume(rctx)
+		}()
+		stopResume = func() { cancel(); resumed.Wait() }
 	}
 }
 
-func (c *Client) finish() {
+// finish ends the client: its goroutines are stopped and waited for, then
+// the closed state is told and Events closed.
+func (c *Client) finish(tasks *sync.WaitGroup) {
 	c.mu.Lock()
 	c.state = StateClosed
 	c.closed = true
+	c.conn = nil
 	c.mu.Unlock()
+	c.cancel()
+	tasks.Wait()
 	c.emit(Event{Type: EventState, State: StateClosed})
+	c.emu.Lock()
+	c.eventsClosed = true
 	close(c.events)
+	c.emu.Unlock()
 }
 
 func (c *Client) isClosed() bool {
@@ -319,7 +388,9 @@ func (c *Client) markSeen(m Message) bool {
 }
 
 // resume rejoins the rooms joined before the drop and delivers the
-// messages missed meanwhile, oldest first.
+// messages missed meanwhile, oldest first, then tells EventResumed. It
+// stops, without EventResumed, when ctx ends (the connection dropped again,
+// or Close).
 func (c *Client) resume(ctx context.Context) {
 	c.mu.Lock()
 	rooms := map[string]string{}
@@ -328,6 +399,9 @@ func (c *Client) resume(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for roomID, lastID := range rooms {
+		if ctx.Err() != nil {
+			return
+		}
 		if _, err := c.JoinRoom(ctx, roomID); err != nil {
 			c.log.Warn("rejoining after reconnect", "roomId", roomID, "err", err)
 			continue
@@ -343,6 +417,9 @@ func (c *Client) resume(ctx context.Context) {
 				c.emit(Event{Type: BroadcastMessage, RoomID: roomID, Message: &m, Data: mustJSON(m), Timestamp: m.Timestamp, Resumed: true})
 			}
 		}
+	}
+	if ctx.Err() != nil {
+		return
 	}
 	c.emit(Event{Type: EventResumed})
 }
@@ -386,25 +463,33 @@ func (c *Client) heartbeats(ctx context.Context) {
 	}
 }
 
-// Close closes the connection (code 1000) and stops reconnecting.
+// Close closes the connection (code 1000) and stops reconnecting. It
+// returns once every goroutine the client started has ended and Events is
+// closed. Calling it again, or after the connection ended for good, is
+// harmless.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
+	already := c.closed
 	c.closed = true
 	conn := c.conn
 	c.mu.Unlock()
-	c.cancel()
-	if conn != nil {
-		c.wmu.Lock()
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		c.wmu.Unlock()
-		conn.Close()
+	if !already {
+		c.cancel()
+		if conn != nil {
+			closeNormally(conn, &c.wmu)
+		}
 	}
-	<-c.done
+	c.wg.Wait()
 	return nil
+}
+
+// closeNormally sends a close frame (1000) and closes conn; wmu serializes
+// the frame with other writers.
+func closeNormally(conn *websocket.Conn, wmu *sync.Mutex) {
+	wmu.Lock()
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	wmu.Unlock()
+	conn.Close()
 }
 
 func (c *Client) failPending(err error) {
