@@ -11,6 +11,7 @@ import (
 )
 
 func TestBatchPost(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{MaxMessageBytes: 1000}}, "$connect")
 	a := g.dial(t, "", nil)
 	b := g.dial(t, "", nil)
@@ -55,6 +56,7 @@ func TestBatchPost(t *testing.T) {
 }
 
 func TestBatchPostRequiresSignatureWithCredentials(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Credentials: sigv4.Credentials{"AKID": "secret"}})
 	resp, err := http.Post(g.http.URL+"/dev"+gateway.BatchPath, "application/json", strings.NewReader(`{"connectionIds":[],"data":"x"}`))
 	if err != nil {

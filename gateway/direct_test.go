@@ -18,6 +18,7 @@ import (
 // posts to single connections: every connection receives every frame, in
 // the order it was sent.
 func TestPostFrameKeepsOrder(t *testing.T) {
+	t.Parallel()
 	const n, rounds = 300, 30
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	var clients []*websocket.Conn
@@ -69,6 +70,7 @@ func TestPostFrameKeepsOrder(t *testing.T) {
 // closed as a slow consumer; a reading client in the same broadcasts gets
 // every one of them.
 func TestPostFrameSlowConsumer(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{SendQueueBytes: 256 * 1024}}, "$connect", "$disconnect")
 	g.dial(t, "", nil) // never reads
 	reader := g.dial(t, "", nil)
@@ -116,6 +118,7 @@ func TestPostFrameSlowConsumer(t *testing.T) {
 // Broadcasts long after the last write: the socket's write deadline, set by
 // an earlier write, has passed by then, and must not fail the next one.
 func TestPostFrameAfterTheWriteDeadline(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{WriteTimeout: 100 * time.Millisecond}}, "$connect", "$disconnect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)

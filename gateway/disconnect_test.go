@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // disconnectOf waits for the $disconnect of connection n and returns its
@@ -21,7 +22,7 @@ func (g *testGateway) disconnectOf(t *testing.T, id string) (int64, string) {
 	t.Helper()
 	var code int64
 	var reason string
-	eventually(t, 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		for _, ev := range g.events.of("$disconnect") {
 			if ev.RequestContext.ConnectionID == id {
 				code = ev.RequestContext.DisconnectStatusCode
@@ -37,6 +38,7 @@ func (g *testGateway) disconnectOf(t *testing.T, id string) (int64, string) {
 }
 
 func TestDisconnectAfterClientClose(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -55,6 +57,7 @@ func TestDisconnectAfterClientClose(t *testing.T) {
 }
 
 func TestDisconnectAfterBrowserGoesAway(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -66,6 +69,7 @@ func TestDisconnectAfterBrowserGoesAway(t *testing.T) {
 }
 
 func TestDisconnectAfterCloseWithoutCode(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -76,6 +80,7 @@ func TestDisconnectAfterCloseWithoutCode(t *testing.T) {
 }
 
 func TestDisconnectAfterTCPDrop(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -86,6 +91,7 @@ func TestDisconnectAfterTCPDrop(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
 	idle := 400 * time.Millisecond
 	g := start(t, gateway.Options{Limits: gateway.Limits{IdleTimeout: idle}}, "$connect", "$disconnect", "$default")
 	quiet := g.dial(t, "", nil)
@@ -114,7 +120,7 @@ func TestIdleTimeout(t *testing.T) {
 		if _, err := mgmt.PostToConnection(context.Background(), postInput(listenerID, "news")); err != nil {
 			t.Fatalf("post to listener: %v", err)
 		}
-		time.Sleep(idle / 8)
+		time.Sleep(idle / 8) // the pace of the activity under test: well inside the idle timeout
 	}
 	for _, id := range []string{talkerID, listenerID} {
 		for _, ev := range g.events.of("$disconnect") {
@@ -135,12 +141,13 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestMaxConnectionDuration(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{MaxConnectionDuration: 300 * time.Millisecond}}, "$connect", "$disconnect", "$default")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
 	for i := 0; i < 3; i++ { // activity does not extend the duration
 		send(t, c, "busy")
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // activity spread over the connection's lifetime, which it must not extend
 	}
 	code, reason := g.disconnectOf(t, id)
 	if code != 1001 || reason != "Maximum connection duration exceeded" {
@@ -152,6 +159,7 @@ func TestMaxConnectionDuration(t *testing.T) {
 }
 
 func TestShutdownDisconnectsEveryone(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	var clients []*websocket.Conn
 	for i := 0; i < 5; i++ {
@@ -183,6 +191,7 @@ func TestShutdownDisconnectsEveryone(t *testing.T) {
 }
 
 func TestDisconnectWaitsForQueuedMessages(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$default", "$disconnect")
 	c := g.dial(t, "", nil)
 	for i := 0; i < 20; i++ {
@@ -206,6 +215,7 @@ func TestDisconnectWaitsForQueuedMessages(t *testing.T) {
 // until its close frame, so the client gets 1000, never a dropped TCP
 // connection (1006) or a reset.
 func TestDeleteWhileClientSendsDeliversTheClose(t *testing.T) {
+	t.Parallel()
 	var received sync.Map // connection id -> chan struct{}, closed at its first message
 	arrived := func(id string) chan struct{} {
 		ch, _ := received.LoadOrStore(id, make(chan struct{}))
@@ -268,6 +278,7 @@ func TestDeleteWhileClientSendsDeliversTheClose(t *testing.T) {
 // Shutdown does not wait for a connection's backlog: messages not yet
 // dispatched are dropped, the one running finishes, then $disconnect runs.
 func TestShutdownDropsUndispatchedMessages(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	var msgs atomic.Int32
@@ -309,6 +320,7 @@ func TestShutdownDropsUndispatchedMessages(t *testing.T) {
 // When Shutdown's context ends first, $disconnect still runs, with a live
 // context of its own (Shutdown cancels the one messages run under).
 func TestDisconnectRunsAfterShutdownGivesUp(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	discErr := make(chan error, 1)
@@ -364,6 +376,7 @@ func readUntilClosed(c *websocket.Conn) {
 // connection that was accepted gets exactly one $disconnect, and Shutdown
 // returns in time. Run with -race.
 func TestLifecycleStress(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	discs := map[string]int{}
 	var g *testGateway
@@ -436,7 +449,7 @@ func TestLifecycleStress(t *testing.T) {
 	}()
 	// Shut down in the thick of it: everyone connected, some already gone.
 	g.events.waitFor(t, "$connect", clients)
-	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(discs) >= 5 }, "5 connections ended")
+	testutil.Eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(discs) >= 5 }, "5 connections ended")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := g.Shutdown(ctx); err != nil {

@@ -17,11 +17,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 var connIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{15}=$`)
 
 func TestPlainGETGets426(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect")
 	resp, err := http.Get(g.http.URL + "/dev")
 	if err != nil {
@@ -37,6 +39,7 @@ func TestPlainGETGets426(t *testing.T) {
 }
 
 func TestConnectionIDShape(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect")
 	seen := map[string]bool{}
 	for i := 0; i < 20; i++ {
@@ -56,6 +59,7 @@ func TestConnectionIDShape(t *testing.T) {
 }
 
 func TestConnectRouteDecidesTheUpgrade(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		resp   events.APIGatewayProxyResponse
@@ -110,6 +114,7 @@ func TestConnectRouteDecidesTheUpgrade(t *testing.T) {
 }
 
 func TestNoConnectRouteAcceptsEveryone(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$default")
 	c := g.dial(t, "", nil)
 	send(t, c, "hello")
@@ -119,6 +124,7 @@ func TestNoConnectRouteAcceptsEveryone(t *testing.T) {
 }
 
 func TestSubprotocolOnlyWhatConnectReturns(t *testing.T) {
+	t.Parallel()
 	var chosen atomic.Value
 	chosen.Store("")
 	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
@@ -156,6 +162,7 @@ func TestSubprotocolOnlyWhatConnectReturns(t *testing.T) {
 // token (RFC 7230) that the client offered; anything else is a 502, and the
 // $connect route, which accepted the connection, hears of its end.
 func TestSubprotocolMustBeAnOfferedToken(t *testing.T) {
+	t.Parallel()
 	var chosen atomic.Value
 	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
 		"$connect": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -201,6 +208,7 @@ func TestSubprotocolMustBeAnOfferedToken(t *testing.T) {
 // Without a connection to hijack (HTTP/2, a wrapping ResponseWriter) the
 // upgrade is refused with 500 before the authorizer and $connect run.
 func TestUpgradeWithoutHijackerIs500(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{Authorizer: allowAuthorizer(&calls)}}, "$connect", "$disconnect")
 	req := httptest.NewRequest(http.MethodGet, "/dev", nil)
@@ -243,6 +251,7 @@ func allowAuthorizer(calls *atomic.Int32) gateway.AuthorizerFunc {
 }
 
 func TestAuthorizer(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{
 		Authorizer:      allowAuthorizer(&calls),
@@ -293,6 +302,7 @@ func TestAuthorizer(t *testing.T) {
 }
 
 func TestAuthorizerHeaderIdentitySource(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{
 		Authorizer:      allowAuthorizer(&calls),
@@ -311,6 +321,7 @@ func TestAuthorizerHeaderIdentitySource(t *testing.T) {
 }
 
 func TestAuthorizerReceivesWebSocketRequest(t *testing.T) {
+	t.Parallel()
 	got := make(chan gateway.AuthorizerRequest, 1)
 	g := start(t, gateway.Options{Authorizer: &gateway.AuthorizerConfig{
 		Authorizer: authorizerFunc(func(req gateway.AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
@@ -337,6 +348,7 @@ func TestAuthorizerReceivesWebSocketRequest(t *testing.T) {
 // Every event gets its own copy of the authorizer context: a handler that
 // modifies the map it got does not change what later events carry.
 func TestAuthorizerContextIsCopiedPerEvent(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	var mu sync.Mutex
 	var seen []string
@@ -356,7 +368,7 @@ func TestAuthorizerContextIsCopiedPerEvent(t *testing.T) {
 	c := g.dial(t, "token=t", nil)
 	send(t, c, "one")
 	send(t, c, "two")
-	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 }, "two messages")
+	testutil.Eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 }, "two messages")
 	if seen[0] != "acme" || seen[1] != "acme" {
 		t.Fatalf("tenantId on the messages: %q, want acme both times", seen)
 	}
@@ -365,6 +377,7 @@ func TestAuthorizerContextIsCopiedPerEvent(t *testing.T) {
 // A connect rate below one per second still admits a connection: the bucket
 // holds at least one token.
 func TestConnectRateBelowOnePerSecond(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{ConnectRate: 0.5}}, "$connect")
 	c, resp, err := g.tryDial("", nil)
 	if err != nil {
@@ -383,6 +396,7 @@ func (f authorizerFunc) Authorize(_ context.Context, req gateway.AuthorizerReque
 }
 
 func TestConnectRateLimit(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{ConnectRate: 3}}, "$connect")
 	refused := 0
 	for i := 0; i < 6; i++ {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/wsproto"
 )
 
@@ -79,23 +79,11 @@ func (r *recorder) of(routeKey string) []events.APIGatewayWebsocketProxyRequest 
 func (r *recorder) waitFor(t *testing.T, routeKey string, n int) []events.APIGatewayWebsocketProxyRequest {
 	t.Helper()
 	var evs []events.APIGatewayWebsocketProxyRequest
-	eventually(t, 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		evs = r.of(routeKey)
 		return len(evs) >= n
 	}, "%d %s events", n, routeKey)
 	return evs
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // start serves a gateway built from opts. Every route of opts without an
@@ -116,7 +104,7 @@ func start(t *testing.T, opts gateway.Options, recorded ...string) *testGateway 
 		opts.Routes[key] = r
 	}
 	if opts.Logger == nil {
-		opts.Logger = discardLogger()
+		opts.Logger = testutil.DiscardLogger()
 	}
 	srv, err := gateway.New(opts)
 	if err != nil {
@@ -301,5 +289,3 @@ func closeCode(payload []byte) int {
 	}
 	return int(binary.BigEndian.Uint16(payload))
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

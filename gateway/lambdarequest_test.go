@@ -24,6 +24,7 @@ func viaJSON(t testing.TB, r gateway.AuthorizerRequest) events.APIGatewayCustomA
 }
 
 func TestLambdaRequestMatchesJSON(t *testing.T) {
+	t.Parallel()
 	full := gateway.AuthorizerRequest{
 		Type:      "REQUEST",
 		MethodArn: "arn:aws:execute-api:us-east-1:000000000000:local/dev/$connect",

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/wsproto"
 )
 
@@ -27,6 +28,7 @@ func rawFrame(op wsproto.Opcode, fin bool, payload []byte) []byte {
 }
 
 func TestProtocolViolationsCloseWithTheRightCode(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		frames [][]byte
@@ -80,6 +82,7 @@ func TestProtocolViolationsCloseWithTheRightCode(t *testing.T) {
 }
 
 func TestFragmentedMessageUpToTheLimit(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$default")
 	c := g.dial(t, "", nil)
 	chunk := strings.Repeat("c", 32*1024)
@@ -102,6 +105,7 @@ func TestFragmentedMessageUpToTheLimit(t *testing.T) {
 }
 
 func TestPingIsAnsweredWithPong(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{})
 	c := g.dial(t, "", nil)
 	pong := make(chan string, 1)
@@ -119,6 +123,7 @@ func TestPingIsAnsweredWithPong(t *testing.T) {
 }
 
 func TestSlowConsumerIsClosed(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{SendQueueBytes: 256 * 1024}}, "$connect", "$disconnect")
 	slow := g.dial(t, "", nil) // never reads
 	_ = slow
@@ -149,6 +154,7 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 // the socket with the client's data unread would make the kernel reset the
 // connection, which can destroy the close frame before the client reads it.
 func TestLimitCloseWaitsForTheClientsClose(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect")
 	nc, br := g.rawDial(t)
 	id := g.connID(t, 0)
@@ -182,6 +188,7 @@ func TestLimitCloseWaitsForTheClientsClose(t *testing.T) {
 // What shows it from outside: a ping sent behind the messages that do not
 // fit is answered only after the handler has made room.
 func TestInboundQueueIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{})
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -226,7 +233,7 @@ func TestInboundQueueIsBoundedInBytes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no pong after the handler made room")
 	}
-	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 6 }, "6 messages dispatched")
+	testutil.Eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 6 }, "6 messages dispatched")
 	if got := strings.Join(bodies, ""); got != "012345" {
 		t.Fatalf("messages dispatched as %q, want 012345", got)
 	}
@@ -234,13 +241,14 @@ func TestInboundQueueIsBoundedInBytes(t *testing.T) {
 	// A message larger than InboundQueueBytes still goes through, alone.
 	big := strings.Repeat("b", 100<<10)
 	send(t, c, big)
-	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 7 }, "the large message dispatched")
+	testutil.Eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 7 }, "the large message dispatched")
 }
 
 // A client that stops reading is dropped once a write has been blocked for
 // WriteTimeout (at most 1.5 x WriteTimeout: the deadline is not moved on
 // every write).
 func TestStuckWriteDropsTheConnection(t *testing.T) {
+	t.Parallel()
 	const writeTimeout = 300 * time.Millisecond
 	g := start(t, gateway.Options{Limits: gateway.Limits{WriteTimeout: writeTimeout, SendQueueBytes: 64 << 20}}, "$connect", "$disconnect")
 	g.dial(t, "", nil) // never reads
@@ -264,6 +272,7 @@ func TestStuckWriteDropsTheConnection(t *testing.T) {
 // The write deadline moves with the writes: a client that keeps reading is
 // never dropped, however long it has been connected.
 func TestWriteDeadlineFollowsActivity(t *testing.T) {
+	t.Parallel()
 	const writeTimeout = 200 * time.Millisecond
 	g := start(t, gateway.Options{Limits: gateway.Limits{WriteTimeout: writeTimeout}}, "$connect", "$disconnect")
 	c := g.dial(t, "", nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
 
@@ -28,6 +29,7 @@ func postInput(id, data string) *apigatewaymanagementapi.PostToConnectionInput {
 }
 
 func TestManagementPostGetDelete(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$disconnect", "$default")
 	c := g.dial(t, "", http.Header{"User-Agent": {"ua-test"}})
 	id := g.connID(t, 0)
@@ -83,6 +85,7 @@ func TestManagementPostGetDelete(t *testing.T) {
 }
 
 func TestManagementErrors(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{MaxMessageBytes: 1000}}, "$connect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -113,6 +116,7 @@ func TestManagementErrors(t *testing.T) {
 }
 
 func TestManagementRawPaths(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -157,6 +161,7 @@ func TestManagementRawPaths(t *testing.T) {
 }
 
 func TestPostFromInsideConnectIsGone(t *testing.T) {
+	t.Parallel()
 	var g *testGateway
 	postErr := make(chan error, 1)
 	g = start(t, gateway.Options{Routes: map[string]gateway.Route{
@@ -174,6 +179,7 @@ func TestPostFromInsideConnectIsGone(t *testing.T) {
 }
 
 func TestManagementRequiresSignatureWhenCredentialsSet(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Credentials: sigv4.Credentials{"AKIDSWITCHBOARD": "s3cret"}}, "$connect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -208,6 +214,7 @@ func TestManagementRequiresSignatureWhenCredentialsSet(t *testing.T) {
 }
 
 func TestManagementRefusesNonLoopbackWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	srv, err := gateway.New(gateway.Options{Stage: "dev"})
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +239,7 @@ func TestManagementRefusesNonLoopbackWithoutCredentials(t *testing.T) {
 // the 101 (the client, or a backend it tells) finds it, and what is posted
 // then reaches the client after the 101, never before it.
 func TestPostRightAfterHandshake(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect")
 	ctx := context.Background()
 	for i := range 200 {
@@ -254,6 +262,7 @@ func TestPostRightAfterHandshake(t *testing.T) {
 // behind a reverse proxy on the same host every caller is loopback: a
 // request carrying a header a proxy adds is refused.
 func TestManagementRefusesProxiedRequestsWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect")
 	g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -287,6 +296,7 @@ func TestManagementRefusesProxiedRequestsWithoutCredentials(t *testing.T) {
 
 // With credentials, a signed request is served whichever way it came.
 func TestManagementSignedThroughProxy(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Credentials: sigv4.Credentials{"AKIDSWITCHBOARD": "s3cret"}}, "$connect")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -316,7 +326,8 @@ func (b *readTracker) Read(p []byte) (int, error) { b.read = true; return b.r.Re
 // Strangers, and bodies over the message limit that say so, are refused
 // before the body is read.
 func TestManagementRefusesBeforeReadingTheBody(t *testing.T) {
-	srv, err := gateway.New(gateway.Options{Stage: "dev", Limits: gateway.Limits{MaxMessageBytes: 1000}, Logger: discardLogger()})
+	t.Parallel()
+	srv, err := gateway.New(gateway.Options{Stage: "dev", Limits: gateway.Limits{MaxMessageBytes: 1000}, Logger: testutil.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,6 +374,7 @@ func TestManagementRefusesBeforeReadingTheBody(t *testing.T) {
 // A signed post over the message limit is a 413, whatever its size (a body
 // over 1 MiB used to be cut and fail its signature check: 403).
 func TestManagementSignedOversizePostIs413(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Credentials: sigv4.Credentials{"AKID": "SECRET"}}, "$connect")
 	g.dial(t, "", nil)
 	id := g.connID(t, 0)

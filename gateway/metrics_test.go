@@ -45,6 +45,7 @@ func scrape(t *testing.T, h http.Handler) map[string]float64 {
 }
 
 func TestMetricsCountTraffic(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
 		"$default": {Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return events.APIGatewayProxyResponse{StatusCode: 200, Body: "echo:" + ev.Body}, nil
@@ -127,6 +128,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 }
 
 func TestMetricsCountSlowConsumers(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Limits: gateway.Limits{SendQueueBytes: 256 * 1024}}, "$connect", "$disconnect")
 	g.dial(t, "", nil) // never reads
 	id := g.connID(t, 0)
@@ -145,6 +147,7 @@ func TestMetricsCountSlowConsumers(t *testing.T) {
 // The metrics are refused as the management API is without credentials:
 // to clients that are not loopback, and to requests through a proxy.
 func TestMetricsOnlyForLocalClients(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{})
 	h := g.WithMetrics()
 	for _, tc := range []struct {

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 func TestNewValidatesLimits(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		limits gateway.Limits
@@ -25,7 +27,7 @@ func TestNewValidatesLimits(t *testing.T) {
 		{"integration timeout beyond AWS's 29s", gateway.Limits{IntegrationTimeout: 10 * time.Minute}, ""},
 		{"negative integration timeout", gateway.Limits{IntegrationTimeout: -time.Second}, "IntegrationTimeout"},
 	} {
-		srv, err := gateway.New(gateway.Options{Stage: "dev", Limits: tc.limits, Logger: discardLogger()})
+		srv, err := gateway.New(gateway.Options{Stage: "dev", Limits: tc.limits, Logger: testutil.DiscardLogger()})
 		switch {
 		case tc.field == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)

@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 func TestRouteSelection(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{
 		RouteSelectionExpression: "${request.body.service}/${request.body.action}",
 		Routes:                   map[string]gateway.Route{"chat/join": {}, "chat/": {}, "x/1": {}, "x/true": {}},
@@ -40,6 +42,7 @@ func TestRouteSelection(t *testing.T) {
 }
 
 func TestNestedSelectionAndDollarKeys(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{
 		RouteSelectionExpression: "$request.body.meta.kind",
 		Routes:                   map[string]gateway.Route{"ping": {}},
@@ -62,6 +65,7 @@ func TestNestedSelectionAndDollarKeys(t *testing.T) {
 var forbiddenFrame = regexp.MustCompile(`^\{"message": "Forbidden", "connectionId":"([A-Za-z0-9_-]{15}=)", "requestId":"([A-Za-z0-9_-]{15}=)"\}$`)
 
 func TestNoRouteNoDefaultIsForbiddenFrame(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{Routes: map[string]gateway.Route{"sendmessage": {}}}, "$connect", "sendmessage")
 	c := g.dial(t, "", nil)
 	id := g.connID(t, 0)
@@ -81,6 +85,7 @@ func TestNoRouteNoDefaultIsForbiddenFrame(t *testing.T) {
 }
 
 func TestIntegrationErrorsGiveGatewayFrames(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{
 		Routes: map[string]gateway.Route{
 			"fail": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -88,7 +93,7 @@ func TestIntegrationErrorsGiveGatewayFrames(t *testing.T) {
 			})},
 			"crash": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) { panic("nil map") })},
 			"slow": {Integration: fn(func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-				time.Sleep(2 * time.Second)
+				time.Sleep(2 * time.Second) // an integration slower than IntegrationTimeout: what is tested
 				return events.APIGatewayProxyResponse{Body: "late"}, nil
 			}), RouteResponse: true},
 		},
@@ -116,6 +121,7 @@ func TestIntegrationErrorsGiveGatewayFrames(t *testing.T) {
 }
 
 func TestRouteResponses(t *testing.T) {
+	t.Parallel()
 	echo := fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return events.APIGatewayProxyResponse{StatusCode: 500, Body: "echo:" + ev.Body}, nil
 	})
@@ -138,6 +144,7 @@ func TestRouteResponses(t *testing.T) {
 }
 
 func TestMessageEventFields(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{APIID: "api123", DomainName: "example.test", StageVariables: map[string]string{"env": "test"}},
 		"$connect", "$default", "$disconnect")
 	c := g.dial(t, "a=1&b=2&b=3", http.Header{"User-Agent": {"switchboard-test/1.0"}})
@@ -229,6 +236,7 @@ func TestMessageEventFields(t *testing.T) {
 }
 
 func TestConnectWithoutQueryHasNoQueryMaps(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect")
 	g.dial(t, "", nil)
 	ev := g.events.waitFor(t, "$connect", 1)[0]
@@ -244,6 +252,7 @@ func TestConnectWithoutQueryHasNoQueryMaps(t *testing.T) {
 // reached (the listener's), never the Host header: the client chooses that,
 // and handlers build their callback URL from domainName.
 func TestDomainNameDefaultsToLocalAddress(t *testing.T) {
+	t.Parallel()
 	g := start(t, gateway.Options{}, "$connect", "$default", "$disconnect")
 	c := g.dial(t, "", http.Header{"Host": {"attacker.example:80"}})
 	send(t, c, "hi")
@@ -266,6 +275,7 @@ func TestDomainNameDefaultsToLocalAddress(t *testing.T) {
 
 // Stage variables reach every event, each event with its own copy.
 func TestStageVariablesOnEveryEvent(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
 	handler := fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -284,9 +294,9 @@ func TestStageVariablesOnEveryEvent(t *testing.T) {
 	send(t, c, "one")
 	send(t, c, "two")
 	c.Close()
-	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 4 }, "4 events")
+	testutil.Eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 4 }, "4 events")
 	g.dial(t, "", nil)
-	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 5 }, "the second $connect")
+	testutil.Eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 5 }, "the second $connect")
 	mu.Lock()
 	defer mu.Unlock()
 	if got, want := strings.Join(seen, " "), "$connect=v $default=v $default=v $disconnect=v $connect=v"; got != want {
