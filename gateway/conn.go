@@ -81,7 +81,6 @@ func (c *conn) readLoop() {
 	defer c.srv.wg.Done()
 	defer c.finish()
 
-	lim := &c.srv.limits
 	var (
 		h     wsproto.Header
 		msg   []byte // the message being assembled from fragments
@@ -89,66 +88,24 @@ func (c *conn) readLoop() {
 	)
 	for {
 		if err := wsproto.ReadHeader(c.rd, c.hdr[:], &h); err != nil {
-			if !c.readFailed(err) {
-				return
-			}
-			// A malformed header: the close frame is queued. Unless the
-			// length is unusable, the frame's extent is known: skip it and
-			// read on for the client's close. Otherwise discard everything
-			// until the client goes or the close grace period ends.
-			if errors.Is(err, wsproto.ErrLengthEncoding) {
-				io.Copy(io.Discard, c.rd)
-				return
-			}
-			if !c.skip(h.Length) {
+			if !c.badHeader(err, &h) {
 				return
 			}
 			continue
 		}
 		if c.closing.Load() {
-			if h.Op != wsproto.OpClose {
-				if !c.skip(h.Length) {
-					return
-				}
-				continue
-			}
-			// The client's close frame: the closing handshake is complete.
-			p, err := c.readControl(&h)
-			if err != nil {
-				c.readFailed(err)
-				return
-			}
-			c.control(h.Op, p)
-			return
-		}
-		if h.Op.IsControl() && h.Masked {
-			p, err := c.readControl(&h)
-			if err != nil {
-				c.readFailed(err)
-				return
-			}
-			if !c.control(h.Op, p) {
+			if !c.frameWhileClosing(&h) {
 				return
 			}
 			continue
 		}
-		var code int
-		var reason string
-		switch {
-		case !h.Masked:
-			code, reason = wsproto.CloseProtocolError, "Client frames must be masked"
-		case h.Op == wsproto.OpBinary:
-			code, reason = wsproto.CloseUnsupportedData, "Binary frames are not supported"
-		case h.Op == wsproto.OpContinuation && !inMsg:
-			code, reason = wsproto.CloseProtocolError, "Continuation frame without a message to continue"
-		case h.Op == wsproto.OpText && inMsg:
-			code, reason = wsproto.CloseProtocolError, "New message before the previous one was finished"
-		case h.Length > int64(lim.MaxFrameBytes):
-			code, reason = wsproto.CloseMessageTooBig, "Frame too big"
-		case int64(len(msg))+h.Length > int64(lim.MaxMessageBytes):
-			code, reason = wsproto.CloseMessageTooBig, "Message too big"
+		if h.Op.IsControl() && h.Masked {
+			if !c.controlFrame(&h) {
+				return
+			}
+			continue
 		}
-		if code != 0 {
+		if code, reason := c.frameViolation(&h, len(msg), inMsg); code != 0 {
 			c.fail(code, reason)
 			msg, inMsg = nil, false
 			if !c.skip(h.Length) {
@@ -156,36 +113,108 @@ func (c *conn) readLoop() {
 			}
 			continue
 		}
-		// Wait until the inbox has room for the message this frame belongs
-		// to before reading (and allocating) its payload.
-		if !c.waitRoom(len(msg) + int(h.Length)) {
-			msg, inMsg = nil, false
-			if !c.skip(h.Length) {
-				return
-			}
-			continue
-		}
-		inMsg = true
-		start := len(msg)
-		msg = slices.Grow(msg, int(h.Length))[:start+int(h.Length)]
-		if _, err := io.ReadFull(c.rd, msg[start:]); err != nil {
-			c.readFailed(err)
+		var ok bool
+		if msg, inMsg, ok = c.dataFrame(&h, msg); !ok {
 			return
 		}
-		wsproto.Unmask(msg[start:], h.Mask, 0)
-		if !h.Fin {
-			continue
-		}
-		if !utf8.Valid(msg) {
-			c.fail(wsproto.CloseInvalidPayload, "Text message is not valid UTF-8")
-		} else {
-			c.touch()
-			c.srv.metrics.messagesIn.Add(1)
-			c.srv.metrics.bytesIn.Add(uint64(len(msg)))
-			c.deliver(msg) // dropped if the connection is closing
-		}
-		msg, inMsg = nil, false
 	}
+}
+
+// badHeader handles a frame header that could not be read, and reports
+// whether the reader reads on.
+func (c *conn) badHeader(err error, h *wsproto.Header) bool {
+	if !c.readFailed(err) {
+		return false
+	}
+	// A malformed header: the close frame is queued. Unless the length is
+	// unusable, the frame's extent is known: skip it and read on for the
+	// client's close. Otherwise discard everything until the client goes or
+	// the close grace period ends.
+	if errors.Is(err, wsproto.ErrLengthEncoding) {
+		io.Copy(io.Discard, c.rd)
+		return false
+	}
+	return c.skip(h.Length)
+}
+
+// frameWhileClosing handles a frame that arrives once the closing handshake
+// has started: data is dropped; the client's close frame completes the
+// handshake. It reports whether the reader reads on.
+func (c *conn) frameWhileClosing(h *wsproto.Header) bool {
+	if h.Op != wsproto.OpClose {
+		return c.skip(h.Length)
+	}
+	// The client's close frame: the closing handshake is complete.
+	p, err := c.readControl(h)
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	c.control(h.Op, p)
+	return false
+}
+
+// controlFrame reads and handles a (masked) control frame, and reports
+// whether the reader reads on.
+func (c *conn) controlFrame(h *wsproto.Header) bool {
+	p, err := c.readControl(h)
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	return c.control(h.Op, p)
+}
+
+// frameViolation returns the close code and reason for a data frame the
+// client should not have sent (given msgLen bytes of the message so far, and
+// whether a fragmented message is open), or 0.
+func (c *conn) frameViolation(h *wsproto.Header, msgLen int, inMsg bool) (code int, reason string) {
+	lim := &c.srv.limits
+	switch {
+	case !h.Masked:
+		return wsproto.CloseProtocolError, "Client frames must be masked"
+	case h.Op == wsproto.OpBinary:
+		return wsproto.CloseUnsupportedData, "Binary frames are not supported"
+	case h.Op == wsproto.OpContinuation && !inMsg:
+		return wsproto.CloseProtocolError, "Continuation frame without a message to continue"
+	case h.Op == wsproto.OpText && inMsg:
+		return wsproto.CloseProtocolError, "New message before the previous one was finished"
+	case h.Length > int64(lim.MaxFrameBytes):
+		return wsproto.CloseMessageTooBig, "Frame too big"
+	case int64(msgLen)+h.Length > int64(lim.MaxMessageBytes):
+		return wsproto.CloseMessageTooBig, "Message too big"
+	}
+	return 0, ""
+}
+
+// dataFrame reads a valid data frame's payload onto msg and, on the final
+// frame, delivers the message. It returns the message still being assembled
+// (nil when none is), whether one is, and whether the reader reads on.
+func (c *conn) dataFrame(h *wsproto.Header, msg []byte) (_ []byte, inMsg, ok bool) {
+	// Wait until the inbox has room for the message this frame belongs
+	// to before reading (and allocating) its payload.
+	if !c.waitRoom(len(msg) + int(h.Length)) {
+		return nil, false, c.skip(h.Length)
+	}
+	start := len(msg)
+	msg = slices.Grow(msg, int(h.Length))[:start+int(h.Length)]
+	if _, err := io.ReadFull(c.rd, msg[start:]); err != nil {
+		c.readFailed(err)
+		return nil, false, false
+	}
+	wsproto.Unmask(msg[start:], h.Mask, 0)
+	if !h.Fin {
+		return msg, true, true
+	}
+	if !utf8.Valid(msg) {
+		c.fail(wsproto.CloseInvalidPayload, "Text message is not valid UTF-8")
+	} else {
+		c.touch()
+		c.srv.metrics.messagesIn.Add(1)
+		c.srv.metrics.bytesIn.Add(uint64(len(msg)))
+		c.deliver(msg) // dropped if the connection is closing
+	}
+	return nil, false, true
 }
 
 // readControl reads a control frame's payload (at most 125 bytes, checked by

@@ -16,24 +16,7 @@ import (
 // serveWebSocket runs the opening handshake: the authorizer and the $connect
 // route run while the upgrade waits, and decide whether it completes.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	if !headerHasToken(r.Header, "Upgrade", "websocket") {
-		w.Header().Set("Upgrade", "websocket")
-		writeJSONMessage(w, http.StatusUpgradeRequired, "Upgrade Required")
-		return
-	}
-	switch {
-	case r.Method != http.MethodGet:
-		writeJSONMessage(w, http.StatusMethodNotAllowed, "WebSocket upgrade requires GET")
-		return
-	case !headerHasToken(r.Header, "Connection", "upgrade"):
-		writeJSONMessage(w, http.StatusBadRequest, "Connection header must contain Upgrade")
-		return
-	case r.Header.Get("Sec-WebSocket-Version") != "13":
-		w.Header().Set("Sec-WebSocket-Version", "13")
-		writeJSONMessage(w, http.StatusUpgradeRequired, "Unsupported Sec-WebSocket-Version")
-		return
-	case !wsproto.ValidKey(r.Header.Get("Sec-WebSocket-Key")):
-		writeJSONMessage(w, http.StatusBadRequest, "Invalid Sec-WebSocket-Key")
+	if !checkUpgradeRequest(w, r) {
 		return
 	}
 	// Without a hijackable connection (HTTP/2, a wrapping ResponseWriter)
@@ -57,7 +40,60 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	now := time.Now()
+	hs := handshake{now: time.Now()}
+	hs.meta = s.newConnMeta(r, hs.now)
+	hs.headers, hs.multiHeaders = connectHeaders(r)
+	hs.qs, hs.multiQS = query(r)
+
+	if !s.runAuthorizer(w, r, &hs) {
+		return
+	}
+	subprotocol, ok := s.runConnectRoute(w, r, &hs)
+	if !ok {
+		return
+	}
+	s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now)
+}
+
+// handshake is what the authorizer and $connect hear about a connection
+// being opened.
+type handshake struct {
+	now          time.Time
+	meta         connMeta
+	headers      map[string]string
+	multiHeaders map[string][]string
+	qs           map[string]string
+	multiQS      map[string][]string
+}
+
+// checkUpgradeRequest checks that r asks for a WebSocket upgrade this server
+// can make, and otherwise answers it and reports false.
+func checkUpgradeRequest(w http.ResponseWriter, r *http.Request) bool {
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		writeJSONMessage(w, http.StatusUpgradeRequired, "Upgrade Required")
+		return false
+	}
+	switch {
+	case r.Method != http.MethodGet:
+		writeJSONMessage(w, http.StatusMethodNotAllowed, "WebSocket upgrade requires GET")
+		return false
+	case !headerHasToken(r.Header, "Connection", "upgrade"):
+		writeJSONMessage(w, http.StatusBadRequest, "Connection header must contain Upgrade")
+		return false
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		writeJSONMessage(w, http.StatusUpgradeRequired, "Unsupported Sec-WebSocket-Version")
+		return false
+	case !wsproto.ValidKey(r.Header.Get("Sec-WebSocket-Key")):
+		writeJSONMessage(w, http.StatusBadRequest, "Invalid Sec-WebSocket-Key")
+		return false
+	}
+	return true
+}
+
+// newConnMeta returns the identity of a new connection opened by r.
+func (s *Server) newConnMeta(r *http.Request, now time.Time) connMeta {
 	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		sourceIP = r.RemoteAddr
@@ -75,85 +111,104 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		// callback URL (http://{domainName}/{stage}) from domainName.
 		meta.domainName = localAddr(r)
 	}
-	headers, multiHeaders := connectHeaders(r)
-	qs, multiQS := query(r)
+	return meta
+}
 
-	if a := s.opts.Authorizer; a != nil {
-		if !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
-			writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
-			return
-		}
-		req := AuthorizerRequest{
-			Type:                            "REQUEST",
-			MethodArn:                       s.methodArn,
-			Headers:                         headers,
-			MultiValueHeaders:               multiHeaders,
-			QueryStringParameters:           qs,
-			MultiValueQueryStringParameters: multiQS,
-			StageVariables:                  s.stageVariables(),
-			RequestContext:                  s.requestContext(&meta, RouteConnect, EventConnect, now),
-		}
-		resp, err := s.authorize(req)
-		status, why := authzOutcome(resp, err, s.methodArn)
-		if status == 0 {
-			meta.authorizer, why = authorizerContext(resp)
-			if why != nil {
-				status = http.StatusInternalServerError
-			}
-		}
-		if status != 0 {
-			s.log.Info("connection refused by authorizer", "status", status, "reason", why, "sourceIp", sourceIP)
-			writeJSONMessage(w, status, http.StatusText(status))
-			return
+// runAuthorizer runs the authorizer, if any, and keeps the context it
+// returns in hs.meta. When it refuses the connection (or fails) it answers
+// the request and reports false.
+func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *handshake) bool {
+	a := s.opts.Authorizer
+	if a == nil {
+		return true
+	}
+	if !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
+		writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
+		return false
+	}
+	req := AuthorizerRequest{
+		Type:                            "REQUEST",
+		MethodArn:                       s.methodArn,
+		Headers:                         hs.headers,
+		MultiValueHeaders:               hs.multiHeaders,
+		QueryStringParameters:           hs.qs,
+		MultiValueQueryStringParameters: hs.multiQS,
+		StageVariables:                  s.stageVariables(),
+		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
+	}
+	resp, err := s.authorize(req)
+	status, why := authzOutcome(resp, err, s.methodArn)
+	if status == 0 {
+		hs.meta.authorizer, why = authorizerContext(resp)
+		if why != nil {
+			status = http.StatusInternalServerError
 		}
 	}
+	if status != 0 {
+		s.log.Info("connection refused by authorizer", "status", status, "reason", why, "sourceIp", hs.meta.sourceIP)
+		writeJSONMessage(w, status, http.StatusText(status))
+		return false
+	}
+	return true
+}
 
-	var subprotocol string
-	if route, ok := s.routes[RouteConnect]; ok {
-		ev := events.APIGatewayWebsocketProxyRequest{
-			Headers:                         headers,
-			MultiValueHeaders:               multiHeaders,
-			QueryStringParameters:           qs,
-			MultiValueQueryStringParameters: multiQS,
-			StageVariables:                  s.stageVariables(),
-			RequestContext:                  s.requestContext(&meta, RouteConnect, EventConnect, now),
+// runConnectRoute runs the $connect route, if any, and returns the
+// subprotocol it chose. When it refuses the connection (or fails) it answers
+// the request and reports false.
+func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *handshake) (subprotocol string, ok bool) {
+	route, ok := s.routes[RouteConnect]
+	if !ok {
+		return "", true
+	}
+	ev := events.APIGatewayWebsocketProxyRequest{
+		Headers:                         hs.headers,
+		MultiValueHeaders:               hs.multiHeaders,
+		QueryStringParameters:           hs.qs,
+		MultiValueQueryStringParameters: hs.multiQS,
+		StageVariables:                  s.stageVariables(),
+		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
+	}
+	meta := &hs.meta
+	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
+	switch {
+	case errors.Is(err, errIntegrationTimeout):
+		s.log.Warn("$connect timed out", "connectionId", meta.id)
+		writeJSONMessage(w, http.StatusGatewayTimeout, "Endpoint request timed out")
+		return "", false
+	case err != nil:
+		s.log.Warn("$connect integration failed", "connectionId", meta.id, "err", err)
+		writeJSONMessage(w, http.StatusBadGateway, "Internal server error")
+		return "", false
+	}
+	status := resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status < 200 || status > 299 {
+		s.log.Debug("$connect refused the connection", "connectionId", meta.id, "status", status)
+		if status < 300 || status > 599 {
+			// 1xx would be taken for an interim response, and
+			// anything outside 100-599 is not an HTTP status.
+			status = http.StatusBadGateway
 		}
-		resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
-		switch {
-		case errors.Is(err, errIntegrationTimeout):
-			s.log.Warn("$connect timed out", "connectionId", meta.id)
-			writeJSONMessage(w, http.StatusGatewayTimeout, "Endpoint request timed out")
-			return
-		case err != nil:
-			s.log.Warn("$connect integration failed", "connectionId", meta.id, "err", err)
+		w.WriteHeader(status)
+		return "", false
+	}
+	subprotocol = responseHeader(resp, "Sec-WebSocket-Protocol")
+	if subprotocol != "" {
+		if why := checkSubprotocol(subprotocol, r.Header); why != "" {
+			s.log.Warn("$connect returned an unusable Sec-WebSocket-Protocol: answering 502", "connectionId", meta.id, "subprotocol", subprotocol, "reason", why)
 			writeJSONMessage(w, http.StatusBadGateway, "Internal server error")
-			return
-		}
-		status := resp.StatusCode
-		if status == 0 {
-			status = http.StatusOK
-		}
-		if status < 200 || status > 299 {
-			s.log.Debug("$connect refused the connection", "connectionId", meta.id, "status", status)
-			if status < 300 || status > 599 {
-				// 1xx would be taken for an interim response, and
-				// anything outside 100-599 is not an HTTP status.
-				status = http.StatusBadGateway
-			}
-			w.WriteHeader(status)
-			return
-		}
-		subprotocol = responseHeader(resp, "Sec-WebSocket-Protocol")
-		if subprotocol != "" {
-			if why := checkSubprotocol(subprotocol, r.Header); why != "" {
-				s.log.Warn("$connect returned an unusable Sec-WebSocket-Protocol: answering 502", "connectionId", meta.id, "subprotocol", subprotocol, "reason", why)
-				writeJSONMessage(w, http.StatusBadGateway, "Internal server error")
-				s.abandon(meta)
-				return
-			}
+			s.abandon(*meta)
+			return "", false
 		}
 	}
+	return subprotocol, true
+}
 
+// completeUpgrade takes the connection from net/http, registers it, writes
+// the 101 and starts its reader.
+func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time) {
 	c, resp101, err := s.hijack(hj, r, subprotocol)
 	if err != nil {
 		s.log.Info("handshake failed after $connect", "connectionId", meta.id, "err", err)
