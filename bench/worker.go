@@ -43,6 +43,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/bench/hist"
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 )
 
 // Worker modes.
@@ -387,7 +388,8 @@ var joinRequestID = []byte(`"requestId":"bench-join"`)
 
 // joinRoom sends joinRoom and waits for the reply (read by readLoop).
 func (w *worker) joinRoom(lc *leanConn) bool {
-	req, _ := json.Marshal(map[string]any{"action": "joinRoom", "data": map[string]string{"roomId": w.spec.RoomID}, "requestId": "bench-join"})
+	data, _ := json.Marshal(protocol.RoomInput{RoomID: w.spec.RoomID})
+	req, _ := json.Marshal(protocol.Request{Action: protocol.ActionJoinRoom, Data: data, RequestID: "bench-join"})
 	t0 := time.Now()
 	lc.ws.SetWriteDeadline(t0.Add(w.spec.Timeout))
 	if err := lc.ws.WriteMessage(websocket.TextMessage, req); err != nil {
@@ -449,12 +451,10 @@ func (w *worker) readLoop(lc *leanConn) {
 			}
 		}
 		if lc.joined != nil && bytes.Contains(buf, joinRequestID) {
-			var rep struct {
-				Type string `json:"type"`
-			}
+			var rep protocol.Frame
 			json.Unmarshal(buf, &rep)
 			select {
-			case lc.joined <- rep.Type == "success":
+			case lc.joined <- rep.Type == protocol.ReplySuccess:
 			default:
 			}
 			continue

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/wsproto"
 )
 
@@ -194,6 +195,8 @@ func (c *bconn) write(frame []byte) error {
 	return err
 }
 
+// request is a protocol.Request with the data of the actions the baseline
+// serves decoded in the same pass.
 type request struct {
 	Action string `json:"action"`
 	Data   struct {
@@ -204,65 +207,41 @@ type request struct {
 	RequestID string `json:"requestId"`
 }
 
-type reply struct {
-	Type      string `json:"type"`
-	Data      any    `json:"data,omitempty"`
-	Error     string `json:"error,omitempty"`
-	Code      string `json:"code,omitempty"`
-	RequestID string `json:"requestId,omitempty"`
-	Timestamp string `json:"timestamp"`
-}
+type reply = protocol.Reply
 
-type message struct {
-	MessageID   string `json:"messageId"`
-	RoomID      string `json:"roomId"`
-	UserID      string `json:"userId"`
-	Username    string `json:"username"`
-	Content     string `json:"content"`
-	MessageType string `json:"messageType"`
-	Timestamp   string `json:"timestamp"`
-}
-
-type broadcast struct {
-	Type      string  `json:"type"`
-	RoomID    string  `json:"roomId"`
-	Data      message `json:"data"`
-	Timestamp string  `json:"timestamp"`
-}
-
-func stamp() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+func stamp() string { return protocol.FormatTime(time.Now()) }
 
 func (s *Server) handle(c *bconn, p []byte) {
 	var req request
 	if err := json.Unmarshal(p, &req); err != nil {
-		s.reply(c, reply{Type: "error", Error: "invalid JSON", Code: "INVALID_JSON"})
+		s.reply(c, reply{Type: protocol.ReplyError, Error: "invalid JSON", Code: protocol.CodeInvalidJSON})
 		return
 	}
-	ok := func(data any) { s.reply(c, reply{Type: "success", Data: data, RequestID: req.RequestID}) }
+	ok := func(data any) { s.reply(c, reply{Type: protocol.ReplySuccess, Data: data, RequestID: req.RequestID}) }
 	switch req.Action {
-	case "createRoom":
+	case protocol.ActionCreateRoom:
 		id := "baseline-room-" + strconv.FormatInt(s.roomSeq.Add(1), 10)
 		s.mu.Lock()
 		s.rooms[id] = &room{}
 		s.mu.Unlock()
 		ok(map[string]any{"roomId": id, "name": req.Data.Name, "createdBy": "anonymous", "createdAt": stamp(), "isPrivate": false})
-	case "joinRoom":
+	case protocol.ActionJoinRoom:
 		r := s.room(req.Data.RoomID, true)
 		r.mu.Lock()
 		r.members = append(r.members, c)
 		r.mu.Unlock()
 		c.rooms = append(c.rooms, r)
 		ok(map[string]any{"room": map[string]any{"roomId": req.Data.RoomID, "name": req.Data.RoomID, "createdBy": "anonymous", "createdAt": stamp()}, "alreadyJoined": false})
-	case "sendMessage":
+	case protocol.ActionSendMessage:
 		r := s.room(req.Data.RoomID, false)
 		if r == nil {
-			s.reply(c, reply{Type: "error", Error: "room not found", Code: "ROOM_NOT_FOUND", RequestID: req.RequestID})
+			s.reply(c, reply{Type: protocol.ReplyError, Error: "room not found", Code: protocol.CodeRoomNotFound, RequestID: req.RequestID})
 			return
 		}
-		ts := stamp()
-		m := message{MessageID: "baseline-" + strconv.FormatInt(s.msgSeq.Add(1), 10), RoomID: req.Data.RoomID,
-			UserID: "anonymous", Username: "anonymous", Content: req.Data.Content, MessageType: "TEXT", Timestamp: ts}
-		b, _ := json.Marshal(broadcast{Type: "message", RoomID: m.RoomID, Data: m, Timestamp: ts})
+		now := time.Now()
+		m := protocol.Message{MessageID: "baseline-" + strconv.FormatInt(s.msgSeq.Add(1), 10), RoomID: req.Data.RoomID,
+			UserID: "anonymous", Username: "anonymous", Content: req.Data.Content, MessageType: protocol.MessageText, Timestamp: now}
+		b, _ := json.Marshal(protocol.Broadcast{Type: protocol.BroadcastMessage, RoomID: m.RoomID, Data: m, Timestamp: protocol.FormatTime(now)})
 		frame := wsproto.TextFrame(b)
 		r.mu.Lock()
 		members := append([]*bconn(nil), r.members...)
@@ -271,10 +250,10 @@ func (s *Server) handle(c *bconn, p []byte) {
 			go to.write(frame)
 		}
 		ok(m)
-	case "heartbeat", "ping":
-		ok(map[string]any{"expiresAt": time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)})
+	case protocol.ActionHeartbeat, protocol.ActionPing:
+		ok(map[string]any{"expiresAt": protocol.FormatTime(time.Now().Add(10 * time.Minute))}) // the shape of chat's reply (chat.DefaultConnectionTTL)
 	default:
-		s.reply(c, reply{Type: "error", Error: "the baseline serves createRoom, joinRoom, sendMessage and heartbeat only", Code: "UNKNOWN_ACTION", RequestID: req.RequestID})
+		s.reply(c, reply{Type: "error", Error: "the baseline serves createRoom, joinRoom, sendMessage and heartbeat only", Code: protocol.CodeUnknownAction, RequestID: req.RequestID})
 	}
 }
 
