@@ -21,18 +21,43 @@ type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (auth.Identity, error)
 }
 
-// Config holds the backend's settings; zero values take the defaults shown.
+// The defaults of Config: the one definition of each, which `switchboard
+// dev`'s flags, devstack and docs/protocol.md state.
+const (
+	// DefaultMaxContentBytes is the largest message content accepted, in
+	// bytes (after trimming).
+	DefaultMaxContentBytes = 4096
+	// DefaultConnectionTTL is how long a connection without heartbeat
+	// lives (docs/protocol.md: "10 minutes after its last heartbeat").
+	DefaultConnectionTTL = 10 * time.Minute
+	// DefaultTypingInterval is the least time between two typingStart
+	// events of one connection (docs/protocol.md: "per 250 ms").
+	DefaultTypingInterval = 250 * time.Millisecond
+	// DefaultGoneGrace is how young a connection that answers 410 may be
+	// and still be left alone (it may be finishing its handshake).
+	DefaultGoneGrace = 10 * time.Second
+	// DefaultFanoutThreshold: broadcasts to more connections than this go
+	// through Config.Queue.
+	DefaultFanoutThreshold = 500
+	// DefaultFanoutBatchSize is the most connections of one fan-out batch.
+	DefaultFanoutBatchSize = 500
+)
+
+// Config holds the backend's settings; zero values take the defaults
+// (the Default* constants).
 type Config struct {
-	MaxContentBytes int           // 4096: larger message content is refused
-	ConnectionTTL   time.Duration // 10m: a connection without heartbeat expires after it
-	TypingInterval  time.Duration // 250ms: at most one typing event per connection per interval
+	MaxContentBytes int           // DefaultMaxContentBytes: larger message content is refused
+	ConnectionTTL   time.Duration // DefaultConnectionTTL: a connection without heartbeat expires after it
+	TypingInterval  time.Duration // DefaultTypingInterval: at most one typing event per connection per interval
 	// GoneGrace: a connection younger than this that answers 410 is left
-	// alone (it may still be finishing its handshake). Default 10s.
+	// alone (it may still be finishing its handshake). Default
+	// DefaultGoneGrace.
 	GoneGrace time.Duration
 	// Queue, when set, carries broadcasts to more than FanoutThreshold
-	// connections (default 500) to the Fanout handler in batches of at most
-	// FanoutBatchSize connections (default 500). Without it, every
-	// broadcast is posted by the handler that makes it.
+	// connections (default DefaultFanoutThreshold) to the Fanout handler in
+	// batches of at most FanoutBatchSize connections (default
+	// DefaultFanoutBatchSize). Without it, every broadcast is posted by the
+	// handler that makes it.
 	Queue           Queue
 	FanoutThreshold int
 	FanoutBatchSize int
@@ -42,22 +67,22 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.MaxContentBytes <= 0 {
-		c.MaxContentBytes = 4096
+		c.MaxContentBytes = DefaultMaxContentBytes
 	}
 	if c.ConnectionTTL <= 0 {
-		c.ConnectionTTL = 10 * time.Minute
+		c.ConnectionTTL = DefaultConnectionTTL
 	}
 	if c.TypingInterval <= 0 {
-		c.TypingInterval = 250 * time.Millisecond
+		c.TypingInterval = DefaultTypingInterval
 	}
 	if c.GoneGrace <= 0 {
-		c.GoneGrace = 10 * time.Second
+		c.GoneGrace = DefaultGoneGrace
 	}
 	if c.FanoutThreshold <= 0 {
-		c.FanoutThreshold = 500
+		c.FanoutThreshold = DefaultFanoutThreshold
 	}
 	if c.FanoutBatchSize <= 0 {
-		c.FanoutBatchSize = 500
+		c.FanoutBatchSize = DefaultFanoutBatchSize
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -30,7 +30,7 @@ const Stage = "dev"
 // Options configure a Stack. Zero values take the defaults shown.
 type Options struct {
 	DataDir       string        // required: the store and the dev secret live here
-	ConnectionTTL time.Duration // 10m: expiry of connections without heartbeat
+	ConnectionTTL time.Duration // default chat.DefaultConnectionTTL: expiry of connections without heartbeat
 	SweepInterval time.Duration // 5s: how often expired items are deleted
 	Chat          chat.Config   // content limits etc.; ConnectionTTL above wins
 	Limits        gateway.Limits
@@ -91,7 +91,7 @@ func New(opts Options) (*Stack, error) {
 		return nil, errors.New("devstack: Options.DataDir is required")
 	}
 	if opts.ConnectionTTL <= 0 {
-		opts.ConnectionTTL = 10 * time.Minute
+		opts.ConnectionTTL = chat.DefaultConnectionTTL
 	}
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = 5 * time.Second
