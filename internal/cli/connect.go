@@ -78,7 +78,6 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return fmt.Errorf("connecting: %w", err)
 	}
-	defer conn.Close()
 	fmt.Fprintf(stderr, "connected (%s)%s\n", u.Redacted(), protoNote(conn.Subprotocol()))
 
 	var outMu sync.Mutex
@@ -87,8 +86,22 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, format, a...)
 		outMu.Unlock()
 	}
+	// The frame reader is waited for on return (closing conn ends it). The
+	// stdin reader is not: a read of a terminal cannot be interrupted. It
+	// never blocks on anything else, so it ends at the next line or the end
+	// of the input (at once when the input is not a terminal; the CLI's
+	// process exits first otherwise).
+	var readers sync.WaitGroup
+	done := make(chan struct{})
+	defer func() {
+		close(done)
+		conn.Close()
+		readers.Wait()
+	}()
 	closed := make(chan error, 1)
+	readers.Add(1)
 	go func() {
+		defer readers.Done()
 		for {
 			typ, p, err := conn.ReadMessage()
 			if err != nil {
@@ -106,10 +119,14 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	go func() {
 		sc := bufio.NewScanner(stdin)
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		defer close(lines)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			case <-done:
+				return
+			}
 		}
-		close(lines)
 	}()
 	for {
 		select {
