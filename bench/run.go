@@ -430,14 +430,11 @@ func ackError(err error) string {
 func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Result, error) {
 	res := &Result{Target: t.Name, How: t.How}
 	nonce := randHex(4)
-	const tenant = "bench"
 	fr := &FanoutResult{Receivers: cfg.receivers(), Senders: cfg.Senders, Messages: cfg.Messages, Rate: cfg.Rate, Inflight: cfg.Inflight,
 		Users: cfg.Users, BinSeconds: cfg.Bin.Seconds(), AckErrors: map[string]int{}}
 	res.Fanout = fr
 
-	// The senders: SDK clients.
-	pb.phase(t.Name+": senders joining", 0)
-	senders := make([]*client.Client, cfg.Senders)
+	senders, roomID, err := joinSenders(ctx, cfg, t, pb, nonce)
 	defer func() {
 		for _, s := range senders {
 			if s != nil {
@@ -445,18 +442,58 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 			}
 		}
 	}()
+	if err != nil {
+		return nil, err
+	}
+
+	t0 := time.Now().UnixNano()
+	f, ok, err := connectReceivers(ctx, cfg, t, pb, res, roomID, nonce, t0)
+	if f != nil {
+		defer f.close()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	sendTimes, ack, firstSend := sendMessages(ctx, cfg, t, pb, f, fr, senders, roomID, nonce, ok)
+
+	// Wait for the deliveries.
+	if err := f.send(command{Op: "drain", Deadline: time.Now().Add(cfg.Timeout).UnixNano()}); err != nil {
+		return nil, err
+	}
+	reps, err := f.await(ctx, "report", cfg.Timeout+2*time.Minute)
+	t.profile(false)
+	if err != nil {
+		return nil, err
+	}
+	f.setProgress(nil)
+	fr.MemAfter = t.mem()
+	summarizeFanout(cfg, res, reps, sendTimes, ack, ok, t0, firstSend)
+	res.Metrics = metricsOf(res)
+	return res, nil
+}
+
+// fanoutTenant is the tenant of every bench user in fanout and roundtrip.
+const fanoutTenant = "bench"
+
+// joinSenders dials the senders (SDK clients), creates the room and has them
+// all join it. It returns the senders dialed so far even on error: the
+// caller closes them.
+func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonce string) ([]*client.Client, string, error) {
+	pb.phase(t.Name+": senders joining", 0)
+	senders := make([]*client.Client, cfg.Senders)
 	for i := range senders {
 		tok := ""
 		if t.Secret != nil {
 			var err error
-			tok, err = auth.MintDevToken(t.Secret, auth.Identity{UserID: "bench-sender-" + strconv.Itoa(i), Username: "Bench sender", TenantID: tenant}, 2*time.Hour, time.Now())
+			tok, err = auth.MintDevToken(t.Secret, auth.Identity{UserID: "bench-sender-" + strconv.Itoa(i), Username: "Bench sender", TenantID: fanoutTenant}, 2*time.Hour, time.Now())
 			if err != nil {
-				return nil, err
+				return senders, "", err
 			}
 		}
 		c, err := client.Dial(ctx, client.Options{URL: t.URL, Token: tok, RequestTimeout: cfg.Timeout, HeartbeatInterval: -1, NoReconnect: true, EventBuffer: 64})
 		if err != nil {
-			return nil, fmt.Errorf("sender: %w", err)
+			return senders, "", fmt.Errorf("sender: %w", err)
 		}
 		senders[i] = c
 		go func() {
@@ -466,28 +503,33 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	}
 	room, err := senders[0].CreateRoom(ctx, client.CreateRoomInput{Name: "bench " + nonce})
 	if err != nil {
-		return nil, fmt.Errorf("creating the room: %w", err)
+		return senders, "", fmt.Errorf("creating the room: %w", err)
 	}
 	for _, s := range senders {
 		if _, err := s.JoinRoom(ctx, room.RoomID); err != nil {
-			return nil, fmt.Errorf("sender joining the room: %w", err)
+			return senders, "", fmt.Errorf("sender joining the room: %w", err)
 		}
 	}
+	return senders, room.RoomID, nil
+}
 
-	// The receivers.
-	t0 := time.Now().UnixNano()
-	base := workerSpec{Mode: modeReceive, URL: t.URL, Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: tenant,
-		Concurrency: cfg.Concurrency, RoomID: room.RoomID, Nonce: nonce, Messages: cfg.Messages, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
+// connectReceivers starts the worker fleet whose receivers connect and join
+// roomID, and waits until they have. It returns the fleet (non-nil once
+// started, even on error: the caller closes it) and how many receivers
+// joined; it records the join phase in res.
+func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, roomID, nonce string, t0 int64) (*fleet, int, error) {
+	fr := res.Fanout
+	base := workerSpec{Mode: modeReceive, URL: t.URL, Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: fanoutTenant,
+		Concurrency: cfg.Concurrency, RoomID: roomID, Nonce: nonce, Messages: cfg.Messages, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
 	specs, inProcess := specsFor(cfg, base, fr.Receivers)
 	fr.Workers = len(specs)
 	f, err := startFleet(ctx, cfg, specs, inProcess)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	defer f.close()
 	pb.phase(t.Name+": minting tokens", 0)
 	if _, err := f.await(ctx, "prepared", 5*time.Minute); err != nil {
-		return nil, err
+		return f, 0, err
 	}
 	time.Sleep(200 * time.Millisecond)
 	fr.MemBase = t.mem()
@@ -495,11 +537,11 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	joinStart := time.Now()
 	if err := f.send(command{Op: "go"}); err != nil {
-		return nil, err
+		return f, 0, err
 	}
 	evs, err := f.await(ctx, "ready", 2*time.Hour)
 	if err != nil {
-		return nil, err
+		return f, 0, err
 	}
 	fr.JoinSeconds = time.Since(joinStart).Seconds()
 	ok, failures, _, join, _, _, _ := mergeDial(evs)
@@ -508,17 +550,23 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		res.Problems = append(res.Problems, fmt.Sprintf("%d of %d receivers failed to connect or join: %v", fr.Receivers-ok, fr.Receivers, failures))
 	}
 	if ok == 0 {
-		return nil, fmt.Errorf("no receiver could connect and join: %v", failures)
+		return f, 0, fmt.Errorf("no receiver could connect and join: %v", failures)
 	}
 	time.Sleep(200 * time.Millisecond) // the last user_joined broadcasts settle
 	fr.MemBefore = t.mem()
+	return f, ok, nil
+}
 
-	// Send.
-	fr.Expected = int64(cfg.Messages) * int64(ok)
+// sendMessages sends cfg.Messages messages to roomID, spread over the
+// senders (at cfg.Rate, at most cfg.Inflight at a time), and waits for their
+// acknowledgements. It returns when each was sent (0 if not), the
+// acknowledgement latencies, and the first send time.
+func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *fleet, fr *FanoutResult, senders []*client.Client, roomID, nonce string, receivers int) (sendTimes []int64, ack *hist.Atomic, firstSend int64) {
+	fr.Expected = int64(cfg.Messages) * int64(receivers)
 	pb.phase(t.Name+": sending", fr.Expected)
 	f.setProgress(func(_, _, dl int64) { pb.set(dl, "deliveries") })
-	sendTimes := make([]int64, cfg.Messages)
-	ack := hist.NewAtomic()
+	sendTimes = make([]int64, cfg.Messages)
+	ack = hist.NewAtomic()
 	var (
 		ackMu sync.Mutex
 		acked atomic.Int64
@@ -554,7 +602,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 			ts := time.Now()
 			sendTimes[i] = ts.UnixNano()
 			content := "sbm:" + nonce + ":" + strconv.Itoa(i) + ":" + strconv.FormatInt(ts.UnixNano(), 10) + " " + pad
-			_, err := s.SendMessage(ctx, client.SendMessageInput{RoomID: room.RoomID, Content: content})
+			_, err := s.SendMessage(ctx, client.SendMessageInput{RoomID: roomID, Content: content})
 			if err != nil {
 				ackMu.Lock()
 				fr.AckErrors[ackError(err)]++
@@ -574,18 +622,14 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		}
 	}
 	fr.SendSeconds = float64(lastSend-firstSend) / 1e9
+	return sendTimes, ack, firstSend
+}
 
-	// Wait for the deliveries.
-	if err := f.send(command{Op: "drain", Deadline: time.Now().Add(cfg.Timeout).UnixNano()}); err != nil {
-		return nil, err
-	}
-	reps, err := f.await(ctx, "report", cfg.Timeout+2*time.Minute)
-	t.profile(false)
-	if err != nil {
-		return nil, err
-	}
-	f.setProgress(nil)
-	fr.MemAfter = t.mem()
+// summarizeFanout merges the workers' reports into res.Fanout (deliveries,
+// latencies, time to last delivery, rates) and notes the problems.
+// receivers is how many joined; t0 is the start of the bins.
+func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, ack *hist.Atomic, receivers int, t0, firstSend int64) {
+	fr := res.Fanout
 	lat := hist.New()
 	count := make([]int64, cfg.Messages)
 	last := make([]int64, cfg.Messages)
@@ -610,7 +654,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	ttl := hist.New()
 	lastDelivery := int64(0)
 	for i := range count {
-		if count[i] < int64(ok) {
+		if count[i] < int64(receivers) {
 			fr.Incomplete++
 		}
 		if count[i] == 0 || sendTimes[i] == 0 {
@@ -651,8 +695,6 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		}
 		res.Problems = append(res.Problems, fmt.Sprintf("%d receivers were disconnected: %s", fr.Dropped, formatCounts(causes)))
 	}
-	res.Metrics = metricsOf(res)
-	return res, nil
 }
 
 // metricsOf lists a result's figures for the table and the ratios.
