@@ -29,13 +29,11 @@ func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMes
 	default:
 		return nil, errorf(CodeInvalidRequest, "data.messageType must be TEXT, IMAGE or FILE")
 	}
-	roomID, ms, e := s.currentRoom(ctx, id, in.RoomID)
+	m, e := s.memberOf(ctx, id, in.RoomID, "join the room before sending to it")
 	if e != nil {
 		return nil, e
 	}
-	if _, ok := inRoom(ms, roomID); !ok {
-		return nil, errorf(CodeNotInRoom, "join the room before sending to it")
-	}
+	roomID := m.RoomID
 	if in.ReplyToMessageID != "" {
 		target, err := s.store.GetMessage(ctx, id.TenantID, in.ReplyToMessageID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && target.RoomID != roomID) {
@@ -186,13 +184,11 @@ func (s *Service) typing(ctx context.Context, id identity, data json.RawMessage,
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
-	roomID, ms, e := s.currentRoom(ctx, id, in.RoomID)
+	m, e := s.memberOf(ctx, id, in.RoomID, "join the room first")
 	if e != nil {
 		return nil, e
 	}
-	if _, ok := inRoom(ms, roomID); !ok {
-		return nil, errorf(CodeNotInRoom, "join the room first")
-	}
+	roomID := m.RoomID
 	if typing {
 		ok, err := s.store.TakeTypingSlot(ctx, id.ConnectionID, s.now(), s.cfg.TypingInterval)
 		if err != nil {

@@ -222,6 +222,22 @@ func (s *Service) currentRoom(ctx context.Context, id identity, roomID string) (
 	return ms[0].RoomID, ms, nil
 }
 
+// memberOf is the preamble of the actions on a room the connection is in
+// (sendMessage, typing, leaveRoom): it resolves an omitted roomId (the
+// one room the connection is in) and checks that the connection is in the
+// room, answering NOT_IN_ROOM with notIn otherwise.
+func (s *Service) memberOf(ctx context.Context, id identity, roomID, notIn string) (store.Membership, *apiError) {
+	roomID, ms, e := s.currentRoom(ctx, id, roomID)
+	if e != nil {
+		return store.Membership{}, e
+	}
+	m, ok := inRoom(ms, roomID)
+	if !ok {
+		return store.Membership{}, errorf(CodeNotInRoom, notIn)
+	}
+	return m, nil
+}
+
 func inRoom(ms []store.Membership, roomID string) (store.Membership, bool) {
 	for _, m := range ms {
 		if m.RoomID == roomID {
@@ -236,14 +252,11 @@ func (s *Service) leaveRoom(ctx context.Context, id identity, data json.RawMessa
 	if e := decode(data, &in); e != nil {
 		return nil, e
 	}
-	roomID, ms, e := s.currentRoom(ctx, id, in.RoomID)
+	m, e := s.memberOf(ctx, id, in.RoomID, "this connection is not in that room")
 	if e != nil {
 		return nil, e
 	}
-	m, ok := inRoom(ms, roomID)
-	if !ok {
-		return nil, errorf(CodeNotInRoom, "this connection is not in that room")
-	}
+	roomID := m.RoomID
 	left, err := s.store.LeaveRoom(ctx, id.TenantID, roomID, id.ConnectionID)
 	if err != nil {
 		return nil, s.internal(err)
