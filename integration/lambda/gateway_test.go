@@ -17,6 +17,7 @@ import (
 // TestGatewayEndToEnd puts a route of a gateway behind the echo function
 // run as a local Lambda, and drives it with a real WebSocket client.
 func TestGatewayEndToEnd(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{})
 	gw, err := gateway.New(gateway.Options{
 		Stage:  "dev",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // Test functions, built once by TestMain from testdata.
@@ -58,7 +58,7 @@ func goTool() string {
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testutil.DiscardLogger()
 
 // newFunction starts a Function on the echo test function unless opts say
 // otherwise; it is closed when the test ends.
@@ -149,16 +149,11 @@ func alive(pid int) bool {
 
 func waitGone(t *testing.T, pid int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still running after %v", pid, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, within, func() bool { return !alive(pid) }, "process %d to exit", pid)
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "plain")
 	os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644)
@@ -176,6 +171,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestRoundtrip(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{})
 	in := `{"op":"echo","list":[1,2,3],"s":"héllo <&>"}`
 	out, err := invoke(t, fn, in)
@@ -194,6 +190,7 @@ func TestRoundtrip(t *testing.T) {
 }
 
 func TestFunctionError(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{})
 	before := getInfo(t, fn).PID
 	_, err := invoke(t, fn, `{"op":"error","text":"Unauthorized"}`)
@@ -208,6 +205,7 @@ func TestFunctionError(t *testing.T) {
 }
 
 func TestPanic(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{})
 	before := getInfo(t, fn).PID
 	_, err := invoke(t, fn, `{"op":"panic","text":"kaboom"}`)
@@ -226,6 +224,7 @@ func TestPanic(t *testing.T) {
 // TestPanicThenImmediateInvoke invokes right after the panic, racing the
 // runtime's exit: the invocation must not be charged with that exit.
 func TestPanicThenImmediateInvoke(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Concurrency: 1})
 	for range 5 {
 		invoke(t, fn, `{"op":"panic","text":"kaboom"}`)
@@ -236,6 +235,7 @@ func TestPanicThenImmediateInvoke(t *testing.T) {
 }
 
 func TestExitCrash(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{})
 	before := getInfo(t, fn).PID
 	_, err := invoke(t, fn, `{"op":"exit"}`)
@@ -253,6 +253,7 @@ func TestExitCrash(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Timeout: 500 * time.Millisecond})
 	before := getInfo(t, fn).PID
 	start := time.Now()
@@ -272,6 +273,7 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Timeout: 2 * time.Second})
 	getInfo(t, fn) // warm
 	now := time.Now()
@@ -339,6 +341,7 @@ func TestEnvironment(t *testing.T) {
 }
 
 func TestConcurrency(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Concurrency: 3})
 	const n = 9
 	var mu sync.Mutex
@@ -371,6 +374,7 @@ func TestConcurrency(t *testing.T) {
 }
 
 func TestWarmReuseAndTiming(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{})
 	start := time.Now()
 	first := getInfo(t, fn).PID
@@ -392,6 +396,7 @@ func TestWarmReuseAndTiming(t *testing.T) {
 }
 
 func TestInitError(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Path: initfailBin})
 	for range 2 { // each invocation gets a new instance, which fails again
 		_, err := invoke(t, fn, `{}`)
@@ -407,6 +412,7 @@ func TestInitError(t *testing.T) {
 }
 
 func TestExitDuringInit(t *testing.T) {
+	t.Parallel()
 	// The script leaves a child behind, which holds its stdout open: the
 	// child is killed with the process group and does not delay anything.
 	script := filepath.Join(t.TempDir(), "bootstrap")
@@ -429,6 +435,7 @@ func TestExitDuringInit(t *testing.T) {
 }
 
 func TestContextCancel(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Concurrency: 1, Timeout: 5 * time.Second})
 	pid := getInfo(t, fn).PID
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -465,6 +472,7 @@ func TestContextCancel(t *testing.T) {
 }
 
 func TestResponseTooLarge(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Timeout: 10 * time.Second})
 	if _, err := invoke(t, fn, `{"op":"big","n":6000000}`); err != nil {
 		t.Fatalf("6 MB response: %v", err)
@@ -483,6 +491,7 @@ func TestResponseTooLarge(t *testing.T) {
 }
 
 func TestIdleTTL(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{IdleTTL: 200 * time.Millisecond})
 	pid := getInfo(t, fn).PID
 	if again := getInfo(t, fn).PID; again != pid {
@@ -542,19 +551,13 @@ func (h *recording) all() []map[string]string {
 
 func (h *recording) waitFor(t *testing.T, what string, pred func(map[string]string) bool) map[string]string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if m := h.find(pred); m != nil {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log record %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var m map[string]string
+	testutil.Eventually(t, 5*time.Second, func() bool { m = h.find(pred); return m != nil }, "a log record %s", what)
+	return m
 }
 
 func TestLogs(t *testing.T) {
+	t.Parallel()
 	rec := newRecording()
 	fn := newFunction(t, lambda.Options{FunctionName: "logger-fn", Logger: slog.New(rec)})
 	if _, err := invoke(t, fn, `{"op":"print","text":"hello from the function"}`); err != nil {
@@ -570,6 +573,7 @@ func TestLogs(t *testing.T) {
 }
 
 func TestSIGTERMOnClose(t *testing.T) {
+	t.Parallel()
 	rec := newRecording()
 	fn, err := lambda.New(lambda.Options{Path: echoBin, Logger: slog.New(rec), Env: map[string]string{"ENABLE_SIGTERM": "1"}})
 	if err != nil {
@@ -584,9 +588,11 @@ func TestSIGTERMOnClose(t *testing.T) {
 	rec.waitFor(t, "of the SIGTERM handler", func(m map[string]string) bool { return m["msg"] == "SIGTERM received" })
 }
 
+// Not parallel: it counts the goroutines of the whole test binary.
 func TestCloseStopsProcessesWithoutLeaks(t *testing.T) {
 	base := runtime.NumGoroutine()
-	fn, err := lambda.New(lambda.Options{Path: echoBin, Logger: quiet, Concurrency: 3})
+	rec := newRecording()
+	fn, err := lambda.New(lambda.Options{Path: echoBin, Logger: slog.New(rec), Concurrency: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -609,10 +615,10 @@ func TestCloseStopsProcessesWithoutLeaks(t *testing.T) {
 	// One invocation in flight while Close runs.
 	inflight := make(chan error, 1)
 	go func() {
-		_, err := fn.Invoke(context.Background(), []byte(`{"op":"sleep","ms":5000}`))
+		_, err := fn.Invoke(context.Background(), []byte(`{"op":"sleep","ms":5000,"text":"in flight"}`))
 		inflight <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	rec.waitFor(t, "of the in-flight invocation", func(m map[string]string) bool { return m["msg"] == "in flight" })
 	start := time.Now()
 	if err := fn.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -632,18 +638,15 @@ func TestCloseStopsProcessesWithoutLeaks(t *testing.T) {
 	if err := fn.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(3*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 	}
 }
 
 // The raw runtime talks to the Runtime API without aws-lambda-go.
 func TestRawRuntime(t *testing.T) {
+	t.Parallel()
 	fn := newFunction(t, lambda.Options{Path: rawBin, Concurrency: 1, Timeout: 300 * time.Millisecond})
 	type answer struct{ PID, Status int }
 	call := func(op string) (answer, error) {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // executeAPIHost is the API's AWS host name that handlers build.
@@ -152,6 +153,7 @@ func (l *sniffListener) Accept() (net.Conn, error) {
 }
 
 func TestNodeExecuteAPIRedirect(t *testing.T) {
+	t.Parallel()
 	g := newFakeGateway(t)
 	fn, _ := nodeFunction(t, "basic", "index.handler", lambda.Options{Env: g.env()})
 	for _, c := range []struct {
@@ -186,9 +188,7 @@ func sdkV2Dir(t *testing.T) string {
 	t.Helper()
 	needNode(t)
 	dir := filepath.Join(nodeTestdata, "sdkv2")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "aws-sdk", "package.json")); err != nil {
-		t.Fatalf("%s/node_modules is missing aws-sdk: run ./scripts/node-deps (%v)", dir, err)
-	}
+	testutil.RequireNPMPackages(t, dir)
 	return "sdkv2"
 }
 
@@ -215,6 +215,7 @@ func fakeDynamoDB(t *testing.T, name string) *httptest.Server {
 // AWS_ENDPOINT_URL_<SERVICE>; the runtime client makes its clients use it,
 // unless the code gives one.
 func TestNodeSDKv2Endpoints(t *testing.T) {
+	t.Parallel()
 	dir := sdkV2Dir(t)
 	fromEnv, inCode := fakeDynamoDB(t, "env"), fakeDynamoDB(t, "code")
 	env := map[string]string{
@@ -259,6 +260,7 @@ func TestNodeSDKv2Endpoints(t *testing.T) {
 // API's execute-api name, which reaches the local gateway, signed for that
 // name.
 func TestNodeSDKv2ExecuteAPI(t *testing.T) {
+	t.Parallel()
 	dir := sdkV2Dir(t)
 	g := newFakeGateway(t)
 	fn, _ := nodeFunction(t, dir, "index.handler", lambda.Options{Env: g.env()})
@@ -288,6 +290,7 @@ func checkPost(t *testing.T, g *fakeGateway, conn, data string) {
 // number of instances asking), for ES modules and CommonJS. This installs
 // @aws-sdk/client-apigatewaymanagementapi from the npm registry.
 func TestNodeSDKv3NotBundled(t *testing.T) {
+	t.Parallel()
 	needNode(t)
 	if _, err := exec.LookPath("npm"); err != nil {
 		t.Fatal("npm is not on PATH: this test installs @aws-sdk/client-apigatewaymanagementapi with it")

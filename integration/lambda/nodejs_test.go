@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // Node.js functions, run by the installed node through the runtime client of
@@ -21,9 +22,7 @@ import (
 
 func needNode(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH")
-	}
+	testutil.RequireNode(t)
 }
 
 const nodeTestdata = "testdata/node"
@@ -92,19 +91,8 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
-// eventually polls cond until it holds, or fails the test after within.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestNodeModuleKinds(t *testing.T) {
+	t.Parallel()
 	needNode(t)
 	for _, c := range []struct{ name, dir, handler, payload, want string }{
 		{"commonjs", "basic", "index.handler", `{"op":"echo","s":"héllo","n":[1,2]}`, `{"n":[1,2],"op":"echo","s":"héllo"}`},
@@ -128,6 +116,7 @@ func TestNodeModuleKinds(t *testing.T) {
 }
 
 func TestNodeContextAndEnvironment(t *testing.T) {
+	t.Parallel()
 	fn, _ := nodeFunction(t, "basic", "index.handler", lambda.Options{
 		FunctionName: "ctx-fn",
 		MemoryMB:     256,
@@ -224,6 +213,7 @@ func TestNodeContextAndEnvironment(t *testing.T) {
 // failures, as the gateway gets them, and that the instance stays in
 // service after each.
 func TestNodeFunctionErrors(t *testing.T) {
+	t.Parallel()
 	fn, _ := nodeFunction(t, "basic", "index.handler", lambda.Options{Concurrency: 1})
 	cb, _ := nodeFunction(t, "basic", "callback.handler", lambda.Options{Concurrency: 1})
 	pid := func() any {
@@ -264,6 +254,7 @@ func TestNodeFunctionErrors(t *testing.T) {
 }
 
 func TestNodeCallbackHandlers(t *testing.T) {
+	t.Parallel()
 	fn, _ := nodeFunction(t, "basic", "callback.handler", lambda.Options{Concurrency: 1})
 	for _, c := range []struct{ payload, want string }{
 		// callbackWaitsForEmptyEventLoop: the answer leaves once the timer
@@ -293,6 +284,7 @@ func TestNodeCallbackHandlers(t *testing.T) {
 // Lambda's does; so does process.exit. The next invocation gets a new
 // instance.
 func TestNodeCrashes(t *testing.T) {
+	t.Parallel()
 	fn, _ := nodeFunction(t, "basic", "index.handler", lambda.Options{Concurrency: 1, Timeout: 5 * time.Second})
 	pid := func() int {
 		out, err := invoke(t, fn, `{"op":"info"}`)
@@ -323,6 +315,7 @@ func TestNodeCrashes(t *testing.T) {
 // reported through /runtime/init/error, as Lambda reports it, and every
 // invocation gets a new instance that fails again.
 func TestNodeInitErrors(t *testing.T) {
+	t.Parallel()
 	needNode(t)
 	for _, c := range []struct {
 		dir, handler string
@@ -390,6 +383,7 @@ func TestNodeNewValidates(t *testing.T) {
 var versionWarningSeen bool
 
 func TestNodeVersionWarning(t *testing.T) {
+	t.Parallel()
 	needNode(t)
 	out, err := exec.Command("node", "--version").Output()
 	if err != nil {
@@ -423,6 +417,7 @@ func TestNodeVersionWarning(t *testing.T) {
 // TestNodeLogs: each console call is one record, at its level, with the
 // request id; every invocation has its line.
 func TestNodeLogs(t *testing.T) {
+	t.Parallel()
 	fn, rec := nodeFunction(t, "basic", "index.handler", lambda.Options{FunctionName: "log-fn"})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -466,6 +461,7 @@ func TestNodeLogs(t *testing.T) {
 // TestNodeLogsJSON: AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL, as
 // a function's LoggingConfig sets them.
 func TestNodeLogsJSON(t *testing.T) {
+	t.Parallel()
 	fn, rec := nodeFunction(t, "basic", "index.handler", lambda.Options{Env: map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"}})
 	if _, err := invoke(t, fn, `{"op":"log"}`); err != nil {
 		t.Fatal(err)
@@ -482,6 +478,7 @@ func TestNodeLogsJSON(t *testing.T) {
 }
 
 func TestInvocationLogProvided(t *testing.T) {
+	t.Parallel()
 	rec := newRecording()
 	fn := newFunction(t, lambda.Options{Logger: slog.New(rec), FunctionName: "go-fn"})
 	if _, err := invoke(t, fn, `{"op":"error","text":"Unauthorized"}`); err == nil {
@@ -522,6 +519,7 @@ func copyDir(t *testing.T, src string) string {
 // busy one finishes its invocation with the old code and is not reused; the
 // next invocation runs the new code.
 func TestNodeWatch(t *testing.T) {
+	t.Parallel()
 	needNode(t)
 	dir := t.TempDir()
 	write := func(version string) {
@@ -570,7 +568,7 @@ exports.handler = async (e) => {
 	busy, idle := a.PID, b.PID // which is which is found out below
 	write("v2")
 	// The idle instance stops while the busy one still works.
-	eventually(t, 3*time.Second, "an instance stopped", func() bool { return !alive(busy) || !alive(idle) })
+	testutil.Eventually(t, 3*time.Second, func() bool { return !alive(busy) || !alive(idle) }, "an instance stopped")
 	if !alive(busy) && alive(idle) {
 		busy, idle = idle, busy
 	}
@@ -597,6 +595,7 @@ exports.handler = async (e) => {
 }
 
 func TestProvidedWatch(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bootstrap")
 	b, err := os.ReadFile(echoBin)

@@ -19,14 +19,16 @@ const (
 // what was awaited.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
-	if !poll(timeout, cond) {
+	if !Poll(timeout, cond) {
 		t.Fatalf("timed out after %v waiting for %s", timeout, fmt.Sprintf(format, args...))
 	}
 }
 
-// poll reports whether cond held before timeout passed; cond is tried at
+// Poll reports whether cond held before timeout passed, polling it with the
+// backoff of Eventually, for a test that reports the failure itself; cond is
+// tried at
 // least once, and once more at the deadline.
-func poll(timeout time.Duration, cond func() bool) bool {
+func Poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	wait := firstPoll
 	for {

@@ -13,7 +13,7 @@ import (
 func TestPollHoldsAfterSomeTries(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
-	if !poll(5*time.Second, func() bool { return n.Add(1) >= 4 }) {
+	if !Poll(5*time.Second, func() bool { return n.Add(1) >= 4 }) {
 		t.Fatal("poll gave up on a condition that held on the 4th try")
 	}
 	if got := n.Load(); got != 4 {
@@ -25,7 +25,7 @@ func TestPollGivesUpAfterTimeout(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
 	start := time.Now()
-	if poll(30*time.Millisecond, func() bool { n.Add(1); return false }) {
+	if Poll(30*time.Millisecond, func() bool { n.Add(1); return false }) {
 		t.Fatal("poll reported success for a condition that never held")
 	}
 	if el := time.Since(start); el < 30*time.Millisecond {

@@ -57,6 +57,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "exit":
 		os.Exit(3)
 	case "sleep":
+		if req.Text != "" { // says that the invocation is under way
+			fmt.Println(req.Text)
+		}
 		time.Sleep(time.Duration(req.Ms) * time.Millisecond)
 		return map[string]int{"pid": os.Getpid()}, nil
 	case "big":
