@@ -188,7 +188,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	if r == nil || r.URL == nil {
 		return "", ErrMissingAuth
 	}
-	info, query, err := parseRequestAuth(r)
+	// The query is parsed here, not in parseRequestAuth: a map that does not
+	// leave Verify stays off the heap.
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	info, err := parseRequestAuth(r, query, qerr)
 	if err != nil {
 		return "", err
 	}
@@ -235,11 +238,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 }
 
 // parseRequestAuth finds the one authentication mechanism of r (the
-// Authorization header or presigned query parameters) and parses it. It also
-// returns r's parsed query.
-func parseRequestAuth(r *http.Request) (authInfo, url.Values, error) {
-	query, qerr := url.ParseQuery(r.URL.RawQuery)
-
+// Authorization header or presigned query parameters) and parses it. query
+// and qerr are the result of parsing r's query.
+func parseRequestAuth(r *http.Request, query url.Values, qerr error) (authInfo, error) {
 	authHeaders := r.Header.Values("Authorization")
 	_, hasQAlg := query[qAlgorithm]
 	_, hasQSig := query[qSignature]
@@ -249,16 +250,16 @@ func parseRequestAuth(r *http.Request) (authInfo, url.Values, error) {
 	switch {
 	case len(authHeaders) == 0 && !presigned:
 		if qerr != nil && strings.Contains(r.URL.RawQuery, "X-Amz-") {
-			return authInfo{}, nil, malformed("invalid query string: %v", qerr)
+			return authInfo{}, malformed("invalid query string: %v", qerr)
 		}
-		return authInfo{}, nil, fmt.Errorf("%w: no Authorization header and no presigned query parameters", ErrMissingAuth)
+		return authInfo{}, fmt.Errorf("%w: no Authorization header and no presigned query parameters", ErrMissingAuth)
 	case len(authHeaders) > 0 && presigned:
-		return authInfo{}, nil, malformed("only one authentication mechanism is allowed (Authorization header and X-Amz-* query parameters both present)")
+		return authInfo{}, malformed("only one authentication mechanism is allowed (Authorization header and X-Amz-* query parameters both present)")
 	case len(authHeaders) > 1:
-		return authInfo{}, nil, malformed("multiple Authorization headers")
+		return authInfo{}, malformed("multiple Authorization headers")
 	}
 	if qerr != nil {
-		return authInfo{}, nil, malformed("invalid query string: %v", qerr)
+		return authInfo{}, malformed("invalid query string: %v", qerr)
 	}
 
 	var (
@@ -271,9 +272,9 @@ func parseRequestAuth(r *http.Request) (authInfo, url.Values, error) {
 		info, err = parseAuthorization(authHeaders[0])
 	}
 	if err != nil {
-		return authInfo{}, nil, err
+		return authInfo{}, err
 	}
-	return info, query, nil
+	return info, nil
 }
 
 // requestTime returns the request time and its value as used in the string
