@@ -1,19 +1,25 @@
-// Package config reads the YAML description of a WebSocket API (stage,
-// route selection, routes and their integrations, authorizer, limits,
-// management-API credentials) and turns it into gateway.Options. Every
-// error names the field it is about, and nothing is started before the
-// whole file is valid. docs/config.md documents the format.
+// Package config reads the description of a WebSocket API (stage, route
+// selection, routes and their integrations, authorizer, limits,
+// management-API credentials, queues) from a YAML file or a
+// CloudFormation/SAM template, and builds what runs it.
+//
+// It works in two steps, as Caddy's modules do (decode and validate, then
+// provision, then clean up). Decoding (Parse, Load, LoadTemplate) returns
+// a File that is only a description: it is validated — every error at
+// once, each naming its field — reading the file system (a function's
+// executable, its code directory) but starting nothing: no process, no
+// goroutine, no watcher. File.Build then makes the lambda functions, the
+// local queues and their SQS API, and returns a Runtime that owns them
+// (with the gateway's options) until its Close. docs/config.md documents
+// the format.
 package config
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -48,25 +54,6 @@ type File struct {
 	Limits                   Limits            `yaml:"limits"`
 	Management               Management        `yaml:"management"`
 	Queues                   map[string]Queue  `yaml:"queues"`
-
-	functions []*lambda.Function          // started by lambda integrations; Close stops them
-	byOptions map[string]*lambda.Function // the same integration is the same function
-	names     map[string]bool
-	queues    map[string]*queue.Local
-	verifier  *sigv4.Verifier // the SQS API's, when credentials are configured
-	environ   environ         // what every function gets (SetEnviron)
-	// Logger receives the functions' output and invocation lines, and
-	// Watch restarts a function when its code changes (lambda.Options);
-	// both are set before Options. Default logger: slog.Default().
-	Logger *slog.Logger `yaml:"-"`
-	Watch  bool         `yaml:"-"`
-}
-
-// LoadOptions are what Load leaves at their defaults.
-type LoadOptions struct {
-	Builtins Builtins
-	Logger   *slog.Logger // the functions' (File.Logger)
-	Watch    bool         // File.Watch
 }
 
 // Queue is a local queue with SQS's semantics whose consumer is an
@@ -83,42 +70,6 @@ type Queue struct {
 	// without invoking the integration, as Lambda does. None: every
 	// message is delivered.
 	Filters []string `yaml:"filters"`
-}
-
-// QueueAPI is the SQS API of the file's queues, to be served at
-// queue.APIPath (and below it); nil when there are none.
-func (f *File) QueueAPI(log *slog.Logger) http.Handler {
-	if len(f.queues) == 0 {
-		return nil
-	}
-	return &queue.API{Queues: f.queues, Verifier: f.verifier, Logger: log}
-}
-
-// Queue returns a started queue by name.
-func (f *File) Queue(name string) *queue.Local { return f.queues[name] }
-
-// Flush waits until the file's queues hold nothing: every message sent
-// was delivered (or dead-lettered), or ctx ended.
-func (f *File) Flush(ctx context.Context) error {
-	var errs []error
-	for _, q := range f.queues {
-		errs = append(errs, q.Flush(ctx))
-	}
-	return errors.Join(errs...)
-}
-
-// Close stops the processes of lambda integrations.
-func (f *File) Close(ctx context.Context) error {
-	var errs []error
-	for _, q := range f.queues {
-		errs = append(errs, q.Close(ctx))
-	}
-	f.queues = nil
-	for _, fn := range f.functions {
-		errs = append(errs, fn.Close(ctx))
-	}
-	f.functions, f.byOptions, f.names = nil, nil, nil
-	return errors.Join(errs...)
 }
 
 // Route is one entry of routes.
@@ -194,51 +145,43 @@ type Builtins func(name string) (gateway.Integration, gateway.Authorizer, bool)
 // ErrInvalid wraps every validation error.
 var ErrInvalid = errors.New("invalid config")
 
-// Load reads and validates a config file.
-func Load(path string, builtins Builtins) (*File, gateway.Options, error) {
-	return LoadWith(path, LoadOptions{Builtins: builtins})
-}
-
-// LoadWith is Load with options.
-func LoadWith(path string, o LoadOptions) (*File, gateway.Options, error) {
+// Load reads a config file and decodes and validates it (Parse); errors
+// begin with the path. It starts nothing.
+func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, gateway.Options{}, fmt.Errorf("reading config: %w", err)
+		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	f, opts, err := parse(b, o)
+	f, err := Parse(b)
 	if err != nil {
-		return nil, gateway.Options{}, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return f, opts, nil
+	return f, nil
 }
 
-// Parse decodes and validates a config document. ${NAME} and
+// Parse decodes a config document and validates it (File.Validate): the
+// File it returns describes the API and starts nothing. ${NAME} and
 // ${NAME:-default} are replaced by environment variables first; $$ is a
 // literal $ (and a $ not followed by { stays as it is, so route selection
 // expressions need no escaping).
-func Parse(b []byte, builtins Builtins) (*File, gateway.Options, error) {
-	return parse(b, LoadOptions{Builtins: builtins})
-}
-
-func parse(b []byte, o LoadOptions) (*File, gateway.Options, error) {
+func Parse(b []byte) (*File, error) {
 	b, err := expandEnv(b)
 	if err != nil {
-		return nil, gateway.Options{}, err
+		return nil, err
 	}
-	f := File{Logger: o.Logger, Watch: o.Watch}
+	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, gateway.Options{}, fmt.Errorf("%w: the file is empty", ErrInvalid)
+			return nil, fmt.Errorf("%w: the file is empty", ErrInvalid)
 		}
-		return nil, gateway.Options{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	opts, err := f.Options(o.Builtins)
-	if err != nil {
-		return nil, gateway.Options{}, err
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
-	return &f, opts, nil
+	return &f, nil
 }
 
 var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -269,8 +212,25 @@ func expandEnv(b []byte) ([]byte, error) {
 
 var stagePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
-// Options validates f and builds the gateway options.
-func (f *File) Options(builtins Builtins) (gateway.Options, error) {
+// Validate checks f and returns every error it finds, joined, each
+// wrapping ErrInvalid and naming its field (routes.echo.integration:
+// url: ...). It reads the file system — a lambda integration's executable
+// must exist and be executable, its code directory must be one — and
+// starts nothing. Builtin integrations are looked up by Build, which has
+// the Builtins.
+func (f *File) Validate() error {
+	_, err := f.walk(nil, nil)
+	return err
+}
+
+// walk validates f and, with a Runtime, builds into it: the functions of
+// lambda integrations (rt.fns), the queues (rt.queues), and the gateway
+// options it returns. Without one it only checks (fns in check mode).
+func (f *File) walk(builtins Builtins, rt *Runtime) (gateway.Options, error) {
+	fns := &functions{}
+	if rt != nil {
+		fns = &rt.fns
+	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
@@ -310,19 +270,21 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 			bad(field, "custom route keys may not start with $ (the reserved keys are $connect, $disconnect and $default)")
 			continue
 		}
-		in, _, err := r.Integration.build(f, builtins, false)
+		in, _, err := r.Integration.build(f.Region, fns, builtins, false)
 		if err != nil {
 			bad(field+".integration", "%v", err)
 			continue
 		}
-		opts.Routes[key] = gateway.Route{Integration: in, RouteResponse: r.RouteResponse}
+		if in != nil {
+			opts.Routes[key] = gateway.Route{Integration: in, RouteResponse: r.RouteResponse}
+		}
 	}
 	if len(f.Routes) > 300 {
 		bad("routes", "%d routes; API Gateway allows at most 300", len(f.Routes))
 	}
 
 	if a := f.Authorizer; a != nil {
-		_, authz, err := a.Integration.build(f, builtins, true)
+		_, authz, err := a.Integration.build(f.Region, fns, builtins, true)
 		if err != nil {
 			bad("authorizer.integration", "%v", err)
 		}
@@ -361,9 +323,8 @@ func (f *File) Options(builtins Builtins) (gateway.Options, error) {
 			opts.Credentials[c.AccessKeyID] = secret
 		}
 	}
-	f.buildQueues(bad, opts.Credentials)
+	f.queues(fns, rt, bad, opts.Credentials)
 	if len(errs) > 0 {
-		f.Close(context.Background())
 		return gateway.Options{}, errors.Join(errs...)
 	}
 	return opts, nil
@@ -375,7 +336,9 @@ var (
 	notInName    = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 )
 
-func (f *File) buildQueues(bad func(field, format string, args ...any), creds sigv4.Credentials) {
+// queues checks f's queues and, with a Runtime, makes them (which starts
+// their workers).
+func (f *File) queues(fns *functions, rt *Runtime, bad func(field, format string, args ...any), creds sigv4.Credentials) {
 	names := make([]string, 0, len(f.Queues))
 	for k := range f.Queues {
 		names = append(names, k)
@@ -392,7 +355,7 @@ func (f *File) buildQueues(bad func(field, format string, args ...any), creds si
 			bad(field+".integration", "type: a queue's consumer is of type lambda or http")
 			continue
 		}
-		inv, err := q.Integration.invoker(f)
+		inv, err := q.Integration.invoker(f.Region, fns)
 		if err != nil {
 			bad(field+".integration", "%v", err)
 			continue
@@ -417,27 +380,35 @@ func (f *File) buildQueues(bad func(field, format string, args ...any), creds si
 			}
 			o.RetryDelay = d
 		}
-		if f.queues == nil {
-			f.queues = map[string]*queue.Local{}
+		if rt == nil || inv == nil {
+			continue
 		}
-		f.queues[name] = queue.NewLocal(integration.Queue(inv), o)
+		if rt.queues == nil {
+			rt.queues = map[string]*queue.Local{}
+		}
+		rt.queues[name] = queue.NewLocal(integration.Queue(inv), o)
 	}
-	if len(f.queues) > 0 && len(creds) > 0 {
-		f.verifier = &sigv4.Verifier{Credentials: creds, Service: "sqs"}
+	if rt != nil && len(rt.queues) > 0 && len(creds) > 0 {
+		rt.verifier = &sigv4.Verifier{Credentials: creds, Service: "sqs"}
 	}
 }
 
-func (in Integration) build(f *File, builtins Builtins, forAuthorizer bool) (gateway.Integration, gateway.Authorizer, error) {
+// build checks an integration of a route or the authorizer and, when fns
+// builds, makes it (nil handlers when it only checks).
+func (in Integration) build(region string, fns *functions, builtins Builtins, forAuthorizer bool) (gateway.Integration, gateway.Authorizer, error) {
 	switch in.Type {
 	case "lambda", "http":
-		inv, err := in.invoker(f)
-		if err != nil {
+		inv, err := in.invoker(region, fns)
+		if err != nil || inv == nil {
 			return nil, nil, err
 		}
 		return integration.Route(inv), integration.Authorizer(inv), nil
 	case "builtin":
 		if in.Name == "" {
 			return nil, nil, fmt.Errorf("name: required for type builtin")
+		}
+		if !fns.build {
+			return nil, nil, nil // the names are Build's to look up
 		}
 		if builtins == nil {
 			return nil, nil, fmt.Errorf("name: no builtin handlers are available in this command (got %q)", in.Name)
@@ -466,9 +437,11 @@ func (in Integration) timeout() time.Duration {
 	return 30 * time.Second
 }
 
-// invoker builds an out-of-process integration: a Lambda function (started
-// here, stopped by Close) or an HTTP endpoint.
-func (in Integration) invoker(f *File) (integration.Invoker, error) {
+// invoker checks an out-of-process integration and, when fns builds,
+// makes it: a Lambda function (one per distinct integration, in fns,
+// stopped by Runtime.Close) or an HTTP endpoint. When fns only checks, a
+// valid lambda integration gives a nil Invoker.
+func (in Integration) invoker(region string, fns *functions) (integration.Invoker, error) {
 	switch in.Type {
 	case "lambda":
 		if in.Path == "" && in.CodeURI == "" {
@@ -501,34 +474,17 @@ func (in Integration) invoker(f *File) (integration.Invoker, error) {
 			return nil, fmt.Errorf("functionName: 1 to 64 letters, digits, '-' or '_' (got %q)", name)
 		}
 		env := in.Environment
-		if _, set := env["AWS_REGION"]; f.Region != "" && !set {
+		if _, set := env["AWS_REGION"]; region != "" && !set {
 			// A function runs in its API's region, as on AWS.
 			env = maps.Clone(env)
 			if env == nil {
 				env = map[string]string{}
 			}
-			env["AWS_REGION"] = f.Region
+			env["AWS_REGION"] = region
 		}
 		o := lambda.Options{Runtime: in.Runtime, CodeDir: in.CodeURI, Path: in.Path, Handler: in.Handler, Env: env, FunctionName: name,
-			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB, Logger: f.Logger, Watch: f.Watch}
-		key := fmt.Sprintf("%#v", o) // maps print sorted
-		if fn, ok := f.byOptions[key]; ok {
-			return fn, nil
-		}
-		if _, taken := f.names[name]; taken {
-			return nil, fmt.Errorf("functionName: %q names two different functions", name)
-		}
-		o.Environ = f.environ.get
-		fn, err := lambda.New(o)
-		if err != nil {
-			return nil, fmt.Errorf("path: %w", err)
-		}
-		f.functions = append(f.functions, fn)
-		if f.byOptions == nil {
-			f.byOptions, f.names = map[string]*lambda.Function{}, map[string]bool{}
-		}
-		f.byOptions[key], f.names[name] = fn, true
-		return fn, nil
+			Timeout: timeout, Concurrency: in.Concurrency, MemoryMB: in.MemoryMB}
+		return fns.function(o)
 	case "http":
 		u, err := url.Parse(in.URL)
 		if in.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

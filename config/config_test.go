@@ -25,10 +25,12 @@ func TestDocumentedExampleLoads(t *testing.T) {
 		t.Fatal("no yaml block in docs/config.md")
 	}
 	t.Setenv("SWITCHBOARD_SECRET", "from-env")
-	f, opts, err := config.Parse(m[1], nil)
+	f, err := config.Parse(m[1])
 	if err != nil {
 		t.Fatalf("documented example: %v", err)
 	}
+	rt := build(t, f, config.BuildEnv{})
+	opts := rt.GatewayOptions()
 	if f.Listen != "127.0.0.1:8080" || opts.Stage != "dev" || opts.RouteSelectionExpression != "$request.body.action" {
 		t.Fatalf("listen %q stage %q expr %q", f.Listen, opts.Stage, opts.RouteSelectionExpression)
 	}
@@ -49,8 +51,7 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	if opts.Credentials["AKIDSWITCHBOARDDEV"] != "from-env" {
 		t.Fatalf("credentials %v", opts.Credentials)
 	}
-	defer f.Close(context.Background())
-	if f.Queue("fanout") == nil || f.QueueAPI(nil) == nil {
+	if rt.Queue("fanout") == nil || rt.QueueAPI(nil) == nil {
 		t.Fatal("queue fanout not built")
 	}
 	// And the gateway accepts what the config built.
@@ -75,7 +76,7 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"missing type", base + "routes:\n  echo:\n    integration: {url: http://h/x}\n", "routes.echo.integration: type: required"},
 		{"unknown type", base + "routes:\n  echo:\n    integration: {type: grpc}\n", "routes.echo.integration: type: unknown"},
 		{"bad url", base + "routes:\n  echo:\n    integration: {type: http, url: \"localhost:9001\"}\n", "routes.echo.integration: url:"},
-		{"unknown builtin", base + "routes:\n  echo:\n    integration: {type: builtin, name: nope}\n", "routes.echo.integration: name:"},
+		{"builtin without name", base + "routes:\n  echo:\n    integration: {type: builtin}\n", "routes.echo.integration: name: required"},
 		{"authorizer without sources", base + "authorizer:\n  integration: {type: http, url: http://h/a}\n", "authorizer.identitySources: required"},
 		{"bad identity source", base + "authorizer:\n  identitySources: [query.token]\n  integration: {type: http, url: http://h/a}\n", "authorizer.identitySources[0]"},
 		{"bad duration", base + "limits:\n  idleTimeout: ten minutes\n", "limits.idleTimeout"},
@@ -95,7 +96,7 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"bad retry delay", base + "queues:\n  fanout:\n    retryDelay: soon\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.retryDelay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := config.Parse([]byte(tc.yaml), nil)
+			_, err := config.Parse([]byte(tc.yaml))
 			if err == nil {
 				t.Fatalf("accepted:\n%s", tc.yaml)
 			}
@@ -107,23 +108,41 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 }
 
 func TestAllErrorsAtOnce(t *testing.T) {
-	_, _, err := config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nlimits:\n  idleTimeout: x\n  writeTimeout: y\n"), nil)
+	_, err := config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nlimits:\n  idleTimeout: x\n  writeTimeout: y\n"))
 	if err == nil || !strings.Contains(err.Error(), "limits.idleTimeout") || !strings.Contains(err.Error(), "limits.writeTimeout") {
 		t.Fatalf("want both errors, got %v", err)
 	}
 }
 
+// TestBuiltins: builtin integrations are looked up when the file is
+// built, in BuildEnv.Builtins; a name it does not know is an error naming
+// the field.
 func TestBuiltins(t *testing.T) {
 	echo := gateway.HandlerFunc(nil)
 	builtins := func(name string) (gateway.Integration, gateway.Authorizer, bool) {
 		return echo, nil, name == "echo"
 	}
-	_, opts, err := config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n  x:\n    integration: {type: builtin, name: echo}\n"), builtins)
-	if err != nil || opts.Routes["x"].Integration == nil {
-		t.Fatalf("%v %+v", err, opts.Routes)
+	f, err := config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n  x:\n    integration: {type: builtin, name: echo}\n  y:\n    integration: {type: builtin, name: nope}\n"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, _, err = config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nauthorizer:\n  identitySources: [route.request.querystring.t]\n  integration: {type: builtin, name: echo}\n"), builtins)
-	if err == nil || !strings.Contains(err.Error(), "authorizer.integration") {
+	if _, err := f.Build(t.Context(), config.BuildEnv{Builtins: builtins}); err == nil || !errors.Is(err, config.ErrInvalid) ||
+		!strings.Contains(err.Error(), `routes.y.integration: name: unknown builtin handler "nope"`) {
+		t.Fatalf("an unknown builtin: %v", err)
+	}
+	if _, err := f.Build(t.Context(), config.BuildEnv{}); err == nil || !strings.Contains(err.Error(), "routes.x.integration: name: no builtin handlers are available") {
+		t.Fatalf("no builtins: %v", err)
+	}
+	delete(f.Routes, "y")
+	rt := build(t, f, config.BuildEnv{Builtins: builtins})
+	if opts := rt.GatewayOptions(); opts.Routes["x"].Integration == nil {
+		t.Fatalf("routes %+v", opts.Routes)
+	}
+	f, err = config.Parse([]byte("stage: dev\nrouteSelectionExpression: $request.body.action\nauthorizer:\n  identitySources: [route.request.querystring.t]\n  integration: {type: builtin, name: echo}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Build(t.Context(), config.BuildEnv{Builtins: builtins}); err == nil || !strings.Contains(err.Error(), "authorizer.integration") {
 		t.Fatalf("a route handler used as authorizer: %v", err)
 	}
 }
@@ -131,19 +150,19 @@ func TestBuiltins(t *testing.T) {
 func TestEnvironmentExpansion(t *testing.T) {
 	t.Setenv("SB_TEST_HANDLER", "http://127.0.0.1:9999")
 	doc := "stage: dev\nrouteSelectionExpression: ${SB_TEST_EXPR:-$request.body.action}\nstageVariables:\n  price: $$5\nroutes:\n  x:\n    integration: {type: http, url: \"${SB_TEST_HANDLER}/x\"}\n"
-	_, opts, err := config.Parse([]byte(doc), nil)
+	f, err := config.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.RouteSelectionExpression != "$request.body.action" || opts.StageVariables["price"] != "$5" {
-		t.Fatalf("expr %q price %q", opts.RouteSelectionExpression, opts.StageVariables["price"])
+	if f.RouteSelectionExpression != "$request.body.action" || f.StageVariables["price"] != "$5" || f.Routes["x"].Integration.URL != "http://127.0.0.1:9999/x" {
+		t.Fatalf("expr %q price %q routes %+v", f.RouteSelectionExpression, f.StageVariables["price"], f.Routes)
 	}
 	// Route selection templates are not environment references.
-	_, opts, err = config.Parse([]byte("stage: dev\nrouteSelectionExpression: ${request.body.service}/${request.body.action}\n"), nil)
-	if err != nil || opts.RouteSelectionExpression != "${request.body.service}/${request.body.action}" {
-		t.Fatalf("template expression: %q %v", opts.RouteSelectionExpression, err)
+	f, err = config.Parse([]byte("stage: dev\nrouteSelectionExpression: ${request.body.service}/${request.body.action}\n"))
+	if err != nil || f.RouteSelectionExpression != "${request.body.service}/${request.body.action}" {
+		t.Fatalf("template expression: %+v %v", f, err)
 	}
-	_, _, err = config.Parse([]byte("stage: ${SB_TEST_UNSET_VAR}\n"), nil)
+	_, err = config.Parse([]byte("stage: ${SB_TEST_UNSET_VAR}\n"))
 	if err == nil || !strings.Contains(err.Error(), "SB_TEST_UNSET_VAR is not set") {
 		t.Fatalf("unset variable: %v", err)
 	}
@@ -162,11 +181,11 @@ func TestLambdaIntegrationsShareFunctions(t *testing.T) {
 	}
 	doc := "stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n" +
 		"  a: {integration: " + fn("message", "") + "}\n  b: {integration: " + fn("message", "") + "}\n  c: {integration: " + fn("connect", "") + "}\n"
-	f, opts, err := config.Parse([]byte(doc), nil)
+	f, err := config.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close(context.Background())
+	opts := build(t, f, config.BuildEnv{}).GatewayOptions()
 	if opts.Routes["a"].Integration != opts.Routes["b"].Integration {
 		t.Fatal("two routes with the same integration got two functions")
 	}
@@ -175,7 +194,22 @@ func TestLambdaIntegrationsShareFunctions(t *testing.T) {
 	}
 	clash := "stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n" +
 		"  a: {integration: " + fn("message", ", functionName: chat") + "}\n  b: {integration: " + fn("connect", ", functionName: chat") + "}\n"
-	if _, _, err := config.Parse([]byte(clash), nil); err == nil || !strings.Contains(err.Error(), `"chat" names two different functions`) {
+	if _, err := config.Parse([]byte(clash)); err == nil || !strings.Contains(err.Error(), `"chat" names two different functions`) {
 		t.Fatalf("one name for two functions: %v", err)
 	}
+}
+
+// build builds f, and closes what it built when the test ends.
+func build(t *testing.T, f *config.File, env config.BuildEnv) *config.Runtime {
+	t.Helper()
+	rt, err := f.Build(t.Context(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Close(context.Background()); err != nil {
+			t.Errorf("closing the runtime: %v", err)
+		}
+	})
+	return rt
 }

@@ -5,16 +5,8 @@ import (
 	"sync"
 )
 
-// SetEnviron sets variables that every function of the file gets at its
-// next instance start, after Lambda's own and before the integration's
-// environment (which may override them): the local AWS endpoints, the CA
-// bundle that makes the SDKs trust the gateway's certificate, credentials.
-// They are known only once the gateway listens, after Parse, and before
-// any invocation.
-func (f *File) SetEnviron(env map[string]string) { f.environ.set(env) }
-
-// environ holds the variables of SetEnviron; lambda.Options.Environ reads
-// them at each instance start.
+// environ holds the variables of Runtime.SetEnviron;
+// lambda.Options.Environ reads them at each instance start.
 type environ struct {
 	mu  sync.Mutex
 	env map[string]string

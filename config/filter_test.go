@@ -39,12 +39,11 @@ func TestQueueFilters(t *testing.T) {
 	doc := "stage: dev\nrouteSelectionExpression: $request.body.action\nqueues:\n  jobs:\n" +
 		"    filters: ['{\"body\": {\"kind\": [\"keep\"]}}', '{\"body\": [{\"prefix\": \"urgent\"}]}']\n" +
 		"    integration: {type: http, url: " + consumer.URL + "}\n"
-	f, _, err := config.Parse([]byte(doc), nil)
+	f, err := config.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close(context.Background())
-	q := f.Queue("jobs")
+	q := build(t, f, config.BuildEnv{}).Queue("jobs")
 	bodies := []string{`{"kind": "keep"}`, `{"kind": "drop"}`, `urgent: x`, `later: y`}
 	for _, b := range bodies {
 		if err := q.Send(context.Background(), [][]byte{[]byte(b)}); err != nil {
@@ -69,10 +68,7 @@ func TestQueueFilters(t *testing.T) {
 	bad := "stage: dev\nrouteSelectionExpression: $request.body.action\nqueues:\n  jobs:\n" +
 		"    filters: ['{\"body\": {\"kind\": \"keep\"}}']\n" +
 		"    integration: {type: http, url: " + consumer.URL + "}\n"
-	f2, _, err := config.Parse([]byte(bad), nil)
-	if err == nil {
-		f2.Close(context.Background())
-	}
+	_, err = config.Parse([]byte(bad))
 	if err == nil || !strings.Contains(err.Error(), `queues.jobs.filters: Filters[0]: body.kind: "keep" must be in a list, as ["keep"]`) {
 		t.Errorf("a bad filter: %v", err)
 	}
@@ -118,11 +114,7 @@ Resources:
 		if err := os.WriteFile(path, []byte(head+doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		tpl, err := config.LoadTemplate(path, config.TemplateOptions{StackName: "s"})
-		if err == nil {
-			t.Cleanup(func() { tpl.File.Close(context.Background()) })
-		}
-		return tpl, err
+		return config.LoadTemplate(path, config.TemplateOptions{StackName: "s"})
 	}
 
 	tpl, err := load(t, `      Events:
@@ -150,10 +142,7 @@ Resources:
 	if slices.ContainsFunc(tpl.Warnings, func(w string) bool { return strings.Contains(w, "FilterCriteria") }) {
 		t.Errorf("warnings %q", tpl.Warnings)
 	}
-	if _, err := tpl.File.Options(nil); err != nil {
-		t.Fatal(err)
-	}
-	q := tpl.File.Queue("jobs")
+	q := build(t, tpl.File, config.BuildEnv{}).Queue("jobs")
 	if err := q.Send(context.Background(), [][]byte{[]byte(`{"kind": "drop"}`), []byte("plain")}); err != nil {
 		t.Fatal(err)
 	}

@@ -44,12 +44,12 @@ func TestQueues(t *testing.T) {
 	}))
 	defer consumer.Close()
 	doc := "stage: dev\nrouteSelectionExpression: $request.body.action\nqueues:\n  fanout:\n    retryDelay: 10ms\n    batchSize: 5\n    integration: {type: http, url: " + consumer.URL + "}\n"
-	f, _, err := config.Parse([]byte(doc), nil)
+	f, err := config.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close(context.Background())
-	api := f.QueueAPI(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rt := build(t, f, config.BuildEnv{})
+	api := rt.QueueAPI(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	mux := http.NewServeMux()
 	mux.Handle(queue.APIPath, api)
 	srv := httptest.NewServer(mux)
@@ -63,7 +63,7 @@ func TestQueues(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := f.Queue("fanout").Flush(ctx); err != nil {
+	if err := rt.Queue("fanout").Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -20,7 +20,6 @@ import (
 
 	"github.com/switchboard-ws/switchboard/config/cfn"
 	"github.com/switchboard-ws/switchboard/eventsource/filter"
-	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -58,8 +57,8 @@ type TemplateOptions struct {
 // the config model, and what else the run must provide.
 type Template struct {
 	// File is the WebSocket API: stage, routes, authorizer, lambda
-	// integrations, and the queues that SQS event sources consume. Its
-	// Options give the gateway's options, as for an api.yaml.
+	// integrations, and the queues that SQS event sources consume,
+	// validated as for an api.yaml. Its Build makes what runs it.
 	File *File
 	// StackName is the stack's name (given or derived).
 	StackName string
@@ -91,8 +90,8 @@ type StreamSource struct {
 	LogicalID    string // the mapping's, or "Function.Events.Name"
 	TableName    string
 	FunctionName string
-	// Function is the consumer's integration: File.Invoker(Function) gives
-	// the function, the same one a route with this integration uses.
+	// Function is the consumer's integration: Runtime.Invoker(Function)
+	// gives the function, the same one a route with this integration uses.
 	Function                       Integration
 	BatchSize                      int    // default 100
 	StartingPosition               string // TRIM_HORIZON, LATEST or AT_TIMESTAMP
@@ -109,22 +108,15 @@ type StreamSource struct {
 	Filters []string
 }
 
-// Invoker returns the running function of a lambda (or http) integration,
-// starting nothing until it is invoked: the same function a route or
-// queue of f with an equal integration uses. Close stops it. Call it after
-// Options.
-func (f *File) Invoker(in Integration) (integration.Invoker, error) {
-	return in.invoker(f)
-}
-
 // LoadTemplate reads a CloudFormation or SAM template (YAML or JSON, such
-// as cdk synth writes) and makes the runnable form of its WebSocket API.
-// Every function's code is checked before it returns: a missing
+// as cdk synth writes) and decodes its WebSocket API into the config
+// model: a description that starts nothing (its File's Build makes what
+// runs it). Every function's code is checked before it returns: a missing
 // directory, a provided runtime without an executable bootstrap, a Node.js
 // handler whose file does not exist. So is every FilterCriteria pattern
 // (package eventsource/filter): a bad one is an error naming the event
-// source. Nothing is started; code in a .zip file is extracted to
-// o.CacheDir.
+// source. So is the API's File (File.Validate), whose errors begin with
+// path. Code in a .zip file is extracted to o.CacheDir.
 func LoadTemplate(path string, o TemplateOptions) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -147,7 +139,14 @@ func LoadTemplate(path string, o TemplateOptions) (*Template, error) {
 		return nil, err
 	}
 	c := &templateConv{name: name, o: o, st: st, built: map[*cfn.Function]*Integration{}}
-	return c.run()
+	tpl, err := c.run()
+	if err != nil {
+		return nil, err
+	}
+	if err := tpl.File.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return tpl, nil
 }
 
 type templateConv struct {

@@ -105,11 +105,8 @@ func TestTemplateServesItsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := tpl.File
-	defer f.Close(context.Background())
-	opts, err := f.Options(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := build(t, f, config.BuildEnv{Logger: quiet})
+	opts := rt.GatewayOptions()
 	if tpl.StackName != "chat-app" || opts.Stage != "local" || opts.StageVariables["color"] != "green" || !regexp.MustCompile(`^[a-z0-9]{10}$`).MatchString(opts.APIID) {
 		t.Fatalf("stack %s stage %s variables %v api %s", tpl.StackName, opts.Stage, opts.StageVariables, opts.APIID)
 	}
@@ -122,7 +119,7 @@ func TestTemplateServesItsAPI(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", gw)
-	mux.Handle(queue.APIPath+"/", f.QueueAPI(quiet))
+	mux.Handle(queue.APIPath+"/", rt.QueueAPI(quiet))
 	srv.Config.Handler = mux
 	srv.Start()
 	defer srv.Close()
@@ -147,7 +144,7 @@ func TestTemplateServesItsAPI(t *testing.T) {
 	// The function's environment: its name, and the template's values
 	// resolved for this run — the local queue URL, the table's name, the
 	// endpoint.
-	inv, err := f.Invoker(f.Routes["echo"].Integration)
+	inv, err := rt.Invoker(f.Routes["echo"].Integration)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +184,6 @@ func TestTemplateQueues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tpl.File.Close(context.Background())
 	var jobs, dead string
 	for _, q := range tpl.Stack.Queues {
 		switch q.LogicalID {
@@ -205,10 +201,7 @@ func TestTemplateQueues(t *testing.T) {
 		!strings.HasPrefix(q.Integration.FunctionName, "s1-JobsFunction-") {
 		t.Fatalf("queue %+v", q)
 	}
-	if _, err := tpl.File.Options(nil); err != nil {
-		t.Fatal(err)
-	}
-	if tpl.File.Queue(jobs) == nil {
+	if build(t, tpl.File, config.BuildEnv{}).Queue(jobs) == nil {
 		t.Fatal("queue not built")
 	}
 	if !slices.ContainsFunc(tpl.Warnings, func(w string) bool {
@@ -252,7 +245,6 @@ func TestProjectSAMTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := tpl.File
-	defer f.Close(context.Background())
 	if f.Stage != "dev" || f.RouteSelectionExpression != "$request.body.action" || len(f.Routes) != 16 {
 		t.Fatalf("stage %s, %d routes", f.Stage, len(f.Routes))
 	}
@@ -290,11 +282,9 @@ func TestProjectSAMTemplate(t *testing.T) {
 			t.Errorf("skipped lacks %q: %q", want, tpl.Skipped)
 		}
 	}
-	if _, err := f.Options(nil); err != nil {
-		t.Fatal(err)
-	}
+	rt := build(t, f, config.BuildEnv{Logger: quiet})
 	// The stream consumer, which no route uses, is a function too.
-	if _, err := f.Invoker(s.Function); err != nil {
+	if _, err := rt.Invoker(s.Function); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -346,7 +336,6 @@ func TestCDKTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := tpl.File
-	defer f.Close(context.Background())
 	if tpl.StackName != "cdk" || f.Stage != "dev" || len(f.Routes) != 4 || !f.Routes["sendmessage"].RouteResponse || f.Routes["$default"].RouteResponse {
 		t.Fatalf("stack %s stage %s routes %+v", tpl.StackName, f.Stage, f.Routes)
 	}
@@ -378,9 +367,7 @@ func TestCDKTemplate(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed: the Node.js functions cannot be built")
 	}
-	if _, err := f.Options(nil); err != nil {
-		t.Fatal(err)
-	}
+	build(t, f, config.BuildEnv{Logger: quiet})
 }
 
 func TestTemplateErrors(t *testing.T) {
@@ -466,11 +453,8 @@ Resources:
 		}
 		o := tc.o
 		o.StackName = "s"
-		tpl, err := config.LoadTemplate(path, o)
+		_, err := config.LoadTemplate(path, o)
 		want := strings.ReplaceAll(tc.want, "DIR", dir)
-		if err == nil {
-			tpl.File.Close(context.Background())
-		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v\nwant one containing %q", tc.name, err, want)
 		}

@@ -190,11 +190,16 @@ func TestLocalConfigRuns(t *testing.T) {
 	t.Setenv("JWT_SECRET", testSecret)
 	t.Setenv("FANOUT_THRESHOLD", "1") // every broadcast to two or more through the queue
 
-	file, opts, err := config.Load(filepath.Join(root, localConfig), nil)
+	file, err := config.Load(filepath.Join(root, localConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer file.Close(ctx)
+	rt, err := file.Build(ctx, config.BuildEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	opts := rt.GatewayOptions()
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	gw, err := gateway.New(opts)
 	if err != nil {
@@ -202,7 +207,7 @@ func TestLocalConfigRuns(t *testing.T) {
 	}
 	mux := http.NewServeMux() // as switchboard serve mounts them
 	mux.Handle("/", gw)
-	api := file.QueueAPI(opts.Logger)
+	api := rt.QueueAPI(opts.Logger)
 	if api == nil {
 		t.Fatalf("%s: no queues", localConfig)
 	}
@@ -235,10 +240,10 @@ func TestLocalConfigRuns(t *testing.T) {
 	// The broadcast went through the fan-out queue and the fanout function.
 	fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := file.Queue("fanout").Flush(fctx); err != nil {
+	if err := rt.Queue("fanout").Flush(fctx); err != nil {
 		t.Fatalf("fan-out queue: %v", err)
 	}
-	if st := file.Queue("fanout").Stats(); st.Sent == 0 || st.Deleted == 0 || st.DeadLettered != 0 {
+	if st := rt.Queue("fanout").Stats(); st.Sent == 0 || st.Deleted == 0 || st.DeadLettered != 0 {
 		t.Errorf("fan-out queue: %+v; want broadcasts sent through it and delivered", st)
 	}
 	bob.conn.Close()

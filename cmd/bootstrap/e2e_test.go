@@ -159,18 +159,23 @@ routes:
 queues:
   fanout: {retryDelay: 100ms, integration: %s}
 `, fn("connect"), fn("disconnect"), fn("message"), routes.String(), fn("authorizer"), fn("fanout"))
-	file, opts, err := config.Parse([]byte(doc), nil)
+	file, err := config.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
+	rt, err := file.Build(ctx, config.BuildEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := rt.GatewayOptions()
 	opts.Logger = logs
 	gw, err := gateway.New(opts)
 	if err != nil {
-		file.Close(ctx)
+		rt.Close(ctx)
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(queue.APIPath, file.QueueAPI(logs))
+	mux.Handle(queue.APIPath, rt.QueueAPI(logs))
 	mux.Handle("/", gw)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
@@ -186,7 +191,7 @@ queues:
 		defer cancel()
 		gw.Shutdown(ctx)
 		srv.Close()
-		file.Close(ctx)
+		rt.Close(ctx)
 		cleanup.Close(ctx)
 	})
 
@@ -210,11 +215,11 @@ queues:
 				return err // a *integration.FunctionError: Lambda would retry the batch
 			})
 		},
-		Settle: file.Queue("fanout").Flush,
+		Settle: rt.Queue("fanout").Flush,
 		// Replies wait for cold starts: a function's first instance starts
 		// with its first invocation.
 		Timeout: 60 * time.Second,
-	}, file.Queue("fanout")
+	}, rt.Queue("fanout")
 }
 
 // checkStreamEvent checks payload has the shape of the event Lambda's

@@ -161,49 +161,106 @@ type Function struct {
 
 var _ integration.Invoker = (*Function)(nil)
 
-// New validates opts and returns a Function with no instance running yet.
-// For a Node.js runtime it also finds node and writes the runtime client
-// to Switchboard's cache directory.
-func New(opts Options) (*Function, error) {
+// Check reports what New would refuse in opts without starting, running
+// or writing anything: negative numbers, an unsupported runtime, a
+// provided runtime's executable that is missing or not executable, a
+// Node.js function without its code directory or with a malformed
+// handler, a code directory that is not one. Finding node (and its
+// version) is left to New.
+func Check(opts Options) error {
 	switch {
 	case opts.MemoryMB < 0:
-		return nil, fmt.Errorf("lambda: Options.MemoryMB: %d is negative", opts.MemoryMB)
+		return fmt.Errorf("lambda: Options.MemoryMB: %d is negative", opts.MemoryMB)
 	case opts.Timeout < 0:
-		return nil, fmt.Errorf("lambda: Options.Timeout: %v is negative", opts.Timeout)
+		return fmt.Errorf("lambda: Options.Timeout: %v is negative", opts.Timeout)
 	case opts.Concurrency < 0:
-		return nil, fmt.Errorf("lambda: Options.Concurrency: %d is negative", opts.Concurrency)
+		return fmt.Errorf("lambda: Options.Concurrency: %d is negative", opts.Concurrency)
+	}
+	switch {
+	case isProvidedRuntime(opts.Runtime):
+		if _, err := executablePath(opts); err != nil {
+			return err
+		}
+	case nodeRuntimes[opts.Runtime] != 0:
+		if err := checkNodeOptions(opts); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("lambda: Options.Runtime: %q is not supported (want provided.al2023, provided.al2, provided, nodejs18.x, nodejs20.x or nodejs22.x)", opts.Runtime)
+	}
+	if opts.CodeDir != "" {
+		if _, err := codeDir(opts.CodeDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// executablePath is the absolute path of a provided runtime's executable
+// (Path, or CodeDir/bootstrap), checked.
+func executablePath(opts Options) (string, error) {
+	if opts.Path == "" && opts.CodeDir != "" {
+		opts.Path = filepath.Join(opts.CodeDir, "bootstrap")
+	}
+	if opts.Path == "" {
+		return "", errors.New("lambda: Options.Path: missing")
+	}
+	path, err := filepath.Abs(opts.Path)
+	if err != nil {
+		return "", fmt.Errorf("lambda: Options.Path: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("lambda: Options.Path: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("lambda: Options.Path: %s is not a regular file", path)
+	}
+	if !isExecutable(st) {
+		return "", fmt.Errorf("lambda: Options.Path: %s is not executable", path)
+	}
+	return path, nil
+}
+
+// codeDir is the absolute path of a code directory, checked.
+func codeDir(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("lambda: Options.CodeDir: %w", err)
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("lambda: Options.CodeDir: %w", err)
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("lambda: Options.CodeDir: %s is not a directory", dir)
+	}
+	return dir, nil
+}
+
+// New validates opts (Check) and returns a Function with no instance
+// running yet. For a Node.js runtime it also finds node (running node
+// --version) and writes the runtime client to Switchboard's cache
+// directory; with Watch, it starts the goroutine that watches the code.
+func New(opts Options) (*Function, error) {
+	if err := Check(opts); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	f := &Function{}
-	switch {
-	case isProvidedRuntime(opts.Runtime):
-		if opts.Path == "" && opts.CodeDir != "" {
-			opts.Path = filepath.Join(opts.CodeDir, "bootstrap")
+	if isProvidedRuntime(opts.Runtime) {
+		path, err := executablePath(opts)
+		if err != nil {
+			return nil, err
 		}
 		if opts.Path == "" {
-			return nil, errors.New("lambda: Options.Path: missing")
-		}
-		path, err := filepath.Abs(opts.Path)
-		if err != nil {
-			return nil, fmt.Errorf("lambda: Options.Path: %w", err)
-		}
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("lambda: Options.Path: %w", err)
-		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("lambda: Options.Path: %s is not a regular file", path)
-		}
-		if !isExecutable(st) {
-			return nil, fmt.Errorf("lambda: Options.Path: %s is not executable", path)
+			opts.Path = filepath.Join(opts.CodeDir, "bootstrap")
 		}
 		f.path, f.args, f.taskRoot = path, opts.Args, filepath.Dir(path)
 		if opts.FunctionName == "" {
 			opts.FunctionName = filepath.Base(path)
 		}
-	case nodeRuntimes[opts.Runtime] != 0:
+	} else {
 		n, err := setupNode(&opts, opts.Logger)
 		if err != nil {
 			return nil, err
@@ -213,18 +270,11 @@ func New(opts Options) (*Function, error) {
 		if opts.FunctionName == "" {
 			opts.FunctionName = filepath.Base(filepath.Clean(opts.CodeDir))
 		}
-	default:
-		return nil, fmt.Errorf("lambda: Options.Runtime: %q is not supported (want provided.al2023, provided.al2, provided, nodejs18.x, nodejs20.x or nodejs22.x)", opts.Runtime)
 	}
 	if opts.CodeDir != "" {
-		dir, err := filepath.Abs(opts.CodeDir)
+		dir, err := codeDir(opts.CodeDir)
 		if err != nil {
-			return nil, fmt.Errorf("lambda: Options.CodeDir: %w", err)
-		}
-		if st, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("lambda: Options.CodeDir: %w", err)
-		} else if !st.IsDir() {
-			return nil, fmt.Errorf("lambda: Options.CodeDir: %s is not a directory", dir)
+			return nil, err
 		}
 		f.taskRoot = dir
 	}

@@ -112,18 +112,27 @@ func checkNodeHandler(h string) error {
 	return nil
 }
 
+// checkNodeOptions checks the options of a Node.js function, reading
+// nothing.
+func checkNodeOptions(opts Options) error {
+	if opts.Path != "" {
+		return fmt.Errorf("lambda: Options.Path: not used by %s functions (set CodeDir and Handler)", opts.Runtime)
+	}
+	if opts.CodeDir == "" {
+		return fmt.Errorf("lambda: Options.CodeDir: missing (the code directory of the %s function)", opts.Runtime)
+	}
+	if err := checkNodeHandler(opts.Handler); err != nil {
+		return fmt.Errorf("lambda: Options.Handler: %w", err)
+	}
+	return nil
+}
+
 // setupNode prepares a Node.js function: it checks the options, finds node
 // and writes the runtime client.
 func setupNode(opts *Options, log *slog.Logger) (*nodeSetup, error) {
 	want := nodeRuntimes[opts.Runtime]
-	if opts.Path != "" {
-		return nil, fmt.Errorf("lambda: Options.Path: not used by %s functions (set CodeDir and Handler)", opts.Runtime)
-	}
-	if opts.CodeDir == "" {
-		return nil, fmt.Errorf("lambda: Options.CodeDir: missing (the code directory of the %s function)", opts.Runtime)
-	}
-	if err := checkNodeHandler(opts.Handler); err != nil {
-		return nil, fmt.Errorf("lambda: Options.Handler: %w", err)
+	if err := checkNodeOptions(*opts); err != nil {
+		return nil, err
 	}
 	nb, err := findNode()
 	if err != nil {

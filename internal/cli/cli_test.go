@@ -73,11 +73,16 @@ func TestServeRefusesInvalidConfigBeforeListening(t *testing.T) {
 }
 
 func TestServeGatewayShutsDownOnCancel(t *testing.T) {
-	_, opts, err := config.Parse([]byte("stage: live\nrouteSelectionExpression: $request.body.action\n"), nil)
+	f, err := config.Parse([]byte("stage: live\nrouteSelectionExpression: $request.body.action\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(opts)
+	rt, err := f.Build(context.Background(), config.BuildEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	gw, err := gateway.New(rt.GatewayOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

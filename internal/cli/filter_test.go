@@ -37,11 +37,12 @@ func TestTemplateStreamFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tpl.File.Close(context.Background())
-	if _, err := tpl.File.Options(nil); err != nil {
+	rt, err := tpl.File.Build(context.Background(), config.BuildEnv{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := startTemplateSources(context.Background(), tpl, endpoint, "us-east-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer rt.Close(context.Background())
+	ts, err := startTemplateSources(context.Background(), tpl, rt, endpoint, "us-east-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,26 +58,39 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// The API: a config file is read before listening; a template after,
-	// since its queue URLs name the port.
+	// The API: a config file is read (and built) before listening; a
+	// template after, since its queue URLs name the port. Decoding starts
+	// nothing; Build makes the functions and starts the queues.
 	var (
 		file *config.File
+		rt   *config.Runtime
 		opts gateway.Options
 		ln   net.Listener
 		tpl  *config.Template
 	)
-	// Lambda integrations run processes: stop them however serve ends.
+	// Lambda integrations run processes, queues goroutines: stop them
+	// however serve ends.
 	defer func() {
-		if file != nil {
+		if rt != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			file.Close(ctx)
+			rt.Close(ctx)
 		}
 	}()
+	build := func(path string) error {
+		var err error
+		if rt, err = file.Build(ctx, config.BuildEnv{Logger: log, Watch: *watch}); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		opts = rt.GatewayOptions()
+		return nil
+	}
 	listenAddr := *addr
 	if *configPath != "" {
-		file, opts, err = config.LoadWith(*configPath, config.LoadOptions{Logger: log, Watch: *watch})
-		if err != nil {
+		if file, err = config.Load(*configPath); err != nil {
+			return err
+		}
+		if err := build(*configPath); err != nil {
 			return err
 		}
 		if listenAddr == "" {
@@ -97,9 +110,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		file = tpl.File
-		file.Logger, file.Watch = log, *watch
-		if opts, err = file.Options(nil); err != nil {
-			return fmt.Errorf("%s: %w", *templatePath, err)
+		if err := build(*templatePath); err != nil {
+			return err
 		}
 	}
 	opts.Logger = log
@@ -107,7 +119,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api := file.QueueAPI(log)
+	api := rt.QueueAPI(log)
 	services, err := newAWSHosts(gw.Region(), *ddbEndpoint, api)
 	if err != nil {
 		gw.Shutdown(context.Background())
@@ -132,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// The template's tables exist, and its stream event sources run,
 		// before the first client connects; they stop before the
 		// functions they invoke.
-		sources, err := startTemplateSources(ctx, tpl, *ddbEndpoint, gw.Region(), log)
+		sources, err := startTemplateSources(ctx, tpl, rt, *ddbEndpoint, gw.Region(), log)
 		if err != nil {
 			gw.Shutdown(context.Background())
 			return err
@@ -140,13 +152,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer sources.close()
 	}
 	env := functionEnv{gw: gw, addr: ln.Addr().String(), tls: st, dynamoDB: *ddbEndpoint, sqs: api != nil, credentials: opts.Credentials, services: services.names()}
-	file.SetEnviron(env.build())
+	rt.SetEnviron(env.build())
 	if api != nil {
 		for name := range file.Queues {
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	so := serveOptions{queues: api, services: services, drain: file.Flush, signed: len(opts.Credentials) > 0, tls: st != nil}
+	so := serveOptions{queues: api, services: services, drain: rt.Flush, signed: len(opts.Credentials) > 0, tls: st != nil}
 	if st == nil {
 		log.Warn("TLS is off (--no-tls): functions that call https://{domainName}/{stage}, AWS's host name of the API or of a service cannot reach this gateway")
 	}

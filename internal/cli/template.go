@@ -55,8 +55,9 @@ type templateSources struct {
 }
 
 // startTemplateSources creates the template's tables on the endpoint when
-// they are missing and starts its stream event sources.
-func startTemplateSources(ctx context.Context, tpl *config.Template, endpoint, region string, log *slog.Logger) (*templateSources, error) {
+// they are missing and starts its stream event sources, whose functions
+// are rt's (tpl.File built).
+func startTemplateSources(ctx context.Context, tpl *config.Template, rt *config.Runtime, endpoint, region string, log *slog.Logger) (*templateSources, error) {
 	ts := &templateSources{}
 	if len(tpl.Tables) == 0 && len(tpl.Streams) == 0 {
 		return ts, nil
@@ -96,7 +97,7 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, endpoint, r
 		}
 	}
 	for _, s := range tpl.Streams {
-		fn, err := tpl.File.Invoker(s.Function)
+		fn, err := rt.Invoker(s.Function)
 		if err != nil {
 			ts.close()
 			return nil, fmt.Errorf("%s: %w", s.LogicalID, err)
