@@ -19,21 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
-
-var local struct {
-	once     sync.Once
-	endpoint string
-	stop     func()
-	err      error
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if local.stop != nil {
-		local.stop()
-	}
+	testutil.StopDynamoDB()
 	os.Exit(code)
 }
 
@@ -41,20 +32,14 @@ func TestMain(m *testing.M) {
 // Local, starting it on first use.
 func clients(t testing.TB) (*dynamodb.Client, *dynamodbstreams.Client) {
 	t.Helper()
-	if os.Getenv(dynamolocal.EnvEndpoint) == "" && os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1: skipping the tests that need DynamoDB Local")
-	}
-	local.once.Do(func() { local.endpoint, local.stop, local.err = dynamolocal.Endpoint() })
-	if local.err != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", local.err)
-	}
+	endpoint := testutil.DynamoDB(t)
 	creds := credentials.NewStaticCredentialsProvider("local", "local", "")
 	db := dynamodb.New(dynamodb.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(local.endpoint), Credentials: creds,
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds,
 		DisableValidateResponseChecksum: true,
 	})
 	streams := dynamodbstreams.New(dynamodbstreams.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(local.endpoint), Credentials: creds,
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds,
 	})
 	return db, streams
 }
@@ -174,16 +159,11 @@ func describe(ev events.DynamoDBEvent) []string {
 	return out
 }
 
-// eventually polls cond until it holds, or fails the test after 15 s.
+// eventually polls cond until it holds, or fails the test after 15 s
+// (testutil.Eventually, with this package's argument order).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 15*time.Second, cond, "%s", what)
 }
 
 // logs captures log records.

@@ -22,6 +22,7 @@ import (
 // TestHTTPIntegrationEndToEnd puts routes and the authorizer of a gateway
 // behind HTTP endpoints and drives it with a real WebSocket client.
 func TestHTTPIntegrationEndToEnd(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []events.APIGatewayWebsocketProxyRequest
 	record := func(ev events.APIGatewayWebsocketProxyRequest) {
@@ -146,6 +147,7 @@ func TestHTTPIntegrationEndToEnd(t *testing.T) {
 }
 
 func TestHTTPInvokerErrors(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/lambda-error":
@@ -175,6 +177,7 @@ func TestHTTPInvokerErrors(t *testing.T) {
 }
 
 func TestDecodeProxyResponse(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in      string
 		status  int

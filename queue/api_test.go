@@ -51,6 +51,7 @@ func startAPI(t *testing.T, verifier *sigv4.Verifier) (string, *recorder, *queue
 }
 
 func TestAPIWithTheSDK(t *testing.T) {
+	t.Parallel()
 	base, r, q := startAPI(t, nil)
 	client := sqsClient(base+queue.APIPath, "local", "local", nil)
 	ctx := context.Background()
@@ -95,6 +96,7 @@ func TestAPIWithTheSDK(t *testing.T) {
 }
 
 func TestAPIKeepsStrangersOut(t *testing.T) {
+	t.Parallel()
 	base, _, _ := startAPI(t, nil)
 	ctx := context.Background()
 	proxied := sqsClient(base+queue.APIPath, "local", "local", http.Header{"X-Forwarded-For": {"203.0.113.9"}})

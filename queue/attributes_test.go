@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -57,16 +58,12 @@ func TestAPIQueueAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started // one message in flight, two waiting
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := counts(types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)
-		if got[visible] == "2" && got[notVisible] == "1" && len(got) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("with one of three messages in flight: %v", got)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var got map[string]string
+	if !testutil.Poll(10*time.Second, func() bool {
+		got = counts(types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)
+		return got[visible] == "2" && got[notVisible] == "1" && len(got) == 2
+	}) {
+		t.Fatalf("with one of three messages in flight: %v", got)
 	}
 	close(release)
 	flush(t, q)

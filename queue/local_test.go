@@ -69,6 +69,7 @@ func bodies(n int) [][]byte {
 }
 
 func TestLocalDeliversInBatchesWithSQSRecords(t *testing.T) {
+	t.Parallel()
 	r := &recorder{}
 	q := queue.NewLocal(r.handle, queue.LocalOptions{Name: "fan", BatchSize: 4, Concurrency: 2, Logger: quiet})
 	defer q.Close(context.Background())
@@ -101,6 +102,7 @@ func TestLocalDeliversInBatchesWithSQSRecords(t *testing.T) {
 }
 
 func TestLocalRetriesFailedRecordsOnly(t *testing.T) {
+	t.Parallel()
 	r := &recorder{fail: func(rec events.SQSMessage) bool {
 		return rec.Body == "body-3" && rec.Attributes["ApproximateReceiveCount"] == "1"
 	}}
@@ -124,6 +126,7 @@ func TestLocalRetriesFailedRecordsOnly(t *testing.T) {
 }
 
 func TestLocalDeadLettersAfterMaxReceives(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	var mu sync.Mutex
 	h := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
@@ -152,6 +155,7 @@ func TestLocalDeadLettersAfterMaxReceives(t *testing.T) {
 }
 
 func TestLocalWholeBatchFailures(t *testing.T) {
+	t.Parallel()
 	for name, h := range map[string]queue.Handler{
 		"error": func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{}, errors.New("boom")
@@ -177,6 +181,7 @@ func TestLocalWholeBatchFailures(t *testing.T) {
 }
 
 func TestLocalRefusesWhatSQSRefuses(t *testing.T) {
+	t.Parallel()
 	q := queue.NewLocal(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 		return events.SQSEventResponse{}, nil
 	}, queue.LocalOptions{Logger: quiet})
@@ -199,6 +204,7 @@ func TestLocalRefusesWhatSQSRefuses(t *testing.T) {
 }
 
 func TestLocalCloseWaitsForPending(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var done sync.WaitGroup
 	done.Add(1)

@@ -104,6 +104,7 @@ func newClient(url, akid, secret, token string) *apigatewaymanagementapi.Client 
 }
 
 func TestEndToEndManagementAPI(t *testing.T) {
+	t.Parallel()
 	api := &fakeManagementAPI{
 		v: &Verifier{
 			Credentials: Credentials{testAKID: testSecret},

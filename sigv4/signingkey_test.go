@@ -12,6 +12,7 @@ import (
 // The signing key is derived once per secret and scope and then cached; a
 // cached key must never make a signature made with another secret pass.
 func TestSigningKeyCacheKeepsSecretsApart(t *testing.T) {
+	t.Parallel()
 	v := newVerifier()
 	sign := func(secret string) signSpec {
 		return signSpec{
@@ -52,6 +53,7 @@ func TestSigningKeyCacheKeepsSecretsApart(t *testing.T) {
 }
 
 func TestSigningKeyCacheIsBounded(t *testing.T) {
+	t.Parallel()
 	v := newVerifier()
 	day := testTime
 	for i := range 3 * maxCachedKeys {

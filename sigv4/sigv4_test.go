@@ -152,6 +152,7 @@ func canonicalFromMismatch(t *testing.T, v *Verifier, r *http.Request, body []by
 }
 
 func TestVerifySDKSigned(t *testing.T) {
+	t.Parallel()
 	base := "https://" + testHost
 	cases := []struct {
 		name string
@@ -219,6 +220,7 @@ func TestVerifySDKSigned(t *testing.T) {
 }
 
 func TestVerifyDoesNotReadBody(t *testing.T) {
+	t.Parallel()
 	wire, _ := signedWire(t, signSpec{url: "https://" + testHost + "/dev/%40connections/abc", body: []byte("hello")})
 	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(wire)))
 	if err != nil {
@@ -234,6 +236,7 @@ func TestVerifyDoesNotReadBody(t *testing.T) {
 }
 
 func TestVerifyTampered(t *testing.T) {
+	t.Parallel()
 	url := "https://" + testHost + "/dev/%40connections/R0oXAdfD0kwCH6w%3D?q=1"
 	body := []byte(`{"msg":"hello"}`)
 	good := signSpec{url: url, body: body, headers: [][2]string{{"X-Custom", "v1"}}}
@@ -414,6 +417,7 @@ func TestVerifyTampered(t *testing.T) {
 }
 
 func TestVerifyDefaultServiceAndSkew(t *testing.T) {
+	t.Parallel()
 	wire, _ := signedWire(t, signSpec{url: "https://" + testHost + "/dev/x", body: []byte("x")})
 	r, b := serverRequest(t, wire)
 	v := &Verifier{Credentials: Credentials{testAKID: testSecret}, Now: func() time.Time { return testTime.Add(4 * time.Minute) }}
@@ -468,6 +472,7 @@ func presign(t *testing.T, method, rawURL string, expires int, headers [][2]stri
 }
 
 func TestVerifyPresigned(t *testing.T) {
+	t.Parallel()
 	base := "https://" + testHost + "/dev/%40connections/R0oXAdfD0kwCH6w%3D"
 	v := newVerifier()
 
@@ -539,6 +544,7 @@ func TestVerifyPresigned(t *testing.T) {
 // TestVerifyDateHeader exercises the Date-header fallback (the SDK always
 // sends X-Amz-Date, so this one is signed by hand).
 func TestVerifyDateHeader(t *testing.T) {
+	t.Parallel()
 	r, _ := http.NewRequest("GET", "https://"+testHost+"/dev/%40connections/abc", nil)
 	r.Header.Set("Date", testTime.Format(http.TimeFormat))
 	scope := testTime.Format(shortDateFormat) + "/" + testRegion + "/execute-api/aws4_request"
@@ -560,6 +566,7 @@ func TestVerifyDateHeader(t *testing.T) {
 }
 
 func TestVerifyRequiresSignedHostAndDate(t *testing.T) {
+	t.Parallel()
 	// Sign a request, then claim fewer signed headers: host and x-amz-date
 	// must be listed, whatever the signature.
 	wire, _ := signedWire(t, signSpec{url: "https://" + testHost + "/dev/x", body: []byte("x")})
@@ -628,6 +635,7 @@ func fuzzRequest(auth string) *http.Request {
 }
 
 func TestVerifyMalformedAuthorization(t *testing.T) {
+	t.Parallel()
 	for _, tc := range malformedAuthCases {
 		t.Run(tc.name, func(t *testing.T) {
 			akid, err := newVerifier().Verify(fuzzRequest(tc.auth), []byte("body"))
@@ -642,6 +650,7 @@ func TestVerifyMalformedAuthorization(t *testing.T) {
 }
 
 func TestVerifyMalformedDates(t *testing.T) {
+	t.Parallel()
 	auth := "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260314/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("a", 64)
 	for _, d := range []string{"", "2026-03-14T15:09:26Z", "20260314T150926", "20260314T150926+0100", "20261314T150926Z", "x"} {
 		r := fuzzRequest(auth)
@@ -658,6 +667,7 @@ func TestVerifyMalformedDates(t *testing.T) {
 }
 
 func TestVerifyNoAuth(t *testing.T) {
+	t.Parallel()
 	r, _ := http.NewRequest("GET", "https://"+testHost+"/dev/%40connections/abc?x=1", nil)
 	if _, err := newVerifier().Verify(r, nil); !errors.Is(err, ErrMissingAuth) {
 		t.Fatalf("err = %v", err)
@@ -702,6 +712,7 @@ func FuzzVerify(f *testing.F) {
 }
 
 func TestEscapePathMatchesSDK(t *testing.T) {
+	t.Parallel()
 	// The SDK signer escapes the canonical URI with smithy-go's
 	// httpbinding.EscapePath(path, false); compare byte by byte and on
 	// typical management API paths.

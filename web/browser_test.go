@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/devstack"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestBrowser drives the UI in Chromium (web/e2e/chat.spec.mjs, with
@@ -26,6 +27,7 @@ import (
 // It needs chromium, node and web/e2e/node_modules (scripts/browser-test-setup
 // installs them) and fails without them, unless SWITCHBOARD_SKIP_BROWSER=1.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
 	}
@@ -109,34 +111,13 @@ func TestBrowser(t *testing.T) {
 }
 
 // browserDeps finds Chromium, node and playwright-core, or fails the test
-// saying how to install them.
+// saying how to install them (scripts/browser-test-setup); it skips only
+// when node is not installed at all.
 func browserDeps(t *testing.T) (browser, node string) {
 	t.Helper()
-	var missing []string
-	browser = os.Getenv("SWITCHBOARD_CHROMIUM")
-	if browser == "" {
-		if p, err := exec.LookPath("chromium"); err == nil {
-			browser = p
-		} else if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-			browser = "/usr/bin/chromium"
-		}
-	}
-	if browser == "" {
-		missing = append(missing, "chromium (apt-get install -y chromium)")
-	} else if _, err := os.Stat(browser); err != nil {
-		missing = append(missing, fmt.Sprintf("chromium at %s: %v", browser, err))
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node (Node.js 20 or later)")
-	}
-	if _, err := os.Stat(filepath.Join("e2e", "node_modules", "playwright-core", "package.json")); err != nil {
-		missing = append(missing, "playwright-core in web/e2e/node_modules (npm ci --prefix web/e2e)")
-	}
-	if len(missing) > 0 {
-		t.Fatalf("the browser test needs: %s.\nInstall them with scripts/browser-test-setup, or set SWITCHBOARD_SKIP_BROWSER=1 to skip this test.",
-			strings.Join(missing, "; "))
-	}
+	node = testutil.RequireNode(t)
+	browser = testutil.RequireChromium(t)
+	testutil.RequireNPMPackages(t, "e2e")
 	return browser, node
 }
 
@@ -151,11 +132,8 @@ func startDevStack(t *testing.T, dir, addr string) *devstack.Stack {
 	}
 	// The old listener's port may take a moment to be free again.
 	var serveErr error
-	for i := 0; i < 50; i++ {
-		if serveErr = st.Serve(addr); serveErr == nil {
-			return st
-		}
-		time.Sleep(100 * time.Millisecond)
+	if testutil.Poll(5*time.Second, func() bool { serveErr = st.Serve(addr); return serveErr == nil }) {
+		return st
 	}
 	st.Close(context.Background())
 	t.Fatalf("serving the dev stack on %s: %v", addr, serveErr)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestClientJS runs the unit tests of client.js (web/e2e/client.test.mjs:
@@ -15,13 +17,11 @@ import (
 // WebSocket. It needs node only; without it the test fails, unless
 // SWITCHBOARD_SKIP_BROWSER=1.
 func TestClientJS(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js 20 or later) is needed to test web/client.js: install it (scripts/browser-test-setup does), or set SWITCHBOARD_SKIP_BROWSER=1 to skip")
-	}
+	node := testutil.RequireNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", filepath.Join("e2e", "client.test.mjs"))

@@ -11,6 +11,7 @@ import (
 )
 
 func TestHandlerServesFiles(t *testing.T) {
+	t.Parallel()
 	h := web.Handler()
 	for _, tc := range []struct {
 		path, contentType, contains string
@@ -63,6 +64,7 @@ func checkSecurityHeaders(t *testing.T, path string, h http.Header) {
 }
 
 func TestHandlerNotFoundAndMethods(t *testing.T) {
+	t.Parallel()
 	h := web.Handler()
 	for _, p := range []string{"/nope", "/e2e/package.json", "/e2e/chat.spec.mjs", "/web.go", "/app.js/", "/../web.go", "/index.htm", "/dev-token"} {
 		rec := httptest.NewRecorder()
@@ -85,6 +87,7 @@ func TestHandlerNotFoundAndMethods(t *testing.T) {
 }
 
 func TestHandlerHeadAndConditional(t *testing.T) {
+	t.Parallel()
 	h := web.Handler()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/app.js", nil))
@@ -104,6 +107,7 @@ func TestHandlerHeadAndConditional(t *testing.T) {
 // The page must not need anything the CSP forbids: no inline script or
 // style, no other origin.
 func TestIndexNeedsNothingTheCSPForbids(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	web.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	page := rec.Body.String()

@@ -9,6 +9,7 @@ import (
 )
 
 func TestAcceptKeyRFCExample(t *testing.T) {
+	t.Parallel()
 	// RFC 6455 section 1.3.
 	if got := AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Fatalf("got %q", got)
@@ -19,6 +20,7 @@ func TestAcceptKeyRFCExample(t *testing.T) {
 }
 
 func TestFrameRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536, 200000} {
 		payload := bytes.Repeat([]byte{'x'}, n)
 		for _, masked := range []bool{false, true} {
@@ -49,6 +51,7 @@ func TestFrameRoundTrip(t *testing.T) {
 }
 
 func TestReadHeaderRejects(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -72,6 +75,7 @@ func TestReadHeaderRejects(t *testing.T) {
 }
 
 func TestClosePayload(t *testing.T) {
+	t.Parallel()
 	code, reason, ok := ParseClosePayload(ClosePayload(4001, "bye"))
 	if !ok || code != 4001 || reason != "bye" {
 		t.Fatalf("%d %q %v", code, reason, ok)

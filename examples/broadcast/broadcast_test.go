@@ -61,6 +61,7 @@ func startProcess(t *testing.T, cmd *exec.Cmd, re *regexp.Regexp) (*exec.Cmd, st
 }
 
 func TestBroadcastExample(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	switchboard := build(t, dir, "./cmd/switchboard")
 	handler := build(t, dir, "./examples/broadcast/handler")

@@ -36,7 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/gorilla/websocket"
 
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // tablePrefix is the name CloudFormation's rule gives the template's
@@ -74,9 +74,8 @@ func (l *logBuffer) String() string {
 }
 
 func TestSAMChat(t *testing.T) {
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed: the example's functions are Node.js")
-	}
+	t.Parallel()
+	testutil.RequireNode(t) // the example's functions are Node.js
 	// The functions import the AWS SDK v3 without bundling it, as Lambda's
 	// runtime provides it; serve finds it in SWITCHBOARD_NODE_SDK_DIR,
 	// pre-installed by scripts/node-deps so that the test needs no network.
@@ -84,16 +83,9 @@ func TestSAMChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pkg := range []string{"client-dynamodb", "lib-dynamodb", "client-apigatewaymanagementapi"} {
-		if _, err := os.Stat(filepath.Join(sdkDir, "node_modules", "@aws-sdk", pkg, "package.json")); err != nil {
-			t.Fatalf("@aws-sdk/%s is not installed in %s: run ./scripts/node-deps", pkg, sdkDir)
-		}
-	}
-	endpoint, stopDynamo, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatalf("DynamoDB Local: %v", err)
-	}
-	t.Cleanup(stopDynamo)
+	testutil.RequireNPMPackages(t, sdkDir)
+	endpoint := testutil.DynamoDB(t)
+	t.Cleanup(testutil.StopDynamoDB)
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "switchboard")
@@ -453,16 +445,11 @@ func connectionIDByName(t *testing.T, ddb *dynamodb.Client, table, name string) 
 	return ids[0]
 }
 
-// eventually polls cond until it holds or a deadline passes.
+// eventually polls cond until it holds, or fails the test after
+// readTimeout (testutil.Eventually, with this file's argument order).
 func eventually(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(readTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, readTimeout, cond, "%s", what)
 }
 
 func randomHex(n int) string {

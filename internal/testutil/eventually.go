@@ -25,9 +25,8 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format st
 }
 
 // Poll reports whether cond held before timeout passed, polling it with the
-// backoff of Eventually, for a test that reports the failure itself; cond is
-// tried at
-// least once, and once more at the deadline.
+// backoff of Eventually, for a test that reports the failure itself. cond is
+// tried at least once, and once more at the deadline.
 func Poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	wait := firstPoll
