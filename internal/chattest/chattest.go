@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/store"
 )
 
@@ -138,13 +139,7 @@ func RunKnownIssues(t *testing.T, newTarget func(t *testing.T) *Target) {
 // Eventually waits until cond holds, failing the test after timeout.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, timeout, cond, "%s", what)
 }
 
 // unique returns base with a suffix no other call returns, so that tests
