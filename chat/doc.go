@@ -6,5 +6,7 @@
 // only through a push.Pusher (the @connections API), so the same code runs
 // in `switchboard dev` and on AWS Lambda.
 //
-// docs/protocol.md describes what clients send and receive.
+// docs/protocol.md describes what clients send and receive; package
+// chat/protocol defines it (the wire types, action names and error codes),
+// and Config's Default* constants are the defaults it states.
 package chat
