@@ -294,7 +294,14 @@ try {
 
   step('scroll back through history');
   const N = 60;
-  for (let i = 1; i <= N; i++) await send(alice, `backlog ${String(i).padStart(2, '0')}`);
+  // The backlog goes out through the page's own client (window.switchboard),
+  // one request at a time: what this step tests is loading it back, and
+  // "chat both ways" tests the composer. The last one still uses it.
+  await alice.page.evaluate(async (n) => {
+    const roomId = document.querySelector('#room-list .room-item.active').dataset.roomId;
+    for (let i = 1; i < n; i++) await window.switchboard.sendMessage(roomId, `backlog ${String(i).padStart(2, '0')}`);
+  }, N);
+  await send(alice, `backlog ${N}`);
   await waitMessage(alice, `backlog ${N}`);
   await waitMessage(bob, `backlog ${N}`);
   await alice.page.locator('#messages .msg.pending').first().waitFor({ state: 'detached' }).catch(() => {});
