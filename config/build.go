@@ -55,8 +55,9 @@ var errClosed = errors.New("config: the runtime is closed")
 // one, the builtin handlers (env.Builtins), and a started queue.Local for
 // each queue. f is validated again first, and a builtin name that
 // env.Builtins does not know is an error naming its field. On an error,
-// what was made is stopped before Build returns. ctx bounds the build and
-// that cleanup; the Runtime outlives it, until Close.
+// what was made is stopped before Build returns (within ctx). Build
+// returns ctx's error when ctx has ended before it starts; the Runtime
+// outlives ctx, until Close.
 func (f *File) Build(ctx context.Context, env BuildEnv) (*Runtime, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -65,9 +66,8 @@ func (f *File) Build(ctx context.Context, env BuildEnv) (*Runtime, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	rt := &Runtime{region: f.Region, fns: functions{build: true, ctx: ctx, logger: log, watch: env.Watch, environ: &environ{}}}
+	rt := &Runtime{region: f.Region, fns: functions{build: true, logger: log, watch: env.Watch, environ: &environ{}}}
 	opts, err := f.walk(env.Builtins, rt)
-	rt.fns.ctx = nil // Invoker builds later without Build's context
 	if err != nil {
 		rt.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -157,7 +157,6 @@ func (rt *Runtime) Close(ctx context.Context) error {
 // only checked (lambda.Check), and nothing is made.
 type functions struct {
 	build   bool
-	ctx     context.Context // Build's, while it runs
 	logger  *slog.Logger
 	watch   bool
 	environ *environ // what every function gets (Runtime.SetEnviron)
@@ -182,11 +181,6 @@ func (fs *functions) function(o lambda.Options) (integration.Invoker, error) {
 	}
 	var fn *lambda.Function
 	if fs.build {
-		if fs.ctx != nil {
-			if err := fs.ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
 		o.Logger, o.Watch, o.Environ = fs.logger, fs.watch, fs.environ.get
 		var err error
 		if fn, err = lambda.New(o); err != nil {

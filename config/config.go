@@ -39,7 +39,8 @@ import (
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
 
-// File is the YAML document.
+// File is the YAML document: a description of the API, which starts
+// nothing. Parse and Load validate it; Build makes what runs it.
 type File struct {
 	Listen                   string            `yaml:"listen"`
 	Stage                    string            `yaml:"stage"`
