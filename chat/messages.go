@@ -165,7 +165,7 @@ func (s *Service) getRoomHistory(ctx context.Context, id identity, data json.Raw
 	for _, m := range msgs {
 		views = append(views, viewMessage(m))
 	}
-	return map[string]any{"roomId": room.RoomID, "messages": views, "cursor": nullable(next)}, nil
+	return protocol.HistoryPage{RoomID: room.RoomID, Messages: views, Cursor: next}, nil
 }
 
 func (s *Service) typingStart(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {

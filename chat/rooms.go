@@ -143,7 +143,7 @@ func (s *Service) listRooms(ctx context.Context, id identity, data json.RawMessa
 	for _, r := range rooms {
 		views = append(views, viewRoom(r))
 	}
-	return map[string]any{"rooms": views, "cursor": nullable(next)}, nil
+	return protocol.RoomPage{Rooms: views, Cursor: next}, nil
 }
 
 func pageOf(limit *int, cursor string) (store.Page, *apiError) {
@@ -155,13 +155,6 @@ func pageOf(limit *int, cursor string) (store.Page, *apiError) {
 		p.Limit = *limit
 	}
 	return p, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func (s *Service) joinRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {

@@ -99,11 +99,19 @@ type ListRoomsInput struct {
 	Cursor    string `json:"cursor,omitempty"`
 }
 
-// RoomPage is one page of rooms (listRooms's reply); Cursor is null on
-// the wire ("" decoded) on the last page.
+// RoomPage is one page of rooms (listRooms's reply); Cursor is "" on the
+// last page (null on the wire).
 type RoomPage struct {
 	Rooms  []Room `json:"rooms"`
 	Cursor string `json:"cursor"`
+}
+
+// MarshalJSON writes an empty cursor as null, and no rooms as [].
+func (p RoomPage) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Rooms  []Room  `json:"rooms"`
+		Cursor *string `json:"cursor"`
+	}{nonNil(p.Rooms), nullable(p.Cursor)})
 }
 
 // SendMessageInput is sendMessage's data; RoomID may be left out by a
@@ -139,10 +147,33 @@ type HistoryInput struct {
 	Cursor string `json:"cursor,omitempty"`
 }
 
-// HistoryPage is one page of history, newest first; Cursor is null on
-// the wire ("" decoded) on the last page.
+// HistoryPage is one page of history (getRoomHistory's reply), newest
+// first; Cursor is "" on the last page (null on the wire).
 type HistoryPage struct {
 	RoomID   string    `json:"roomId"`
 	Messages []Message `json:"messages"`
 	Cursor   string    `json:"cursor"`
+}
+
+// MarshalJSON writes an empty cursor as null, and no messages as [].
+func (p HistoryPage) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		RoomID   string    `json:"roomId"`
+		Messages []Message `json:"messages"`
+		Cursor   *string   `json:"cursor"`
+	}{p.RoomID, nonNil(p.Messages), nullable(p.Cursor)})
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

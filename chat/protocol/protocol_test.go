@@ -53,6 +53,24 @@ func TestTimesOnTheWire(t *testing.T) {
 	}
 }
 
+// Pages carry their last page's cursor as null, and no items as [], and
+// decode back with Cursor "".
+func TestPagesOnTheWire(t *testing.T) {
+	t.Parallel()
+	b, _ := json.Marshal(RoomPage{})
+	if want := `{"rooms":[],"cursor":null}`; string(b) != want {
+		t.Errorf("last room page: %s, want %s", b, want)
+	}
+	b, _ = json.Marshal(HistoryPage{RoomID: "r", Cursor: "c1"})
+	if want := `{"roomId":"r","messages":[],"cursor":"c1"}`; string(b) != want {
+		t.Errorf("history page: %s, want %s", b, want)
+	}
+	var p RoomPage
+	if err := json.Unmarshal([]byte(`{"rooms":[],"cursor":null}`), &p); err != nil || p.Cursor != "" {
+		t.Errorf("decoding the last page: %+v, %v", p, err)
+	}
+}
+
 // Every list holds distinct names.
 func TestListsDistinct(t *testing.T) {
 	t.Parallel()
