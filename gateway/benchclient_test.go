@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 const (
@@ -351,13 +353,7 @@ func startBenchGateway(tb testing.TB, opts Options) (*Server, string) {
 // waitConnections waits until the server has registered n connections.
 func waitConnections(tb testing.TB, s *Server, n int, timeout time.Duration) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for s.ConnectionCount() != n {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d connections registered after %v, want %d", s.ConnectionCount(), timeout, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(tb, timeout, func() bool { return s.ConnectionCount() == n }, "%d registered connections", n)
 }
 
 // benchEnvInt reads a positive integer from the environment.
