@@ -37,14 +37,24 @@ func TestMain(m *testing.M) {
 	echoBin = filepath.Join(dir, "echo", "bootstrap")
 	initfailBin = filepath.Join(dir, "initfail", "bootstrap")
 	rawBin = filepath.Join(dir, "raw", "bootstrap")
-	for pkg, out := range map[string]string{"./testdata/echo": echoBin, "./testdata/initfail": initfailBin, "./testdata/raw": rawBin} {
-		cmd := exec.Command(goTool(), "build", "-o", out, pkg)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
-			os.RemoveAll(dir)
-			os.Exit(1)
+	// One go build for the three (it links them in parallel), into bin/,
+	// then each moves to its own directory as the runtime's "bootstrap".
+	bin := filepath.Join(dir, "bin") + string(filepath.Separator)
+	cmd := exec.Command(goTool(), "build", "-o", bin, "./testdata/echo", "./testdata/initfail", "./testdata/raw")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err = cmd.Run()
+	for name, out := range map[string]string{"echo": echoBin, "initfail": initfailBin, "raw": rawBin} {
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(out), 0o755)
 		}
+		if err == nil {
+			err = os.Rename(filepath.Join(bin, name), out)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building the test functions: %v\n", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
