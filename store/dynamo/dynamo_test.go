@@ -9,10 +9,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	client := LocalClient(endpoint(t))
 	start := time.Now()
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+	storetest.RunParallel(t, func(t *testing.T, now func() time.Time) store.Store {
 		return New(client, newTable(t, client), Options{Now: now})
 	})
 	t.Logf("conformance suite: %v", time.Since(start).Round(time.Millisecond))

@@ -78,7 +78,6 @@ func (r *recorder) take() []string {
 // checks that none on a request path scans: every one is a GetItem, a
 // Query, or a (conditional or transactional) write.
 func TestOperations(t *testing.T) {
-	t.Parallel()
 	ep := endpoint(t)
 	var rec recorder
 	plain := LocalClient(ep)

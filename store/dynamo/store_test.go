@@ -59,7 +59,6 @@ func testMember(c store.Connection, room string) store.Membership {
 }
 
 func TestCreateTable(t *testing.T) {
-	t.Parallel()
 	client := LocalClient(endpoint(t))
 	table := newTable(t, client)
 	out, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
@@ -100,7 +99,6 @@ func TestCreateTable(t *testing.T) {
 // Items carry the key design of docs/store.md and the attributes of
 // store/image.go; ephemeral ones the TTL attribute in seconds.
 func TestItems(t *testing.T) {
-	t.Parallel()
 	s, _, _ := testStore(t)
 	ctx := t.Context()
 	c := testConn("c1", "t", "u")
@@ -170,7 +168,6 @@ func TestItems(t *testing.T) {
 // Tenant ids are escaped in keys: no spelling of one tenant's ids reaches
 // another tenant's items.
 func TestTenantKeys(t *testing.T) {
-	t.Parallel()
 	s, _, _ := testStore(t)
 	ctx := t.Context()
 	a := testConn("a", "x#USER#y", "z")
@@ -196,7 +193,6 @@ func TestTenantKeys(t *testing.T) {
 // LeaveRoom of an expired membership reports false and deletes it and
 // its copy (the condition's ALL_OLD item told expired from absent).
 func TestLeaveExpired(t *testing.T) {
-	t.Parallel()
 	s, _, now := testStore(t)
 	ctx := t.Context()
 	c := testConn("c1", "t", "u")
@@ -221,7 +217,6 @@ func TestLeaveExpired(t *testing.T) {
 // fails (left meanwhile; here: a copy without its membership) and touches
 // the rest.
 func TestTouchDropsVanishedMembership(t *testing.T) {
-	t.Parallel()
 	s, _, _ := testStore(t)
 	ctx := t.Context()
 	c := testConn("c1", "t", "u")
@@ -251,7 +246,6 @@ func TestTouchDropsVanishedMembership(t *testing.T) {
 // and deleted in several writes; a private room of 250 members has its
 // access copies written in batches.
 func TestBeyondTransactionLimits(t *testing.T) {
-	t.Parallel()
 	s, _, now := testStore(t)
 	ctx := t.Context()
 	c := testConn("c1", "t", "u")
@@ -307,7 +301,6 @@ func TestBeyondTransactionLimits(t *testing.T) {
 }
 
 func TestRoomCursorValidation(t *testing.T) {
-	t.Parallel()
 	s, _, _ := testStore(t)
 	for _, c := range []string{
 		store.EncodeCursor(roomsCursor, "+5", "r"),
@@ -330,7 +323,6 @@ func TestRoomCursorValidation(t *testing.T) {
 // Concurrent transactions on one item: DynamoDB cancels all but one with
 // TransactionConflict; the store retries them.
 func TestConcurrentJoinRetries(t *testing.T) {
-	t.Parallel()
 	ep := endpoint(t)
 	var rec recorder
 	plain := LocalClient(ep)
@@ -406,7 +398,6 @@ func conflicts(endpoint, op string, n int, calls *atomic.Int32) *dynamodb.Client
 }
 
 func TestConflictRetries(t *testing.T) {
-	t.Parallel()
 	ep := endpoint(t)
 	table := newTable(t, LocalClient(ep))
 	c := testConn("c1", "t", "u")

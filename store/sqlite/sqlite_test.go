@@ -19,7 +19,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+	storetest.RunParallel(t, func(t *testing.T, now func() time.Time) store.Store {
 		s, err := Open(t.TempDir(), Options{Now: now})
 		if err != nil {
 			t.Fatal(err)

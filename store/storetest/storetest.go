@@ -57,12 +57,22 @@ type subtest struct {
 	fn   func(t *testing.T, e *env)
 }
 
-// Run runs the conformance suite against the implementation newStore makes.
-// Each subtest gets a fresh, empty store whose notion of "now" is the given
-// clock; the suite closes it when the subtest ends (Close may therefore be
-// called twice if newStore also arranges to close it). The subtests run in
-// parallel: newStore must make stores that share nothing.
+// Run runs the conformance suite against the implementation newStore makes,
+// one subtest after another. Each subtest gets a fresh, empty store whose
+// notion of "now" is the given clock; the suite closes it when the subtest
+// ends (Close may therefore be called twice if newStore also arranges to
+// close it).
 func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store) {
+	run(t, newStore, false)
+}
+
+// RunParallel is Run with the subtests in parallel: newStore must make
+// stores that share nothing.
+func RunParallel(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store) {
+	run(t, newStore, true)
+}
+
+func run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store, parallel bool) {
 	var all []subtest
 	all = append(all, connectionTests...)
 	all = append(all, typingTests...)
@@ -72,7 +82,9 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	all = append(all, sweeperTests...)
 	for _, st := range all {
 		t.Run(st.name, func(t *testing.T) {
-			t.Parallel() // each subtest has a store of its own
+			if parallel {
+				t.Parallel() // each subtest has a store of its own
+			}
 			clk := NewClock(Start)
 			s := newStore(t, clk.Now)
 			t.Cleanup(func() {
