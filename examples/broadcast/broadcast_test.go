@@ -17,14 +17,18 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// build compiles a package of this module into dir.
-func build(t *testing.T, dir, pkg string) string {
+// build compiles packages of this module into dir, with one go build (it
+// links them in parallel), and returns the binaries' paths in order.
+func build(t *testing.T, dir string, pkgs ...string) []string {
 	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
 	cmd.Dir = "../.."
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		t.Fatalf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, b)
+	}
+	out := make([]string, len(pkgs))
+	for i, pkg := range pkgs {
+		out[i] = filepath.Join(dir, filepath.Base(pkg))
 	}
 	return out
 }
@@ -63,8 +67,8 @@ func startProcess(t *testing.T, cmd *exec.Cmd, re *regexp.Regexp) (*exec.Cmd, st
 func TestBroadcastExample(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	switchboard := build(t, dir, "./cmd/switchboard")
-	handler := build(t, dir, "./examples/broadcast/handler")
+	bins := build(t, dir, "./cmd/switchboard", "./examples/broadcast/handler")
+	switchboard, handler := bins[0], bins[1]
 
 	_, handlerURL := startProcess(t, exec.Command(handler, "-addr", "127.0.0.1:0"), regexp.MustCompile(`listening on (http://\S+)`))
 	serve := exec.Command(switchboard, "serve", "--config", "api.yaml", "--addr", "127.0.0.1:0")
