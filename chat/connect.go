@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 // Authorize is the REQUEST authorizer on $connect: it takes the JWT from

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/chat"
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/sqlite"
 	"github.com/switchboard-ws/switchboard/push"
-	"github.com/switchboard-ws/switchboard/store"
-	"github.com/switchboard-ws/switchboard/store/sqlite"
 )
 
 // flakyPusher fails the connections in fail (the management API's 5xx and

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
-	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {

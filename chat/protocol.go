@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
-	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 // Error codes of error replies: those of package protocol, re-exported for

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
-	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 const (

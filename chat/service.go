@@ -10,10 +10,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
 	"github.com/switchboard-ws/switchboard/chat/protocol"
+	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/push"
-	"github.com/switchboard-ws/switchboard/store"
 )
 
 // TokenVerifier checks a client's token; *auth.Verifier implements it.

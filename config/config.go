@@ -34,8 +34,8 @@ import (
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/routeselect"
 	"github.com/switchboard-ws/switchboard/queue"
-	"github.com/switchboard-ws/switchboard/routeselect"
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
 

@@ -29,16 +29,16 @@ import (
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
-// storeOperations are the DynamoDB API calls store/dynamo makes on request
-// paths. Source: TestOperations (store/dynamo/ops_test.go), which records
+// storeOperations are the DynamoDB API calls chat/store/dynamo makes on request
+// paths. Source: TestOperations (chat/store/dynamo/ops_test.go), which records
 // the operations of every store.Store method (GetItem, Query,
 // TransactWriteItems, UpdateItem, PutItem), plus BatchWriteItem, which
 // CreateRoom and DeleteConnection use past 99 members or 48 rooms
 // (docs/store.md) and TestOperations does not reach. The sweeper's Scan and
 // DeleteItem (sweep.go: DeleteExpired, for DynamoDB Local and dev stacks)
-// are not among them: on AWS, TTL deletes. store/dynamo exports no such
+// are not among them: on AWS, TTL deletes. chat/store/dynamo exports no such
 // list; TestStoreOperations compares this one with the s.db.<Op>( calls of
-// store/dynamo/*.go, so that it cannot drift.
+// chat/store/dynamo/*.go, so that it cannot drift.
 var storeOperations = []string{"BatchWriteItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"}
 
 // transactItemKinds are the members of types.TransactWriteItem the store
@@ -498,9 +498,9 @@ func goFiles(t testing.TB, dir string) (*token.FileSet, map[string]*ast.File) {
 }
 
 // dbCalls returns the operations called as X.db.<Op>( in each file of
-// store/dynamo, and the members of every types.TransactWriteItem literal.
+// chat/store/dynamo, and the members of every types.TransactWriteItem literal.
 func dbCalls(t testing.TB) (ops map[string][]string, kinds []string) {
-	_, files := goFiles(t, filepath.Join(repoRoot(t), "store", "dynamo"))
+	_, files := goFiles(t, filepath.Join(repoRoot(t), "chat", "store", "dynamo"))
 	ops = map[string][]string{}
 	kindSet := map[string]bool{}
 	isTWI := func(e ast.Expr) bool {
@@ -570,7 +570,7 @@ func connectionCalls(t testing.TB) []string {
 }
 
 // TestStoreOperations keeps storeOperations and transactItemKinds equal to
-// the DynamoDB calls of store/dynamo, and the sweeper off the Lambda path.
+// the DynamoDB calls of chat/store/dynamo, and the sweeper off the Lambda path.
 func TestStoreOperations(t *testing.T) {
 	ops, kinds := dbCalls(t)
 	request := map[string]bool{}
@@ -578,7 +578,7 @@ func TestStoreOperations(t *testing.T) {
 		for _, op := range calls {
 			if file == sweeperFile {
 				if op != "Scan" && op != "DeleteItem" {
-					t.Errorf("store/dynamo/%s: s.db.%s( in the sweeper: the deployments grant only Scan-free request-path operations; if the Lambda path needs it, add it to storeOperations (deploy/code_test.go) and to the IAM of deploy/terraform and deploy/sam", file, op)
+					t.Errorf("chat/store/dynamo/%s: s.db.%s( in the sweeper: the deployments grant only Scan-free request-path operations; if the Lambda path needs it, add it to storeOperations (deploy/code_test.go) and to the IAM of deploy/terraform and deploy/sam", file, op)
 				}
 				continue
 			}
@@ -586,10 +586,10 @@ func TestStoreOperations(t *testing.T) {
 		}
 	}
 	if got := slices.Sorted(maps.Keys(request)); !slices.Equal(got, storeOperations) {
-		t.Errorf("store/dynamo/*.go call s.db.%v, but deploy/code_test.go storeOperations is %v: update it, then the IAM of deploy/terraform/modules/switchboard/iam.tf and deploy/sam/template.yaml (TableAndConnectionsPolicy)", got, storeOperations)
+		t.Errorf("chat/store/dynamo/*.go call s.db.%v, but deploy/code_test.go storeOperations is %v: update it, then the IAM of deploy/terraform/modules/switchboard/iam.tf and deploy/sam/template.yaml (TableAndConnectionsPolicy)", got, storeOperations)
 	}
 	if !slices.Equal(kinds, transactItemKinds) {
-		t.Errorf("store/dynamo/*.go fill types.TransactWriteItem members %v, but deploy/code_test.go transactItemKinds is %v: update it and the IAM of the deployments", kinds, transactItemKinds)
+		t.Errorf("chat/store/dynamo/*.go fill types.TransactWriteItem members %v, but deploy/code_test.go transactItemKinds is %v: update it and the IAM of the deployments", kinds, transactItemKinds)
 	}
 	for _, op := range storeOperations {
 		if _, ok := iamActions[op]; !ok && op != "TransactWriteItems" {

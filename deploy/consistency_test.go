@@ -15,7 +15,7 @@
 //     _HANDLER or DYNAMODB_ENDPOINT), and lambdaapp.ConfigFromEnv accepts
 //     exactly those; TABLE_NAME and CALLBACK_URL name this table and stage;
 //   - IAM: the DynamoDB actions on the table are exactly those of
-//     store/dynamo's operations, the indexes are only queried, the stream
+//     chat/store/dynamo's operations, the indexes are only queried, the stream
 //     is readable by the cleanup function alone, execute-api:ManageConnections
 //     is on this API's stage's @connections for the methods push uses, each
 //     function writes only its own log group, and the authorizer has none

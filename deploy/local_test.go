@@ -22,13 +22,13 @@ import (
 	"github.com/gorilla/websocket"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/lambdaapp"
 	"github.com/switchboard-ws/switchboard/queue"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 const localConfig = "deploy/local/api.yaml"

@@ -10,9 +10,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/internal/lambdaapp"
-	"github.com/switchboard-ws/switchboard/store"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // A deployment is what a template (Terraform or SAM) makes, evaluated for
@@ -156,7 +156,7 @@ type expectations struct {
 	handlers     []string          // lambdaapp.Handlers
 	env          []string          // lambdaapp.Env
 	routes       map[string]string // route key -> handler
-	tableActions []string          // IAM actions on the table (store/dynamo)
+	tableActions []string          // IAM actions on the table (chat/store/dynamo)
 	indexActions []string          // IAM actions on the indexes
 	connMethods  []string          // HTTP methods of @connections calls (push)
 	sendActions  []string          // IAM actions of the SQS calls of the Lambda path
@@ -603,7 +603,7 @@ func checkIAM(a *api, st *stage, tb *table, q, dlq *sqsQueue, f *lambdaFunction,
 	usesTable := f.handler != "authorizer"
 	if usesTable {
 		if got := slices.Sorted(maps.Keys(onTable)); !slices.Equal(got, x.tableActions) {
-			bad(f, "DynamoDB actions on the table %v, want exactly %v (the operations of store/dynamo)", got, x.tableActions)
+			bad(f, "DynamoDB actions on the table %v, want exactly %v (the operations of chat/store/dynamo)", got, x.tableActions)
 		}
 		if got := slices.Sorted(maps.Keys(onIndex)); !slices.Equal(got, x.indexActions) {
 			bad(f, "DynamoDB actions on the indexes %v, want exactly %v", got, x.indexActions)

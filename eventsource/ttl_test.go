@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/switchboard-ws/switchboard/chat"
-	"github.com/switchboard-ws/switchboard/store"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 )
 
 // removes returns the REMOVE records delivered, by key.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // BatchPath is Switchboard's own extension to the management API, not

@@ -34,8 +34,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 	"github.com/switchboard-ws/switchboard/sigv4"
-	"github.com/switchboard-ws/switchboard/wsproto"
 )
 
 const benchMessageBytes = 100

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"runtime"
 
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // directChunk is the least number of connections worth a goroutine of

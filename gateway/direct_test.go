@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/gateway"
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // Broadcasts to more connections than one direct writer takes, mixed with

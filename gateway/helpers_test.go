@@ -24,7 +24,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/testutil"
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // testGateway is a gateway served on a loopback port.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/testutil"
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // rawFrame is a masked client frame; fin=false leaves the message open.

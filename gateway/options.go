@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-ws/switchboard/routeselect"
+	"github.com/switchboard-ws/switchboard/internal/routeselect"
 	"github.com/switchboard-ws/switchboard/sigv4"
 )
 

@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // enqueue appends a prepared frame to the connection's send queue. The frame

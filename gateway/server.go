@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchboard-ws/switchboard/routeselect"
+	"github.com/switchboard-ws/switchboard/internal/routeselect"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 	"github.com/switchboard-ws/switchboard/sigv4"
-	"github.com/switchboard-ws/switchboard/wsproto"
 	"golang.org/x/time/rate"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/internal/localca"
 	"github.com/switchboard-ws/switchboard/internal/tlsmux"
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // BenchmarkFanoutTLS compares, in one run, the broadcast of one ~100-byte

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/switchboard-ws/switchboard/wsproto"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // serveWebSocket runs the opening handshake: the authorizer and the $connect

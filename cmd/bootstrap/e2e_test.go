@@ -20,16 +20,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/devstack"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/config"
-	"github.com/switchboard-ws/switchboard/devstack"
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/queue"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // TestBootstrapBehindGateway runs the chat end-to-end suite on the

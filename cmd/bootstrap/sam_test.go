@@ -28,11 +28,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/eventsource"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // TestSAMTemplateBehindServe runs the chat end-to-end suite on the

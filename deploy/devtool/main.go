@@ -19,8 +19,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/switchboard-ws/switchboard/auth"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 )
 
 func main() {

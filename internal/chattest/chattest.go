@@ -24,9 +24,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/internal/testutil"
-	"github.com/switchboard-ws/switchboard/store"
 )
 
 // Target is a running chat system.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
 	"github.com/switchboard-ws/switchboard/chat/protocol"
 )
 

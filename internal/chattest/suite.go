@@ -9,8 +9,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchboard-ws/switchboard/auth"
-	"github.com/switchboard-ws/switchboard/store"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 // Room is a room as replies carry it.

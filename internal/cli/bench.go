@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/switchboard-ws/switchboard/bench"
+	"github.com/switchboard-ws/switchboard/internal/bench"
 )
 
 // runBench is `switchboard bench SCENARIO [flags]` (see package bench).

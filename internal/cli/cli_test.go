@@ -14,10 +14,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store/sqlite"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
-	"github.com/switchboard-ws/switchboard/store/sqlite"
 )
 
 func run(args ...string) (code int, stdout, stderr string) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchboard-ws/switchboard/devstack"
+	"github.com/switchboard-ws/switchboard/chat/devstack"
 )
 
 func startDevStack(t *testing.T) *devstack.Stack {

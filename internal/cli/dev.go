@@ -16,12 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
-	"github.com/switchboard-ws/switchboard/devstack"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/devstack"
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/gateway"
-	"github.com/switchboard-ws/switchboard/store"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 const defaultDataDir = "./switchboard-data"

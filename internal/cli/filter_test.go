@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // TestTemplateStreamFilters: a template's stream event source with

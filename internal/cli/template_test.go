@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 func needNode(t *testing.T) {

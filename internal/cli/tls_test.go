@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.

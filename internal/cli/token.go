@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/switchboard-ws/switchboard/auth"
+	"github.com/switchboard-ws/switchboard/chat/auth"
 )
 
 func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -37,12 +37,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/switchboard-ws/switchboard/auth"
 	"github.com/switchboard-ws/switchboard/chat"
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/push"
 	"github.com/switchboard-ws/switchboard/queue"
-	"github.com/switchboard-ws/switchboard/store"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // Handlers the bootstrap offers (the values of _HANDLER).

@@ -27,8 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
-	"github.com/switchboard-ws/switchboard/store/dynamo"
 )
 
 // Shared by every test of the package: the switchboard binary (built once)

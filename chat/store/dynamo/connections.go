@@ -1,0 +1,477 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+// Expressions. Attribute names always go through placeholders ("#" + the
+// name), since several (name, type, at, ...) are DynamoDB reserved words.
+const (
+	condNew       = "attribute_not_exists(#PK)"
+	condExists    = "attribute_exists(#PK)"
+	condLive      = "#expiresAtMs > :now"
+	filterLive    = "#expiresAtMs > :now"
+	condNewOrGone = "attribute_not_exists(#PK) OR #expiresAtMs <= :now"
+	keyPartition  = "#PK = :pk"
+	keyPrefix     = "#PK = :pk AND begins_with(#SK, :prefix)"
+	setExpiry     = "SET #expiresAt = :expiresAt, #expiresAtMs = :expiresAtMs"
+)
+
+// names maps "#name" to name for each attribute name.
+func names(attrs ...string) map[string]string {
+	m := make(map[string]string, len(attrs))
+	for _, a := range attrs {
+		m["#"+a] = a
+	}
+	return m
+}
+
+// partitionQuery is a consistent Query of the base-table partition pk,
+// limited to sort keys starting with prefix ("" for all), of live items
+// only if live is set (at nowMs).
+func partitionQuery(pk, prefix string, live bool, nowMs int64) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String(keyPartition),
+		ExpressionAttributeNames:  names(attrPK),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if prefix != "" {
+		in.KeyConditionExpression = aws.String(keyPrefix)
+		in.ExpressionAttributeNames["#"+attrSK] = attrSK
+		in.ExpressionAttributeValues[":prefix"] = str(prefix)
+	}
+	if live {
+		in.FilterExpression = aws.String(filterLive)
+		in.ExpressionAttributeNames["#"+attrExpiresAtMs] = attrExpiresAtMs
+		in.ExpressionAttributeValues[":now"] = num(nowMs)
+	}
+	return in
+}
+
+// PutConnection stores a connection and its copy under the user in one
+// transaction; ErrExists if the id is taken.
+func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
+	conn := connectionItem(c)
+	err := s.transact(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: s.table, Item: conn,
+			ConditionExpression:      aws.String(condNew),
+			ExpressionAttributeNames: names(attrPK),
+		}},
+		{Put: &types.Put{TableName: s.table, Item: userConnItem(conn)}},
+	})
+	var te *txError
+	if errors.As(err, &te) {
+		if failed, _ := te.failed(0); failed {
+			err = store.ErrExists
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("dynamo: put connection %q: %w", c.ConnectionID, err)
+	}
+	return nil
+}
+
+// GetConnection returns a live connection (a consistent GetItem).
+func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.Connection, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table, Key: key(connPK(connectionID), skMeta), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("dynamo: get connection %q: %w", connectionID, err)
+	}
+	it := item(out.Item)
+	if len(it) == 0 || it.str(attrType) != typeConnection || !it.live(s.nowMs()) {
+		return store.Connection{}, fmt.Errorf("dynamo: get connection %q: %w", connectionID, store.ErrNotFound)
+	}
+	return it.connection(), nil
+}
+
+// connItems is what the connection's partition holds: the connection,
+// its typing slot and its rooms (CONNROOM copies of its memberships).
+type connItems struct {
+	meta   item
+	typing bool
+	rooms  []item
+}
+
+// readConnection reads the connection's partition (consistently, expired
+// items included).
+func (s *Store) readConnection(ctx context.Context, connectionID string) (connItems, error) {
+	items, err := s.query(ctx, partitionQuery(connPK(connectionID), "", false, 0), 0)
+	if err != nil {
+		return connItems{}, err
+	}
+	var ci connItems
+	for _, it := range items {
+		switch it.str(attrType) {
+		case typeConnection:
+			ci.meta = it
+		case typeTyping:
+			ci.typing = true
+		case typeConnRoom:
+			ci.rooms = append(ci.rooms, it)
+		}
+	}
+	return ci, nil
+}
+
+// DeleteConnection reads the connection's partition, then deletes the
+// connection, its copy under the user, its typing slot and each of its
+// memberships with its copy, in one transaction (the connection
+// conditionally: of two concurrent calls, one gets ErrNotFound). A
+// connection in more than 48 rooms has its other memberships deleted
+// first, in batches.
+func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
+	wrap := func(err error) error { return fmt.Errorf("dynamo: delete connection %q: %w", connectionID, err) }
+	ci, err := s.readConnection(ctx, connectionID)
+	if err != nil {
+		return store.Connection{}, nil, wrap(err)
+	}
+	if ci.meta == nil {
+		return store.Connection{}, nil, wrap(store.ErrNotFound)
+	}
+	c := ci.meta.connection()
+	del := func(k map[string]types.AttributeValue) types.TransactWriteItem {
+		return types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: k}}
+	}
+	tx := []types.TransactWriteItem{
+		{Delete: &types.Delete{
+			TableName: s.table, Key: key(connPK(connectionID), skMeta),
+			ConditionExpression:      aws.String(condExists),
+			ExpressionAttributeNames: names(attrPK),
+		}},
+		del(key(userPK(c.TenantID, c.UserID), prefixConn+connectionID)),
+	}
+	if ci.typing {
+		tx = append(tx, del(key(connPK(connectionID), skTyping)))
+	}
+	var memberships []store.Membership
+	var batch []map[string]types.AttributeValue
+	for _, r := range ci.rooms {
+		m := r.membership()
+		memberships = append(memberships, m)
+		keys := []map[string]types.AttributeValue{
+			key(connPK(connectionID), r.str(attrSK)),
+			key(roomPK(m.TenantID, m.RoomID), prefixMember+connectionID),
+		}
+		if len(tx)+2 <= maxTransactItems {
+			tx = append(tx, del(keys[0]), del(keys[1]))
+		} else {
+			batch = append(batch, keys...)
+		}
+	}
+	if err := s.batchDelete(ctx, batch); err != nil {
+		return store.Connection{}, nil, wrap(err)
+	}
+	err = s.transact(ctx, tx)
+	var te *txError
+	if errors.As(err, &te) {
+		if failed, _ := te.failed(0); failed {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
+		return store.Connection{}, nil, wrap(err)
+	}
+	sortMemberships(memberships)
+	return c, memberships, nil
+}
+
+// batchDelete deletes items by key with BatchWriteItem.
+func (s *Store) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	reqs := make([]types.WriteRequest, len(keys))
+	for i, k := range keys {
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+	}
+	return s.batchWrite(ctx, reqs)
+}
+
+func sortMemberships(ms []store.Membership) {
+	slices.SortFunc(ms, func(a, b store.Membership) int {
+		if c := strings.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.RoomID, b.RoomID)
+	})
+}
+
+// TouchConnection reads the connection's partition, then in one
+// transaction moves the expiry of the connection (if still live), of its
+// copy under the user, and of each live membership and its copy. Expired
+// memberships stay expired. A membership left concurrently is dropped from
+// the transaction, which is retried; a connection in more than 49 rooms
+// has the rest touched in further transactions.
+func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
+	wrap := func(err error) error { return fmt.Errorf("dynamo: touch connection %q: %w", connectionID, err) }
+	now := s.nowMs()
+	ci, err := s.readConnection(ctx, connectionID)
+	if err != nil {
+		return wrap(err)
+	}
+	if ci.meta == nil || !ci.meta.live(now) {
+		return wrap(store.ErrNotFound)
+	}
+	vals := map[string]types.AttributeValue{
+		":expiresAt":   num(ttlSeconds(expiresAt)),
+		":expiresAtMs": num(expiresAt.UnixMilli()),
+		":now":         num(now),
+	}
+	update := func(k map[string]types.AttributeValue) types.TransactWriteItem {
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName: s.table, Key: k,
+			UpdateExpression:          aws.String(setExpiry),
+			ConditionExpression:       aws.String(condLive),
+			ExpressionAttributeNames:  names(attrExpiresAt, attrExpiresAtMs),
+			ExpressionAttributeValues: vals,
+		}}
+	}
+	// The user's copy is written whole from the connection: it cannot
+	// drift, and the connection's condition guards it.
+	touched := make(item, len(ci.meta))
+	for k, v := range ci.meta {
+		touched[k] = v
+	}
+	touched[attrExpiresAt], touched[attrExpiresAtMs] = vals[":expiresAt"], vals[":expiresAtMs"]
+	head := []types.TransactWriteItem{
+		update(key(connPK(connectionID), skMeta)),
+		{Put: &types.Put{TableName: s.table, Item: userConnItem(touched)}},
+	}
+	var pairs [][2]types.TransactWriteItem
+	for _, r := range ci.rooms {
+		if !r.live(now) {
+			continue
+		}
+		m := r.membership()
+		pairs = append(pairs, [2]types.TransactWriteItem{
+			update(key(connPK(connectionID), r.str(attrSK))),
+			update(key(roomPK(m.TenantID, m.RoomID), prefixMember+connectionID)),
+		})
+	}
+	for first := true; first || len(pairs) > 0; first = false {
+		chunk := head
+		if !first {
+			chunk = nil
+		}
+		n := min(len(pairs), (maxTransactItems-len(chunk))/2)
+		mine := pairs[:n]
+		pairs = pairs[n:]
+		for {
+			items := slices.Clone(chunk)
+			for _, p := range mine {
+				items = append(items, p[0], p[1])
+			}
+			if len(items) == 0 {
+				break
+			}
+			err := s.transact(ctx, items)
+			var te *txError
+			if !errors.As(err, &te) {
+				if err != nil {
+					return wrap(err)
+				}
+				break
+			}
+			if failed, _ := te.failed(0); first && failed {
+				return wrap(store.ErrNotFound) // expired or deleted meanwhile
+			}
+			// Drop the memberships that expired or were left meanwhile.
+			var keep [][2]types.TransactWriteItem
+			for i, p := range mine {
+				j := len(chunk) + 2*i
+				f1, _ := te.failed(j)
+				f2, _ := te.failed(j + 1)
+				if !f1 && !f2 {
+					keep = append(keep, p)
+				}
+			}
+			if len(keep) == len(mine) {
+				return wrap(err)
+			}
+			mine = keep
+		}
+	}
+	return nil
+}
+
+// UserConnections lists a user's live connections, by connection id: a
+// consistent Query of the user's partition, which PutConnection and
+// DeleteConnection write in the same transaction as the connection.
+func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([]store.Connection, error) {
+	items, err := s.query(ctx, partitionQuery(userPK(tenantID, userID), prefixConn, true, s.nowMs()), 0)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	return connections(items), nil
+}
+
+// TenantConnections lists a tenant's live connections, by connection id
+// (a Query of GSI1: eventually consistent).
+func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		IndexName:                aws.String(GSI1),
+		KeyConditionExpression:   aws.String("#GSI1PK = :pk"),
+		FilterExpression:         aws.String(filterLive),
+		ExpressionAttributeNames: names(attrGSI1PK, attrExpiresAtMs),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(tenantConnsPK(tenantID)), ":now": num(s.nowMs()),
+		},
+	}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: connections of tenant %q: %w", tenantID, err)
+	}
+	return connections(items), nil
+}
+
+func connections(items []item) []store.Connection {
+	var out []store.Connection
+	for _, it := range items {
+		out = append(out, it.connection())
+	}
+	return out
+}
+
+// TakeTypingSlot records a typing event at now with one conditional
+// UpdateItem of the connection's typing slot; a failed condition means
+// rate limited. The slot expires (TTL) when it no longer limits anything.
+func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
+	at, iv := now.UnixMilli(), interval.Milliseconds()
+	err := s.withRetry(ctx, func() error {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                s.table,
+			Key:                      key(connPK(connectionID), skTyping),
+			UpdateExpression:         aws.String("SET #type = :type, #at = :at, #expiresAt = :expiresAt, #expiresAtMs = :expiresAtMs"),
+			ConditionExpression:      aws.String("attribute_not_exists(#at) OR #at <= :since"),
+			ExpressionAttributeNames: names(attrType, attrAt, attrExpiresAt, attrExpiresAtMs),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":type":        str(typeTyping),
+				":at":          num(at),
+				":expiresAt":   num(ceilSeconds(at + iv)),
+				":expiresAtMs": num(at + iv),
+				":since":       num(at - iv),
+			},
+		})
+		return err
+	})
+	if failed, _ := conditionFailed(err); failed {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("dynamo: typing slot of %q: %w", connectionID, err)
+	}
+	return true, nil
+}
+
+// JoinRoom writes the membership, unless a live one is there, and its
+// copy in the connection's partition, in one transaction; a failed
+// condition means already joined.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
+	err := s.transact(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: s.table, Item: membershipItem(m),
+			ConditionExpression:       aws.String(condNewOrGone),
+			ExpressionAttributeNames:  names(attrPK, attrExpiresAtMs),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.nowMs())},
+		}},
+		{Put: &types.Put{TableName: s.table, Item: connRoomItem(m)}},
+	})
+	var te *txError
+	if errors.As(err, &te) {
+		if failed, _ := te.failed(0); failed {
+			return false, nil
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("dynamo: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	return true, nil
+}
+
+// LeaveRoom deletes a live membership and its copy in one transaction
+// (left=true). If the membership's condition fails, the item it returns
+// tells absent from expired; an expired one is deleted all the same, and
+// did not exist any more (left=false).
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("dynamo: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	now := s.nowMs()
+	del := func(cond string, ret types.ReturnValuesOnConditionCheckFailure) []types.TransactWriteItem {
+		return []types.TransactWriteItem{
+			{Delete: &types.Delete{
+				TableName: s.table, Key: key(roomPK(tenantID, roomID), prefixMember+connectionID),
+				ConditionExpression:                 aws.String(cond),
+				ExpressionAttributeNames:            names(attrExpiresAtMs),
+				ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now)},
+				ReturnValuesOnConditionCheckFailure: ret,
+			}},
+			{Delete: &types.Delete{TableName: s.table, Key: key(connPK(connectionID), connRoomSK(tenantID, roomID))}},
+		}
+	}
+	err := s.transact(ctx, del(condLive, types.ReturnValuesOnConditionCheckFailureAllOld))
+	var te *txError
+	if !errors.As(err, &te) {
+		if err != nil {
+			return false, wrap(err)
+		}
+		return true, nil
+	}
+	failed, old := te.failed(0)
+	if !failed {
+		return false, wrap(err)
+	}
+	if len(old) == 0 {
+		return false, nil // never joined, or left already
+	}
+	// Expired: delete it (unless joined again meanwhile).
+	err = s.transact(ctx, del("#expiresAtMs <= :now", types.ReturnValuesOnConditionCheckFailureNone))
+	if errors.As(err, &te) {
+		err = nil
+	}
+	if err != nil {
+		return false, wrap(err)
+	}
+	return false, nil
+}
+
+// RoomMembers lists the live memberships of a room, by connection id (a
+// consistent Query of the room's partition).
+func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
+	items, err := s.query(ctx, partitionQuery(roomPK(tenantID, roomID), prefixMember, true, s.nowMs()), 0)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: members of room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	return memberships(items), nil
+}
+
+// ConnectionRooms lists the live memberships of a connection, by tenant
+// and room id (a consistent Query of the connection's partition).
+func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]store.Membership, error) {
+	items, err := s.query(ctx, partitionQuery(connPK(connectionID), prefixRoom, true, s.nowMs()), 0)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: rooms of connection %q: %w", connectionID, err)
+	}
+	ms := memberships(items)
+	sortMemberships(ms)
+	return ms, nil
+}
+
+func memberships(items []item) []store.Membership {
+	var out []store.Membership
+	for _, it := range items {
+		out = append(out, it.membership())
+	}
+	return out
+}

@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+func BenchmarkPutMessage(b *testing.B) {
+	s := openTest(b, b.TempDir(), nil)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		m := store.Message{TenantID: "t", RoomID: "r", MessageID: store.NewID(now), UserID: "u", Username: "U",
+			Content: "a message of typical length, a sentence or two of chat", MessageType: store.MessageText, CreatedAt: now}
+		if err := s.PutMessage(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Writes are serialised through one connection: parallel callers queue.
+func BenchmarkPutMessageParallel(b *testing.B) {
+	s := openTest(b, b.TempDir(), nil)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m := store.Message{TenantID: "t", RoomID: "r", MessageID: store.NewID(now), UserID: "u", Username: "U",
+				Content: "a message of typical length, a sentence or two of chat", MessageType: store.MessageText, CreatedAt: now}
+			if err := s.PutMessage(ctx, m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func roomWithMembers(b *testing.B, n int) *Store {
+	s := openTest(b, b.TempDir(), nil)
+	ctx := b.Context()
+	now := time.Now()
+	for i := range n {
+		// Other rooms' members too, so that the index has to discriminate.
+		for _, room := range []string{"r", "other"} {
+			m := store.Membership{TenantID: "t", RoomID: room, ConnectionID: fmt.Sprintf("%s-conn-%05d", room, i),
+				UserID: fmt.Sprintf("user-%05d", i), Username: "User", JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if _, err := s.JoinRoom(ctx, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return s
+}
+
+func BenchmarkRoomMembers100(b *testing.B) {
+	s := roomWithMembers(b, 100)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		ms, err := s.RoomMembers(ctx, "t", "r")
+		if err != nil || len(ms) != 100 {
+			b.Fatal(len(ms), err)
+		}
+	}
+}
+
+// Reads run in parallel on the read pool.
+func BenchmarkRoomMembers100Parallel(b *testing.B) {
+	s := roomWithMembers(b, 100)
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ms, err := s.RoomMembers(ctx, "t", "r")
+			if err != nil || len(ms) != 100 {
+				b.Error(len(ms), err)
+				return
+			}
+		}
+	})
+}
+
+// The fan-out to a large room reads every membership of it.
+func BenchmarkRoomMembers10k(b *testing.B) {
+	s := roomWithMembers(b, 10000)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		ms, err := s.RoomMembers(ctx, "t", "r")
+		if err != nil || len(ms) != 10000 {
+			b.Fatal(len(ms), err)
+		}
+	}
+}
+
+// BenchmarkUserConnections is the read $connect makes before storing a
+// connection, among 10,000 connections of other users.
+func BenchmarkUserConnections(b *testing.B) {
+	s := openTest(b, b.TempDir(), nil)
+	ctx := b.Context()
+	now := time.Now()
+	for i := range 10000 {
+		c := store.Connection{ConnectionID: fmt.Sprintf("conn-%05d", i), TenantID: "t", UserID: fmt.Sprintf("user-%05d", i),
+			Username: "User", ConnectedAt: now, ExpiresAt: now.Add(time.Hour), SourceIP: "127.0.0.1", UserAgent: "bench"}
+		if err := s.PutConnection(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		cs, err := s.UserConnections(ctx, "t", "user-04242")
+		if err != nil || len(cs) != 1 {
+			b.Fatal(len(cs), err)
+		}
+	}
+}
+
+// BenchmarkJoinLargeRoom is what chat's joinRoom does in a room of 10,000
+// members: read the members, then join.
+func BenchmarkJoinLargeRoom(b *testing.B) {
+	s := roomWithMembers(b, 10000)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.RoomMembers(ctx, "t", "r"); err != nil {
+			b.Fatal(err)
+		}
+		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: fmt.Sprintf("new-%07d", i),
+			UserID: "user", Username: "User", JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := s.JoinRoom(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

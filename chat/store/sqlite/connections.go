@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+const connCols = `connection_id, tenant_id, user_id, username, connected_at, expires_at, source_ip, user_agent`
+
+const memberCols = `tenant_id, room_id, connection_id, user_id, username, joined_at, expires_at`
+
+// The queries, named so that TestQueryPlans can check them. Reads of
+// connections and memberships are answered by the index (index.go).
+const (
+	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connection_id) DO NOTHING`
+	qTouchConnection   = `UPDATE connections SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
+	qTouchMemberships  = `UPDATE memberships SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
+	qDeleteConnection  = `DELETE FROM connections WHERE connection_id = ?1 RETURNING ` + connCols
+	qDeleteTypingSlot  = `DELETE FROM typing_slots WHERE connection_id = ?1`
+	qDeleteMemberships = `DELETE FROM memberships WHERE connection_id = ?1 RETURNING ` + memberCols
+	qTakeTypingSlot    = `INSERT INTO typing_slots (connection_id, at, expires_at) VALUES (?1, ?2, ?2 + ?3)
+		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
+		WHERE excluded.at - typing_slots.at >= ?3`
+	// A membership that exists but has expired counts as absent: joining
+	// again replaces it.
+	qJoinRoom = `INSERT INTO memberships (` + memberCols + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+		ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
+			user_id = excluded.user_id, username = excluded.username,
+			joined_at = excluded.joined_at, expires_at = excluded.expires_at
+		WHERE memberships.expires_at <= ?8`
+	// Loading the index.
+	qAllConnections = `SELECT ` + connCols + ` FROM connections ORDER BY connection_id`
+	qAllMemberships = `SELECT ` + memberCols + ` FROM memberships ORDER BY tenant_id, room_id, connection_id`
+	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at`
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanConnection(r scanner) (store.Connection, error) {
+	var c store.Connection
+	var connected, expires int64
+	if err := r.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent); err != nil {
+		return store.Connection{}, err
+	}
+	c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
+	return c, nil
+}
+
+func scanMembership(r scanner) (store.Membership, error) {
+	var m store.Membership
+	var joined, expires int64
+	if err := r.Scan(&m.TenantID, &m.RoomID, &m.ConnectionID, &m.UserID, &m.Username, &joined, &expires); err != nil {
+		return store.Membership{}, err
+	}
+	m.JoinedAt, m.ExpiresAt = fromMs(joined), fromMs(expires)
+	return m, nil
+}
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// PutConnection stores a new connection (ErrExists if the id is taken).
+func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
+	if err := s.lockWrite(ctx); err != nil {
+		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
+	}
+	defer s.unlockWrite()
+	res, err := s.ws.exec(ctx, qPutConnection,
+		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
+	if err != nil {
+		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, store.ErrExists)
+	}
+	s.idx.putConn(c)
+	return nil
+}
+
+// GetConnection returns a live connection; ErrNotFound if absent or expired.
+func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.Connection, error) {
+	if err := s.readable(); err != nil {
+		return store.Connection{}, fmt.Errorf("sqlite: get connection %q: %w", connectionID, err)
+	}
+	c, ok := s.idx.getConn(connectionID, s.nowMs())
+	if !ok {
+		return store.Connection{}, fmt.Errorf("sqlite: get connection %q: %w", connectionID, store.ErrNotFound)
+	}
+	return c, nil
+}
+
+// DeleteConnection removes a connection, its memberships and its typing
+// slot in one transaction, and returns the connection and memberships
+// (expired or not: they had not been deleted yet).
+func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
+	var c store.Connection
+	var members []store.Membership
+	if err := s.lockWrite(ctx); err != nil {
+		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
+	}
+	defer s.unlockWrite()
+	err := s.inTx(ctx, func(tx txStmts) error {
+		var err error
+		c, err = scanConnection(tx.queryRow(ctx, qDeleteConnection, connectionID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
+		return err
+	})
+	if err != nil {
+		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
+	}
+	s.idx.deleteConnAndMemberships(connectionID)
+	sortMemberships(members)
+	return c, members, nil
+}
+
+func sortMemberships(ms []store.Membership) {
+	slices.SortFunc(ms, func(a, b store.Membership) int {
+		if c := strings.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.RoomID, b.RoomID)
+	})
+}
+
+// TouchConnection moves the expiry of a live connection and of its live
+// memberships to expiresAt; ErrNotFound if absent or expired.
+func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
+	now := s.nowMs()
+	if err := s.lockWrite(ctx); err != nil {
+		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
+	}
+	defer s.unlockWrite()
+	err := s.inTx(ctx, func(tx txStmts) error {
+		res, err := tx.exec(ctx, qTouchConnection, connectionID, ms(expiresAt), now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.exec(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
+	}
+	s.idx.touch(connectionID, ms(expiresAt), now)
+	return nil
+}
+
+// UserConnections lists a user's live connections, by connection id. A
+// read sees every write that returned before it began.
+func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([]store.Connection, error) {
+	if err := s.readable(); err != nil {
+		return nil, fmt.Errorf("sqlite: connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	return s.idx.userConns(tenantID, userID, s.nowMs()), nil
+}
+
+// TenantConnections lists a tenant's live connections, by connection id.
+func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
+	if err := s.readable(); err != nil {
+		return nil, fmt.Errorf("sqlite: connections of tenant %q: %w", tenantID, err)
+	}
+	return s.idx.tenantConns(tenantID, s.nowMs()), nil
+}
+
+// TakeTypingSlot records a typing event of a connection at now, unless one
+// was recorded less than interval before (one atomic upsert).
+func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
+	res, err := s.ws.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
+	if err != nil {
+		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
+	}
+	return n == 1, nil
+}
+
+// JoinRoom adds a membership (one atomic upsert); joined=false if it was
+// already there and live.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
+	if err := s.lockWrite(ctx); err != nil {
+		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	defer s.unlockWrite()
+	res, err := s.ws.exec(ctx, qJoinRoom,
+		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
+	if err != nil {
+		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	if n == 1 {
+		s.idx.join(m)
+	}
+	return n == 1, nil
+}
+
+// LeaveRoom removes a membership and reports whether it existed (an
+// expired one is removed, but did not exist any more).
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
+	var expires int64
+	if err := s.lockWrite(ctx); err != nil {
+		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	defer s.unlockWrite()
+	err := s.ws.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	s.idx.leave(tenantID, roomID, connectionID)
+	return expires > s.nowMs(), nil
+}
+
+// RoomMembers lists the live memberships of a room, by connection id. The
+// slice may be shared with other callers: it must not be modified.
+func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
+	if err := s.readable(); err != nil {
+		return nil, fmt.Errorf("sqlite: members of room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	return s.idx.roomMembers(tenantID, roomID, s.nowMs()), nil
+}
+
+// ConnectionRooms lists the live memberships of a connection, by tenant and
+// room id.
+func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]store.Membership, error) {
+	if err := s.readable(); err != nil {
+		return nil, fmt.Errorf("sqlite: rooms of connection %q: %w", connectionID, err)
+	}
+	return s.idx.connRooms(connectionID, s.nowMs()), nil
+}

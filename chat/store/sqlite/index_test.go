@@ -1,0 +1,294 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/storetest"
+)
+
+// The tables' answers, read with SQL: what the index must reproduce. The
+// live rows of each table, in the order the reads return them; a read is
+// the sublist whose key columns are equal (checkIndex filters in Go, so
+// that a step costs two queries, not one per read).
+const (
+	sqlLiveConnections = `SELECT ` + connCols + ` FROM connections WHERE expires_at > ?1 ORDER BY connection_id`
+	sqlLiveMemberships = `SELECT ` + memberCols + ` FROM memberships WHERE expires_at > ?1 ORDER BY tenant_id, room_id, connection_id`
+)
+
+// sqlRows runs a query on the read pool without the statement cache.
+func sqlRows[T any](t *testing.T, s *Store, scan func(scanner) (T, error), q string, args ...any) []T {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// where returns the elements of xs for which keep holds, in order (nil if
+// none, as sqlRows returns for no rows).
+func where[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// checkIndex compares every read the index answers with the same read in SQL.
+func checkIndex(t *testing.T, s *Store, step string, tenants, users, rooms, conns []string) {
+	t.Helper()
+	ctx := t.Context()
+	now := s.nowMs()
+	eq := func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("after %s: %s:\n got %+v\nwant %+v", step, what, got, want)
+		}
+	}
+	liveConns := sqlRows(t, s, scanConnection, sqlLiveConnections, now)
+	liveMembers := sqlRows(t, s, scanMembership, sqlLiveMemberships, now)
+	for _, tn := range tenants {
+		got, err := s.TenantConnections(ctx, tn)
+		must(t, err)
+		eq("TenantConnections "+tn, got, where(liveConns, func(c store.Connection) bool { return c.TenantID == tn }))
+		for _, u := range users {
+			got, err := s.UserConnections(ctx, tn, u)
+			must(t, err)
+			eq("UserConnections "+tn+" "+u, got, where(liveConns, func(c store.Connection) bool { return c.TenantID == tn && c.UserID == u }))
+		}
+		for _, r := range rooms {
+			got, err := s.RoomMembers(ctx, tn, r)
+			must(t, err)
+			eq("RoomMembers "+tn+" "+r, got, where(liveMembers, func(m store.Membership) bool { return m.TenantID == tn && m.RoomID == r }))
+		}
+	}
+	for _, c := range conns {
+		got, err := s.ConnectionRooms(ctx, c)
+		must(t, err)
+		eq("ConnectionRooms "+c, got, where(liveMembers, func(m store.Membership) bool { return m.ConnectionID == c }))
+		want := where(liveConns, func(lc store.Connection) bool { return lc.ConnectionID == c })
+		gc, err := s.GetConnection(ctx, c)
+		switch {
+		case len(want) == 0 && !errors.Is(err, store.ErrNotFound):
+			t.Fatalf("after %s: GetConnection %s = %+v, %v; want not found", step, c, gc, err)
+		case len(want) == 1:
+			must(t, err)
+			eq("GetConnection "+c, gc, want[0])
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Random writes, with the clock moving so that items expire and are swept
+// or touched: after each, the index answers every read as the tables do,
+// and so does the index loaded again by Open.
+func TestIndexMatchesTables(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clk := storetest.NewClock(time.Date(2025, 3, 4, 5, 6, 7, 890_123_456, time.UTC))
+	s := openTest(t, dir, clk.Now)
+	ctx := t.Context()
+	rng := rand.New(rand.NewPCG(1, 2))
+	tenants := []string{"t1", "t2"}
+	users := []string{"u1", "u2", "u3"}
+	rooms := []string{"r1", "r2", "r3"}
+	var conns []string
+	for i := range 12 {
+		conns = append(conns, fmt.Sprintf("c%02d", i))
+	}
+	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
+	// The tenant and user of a connection id, fixed so that memberships
+	// agree with their connection.
+	owner := func(c string) (string, string) {
+		i := slices.Index(conns, c)
+		return tenants[i%2], users[i%3]
+	}
+	for step := range 600 {
+		c := pick(conns)
+		tn, u := owner(c)
+		now := clk.Now()
+		ttl := time.Duration(1+rng.IntN(20)) * time.Second
+		var what string
+		switch op := rng.IntN(10); op {
+		case 0, 1:
+			what = "PutConnection " + c
+			err := s.PutConnection(ctx, store.Connection{ConnectionID: c, TenantID: tn, UserID: u, Username: "name " + u,
+				ConnectedAt: now, ExpiresAt: now.Add(ttl), SourceIP: "::1", UserAgent: "test"})
+			if err != nil && !errors.Is(err, store.ErrExists) {
+				t.Fatal(err)
+			}
+		case 2, 3, 4:
+			r := pick(rooms)
+			what = "JoinRoom " + c + " " + r
+			_, err := s.JoinRoom(ctx, store.Membership{TenantID: tn, RoomID: r, ConnectionID: c, UserID: u, Username: "name " + u,
+				JoinedAt: now, ExpiresAt: now.Add(ttl)})
+			must(t, err)
+		case 5:
+			r := pick(rooms)
+			what = "LeaveRoom " + c + " " + r
+			_, err := s.LeaveRoom(ctx, tn, r, c)
+			must(t, err)
+		case 6:
+			what = "DeleteConnection " + c
+			if _, _, err := s.DeleteConnection(ctx, c); err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		case 7:
+			what = "TouchConnection " + c
+			if err := s.TouchConnection(ctx, c, now.Add(ttl)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		case 8:
+			what = "DeleteExpired"
+			if _, err := s.DeleteExpired(ctx, now, 1+rng.IntN(4)); err != nil {
+				t.Fatal(err)
+			}
+		case 9:
+			d := time.Duration(rng.IntN(3000)) * time.Millisecond
+			what = fmt.Sprint("clock +", d)
+			clk.Advance(d)
+		}
+		checkIndex(t, s, fmt.Sprint(step, " ", what), tenants, users, rooms, conns)
+	}
+	must(t, s.Close())
+	s = openTest(t, dir, clk.Now)
+	checkIndex(t, s, "reopening", tenants, users, rooms, conns)
+}
+
+// A slice RoomMembers returned does not change under its holder when the
+// room changes afterwards.
+func TestRoomMembersSnapshot(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := openTest(t, t.TempDir(), func() time.Time { return t0 })
+	ctx := t.Context()
+	join := func(c string) {
+		t.Helper()
+		_, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c, UserID: "u" + c,
+			JoinedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+		must(t, err)
+	}
+	for _, c := range []string{"b", "d", "f"} {
+		join(c)
+	}
+	before, err := s.RoomMembers(ctx, "t", "r")
+	must(t, err)
+	kept := slices.Clone(before)
+	join("a")
+	join("e")
+	if _, err := s.LeaveRoom(ctx, "t", "r", "d"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.PutConnection(ctx, store.Connection{ConnectionID: "b", TenantID: "t", UserID: "ub", ExpiresAt: t0.Add(time.Hour)}))
+	must(t, s.TouchConnection(ctx, "b", t0.Add(2*time.Hour)))
+	if !reflect.DeepEqual(before, kept) {
+		t.Errorf("the slice RoomMembers returned changed:\n now %+v\nwas %+v", before, kept)
+	}
+	after, err := s.RoomMembers(ctx, "t", "r")
+	must(t, err)
+	var ids []string
+	for _, m := range after {
+		ids = append(ids, m.ConnectionID)
+	}
+	if want := []string{"a", "b", "e", "f"}; !slices.Equal(ids, want) {
+		t.Errorf("members after the changes: %v, want %v", ids, want)
+	}
+	if !after[1].ExpiresAt.Equal(t0.Add(2 * time.Hour)) {
+		t.Errorf("touched membership expires at %v", after[1].ExpiresAt)
+	}
+	// Appending to a returned slice does not reach the store.
+	grown := append(after, store.Membership{ConnectionID: "zzz"})
+	grown[0].ConnectionID = "changed"
+	again, err := s.RoomMembers(ctx, "t", "r")
+	must(t, err)
+	if len(again) != 4 || again[0].ConnectionID != "a" {
+		t.Errorf("appending to a returned slice changed the store: %+v", again)
+	}
+}
+
+// One store per data directory: a second Open fails with ErrLocked until
+// the first store is closed.
+func TestOpenLocksTheDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir, nil)
+	if s2, err := Open(dir, Options{}); err == nil {
+		s2.Close()
+		t.Fatal("a second Open of the same directory succeeded")
+	} else if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	must(t, s.Close())
+	s = openTest(t, dir, nil)
+	must(t, s.Close())
+}
+
+// Another process cannot open a directory this one holds, and can once it
+// is released.
+func TestOpenLockedByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	if dir := os.Getenv("SWITCHBOARD_TEST_OPEN_DIR"); dir != "" {
+		// The child: report what Open says.
+		s, err := Open(dir, Options{})
+		if err != nil {
+			fmt.Println("open failed:", err)
+			os.Exit(3)
+		}
+		s.Close()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	s := openTest(t, dir, nil)
+	child := func() (string, int) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestOpenLockedByAnotherProcess$")
+		cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_OPEN_DIR="+dir)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := child()
+	if code != 3 || !strings.Contains(out, ErrLocked.Error()) {
+		t.Errorf("child opening a held directory: exit %d, output %q", code, out)
+	}
+	must(t, s.Close())
+	if out, code := child(); code != 0 {
+		t.Errorf("child opening a released directory: exit %d, output %q", code, out)
+	}
+}

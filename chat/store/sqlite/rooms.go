@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+const roomCols = `tenant_id, room_id, name, description, created_by, created_at, is_private, members`
+
+// roomsCursor is the cursor kind of ListRooms: created_at and room_id of
+// the last room of the page.
+const roomsCursor = "rooms"
+
+// ListRooms queries: keyset pagination on (created_at, room_id), newest
+// first. ?1 tenant, ?2 and ?3 the position after which to list, ?4 the
+// number of rows, ?5 the user.
+const (
+	qPublicRooms = `SELECT ` + roomCols + ` FROM rooms
+		WHERE tenant_id = ?1 AND is_private = 0 AND (created_at, room_id) < (?2, ?3)
+		ORDER BY created_at DESC, room_id DESC LIMIT ?4`
+	qPrivateRooms = `SELECT r.tenant_id, r.room_id, r.name, r.description, r.created_by, r.created_at, r.is_private, r.members
+		FROM room_access a JOIN rooms r ON r.tenant_id = a.tenant_id AND r.room_id = a.room_id
+		WHERE a.tenant_id = ?1 AND a.user_id = ?5 AND (a.created_at, a.room_id) < (?2, ?3)
+		ORDER BY a.created_at DESC, a.room_id DESC LIMIT ?4`
+	// Public rooms and the user's private rooms are disjoint: each part
+	// reads at most ?4 rows from its index, the merge keeps ?4.
+	qAllRooms = `SELECT * FROM (` + qPublicRooms + `)
+		UNION ALL SELECT * FROM (` + qPrivateRooms + `)
+		ORDER BY created_at DESC, room_id DESC LIMIT ?4`
+	qCreateRoom = `INSERT INTO rooms (` + roomCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, room_id) DO NOTHING`
+	qRoomAccess = `INSERT INTO room_access (tenant_id, user_id, created_at, room_id)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qGetRoom = `SELECT ` + roomCols + ` FROM rooms WHERE tenant_id = ?1 AND room_id = ?2`
+)
+
+func scanRoom(r scanner) (store.Room, error) {
+	var room store.Room
+	var created int64
+	var private int
+	var members string
+	if err := r.Scan(&room.TenantID, &room.RoomID, &room.Name, &room.Description, &room.CreatedBy, &created, &private, &members); err != nil {
+		return store.Room{}, err
+	}
+	room.CreatedAt, room.IsPrivate = fromMs(created), private != 0
+	if err := json.Unmarshal([]byte(members), &room.Members); err != nil {
+		return store.Room{}, fmt.Errorf("members of room %q: %w", room.RoomID, err)
+	}
+	if len(room.Members) == 0 {
+		room.Members = nil
+	}
+	return room, nil
+}
+
+// CreateRoom stores a new room (ErrExists if the id is taken in its
+// tenant) and, for a private room, the access rows of its members.
+func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
+	members := r.Members
+	if members == nil {
+		members = []string{}
+	}
+	mj, err := json.Marshal(members)
+	if err != nil {
+		return fmt.Errorf("sqlite: create room %q of tenant %q: %w", r.RoomID, r.TenantID, err)
+	}
+	err = s.inTx(ctx, func(tx txStmts) error {
+		res, err := tx.exec(ctx, qCreateRoom,
+			r.TenantID, r.RoomID, r.Name, r.Description, r.CreatedBy, ms(r.CreatedAt), boolInt(r.IsPrivate), string(mj))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrExists
+		}
+		if !r.IsPrivate {
+			return nil
+		}
+		for _, u := range r.Members {
+			if _, err := tx.exec(ctx, qRoomAccess, r.TenantID, u, ms(r.CreatedAt), r.RoomID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create room %q of tenant %q: %w", r.RoomID, r.TenantID, err)
+	}
+	return nil
+}
+
+// GetRoom returns a room of the tenant; ErrNotFound otherwise.
+func (s *Store) GetRoom(ctx context.Context, tenantID, roomID string) (store.Room, error) {
+	r, err := scanRoom(s.rs.queryRow(ctx, qGetRoom, tenantID, roomID))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Room{}, fmt.Errorf("sqlite: get room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	return r, nil
+}
+
+// ListRooms lists the rooms userID may see, newest first (by CreatedAt,
+// then RoomID).
+func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter store.RoomFilter, page store.Page) ([]store.Room, string, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("sqlite: list rooms of tenant %q: %w", tenantID, err)
+	}
+	var q string
+	switch filter {
+	case store.RoomsAll:
+		q = qAllRooms
+	case store.RoomsPublic:
+		q = qPublicRooms
+	case store.RoomsPrivate:
+		q = qPrivateRooms
+	default:
+		return nil, "", wrap(fmt.Errorf("unknown room filter %d", filter))
+	}
+	// The first page lists what comes after (MaxInt64, ""): everything.
+	afterAt, afterID := int64(math.MaxInt64), ""
+	if page.Cursor != "" {
+		parts, err := store.DecodeCursor(page.Cursor, roomsCursor, 2)
+		if err != nil {
+			return nil, "", wrap(err)
+		}
+		if afterAt, err = strconv.ParseInt(parts[0], 10, 64); err != nil {
+			return nil, "", wrap(store.ErrCursor)
+		}
+		afterID = parts[1]
+	}
+	limit := limitOf(page)
+	args := []any{tenantID, afterAt, afterID, limit + 1}
+	if filter != store.RoomsPublic {
+		args = append(args, userID)
+	}
+	rooms, err := queryAll(ctx, s.rs, scanRoom, q, args...)
+	if err != nil {
+		return nil, "", wrap(err)
+	}
+	if len(rooms) <= limit {
+		return rooms, "", nil
+	}
+	rooms = rooms[:limit]
+	last := rooms[limit-1]
+	return rooms, store.EncodeCursor(roomsCursor, strconv.FormatInt(ms(last.CreatedAt), 10), last.RoomID), nil
+}

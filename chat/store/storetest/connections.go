@@ -1,0 +1,350 @@
+package storetest
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+var connectionTests = []subtest{
+	{"connections/round trip", testConnRoundTrip},
+	{"connections/duplicate id", testConnDuplicate},
+	{"connections/get missing", testConnGetMissing},
+	{"connections/delete returns memberships", testConnDelete},
+	{"connections/delete missing", testConnDeleteMissing},
+	{"connections/expired", testConnExpired},
+	{"connections/touch", testConnTouch},
+	{"connections/touch leaves expired memberships expired", testConnTouchExpiredMembership},
+	{"connections/user and tenant scoping", testConnScoping},
+	{"connections/reads see writes at once", testConnConsistent},
+}
+
+func testConnRoundTrip(t *testing.T, e *env) {
+	at := Start.Add(-3 * time.Second)
+	for _, c := range []store.Connection{
+		{
+			ConnectionID: "full", TenantID: tenantA, UserID: alice, Username: "Alice",
+			ConnectedAt: at, ExpiresAt: at.Add(ttl + 123*time.Millisecond),
+			SourceIP: "2001:db8::1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+		},
+		{
+			ConnectionID: "empty-optional", TenantID: tenantA, UserID: bob, Username: "Bob",
+			ConnectedAt: at.Add(1 * time.Millisecond), ExpiresAt: at.Add(ttl),
+		},
+		{
+			ConnectionID: "unicode=", TenantID: "tenänt/Ω", UserID: "用户-1", Username: "Zoë \"Z\" O'Neil\nline two\t🚀",
+			ConnectedAt: at.Add(999 * time.Millisecond), ExpiresAt: at.Add(ttl + 1*time.Millisecond),
+			SourceIP: "198.51.100.1", UserAgent: `agent "quoted" \ backslash`,
+		},
+	} {
+		t.Run(c.ConnectionID, func(t *testing.T) {
+			must(t, e.s.PutConnection(e.ctx, c))
+			got, err := e.s.GetConnection(e.ctx, c.ConnectionID)
+			must(t, err)
+			same(t, "GetConnection", got, c, normConn)
+			list, err := e.s.UserConnections(e.ctx, c.TenantID, c.UserID)
+			must(t, err)
+			sameList(t, "UserConnections", list, []store.Connection{c}, normConn)
+		})
+	}
+}
+
+func testConnDuplicate(t *testing.T, e *env) {
+	c := e.putConn(t, "c1", tenantA, alice)
+	other := e.conn("c1", tenantB, bob)
+	wantErr(t, "PutConnection of a taken id", e.s.PutConnection(e.ctx, other), store.ErrExists)
+	got, err := e.s.GetConnection(e.ctx, "c1")
+	must(t, err)
+	same(t, "GetConnection after a refused duplicate", got, c, normConn)
+	list, err := e.s.UserConnections(e.ctx, tenantB, bob)
+	must(t, err)
+	sameList(t, "UserConnections of the refused duplicate", list, nil, normConn)
+}
+
+func testConnGetMissing(t *testing.T, e *env) {
+	_, err := e.s.GetConnection(e.ctx, "nope")
+	wantErr(t, "GetConnection of a missing id", err, store.ErrNotFound)
+}
+
+func testConnDelete(t *testing.T, e *env) {
+	c1 := e.putConn(t, "c1", tenantA, alice)
+	c2 := e.putConn(t, "c2", tenantA, bob)
+	m1 := e.join(t, c1, "r1")
+	m2 := e.join(t, c1, "r2")
+	m3 := e.join(t, c2, "r1")
+
+	got, ms, err := e.s.DeleteConnection(e.ctx, "c1")
+	must(t, err)
+	same(t, "deleted connection", got, c1, normConn)
+	sameSet(t, "deleted memberships", ms, []store.Membership{m1, m2}, normMember, memberKey)
+
+	_, err = e.s.GetConnection(e.ctx, "c1")
+	wantErr(t, "GetConnection after delete", err, store.ErrNotFound)
+	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameList(t, "ConnectionRooms after delete", rooms, nil, normMember)
+	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	must(t, err)
+	sameList(t, "RoomMembers r1 after delete", members, []store.Membership{m3}, normMember)
+	members, err = e.s.RoomMembers(e.ctx, tenantA, "r2")
+	must(t, err)
+	sameList(t, "RoomMembers r2 after delete", members, nil, normMember)
+	conns, err := e.s.UserConnections(e.ctx, tenantA, alice)
+	must(t, err)
+	sameList(t, "UserConnections after delete", conns, nil, normConn)
+	conns, err = e.s.TenantConnections(e.ctx, tenantA)
+	must(t, err)
+	sameList(t, "TenantConnections after delete", conns, []store.Connection{c2}, normConn)
+	wantErr(t, "TouchConnection after delete", e.s.TouchConnection(e.ctx, "c1", e.clk.Now().Add(ttl)), store.ErrNotFound)
+
+	_, _, err = e.s.DeleteConnection(e.ctx, "c1")
+	wantErr(t, "second DeleteConnection", err, store.ErrNotFound)
+	// The id is free again; the memberships are gone for good.
+	c1 = e.putConn(t, "c1", tenantA, alice)
+	rooms, err = e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameList(t, "ConnectionRooms of a reused id", rooms, nil, normMember)
+
+	// A connection without memberships.
+	got, ms, err = e.s.DeleteConnection(e.ctx, "c1")
+	must(t, err)
+	same(t, "deleted connection without memberships", got, c1, normConn)
+	if len(ms) != 0 {
+		t.Errorf("deleted memberships of a connection that joined nothing: %+v", ms)
+	}
+}
+
+func testConnDeleteMissing(t *testing.T, e *env) {
+	c, ms, err := e.s.DeleteConnection(e.ctx, "nope")
+	wantErr(t, "DeleteConnection of a missing id", err, store.ErrNotFound)
+	if c != (store.Connection{}) || len(ms) != 0 {
+		t.Errorf("DeleteConnection of a missing id returned %+v, %+v", c, ms)
+	}
+}
+
+func testConnExpired(t *testing.T, e *env) {
+	c := e.putConn(t, "c1", tenantA, alice)
+	live := e.putConn(t, "c2", tenantA, bob)
+	m := e.join(t, c, "r1")
+	e.join(t, live, "r1")
+	// Keep c2 alive past c1's expiry.
+	must(t, e.s.TouchConnection(e.ctx, "c2", Start.Add(time.Hour)))
+	live.ExpiresAt = Start.Add(time.Hour)
+
+	e.clk.Advance(ttl - time.Second) // one second before expiry: still live
+	if _, err := e.s.GetConnection(e.ctx, "c1"); err != nil {
+		t.Fatalf("GetConnection before expiry: %v", err)
+	}
+	conns, err := e.s.UserConnections(e.ctx, tenantA, alice)
+	must(t, err)
+	sameList(t, "UserConnections before expiry", conns, []store.Connection{c}, normConn)
+
+	e.clk.Advance(2 * time.Second) // one second after
+	_, err = e.s.GetConnection(e.ctx, "c1")
+	wantErr(t, "GetConnection of an expired connection", err, store.ErrNotFound)
+	conns, err = e.s.UserConnections(e.ctx, tenantA, alice)
+	must(t, err)
+	sameList(t, "UserConnections with an expired connection", conns, nil, normConn)
+	conns, err = e.s.TenantConnections(e.ctx, tenantA)
+	must(t, err)
+	sameList(t, "TenantConnections with an expired connection", conns, []store.Connection{live}, normConn)
+	wantErr(t, "TouchConnection of an expired connection",
+		e.s.TouchConnection(e.ctx, "c1", e.clk.Now().Add(ttl)), store.ErrNotFound)
+	_, err = e.s.GetConnection(e.ctx, "c1")
+	wantErr(t, "GetConnection after refused touch", err, store.ErrNotFound)
+	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameList(t, "ConnectionRooms of an expired connection", rooms, nil, normMember)
+	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	must(t, err)
+	if len(members) != 1 || members[0].ConnectionID != "c2" {
+		t.Errorf("RoomMembers with an expired membership: %+v, want only c2", members)
+	}
+
+	// Not deleted yet: DeleteConnection still returns it, with its
+	// (expired) memberships, exactly once.
+	got, ms, err := e.s.DeleteConnection(e.ctx, "c1")
+	must(t, err)
+	same(t, "DeleteConnection of an expired connection", got, c, normConn)
+	sameList(t, "its memberships", ms, []store.Membership{m}, normMember)
+	_, _, err = e.s.DeleteConnection(e.ctx, "c1")
+	wantErr(t, "second DeleteConnection of an expired connection", err, store.ErrNotFound)
+}
+
+func testConnTouch(t *testing.T, e *env) {
+	c := e.putConn(t, "c1", tenantA, alice)
+	m1 := e.join(t, c, "r1")
+	m2 := e.join(t, c, "r2")
+	other := e.putConn(t, "c2", tenantA, bob)
+	e.join(t, other, "r1")
+
+	e.clk.Advance(5 * time.Minute)
+	newExpiry := e.clk.Now().Add(ttl + 7*time.Millisecond)
+	must(t, e.s.TouchConnection(e.ctx, "c1", newExpiry))
+	c.ExpiresAt, m1.ExpiresAt, m2.ExpiresAt = newExpiry, newExpiry, newExpiry
+
+	e.clk.Advance(ttl - time.Minute) // past the old expiry, before the new one
+	got, err := e.s.GetConnection(e.ctx, "c1")
+	must(t, err)
+	same(t, "touched connection", got, c, normConn)
+	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameSet(t, "memberships of the touched connection", rooms, []store.Membership{m1, m2}, normMember, memberKey)
+	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	must(t, err)
+	sameList(t, "RoomMembers r1 (c2 expired, not touched)", members, []store.Membership{m1}, normMember)
+	conns, err := e.s.TenantConnections(e.ctx, tenantA)
+	must(t, err)
+	sameList(t, "TenantConnections", conns, []store.Connection{c}, normConn)
+
+	e.clk.Advance(2 * time.Minute) // past the new expiry
+	_, err = e.s.GetConnection(e.ctx, "c1")
+	wantErr(t, "GetConnection after the new expiry", err, store.ErrNotFound)
+	rooms, err = e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameList(t, "ConnectionRooms after the new expiry", rooms, nil, normMember)
+
+	wantErr(t, "TouchConnection of a missing id", e.s.TouchConnection(e.ctx, "nope", e.clk.Now().Add(ttl)), store.ErrNotFound)
+}
+
+func testConnTouchExpiredMembership(t *testing.T, e *env) {
+	c := e.putConn(t, "c1", tenantA, alice)
+	live := e.join(t, c, "r1")
+	short := store.Membership{
+		TenantID: tenantA, RoomID: "r2", ConnectionID: "c1", UserID: alice, Username: c.Username,
+		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
+	}
+	if joined, err := e.s.JoinRoom(e.ctx, short); err != nil || !joined {
+		t.Fatalf("JoinRoom = %v, %v", joined, err)
+	}
+	e.clk.Advance(2 * time.Minute)
+	newExpiry := e.clk.Now().Add(ttl)
+	must(t, e.s.TouchConnection(e.ctx, "c1", newExpiry))
+	live.ExpiresAt = newExpiry
+	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
+	must(t, err)
+	sameList(t, "ConnectionRooms after touch (the expired membership stays gone)", rooms, []store.Membership{live}, normMember)
+	members, err := e.s.RoomMembers(e.ctx, tenantA, "r2")
+	must(t, err)
+	sameList(t, "RoomMembers of the expired membership's room", members, nil, normMember)
+}
+
+func testConnScoping(t *testing.T, e *env) {
+	a1 := e.putConn(t, "a1", tenantA, alice)
+	a2 := e.putConn(t, "a2", tenantA, alice)
+	b1 := e.putConn(t, "b1", tenantA, bob)
+	// The same user id in another tenant is another user.
+	x1 := e.putConn(t, "x1", tenantB, alice)
+
+	for _, tc := range []struct {
+		tenant, user string
+		want         []store.Connection
+	}{
+		{tenantA, alice, []store.Connection{a1, a2}},
+		{tenantA, bob, []store.Connection{b1}},
+		{tenantB, alice, []store.Connection{x1}},
+		{tenantB, bob, nil},
+		{tenantA, carol, nil},
+		{tenantC, alice, nil},
+	} {
+		got, err := e.s.UserConnections(e.ctx, tc.tenant, tc.user)
+		must(t, err)
+		sameSet(t, "UserConnections("+tc.tenant+", "+tc.user+")", got, tc.want, normConn, connKey)
+	}
+	for _, tc := range []struct {
+		tenant string
+		want   []store.Connection
+	}{
+		{tenantA, []store.Connection{a1, a2, b1}},
+		{tenantB, []store.Connection{x1}},
+		{tenantC, nil},
+	} {
+		got, err := e.s.TenantConnections(e.ctx, tc.tenant)
+		must(t, err)
+		sameSet(t, "TenantConnections("+tc.tenant+")", got, tc.want, normConn, connKey)
+	}
+}
+
+// The presence logic reads a user's connections right after writing one.
+func testConnConsistent(t *testing.T, e *env) {
+	for i := range 20 {
+		id := "c" + string(rune('a'+i))
+		c := e.putConn(t, id, tenantA, alice)
+		got, err := e.s.UserConnections(e.ctx, tenantA, alice)
+		must(t, err)
+		if len(got) != 1 || got[0].ConnectionID != id {
+			t.Fatalf("UserConnections right after PutConnection(%s): %+v", id, got)
+		}
+		got, err = e.s.TenantConnections(e.ctx, tenantA)
+		must(t, err)
+		if len(got) != 1 {
+			t.Fatalf("TenantConnections right after PutConnection(%s): %+v", id, got)
+		}
+		if _, _, err := e.s.DeleteConnection(e.ctx, c.ConnectionID); err != nil {
+			t.Fatal(err)
+		}
+		got, err = e.s.UserConnections(e.ctx, tenantA, alice)
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("UserConnections right after DeleteConnection(%s): %+v", id, got)
+		}
+	}
+}
+
+var typingTests = []subtest{
+	{"typing/rate limit per connection", testTyping},
+	{"typing/concurrent", testTypingConcurrent},
+}
+
+func testTyping(t *testing.T, e *env) {
+	const interval = 250 * time.Millisecond
+	e.putConn(t, "c1", tenantA, alice)
+	e.putConn(t, "c2", tenantA, alice)
+	t0 := e.clk.Now()
+	for _, step := range []struct {
+		conn  string
+		after time.Duration // since t0
+		want  bool
+	}{
+		{"c1", 0, true},
+		{"c1", 0, false},
+		{"c1", 100 * time.Millisecond, false},
+		{"c2", 100 * time.Millisecond, true}, // another connection has its own slot
+		{"c1", interval - time.Millisecond, false},
+		{"c1", interval, true}, // exactly interval after the last recorded event
+		// The refused calls above recorded nothing: the slot is at t0+interval.
+		{"c1", interval + 200*time.Millisecond, false},
+		{"c1", 2 * interval, true},
+		{"c2", 2 * interval, true},
+		{"c2", 2*interval + 1*time.Millisecond, false},
+		{"c1", time.Hour, true},
+	} {
+		now := t0.Add(step.after)
+		got, err := e.s.TakeTypingSlot(e.ctx, step.conn, now, interval)
+		must(t, err)
+		if got != step.want {
+			t.Errorf("TakeTypingSlot(%s, t0+%v) = %v, want %v", step.conn, step.after, got, step.want)
+		}
+	}
+}
+
+func testTypingConcurrent(t *testing.T, e *env) {
+	e.putConn(t, "c1", tenantA, alice)
+	now := e.clk.Now()
+	var taken atomic.Int32
+	concurrently(16, func(int) {
+		ok, err := e.s.TakeTypingSlot(e.ctx, "c1", now, time.Second)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if ok {
+			taken.Add(1)
+		}
+	})
+	if taken := taken.Load(); taken != 1 {
+		t.Errorf("%d concurrent TakeTypingSlot calls succeeded, want 1", taken)
+	}
+}
