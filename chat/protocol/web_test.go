@@ -17,7 +17,7 @@ var clientOwnCodes = []string{"TIMEOUT", "DISCONNECTED", "CLOSED", "ERROR"}
 
 func readJS(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../web/" + name)
+	b, err := os.ReadFile("../web/" + name)
 	if err != nil {
 		t.Fatalf("reading the web client: %v", err)
 	}

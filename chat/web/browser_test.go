@@ -19,7 +19,7 @@ import (
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// TestBrowser drives the UI in Chromium (web/e2e/chat.spec.mjs, with
+// TestBrowser drives the UI in Chromium (chat/web/e2e/chat.spec.mjs, with
 // playwright-core): two people sign in, chat, type, edit, delete, send HTML,
 // scroll back, and live through a server restart. Screenshots go to
 // test-output/browser/ at the top of the repository.

@@ -11,7 +11,7 @@ import (
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// TestClientJS runs the unit tests of client.js (web/e2e/client.test.mjs:
+// TestClientJS runs the unit tests of client.js (chat/web/e2e/client.test.mjs:
 // requests, timeouts, backoff with full jitter, reconnect, resume without
 // duplicates, heartbeats) with node's test runner, against a fake
 // WebSocket. It needs node only; without it the test fails, unless

@@ -1,7 +1,7 @@
 // Browser test of the dev UI: two people chat in Chromium, driven by
 // playwright-core. Run by web/browser_test.go:
 //
-//   node web/e2e/chat.spec.mjs http://127.0.0.1:PORT/ OUTDIR
+//   node chat/web/e2e/chat.spec.mjs http://127.0.0.1:PORT/ OUTDIR
 //
 // It talks to the Go test over stdio to restart the server: it prints STOP
 // and waits for a line on stdin ("stopped") once the dev stack is closed,

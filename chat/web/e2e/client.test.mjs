@@ -1,5 +1,5 @@
 // Unit tests of web/client.js against a fake WebSocket and a fake server:
-//   node --test web/e2e/client.test.mjs
+//   node --test chat/web/e2e/client.test.mjs
 // (web/jsclient_test.go runs them.) No browser, no dependencies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
