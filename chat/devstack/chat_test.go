@@ -104,15 +104,6 @@ func TestChat(t *testing.T) {
 	}
 }
 
-// TestKnownIssues reproduces the bugs the suite found
-// (chattest.KnownIssues) on the dev stack, with SWITCHBOARD_REPRO=1.
-func TestKnownIssues(t *testing.T) {
-	chattest.RunKnownIssues(t, func(t *testing.T) *chattest.Target {
-		_, tg := startStack(t, stackOptions{})
-		return tg
-	})
-}
-
 func TestDataSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	st, tg := startStack(t, stackOptions{dir: dir})

@@ -80,22 +80,6 @@ func TestBootstrapBehindGateway(t *testing.T) {
 	}
 }
 
-// TestKnownIssues reproduces the bugs the suite found
-// (chattest.KnownIssues) on this target, with SWITCHBOARD_REPRO=1.
-func TestKnownIssues(t *testing.T) {
-	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
-	}
-	chattest.SkipKnownIssues(t) // before building anything
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
-	}
-	t.Cleanup(stop)
-	tg, _ := startBootstrap(t, endpoint)
-	chattest.RunKnownIssues(t, func(*testing.T) *chattest.Target { return tg })
-}
-
 const (
 	region = "us-east-1"
 	secret = "an-hs256-secret-of-at-least-32-bytes!"

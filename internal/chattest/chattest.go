@@ -10,16 +10,12 @@
 // Target may serve several tests, one after the other or in parallel.
 // Tests that need time to pass move the Target's Clock when it has one,
 // and otherwise make the store's records expired.
-//
-// KnownIssues reproduce bugs the suite found; they run with
-// SWITCHBOARD_REPRO=1 until fixed.
 package chattest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -111,27 +107,6 @@ var Tests = []struct {
 func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	t.Helper()
 	for _, tc := range Tests {
-		t.Run(tc.Name, func(t *testing.T) { tc.Run(t, newTarget(t)) })
-	}
-}
-
-// EnvRepro=1 runs KnownIssues.
-const EnvRepro = "SWITCHBOARD_REPRO"
-
-// SkipKnownIssues skips the test unless EnvRepro=1.
-func SkipKnownIssues(t testing.TB) {
-	t.Helper()
-	if os.Getenv(EnvRepro) != "1" {
-		t.Skip("reproductions of known bugs (chattest.KnownIssues); " + EnvRepro + "=1 runs them")
-	}
-}
-
-// RunKnownIssues runs KnownIssues like Run when EnvRepro=1, and skips them
-// otherwise.
-func RunKnownIssues(t *testing.T, newTarget func(t *testing.T) *Target) {
-	t.Helper()
-	SkipKnownIssues(t)
-	for _, tc := range KnownIssues {
 		t.Run(tc.Name, func(t *testing.T) { tc.Run(t, newTarget(t)) })
 	}
 }
