@@ -107,8 +107,19 @@ type Local struct {
 	closed  bool
 	dead    []DeadLetter
 	stats   Stats
-	workers sync.WaitGroup
 	stop    chan struct{}
+
+	// The goroutines Close waits for: the workers (busy of them running a
+	// batch; each tells workerExit as the last thing it does) and the
+	// requeue timers (timers, each counted in retries until it fired or was
+	// stopped; timers is nil once Close stopped them).
+	busy       int
+	workerExit chan struct{}
+	timers     map[*time.Timer]struct{}
+	retries    sync.WaitGroup
+	// ctx is the parent of every invocation's context; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type localMessage struct {
@@ -129,10 +140,13 @@ func NewLocal(h Handler, opts LocalOptions) *Local {
 		wake: make(chan struct{}, opts.Concurrency),
 		idle: make(chan struct{}),
 		stop: make(chan struct{}),
+
+		workerExit: make(chan struct{}, opts.Concurrency),
+		timers:     map[*time.Timer]struct{}{},
 	}
+	q.ctx, q.cancel = context.WithCancel(context.Background())
 	close(q.idle) // nothing pending yet
 	for range opts.Concurrency {
-		q.workers.Add(1)
 		go q.work()
 	}
 	return q
@@ -200,7 +214,7 @@ func (q *Local) addPending(n int) {
 }
 
 func (q *Local) work() {
-	defer q.workers.Done()
+	defer func() { q.workerExit <- struct{}{} }() // buffered for every worker
 	for {
 		select {
 		case <-q.stop:
@@ -213,18 +227,23 @@ func (q *Local) work() {
 				break
 			}
 			q.deliver(batch)
+			q.mu.Lock()
+			q.busy--
+			q.mu.Unlock()
 		}
 	}
 }
 
-// take removes up to BatchSize ready messages.
+// take removes up to BatchSize ready messages and counts the caller busy;
+// nil once Close stopped the queue.
 func (q *Local) take() []*localMessage {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(len(q.ready), q.opts.BatchSize)
-	if n == 0 {
+	if n == 0 || q.timers == nil {
 		return nil
 	}
+	q.busy++
 	batch := make([]*localMessage, n)
 	copy(batch, q.ready)
 	q.ready = append(q.ready[:0], q.ready[n:]...)
@@ -279,9 +298,17 @@ func (q *Local) deliver(batch []*localMessage) {
 			q.opts.Logger.Error("queue: message moved to the dead-letter queue", "queue", q.opts.Name, "messageId", m.id, "receives", m.receives, "err", cause)
 			continue
 		}
+		if q.timers == nil {
+			continue // Close gave up: the message is lost, and counted pending
+		}
 		delay := q.opts.RetryDelay << (m.receives - 1)
 		q.opts.Logger.Warn("queue: message failed; retrying", "queue", q.opts.Name, "messageId", m.id, "receives", m.receives, "in", delay, "err", cause)
-		time.AfterFunc(delay, func() { q.requeue(m) })
+		// The timer is the queue's: Close stops it, or waits for it once it
+		// fired. t is set under q.mu, which requeue takes before reading it.
+		var t *time.Timer
+		q.retries.Add(1)
+		t = time.AfterFunc(delay, func() { q.requeue(&t, m) })
+		q.timers[t] = struct{}{}
 	}
 }
 
@@ -313,7 +340,7 @@ func (q *Local) filter(batch []*localMessage, recs []events.SQSMessage) ([]*loca
 
 // invoke runs the handler and says which records failed.
 func (q *Local) invoke(ev events.SQSEvent) (failed func(id string) bool, cause string) {
-	ctx, cancel := context.WithTimeout(context.Background(), q.opts.Timeout)
+	ctx, cancel := context.WithTimeout(q.ctx, q.opts.Timeout)
 	defer cancel()
 	resp, err := func() (resp events.SQSEventResponse, err error) {
 		defer func() {
@@ -351,9 +378,16 @@ func (q *Local) invoke(ev events.SQSEvent) (failed func(id string) bool, cause s
 	return func(id string) bool { return ids[id] }, "reported in batchItemFailures"
 }
 
-func (q *Local) requeue(m *localMessage) {
+// requeue makes m ready again when its retry timer *t fires; a no-op once
+// Close stopped the timers. *t is read under q.mu, which its writer held.
+func (q *Local) requeue(t **time.Timer, m *localMessage) {
+	defer q.retries.Done()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.timers == nil {
+		return
+	}
+	delete(q.timers, *t)
 	q.ready = append(q.ready, m)
 	q.signal()
 }
@@ -398,9 +432,15 @@ func (q *Local) Stats() Stats {
 }
 
 // Close refuses new messages, waits (until ctx ends) for those pending to
-// be handled or dead-lettered, and stops the workers. Messages still
-// pending when ctx ends are lost with the process, and counted in the
-// error; an invocation still running then finishes on its own.
+// be handled or dead-lettered, and stops the workers and the retry timers.
+// Messages still pending when ctx ends are lost with the process, and
+// counted in the error.
+//
+// When Close returns, no retry timer is left to fire and no goroutine of
+// the queue runs, with one exception it cannot avoid: a handler still
+// running when ctx ends. Its context is cancelled, but a handler is user
+// code that may never return, so Close does not wait for it; its worker
+// ends when it returns. Such handlers are counted in the error.
 func (q *Local) Close(ctx context.Context) error {
 	q.mu.Lock()
 	if q.closed {
@@ -410,13 +450,32 @@ func (q *Local) Close(ctx context.Context) error {
 	q.closed = true
 	q.mu.Unlock()
 	err := q.Flush(ctx)
-	close(q.stop)
-	if err != nil {
-		q.mu.Lock()
-		n := q.pending
-		q.mu.Unlock()
-		return fmt.Errorf("queue: closing %s with %d messages pending: %w", q.opts.Name, n, err)
+
+	q.mu.Lock()
+	timers := q.timers
+	q.timers = nil // no timer is started, and none requeues, from now on
+	q.mu.Unlock()
+	for t := range timers {
+		if t.Stop() {
+			q.retries.Done() // its function will not run
+		}
 	}
-	q.workers.Wait()
-	return nil
+	q.retries.Wait() // the functions of timers that fired: they return at once
+	close(q.stop)
+	q.cancel()
+	// Wait for the workers: all of them, or, when ctx ended first, those
+	// not running a handler.
+	for exited := 0; ; exited++ {
+		q.mu.Lock()
+		busy, pending := q.busy, q.pending
+		q.mu.Unlock()
+		live := q.opts.Concurrency - exited
+		if live == 0 || (err != nil && live <= busy) {
+			if err != nil {
+				return fmt.Errorf("queue: closing %s with %d messages pending (%d handlers still running): %w", q.opts.Name, pending, busy, err)
+			}
+			return nil
+		}
+		<-q.workerExit
+	}
 }
