@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -16,8 +15,9 @@ import (
 )
 
 // action handles one request; it returns the success reply's data or an
-// error reply.
-type action func(s *Service, ctx context.Context, id identity, data json.RawMessage) (any, *apiError)
+// error reply. Its broadcasts go to r.out, which the router flushes after
+// posting the reply.
+type action func(s *Service, ctx context.Context, r *request) (any, *apiError)
 
 var actions = map[string]action{
 	protocol.ActionCreateRoom:     (*Service).createRoom,
@@ -52,60 +52,60 @@ func (s *Service) Message(ctx context.Context, ev events.APIGatewayWebsocketProx
 	to := ev.RequestContext.ConnectionID
 	id, err := identityOf(ev)
 	if err != nil {
-		s.fail(ctx, to, "", errorf(CodeForbidden, "this connection was not authorized"))
+		s.fail(ctx, to, "", errorf(protocol.CodeForbidden, "this connection was not authorized"))
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusForbidden}, nil
 	}
-	req, apiErr := parseRequest(ev.Body)
+	env, apiErr := parseRequest(ev.Body)
 	if apiErr != nil {
-		s.fail(ctx, to, req.RequestID, apiErr)
+		s.fail(ctx, to, env.RequestID, apiErr)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 	}
-	act, ok := actions[req.Action]
+	act, ok := actions[env.Action]
 	if !ok {
-		s.fail(ctx, to, req.RequestID, errorf(CodeUnknownAction, fmt.Sprintf("unknown action %q", req.Action)))
+		s.fail(ctx, to, env.RequestID, errorf(protocol.CodeUnknownAction, "unknown action %q", env.Action))
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 	}
 	// The reply goes out before the broadcasts the action makes: the
 	// sender hears first, and a large room's fan-out does not delay it.
-	ctx, flush := deferBroadcasts(ctx)
-	data, apiErr := act(s, ctx, id, req.Data)
+	r := &request{id: id, requestID: env.RequestID, data: env.Data, out: s.deferredOutbox()}
+	data, apiErr := act(s, ctx, r)
 	if apiErr != nil {
-		s.fail(ctx, to, req.RequestID, apiErr)
+		s.fail(ctx, to, r.requestID, apiErr)
 	} else {
-		s.success(ctx, to, req.RequestID, data)
+		s.success(ctx, to, r.requestID, data)
 	}
-	flush()
+	r.out.flush(ctx)
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 }
 
 // parseRequest decodes the envelope {action, data, requestId}. The
 // requestId is recovered whenever the body is a JSON object carrying one,
 // so that even a malformed request's error can be matched by the client.
-func parseRequest(body string) (request, *apiError) {
+func parseRequest(body string) (envelope, *apiError) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(body), &raw); err != nil {
-		return request{}, errorf(CodeInvalidJSON, "the message is not a JSON object: "+jsonProblem(err))
+		return envelope{}, errorf(protocol.CodeInvalidJSON, "the message is not a JSON object: %s", jsonProblem(err))
 	}
-	var req request
+	var req envelope
 	if v, ok := raw["requestId"]; ok && string(v) != "null" {
 		if err := json.Unmarshal(v, &req.RequestID); err != nil {
-			return req, errorf(CodeInvalidRequest, "requestId must be a string")
+			return req, errorf(protocol.CodeInvalidRequest, "requestId must be a string")
 		}
 		if len(req.RequestID) > 128 {
 			req.RequestID = ""
-			return req, errorf(CodeInvalidRequest, "requestId must be at most 128 characters")
+			return req, errorf(protocol.CodeInvalidRequest, "requestId must be at most 128 characters")
 		}
 	}
 	v, ok := raw["action"]
 	if !ok {
-		return req, errorf(CodeInvalidRequest, "action is required")
+		return req, errorf(protocol.CodeInvalidRequest, "action is required")
 	}
 	if err := json.Unmarshal(v, &req.Action); err != nil {
-		return req, errorf(CodeInvalidRequest, "action must be a string")
+		return req, errorf(protocol.CodeInvalidRequest, "action must be a string")
 	}
 	req.Data = raw["data"]
 	if len(req.Data) > 0 && string(req.Data) != "null" && req.Data[0] != '{' {
-		return req, errorf(CodeInvalidRequest, "data must be an object")
+		return req, errorf(protocol.CodeInvalidRequest, "data must be an object")
 	}
 	return req, nil
 }
@@ -120,9 +120,9 @@ func decode(data json.RawMessage, v any) *apiError {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return errorf(CodeInvalidRequest, fmt.Sprintf("data.%s must be %s", te.Field, jsonTypeName(te.Type)))
+			return errorf(protocol.CodeInvalidRequest, "data.%s must be %s", te.Field, jsonTypeName(te.Type))
 		}
-		return errorf(CodeInvalidRequest, "data: "+jsonProblem(err))
+		return errorf(protocol.CodeInvalidRequest, "data: %s", jsonProblem(err))
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func jsonProblem(err error) string {
 // required checks that a string field is present and not blank.
 func required(name, v string) *apiError {
 	if strings.TrimSpace(v) == "" {
-		return errorf(CodeInvalidRequest, "data."+name+" is required")
+		return errorf(protocol.CodeInvalidRequest, "data.%s is required", name)
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 		ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username,
 		SourceIP: rc.Identity.SourceIP, UserAgent: rc.Identity.UserAgent,
 	}
-	if err := s.addConnection(ctx, c); err != nil {
+	if err := s.addConnection(ctx, s.directOutbox(), c); err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
@@ -76,13 +76,13 @@ func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 // only connection. Reading the user's connections before writing this one
 // guarantees that of several tabs connecting at once at least one
 // announces (an extra announcement is harmless; a missing one is not).
-func (s *Service) addConnection(ctx context.Context, c store.Connection) error {
-	return s.storeConnection(ctx, c, true)
+func (s *Service) addConnection(ctx context.Context, out *outbox, c store.Connection) error {
+	return s.storeConnection(ctx, out, c, true)
 }
 
 // storeConnection stores c; announce says whether the user's first
 // connection makes them online for the tenant.
-func (s *Service) storeConnection(ctx context.Context, c store.Connection, announce bool) error {
+func (s *Service) storeConnection(ctx context.Context, out *outbox, c store.Connection, announce bool) error {
 	now := s.now()
 	c.ConnectedAt, c.ExpiresAt = now, now.Add(s.cfg.ConnectionTTL)
 	before, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
@@ -93,7 +93,7 @@ func (s *Service) storeConnection(ctx context.Context, c store.Connection, annou
 		return err
 	}
 	if announce && len(before) == 0 {
-		s.announcePresence(ctx, c.TenantID, c.UserID, c.Username, "online", c.ConnectionID)
+		s.announcePresence(ctx, out, c.TenantID, c.UserID, c.Username, "online", c.ConnectionID)
 	}
 	return nil
 }
@@ -102,27 +102,27 @@ func (s *Service) storeConnection(ctx context.Context, c store.Connection, annou
 // user left (when it was their last connection there) and, when it was the
 // user's last connection, that they are offline.
 func (s *Service) Disconnect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	err := s.dropConnection(ctx, ev.RequestContext.ConnectionID)
+	err := s.dropConnection(ctx, s.directOutbox(), ev.RequestContext.ConnectionID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return events.APIGatewayProxyResponse{}, err
 	}
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 }
 
-func (s *Service) dropConnection(ctx context.Context, connectionID string) error {
+func (s *Service) dropConnection(ctx context.Context, out *outbox, connectionID string) error {
 	c, memberships, err := s.store.DeleteConnection(ctx, connectionID)
 	if err != nil {
 		return err
 	}
-	s.connectionRemoved(ctx, c, memberships)
+	s.connectionRemoved(ctx, out, c, memberships)
 	return nil
 }
 
 // connectionRemoved announces what a removed connection changes: user_left
 // in its rooms, offline for the tenant.
-func (s *Service) connectionRemoved(ctx context.Context, c store.Connection, memberships []store.Membership) {
+func (s *Service) connectionRemoved(ctx context.Context, out *outbox, c store.Connection, memberships []store.Membership) {
 	for _, m := range memberships {
-		s.announceLeft(ctx, m)
+		s.announceLeft(ctx, out, m)
 	}
 	rest, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
 	if err != nil {
@@ -130,7 +130,7 @@ func (s *Service) connectionRemoved(ctx context.Context, c store.Connection, mem
 		return
 	}
 	if len(rest) == 0 {
-		s.announcePresence(ctx, c.TenantID, c.UserID, c.Username, "offline", "")
+		s.announcePresence(ctx, out, c.TenantID, c.UserID, c.Username, "offline", "")
 	}
 }
 
@@ -139,6 +139,7 @@ func (s *Service) connectionRemoved(ctx context.Context, c store.Connection, mem
 // handled as disconnects. Other records, including the REMOVE records of
 // deletions the handlers made themselves, are ignored.
 func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
+	out := s.directOutbox()
 	var conns []store.Connection
 	for _, rec := range ev.Records {
 		if rec.EventName != "REMOVE" || rec.Change.OldImage == nil || !ttlDeletion(rec) {
@@ -148,7 +149,7 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 		switch img.Type() {
 		case store.TypeMembership:
 			if m, err := img.Membership(); err == nil {
-				s.announceLeft(ctx, m)
+				s.announceLeft(ctx, out, m)
 			} else {
 				s.log.Warn("cleanup: unreadable membership image", "err", err)
 			}
@@ -174,7 +175,7 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 			}
 		}
 		s.log.Info("expired connection cleaned up", "connectionId", c.ConnectionID, "userId", c.UserID)
-		s.connectionRemoved(ctx, c, left)
+		s.connectionRemoved(ctx, out, c, left)
 	}
 	return nil
 }
@@ -187,7 +188,7 @@ func ttlDeletion(rec events.DynamoDBEventRecord) bool {
 
 // announcePresence tells the tenant's connections that a user went online
 // or offline; exclude is a connection not to post to (one still in $connect).
-func (s *Service) announcePresence(ctx context.Context, tenantID, userID, username, status, exclude string) {
+func (s *Service) announcePresence(ctx context.Context, out *outbox, tenantID, userID, username, status, exclude string) {
 	conns, err := s.store.TenantConnections(ctx, tenantID)
 	if err != nil {
 		s.log.Warn("presence broadcast", "err", err)
@@ -199,14 +200,14 @@ func (s *Service) announcePresence(ctx context.Context, tenantID, userID, userna
 			ids = append(ids, c.ConnectionID)
 		}
 	}
-	s.broadcastTo(ctx, ids, broadcast{Type: BroadcastPresence, Data: map[string]string{
+	out.broadcast(ctx, ids, broadcast{Type: BroadcastPresence, Data: map[string]string{
 		"userId": userID, "username": username, "status": status,
 	}})
 }
 
 // announceLeft tells a room a user left, unless another of their
 // connections is still in it.
-func (s *Service) announceLeft(ctx context.Context, m store.Membership) {
+func (s *Service) announceLeft(ctx context.Context, out *outbox, m store.Membership) {
 	members, err := s.store.RoomMembers(ctx, m.TenantID, m.RoomID)
 	if err != nil {
 		s.log.Warn("user_left broadcast", "err", err)
@@ -219,7 +220,7 @@ func (s *Service) announceLeft(ctx context.Context, m store.Membership) {
 		}
 		ids = append(ids, o.ConnectionID)
 	}
-	s.broadcastTo(ctx, ids, broadcast{Type: BroadcastUserLeft, RoomID: m.RoomID, Data: map[string]string{
+	out.broadcast(ctx, ids, broadcast{Type: BroadcastUserLeft, RoomID: m.RoomID, Data: map[string]string{
 		"userId": m.UserID, "username": m.Username,
 	}})
 }

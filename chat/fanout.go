@@ -96,8 +96,9 @@ func (s *Service) fanoutRecord(ctx context.Context, rec events.SQSMessage) error
 		return errors.New("not a fan-out batch: connectionIds and data are required")
 	}
 	gone, err := s.push.PostMany(ctx, b.ConnectionIDs, b.Data)
+	out := s.directOutbox()
 	for _, id := range gone {
-		s.connectionGone(ctx, id)
+		s.connectionGone(ctx, out, id)
 	}
 	if err == nil {
 		return nil

@@ -2,18 +2,16 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
-func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) sendMessage(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.SendMessageInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
 	content, e := s.checkContent(in.Content)
@@ -25,33 +23,33 @@ func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMes
 		in.MessageType = store.MessageText
 	case store.MessageText, store.MessageImage, store.MessageFile:
 	case store.MessageSystem:
-		return nil, errorf(CodeForbidden, "SYSTEM messages are sent by the server only")
+		return nil, errorf(protocol.CodeForbidden, "SYSTEM messages are sent by the server only")
 	default:
-		return nil, errorf(CodeInvalidRequest, "data.messageType must be TEXT, IMAGE or FILE")
+		return nil, errorf(protocol.CodeInvalidRequest, "data.messageType must be TEXT, IMAGE or FILE")
 	}
-	m, e := s.memberOf(ctx, id, in.RoomID, "join the room before sending to it")
+	m, e := s.memberOf(ctx, r.id, in.RoomID, "join the room before sending to it")
 	if e != nil {
 		return nil, e
 	}
 	roomID := m.RoomID
 	if in.ReplyToMessageID != "" {
-		target, err := s.store.GetMessage(ctx, id.TenantID, in.ReplyToMessageID)
+		target, err := s.store.GetMessage(ctx, r.id.TenantID, in.ReplyToMessageID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && target.RoomID != roomID) {
-			return nil, errorf(CodeMessageNotFound, "data.replyToMessageId is not a message of this room")
+			return nil, errorf(protocol.CodeMessageNotFound, "data.replyToMessageId is not a message of this room")
 		} else if err != nil {
 			return nil, s.internal(err)
 		}
 	}
 	now := s.now()
 	msg := store.Message{
-		TenantID: id.TenantID, RoomID: roomID, MessageID: store.NewID(now), UserID: id.UserID, Username: id.Username,
+		TenantID: r.id.TenantID, RoomID: roomID, MessageID: store.NewID(now), UserID: r.id.UserID, Username: r.id.Username,
 		Content: content, MessageType: in.MessageType, CreatedAt: now, ReplyToMessageID: in.ReplyToMessageID,
 	}
 	if err := s.store.PutMessage(ctx, msg); err != nil {
 		return nil, s.internal(err)
 	}
 	view := viewMessage(msg)
-	s.broadcastRoom(ctx, id.TenantID, roomID, "", broadcast{Type: BroadcastMessage, RoomID: roomID, Data: view})
+	s.broadcastRoom(ctx, r.out, r.id.TenantID, roomID, "", broadcast{Type: BroadcastMessage, RoomID: roomID, Data: view})
 	return view, nil
 }
 
@@ -59,17 +57,17 @@ func (s *Service) sendMessage(ctx context.Context, id identity, data json.RawMes
 func (s *Service) checkContent(content string) (string, *apiError) {
 	content = strings.TrimSpace(content)
 	if content == "" {
-		return "", errorf(CodeInvalidRequest, "data.content is required and must not be blank")
+		return "", errorf(protocol.CodeInvalidRequest, "data.content is required and must not be blank")
 	}
 	if len(content) > s.cfg.MaxContentBytes {
-		return "", errorf(CodeContentTooLarge, fmt.Sprintf("data.content is %d bytes; the limit is %d", len(content), s.cfg.MaxContentBytes))
+		return "", errorf(protocol.CodeContentTooLarge, "data.content is %d bytes; the limit is %d", len(content), s.cfg.MaxContentBytes)
 	}
 	return content, nil
 }
 
 // broadcastRoom sends b to the connections in a room, except those of
 // excludeUser (when not "").
-func (s *Service) broadcastRoom(ctx context.Context, tenantID, roomID, excludeUser string, b broadcast) {
+func (s *Service) broadcastRoom(ctx context.Context, out *outbox, tenantID, roomID, excludeUser string, b broadcast) {
 	ms, err := s.store.RoomMembers(ctx, tenantID, roomID)
 	if err != nil {
 		s.log.Warn("room broadcast", "roomId", roomID, "err", err)
@@ -81,12 +79,12 @@ func (s *Service) broadcastRoom(ctx context.Context, tenantID, roomID, excludeUs
 			ids = append(ids, m.ConnectionID)
 		}
 	}
-	s.broadcastTo(ctx, ids, b)
+	out.broadcast(ctx, ids, b)
 }
 
-func (s *Service) editMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) editMessage(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.EditMessageInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
 	if e := required("messageId", in.MessageID); e != nil {
@@ -96,58 +94,58 @@ func (s *Service) editMessage(ctx context.Context, id identity, data json.RawMes
 	if e != nil {
 		return nil, e
 	}
-	msg, err := s.store.EditMessage(ctx, id.TenantID, in.MessageID, id.UserID, content, s.now())
+	msg, err := s.store.EditMessage(ctx, r.id.TenantID, in.MessageID, r.id.UserID, content, s.now())
 	if e := messageError(err); e != nil {
 		return nil, e
 	} else if err != nil {
 		return nil, s.internal(err)
 	}
 	view := viewMessage(msg)
-	s.broadcastRoom(ctx, id.TenantID, msg.RoomID, "", broadcast{Type: BroadcastMessage, RoomID: msg.RoomID, Data: view})
+	s.broadcastRoom(ctx, r.out, r.id.TenantID, msg.RoomID, "", broadcast{Type: BroadcastMessage, RoomID: msg.RoomID, Data: view})
 	return view, nil
 }
 
-func (s *Service) deleteMessage(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) deleteMessage(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.MessageInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
 	if e := required("messageId", in.MessageID); e != nil {
 		return nil, e
 	}
-	msg, err := s.store.DeleteMessage(ctx, id.TenantID, in.MessageID, id.UserID, s.now())
+	msg, err := s.store.DeleteMessage(ctx, r.id.TenantID, in.MessageID, r.id.UserID, s.now())
 	if e := messageError(err); e != nil {
 		return nil, e
 	} else if err != nil {
 		return nil, s.internal(err)
 	}
 	view := viewMessage(msg)
-	s.broadcastRoom(ctx, id.TenantID, msg.RoomID, "", broadcast{Type: BroadcastMessage, RoomID: msg.RoomID, Data: view})
+	s.broadcastRoom(ctx, r.out, r.id.TenantID, msg.RoomID, "", broadcast{Type: BroadcastMessage, RoomID: msg.RoomID, Data: view})
 	return view, nil
 }
 
 func messageError(err error) *apiError {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeMessageNotFound, "message not found")
+		return errorf(protocol.CodeMessageNotFound, "message not found")
 	case errors.Is(err, store.ErrNotAuthor):
-		return errorf(CodeNotAuthor, "only the author may change a message")
+		return errorf(protocol.CodeNotAuthor, "only the author may change a message")
 	case errors.Is(err, store.ErrDeleted):
-		return errorf(CodeMessageDeleted, "the message was deleted")
+		return errorf(protocol.CodeMessageDeleted, "the message was deleted")
 	}
 	return nil
 }
 
-func (s *Service) getRoomHistory(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) getRoomHistory(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
 		RoomID string `json:"roomId"`
 		Limit  *int   `json:"limit"`
 		Cursor string `json:"cursor"`
 	}
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
-	room, e := s.room(ctx, id, in.RoomID)
+	room, e := s.room(ctx, r.id, in.RoomID)
 	if e != nil {
 		return nil, e
 	}
@@ -155,9 +153,9 @@ func (s *Service) getRoomHistory(ctx context.Context, id identity, data json.Raw
 	if e != nil {
 		return nil, e
 	}
-	msgs, next, err := s.store.ListMessages(ctx, id.TenantID, room.RoomID, page)
+	msgs, next, err := s.store.ListMessages(ctx, r.id.TenantID, room.RoomID, page)
 	if errors.Is(err, store.ErrCursor) {
-		return nil, errorf(CodeInvalidCursor, "data.cursor is not a cursor of this room's history")
+		return nil, errorf(protocol.CodeInvalidCursor, "data.cursor is not a cursor of this room's history")
 	} else if err != nil {
 		return nil, s.internal(err)
 	}
@@ -168,38 +166,38 @@ func (s *Service) getRoomHistory(ctx context.Context, id identity, data json.Raw
 	return protocol.HistoryPage{RoomID: room.RoomID, Messages: views, Cursor: next}, nil
 }
 
-func (s *Service) typingStart(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	return s.typing(ctx, id, data, true)
+func (s *Service) typingStart(ctx context.Context, r *request) (any, *apiError) {
+	return s.typing(ctx, r, true)
 }
 
-func (s *Service) typingStop(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
-	return s.typing(ctx, id, data, false)
+func (s *Service) typingStop(ctx context.Context, r *request) (any, *apiError) {
+	return s.typing(ctx, r, false)
 }
 
 // typing tells a room's other users that someone is (no longer) typing.
 // typingStart is rate limited per connection; typingStop is not, so that
 // an indicator never sticks.
-func (s *Service) typing(ctx context.Context, id identity, data json.RawMessage, typing bool) (any, *apiError) {
+func (s *Service) typing(ctx context.Context, r *request, typing bool) (any, *apiError) {
 	var in protocol.RoomInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
-	m, e := s.memberOf(ctx, id, in.RoomID, "join the room first")
+	m, e := s.memberOf(ctx, r.id, in.RoomID, "join the room first")
 	if e != nil {
 		return nil, e
 	}
 	roomID := m.RoomID
 	if typing {
-		ok, err := s.store.TakeTypingSlot(ctx, id.ConnectionID, s.now(), s.cfg.TypingInterval)
+		ok, err := s.store.TakeTypingSlot(ctx, r.id.ConnectionID, s.now(), s.cfg.TypingInterval)
 		if err != nil {
 			return nil, s.internal(err)
 		}
 		if !ok {
-			return nil, errorf(CodeRateLimited, fmt.Sprintf("at most one typing event per %v", s.cfg.TypingInterval))
+			return nil, errorf(protocol.CodeRateLimited, "at most one typing event per %v", s.cfg.TypingInterval)
 		}
 	}
-	s.broadcastRoom(ctx, id.TenantID, roomID, id.UserID, broadcast{Type: BroadcastTyping, RoomID: roomID, Data: map[string]any{
-		"userId": id.UserID, "username": id.Username, "isTyping": typing,
+	s.broadcastRoom(ctx, r.out, r.id.TenantID, roomID, r.id.UserID, broadcast{Type: BroadcastTyping, RoomID: roomID, Data: map[string]any{
+		"userId": r.id.UserID, "username": r.id.Username, "isTyping": typing,
 	}})
 	return map[string]any{"roomId": roomID, "isTyping": typing}, nil
 }
@@ -210,11 +208,11 @@ func (s *Service) typing(ctx context.Context, id identity, data json.RawMessage,
 // as long as the expiry was not processed nobody was told it left. Once it
 // was (the cleanup handler announced user_left), those rooms are gone and
 // the reply's rooms tells the client which it is in.
-func (s *Service) heartbeat(ctx context.Context, id identity, _ json.RawMessage) (any, *apiError) {
+func (s *Service) heartbeat(ctx context.Context, r *request) (any, *apiError) {
 	expires := s.now().Add(s.cfg.ConnectionTTL)
-	err := s.store.TouchConnection(ctx, id.ConnectionID, expires)
+	err := s.store.TouchConnection(ctx, r.id.ConnectionID, expires)
 	if errors.Is(err, store.ErrNotFound) {
-		return s.restoreConnection(ctx, id)
+		return s.restoreConnection(ctx, r)
 	}
 	if err != nil {
 		return nil, s.internal(err)
@@ -222,19 +220,19 @@ func (s *Service) heartbeat(ctx context.Context, id identity, _ json.RawMessage)
 	return map[string]any{"expiresAt": timestamp(expires)}, nil
 }
 
-func (s *Service) restoreConnection(ctx context.Context, id identity) (any, *apiError) {
-	_, memberships, err := s.store.DeleteConnection(ctx, id.ConnectionID)
+func (s *Service) restoreConnection(ctx context.Context, r *request) (any, *apiError) {
+	_, memberships, err := s.store.DeleteConnection(ctx, r.id.ConnectionID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, s.internal(err)
 	}
 	// The expired record was still there: its expiry was not processed,
 	// nobody heard the user go offline, so nobody hears them come back.
 	unnoticed := err == nil
-	c := store.Connection{ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username}
-	if err := s.storeConnection(ctx, c, !unnoticed); err != nil {
+	c := store.Connection{ConnectionID: r.id.ConnectionID, TenantID: r.id.TenantID, UserID: r.id.UserID, Username: r.id.Username}
+	if err := s.storeConnection(ctx, r.out, c, !unnoticed); err != nil {
 		return nil, s.internal(err)
 	}
-	stored, err := s.store.GetConnection(ctx, id.ConnectionID)
+	stored, err := s.store.GetConnection(ctx, r.id.ConnectionID)
 	if err != nil {
 		return nil, s.internal(err)
 	}
@@ -242,7 +240,7 @@ func (s *Service) restoreConnection(ctx context.Context, id identity) (any, *api
 	for _, m := range memberships {
 		m.ExpiresAt = stored.ExpiresAt
 		if _, err := s.store.JoinRoom(ctx, m); err != nil {
-			s.log.Warn("restoring a membership after expiry", "connectionId", id.ConnectionID, "roomId", m.RoomID, "err", err)
+			s.log.Warn("restoring a membership after expiry", "connectionId", r.id.ConnectionID, "roomId", m.RoomID, "err", err)
 			continue
 		}
 		rooms = append(rooms, m.RoomID)

@@ -1,29 +1,11 @@
 package chat
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/chat/store"
-)
-
-// Error codes of error replies: those of package protocol, re-exported for
-// the callers that name them here.
-const (
-	CodeInvalidJSON     = protocol.CodeInvalidJSON
-	CodeInvalidRequest  = protocol.CodeInvalidRequest
-	CodeUnknownAction   = protocol.CodeUnknownAction
-	CodeRoomNotFound    = protocol.CodeRoomNotFound
-	CodeForbidden       = protocol.CodeForbidden
-	CodeNotInRoom       = protocol.CodeNotInRoom
-	CodeRoomRequired    = protocol.CodeRoomRequired
-	CodeMessageNotFound = protocol.CodeMessageNotFound
-	CodeNotAuthor       = protocol.CodeNotAuthor
-	CodeMessageDeleted  = protocol.CodeMessageDeleted
-	CodeContentTooLarge = protocol.CodeContentTooLarge
-	CodeInvalidCursor   = protocol.CodeInvalidCursor
-	CodeRateLimited     = protocol.CodeRateLimited
-	CodeInternal        = protocol.CodeInternal
 )
 
 // Broadcast types: those of package protocol, re-exported.
@@ -38,7 +20,7 @@ const (
 
 // The wire types (package protocol) under the names the handlers use.
 type (
-	request     = protocol.Request
+	envelope    = protocol.Request
 	reply       = protocol.Reply
 	broadcast   = protocol.Broadcast
 	messageView = protocol.Message
@@ -46,7 +28,9 @@ type (
 	userView    = protocol.OnlineUser
 )
 
-// apiError is an error reply: a stable code and a message for people.
+// apiError is an error reply: a stable code (one of package protocol's
+// Code* constants) and a message for people. Handlers make them with
+// errorf, or Service.internal for a failure whose details stay in the log.
 type apiError struct {
 	Code    string
 	Message string
@@ -54,7 +38,10 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
-func errorf(code, msg string) *apiError { return &apiError{Code: code, Message: msg} }
+// errorf returns the error reply code with the message format makes.
+func errorf(code, format string, args ...any) *apiError {
+	return &apiError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
 
 // timestamp formats times the way every reply and broadcast carries them.
 func timestamp(t time.Time) string { return protocol.FormatTime(t) }

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -23,9 +22,9 @@ const (
 	maxPageSize        = 100
 )
 
-func (s *Service) createRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.CreateRoomInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
 	in.Name, in.Description = strings.TrimSpace(in.Name), strings.TrimSpace(in.Description)
@@ -33,25 +32,25 @@ func (s *Service) createRoom(ctx context.Context, id identity, data json.RawMess
 		return nil, e
 	}
 	if utf8.RuneCountInString(in.Name) > maxRoomName {
-		return nil, errorf(CodeInvalidRequest, fmt.Sprintf("data.name must be at most %d characters", maxRoomName))
+		return nil, errorf(protocol.CodeInvalidRequest, "data.name must be at most %d characters", maxRoomName)
 	}
 	if utf8.RuneCountInString(in.Description) > maxRoomDescription {
-		return nil, errorf(CodeInvalidRequest, fmt.Sprintf("data.description must be at most %d characters", maxRoomDescription))
+		return nil, errorf(protocol.CodeInvalidRequest, "data.description must be at most %d characters", maxRoomDescription)
 	}
 	if len(in.Members) > maxRoomMembers {
-		return nil, errorf(CodeInvalidRequest, fmt.Sprintf("data.members must list at most %d users", maxRoomMembers))
+		return nil, errorf(protocol.CodeInvalidRequest, "data.members must list at most %d users", maxRoomMembers)
 	}
 	room := store.Room{
-		TenantID: id.TenantID, RoomID: uuid.NewString(), Name: in.Name, Description: in.Description,
-		CreatedBy: id.UserID, CreatedAt: s.now(), IsPrivate: in.IsPrivate,
+		TenantID: r.id.TenantID, RoomID: uuid.NewString(), Name: in.Name, Description: in.Description,
+		CreatedBy: r.id.UserID, CreatedAt: s.now(), IsPrivate: in.IsPrivate,
 	}
 	if in.IsPrivate {
-		seen := map[string]bool{id.UserID: true}
-		room.Members = []string{id.UserID}
+		seen := map[string]bool{r.id.UserID: true}
+		room.Members = []string{r.id.UserID}
 		for _, m := range in.Members {
 			m = strings.TrimSpace(m)
 			if m == "" || len(m) > 128 {
-				return nil, errorf(CodeInvalidRequest, "data.members must be user ids")
+				return nil, errorf(protocol.CodeInvalidRequest, "data.members must be user ids")
 			}
 			if !seen[m] {
 				seen[m] = true
@@ -62,13 +61,13 @@ func (s *Service) createRoom(ctx context.Context, id identity, data json.RawMess
 	if err := s.store.CreateRoom(ctx, room); err != nil {
 		return nil, s.internal(err)
 	}
-	s.announceRoom(ctx, room)
+	s.announceRoom(ctx, r.out, room)
 	return viewRoom(room), nil
 }
 
 // announceRoom tells those who may see a new room about it: the tenant for
 // a public room, the members' connections for a private one.
-func (s *Service) announceRoom(ctx context.Context, room store.Room) {
+func (s *Service) announceRoom(ctx context.Context, out *outbox, room store.Room) {
 	conns, err := s.store.TenantConnections(ctx, room.TenantID)
 	if err != nil {
 		s.log.Warn("room_update broadcast", "err", err)
@@ -80,7 +79,7 @@ func (s *Service) announceRoom(ctx context.Context, room store.Room) {
 			ids = append(ids, c.ConnectionID)
 		}
 	}
-	s.broadcastTo(ctx, ids, broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)})
+	out.broadcast(ctx, ids, broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)})
 }
 
 // maySee: public rooms are for the whole tenant, private ones for members.
@@ -104,22 +103,22 @@ func (s *Service) room(ctx context.Context, id identity, roomID string) (store.R
 	room, err := s.store.GetRoom(ctx, id.TenantID, roomID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return room, errorf(CodeRoomNotFound, "room not found")
+		return room, errorf(protocol.CodeRoomNotFound, "room not found")
 	case err != nil:
 		return room, s.internal(err)
 	case !s.maySee(room, id.UserID):
-		return room, errorf(CodeForbidden, "this room is private")
+		return room, errorf(protocol.CodeForbidden, "this room is private")
 	}
 	return room, nil
 }
 
-func (s *Service) listRooms(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) listRooms(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
 		IsPrivate *bool  `json:"isPrivate"`
 		Limit     *int   `json:"limit"`
 		Cursor    string `json:"cursor"`
 	}
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
 	page, e := pageOf(in.Limit, in.Cursor)
@@ -133,9 +132,9 @@ func (s *Service) listRooms(ctx context.Context, id identity, data json.RawMessa
 			filter = store.RoomsPrivate
 		}
 	}
-	rooms, next, err := s.store.ListRooms(ctx, id.TenantID, id.UserID, filter, page)
+	rooms, next, err := s.store.ListRooms(ctx, r.id.TenantID, r.id.UserID, filter, page)
 	if errors.Is(err, store.ErrCursor) {
-		return nil, errorf(CodeInvalidCursor, "data.cursor is not a cursor of this listing")
+		return nil, errorf(protocol.CodeInvalidCursor, "data.cursor is not a cursor of this listing")
 	} else if err != nil {
 		return nil, s.internal(err)
 	}
@@ -150,33 +149,33 @@ func pageOf(limit *int, cursor string) (store.Page, *apiError) {
 	p := store.Page{Limit: defaultPageSize, Cursor: cursor}
 	if limit != nil {
 		if *limit < 1 || *limit > maxPageSize {
-			return p, errorf(CodeInvalidRequest, fmt.Sprintf("data.limit must be between 1 and %d", maxPageSize))
+			return p, errorf(protocol.CodeInvalidRequest, "data.limit must be between 1 and %d", maxPageSize)
 		}
 		p.Limit = *limit
 	}
 	return p, nil
 }
 
-func (s *Service) joinRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.RoomInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
-	room, e := s.room(ctx, id, in.RoomID)
+	room, e := s.room(ctx, r.id, in.RoomID)
 	if e != nil {
 		return nil, e
 	}
-	conn, err := s.store.GetConnection(ctx, id.ConnectionID)
+	conn, err := s.store.GetConnection(ctx, r.id.ConnectionID)
 	if err != nil {
 		return nil, s.internal(fmt.Errorf("connection of a join: %w", err))
 	}
-	members, err := s.store.RoomMembers(ctx, id.TenantID, room.RoomID)
+	members, err := s.store.RoomMembers(ctx, r.id.TenantID, room.RoomID)
 	if err != nil {
 		return nil, s.internal(err)
 	}
 	joined, err := s.store.JoinRoom(ctx, store.Membership{
-		TenantID: id.TenantID, RoomID: room.RoomID, ConnectionID: id.ConnectionID,
-		UserID: id.UserID, Username: id.Username, JoinedAt: s.now(), ExpiresAt: conn.ExpiresAt,
+		TenantID: r.id.TenantID, RoomID: room.RoomID, ConnectionID: r.id.ConnectionID,
+		UserID: r.id.UserID, Username: r.id.Username, JoinedAt: s.now(), ExpiresAt: conn.ExpiresAt,
 	})
 	if err != nil {
 		return nil, s.internal(err)
@@ -186,15 +185,15 @@ func (s *Service) joinRoom(ctx context.Context, id identity, data json.RawMessag
 	var others []string
 	already := false
 	for _, m := range members {
-		if m.UserID == id.UserID {
+		if m.UserID == r.id.UserID {
 			already = true
 		} else {
 			others = append(others, m.ConnectionID)
 		}
 	}
 	if joined && !already {
-		s.broadcastTo(ctx, others, broadcast{Type: BroadcastUserJoined, RoomID: room.RoomID, Data: map[string]string{
-			"userId": id.UserID, "username": id.Username,
+		r.out.broadcast(ctx, others, broadcast{Type: BroadcastUserJoined, RoomID: room.RoomID, Data: map[string]string{
+			"userId": r.id.UserID, "username": r.id.Username,
 		}})
 	}
 	return map[string]any{"room": viewRoom(room), "alreadyJoined": !joined}, nil
@@ -210,7 +209,7 @@ func (s *Service) currentRoom(ctx context.Context, id identity, roomID string) (
 		return roomID, ms, nil
 	}
 	if len(ms) != 1 {
-		return "", ms, errorf(CodeRoomRequired, fmt.Sprintf("data.roomId is required: this connection is in %d rooms", len(ms)))
+		return "", ms, errorf(protocol.CodeRoomRequired, "data.roomId is required: this connection is in %d rooms", len(ms))
 	}
 	return ms[0].RoomID, ms, nil
 }
@@ -226,7 +225,7 @@ func (s *Service) memberOf(ctx context.Context, id identity, roomID, notIn strin
 	}
 	m, ok := inRoom(ms, roomID)
 	if !ok {
-		return store.Membership{}, errorf(CodeNotInRoom, notIn)
+		return store.Membership{}, errorf(protocol.CodeNotInRoom, "%s", notIn)
 	}
 	return m, nil
 }
@@ -240,41 +239,41 @@ func inRoom(ms []store.Membership, roomID string) (store.Membership, bool) {
 	return store.Membership{}, false
 }
 
-func (s *Service) leaveRoom(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) leaveRoom(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.RoomInput
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
-	m, e := s.memberOf(ctx, id, in.RoomID, "this connection is not in that room")
+	m, e := s.memberOf(ctx, r.id, in.RoomID, "this connection is not in that room")
 	if e != nil {
 		return nil, e
 	}
 	roomID := m.RoomID
-	left, err := s.store.LeaveRoom(ctx, id.TenantID, roomID, id.ConnectionID)
+	left, err := s.store.LeaveRoom(ctx, r.id.TenantID, roomID, r.id.ConnectionID)
 	if err != nil {
 		return nil, s.internal(err)
 	}
 	if left {
-		s.announceLeft(ctx, m)
+		s.announceLeft(ctx, r.out, m)
 	}
 	return map[string]any{"roomId": roomID}, nil
 }
 
-func (s *Service) getOnlineUsers(ctx context.Context, id identity, data json.RawMessage) (any, *apiError) {
+func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
 		RoomID *string `json:"roomId"`
 	}
-	if e := decode(data, &in); e != nil {
+	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
 	type entry struct{ userID, username string }
 	var list []entry
 	if in.RoomID != nil {
-		room, e := s.room(ctx, id, *in.RoomID)
+		room, e := s.room(ctx, r.id, *in.RoomID)
 		if e != nil {
 			return nil, e
 		}
-		ms, err := s.store.RoomMembers(ctx, id.TenantID, room.RoomID)
+		ms, err := s.store.RoomMembers(ctx, r.id.TenantID, room.RoomID)
 		if err != nil {
 			return nil, s.internal(err)
 		}
@@ -282,7 +281,7 @@ func (s *Service) getOnlineUsers(ctx context.Context, id identity, data json.Raw
 			list = append(list, entry{m.UserID, m.Username})
 		}
 	} else {
-		cs, err := s.store.TenantConnections(ctx, id.TenantID)
+		cs, err := s.store.TenantConnections(ctx, r.id.TenantID)
 		if err != nil {
 			return nil, s.internal(err)
 		}

@@ -134,6 +134,61 @@ func identityOf(ev events.APIGatewayWebsocketProxyRequest) (identity, error) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
 
+// request is one action request as the handlers see it: who sent it
+// (identity, including the connection), the requestId its reply carries,
+// the action's data, and the outbox its broadcasts wait in until the
+// router has posted the reply.
+type request struct {
+	id        identity
+	requestID string
+	data      json.RawMessage
+	out       *outbox
+}
+
+// outbox holds the broadcasts of one event. A deferred outbox (an action
+// request's) keeps them until flush, so that the sender's reply goes out
+// first; a direct one (Connect, Disconnect, Cleanup, Fanout) posts each at
+// once. Broadcasts that posting causes (a gone connection's user_left and
+// offline) go through the same outbox, after those already in it.
+type outbox struct {
+	s        *Service
+	deferred bool
+	pending  []pending
+}
+
+type pending struct {
+	ids []string
+	b   broadcast
+}
+
+// deferredOutbox returns an outbox that holds broadcasts until flush.
+func (s *Service) deferredOutbox() *outbox { return &outbox{s: s, deferred: true} }
+
+// directOutbox returns an outbox that posts every broadcast at once.
+func (s *Service) directOutbox() *outbox { return &outbox{s: s} }
+
+// broadcast sends b to ids (built once, shared by every recipient, queued
+// in batches for a large audience), now or at flush.
+func (o *outbox) broadcast(ctx context.Context, ids []string, b broadcast) {
+	if len(ids) == 0 {
+		return
+	}
+	if o.deferred {
+		o.pending = append(o.pending, pending{ids: ids, b: b})
+		return
+	}
+	o.s.broadcastNow(ctx, o, ids, b)
+}
+
+// flush posts the held broadcasts in order, including those they cause.
+func (o *outbox) flush(ctx context.Context) {
+	for i := 0; i < len(o.pending); i++ {
+		p := o.pending[i]
+		o.s.broadcastNow(ctx, o, p.ids, p.b)
+	}
+	o.pending = nil
+}
+
 // reply sends one reply to the requesting connection.
 func (s *Service) reply(ctx context.Context, to string, r reply) {
 	r.Timestamp = timestamp(s.now())
@@ -155,34 +210,9 @@ func (s *Service) fail(ctx context.Context, to, requestID string, e *apiError) {
 	s.reply(ctx, to, reply{Type: protocol.ReplyError, Error: e.Message, Code: e.Code, RequestID: requestID})
 }
 
-// broadcastTo sends one broadcast to connections (built once, shared by
-// every recipient, queued in batches for a large audience) and cleans up
-// the connections that are gone.
-func (s *Service) broadcastTo(ctx context.Context, ids []string, b broadcast) {
-	if len(ids) == 0 {
-		return
-	}
-	if later, ok := ctx.Value(laterKey{}).(*[]func()); ok {
-		*later = append(*later, func() { s.broadcastNow(ctx, ids, b) })
-		return
-	}
-	s.broadcastNow(ctx, ids, b)
-}
-
-type laterKey struct{}
-
-// deferBroadcasts makes the broadcasts made under ctx wait until flush is
-// called; flush runs them in order, including those they cause.
-func deferBroadcasts(ctx context.Context) (context.Context, func()) {
-	later := new([]func())
-	return context.WithValue(ctx, laterKey{}, later), func() {
-		for i := 0; i < len(*later); i++ {
-			(*later)[i]()
-		}
-	}
-}
-
-func (s *Service) broadcastNow(ctx context.Context, ids []string, b broadcast) {
+// broadcastNow posts one broadcast and cleans up the connections found
+// gone, through out.
+func (s *Service) broadcastNow(ctx context.Context, out *outbox, ids []string, b broadcast) {
 	b.Timestamp = timestamp(s.now())
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -194,18 +224,18 @@ func (s *Service) broadcastNow(ctx context.Context, ids []string, b broadcast) {
 		s.log.Warn("broadcast partly failed", "type", b.Type, "err", err)
 	}
 	for _, id := range gone {
-		s.connectionGone(ctx, id)
+		s.connectionGone(ctx, out, id)
 	}
 }
 
 // connectionGone removes a connection the management API called gone: its
 // $disconnect was missed. A very young connection is left alone.
-func (s *Service) connectionGone(ctx context.Context, id string) {
+func (s *Service) connectionGone(ctx context.Context, out *outbox, id string) {
 	c, err := s.store.GetConnection(ctx, id)
 	if err == nil && s.now().Sub(c.ConnectedAt) < s.cfg.GoneGrace {
 		return
 	}
-	if err := s.dropConnection(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.dropConnection(ctx, out, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("removing gone connection", "connectionId", id, "err", err)
 	}
 }
@@ -214,5 +244,5 @@ func (s *Service) connectionGone(ctx context.Context, id string) {
 func (s *Service) internal(err error) *apiError {
 	ref := store.NewID(s.now())
 	s.log.Error("request failed", "ref", ref, "err", err)
-	return &apiError{Code: CodeInternal, Message: fmt.Sprintf("internal error (reference %s)", ref)}
+	return &apiError{Code: protocol.CodeInternal, Message: fmt.Sprintf("internal error (reference %s)", ref)}
 }
