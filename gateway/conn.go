@@ -407,6 +407,9 @@ func (c *conn) startClose(cause closeCause, code int, reason string, closeFrame 
 	if !c.writing {
 		close(c.flushed)
 	}
+	if start {
+		c.srv.wg.Add(1) // under c.mu, while open: see goroutines
+	}
 	if c.room != nil {
 		close(c.room)
 		c.room = nil

@@ -16,14 +16,19 @@ const directChunk = 32
 // one writer goroutine per connection: starting and scheduling 10,000
 // goroutines for one broadcast cost more than the writes' own bookkeeping.
 // A write never waits: a socket that takes less than the whole frame gets
-// the rest queued and a writer goroutine (writeClaimed).
+// the rest queued and a writer goroutine (writeClaimed). The goroutines are
+// the server's (s.wg); the caller, PostFrame, holds a count of its own from
+// before it claimed the connections, so that Shutdown cannot find the count
+// at zero in between.
 func (s *Server) writeDirect(conns []*conn, frame []byte) {
 	k := min(runtime.GOMAXPROCS(0), (len(conns)+directChunk-1)/directChunk)
 	per := (len(conns) + k - 1) / k
 	for len(conns) > 0 {
 		part := conns[:min(per, len(conns))]
 		conns = conns[len(part):]
+		s.wg.Add(1)
 		go func() {
+			defer s.wg.Done()
 			for _, c := range part {
 				c.writeClaimed(frame)
 			}
@@ -70,5 +75,6 @@ func (c *conn) writeClaimed(frame []byte) {
 		return
 	}
 	c.mu.Unlock()
+	c.srv.wg.Add(1) // the caller, a direct writer, is counted: see goroutines
 	go c.writeLoop()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -66,6 +67,11 @@ func gatewayFrame(message, connectionID, requestID string) []byte {
 
 // invoke calls an integration with a timeout. A panic in an in-process
 // handler is an error, as a crashed Lambda is.
+//
+// The integration runs in a goroutine of its own so that the timeout can
+// answer without it. That goroutine is the server's (s.calls): Shutdown
+// waits for it, bounded by its context, as it may run user code that never
+// returns; while it runs past the timeout it is counted in s.overdue.
 func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
 	type result struct {
 		resp events.APIGatewayProxyResponse
@@ -74,7 +80,9 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	ch := make(chan result, 1)
-	go func() {
+	var late overdue
+	s.calls.Go(func() {
+		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- result{err: fmt.Errorf("handler panicked: %v", p)}
@@ -82,7 +90,7 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 		}()
 		resp, err := in.Invoke(ctx, ev)
 		ch <- result{resp, err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		if r.err != nil && ctx.Err() == context.DeadlineExceeded {
@@ -90,6 +98,7 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 		}
 		return r.resp, r.err
 	case <-ctx.Done():
+		late.abandon(&s.overdue)
 		if parent.Err() != nil {
 			return events.APIGatewayProxyResponse{}, parent.Err()
 		}
@@ -106,7 +115,9 @@ func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthor
 	ctx, cancel := context.WithTimeout(s.ctx, s.limits.ConnectTimeout)
 	defer cancel()
 	ch := make(chan result, 1)
-	go func() {
+	var late overdue
+	s.calls.Go(func() { // owned as invoke's is
+		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- result{err: fmt.Errorf("authorizer panicked: %v", p)}
@@ -114,11 +125,12 @@ func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthor
 		}()
 		resp, err := s.opts.Authorizer.Authorizer.Authorize(ctx, req)
 		ch <- result{resp, err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		return r.resp, r.err
 	case <-ctx.Done():
+		late.abandon(&s.overdue)
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("authorizer: %w", errIntegrationTimeout)
 	}
 }
@@ -142,13 +154,30 @@ func (s *Server) disconnected(c *conn) {
 	ev.Headers, ev.MultiValueHeaders = disconnectHeaders(c.meta.domainName)
 	ev.RequestContext.DisconnectStatusCode = int64(code)
 	ev.RequestContext.DisconnectReason = &reason
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		// Not s.ctx: Shutdown cancels that when it stops waiting, and
 		// $disconnect must still run, bounded by its own timeout.
 		if _, err := s.invoke(context.Background(), route.Integration, ev, s.limits.IntegrationTimeout); err != nil {
 			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)
 		}
-	}()
+	})
+}
+
+// overdue tells whether a call's goroutine outlived the timeout: the caller
+// marks it abandoned when it answers without it, the goroutine marks it
+// finished; whichever comes second keeps the server's count right.
+type overdue struct{ state atomic.Int32 } // 0 running, 1 abandoned, 2 finished
+
+// abandon counts the call in n unless it already finished.
+func (o *overdue) abandon(n *atomic.Int64) {
+	if o.state.CompareAndSwap(0, 1) {
+		n.Add(1)
+	}
+}
+
+// finish uncounts the call from n if it was abandoned.
+func (o *overdue) finish(n *atomic.Int64) {
+	if !o.state.CompareAndSwap(0, 2) {
+		n.Add(-1)
+	}
 }

@@ -55,6 +55,9 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 	claimed = claim && start && len(c.queue) == 0
 	if !claimed {
 		c.queue = append(c.queue, frame)
+		if start {
+			c.srv.wg.Add(1) // under c.mu, while open: see goroutines
+		}
 	}
 	c.mu.Unlock()
 	if now != 0 {
@@ -87,7 +90,11 @@ func (c *conn) slowConsumer() {
 // writeLoop drains the send queue: everything queued at the time goes out in
 // one write, vectored (writev) when there are several frames. It exits when
 // the queue is empty, so an idle connection has no writer goroutine.
+//
+// It runs as a goroutine of the server's: whoever starts it counted it with
+// c.srv.wg.Add(1) first.
 func (c *conn) writeLoop() {
+	defer c.srv.wg.Done()
 	var bufs net.Buffers
 	for {
 		c.mu.Lock()

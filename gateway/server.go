@@ -33,7 +33,14 @@ type Server struct {
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // readers and $disconnect invocations
+	// The goroutines the server owns (owned.go): wg the server's own
+	// (readers, dispatchers, writers, $disconnect), calls those that run an
+	// integration or the authorizer (user code) so that a timeout can
+	// answer without them; overdue counts those of calls still running
+	// after their timeout was answered. The janitor has janitorDone.
+	wg      goroutines
+	calls   goroutines
+	overdue atomic.Int64
 
 	lifeMu      sync.Mutex // orders track against Shutdown
 	closing     atomic.Bool
@@ -78,6 +85,8 @@ func New(opts Options) (*Server, error) {
 		reg:         newRegistry(),
 		limiter:     newConnectLimiter(opts.Limits.ConnectRate),
 		janitorDone: make(chan struct{}),
+		wg:          newGoroutines(),
+		calls:       newGoroutines(),
 	}
 	if s.routes == nil {
 		s.routes = map[string]Route{}
@@ -149,6 +158,10 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // without waiting, and only a socket that cannot take the whole frame at
 // once gets a writer goroutine for the rest (writeDirect).
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	// Held from before the first claim until the direct writers are
+	// counted: see goroutines and writeDirect.
+	s.wg.Add(1)
+	defer s.wg.Done()
 	now := time.Now().UnixNano()
 	var direct []*conn
 	for _, id := range ids {
@@ -203,6 +216,18 @@ func (s *Server) Disconnect(ctx context.Context, id string) error {
 // yet dispatched are dropped (a message already running finishes, or is
 // cancelled when ctx ends); $disconnect runs under its own timeout
 // (Limits.IntegrationTimeout), so it runs even if ctx ends first.
+//
+// Shutdown waits for every goroutine the server started, in two steps.
+// First its own (readers, dispatchers, writers, $disconnect): if ctx ends
+// before they do, the server's context (the one message routes run under)
+// is cancelled and ctx.Err() returned. Then the goroutines still running an
+// integration or the authorizer after their timeout was answered: these
+// run user code, which may never return (a handler that ignores its
+// context cannot be stopped from outside), so this wait is bounded by ctx
+// only, and a handler still running when ctx ends is not an error of the
+// server's: Shutdown logs how many were left behind and returns nil. A
+// caller that must leave no goroutine behind gives Shutdown a context
+// without a deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.lifeMu.Lock()
 	already := s.closing.Swap(true)
@@ -211,21 +236,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ErrServerClosed
 	}
 	s.reg.each(func(c *conn) { c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away") })
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
+	// calls is added to only by goroutines counted in wg (or tracked
+	// requests), so once wg is done, calls only goes down.
+	left := s.wg.Wait(ctx)
+	var calls int64
+	if left == 0 {
+		calls = s.calls.Wait(ctx)
 	}
 	s.cancel()
 	<-s.janitorDone
-	return err
+	if left > 0 {
+		s.log.Warn("shutdown: the server's goroutines still running when the context ended",
+			"goroutines", left, "integrationsPastTimeout", s.overdue.Load(), "err", ctx.Err())
+		return ctx.Err()
+	}
+	if calls > 0 {
+		s.log.Warn("shutdown: integrations still running past their timeout when the context ended; left behind",
+			"integrationsPastTimeout", calls, "err", ctx.Err())
+	}
+	return nil
 }
 
 // track counts a unit of work Shutdown waits for; false once shutting down.
-// Work already tracked may start more with wg.Add directly.
+// Work already tracked may start more with wg.Add or wg.Go directly.
 func (s *Server) track() bool {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()

@@ -280,6 +280,9 @@ func (c *conn) write101(resp []byte) {
 	c.mu.Lock()
 	start := err == nil && len(c.queue) > 0
 	c.writing = start
+	if start {
+		c.srv.wg.Add(1)
+	}
 	if !start {
 		if err != nil {
 			c.queue, c.queued = nil, 0
