@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -244,5 +243,5 @@ func (s *Service) connectionGone(ctx context.Context, out *outbox, id string) {
 func (s *Service) internal(err error) *apiError {
 	ref := store.NewID(s.now())
 	s.log.Error("request failed", "ref", ref, "err", err)
-	return &apiError{Code: protocol.CodeInternal, Message: fmt.Sprintf("internal error (reference %s)", ref)}
+	return errorf(protocol.CodeInternal, "internal error (reference %s)", ref)
 }
