@@ -572,6 +572,7 @@ func connectionCalls(t testing.TB) []string {
 // TestStoreOperations keeps storeOperations and transactItemKinds equal to
 // the DynamoDB calls of chat/store/dynamo, and the sweeper off the Lambda path.
 func TestStoreOperations(t *testing.T) {
+	t.Parallel()
 	ops, kinds := dbCalls(t)
 	request := map[string]bool{}
 	for file, calls := range ops {
@@ -614,6 +615,7 @@ func TestStoreOperations(t *testing.T) {
 
 // TestExpectations: what the checks compare the templates with is there.
 func TestExpectations(t *testing.T) {
+	t.Parallel()
 	x := expected(t)
 	if len(x.routes) != len(chat.Actions())+3 || len(chat.Actions()) == 0 {
 		t.Errorf("routes %v", x.routes)
@@ -684,6 +686,7 @@ func copyPackage(t *testing.T, pkg, file, old, new string, extra map[string]stri
 // in the ways that would need other permissions or settings, and expects
 // the unchanged templates to be reported (or the derivation to refuse).
 func TestCodeDriftIsCaught(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	tf := func(t *testing.T, x expectations) []string {
 		return check(tfEvaluate(t, root, filepath.Join(root, tfModuleDir), tfScenarios(root)[0]), x)

@@ -113,6 +113,7 @@ func tfEvaluate(t testing.TB, root, moduleDir string, sc tfScenario) *deployment
 }
 
 func TestTerraform(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	x := expected(t)
 	for _, sc := range tfScenarios(root) {
@@ -146,6 +147,7 @@ func samEvaluate(t testing.TB, root string, data []byte, sc samScenario) *deploy
 }
 
 func TestSAM(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	x := expected(t)
 	data, err := os.ReadFile(filepath.Join(root, samFile))
@@ -164,6 +166,7 @@ func TestSAM(t *testing.T) {
 // TestTokensRequired: without a secret or a JWK Set, both templates refuse
 // to deploy (the authorizer could check no token).
 func TestTokensRequired(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	msg := expectFatal(t, func(tb testing.TB) {
 		tfEvaluate(tb, root, filepath.Join(root, tfModuleDir), tfScenario{name: "no tokens", example: map[string]cty.Value{}})
@@ -191,6 +194,7 @@ func TestTokensRequired(t *testing.T) {
 // TestChecksCatchDrift breaks the templates in the ways the checks exist
 // for and expects each to be reported, naming the file.
 func TestChecksCatchDrift(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	x := expected(t)
 	samData, err := os.ReadFile(filepath.Join(root, samFile))
@@ -379,6 +383,7 @@ func fanoutQueues(t *testing.T, d *deployment) (q, dlq *sqsQueue) {
 // Terraform example and the SAM template, and the queue outputs name the
 // fan-out queue and its dead-letter queue.
 func TestOutputs(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	doc, err := os.ReadFile(filepath.Join(root, "docs", "deploy.md"))
 	if err != nil {

@@ -26,8 +26,8 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/lambdaapp"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -44,6 +44,7 @@ var localRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 // from the amd64 artifact of scripts/build-lambda, with the environment
 // lambdaapp reads.
 func TestLocalConfig(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	x := expected(t)
 	raw, err := os.ReadFile(filepath.Join(root, localConfig))
@@ -157,15 +158,8 @@ func TestLocalConfigRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
-	}
 	root := repoRoot(t)
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
-	}
-	defer stop()
+	endpoint := testutil.DynamoDB(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("deploy-local-%d", time.Now().UnixNano())
 	if err := dynamo.CreateTable(ctx, dynamo.LocalClient(endpoint), table); err != nil {

@@ -2,8 +2,6 @@ package devstack_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -44,14 +43,14 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 		chatCfg = chat.Config{FanoutThreshold: 1, FanoutBatchSize: 1}
 	}
 	st, err := devstack.New(devstack.Options{
-		FanoutQueue:      queue.LocalOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		FanoutQueue:      queue.LocalOptions{Logger: testutil.DiscardLogger()},
 		Chat:             chatCfg,
 		DataDir:          o.dir,
 		SweepInterval:    time.Hour,
 		ViaManagementAPI: o.viaAPI,
 		Store:            st0,
 		Now:              clk.Now,
-		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:           testutil.DiscardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +87,7 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 // pushing through the @connections HTTP API with the AWS SDK client, as
 // they do on AWS. Each test gets a fresh stack.
 func TestChat(t *testing.T) {
+	t.Parallel()
 	for name, o := range map[string]stackOptions{
 		"in-process":     {},
 		"management-api": {viaAPI: true},
@@ -96,6 +96,7 @@ func TestChat(t *testing.T) {
 		"fan-out": {viaAPI: true, fanout: true},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			chattest.Run(t, func(t *testing.T) *chattest.Target {
 				_, tg := startStack(t, o)
 				return tg
@@ -105,6 +106,7 @@ func TestChat(t *testing.T) {
 }
 
 func TestDataSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	st, tg := startStack(t, stackOptions{dir: dir})
 	alice := tg.Connect(t, "alice", "Alice", "acme")

@@ -3,7 +3,6 @@ package devstack_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 var tableSeq atomic.Int64
@@ -23,14 +22,8 @@ var tableSeq atomic.Int64
 // (`switchboard dev --store dynamodb`) against DynamoDB Local, each test
 // on a fresh stack with a table of its own.
 func TestChatOnDynamoDB(t *testing.T) {
-	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
-	}
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
-	}
-	t.Cleanup(stop)
+	t.Parallel()
+	endpoint := testutil.DynamoDB(t)
 	db := dynamo.LocalClient(endpoint)
 	newStore := func(now func() time.Time) store.Store {
 		table := fmt.Sprintf("devstack-%d-%d", time.Now().UnixNano(), tableSeq.Add(1))

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -140,7 +139,7 @@ func startFanoutStack(t *testing.T, cfg chat.Config, probe *fanoutProbe) *devsta
 		Limits:           gateway.Limits{ConnectRate: -1},
 		FanoutQueue:      queue.LocalOptions{RetryDelay: 20 * time.Millisecond},
 		FanoutMiddleware: probe.wrap,
-		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:           testutil.DiscardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -215,14 +214,16 @@ func fillRoom(t *testing.T, st *devstack.Stack, n int) (string, []*member) {
 // waitAll waits until every member has received messageID.
 func waitAll(t *testing.T, members []*member, messageID string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for i, m := range members {
-		for m.count(messageID) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("member %d never received %s", i, messageID)
+	i := 0 // the first member not known to have it
+	if !testutil.Poll(30*time.Second, func() bool {
+		for ; i < len(members); i++ {
+			if members[i].count(messageID) == 0 {
+				return false
 			}
-			time.Sleep(5 * time.Millisecond)
 		}
+		return true
+	}) {
+		t.Fatalf("member %d never received %s", i, messageID)
 	}
 }
 
@@ -230,6 +231,7 @@ func waitAll(t *testing.T, members []*member, messageID string) {
 // through the fan-out queue in batches; a batch that fails once is
 // delivered again; every member receives the message exactly once.
 func TestLargeRoomGoesThroughTheQueue(t *testing.T) {
+	t.Parallel()
 	probe := &fanoutProbe{}
 	st := startFanoutStack(t, chat.Config{}, probe) // defaults: threshold 500, batches of 500
 	roomID, members := fillRoom(t, st, 2000)
@@ -281,6 +283,7 @@ func TestLargeRoomGoesThroughTheQueue(t *testing.T) {
 // TestFanoutThreshold: up to the threshold a broadcast is posted directly;
 // above it, it is split into batches of the batch size.
 func TestFanoutThreshold(t *testing.T) {
+	t.Parallel()
 	probe := &fanoutProbe{}
 	st := startFanoutStack(t, chat.Config{FanoutThreshold: 4, FanoutBatchSize: 3}, probe)
 	roomID, members := fillRoom(t, st, 4)

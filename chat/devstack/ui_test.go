@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,12 +13,13 @@ import (
 	sbclient "github.com/switchboard-ws/switchboard/chat/client"
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 func serveUIStack(t *testing.T, opts devstack.Options) *devstack.Stack {
 	t.Helper()
 	opts.DataDir = t.TempDir()
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Logger = testutil.DiscardLogger()
 	st, err := devstack.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +70,7 @@ func postDevToken(t *testing.T, base, contentType, body string, header http.Head
 }
 
 func TestDevTokenMintsAWorkingToken(t *testing.T) {
+	t.Parallel()
 	st := serveUIStack(t, devstack.Options{})
 	base := "http://" + st.Addr()
 	code, _, out := postDevToken(t, base, "application/json",
@@ -115,6 +116,7 @@ func TestDevTokenMintsAWorkingToken(t *testing.T) {
 }
 
 func TestDevTokenRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	st := serveUIStack(t, devstack.Options{})
 	base := "http://" + st.Addr()
 	long := strings.Repeat("a", 65)
@@ -167,6 +169,7 @@ func TestDevTokenRefusesBadInput(t *testing.T) {
 }
 
 func TestDevTokenMethodAndHost(t *testing.T) {
+	t.Parallel()
 	st := serveUIStack(t, devstack.Options{})
 	base := "http://" + st.Addr()
 	res, err := http.Get(base + devstack.DevTokenPath)
@@ -215,6 +218,7 @@ func TestDevTokenMethodAndHost(t *testing.T) {
 }
 
 func TestUIServedAtRoot(t *testing.T) {
+	t.Parallel()
 	st := serveUIStack(t, devstack.Options{})
 	res, err := http.Get("http://" + st.Addr() + "/")
 	if err != nil {
@@ -241,6 +245,7 @@ func TestUIServedAtRoot(t *testing.T) {
 // Without the UI (NoUI), and in a plain gateway (what `switchboard serve`
 // runs), there is no /dev-token.
 func TestDevTokenAbsentWithoutDevUI(t *testing.T) {
+	t.Parallel()
 	st := serveUIStack(t, devstack.Options{NoUI: true})
 	code := postStatus(t, "http://"+st.Addr()+devstack.DevTokenPath)
 	if code != http.StatusNotFound {
@@ -257,7 +262,7 @@ func TestDevTokenAbsentWithoutDevUI(t *testing.T) {
 	}
 
 	gw, err := gateway.New(gateway.Options{Stage: "prod", RouteSelectionExpression: "$request.body.action",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: testutil.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

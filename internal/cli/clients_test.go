@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +9,12 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/chat/devstack"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 func startDevStack(t *testing.T) *devstack.Stack {
 	t.Helper()
-	st, err := devstack.New(devstack.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st, err := devstack.New(devstack.Options{DataDir: t.TempDir(), Logger: testutil.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +15,8 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestTemplateStreamFilters: a template's stream event source with
@@ -26,11 +24,7 @@ import (
 // node, sees the deletion and none of the writes before it.
 func TestTemplateStreamFilters(t *testing.T) {
 	needNode(t)
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	endpoint := testutil.DynamoDB(t)
 	out := filepath.Join(t.TempDir(), "records")
 	tpl, err := config.LoadTemplate("testdata/filters/template.yaml", config.TemplateOptions{
 		StackName: fmt.Sprintf("filters-%d", time.Now().UnixNano()), Parameters: map[string]string{"OutFile": out}})
@@ -42,7 +36,7 @@ func TestTemplateStreamFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close(context.Background())
-	ts, err := startTemplateSources(context.Background(), tpl, rt, endpoint, "us-east-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ts, err := startTemplateSources(context.Background(), tpl, rt, endpoint, "us-east-1", testutil.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,15 +18,13 @@ import (
 
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 func needNode(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
+	testutil.RequireNode(t)
 }
 
 // TestTemplateServesTheRoutesThatWork runs a template whose functions are
@@ -139,11 +136,7 @@ func TestTemplateErrorsNameTheResource(t *testing.T) {
 // TLS; $disconnect deletes the item.
 func TestCDKTemplateEndToEnd(t *testing.T) {
 	needNode(t)
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	endpoint := testutil.DynamoDB(t)
 	sdk, err := filepath.Abs("../../testdata/aws-sdk-v3")
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
 	"github.com/switchboard-ws/switchboard/internal/localca"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -239,11 +239,7 @@ func TestBadCertificateFilesFailBeforeListening(t *testing.T) {
 // redirect): both reach --dynamodb-endpoint through the gateway's port.
 func TestAWSServiceNamesReachLocalEndpoints(t *testing.T) {
 	needNode(t)
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	endpoint := testutil.DynamoDB(t)
 	db := dynamo.LocalClient(endpoint)
 	table := fmt.Sprintf("awshosts-%d", time.Now().UnixNano())
 	if err := dynamo.CreateTable(context.Background(), db, table); err != nil {

@@ -1,0 +1,14 @@
+package cli
+
+import (
+	"os"
+	"testing"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.StopDynamoDB()
+	os.Exit(code)
+}
