@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,7 +25,7 @@ import (
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -48,14 +45,8 @@ import (
 // event Lambda's event source mapping would deliver. The system runs on
 // the real clock: the suite makes records expired instead of moving time.
 func TestBootstrapBehindGateway(t *testing.T) {
-	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
-	}
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
-	}
-	t.Cleanup(stop)
+	t.Parallel()
+	endpoint := testutil.DynamoDB(t)
 	tg, fanout := startBootstrap(t, endpoint)
 	// One system for the whole suite: its tests keep to tenants of their own.
 	chattest.Run(t, func(*testing.T) *chattest.Target { return tg })
@@ -98,10 +89,7 @@ func startBootstrap(t *testing.T, endpoint string) (*chattest.Target, *queue.Loc
 	// The DynamoDB Local may be shared: leave nothing behind.
 	t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
 
-	bin := filepath.Join(t.TempDir(), "bootstrap")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinaries(t).bootstrap
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

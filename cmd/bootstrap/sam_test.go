@@ -32,7 +32,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/eventsource"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestSAMTemplateBehindServe runs the chat end-to-end suite on the
@@ -70,9 +70,6 @@ import (
 // (samSweeper); the fan-out queue's Settle asks serve's SQS API, as one
 // would ask SQS, whether messages are left.
 func TestSAMTemplateBehindServe(t *testing.T) {
-	if os.Getenv("SWITCHBOARD_SKIP_DYNAMODB") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_DYNAMODB=1")
-	}
 	t.Parallel()
 	start := time.Now()
 	// The template's two documented variants: arm64 as written, x86_64.
@@ -85,11 +82,7 @@ func TestSAMTemplateBehindServe(t *testing.T) {
 	default:
 		t.Skipf("deploy/sam/template.yaml has no variant for %s (arm64 or x86_64)", runtime.GOARCH)
 	}
-	endpoint, stop, err := dynamolocal.Endpoint()
-	if err != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_SKIP_DYNAMODB=1 to skip)", err)
-	}
-	t.Cleanup(stop)
+	endpoint := testutil.DynamoDB(t)
 
 	dir := t.TempDir()
 	switchboard := buildSAMBinaries(t, dir, zipName)
@@ -153,43 +146,16 @@ func TestSAMTemplateBehindServe(t *testing.T) {
 		(time.Since(start) - ready).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
-// buildSAMBinaries builds the bootstrap zip (dir/dist/lambda/zipName) and
-// the switchboard binary, whose path it returns, for this machine.
+// buildSAMBinaries puts the bootstrap zip (dir/dist/lambda/zipName) of
+// the shared bootstrap build beside the template, and returns the path of
+// the switchboard binary, both for this machine.
 func buildSAMBinaries(t *testing.T, dir, zipName string) string {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skipf("no go command to build the bootstrap for this machine: %v", err)
-	}
-	bin := filepath.Join(dir, "build", "bootstrap")
-	sb := filepath.Join(dir, "build", "switchboard")
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	build := func(i int, env []string, args ...string) {
-		defer wg.Done()
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			errs[i] = fmt.Errorf("go build %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	wg.Add(2)
-	// As scripts/build-lambda builds it (-tags lambda.norpc: the
-	// provided runtime's build; -s -w), for this machine; but without
-	// CGO_ENABLED=0 and -trimpath, which change nothing the test sees
-	// and would compile every dependency again beside the go test build.
-	go build(0, nil, "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", bin, ".")
-	go build(1, nil, "-o", sb, "../switchboard")
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	zipPath := filepath.Join(dir, "dist", "lambda", zipName)
-	if err := zipBootstrap(bin, zipPath); err != nil {
+	b := buildBinaries(t)
+	if err := zipBootstrap(b.bootstrap, filepath.Join(dir, "dist", "lambda", zipName)); err != nil {
 		t.Fatal(err)
 	}
-	return sb
+	return b.switchboard
 }
 
 // zipBootstrap writes the zip Lambda runs, as scripts/build-lambda does:

@@ -28,12 +28,12 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
-	"github.com/switchboard-ws/switchboard/internal/dynamolocal"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // Shared by every test of the package: the switchboard binary (built once)
-// and DynamoDB Local (started once, unless SWITCHBOARD_DYNAMODB_ENDPOINT
-// names one). TestMain removes and stops them.
+// and DynamoDB Local (testutil.DynamoDB: started once, unless
+// SWITCHBOARD_DYNAMODB_ENDPOINT names one). TestMain removes and stops them.
 var (
 	repoRoot string // absolute
 	tmpRoot  string // the package's scratch directory
@@ -41,11 +41,6 @@ var (
 	buildOnce sync.Once
 	binPath   string
 	buildErr  error
-
-	ddbOnce     sync.Once
-	ddbEndpoint string
-	ddbStop     func()
-	ddbErr      error
 )
 
 func TestMain(m *testing.M) {
@@ -61,9 +56,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if ddbStop != nil {
-		ddbStop()
-	}
+	testutil.StopDynamoDB()
 	os.RemoveAll(tmpRoot)
 	os.Exit(code)
 }
@@ -97,11 +90,7 @@ func switchboardBin(t *testing.T) string {
 // dynamoEndpoint is DynamoDB Local's endpoint.
 func dynamoEndpoint(t *testing.T) string {
 	t.Helper()
-	ddbOnce.Do(func() { ddbEndpoint, ddbStop, ddbErr = dynamolocal.Endpoint() })
-	if ddbErr != nil {
-		t.Fatalf("DynamoDB Local: %v (set SWITCHBOARD_DYNAMODB_ENDPOINT, or install Java 17+ and run scripts/dynamodb-local install)", ddbErr)
-	}
-	return ddbEndpoint
+	return testutil.DynamoDB(t)
 }
 
 // sdkDir holds the AWS SDK v3 packages that Lambda's Node.js runtime
@@ -110,21 +99,19 @@ func dynamoEndpoint(t *testing.T) string {
 func sdkDir() string { return filepath.Join(repoRoot, "testdata", "aws-sdk-v3") }
 
 // requireNode skips the test without node, and fails it when one of the
-// directories (under testdata/, or absolute) lacks the node_modules that
+// directories (under testdata/, or absolute) lacks the npm packages that
 // scripts/node-deps installs.
 func requireNode(t *testing.T, dirs ...string) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not found: the seed handlers need Node.js 18 or later")
-	}
-	for _, d := range dirs {
+	testutil.RequireNode(t)
+	abs := make([]string, len(dirs))
+	for i, d := range dirs {
 		if !filepath.IsAbs(d) {
 			d = testdata(d)
 		}
-		if _, err := os.Stat(filepath.Join(d, "node_modules")); err != nil {
-			t.Fatalf("%s has no node_modules: run scripts/node-deps (it installs the npm packages of every directory in scripts/node-deps.list)", d)
-		}
+		abs[i] = d
 	}
+	testutil.RequireNPMPackages(t, abs...)
 }
 
 // esbuild runs the testdata package's esbuild with args, in dir.
@@ -502,11 +489,7 @@ func (tb *table) waitCount(t *testing.T, what string, n int) []string {
 // eventually polls cond until it holds, or fails the test with why().
 func eventually(t *testing.T, timeout time.Duration, cond func() bool, why func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(why())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.Poll(timeout, cond) {
+		t.Fatal(why())
 	}
 }
