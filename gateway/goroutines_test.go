@@ -184,6 +184,11 @@ func TestShutdownGivesUpOnAStuckIntegration(t *testing.T) {
 	var reader sync.WaitGroup
 	reader.Go(func() { readUntilClosed(c) }) // answers the gateway's close
 
+	// The metrics count it (the timeout was answered: it runs past it).
+	if n := scrape(t, g.MetricsHandler())["switchboard_integrations_past_timeout"]; n != 1 {
+		t.Fatalf("switchboard_integrations_past_timeout = %v with one integration stuck past its timeout, want 1", n)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := g.Shutdown(ctx); err != nil {
@@ -202,4 +207,7 @@ func TestShutdownGivesUpOnAStuckIntegration(t *testing.T) {
 	}
 	close(release)
 	noNewGoroutines(t, before)
+	if n := scrape(t, g.MetricsHandler())["switchboard_integrations_past_timeout"]; n != 0 {
+		t.Fatalf("switchboard_integrations_past_timeout = %v once the integration returned, want 0", n)
+	}
 }
