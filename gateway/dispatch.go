@@ -81,7 +81,9 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 	defer cancel()
 	ch := make(chan result, 1)
 	var late overdue
-	s.calls.Go(func() {
+	s.calls.Add(1) // not calls.Go: one closure per message, not two
+	go func() {
+		defer s.calls.Done()
 		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {
@@ -90,7 +92,7 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 		}()
 		resp, err := in.Invoke(ctx, ev)
 		ch <- result{resp, err}
-	})
+	}()
 	select {
 	case r := <-ch:
 		if r.err != nil && ctx.Err() == context.DeadlineExceeded {
