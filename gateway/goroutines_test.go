@@ -136,25 +136,6 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 	noNewGoroutines(t, before)
 }
 
-// lockedBuffer is an io.Writer for a logger written from several
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // An integration that never returns (it ignores its context) is user code
 // Shutdown cannot stop: Shutdown waits for it until its context ends, then
 // says in its log that it left it behind, and leaves only that goroutine.
@@ -167,7 +148,7 @@ func TestShutdownGivesUpOnAStuckIntegration(t *testing.T) {
 		<-release
 		return events.APIGatewayProxyResponse{}, nil
 	})
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	g := start(t, gateway.Options{
 		Routes: map[string]gateway.Route{gateway.RouteDefault: {Integration: stuck}},
 		Limits: gateway.Limits{IntegrationTimeout: 50 * time.Millisecond},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -231,7 +230,7 @@ type serveProcess struct {
 	cmd            *exec.Cmd
 	done           chan struct{} // closed when it exited
 	err            error         // its exit, once done
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.Buffer
 	url, table     string
 	queueURL       string      // the fan-out queue's
 	sqs            *sqs.Client // serve's SQS API
@@ -249,7 +248,7 @@ var (
 // from its output.
 func startServe(t *testing.T, bin, tplPath, endpoint, stack string) *serveProcess {
 	t.Helper()
-	p := &serveProcess{done: make(chan struct{}), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	p := &serveProcess{done: make(chan struct{}), stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}}
 	p.cmd = exec.Command(bin, "serve", "--template", tplPath,
 		"--dynamodb-endpoint", endpoint, "--addr", "127.0.0.1:0", "--stack-name", stack,
 		"--parameter-overrides", "JwtSecret="+secret+" TypingInterval=1m FanoutThreshold=1 FanoutBatchSize=2",
@@ -498,23 +497,4 @@ func (s *samSweeper) countExpired(ctx context.Context, now int64) (int, error) {
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and the test's
-// reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,24 +54,6 @@ type event struct {
 	SentAt  string `json:"sentAt"`
 }
 
-// logBuffer collects serve's output for the failure report.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestSAMChat(t *testing.T) {
 	t.Parallel()
 	testutil.RequireNode(t) // the example's functions are Node.js
@@ -101,7 +82,7 @@ func TestSAMChat(t *testing.T) {
 		"--dynamodb-endpoint", endpoint, "--addr", "127.0.0.1:0")
 	serve.Dir = filepath.Join("..", "..")
 	serve.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+caDir, "SWITCHBOARD_NODE_SDK_DIR="+sdkDir)
-	serveLog := &logBuffer{}
+	serveLog := &testutil.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("switchboard serve's output:\n%s", serveLog.String())
@@ -277,7 +258,7 @@ func TestSAMChat(t *testing.T) {
 
 // start starts serve, sends its output to log, and returns its ws:// URL
 // and a channel that receives its exit.
-func start(t *testing.T, serve *exec.Cmd, log *logBuffer) (string, <-chan error) {
+func start(t *testing.T, serve *exec.Cmd, log *testutil.Buffer) (string, <-chan error) {
 	t.Helper()
 	stdout, err := serve.StdoutPipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,39 +23,21 @@ import (
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var wsURLLine = regexp.MustCompile(`ws://(\S+?)/`)
 
 // startServe runs `serve args...` in-process until the test ends and
 // returns the address it listens on.
-func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer) {
+func startServe(t *testing.T, args ...string) (addr string, stderr *testutil.Buffer) {
 	addr, _, stderr = startServeOutput(t, args...)
 	return addr, stderr
 }
 
 // startServeOutput is startServe that also returns serve's stdout.
-func startServeOutput(t *testing.T, args ...string) (addr string, stdout, stderr *syncBuffer) {
+func startServeOutput(t *testing.T, args ...string) (addr string, stdout, stderr *testutil.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout = &syncBuffer{}
-	stderr = &syncBuffer{}
+	stdout = &testutil.Buffer{}
+	stderr = &testutil.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, args, stdout, stderr) }()
 	t.Cleanup(func() {
@@ -162,7 +142,7 @@ routes:
 
 // checkPostBack connects over wss (trusting roots) and ws, sends a message
 // each, and expects the poster function's three posts back.
-func checkPostBack(t *testing.T, addr string, roots *x509.CertPool, stderr *syncBuffer) {
+func checkPostBack(t *testing.T, addr string, roots *x509.CertPool, stderr *testutil.Buffer) {
 	t.Helper()
 	dialers := map[string]*websocket.Dialer{
 		"wss": {TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 10 * time.Second},
