@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/switchboard-ws/switchboard/gateway"
-	"github.com/switchboard-ws/switchboard/integration/lambda/logctx"
+	"github.com/switchboard-ws/switchboard/internal/logctx"
 )
 
 // Invoker sends a JSON payload to a function and returns its JSON result.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/switchboard-ws/switchboard/integration/lambda/logctx"
+	"github.com/switchboard-ws/switchboard/internal/logctx"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 

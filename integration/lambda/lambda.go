@@ -41,7 +41,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-ws/switchboard/integration"
-	"github.com/switchboard-ws/switchboard/integration/lambda/logctx"
+	"github.com/switchboard-ws/switchboard/internal/logctx"
 )
 
 // Defaults of Options.
