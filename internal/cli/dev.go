@@ -50,6 +50,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := limf.check(); err != nil {
+		return err
+	}
 	if *fanoutThreshold < 1 || *fanoutBatch < 1 || *fanoutBatch > 1000 {
 		return fmt.Errorf("--fanout-threshold must be at least 1, --fanout-batch between 1 and 1000")
 	}

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"flag"
+	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"time"
 
@@ -28,6 +30,19 @@ func addLimitFlags(fs *flag.FlagSet) *limitFlags {
 	fs.DurationVar(&f.writeTimeout, "http-write-timeout", 0, "time to write an HTTP response (0: "+httpserve.DefaultWriteTimeout.String()+"; -1s: none)")
 	fs.DurationVar(&f.idleOut, "http-idle-timeout", 0, "how long a keep-alive connection may wait for its next request (0: "+httpserve.DefaultIdleTimeout.String()+"; -1s: none)")
 	return f
+}
+
+// check refuses counts below -1 and rates that are not numbers.
+func (f *limitFlags) check() error {
+	for name, v := range map[string]int{"--max-connections": f.maxConns, "--max-source-connections": f.maxSourceConns} {
+		if v < -1 {
+			return fmt.Errorf("%s %d: want a positive number, 0 for the default or -1 for no limit", name, v)
+		}
+	}
+	if math.IsNaN(f.sourceRate) || math.IsInf(f.sourceRate, 0) {
+		return fmt.Errorf("--source-connect-rate %v: want a number of handshakes per second, 0 for the default or -1 for no limit", f.sourceRate)
+	}
+	return nil
 }
 
 // apply sets in l the limits whose flag was given.

@@ -39,6 +39,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := limf.check(); err != nil {
+		return err
+	}
 	if (*configPath == "") == (*templatePath == "") {
 		fmt.Fprintln(stderr, "switchboard serve: give exactly one of --config and --template")
 		fs.Usage()
