@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,9 +149,9 @@ func TestMaxConnectionsRefusesWhenNoneIdle(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("connection 4 of at most 3: %v %v, want 503", resp, err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(body), "Too many connections") || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("503 body %q, header %v", body, resp.Header)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != httpserve.RefusalBody || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("503 body %q (%v), header %v", body, err, resp.Header)
 	}
 	if srv.Listener().Refused() == 0 {
 		t.Fatal("Refused() is 0")
@@ -186,9 +185,20 @@ func TestIdleConnectionMakesRoom(t *testing.T) {
 		t.Fatalf("a WebSocket beside 3 idle connections, at most 3: %v", err)
 	}
 	c.Close()
-	if !closedByServer(idle[0]) {
-		t.Fatal("the oldest idle connection was not closed")
-	}
+	// One of the idle ones was closed (the least recently idle: which one
+	// that is depends on when the server saw each turn idle).
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		for _, c := range idle {
+			c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+			var b [1]byte
+			_, err := c.Read(b[:])
+			var ne net.Error
+			if !(errors.As(err, &ne) && ne.Timeout()) {
+				return true
+			}
+		}
+		return false
+	}, "an idle connection closed to make room")
 	if srv.Listener().Evicted() == 0 {
 		t.Fatal("Evicted() is 0")
 	}

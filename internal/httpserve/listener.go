@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,13 +20,15 @@ const DefaultRefusers = 64
 // refuseTimeout bounds the answer to a refused connection.
 const refuseTimeout = time.Second
 
-// refusal is what a connection over the limit reads before it is closed.
+// RefusalBody is the body of the 503 a connection over the limit reads
+// before it is closed.
+const RefusalBody = "Too many connections, retry later\n"
+
 var refusal = []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 	"Content-Type: text/plain; charset=utf-8\r\n" +
-	"Content-Length: 29\r\n" +
+	"Content-Length: " + strconv.Itoa(len(RefusalBody)) + "\r\n" +
 	"Retry-After: 1\r\n" +
-	"Connection: close\r\n\r\n" +
-	"Too many connections, retry\n")
+	"Connection: close\r\n\r\n" + RefusalBody)
 
 // Listener counts the connections it accepted until they are closed, and
 // keeps them at most max: at the maximum, a new connection closes the one
