@@ -37,12 +37,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	meta := s.newConnMeta(r, now)
 	release := func() {}
 	if s.sources != nil {
-		key := sourceKey(meta.sourceIP)
+		ip := remoteIP(r)
+		key := sourceKey(ip)
 		if no := s.sources.admit(key, now); no != nil {
-			s.log.Debug("handshake refused: source over its limit", "sourceIp", meta.sourceIP, "reason", no.message)
+			s.log.Debug("handshake refused: source over its limit", "sourceIp", ip, "reason", no.message)
 			w.Header().Set("Retry-After", retryAfter(no.retryAfter))
 			writeJSONMessage(w, http.StatusTooManyRequests, no.message)
 			return
@@ -87,7 +87,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	hs := handshake{now: now, meta: meta}
+	hs := handshake{now: now, meta: s.newConnMeta(r, now)}
 	hs.headers, hs.multiHeaders = connectHeaders(r)
 	hs.qs, hs.multiQS = query(r)
 
@@ -138,16 +138,21 @@ func checkUpgradeRequest(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// remoteIP is the client's address without its port.
+func remoteIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
+}
+
 // newConnMeta returns the identity of a new connection opened by r.
 func (s *Server) newConnMeta(r *http.Request, now time.Time) connMeta {
-	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		sourceIP = r.RemoteAddr
-	}
 	meta := connMeta{
 		id:          newID(),
 		connectedAt: now.UnixMilli(),
-		sourceIP:    sourceIP,
+		sourceIP:    remoteIP(r),
 		userAgent:   r.UserAgent(),
 		domainName:  s.opts.DomainName,
 	}
