@@ -39,6 +39,9 @@ const (
 	sourceShards = 64
 	// sourceSweepEvery is how often the janitor forgets idle sources.
 	sourceSweepEvery = 10 * time.Second
+	// evictSample is how many entries of a full shard are looked at for
+	// one to forget.
+	evictSample = 8
 )
 
 // applySourceDefaults fills the per-source limits; after applyDefaults.
@@ -175,12 +178,10 @@ func (t *sourceTable) admit(k netip.Addr, now time.Time) *sourceRefusal {
 	if t.maxOpen > 0 && e.open >= t.maxOpen {
 		return &sourceRefusal{"Too many connections from this address", DefaultSourceRetryAfter}
 	}
-	if e.lim != nil {
-		r := e.lim.ReserveN(now, 1)
-		if d := r.DelayFrom(now); d > 0 {
-			r.CancelAt(now)
-			return &sourceRefusal{"Too Many Requests", d}
-		}
+	if e.lim != nil && !e.lim.AllowN(now, 1) {
+		// The wait for the next token.
+		d := time.Duration((1 - e.lim.TokensAt(now)) / float64(t.rate) * float64(time.Second))
+		return &sourceRefusal{"Too Many Requests", d}
 	}
 	e.open++
 	return nil
@@ -198,24 +199,30 @@ func (t *sourceTable) release(k netip.Addr, now time.Time) {
 }
 
 // evictLocked makes room in a full shard: an entry without open
-// connections whose bucket refilled, else the one of those idle longest.
-// It reports false when every entry has open connections.
+// connections whose bucket refilled, else the one of those idle longest,
+// among up to evictSample entries (Go's map iteration starts at random);
+// only when none of those can go is the whole shard scanned. It reports
+// false when every entry has open connections.
 func (t *sourceTable) evictLocked(sh *sourceShard, now time.Time) bool {
 	var (
 		oldest  netip.Addr
 		oldestT time.Time
 		found   bool
+		seen    int
 	)
 	for k, e := range sh.m {
-		if e.open > 0 {
-			continue
+		seen++
+		if e.open == 0 {
+			if now.Sub(e.last) >= t.refill {
+				delete(sh.m, k)
+				return true
+			}
+			if !found || e.last.Before(oldestT) {
+				oldest, oldestT, found = k, e.last, true
+			}
 		}
-		if now.Sub(e.last) >= t.refill {
-			delete(sh.m, k)
-			return true
-		}
-		if !found || e.last.Before(oldestT) {
-			oldest, oldestT, found = k, e.last, true
+		if found && seen >= evictSample {
+			break
 		}
 	}
 	if found {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -66,19 +67,30 @@ func TestSourceKey(t *testing.T) {
 }
 
 // BenchmarkSourceAdmit is the cost of the per-source check of one
-// handshake and its release, from many goroutines over many sources.
+// handshake and its release, from every CPU: among a few sources, and
+// among more than the table holds (each new one evicts another).
+//
+//	go test -run '^$' -bench SourceAdmit ./gateway
 func BenchmarkSourceAdmit(b *testing.B) {
-	tab := newSourceTable(Limits{SourceConnectRate: 1e9, MaxSourceConnections: 1 << 30, MaxSources: DefaultMaxSources}, 0)
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			i++
-			k := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
-			now := time.Now()
-			if no := tab.admit(k, now); no != nil {
-				b.Fatal(no.message)
-			}
-			tab.release(k, now)
-		}
-	})
+	for _, c := range []struct {
+		name    string
+		sources int
+	}{{"256", 256}, {"1M", 1 << 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			tab := newSourceTable(Limits{SourceConnectRate: 1e9, MaxSourceConnections: 1 << 30, MaxSources: DefaultMaxSources}, 0)
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1) % int64(c.sources)
+					k := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+					now := time.Now()
+					if no := tab.admit(k, now); no != nil {
+						b.Fatal(no.message)
+					}
+					tab.release(k, now)
+				}
+			})
+			b.ReportMetric(float64(tab.len()), "sources")
+		})
+	}
 }
