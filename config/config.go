@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,6 +126,16 @@ type Limits struct {
 	InboundQueue          *int     `yaml:"inboundQueue"`
 	InboundQueueBytes     *int     `yaml:"inboundQueueBytes"`
 	ConnectRate           *float64 `yaml:"connectRate"`
+
+	// The listener and each source address (docs/limits.md). Durations
+	// and counts take -1 ("none" for a duration) for no limit.
+	HTTPReadTimeout      string   `yaml:"httpReadTimeout"`
+	HTTPWriteTimeout     string   `yaml:"httpWriteTimeout"`
+	HTTPIdleTimeout      string   `yaml:"httpIdleTimeout"`
+	MaxConnections       *int     `yaml:"maxConnections"`
+	SourceConnectRate    *float64 `yaml:"sourceConnectRate"`
+	MaxSourceConnections *int     `yaml:"maxSourceConnections"`
+	MaxSources           *int     `yaml:"maxSources"`
 }
 
 // Management configures the @connections API.
@@ -542,6 +553,7 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 			out.ConnectRate = *l.ConnectRate
 		}
 	}
+	l.buildListener(&out, bad)
 	if out.MaxFrameBytes > 0 && out.MaxMessageBytes > 0 && out.MaxFrameBytes > out.MaxMessageBytes {
 		bad("limits.maxFrameBytes", "larger than limits.maxMessageBytes")
 	}
@@ -555,4 +567,55 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 		}
 	}
 	return out
+}
+
+// buildListener reads the limits of the listener and of each source
+// address: a positive value, or -1 (a duration: "none") for no limit.
+func (l Limits) buildListener(out *gateway.Limits, bad func(field, format string, args ...any)) {
+	dur := func(field, v string, dst *time.Duration) {
+		switch v {
+		case "":
+			return
+		case "none", "-1":
+			*dst = -1
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("limits."+field, "want a positive duration such as 30s or 2m, or none (got %q)", v)
+			return
+		}
+		*dst = d
+	}
+	count := func(field string, v *int, dst *int, none bool) {
+		switch {
+		case v == nil:
+		case *v == -1 && none:
+			*dst = -1
+		case *v < 1:
+			if none {
+				bad("limits."+field, "must be at least 1, or -1 for no limit (got %d)", *v)
+			} else {
+				bad("limits."+field, "must be at least 1 (got %d)", *v)
+			}
+		default:
+			*dst = *v
+		}
+	}
+	dur("httpReadTimeout", l.HTTPReadTimeout, &out.HTTPReadTimeout)
+	dur("httpWriteTimeout", l.HTTPWriteTimeout, &out.HTTPWriteTimeout)
+	dur("httpIdleTimeout", l.HTTPIdleTimeout, &out.HTTPIdleTimeout)
+	count("maxConnections", l.MaxConnections, &out.MaxConnections, true)
+	count("maxSourceConnections", l.MaxSourceConnections, &out.MaxSourceConnections, true)
+	count("maxSources", l.MaxSources, &out.MaxSources, false)
+	if v := l.SourceConnectRate; v != nil {
+		switch {
+		case *v == -1:
+			out.SourceConnectRate = -1
+		case !(*v > 0) || math.IsInf(*v, 0):
+			bad("limits.sourceConnectRate", "want a positive number of handshakes per second, or -1 for no limit (got %v)", *v)
+		default:
+			out.SourceConnectRate = *v
+		}
+	}
 }

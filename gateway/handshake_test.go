@@ -408,6 +408,9 @@ func TestConnectRateLimit(t *testing.T) {
 		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("dial %d: %v %v, want 429", i, resp, err)
 		}
+		if resp.Header.Get("Retry-After") != "1" {
+			t.Fatalf("dial %d: 429 with Retry-After %q, want 1", i, resp.Header.Get("Retry-After"))
+		}
 		refused++
 	}
 	// A bucket of 3 refills at 3/s: at least two of six quick dials are refused.

@@ -97,6 +97,39 @@ type Limits struct {
 	// admits one connection every 1/rate seconds). Zero means 500 as on AWS;
 	// negative: no limit.
 	ConnectRate float64
+
+	// --- The listener and each source address (issue 12; sources.go). ---
+	// For each, zero means the default and a negative value none.
+	//
+	// HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout and MaxConnections
+	// configure the HTTP server that serves the stage (internal/httpserve;
+	// switchboard serve and dev apply them, Server itself does not): the
+	// whole request (a body that trickles is cut), a response, the wait
+	// for the next request on a keep-alive connection, and the open
+	// connections of every kind (503 beyond, after closing the longest
+	// idle). WebSocket connections are not subject to the HTTP timeouts.
+	// Defaults: 60 s, 60 s, 60 s, and the file-descriptor limit less a
+	// reserve.
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	HTTPIdleTimeout  time.Duration
+	MaxConnections   int
+	// SourceConnectRate limits the WebSocket handshakes of one source
+	// address (an IPv6 address counts with its /64) per second, with a
+	// burst of the same size: beyond it, 429 with Retry-After, without
+	// spending ConnectRate. Default: half of ConnectRate (250/s), with the
+	// burst of ConnectRate (500).
+	SourceConnectRate float64
+	// MaxSourceConnections bounds the open WebSocket connections (and
+	// handshakes in progress) of one source address: beyond it, 429.
+	// Default DefaultMaxSourceConnections.
+	MaxSourceConnections int
+	// With ConnectRate negative (no connect limit, as benchmarks run) the
+	// two above default to none.
+	//
+	// MaxSources bounds the source addresses remembered at once (entries
+	// idle for long are forgotten first): default DefaultMaxSources.
+	MaxSources int
 }
 
 // Defaults matching AWS API Gateway.

@@ -29,6 +29,7 @@ type Server struct {
 	log       *slog.Logger
 	reg       *registry
 	limiter   *rate.Limiter // nil: no limit
+	sources   *sourceTable  // nil: no per-source limit
 	metrics   metrics
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
@@ -55,7 +56,16 @@ var (
 // New validates opts and returns a Server ready to serve.
 func New(opts Options) (*Server, error) {
 	opts.Limits.applyDefaults()
+	// A source's default bucket holds as many as the global one.
+	sourceBurst := 0
+	if opts.Limits.SourceConnectRate == 0 && opts.Limits.ConnectRate > 0 {
+		sourceBurst = connectBurst(opts.Limits.ConnectRate)
+	}
+	opts.Limits.applySourceDefaults()
 	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := opts.Limits.validateSourceLimits(); err != nil {
 		return nil, err
 	}
 	sel, err := opts.compileSelection()
@@ -84,6 +94,7 @@ func New(opts Options) (*Server, error) {
 		log:         log,
 		reg:         newRegistry(),
 		limiter:     newConnectLimiter(opts.Limits.ConnectRate),
+		sources:     newSourceTable(opts.Limits, sourceBurst),
 		janitorDone: make(chan struct{}),
 		wg:          newGoroutines(),
 		calls:       newGoroutines(),
@@ -269,18 +280,24 @@ func (s *Server) track() bool {
 	return true
 }
 
-// janitor closes connections past the idle timeout or the maximum duration.
+// janitor closes connections past the idle timeout or the maximum
+// duration, and forgets idle source addresses (sources.go).
 func (s *Server) janitor() {
 	defer close(s.janitorDone)
 	tick := min(s.limits.IdleTimeout, s.limits.MaxConnectionDuration) / 8
 	tick = max(10*time.Millisecond, min(tick, time.Second))
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
+			if s.sources != nil && now.Sub(lastSweep) >= sourceSweepEvery {
+				lastSweep = now
+				s.sources.sweep(now)
+			}
 			idleBefore := now.Add(-s.limits.IdleTimeout).UnixNano()
 			oldBefore := now.Add(-s.limits.MaxConnectionDuration).UnixMilli()
 			s.reg.each(func(c *conn) {
@@ -303,8 +320,11 @@ func newConnectLimiter(perSecond float64) *rate.Limiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	// The bucket holds whole connections; bound it so that a huge rate does
-	// not overflow int.
-	burst := int(min(max(math.Floor(perSecond), 1), math.MaxInt32))
-	return rate.NewLimiter(rate.Limit(perSecond), burst)
+	return rate.NewLimiter(rate.Limit(perSecond), connectBurst(perSecond))
+}
+
+// connectBurst is the bucket of a connect rate: whole connections, at
+// least 1, bounded so that a huge rate does not overflow int.
+func connectBurst(perSecond float64) int {
+	return int(min(max(math.Floor(perSecond), 1), math.MaxInt32))
 }

@@ -15,6 +15,13 @@ import (
 
 // serveWebSocket runs the opening handshake: the authorizer and the $connect
 // route run while the upgrade waits, and decide whether it completes.
+//
+// The limits, in order (docs/limits.md): the source address's own budget
+// (SourceConnectRate, MaxSourceConnections), then the presence of the
+// authorizer's identity sources (401 without spending anything else), then
+// the global ConnectRate, spent only by handshakes that reach the
+// authorizer or $connect. A source hammering the endpoint therefore
+// exhausts its own budget, not everyone's.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !checkUpgradeRequest(w, r) {
 		return
@@ -29,10 +36,50 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		writeJSONMessage(w, http.StatusInternalServerError, "Internal server error")
 		return
 	}
-	switch {
-	case s.limiter != nil && !s.limiter.Allow():
-		writeJSONMessage(w, http.StatusTooManyRequests, "Too Many Requests")
+	now := time.Now()
+	release := func() {}
+	if s.sources != nil {
+		ip := remoteIP(r)
+		key := sourceKey(ip)
+		if no := s.sources.admit(key, now); no != nil {
+			s.log.Debug("handshake refused: source over its limit", "sourceIp", ip, "reason", no.message)
+			w.Header().Set("Retry-After", retryAfter(no.retryAfter))
+			writeJSONMessage(w, http.StatusTooManyRequests, no.message)
+			return
+		}
+		release = func() { s.sources.release(key, time.Now()) }
+	}
+	upgraded := false
+	defer func() {
+		if !upgraded {
+			release()
+		}
+	}()
+	// The handshake waits for the authorizer and $connect, which may take
+	// longer than the HTTP server's timeouts: those apply to the answer
+	// only (a refusal is written when this returns; a 101 after the
+	// hijack, under the gateway's own write deadline). The request has no
+	// body to read.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+	defer func() {
+		if !upgraded {
+			rc.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout))
+		}
+	}()
+	if a := s.opts.Authorizer; a != nil && !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
+		writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
 		return
+	}
+	if s.limiter != nil {
+		res := s.limiter.ReserveN(now, 1)
+		if d := res.DelayFrom(now); d > 0 {
+			res.CancelAt(now)
+			w.Header().Set("Retry-After", retryAfter(d))
+			writeJSONMessage(w, http.StatusTooManyRequests, "Too Many Requests")
+			return
+		}
 	}
 	if !s.track() {
 		writeJSONMessage(w, http.StatusServiceUnavailable, "Server is shutting down")
@@ -40,8 +87,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	hs := handshake{now: time.Now()}
-	hs.meta = s.newConnMeta(r, hs.now)
+	hs := handshake{now: now, meta: s.newConnMeta(r, now)}
 	hs.headers, hs.multiHeaders = connectHeaders(r)
 	hs.qs, hs.multiQS = query(r)
 
@@ -52,7 +98,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now)
+	upgraded = s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now, release)
 }
 
 // handshake is what the authorizer and $connect hear about a connection
@@ -92,16 +138,21 @@ func checkUpgradeRequest(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// remoteIP is the client's address without its port.
+func remoteIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
+}
+
 // newConnMeta returns the identity of a new connection opened by r.
 func (s *Server) newConnMeta(r *http.Request, now time.Time) connMeta {
-	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		sourceIP = r.RemoteAddr
-	}
 	meta := connMeta{
 		id:          newID(),
 		connectedAt: now.UnixMilli(),
-		sourceIP:    sourceIP,
+		sourceIP:    remoteIP(r),
 		userAgent:   r.UserAgent(),
 		domainName:  s.opts.DomainName,
 	}
@@ -122,10 +173,7 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 	if a == nil {
 		return true
 	}
-	if !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
-		writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
-		return false
-	}
+	// serveWebSocket checked the identity sources.
 	req := AuthorizerRequest{
 		Type:                            "REQUEST",
 		MethodArn:                       s.methodArn,
@@ -207,13 +255,14 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 }
 
 // completeUpgrade takes the connection from net/http, registers it, writes
-// the 101 and starts its reader.
-func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time) {
-	c, resp101, err := s.hijack(hj, r, subprotocol)
+// the 101 and starts its reader. It reports whether the connection was
+// taken over: release then runs when it is closed.
+func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time, release func()) bool {
+	c, resp101, err := s.hijack(hj, r, subprotocol, release)
 	if err != nil {
 		s.log.Info("handshake failed after $connect", "connectionId", meta.id, "err", err)
 		s.abandon(meta)
-		return
+		return false
 	}
 	c.meta = meta
 	c.lastActive.Store(now.UnixNano())
@@ -232,6 +281,7 @@ func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMet
 		// Shutdown began while $connect ran and may have missed this one.
 		c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away")
 	}
+	return true
 }
 
 // abandon runs $disconnect for a connection that $connect accepted but that
@@ -243,11 +293,21 @@ func (s *Server) abandon(meta connMeta) {
 
 // hijack takes the TCP connection from net/http and builds the 101 response
 // that completes the upgrade (written by write101).
-func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string) (*conn, []byte, error) {
+//
+// The connection comes without deadlines: the HTTP server's read and write
+// timeouts are for requests, a WebSocket has its own (Limits.IdleTimeout,
+// Limits.WriteTimeout). net/http clears them on Hijack; this makes sure.
+// Closing it runs release.
+func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string, release func()) (*conn, []byte, error) {
 	nc, brw, err := hj.Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	nc = onClose(nc, release)
 	c := &conn{srv: s, nc: nc, rd: nc}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake.

@@ -19,7 +19,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/chat/store/sqlite"
 	"github.com/switchboard-ws/switchboard/gateway"
-	"github.com/switchboard-ws/switchboard/internal/tlsmux"
+	"github.com/switchboard-ws/switchboard/internal/httpserve"
 	"github.com/switchboard-ws/switchboard/push"
 	"github.com/switchboard-ws/switchboard/queue"
 )
@@ -76,7 +76,7 @@ type Stack struct {
 	opts   Options
 	log    *slog.Logger
 	pusher *lazyPusher
-	srv    *http.Server
+	srv    *httpserve.Server
 	ln     net.Listener
 	// transport carries the management API calls of ViaManagementAPI.
 	transport *http.Transport
@@ -188,9 +188,6 @@ func (s *Stack) Serve(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	if s.opts.TLS != nil {
-		ln = tlsmux.New(ln, tlsmux.Options{TLS: s.opts.TLS})
-	}
 	s.ln = ln
 	if s.opts.ViaManagementAPI {
 		// A transport of its own, whose idle connections Close closes: the
@@ -202,12 +199,16 @@ func (s *Stack) Serve(addr string) error {
 			HTTPClient:  &http.Client{Transport: s.transport, Timeout: 30 * time.Second},
 		}))
 	}
-	s.srv = &http.Server{Handler: s.Gateway.WithMetrics(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	// The listener's timeouts and limits (Options.Limits: HTTP*,
+	// MaxConnections), TLS beside plain when configured.
+	l := s.opts.Limits
+	s.srv = httpserve.New(ln, s.Gateway.WithMetrics(), httpserve.Options{
+		ReadTimeout: l.HTTPReadTimeout, WriteTimeout: l.HTTPWriteTimeout, IdleTimeout: l.HTTPIdleTimeout,
+		MaxConnections: l.MaxConnections, TLS: s.opts.TLS, Logger: s.log})
 	s.done.Add(2)
 	go func() {
 		defer s.done.Done()
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(); err != nil {
 			s.log.Error("serving", "err", err)
 		}
 	}()

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-ws/switchboard/integration"
+	"github.com/switchboard-ws/switchboard/internal/httpserve"
 )
 
 // Runtime API headers, as github.com/aws/aws-lambda-go/lambda uses them.
@@ -47,7 +48,7 @@ type instance struct {
 	id      string // short id, for logs; the log stream name ends with the long one
 	started time.Time
 	cmd     *exec.Cmd
-	srv     *http.Server
+	srv     *httpserve.Server
 	log     *slog.Logger
 	outputs []*os.File // read ends of the stdout and stderr pipes
 
@@ -109,11 +110,11 @@ func (f *Function) startInstance() (*instance, error) {
 	mux.HandleFunc("POST /2020-01-01/extension/init/error", in.handleExtensionError)
 	mux.HandleFunc("POST /2020-01-01/extension/exit/error", in.handleExtensionError)
 	mux.HandleFunc("POST /switchboard/node-sdk/install", in.handleInstall)
-	in.srv = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(in.log.Handler(), slog.LevelDebug),
-	}
+	// The Runtime API answers only the instance's own process, on
+	// loopback: idle and header timeouts, but no read or write timeout
+	// (a /next long poll waits as long as the instance is idle, and
+	// ReadTimeout would cancel its context) and no connection limit.
+	in.srv = httpserve.New(ln, mux, httpserve.Options{ReadTimeout: -1, WriteTimeout: -1, MaxConnections: -1, Logger: in.log})
 
 	// The output goes through pipes of our own rather than exec.Cmd's, so
 	// that the process group can be killed as soon as the runtime exits,
@@ -165,7 +166,7 @@ func (f *Function) startInstance() (*instance, error) {
 	f.mu.Unlock()
 	go func() {
 		defer f.wg.Done()
-		in.srv.Serve(ln)
+		in.srv.Serve()
 	}()
 	go in.watch()
 	in.log.Debug("lambda: instance started", "pid", cmd.Process.Pid, "runtime_api", ln.Addr().String())

@@ -46,7 +46,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	tlsf := addTLSFlags(fs)
+	limf := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := limf.check(); err != nil {
 		return err
 	}
 	if *fanoutThreshold < 1 || *fanoutBatch < 1 || *fanoutBatch > 1000 {
@@ -56,6 +60,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	raiseFileLimit(log)
 	// Certificates are read (or made) before anything listens.
 	stls, err := tlsf.load(certHosts(*addr), log, stdout)
 	if err != nil {
@@ -69,9 +74,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	limits := gateway.Limits{ConnectRate: *connectRate}
+	limf.apply(&limits)
 	stack, err := devstack.New(devstack.Options{
 		Store:   st,
-		Limits:  gateway.Limits{ConnectRate: *connectRate},
+		Limits:  limits,
 		Chat:    chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch},
 		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log, TLS: tlsConfig,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/connectproxy"
+	"github.com/switchboard-ws/switchboard/internal/httpserve"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
@@ -34,7 +35,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	tlsf := addTLSFlags(fs)
+	limf := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := limf.check(); err != nil {
 		return err
 	}
 	if (*configPath == "") == (*templatePath == "") {
@@ -52,6 +57,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	raiseFileLimit(log)
 	// Certificates are read (or the local CA made) before anything listens.
 	plan, err := tlsf.prepare()
 	if err != nil {
@@ -115,6 +121,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	opts.Logger = log
+	limf.apply(&opts.Limits)
 	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
@@ -132,7 +139,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	ln = withTLS(ln, st)
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); opts.DomainName == "" && !isLoopback(host) {
 		// requestContext.domainName is then the local address each client
 		// reached, which handlers on other hosts may not be able to call.
@@ -158,7 +164,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "  queue %s:  %s (SQS API at http://%s%s)\n", name, queue.QueueURL("http://"+ln.Addr().String(), name), ln.Addr(), queue.APIPath)
 		}
 	}
-	so := serveOptions{queues: api, services: services, drain: rt.Flush, signed: len(opts.Credentials) > 0, tls: st != nil}
+	so := serveOptions{queues: api, services: services, drain: rt.Flush, signed: len(opts.Credentials) > 0, listen: listenOptions(opts.Limits, st, log)}
 	if st == nil {
 		log.Warn("TLS is off (--no-tls): functions that call https://{domainName}/{stage}, AWS's host name of the API or of a service cannot reach this gateway")
 	}
@@ -183,7 +189,17 @@ type serveOptions struct {
 	drain    func(context.Context) error // delivers what the queues hold, at shutdown
 	proxy    *connectproxy.Proxy         // CONNECT requests of the functions
 	signed   bool                        // the management API has credentials
-	tls      bool                        // the port answers TLS too
+	listen   httpserve.Options           // timeouts, limits and TLS of the port
+}
+
+// listenOptions are the HTTP server's options from the gateway's limits.
+func listenOptions(l gateway.Limits, st *serverTLS, log *slog.Logger) httpserve.Options {
+	o := httpserve.Options{ReadTimeout: l.HTTPReadTimeout, WriteTimeout: l.HTTPWriteTimeout, IdleTimeout: l.HTTPIdleTimeout,
+		MaxConnections: l.MaxConnections, MaxHeaderBytes: maxHeaderBytes, Logger: log}
+	if st != nil {
+		o.TLS = st.config
+	}
+	return o
 }
 
 // serveGateway serves gw (with its metrics, and queues' SQS API at
@@ -193,7 +209,7 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so s
 	addr := ln.Addr().String()
 	stage := gw.Stage()
 	fmt.Fprintf(stdout, "switchboard: stage %q is listening\n  WebSocket:       ws://%s/%s\n", stage, addr, stage)
-	if so.tls {
+	if so.listen.TLS != nil {
 		fmt.Fprintf(stdout, "                   wss://%s/%s (TLS on the same port)\n", addr, stage)
 	}
 	fmt.Fprintf(stdout, "  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", addr, stage, addr, gateway.MetricsPath)
@@ -213,18 +229,20 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so s
 		next := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodConnect {
+				// The proxy hijacks the connection, which clears the
+				// HTTP server's deadlines: a tunnel is not one response.
 				so.proxy.ServeHTTP(w, r)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
-	// net/http's own complaints (failed TLS handshakes among them) are
-	// the client's business: debug level.
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	srv := httpserve.New(ln, h, so.listen)
+	if l := srv.Listener(); l != nil {
+		log.Debug("connections at most", "maxConnections", l.Max())
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
 		return err

@@ -214,6 +214,10 @@ func (p *prefixed) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
+// NetConn is the connection underneath, as tls.Conn's NetConn: a
+// connection-limiting listener finds its own through it.
+func (p *prefixed) NetConn() net.Conn { return p.Conn }
+
 type prefixedSyscall struct {
 	prefixed
 	sc syscall.Conn
