@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -17,28 +18,39 @@ const limiterShards = 64
 // minSweep is the shard size below which a shard is never swept.
 const minSweep = 64
 
+// minIdle is the least time a bucket is kept after its last use, so that
+// the buckets of keys in use are not made again and again.
+const minIdle = time.Minute
+
 // keyedLimiter is a token bucket (golang.org/x/time/rate) per key: per
 // connection, per tenant or per user. It holds the state of the process
 // it runs in only: on AWS Lambda each instance counts for itself.
 //
-// Memory is bounded: a bucket that has been idle long enough to be full
-// again is forgotten (a fresh one behaves the same), swept from a shard
-// when the shard has doubled since its last sweep (O(1) amortized per
-// event); and each shard holds at most maxKeys/limiterShards buckets, past
-// which an arbitrary one is dropped (that key starts afresh). Lookups lock
-// only the key's shard.
+// Memory is bounded: a bucket unused long enough to be full again (and
+// for at least minIdle) is forgotten — a fresh one behaves the same —,
+// swept from a shard when the shard has doubled since its last sweep
+// (O(1) amortized per event); and each shard holds at most
+// maxKeys/limiterShards buckets, past which an arbitrary one is dropped
+// (that key starts afresh). Lookups lock only the key's shard.
 type keyedLimiter struct {
 	limit    rate.Limit
 	burst    int
+	idle     time.Duration // unused this long: forgotten
 	perShard int
 	now      func() time.Time
 	seed     maphash.Seed
 	shards   [limiterShards]limiterShard
 }
 
+// bucket is one key's token bucket and when it was last used (UnixNano).
+type bucket struct {
+	*rate.Limiter
+	last atomic.Int64
+}
+
 type limiterShard struct {
 	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
+	buckets   map[string]*bucket
 	nextSweep int
 	_         [40]byte // keep shards' locks on separate cache lines
 }
@@ -50,15 +62,20 @@ func newKeyedLimiter(perSecond float64, burst, maxKeys int, now func() time.Time
 	if perSecond < 0 {
 		return nil
 	}
+	refill := time.Duration(math.MaxInt64)
+	if perSecond > 0 {
+		refill = time.Duration(min(float64(max(burst, 1))/perSecond*float64(time.Second), float64(math.MaxInt64)))
+	}
 	l := &keyedLimiter{
 		limit:    rate.Limit(perSecond),
 		burst:    max(burst, 1),
+		idle:     max(refill, minIdle),
 		perShard: max(maxKeys/limiterShards, 1),
 		now:      now,
 		seed:     maphash.MakeSeed(),
 	}
 	for i := range l.shards {
-		l.shards[i].buckets = map[string]*rate.Limiter{}
+		l.shards[i].buckets = map[string]*bucket{}
 		l.shards[i].nextSweep = minSweep
 	}
 	return l
@@ -75,6 +92,7 @@ func (l *keyedLimiter) allow(key string, n int) (bool, time.Duration) {
 	n = min(max(n, 1), l.burst)
 	now := l.now()
 	b := l.bucket(key, now)
+	b.last.Store(now.UnixNano())
 	if b.AllowN(now, n) {
 		return true, 0
 	}
@@ -91,7 +109,7 @@ func (l *keyedLimiter) wait(deficit float64) time.Duration {
 }
 
 // bucket returns key's bucket, making it if needed.
-func (l *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
+func (l *keyedLimiter) bucket(key string, now time.Time) *bucket {
 	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -101,17 +119,17 @@ func (l *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	if len(sh.buckets) >= sh.nextSweep || len(sh.buckets) >= l.perShard {
 		l.sweep(sh, now)
 	}
-	b := rate.NewLimiter(l.limit, l.burst)
+	b := &bucket{Limiter: rate.NewLimiter(l.limit, l.burst)}
 	sh.buckets[key] = b
 	return b
 }
 
-// sweep forgets the full buckets of sh, then, if sh is still at its
+// sweep forgets the idle buckets of sh, then, if sh is still at its
 // bound, an arbitrary one. Called with sh.mu held.
 func (l *keyedLimiter) sweep(sh *limiterShard, now time.Time) {
-	full := float64(l.burst)
+	idleSince := now.Add(-l.idle).UnixNano()
 	for k, b := range sh.buckets {
-		if b.TokensAt(now) >= full {
+		if b.last.Load() <= idleSince {
 			delete(sh.buckets, k)
 		}
 	}
