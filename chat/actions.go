@@ -56,6 +56,11 @@ func (s *Service) Message(ctx context.Context, ev events.APIGatewayWebsocketProx
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusForbidden}, nil
 	}
 	env, apiErr := parseRequest(ev.Body)
+	// Every frame counts against the limits, malformed ones included.
+	if e := s.admit(id, len(ev.Body)); e != nil {
+		s.fail(ctx, to, env.RequestID, e)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
 	if apiErr != nil {
 		s.fail(ctx, to, env.RequestID, apiErr)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
@@ -86,6 +91,9 @@ func parseRequest(body string) (envelope, *apiError) {
 	if err := json.Unmarshal([]byte(body), &raw); err != nil {
 		return envelope{}, errorf(protocol.CodeInvalidJSON, "the message is not a JSON object: %s", jsonProblem(err))
 	}
+	if raw == nil { // the frame was null
+		return envelope{}, errorf(protocol.CodeInvalidJSON, "the message is not a JSON object: it is null")
+	}
 	var req envelope
 	if v, ok := raw["requestId"]; ok && string(v) != "null" {
 		if err := json.Unmarshal(v, &req.RequestID); err != nil {
@@ -97,11 +105,14 @@ func parseRequest(body string) (envelope, *apiError) {
 		}
 	}
 	v, ok := raw["action"]
-	if !ok {
+	if !ok || string(v) == "null" {
 		return req, errorf(protocol.CodeInvalidRequest, "action is required")
 	}
 	if err := json.Unmarshal(v, &req.Action); err != nil {
 		return req, errorf(protocol.CodeInvalidRequest, "action must be a string")
+	}
+	if req.Action == "" {
+		return req, errorf(protocol.CodeInvalidRequest, "action is required")
 	}
 	req.Data = raw["data"]
 	if len(req.Data) > 0 && string(req.Data) != "null" && req.Data[0] != '{' {
@@ -147,6 +158,15 @@ func jsonTypeName(t reflect.Type) string {
 func jsonProblem(err error) string {
 	msg := err.Error()
 	return strings.TrimPrefix(msg, "json: ")
+}
+
+// text checks a name people see (a room's name or description, a member
+// id) by protocol.CheckText, the rule usernames follow too.
+func text(name, v string) *apiError {
+	if err := protocol.CheckText(v); err != nil {
+		return errorf(protocol.CodeInvalidRequest, "data.%s %s", name, err)
+	}
+	return nil
 }
 
 // required checks that a string field is present and not blank.

@@ -2,7 +2,8 @@
 // handlers: a REQUEST authorizer, $connect, $disconnect, the action router
 // for messages, and the cleanup handler for expired items (DynamoDB Streams
 // REMOVE records). They take aws-lambda-go event types, keep no state
-// between events — everything lives in a store.Store — and reach clients
+// between events — everything lives in a store.Store, but for the rate
+// limits' token buckets, in memory and per process — and reach clients
 // only through a push.Pusher (the @connections API), so the same code runs
 // in `switchboard dev` and on AWS Lambda.
 //

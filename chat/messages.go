@@ -138,9 +138,9 @@ func messageError(err error) *apiError {
 
 func (s *Service) getRoomHistory(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
-		RoomID string `json:"roomId"`
-		Limit  *int   `json:"limit"`
-		Cursor string `json:"cursor"`
+		RoomID string   `json:"roomId"`
+		Limit  *float64 `json:"limit"`
+		Cursor *string  `json:"cursor"`
 	}
 	if e := decode(r.data, &in); e != nil {
 		return nil, e
@@ -149,7 +149,8 @@ func (s *Service) getRoomHistory(ctx context.Context, r *request) (any, *apiErro
 	if e != nil {
 		return nil, e
 	}
-	page, e := pageOf(in.Limit, in.Cursor)
+	scope := historyScope(r.id.TenantID, room.RoomID)
+	page, e := s.pageOf(scope, in.Limit, in.Cursor)
 	if e != nil {
 		return nil, e
 	}
@@ -163,7 +164,7 @@ func (s *Service) getRoomHistory(ctx context.Context, r *request) (any, *apiErro
 	for _, m := range msgs {
 		views = append(views, viewMessage(m))
 	}
-	return protocol.HistoryPage{RoomID: room.RoomID, Messages: views, Cursor: next}, nil
+	return protocol.HistoryPage{RoomID: room.RoomID, Messages: views, Cursor: s.sealCursor(scope, next)}, nil
 }
 
 func (s *Service) typingStart(ctx context.Context, r *request) (any, *apiError) {

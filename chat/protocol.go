@@ -34,6 +34,8 @@ type (
 type apiError struct {
 	Code    string
 	Message string
+	// RetryAfter is the retry hint of a RATE_LIMITED reply.
+	RetryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -31,6 +32,14 @@ func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
 	if e := required("name", in.Name); e != nil {
 		return nil, e
 	}
+	if e := text("name", in.Name); e != nil {
+		return nil, e
+	}
+	if in.Description != "" {
+		if e := text("description", in.Description); e != nil {
+			return nil, e
+		}
+	}
 	if utf8.RuneCountInString(in.Name) > maxRoomName {
 		return nil, errorf(protocol.CodeInvalidRequest, "data.name must be at most %d characters", maxRoomName)
 	}
@@ -52,11 +61,19 @@ func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
 			if m == "" || len(m) > 128 {
 				return nil, errorf(protocol.CodeInvalidRequest, "data.members must be user ids")
 			}
+			if e := text("members", m); e != nil {
+				return nil, e
+			}
 			if !seen[m] {
 				seen[m] = true
 				room.Members = append(room.Members, m)
 			}
 		}
+	}
+	// Counted once the request is known valid: only rooms that would be
+	// made take from the user's budget.
+	if e := s.admitRoomCreation(r.id); e != nil {
+		return nil, e
 	}
 	if err := s.store.CreateRoom(ctx, room); err != nil {
 		return nil, s.internal(err)
@@ -114,15 +131,11 @@ func (s *Service) room(ctx context.Context, id identity, roomID string) (store.R
 
 func (s *Service) listRooms(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
-		IsPrivate *bool  `json:"isPrivate"`
-		Limit     *int   `json:"limit"`
-		Cursor    string `json:"cursor"`
+		IsPrivate *bool    `json:"isPrivate"`
+		Limit     *float64 `json:"limit"`
+		Cursor    *string  `json:"cursor"`
 	}
 	if e := decode(r.data, &in); e != nil {
-		return nil, e
-	}
-	page, e := pageOf(in.Limit, in.Cursor)
-	if e != nil {
 		return nil, e
 	}
 	filter := store.RoomsAll
@@ -131,6 +144,11 @@ func (s *Service) listRooms(ctx context.Context, r *request) (any, *apiError) {
 		if *in.IsPrivate {
 			filter = store.RoomsPrivate
 		}
+	}
+	scope := roomsScope(r.id.TenantID, r.id.UserID, filter)
+	page, e := s.pageOf(scope, in.Limit, in.Cursor)
+	if e != nil {
+		return nil, e
 	}
 	rooms, next, err := s.store.ListRooms(ctx, r.id.TenantID, r.id.UserID, filter, page)
 	if errors.Is(err, store.ErrCursor) {
@@ -142,18 +160,22 @@ func (s *Service) listRooms(ctx context.Context, r *request) (any, *apiError) {
 	for _, r := range rooms {
 		views = append(views, viewRoom(r))
 	}
-	return protocol.RoomPage{Rooms: views, Cursor: next}, nil
+	return protocol.RoomPage{Rooms: views, Cursor: s.sealCursor(scope, next)}, nil
 }
 
-func pageOf(limit *int, cursor string) (store.Page, *apiError) {
-	p := store.Page{Limit: defaultPageSize, Cursor: cursor}
+// pageOf reads a listing's limit (a whole number, 1e1 included) and its
+// cursor, which must have been made for scope.
+func (s *Service) pageOf(scope string, limit *float64, cursor *string) (store.Page, *apiError) {
+	p := store.Page{Limit: defaultPageSize}
 	if limit != nil {
-		if *limit < 1 || *limit > maxPageSize {
-			return p, errorf(protocol.CodeInvalidRequest, "data.limit must be between 1 and %d", maxPageSize)
+		if *limit < 1 || *limit > maxPageSize || *limit != math.Trunc(*limit) {
+			return p, errorf(protocol.CodeInvalidRequest, "data.limit must be a whole number between 1 and %d", maxPageSize)
 		}
-		p.Limit = *limit
+		p.Limit = int(*limit)
 	}
-	return p, nil
+	c, e := s.openCursor(scope, cursor)
+	p.Cursor = c
+	return p, e
 }
 
 func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
@@ -163,6 +185,9 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	}
 	room, e := s.room(ctx, r.id, in.RoomID)
 	if e != nil {
+		return nil, e
+	}
+	if e := s.roomQuota(ctx, r.id, room.RoomID); e != nil {
 		return nil, e
 	}
 	conn, err := s.store.GetConnection(ctx, r.id.ConnectionID)
@@ -197,6 +222,24 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 		}})
 	}
 	return map[string]any{"room": viewRoom(room), "alreadyJoined": !joined}, nil
+}
+
+// roomQuota refuses a join that would put the connection in more than
+// Config.MaxRoomsPerConnection rooms (joining a room it is in is fine):
+// every room a connection is in costs each of its heartbeats.
+func (s *Service) roomQuota(ctx context.Context, id identity, roomID string) *apiError {
+	quota := s.cfg.MaxRoomsPerConnection
+	if quota < 0 {
+		return nil
+	}
+	ms, err := s.store.ConnectionRooms(ctx, id.ConnectionID)
+	if err != nil {
+		return s.internal(err)
+	}
+	if _, in := inRoom(ms, roomID); in || len(ms) < quota {
+		return nil
+	}
+	return errorf(protocol.CodeTooManyRooms, "this connection is in %d rooms, the most it may be in: leave one first", len(ms))
 }
 
 // currentRoom resolves an omitted roomId: the one room the connection is in.

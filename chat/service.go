@@ -40,6 +40,33 @@ const (
 	DefaultFanoutThreshold = 500
 	// DefaultFanoutBatchSize is the most connections of one fan-out batch.
 	DefaultFanoutBatchSize = 500
+
+	// The limits of docs/protocol.md ("Limits"), each a token bucket, far
+	// above what people chatting (and `switchboard bench` at its default
+	// rates) use and far below a flood.
+
+	// DefaultActionRate is how many action frames (requests of any
+	// action, malformed ones included) one connection may send per
+	// second, and DefaultActionBurst how many at once.
+	DefaultActionRate  = 1000
+	DefaultActionBurst = 2000
+	// DefaultTenantBytesRate is how many bytes of action frames the
+	// connections of one tenant may send per second together, and
+	// DefaultTenantBytesBurst how many at once (at least one largest
+	// frame).
+	DefaultTenantBytesRate  = 4 << 20
+	DefaultTenantBytesBurst = 8 << 20
+	// DefaultRoomCreateRate is how many rooms one user may create per
+	// minute, and DefaultRoomCreateBurst how many at once.
+	DefaultRoomCreateRate  = 30
+	DefaultRoomCreateBurst = 30
+	// DefaultMaxRoomsPerConnection is how many rooms one connection may be
+	// in at once (a quota: TOO_MANY_ROOMS until it leaves one).
+	DefaultMaxRoomsPerConnection = 100
+	// DefaultLimiterKeys is about how many connections, tenants or users
+	// each in-memory limiter remembers at most; idle ones are forgotten
+	// first.
+	DefaultLimiterKeys = 1 << 18
 )
 
 // Config holds the backend's settings; zero values take the defaults
@@ -60,8 +87,31 @@ type Config struct {
 	Queue           Queue
 	FanoutThreshold int
 	FanoutBatchSize int
-	Now             func() time.Time
-	Logger          *slog.Logger
+
+	// Limits (docs/protocol.md "Limits"): zero takes the Default*
+	// constant; a negative rate or quota turns the limit off. The rates
+	// are counted in this process's memory (per instance on AWS Lambda).
+	ActionRate            float64 // DefaultActionRate: action frames per connection per second
+	ActionBurst           int     // DefaultActionBurst
+	TenantBytesRate       float64 // DefaultTenantBytesRate: bytes of action frames per tenant per second
+	TenantBytesBurst      int     // DefaultTenantBytesBurst
+	RoomCreateRate        float64 // DefaultRoomCreateRate: rooms created per user per minute
+	RoomCreateBurst       int     // DefaultRoomCreateBurst
+	MaxRoomsPerConnection int     // DefaultMaxRoomsPerConnection: rooms one connection may be in
+	LimiterKeys           int     // DefaultLimiterKeys: keys each limiter remembers at most
+	// LimitClock is the clock of the rate limits (default time.Now): they
+	// measure the process's real load, not the time Now tells.
+	LimitClock func() time.Time
+	// CursorKey, when set, signs the cursors of listRooms and
+	// getRoomHistory (HMAC-SHA256), so that only cursors this deployment
+	// made are accepted; every instance of a deployment must share it.
+	// Without it cursors are still bound to the listing, tenant, room or
+	// user they were made for, but a client that knows the format can
+	// make one for its own listings.
+	CursorKey []byte
+
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -83,6 +133,7 @@ func (c *Config) defaults() {
 	if c.FanoutBatchSize <= 0 {
 		c.FanoutBatchSize = DefaultFanoutBatchSize
 	}
+	c.limitDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -92,20 +143,22 @@ func (c *Config) defaults() {
 }
 
 // Service holds the handlers' dependencies. It keeps no state of its own
-// between events: it is safe to create one per Lambda instance.
+// between events but its rate limits' token buckets (in memory, per
+// process): it is safe to create one per Lambda instance.
 type Service struct {
 	store  store.Store
 	push   push.Pusher
 	tokens TokenVerifier
 	cfg    Config
 	log    *slog.Logger
+	limits limits
 }
 
 // New returns the handlers over st and p; tokens may be nil if the
 // authorizer is not served by this process.
 func New(st store.Store, p push.Pusher, tokens TokenVerifier, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{store: st, push: p, tokens: tokens, cfg: cfg, log: cfg.Logger}
+	return &Service{store: st, push: p, tokens: tokens, cfg: cfg, log: cfg.Logger, limits: newLimits(cfg)}
 }
 
 // identity is who sent an event, from the authorizer's context.
@@ -206,7 +259,11 @@ func (s *Service) success(ctx context.Context, to, requestID string, data any) {
 }
 
 func (s *Service) fail(ctx context.Context, to, requestID string, e *apiError) {
-	s.reply(ctx, to, reply{Type: protocol.ReplyError, Error: e.Message, Code: e.Code, RequestID: requestID})
+	r := reply{Type: protocol.ReplyError, Error: e.Message, Code: e.Code, RequestID: requestID}
+	if e.RetryAfter > 0 {
+		r.RetryAfterMs = max(int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond), 1)
+	}
+	s.reply(ctx, to, r)
 }
 
 // broadcastNow posts one broadcast and cleans up the connections found

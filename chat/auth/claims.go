@@ -2,11 +2,10 @@ package auth
 
 import (
 	"slices"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 )
 
 const (
@@ -114,33 +113,14 @@ type identityError string
 
 func (e identityError) Error() string { return string(e) }
 
+// validateIdentityString applies protocol.CheckText, the rule every name
+// people see follows (room names included), and the length bound.
 func validateIdentityString(s string) error {
-	switch {
-	case strings.TrimSpace(s) == "":
-		return identityError("empty")
-	case len(s) > maxIdentityLen:
+	if len(s) > maxIdentityLen {
 		return identityError("longer than 128 bytes")
-	case !utf8.ValidString(s):
-		return identityError("not valid UTF-8")
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) || isBidiOrSeparator(r) {
-			return identityError("contains control characters")
-		}
+	if err := protocol.CheckText(s); err != nil {
+		return identityError(err.Error())
 	}
 	return nil
-}
-
-// isBidiOrSeparator reports invisible characters that reorder or break text
-// (Trojan-Source style spoofing) and the Unicode line/paragraph separators.
-func isBidiOrSeparator(r rune) bool {
-	switch {
-	case r == '\u200e', r == '\u200f', r == '\u061c':
-		return true
-	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
-		return true
-	case r == '\u2028', r == '\u2029':
-		return true
-	}
-	return false
 }

@@ -558,7 +558,7 @@ func (c *Client) request(ctx context.Context, action string, data any, out any, 
 		}
 		*at = parseTime(r.frame.Timestamp)
 		if r.frame.Type == "error" {
-			return &Error{Code: r.frame.Code, Message: r.frame.Error, RequestID: id}
+			return &Error{Code: r.frame.Code, Message: r.frame.Error, RequestID: id, RetryAfter: time.Duration(r.frame.RetryAfterMs) * time.Millisecond}
 		}
 		if out != nil {
 			if err := json.Unmarshal(r.frame.Data, out); err != nil {

@@ -12,6 +12,9 @@ type Error struct {
 	Code      string // stable: protocol.CodeNotAuthor, protocol.CodeRoomNotFound, ... (docs/protocol.md)
 	Message   string
 	RequestID string
+	// RetryAfter is the retry hint of a protocol.CodeRateLimited error:
+	// the request may succeed once this long has passed (0 otherwise).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return "switchboard: " + e.Code + ": " + e.Message }

@@ -57,15 +57,20 @@ const (
 	CodeMessageDeleted  = "MESSAGE_DELETED"
 	CodeContentTooLarge = "CONTENT_TOO_LARGE"
 	CodeInvalidCursor   = "INVALID_CURSOR"
-	CodeRateLimited     = "RATE_LIMITED"
-	CodeInternal        = "INTERNAL_ERROR"
+	// CodeRateLimited: too many requests; the reply's RetryAfterMs says
+	// when the next one may succeed.
+	CodeRateLimited = "RATE_LIMITED"
+	// CodeTooManyRooms: the connection is in as many rooms as it may be;
+	// leave one before joining another.
+	CodeTooManyRooms = "TOO_MANY_ROOMS"
+	CodeInternal     = "INTERNAL_ERROR"
 )
 
 // Codes lists every error code.
 var Codes = []string{
 	CodeInvalidJSON, CodeInvalidRequest, CodeUnknownAction, CodeRoomNotFound, CodeForbidden,
 	CodeNotInRoom, CodeRoomRequired, CodeMessageNotFound, CodeNotAuthor, CodeMessageDeleted,
-	CodeContentTooLarge, CodeInvalidCursor, CodeRateLimited, CodeInternal,
+	CodeContentTooLarge, CodeInvalidCursor, CodeRateLimited, CodeTooManyRooms, CodeInternal,
 }
 
 // Reply types: the "type" of a reply to a request.
@@ -113,14 +118,17 @@ type Request struct {
 }
 
 // Reply answers one request: Type is ReplySuccess (with Data) or
-// ReplyError (with Error and Code).
+// ReplyError (with Error and Code, and RetryAfterMs for CodeRateLimited).
 type Reply struct {
 	Type      string `json:"type"`
 	Data      any    `json:"data,omitempty"`
 	Error     string `json:"error,omitempty"`
 	Code      string `json:"code,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
-	Timestamp string `json:"timestamp"`
+	// RetryAfterMs is the retry hint of a RATE_LIMITED reply: the
+	// milliseconds after which the request would be allowed (at least 1).
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"`
+	Timestamp    string `json:"timestamp"`
 }
 
 // Broadcast is pushed to the members of a room or a tenant.
@@ -140,7 +148,9 @@ type Frame struct {
 	Error     string          `json:"error"`
 	Code      string          `json:"code"`
 	RequestID string          `json:"requestId"`
-	Timestamp string          `json:"timestamp"`
+	// RetryAfterMs: see Reply.RetryAfterMs.
+	RetryAfterMs int64  `json:"retryAfterMs"`
+	Timestamp    string `json:"timestamp"`
 }
 
 // IsReply reports whether the frame answers a request (rather than being

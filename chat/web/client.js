@@ -50,14 +50,19 @@ export const State = Object.freeze({
   CLOSED: 'closed',
 });
 
-/** An error reply, or a request that got none. */
+/**
+ * An error reply, or a request that got none. retryAfterMs is the retry
+ * hint of a RATE_LIMITED reply (the request may succeed after that many
+ * milliseconds), undefined otherwise.
+ */
 export class SwitchboardError extends Error {
-  constructor(code, message, requestId, action) {
+  constructor(code, message, requestId, action, retryAfterMs) {
     super(message);
     this.name = 'SwitchboardError';
     this.code = code;
     this.requestId = requestId;
     this.action = action;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -458,7 +463,7 @@ export class SwitchboardClient {
       this._pending.delete(f.requestId);
       clearTimeout(p.timer);
       if (f.type === 'error') {
-        p.reject(new SwitchboardError(f.code || 'ERROR', f.error || 'request failed', f.requestId, p.action));
+        p.reject(new SwitchboardError(f.code || 'ERROR', f.error || 'request failed', f.requestId, p.action, f.retryAfterMs));
       } else {
         p.resolve(f);
       }

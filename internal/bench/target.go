@@ -118,6 +118,9 @@ func spawnDev(ctx context.Context, cfg *Config, stderr io.Writer) (*Target, erro
 	rate := strconv.FormatFloat(cfg.ConnectRate, 'f', -1, 64)
 	if cfg.Profile == "" && cfg.Exe != "" && len(cfg.ExeArgs) == 1 && cfg.ExeArgs[0] == "bench" && devHasFlag(cfg.Exe, "connect-rate") {
 		args := []string{"dev", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn", "--connect-rate", rate}
+		if devHasFlag(cfg.Exe, "no-rate-limits") { // the bench measures capacity, not the chat's rate limits
+			args = append(args, "--no-rate-limits")
+		}
 		t, err := startProcess(ctx, cfg, args, nil, "WebSocket:", dir, stderr)
 		if err != nil {
 			os.RemoveAll(dir)

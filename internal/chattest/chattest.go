@@ -100,6 +100,9 @@ var Tests = []struct {
 	{"gone is removed", GoneConnectionIsRemovedOnPost},
 	{"history pages", HistoryPagination},
 	{"heartbeat after expiry", HeartbeatAfterExpiry},
+	{"envelope edge cases", EnvelopeEdgeCases},
+	{"room text rules", RoomTextRules},
+	{"cursor scope", CursorScope},
 }
 
 // Run runs every test of the suite as a subtest, each against the target

@@ -39,6 +39,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fanoutThreshold := fs.Int("fanout-threshold", chat.DefaultFanoutThreshold, "broadcasts to more connections than this go through the fan-out queue in batches")
 	fanoutBatch := fs.Int("fanout-batch", chat.DefaultFanoutBatchSize, "connections per fan-out batch")
 	connectRate := fs.Float64("connect-rate", 0, "new connections per second (0: 500 as on AWS; -1: no limit)")
+	noRateLimits := fs.Bool("no-rate-limits", false, "turn off the chat's rate limits (requests per connection, bytes per tenant, rooms created per user; docs/protocol.md), for load tests such as `switchboard bench`")
 	jwksURL := fs.String("jwks-url", "", "also accept RS256/ES256 tokens signed by keys from this JWKS URL (e.g. a Cognito user pool)")
 	issuer := fs.String("issuer", "", "with --jwks-url: the required iss claim")
 	audience := fs.String("audience", "", "with --jwks-url: the required aud (or client_id) claim")
@@ -79,7 +80,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stack, err := devstack.New(devstack.Options{
 		Store:   st,
 		Limits:  limits,
-		Chat:    chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch},
+		Chat:    chatRateLimits(chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch}, !*noRateLimits),
 		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log, TLS: tlsConfig,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},
 	})

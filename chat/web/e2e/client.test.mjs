@@ -75,6 +75,8 @@ class FakeServer {
         return ok({ expiresAt: new Date(Date.now() + 600000).toISOString() });
       case 'boom':
         return fail('INTERNAL_ERROR', 'it broke');
+      case 'flood':
+        return sock._deliver({ type: 'error', code: 'RATE_LIMITED', error: 'too many requests', retryAfterMs: 250, requestId: f.requestId, timestamp: new Date().toISOString() });
       default:
         return ok({ echo: d });
     }
@@ -163,7 +165,8 @@ test('requests are matched by requestId, errors and timeouts reject', async () =
   const ids = server.requests.map((r) => r.requestId);
   assert.equal(new Set(ids).size, ids.length, 'request ids are unique');
 
-  await assert.rejects(c.request('boom'), (e) => e instanceof SwitchboardError && e.code === 'INTERNAL_ERROR' && e.message === 'it broke');
+  await assert.rejects(c.request('boom'), (e) => e instanceof SwitchboardError && e.code === 'INTERNAL_ERROR' && e.message === 'it broke' && e.retryAfterMs === undefined);
+  await assert.rejects(c.request('flood'), (e) => e instanceof SwitchboardError && e.code === 'RATE_LIMITED' && e.retryAfterMs === 250);
   server.silent.add('slow');
   await assert.rejects(c.request('slow', {}, { timeoutMs: 50 }), (e) => e.code === 'TIMEOUT');
   c.close();
