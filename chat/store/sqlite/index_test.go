@@ -80,7 +80,13 @@ func checkIndex(t *testing.T, s *Store, step string, tenants, users, rooms, conn
 		for _, u := range users {
 			got, err := s.UserConnections(ctx, tn, u)
 			must(t, err)
-			eq("UserConnections "+tn+" "+u, got, where(liveConns, func(c store.Connection) bool { return c.TenantID == tn && c.UserID == u }))
+			want := where(liveConns, func(c store.Connection) bool { return c.TenantID == tn && c.UserID == u })
+			eq("UserConnections "+tn+" "+u, got, want)
+			for _, max := range []int{1, 2, len(want) + 1} {
+				n, err := s.CountUserConnections(ctx, tn, u, max)
+				must(t, err)
+				eq(fmt.Sprintf("CountUserConnections %s %s up to %d", tn, u, max), n, min(len(want), max))
+			}
 		}
 		for _, r := range rooms {
 			got, err := s.RoomMembers(ctx, tn, r)
