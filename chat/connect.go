@@ -90,7 +90,7 @@ func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 	}
 	err = s.addConnection(ctx, s.directOutbox(), c)
 	if errors.Is(err, errTooManyConnections) {
-		s.log.Warn("refusing connection: too many connections of the user", "connectionId", c.ConnectionID,
+		s.log.Info("refusing connection: too many connections of the user", "connectionId", c.ConnectionID,
 			"tenantId", c.TenantID, "userId", c.UserID, "limit", s.cfg.maxConnectionsPerUser(), "sourceIp", c.SourceIP)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusTooManyRequests}, nil
 	}
