@@ -6,7 +6,7 @@
 // The ephemeral items — connections and room memberships — are also kept
 // in memory (index.go), loaded when the store opens and changed with every
 // write: the reads of the request path (RoomMembers for every broadcast,
-// UserConnections on every connect) never reach SQLite. The store
+// CountUserConnections on every connect) never reach SQLite. The store
 // therefore owns its database: Open locks the data directory, and a second
 // Open of the same directory, in this process or another, fails with
 // ErrLocked until the first store is closed.
