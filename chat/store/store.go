@@ -1,7 +1,7 @@
 // Package store is the chat backend's persistence: one interface, shaped by
 // the handlers' access patterns (docs/store.md lists them), with an embedded
-// implementation (store/sqlite) and a DynamoDB one (store/dynamo), both held to the
-// same conformance suite (store/storetest).
+// implementation (store/sqlite) and a DynamoDB one (store/dynamo), both held
+// to the same conformance suite (store/storetest).
 //
 // Every key is scoped by tenant: no method can reach another tenant's data
 // with the identifiers a client supplies. Ephemeral items (connections and
