@@ -53,8 +53,30 @@ func tokenOf(req events.APIGatewayCustomAuthorizerRequestTypeRequest) string {
 	return ""
 }
 
+// DefaultMaxConnectionsPerUser is how many live connections one user may
+// have (Config.MaxConnectionsPerUser): far more tabs and devices than a
+// person uses, and above what `switchboard bench` gives one user (at most
+// 198 of the 19,800 receivers one process holds, over its default 100
+// users).
+const DefaultMaxConnectionsPerUser = 200
+
+// maxConnectionsPerUser is the limit in force; 0 means none.
+func (c *Config) maxConnectionsPerUser() int {
+	switch {
+	case c.MaxConnectionsPerUser < 0:
+		return 0
+	case c.MaxConnectionsPerUser == 0:
+		return DefaultMaxConnectionsPerUser
+	}
+	return c.MaxConnectionsPerUser
+}
+
+// errTooManyConnections refuses a $connect of a user at the limit.
+var errTooManyConnections = errors.New("the user has as many connections as allowed")
+
 // Connect stores the connection; a user's first connection makes them
-// online for the tenant.
+// online for the tenant. A user who already has Config.MaxConnectionsPerUser
+// live connections is refused with 429.
 func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	id, err := identityOf(ev)
 	if err != nil {
@@ -66,33 +88,58 @@ func (s *Service) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 		ConnectionID: id.ConnectionID, TenantID: id.TenantID, UserID: id.UserID, Username: id.Username,
 		SourceIP: rc.Identity.SourceIP, UserAgent: rc.Identity.UserAgent,
 	}
-	if err := s.addConnection(ctx, s.directOutbox(), c); err != nil {
+	err = s.addConnection(ctx, s.directOutbox(), c)
+	if errors.Is(err, errTooManyConnections) {
+		s.log.Info("refusing connection: too many connections of the user", "connectionId", c.ConnectionID,
+			"tenantId", c.TenantID, "userId", c.UserID, "limit", s.cfg.maxConnectionsPerUser(), "sourceIp", c.SourceIP)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusTooManyRequests}, nil
+	}
+	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 }
 
-// addConnection stores c and announces the user online if this is their
-// only connection. Reading the user's connections before writing this one
-// guarantees that of several tabs connecting at once at least one
-// announces (an extra announcement is harmless; a missing one is not).
+// addConnection stores c, unless its user is at the connection limit
+// (errTooManyConnections), and announces the user online if this is their
+// only connection.
 func (s *Service) addConnection(ctx context.Context, out *outbox, c store.Connection) error {
-	return s.storeConnection(ctx, out, c, true)
+	return s.putConnection(ctx, out, c, true, s.cfg.maxConnectionsPerUser())
 }
 
-// storeConnection stores c; announce says whether the user's first
-// connection makes them online for the tenant.
+// storeConnection stores c, whatever the user's connections (heartbeat
+// restores a connection that is open already); announce says whether the
+// user's first connection makes them online for the tenant.
 func (s *Service) storeConnection(ctx context.Context, out *outbox, c store.Connection, announce bool) error {
+	return s.putConnection(ctx, out, c, announce, 0)
+}
+
+// putConnection stores c; announce says whether the user's first
+// connection makes them online for the tenant; limit (0: none) is how many
+// live connections the user may have already, refused with
+// errTooManyConnections.
+//
+// It counts the user's connections before writing this one (at most
+// limit of them, or one: the cost does not grow with the user's
+// connections), which guarantees that of several tabs connecting at once
+// at least one announces (an extra announcement is harmless; a missing one
+// is not). For the same reason the limit is checked before the write:
+// $connects of one user that run at the same moment may each pass it, so
+// that the user ends up over it by at most the number that ran together.
+func (s *Service) putConnection(ctx context.Context, out *outbox, c store.Connection, announce bool, limit int) error {
 	now := s.now()
 	c.ConnectedAt, c.ExpiresAt = now, now.Add(s.cfg.ConnectionTTL)
-	before, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
+	before, err := s.store.CountUserConnections(ctx, c.TenantID, c.UserID, max(limit, 1))
 	if err != nil {
 		return err
+	}
+	if limit > 0 && before >= limit {
+		return errTooManyConnections
 	}
 	if err := s.store.PutConnection(ctx, c); err != nil {
 		return err
 	}
-	if announce && len(before) == 0 {
+	if announce && before == 0 {
 		s.announcePresence(ctx, out, c.TenantID, c.UserID, c.Username, "online", c.ConnectionID)
 	}
 	return nil
@@ -124,12 +171,12 @@ func (s *Service) connectionRemoved(ctx context.Context, out *outbox, c store.Co
 	for _, m := range memberships {
 		s.announceLeft(ctx, out, m)
 	}
-	rest, err := s.store.UserConnections(ctx, c.TenantID, c.UserID)
+	online, err := s.store.CountUserConnections(ctx, c.TenantID, c.UserID, 1)
 	if err != nil {
 		s.log.Warn("presence check", "err", err)
 		return
 	}
-	if len(rest) == 0 {
+	if online == 0 {
 		s.announcePresence(ctx, out, c.TenantID, c.UserID, c.Username, "offline", "")
 	}
 }

@@ -75,6 +75,10 @@ type Config struct {
 	MaxContentBytes int           // DefaultMaxContentBytes: larger message content is refused
 	ConnectionTTL   time.Duration // DefaultConnectionTTL: a connection without heartbeat expires after it
 	TypingInterval  time.Duration // DefaultTypingInterval: at most one typing event per connection per interval
+	// MaxConnectionsPerUser: a $connect of a user who already has this
+	// many live connections is refused with 429. Default
+	// DefaultMaxConnectionsPerUser; negative: no limit.
+	MaxConnectionsPerUser int
 	// GoneGrace: a connection younger than this that answers 410 is left
 	// alone (it may still be finishing its handshake). Default
 	// DefaultGoneGrace.

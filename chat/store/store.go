@@ -1,7 +1,7 @@
 // Package store is the chat backend's persistence: one interface, shaped by
 // the handlers' access patterns (docs/store.md lists them), with an embedded
-// implementation (store/sqlite) and a DynamoDB one to come, both held to the
-// same conformance suite (store/storetest).
+// implementation (store/sqlite) and a DynamoDB one (store/dynamo), both held
+// to the same conformance suite (store/storetest).
 //
 // Every key is scoped by tenant: no method can reach another tenant's data
 // with the identifiers a client supplies. Ephemeral items (connections and
@@ -115,7 +115,16 @@ type Store interface {
 	// memberships to expiresAt; ErrNotFound if absent or expired.
 	TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error
 	// UserConnections lists a user's live connections (strongly consistent).
+	// Its cost grows with the user's connections: the request path uses
+	// CountUserConnections.
 	UserConnections(ctx context.Context, tenantID, userID string) ([]Connection, error)
+	// CountUserConnections counts a user's live connections up to max
+	// (strongly consistent): it returns min(n, max), having read at most
+	// max live connections of the user (and those expired but not yet
+	// deleted that it meets on the way), so that its cost does not grow
+	// with the user's connections. max=1 asks whether the user is online;
+	// max=limit+1 whether they are over a limit. max <= 0 returns 0.
+	CountUserConnections(ctx context.Context, tenantID, userID string, max int) (int, error)
 	// TenantConnections lists a tenant's live connections.
 	TenantConnections(ctx context.Context, tenantID string) ([]Connection, error)
 	// TakeTypingSlot records a typing event of a connection at now, unless

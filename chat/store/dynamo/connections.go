@@ -317,6 +317,42 @@ func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([
 	return connections(items), nil
 }
 
+// CountUserConnections counts a user's live connections up to max: a
+// consistent Query of the user's partition with Select COUNT and Limit, so
+// that it reads max items when none has expired (Limit counts items before
+// the filter drops expired ones; a page that met expired items is followed
+// by another, of at least countPage items so that a user's many expired
+// items, waiting for TTL deletion, cost few round trips).
+func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID string, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	in := partitionQuery(userPK(tenantID, userID), prefixConn, true, s.nowMs())
+	in.TableName = s.table
+	in.Select = types.SelectCount
+	n := 0
+	for page := 0; ; page++ {
+		want := limit - n
+		if page > 0 {
+			want = max(want, countPage)
+		}
+		in.Limit = aws.Int32(int32(want))
+		res, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, fmt.Errorf("dynamo: count connections of user %q of tenant %q: %w", userID, tenantID, err)
+		}
+		n += int(res.Count)
+		if n >= limit || len(res.LastEvaluatedKey) == 0 {
+			return min(n, limit), nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+// countPage is the least Limit of CountUserConnections' pages after the
+// first.
+const countPage = 100
+
 // TenantConnections lists a tenant's live connections, by connection id
 // (a Query of GSI1: eventually consistent).
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {

@@ -121,6 +121,8 @@ func TestOperations(t *testing.T) {
 		{"PutConnection", func() error { return s.PutConnection(ctx, c2) }, []string{tx + "(2)"}},
 		{"GetConnection", func() error { return ignore(s.GetConnection(ctx, "c1")) }, []string{getC}},
 		{"UserConnections", func() error { return ignore(s.UserConnections(ctx, "t", "alice")) }, []string{queryC}},
+		// One consistent Query of at most 200 items, however many the user has.
+		{"CountUserConnections", func() error { return ignore(s.CountUserConnections(ctx, "t", "alice", 200)) }, []string{queryC}},
 		{"TenantConnections", func() error { return ignore(s.TenantConnections(ctx, "t")) }, []string{queryG1}},
 		{"TakeTypingSlot", func() error { return ignore(s.TakeTypingSlot(ctx, "c1", now, time.Second)) }, []string{update}},
 		{"CreateRoom", func() error {

@@ -98,8 +98,9 @@ func BenchmarkRoomMembers10k(b *testing.B) {
 	}
 }
 
-// BenchmarkUserConnections is the read $connect makes before storing a
-// connection, among 10,000 connections of other users.
+// BenchmarkUserConnections lists one user's connection among 10,000
+// connections of other users (not on the request path since issue 12:
+// $connect counts, BenchmarkConnectDisconnectOneUser).
 func BenchmarkUserConnections(b *testing.B) {
 	s := openTest(b, b.TempDir(), nil)
 	ctx := b.Context()
@@ -138,5 +139,66 @@ func BenchmarkJoinLargeRoom(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// BenchmarkConnectDisconnectOneUser is the store's part of a $connect and
+// a $disconnect (chat's storeConnection and dropConnection) of a user who
+// already has 0, 1,000 or 10,000 connections: count up to the limit, put;
+// delete, count up to one. Flat: no step reads all the user's connections.
+func BenchmarkConnectDisconnectOneUser(b *testing.B) {
+	for _, n := range []int{0, 1000, 10000} {
+		b.Run(fmt.Sprintf("existing=%d", n), func(b *testing.B) {
+			s := openTest(b, b.TempDir(), nil)
+			ctx := b.Context()
+			now := time.Now()
+			conn := func(id string) store.Connection {
+				return store.Connection{ConnectionID: id, TenantID: "t", UserID: "alice", Username: "Alice",
+					ConnectedAt: now, ExpiresAt: now.Add(time.Hour), SourceIP: "127.0.0.1", UserAgent: "bench"}
+			}
+			for i := range n {
+				if err := s.PutConnection(ctx, conn(fmt.Sprintf("old-%05d", i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				id := fmt.Sprintf("new-%08d", i)
+				i++
+				if got, err := s.CountUserConnections(ctx, "t", "alice", 200); err != nil || got != min(n, 200) {
+					b.Fatal(got, err)
+				}
+				if err := s.PutConnection(ctx, conn(id)); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := s.DeleteConnection(ctx, id); err != nil {
+					b.Fatal(err)
+				}
+				if got, err := s.CountUserConnections(ctx, "t", "alice", 1); err != nil || got != min(n, 1) {
+					b.Fatal(got, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCountUserConnections is the count alone, up to the default
+// per-user limit, of a user with 10,000 connections.
+func BenchmarkCountUserConnections(b *testing.B) {
+	s := openTest(b, b.TempDir(), nil)
+	ctx := b.Context()
+	now := time.Now()
+	for i := range 10000 {
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: fmt.Sprintf("c-%05d", i), TenantID: "t", UserID: "alice",
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, err := s.CountUserConnections(ctx, "t", "alice", 200); err != nil || n != 200 {
+			b.Fatal(n, err)
+		}
 	}
 }

@@ -193,6 +193,19 @@ func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([
 	return s.idx.userConns(tenantID, userID, s.nowMs()), nil
 }
 
+// CountUserConnections counts a user's live connections up to max, from
+// the index: it looks at no more than max live ones, under the lock of the
+// user's shard only.
+func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID string, max int) (int, error) {
+	if err := s.readable(); err != nil {
+		return 0, fmt.Errorf("sqlite: count connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	if max <= 0 {
+		return 0, nil
+	}
+	return s.idx.countUserConns(tenantID, userID, s.nowMs(), max), nil
+}
+
 // TenantConnections lists a tenant's live connections, by connection id.
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
 	if err := s.readable(); err != nil {

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
@@ -20,19 +22,49 @@ import (
 //
 // Only this process writes the database (Open holds the data directory's
 // lock), so the copy cannot go stale.
+//
+// The index is split into shards, each with its own mutex: every item
+// lives in the shard its key hashes to (a connection by its id, a user's
+// and a tenant's connections by user and tenant, a room's memberships by
+// room), so that readers and the writer only meet when they touch the same
+// key, and no lock is held for work that grows with a user's connections.
+// A write that changes several keys takes their shards one after another,
+// never two at once: a concurrent reader may see one key changed and
+// another not yet, as it would on DynamoDB.
 type index struct {
-	mu      sync.Mutex
-	conns   map[string]*connEntry    // by connection id
-	users   map[userKey][]*connEntry // by connection id
-	tenants map[string][]*connEntry  // by connection id
-	rooms   map[roomKey]*roomMembers // by room
-	byConn  map[string][]roomKey     // the rooms a connection has a membership in, by tenant and room
+	seed   maphash.Seed
+	shards [indexShards]shard
 }
 
+// indexShards is the number of shards: a power of two, more than the cores
+// of a machine `switchboard dev` runs on.
+const indexShards = 64
+
+type shard struct {
+	mu      sync.Mutex
+	conns   map[string]*connEntry             // by connection id
+	users   map[userKey]map[string]*connEntry // by user, then connection id
+	tenants map[string]map[string]*connEntry  // by tenant, then connection id
+	rooms   map[roomKey]*roomMembers          // by room
+	byConn  map[string][]roomKey              // the rooms a connection has a membership in, by tenant and room
+	_       [64]byte                          // keeps shards' mutexes on separate cache lines
+}
+
+// connEntry is a connection: c never changes once the entry is made (its
+// ExpiresAt is not used); exp, its expiry in ms, is moved by heartbeats.
 type connEntry struct {
 	c   store.Connection
-	exp int64 // c.ExpiresAt in ms
+	exp atomic.Int64
 }
+
+// conn is the connection with its current expiry.
+func (e *connEntry) conn() store.Connection {
+	c := e.c
+	c.ExpiresAt = fromMs(e.exp.Load())
+	return c
+}
+
+func (e *connEntry) live(now int64) bool { return e.exp.Load() > now }
 
 type userKey struct{ tenant, user string }
 
@@ -53,14 +85,31 @@ type roomMembers struct {
 }
 
 func newIndex() *index {
-	return &index{
-		conns:   make(map[string]*connEntry),
-		users:   make(map[userKey][]*connEntry),
-		tenants: make(map[string][]*connEntry),
-		rooms:   make(map[roomKey]*roomMembers),
-		byConn:  make(map[string][]roomKey),
+	x := &index{seed: maphash.MakeSeed()}
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.conns = make(map[string]*connEntry)
+		sh.users = make(map[userKey]map[string]*connEntry)
+		sh.tenants = make(map[string]map[string]*connEntry)
+		sh.rooms = make(map[roomKey]*roomMembers)
+		sh.byConn = make(map[string][]roomKey)
 	}
+	return x
 }
+
+// The shard of each kind of key.
+func (x *index) shard(h uint64) *shard { return &x.shards[h%indexShards] }
+
+func (x *index) connShard(id string) *shard { return x.shard(maphash.String(x.seed, id)) }
+
+func (x *index) tenantShard(t string) *shard { return x.shard(maphash.String(x.seed, t)) }
+
+// A user's and a room's shard depend on the user or room id alone (one
+// hash, not two, on the broadcast path): the same id in two tenants shares
+// a shard, which costs nothing but the chance of meeting at its lock.
+func (x *index) userShard(k userKey) *shard { return x.shard(maphash.String(x.seed, k.user)) }
+
+func (x *index) roomShard(k roomKey) *shard { return x.shard(maphash.String(x.seed, k.room)) }
 
 // normConn and normMember give times the values a read of the table gives
 // (whole milliseconds, UTC), so that reads from the index return exactly
@@ -75,88 +124,111 @@ func normMember(m store.Membership) store.Membership {
 	return m
 }
 
-func byConnID(e *connEntry, id string) int { return strings.Compare(e.c.ConnectionID, id) }
-
 func memberByConnID(m store.Membership, id string) int { return strings.Compare(m.ConnectionID, id) }
 
-// insertConn inserts e into a list by connection id.
-func insertConn(list []*connEntry, e *connEntry) []*connEntry {
-	i, _ := slices.BinarySearchFunc(list, e.c.ConnectionID, byConnID)
-	return slices.Insert(list, i, e)
+// addTo adds e to the set of connections m[k], making the set if needed.
+func addTo[K comparable](m map[K]map[string]*connEntry, k K, e *connEntry) {
+	set := m[k]
+	if set == nil {
+		set = make(map[string]*connEntry)
+		m[k] = set
+	}
+	set[e.c.ConnectionID] = e
 }
 
-func removeConn(list []*connEntry, id string) []*connEntry {
-	if i, ok := slices.BinarySearchFunc(list, id, byConnID); ok {
-		list = slices.Delete(list, i, i+1)
+// removeFrom removes connection id from the set m[k], and the set once empty.
+func removeFrom[K comparable](m map[K]map[string]*connEntry, k K, id string) {
+	if set := m[k]; set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(m, k)
+		}
 	}
-	return list
 }
 
 // putConn adds a connection that was inserted.
 func (x *index) putConn(c store.Connection) {
 	c = normConn(c)
-	e := &connEntry{c: c, exp: ms(c.ExpiresAt)}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.conns[c.ConnectionID] = e
+	e := &connEntry{c: c}
+	e.exp.Store(ms(c.ExpiresAt))
+	sh := x.connShard(c.ConnectionID)
+	sh.mu.Lock()
+	sh.conns[c.ConnectionID] = e
+	sh.mu.Unlock()
 	uk := userKey{c.TenantID, c.UserID}
-	x.users[uk] = insertConn(x.users[uk], e)
-	x.tenants[c.TenantID] = insertConn(x.tenants[c.TenantID], e)
+	sh = x.userShard(uk)
+	sh.mu.Lock()
+	addTo(sh.users, uk, e)
+	sh.mu.Unlock()
+	sh = x.tenantShard(c.TenantID)
+	sh.mu.Lock()
+	addTo(sh.tenants, c.TenantID, e)
+	sh.mu.Unlock()
 }
 
 // deleteConn removes a connection (not its memberships).
 func (x *index) deleteConn(id string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.deleteConnLocked(id)
-}
-
-func (x *index) deleteConnLocked(id string) {
-	e, ok := x.conns[id]
+	sh := x.connShard(id)
+	sh.mu.Lock()
+	e, ok := sh.conns[id]
+	delete(sh.conns, id)
+	sh.mu.Unlock()
 	if !ok {
 		return
 	}
-	delete(x.conns, id)
 	uk := userKey{e.c.TenantID, e.c.UserID}
-	if l := removeConn(x.users[uk], id); len(l) == 0 {
-		delete(x.users, uk)
-	} else {
-		x.users[uk] = l
-	}
-	if l := removeConn(x.tenants[e.c.TenantID], id); len(l) == 0 {
-		delete(x.tenants, e.c.TenantID)
-	} else {
-		x.tenants[e.c.TenantID] = l
-	}
+	sh = x.userShard(uk)
+	sh.mu.Lock()
+	removeFrom(sh.users, uk, id)
+	sh.mu.Unlock()
+	sh = x.tenantShard(e.c.TenantID)
+	sh.mu.Lock()
+	removeFrom(sh.tenants, e.c.TenantID, id)
+	sh.mu.Unlock()
 }
 
 // deleteConnAndMemberships removes a connection and all its memberships.
 func (x *index) deleteConnAndMemberships(id string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.deleteConnLocked(id)
-	for _, k := range slices.Clone(x.byConn[id]) {
-		x.leaveLocked(k, id)
+	x.deleteConn(id)
+	sh := x.connShard(id)
+	sh.mu.Lock()
+	rooms := sh.byConn[id]
+	delete(sh.byConn, id)
+	sh.mu.Unlock()
+	for _, k := range rooms {
+		x.removeMember(k, id)
 	}
+}
+
+// roomsOf returns a copy of the rooms connection id has a membership in.
+func (x *index) roomsOf(id string) []roomKey {
+	sh := x.connShard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return slices.Clone(sh.byConn[id])
 }
 
 // touch moves the expiry of a connection and of its memberships that are
 // live at now (ms) to exp, as TouchConnection's statements do.
 func (x *index) touch(id string, exp, now int64) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if e, ok := x.conns[id]; ok && e.exp > now {
-		e.c.ExpiresAt, e.exp = fromMs(exp), exp
+	sh := x.connShard(id)
+	sh.mu.Lock()
+	if e, ok := sh.conns[id]; ok && e.live(now) {
+		e.exp.Store(exp)
 	}
-	for _, k := range x.byConn[id] {
-		r := x.rooms[k]
-		i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID)
-		if !ok || ms(r.list[i].ExpiresAt) <= now {
-			continue
+	rooms := slices.Clone(sh.byConn[id])
+	sh.mu.Unlock()
+	for _, k := range rooms {
+		sh := x.roomShard(k)
+		sh.mu.Lock()
+		if r := sh.rooms[k]; r != nil {
+			if i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID); ok && ms(r.list[i].ExpiresAt) > now {
+				r.own()
+				r.list[i].ExpiresAt = fromMs(exp)
+				r.minExp = minExpiry(r.list)
+			}
 		}
-		r.own()
-		r.list[i].ExpiresAt = fromMs(exp)
-		r.minExp = minExpiry(r.list)
+		sh.mu.Unlock()
 	}
 }
 
@@ -182,12 +254,12 @@ func minExpiry(list []store.Membership) int64 {
 func (x *index) join(m store.Membership) {
 	m = normMember(m)
 	k := roomKey{m.TenantID, m.RoomID}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	r := x.rooms[k]
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	r := sh.rooms[k]
 	if r == nil {
 		r = &roomMembers{}
-		x.rooms[k] = r
+		sh.rooms[k] = r
 	}
 	r.own()
 	exp := ms(m.ExpiresAt)
@@ -200,98 +272,147 @@ func (x *index) join(m store.Membership) {
 			r.minExp = exp
 		}
 	}
-	rooms := x.byConn[m.ConnectionID]
+	sh.mu.Unlock()
+	sh = x.connShard(m.ConnectionID)
+	sh.mu.Lock()
+	rooms := sh.byConn[m.ConnectionID]
 	if i, ok := slices.BinarySearchFunc(rooms, k, roomKey.compare); !ok {
-		x.byConn[m.ConnectionID] = slices.Insert(rooms, i, k)
+		sh.byConn[m.ConnectionID] = slices.Insert(rooms, i, k)
 	}
+	sh.mu.Unlock()
 }
 
 // leave removes a membership that was deleted.
 func (x *index) leave(tenantID, roomID, connectionID string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.leaveLocked(roomKey{tenantID, roomID}, connectionID)
-}
-
-func (x *index) leaveLocked(k roomKey, id string) {
-	if r := x.rooms[k]; r != nil {
-		if i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID); ok {
-			if len(r.list) == 1 {
-				delete(x.rooms, k)
-			} else {
-				exp := ms(r.list[i].ExpiresAt)
-				if r.shared {
-					// A new list: the shared one stays as it was.
-					r.list = slices.Delete(slices.Clone(r.list), i, i+1)
-					r.shared = false
-				} else {
-					r.list = slices.Delete(r.list, i, i+1)
-				}
-				if exp == r.minExp {
-					r.minExp = minExpiry(r.list)
-				}
-			}
-		}
-	}
-	rooms := x.byConn[id]
+	k := roomKey{tenantID, roomID}
+	x.removeMember(k, connectionID)
+	sh := x.connShard(connectionID)
+	sh.mu.Lock()
+	rooms := sh.byConn[connectionID]
 	if i, ok := slices.BinarySearchFunc(rooms, k, roomKey.compare); ok {
 		if rooms = slices.Delete(rooms, i, i+1); len(rooms) == 0 {
-			delete(x.byConn, id)
+			delete(sh.byConn, connectionID)
 		} else {
-			x.byConn[id] = rooms
+			sh.byConn[connectionID] = rooms
 		}
+	}
+	sh.mu.Unlock()
+}
+
+// removeMember removes connection id from room k's list.
+func (x *index) removeMember(k roomKey, id string) {
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[k]
+	if r == nil {
+		return
+	}
+	i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID)
+	if !ok {
+		return
+	}
+	if len(r.list) == 1 {
+		delete(sh.rooms, k)
+		return
+	}
+	exp := ms(r.list[i].ExpiresAt)
+	if r.shared {
+		// A new list: the shared one stays as it was.
+		r.list = slices.Delete(slices.Clone(r.list), i, i+1)
+		r.shared = false
+	} else {
+		r.list = slices.Delete(r.list, i, i+1)
+	}
+	if exp == r.minExp {
+		r.minExp = minExpiry(r.list)
 	}
 }
 
 // getConn returns a connection live at now.
 func (x *index) getConn(id string, now int64) (store.Connection, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if e, ok := x.conns[id]; ok && e.exp > now {
-		return e.c, true
+	sh := x.connShard(id)
+	sh.mu.Lock()
+	e, ok := sh.conns[id]
+	sh.mu.Unlock()
+	if ok && e.live(now) {
+		return e.conn(), true
 	}
 	return store.Connection{}, false
 }
 
-// liveConns copies the connections of list live at now (nil if none).
-func liveConns(list []*connEntry, now int64) []store.Connection {
+// liveConns copies the connections of set live at now, by connection id
+// (nil if none). The caller holds the set's shard.
+func liveConns(set map[string]*connEntry, now int64) []store.Connection {
 	var out []store.Connection
-	for _, e := range list {
-		if e.exp > now {
+	for _, e := range set {
+		if e.live(now) {
 			if out == nil {
-				out = make([]store.Connection, 0, len(list))
+				out = make([]store.Connection, 0, len(set))
 			}
-			out = append(out, e.c)
+			out = append(out, e.conn())
 		}
 	}
 	return out
 }
 
+func sortConns(cs []store.Connection) []store.Connection {
+	slices.SortFunc(cs, func(a, b store.Connection) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
+	return cs
+}
+
 func (x *index) userConns(tenantID, userID string, now int64) []store.Connection {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return liveConns(x.users[userKey{tenantID, userID}], now)
+	k := userKey{tenantID, userID}
+	sh := x.userShard(k)
+	sh.mu.Lock()
+	out := liveConns(sh.users[k], now)
+	sh.mu.Unlock()
+	return sortConns(out)
+}
+
+// countUserConns counts the user's connections live at now, up to max: it
+// looks at no more than max live connections (and the expired ones it
+// meets on the way, which the sweeper deletes).
+func (x *index) countUserConns(tenantID, userID string, now int64, max int) int {
+	k := userKey{tenantID, userID}
+	sh := x.userShard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := 0
+	for _, e := range sh.users[k] {
+		if n >= max {
+			break
+		}
+		if e.live(now) {
+			n++
+		}
+	}
+	return n
 }
 
 func (x *index) tenantConns(tenantID string, now int64) []store.Connection {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return liveConns(x.tenants[tenantID], now)
+	sh := x.tenantShard(tenantID)
+	sh.mu.Lock()
+	out := liveConns(sh.tenants[tenantID], now)
+	sh.mu.Unlock()
+	return sortConns(out)
 }
 
 // roomMembers returns the memberships of a room live at now. When none has
 // expired, that is the room's list itself, shared: callers must not
 // modify it.
 func (x *index) roomMembers(tenantID, roomID string, now int64) []store.Membership {
-	x.mu.Lock()
-	r := x.rooms[roomKey{tenantID, roomID}]
+	k := roomKey{tenantID, roomID}
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	r := sh.rooms[k]
 	if r == nil {
-		x.mu.Unlock()
+		sh.mu.Unlock()
 		return nil
 	}
 	r.shared = true
 	list, minExp := r.list, r.minExp
-	x.mu.Unlock()
+	sh.mu.Unlock()
 	if minExp > now {
 		return list[:len(list):len(list)] // appending copies
 	}
@@ -307,20 +428,22 @@ func (x *index) roomMembers(tenantID, roomID string, now int64) []store.Membersh
 // connRooms returns the memberships of a connection live at now, by tenant
 // and room.
 func (x *index) connRooms(id string, now int64) []store.Membership {
-	x.mu.Lock()
-	defer x.mu.Unlock()
 	var out []store.Membership
-	for _, k := range x.byConn[id] {
-		r := x.rooms[k]
-		if i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID); ok && ms(r.list[i].ExpiresAt) > now {
-			out = append(out, r.list[i])
+	for _, k := range x.roomsOf(id) {
+		sh := x.roomShard(k)
+		sh.mu.Lock()
+		if r := sh.rooms[k]; r != nil {
+			if i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID); ok && ms(r.list[i].ExpiresAt) > now {
+				out = append(out, r.list[i])
+			}
 		}
+		sh.mu.Unlock()
 	}
 	return out
 }
 
 // loadIndex reads the connections and memberships into the index, in key
-// order (so that every insertion appends).
+// order (so that every insertion into a room's list appends).
 func (s *Store) loadIndex(ctx context.Context) error {
 	conns, err := queryAll(ctx, s.ws, scanConnection, qAllConnections)
 	if err != nil {

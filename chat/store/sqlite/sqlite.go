@@ -6,7 +6,7 @@
 // The ephemeral items — connections and room memberships — are also kept
 // in memory (index.go), loaded when the store opens and changed with every
 // write: the reads of the request path (RoomMembers for every broadcast,
-// UserConnections on every connect) never reach SQLite. The store
+// CountUserConnections on every connect) never reach SQLite. The store
 // therefore owns its database: Open locks the data directory, and a second
 // Open of the same directory, in this process or another, fails with
 // ErrLocked until the first store is closed.
@@ -74,6 +74,8 @@ type Store struct {
 	idx    *index
 	unlock func() error // releases the data directory
 
+	staleAtOpen int // connections of the previous process that Open expired
+
 	closed    atomic.Bool // reads from the index fail once set
 	closeOnce sync.Once
 	closeErr  error
@@ -86,6 +88,13 @@ var (
 
 // Open opens (creating if needed) the database in dir/switchboard.db,
 // creating dir if needed, and brings its schema up to date.
+//
+// The connections the database holds belong to the process that had the
+// directory before: since Open holds its lock now, that process is gone
+// and so are its WebSockets. Open therefore expires them and their
+// memberships (stale.go): reads no longer see them, nobody is shown online
+// who is not, and the first DeleteExpired hands them to the cleanup
+// handler as it hands every expired connection (user_left, offline).
 func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -166,7 +175,12 @@ func open(path string, now func() time.Time) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex()}
-	if err := s.loadIndex(context.Background()); err != nil {
+	stale, err := expireStale(context.Background(), w, ms(now()))
+	if err == nil {
+		s.staleAtOpen = stale
+		err = s.loadIndex(context.Background())
+	}
+	if err != nil {
 		rs.close()
 		ws.close()
 		r.Close()

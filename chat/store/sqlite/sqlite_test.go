@@ -75,13 +75,30 @@ func TestSurvivesReopen(t *testing.T) {
 	}
 
 	s = openTest(t, dir, clock)
-	gotC, err := s.GetConnection(ctx, "c1")
-	if err != nil || gotC != c {
-		t.Errorf("connection after reopen: %+v, %v", gotC, err)
+	// The connection belonged to the process that held the directory
+	// before: it is dead, and expired with its membership.
+	if n := s.StaleAtOpen(); n != 1 {
+		t.Errorf("StaleAtOpen = %d, want 1", n)
+	}
+	if gotC, err := s.GetConnection(ctx, "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("connection of the previous process after reopen: %+v, %v; want ErrNotFound", gotC, err)
 	}
 	members, err := s.RoomMembers(ctx, "t", "r")
-	if err != nil || len(members) != 1 || members[0] != m {
-		t.Errorf("members after reopen: %+v, %v", members, err)
+	if err != nil || len(members) != 0 {
+		t.Errorf("members after reopen: %+v, %v; want none", members, err)
+	}
+	imgs, err := s.DeleteExpired(ctx, now, 0)
+	if err != nil || len(imgs) != 2 {
+		t.Fatalf("DeleteExpired after reopen = %d images, %v; want the membership and the connection", len(imgs), err)
+	}
+	gotM, err1 := imgs[0].Membership()
+	gotC, err2 := imgs[1].Connection()
+	// Images carry times in the local zone; the TTL attribute in seconds.
+	gotM.JoinedAt, gotM.ExpiresAt = gotM.JoinedAt.UTC(), gotM.ExpiresAt.UTC()
+	gotC.ConnectedAt, gotC.ExpiresAt = gotC.ConnectedAt.UTC(), gotC.ExpiresAt.UTC()
+	m.ExpiresAt, c.ExpiresAt = now.Truncate(time.Second), now.Truncate(time.Second)
+	if err1 != nil || err2 != nil || gotM != m || gotC != c {
+		t.Errorf("expired at reopen: %+v (%v), %+v (%v); want %+v, %+v", gotM, err1, gotC, err2, m, c)
 	}
 	rooms, _, err := s.ListRooms(ctx, "t", "u", store.RoomsPrivate, store.Page{Limit: 10})
 	if err != nil || len(rooms) != 1 || rooms[0].Name != "R" {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +20,9 @@ var connectionTests = []subtest{
 	{"connections/touch leaves expired memberships expired", testConnTouchExpiredMembership},
 	{"connections/user and tenant scoping", testConnScoping},
 	{"connections/reads see writes at once", testConnConsistent},
+	{"connections/count up to max", testConnCount},
+	{"connections/count skips expired", testConnCountExpired},
+	{"connections/count sees writes at once", testConnCountConsistent},
 }
 
 func testConnRoundTrip(t *testing.T, e *env) {
@@ -346,5 +350,103 @@ func testTypingConcurrent(t *testing.T, e *env) {
 	})
 	if taken := taken.Load(); taken != 1 {
 		t.Errorf("%d concurrent TakeTypingSlot calls succeeded, want 1", taken)
+	}
+}
+
+// count is CountUserConnections, failing the test on error.
+func (e *env) count(t *testing.T, tenant, user string, max int) int {
+	t.Helper()
+	n, err := e.s.CountUserConnections(e.ctx, tenant, user, max)
+	must(t, err)
+	return n
+}
+
+// CountUserConnections counts one user's live connections, never more than
+// max, scoped like UserConnections.
+func testConnCount(t *testing.T, e *env) {
+	if n := e.count(t, tenantA, alice, 5); n != 0 {
+		t.Errorf("count of a user without connections = %d", n)
+	}
+	for i := range 5 {
+		e.putConn(t, fmt.Sprintf("a%d", i), tenantA, alice)
+	}
+	e.putConn(t, "b1", tenantA, bob)
+	e.putConn(t, "x1", tenantB, alice) // the same user id in another tenant is another user
+	for _, tc := range []struct {
+		tenant, user string
+		max, want    int
+	}{
+		{tenantA, alice, 0, 0},
+		{tenantA, alice, -1, 0},
+		{tenantA, alice, 1, 1},
+		{tenantA, alice, 3, 3},
+		{tenantA, alice, 5, 5},
+		{tenantA, alice, 6, 5},
+		{tenantA, alice, 101, 5},
+		{tenantA, bob, 1, 1},
+		{tenantA, bob, 2, 1},
+		{tenantB, alice, 2, 1},
+		{tenantB, bob, 2, 0},
+		{tenantA, carol, 1, 0},
+		{tenantC, alice, 1, 0},
+	} {
+		if got := e.count(t, tc.tenant, tc.user, tc.max); got != tc.want {
+			t.Errorf("CountUserConnections(%s, %s, %d) = %d, want %d", tc.tenant, tc.user, tc.max, got, tc.want)
+		}
+	}
+}
+
+// Expired connections not yet deleted do not count, wherever they sort
+// among the live ones (a DynamoDB Query's Limit counts them before its
+// filter drops them).
+func testConnCountExpired(t *testing.T, e *env) {
+	for i := range 12 {
+		e.putConn(t, fmt.Sprintf("a-expired-%02d", i), tenantA, alice)
+	}
+	later := e.clk.Now().Add(time.Hour)
+	for _, id := range []string{"b-live", "z-live"} {
+		e.putConn(t, id, tenantA, alice)
+		must(t, e.s.TouchConnection(e.ctx, id, later))
+	}
+	if n := e.count(t, tenantA, alice, 20); n != 14 {
+		t.Fatalf("count before expiry = %d, want 14", n)
+	}
+	e.clk.Advance(ttl + time.Second)
+	for _, tc := range []struct{ max, want int }{{1, 1}, {2, 2}, {3, 2}, {15, 2}} {
+		if got := e.count(t, tenantA, alice, tc.max); got != tc.want {
+			t.Errorf("count up to %d with 12 expired and 2 live connections = %d, want %d", tc.max, got, tc.want)
+		}
+	}
+	e.clk.Advance(time.Hour)
+	if n := e.count(t, tenantA, alice, 5); n != 0 {
+		t.Errorf("count once all expired = %d, want 0", n)
+	}
+}
+
+// $connect counts a user's connections right before writing one, and
+// $disconnect right after deleting one.
+func testConnCountConsistent(t *testing.T, e *env) {
+	for i := range 10 {
+		id := fmt.Sprintf("c%02d", i)
+		c := e.putConn(t, id, tenantA, alice)
+		if n := e.count(t, tenantA, alice, 2); n != 1 {
+			t.Fatalf("count right after PutConnection(%s) = %d, want 1", id, n)
+		}
+		other := e.putConn(t, id+"-other", tenantA, alice)
+		if n := e.count(t, tenantA, alice, 3); n != 2 {
+			t.Fatalf("count right after the second PutConnection = %d, want 2", n)
+		}
+		if _, _, err := e.s.DeleteConnection(e.ctx, c.ConnectionID); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.count(t, tenantA, alice, 2); n != 1 {
+			t.Fatalf("count right after DeleteConnection(%s) = %d, want 1", id, n)
+		}
+		if _, _, err := e.s.DeleteConnection(e.ctx, other.ConnectionID); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.count(t, tenantA, alice, 1); n != 0 {
+			t.Fatalf("count right after deleting the last connection = %d, want 0", n)
+		}
 	}
 }

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
+)
+
+// TestNoGhostsAfterKill: a user connected to `switchboard dev` when it is
+// killed (kill -9: no $disconnect runs) is not listed online by the next
+// process on the same data directory, neither for the tenant nor in the
+// room they had joined (issue 12: they were, for the connection TTL).
+func TestNoGhostsAfterKill(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	token := func(user, name string) string {
+		t.Helper()
+		out, err := exec.Command(bin, "token", "--data", data, "--user", user, "--name", name, "--tenant", "acme").Output()
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	alice, bob := token("alice", "Alice"), token("bob", "Bob")
+
+	url, first, _ := startDevProcess(t, bin, data)
+	a := dialDev(t, url, alice)
+	var room struct {
+		RoomID string `json:"roomId"`
+	}
+	request(t, a, "createRoom", map[string]any{"name": "Lobby"}, &room)
+	request(t, a, "joinRoom", map[string]any{"roomId": room.RoomID}, nil)
+	if names := onlineUsers(t, a, nil); !slices.Equal(names, []string{"alice"}) {
+		t.Fatalf("online before the kill: %v, want [alice]", names)
+	}
+	if err := first.Process.Kill(); err != nil { // SIGKILL: nothing runs
+		t.Fatal(err)
+	}
+	first.Wait()
+	a.Close()
+
+	url, _, logs := startDevProcess(t, bin, data)
+	b := dialDev(t, url, bob)
+	if names := onlineUsers(t, b, nil); !slices.Equal(names, []string{"bob"}) {
+		t.Errorf("online after the restart: %v, want [bob] (alice's connection died with the killed process)", names)
+	}
+	request(t, b, "joinRoom", map[string]any{"roomId": room.RoomID}, nil)
+	if names := onlineUsers(t, b, &room.RoomID); !slices.Equal(names, []string{"bob"}) {
+		t.Errorf("in the room after the restart: %v, want [bob]", names)
+	}
+	if !strings.Contains(logs.String(), "connections of the previous process") {
+		t.Errorf("no log line about the previous process's connections:\n%s", logs.String())
+	}
+}
+
+// onlineUsers asks getOnlineUsers (of a room, or of the tenant) and returns
+// the user ids.
+func onlineUsers(t *testing.T, c *websocket.Conn, roomID *string) []string {
+	t.Helper()
+	data := map[string]any{}
+	if roomID != nil {
+		data["roomId"] = *roomID
+	}
+	var out struct {
+		Users []struct {
+			UserID string `json:"userId"`
+		} `json:"users"`
+	}
+	request(t, c, "getOnlineUsers", data, &out)
+	var ids []string
+	for _, u := range out.Users {
+		ids = append(ids, u.UserID)
+	}
+	return ids
+}
+
+// startDevProcess starts `switchboard dev` and returns its WebSocket URL,
+// the process (the test kills it) and its log output.
+func startDevProcess(t *testing.T, bin, data string) (string, *exec.Cmd, *testutil.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")) // not the user's
+	stdout, _ := cmd.StdoutPipe()
+	logs := &testutil.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`WebSocket:\s+(ws://\S+)\?token=`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case url := <-urls:
+		return url, cmd, logs
+	case <-time.After(30 * time.Second):
+		t.Fatalf("switchboard dev did not start:\n%s", logs.String())
+		return "", nil, nil
+	}
+}
