@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/originguard"
 	"github.com/switchboard-ws/switchboard/internal/routeselect"
 	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/sigv4"
@@ -127,9 +128,18 @@ type Limits struct {
 	ConnectRate           *float64 `yaml:"connectRate"`
 }
 
-// Management configures the @connections API.
+// Management configures the @connections API (and the batch extension
+// and /metrics, which follow the same rules).
 type Management struct {
 	Credentials []Credential `yaml:"credentials"`
+	// AllowedOrigins are web origins allowed to call them besides the
+	// gateway's own ("https://admin.example.com"; "*": any). Browsers send
+	// an Origin; SDKs and curl do not.
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+	// AllowedHosts are host names served besides the loopback names, the
+	// address a client reached, domainName and the API's execute-api name
+	// ("*.example.com" for a domain's names; "*": any Host).
+	AllowedHosts []string `yaml:"allowedHosts"`
 }
 
 // Credential is one key pair allowed to call the management API.
@@ -324,6 +334,7 @@ func (f *File) walk(builtins Builtins, rt *Runtime) (gateway.Options, error) {
 			opts.Credentials[c.AccessKeyID] = secret
 		}
 	}
+	f.Management.guard(&opts, bad)
 	f.queues(fns, rt, bad, opts.Credentials)
 	if len(errs) > 0 {
 		return gateway.Options{}, errors.Join(errs...)
@@ -555,4 +566,20 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 		}
 	}
 	return out
+}
+
+// guard checks management.allowedHosts and allowedOrigins and sets them
+// in opts.
+func (m Management) guard(opts *gateway.Options, bad func(field, format string, args ...any)) {
+	for i, h := range m.AllowedHosts {
+		if _, err := originguard.New(originguard.Config{Hosts: []string{h}}); err != nil {
+			bad(fmt.Sprintf("management.allowedHosts[%d]", i), "%q: want a host name or address, \"*.domain\" or \"*\"", h)
+		}
+	}
+	for i, o := range m.AllowedOrigins {
+		if _, err := originguard.New(originguard.Config{Origins: []string{o}}); err != nil {
+			bad(fmt.Sprintf("management.allowedOrigins[%d]", i), "%q: want scheme://host[:port] such as https://admin.example.com, or \"*\"", o)
+		}
+	}
+	opts.AllowedHosts, opts.AllowedOrigins = m.AllowedHosts, m.AllowedOrigins
 }

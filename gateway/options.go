@@ -53,6 +53,23 @@ type Options struct {
 	// client would otherwise look like loopback.
 	Credentials sigv4.Credentials
 
+	// Browser protection of the control endpoints (the management API, the
+	// batch extension, /metrics, and whatever Server.Protect guards): they
+	// refuse cross-origin requests and, where the loopback-only rule applies
+	// (no Credentials; /metrics always), requests whose Host does not name
+	// this gateway (DNS rebinding). See package originguard and
+	// docs/config.md. SDKs and curl send no Origin and are not affected.
+	//
+	// AllowedOrigins are origins allowed besides the gateway's own
+	// ("https://admin.example.com"; "*" allows any).
+	AllowedOrigins []string
+	// AllowedHosts are host names (or addresses) served besides the
+	// loopback names and addresses, the address the client reached,
+	// DomainName and ExecuteAPIHost ("*.example.com" for a domain's names;
+	// "*" allows any Host).
+	AllowedHosts []string
+	guard        *guard // built by validate
+
 	// NotFound serves requests outside /{Stage}; nil answers 403 Forbidden as
 	// API Gateway does for unknown paths.
 	NotFound http.Handler
@@ -176,6 +193,9 @@ func (o *Options) validate() error {
 				return fmt.Errorf("gateway: Options.Authorizer.IdentitySources[%d]: %w", i, err)
 			}
 		}
+	}
+	if err := o.buildGuard(); err != nil {
+		return err
 	}
 	l := o.Limits
 	for name, v := range map[string]int{"MaxMessageBytes": l.MaxMessageBytes, "MaxFrameBytes": l.MaxFrameBytes, "SendQueueBytes": l.SendQueueBytes, "InboundQueue": l.InboundQueue, "InboundQueueBytes": l.InboundQueueBytes} {
