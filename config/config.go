@@ -126,6 +126,10 @@ type Limits struct {
 	InboundQueue          *int     `yaml:"inboundQueue"`
 	InboundQueueBytes     *int     `yaml:"inboundQueueBytes"`
 	ConnectRate           *float64 `yaml:"connectRate"`
+
+	// Server pings: off unless pingInterval is set (AWS sends none).
+	PingInterval   string `yaml:"pingInterval"`
+	MaxMissedPongs *int   `yaml:"maxMissedPongs"`
 }
 
 // Management configures the @connections API (and the batch extension
@@ -552,6 +556,11 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 		default:
 			out.ConnectRate = *l.ConnectRate
 		}
+	}
+	dur("pingInterval", l.PingInterval, &out.PingInterval)
+	size("maxMissedPongs", l.MaxMissedPongs, &out.MaxMissedPongs, 1000)
+	if l.MaxMissedPongs != nil && l.PingInterval == "" {
+		bad("limits.maxMissedPongs", "only with limits.pingInterval (pings are off without it)")
 	}
 	if out.MaxFrameBytes > 0 && out.MaxMessageBytes > 0 && out.MaxFrameBytes > out.MaxMessageBytes {
 		bad("limits.maxFrameBytes", "larger than limits.maxMessageBytes")

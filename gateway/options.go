@@ -114,6 +114,15 @@ type Limits struct {
 	// admits one connection every 1/rate seconds). Zero means 500 as on AWS;
 	// negative: no limit.
 	ConnectRate float64
+
+	// Server pings (ping.go). API Gateway sends none, so they are off by
+	// default. With PingInterval set, the gateway sends a ping every
+	// PingInterval; a client that has sent nothing, not even a pong, for
+	// MaxMissedPongs pings in a row is closed with 1001 "Ping timeout"
+	// ($disconnect runs). Pings and pongs do not count as activity for
+	// IdleTimeout, as on AWS.
+	PingInterval   time.Duration // 0: no pings
+	MaxMissedPongs int           // 2 (with PingInterval)
 }
 
 // Defaults matching AWS API Gateway.
@@ -129,6 +138,10 @@ const (
 	DefaultInboundQueueBytes     = 1 << 20
 	DefaultConnectRate           = 500
 )
+
+// DefaultMaxMissedPongs is how many pings in a row a client may leave
+// unanswered (Limits.MaxMissedPongs), as nats-server's ping_max.
+const DefaultMaxMissedPongs = 2
 
 func (l *Limits) applyDefaults() {
 	def := func(v *int, d int) {
@@ -152,6 +165,9 @@ func (l *Limits) applyDefaults() {
 	defd(&l.IntegrationTimeout, DefaultIntegrationTimeout)
 	defd(&l.ConnectTimeout, DefaultIntegrationTimeout)
 	defd(&l.WriteTimeout, DefaultWriteTimeout)
+	if l.PingInterval > 0 {
+		def(&l.MaxMissedPongs, DefaultMaxMissedPongs)
+	}
 	if l.ConnectRate == 0 {
 		l.ConnectRate = DefaultConnectRate
 	}
@@ -207,6 +223,9 @@ func (o *Options) validate() error {
 		if v < 0 {
 			return fmt.Errorf("gateway: Options.Limits.%s: must not be negative", name)
 		}
+	}
+	if l.PingInterval < 0 || l.MaxMissedPongs < 0 {
+		return fmt.Errorf("gateway: Options.Limits.PingInterval and MaxMissedPongs: must not be negative")
 	}
 	if l.IntegrationTimeout < minIntegrationTimeout {
 		return fmt.Errorf("gateway: Options.Limits.IntegrationTimeout: %v is shorter than %v", l.IntegrationTimeout, minIntegrationTimeout)

@@ -70,7 +70,10 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 }
 
 // slowConsumer drops what is queued, queues a 1008 close, and shortens the
-// deadline of the write under way so that a stuck client is let go soon.
+// deadline of the write under way so that a stuck client is let go soon:
+// if the client reads again within closeGrace, the rest of the frame being
+// written and the 1008 close reach it; otherwise the write fails and the
+// socket is reset (writeLoop), freeing what the kernel held for it.
 func (c *conn) slowConsumer() {
 	c.mu.Lock()
 	if c.state != stateOpen {
@@ -120,6 +123,12 @@ func (c *conn) writeLoop() {
 			c.setWriteDeadline(time.Now().Add(closeGrace))
 		} else {
 			c.refreshWriteDeadline()
+			if c.closing.Load() {
+				// A close began after the batch was taken: slowConsumer
+				// shortened the deadline, perhaps before the refresh
+				// above lengthened it again.
+				c.setWriteDeadline(time.Now().Add(closeGrace))
+			}
 		}
 		var err error
 		if len(batch) == 1 {
@@ -140,10 +149,11 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			// The peer is gone or stuck: drop the TCP connection; the reader
-			// sees it and finishes the connection.
+			// The peer is gone or stuck: reset the TCP connection (what it
+			// has not read is dropped, not kept in a FIN-WAIT socket); the
+			// reader sees it and finishes the connection.
 			c.startClose(causeWriteFailed, wsproto.CloseAbnormal, "", nil)
-			c.nc.Close()
+			closeAbortively(c.nc)
 			c.mu.Lock()
 			c.writing = false
 			c.queue = nil
