@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -41,6 +42,7 @@ type Config struct {
 // concurrent use.
 type Guard struct {
 	hosts     map[string]bool
+	ips       map[netip.Addr]bool
 	suffixes  []string // ".example.com" for "*.example.com"
 	anyHost   bool
 	origins   map[string]bool
@@ -49,7 +51,7 @@ type Guard struct {
 
 // New checks c and returns its Guard; errors name the entry at fault.
 func New(c Config) (*Guard, error) {
-	g := &Guard{hosts: map[string]bool{}, origins: map[string]bool{}}
+	g := &Guard{hosts: map[string]bool{}, ips: map[netip.Addr]bool{}, origins: map[string]bool{}}
 	for _, h := range c.Hosts {
 		switch n := HostName(h); {
 		case strings.ContainsAny(h, "/ @?#"):
@@ -61,7 +63,11 @@ func New(c Config) (*Guard, error) {
 		case n == "" || strings.Contains(n, "*"):
 			return nil, fmt.Errorf("originguard: host %q: want a host name or address, \"*.domain\" or \"*\"", h)
 		default:
-			g.hosts[n] = true
+			if ip, err := netip.ParseAddr(n); err == nil {
+				g.ips[ip.Unmap()] = true
+			} else {
+				g.hosts[n] = true
+			}
 		}
 	}
 	for _, o := range c.Origins {
@@ -117,8 +123,9 @@ func (g *Guard) CheckHost(r *http.Request) string {
 			return ""
 		}
 	}
-	if ip := net.ParseIP(h); ip != nil {
-		if ip.IsLoopback() || g.hosts[ip.String()] || isLocalAddr(r, ip) {
+	if ip, err := netip.ParseAddr(h); err == nil {
+		ip = ip.Unmap()
+		if ip.IsLoopback() || g.ips[ip] || isLocalAddr(r, ip) {
 			return ""
 		}
 	}
@@ -149,31 +156,23 @@ func (g *Guard) CheckOrigin(r *http.Request) string {
 }
 
 // isLocalAddr reports whether ip is the address r's connection reached.
-func isLocalAddr(r *http.Request, ip net.IP) bool {
+func isLocalAddr(r *http.Request, ip netip.Addr) bool {
 	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok {
 		return false
 	}
-	lh, _, err := net.SplitHostPort(la.String())
-	if err != nil {
-		return false
-	}
-	lip := net.ParseIP(lh)
-	return lip != nil && lip.Equal(ip)
+	ap, err := netip.ParseAddrPort(la.String())
+	return err == nil && ap.Addr().Unmap() == ip
 }
 
 // HostName lowercases a host, drops its port, the brackets of an IPv6
-// address and a final dot; an IP address is written the standard way.
+// address and a final dot.
 func HostName(h string) string {
-	h = strings.ToLower(strings.TrimSpace(h))
+	h = strings.TrimSpace(h)
 	if hh, _, err := net.SplitHostPort(h); err == nil {
 		h = hh
 	}
-	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
-	if ip := net.ParseIP(h); ip != nil {
-		return ip.String()
-	}
-	return h
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
 }
 
 // normalizeOrigin writes an origin as scheme://host[:port], lowercased,
