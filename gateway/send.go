@@ -71,7 +71,7 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 
 // slowConsumer drops what is queued, queues a 1008 close, and shortens the
 // deadline of the write under way so that a stuck client is let go soon:
-// if the client reads again within closeGrace, the rest of the frame being
+// if the client reads again within closeWriteGrace, the rest of the frame being
 // written and the 1008 close reach it; otherwise the write fails and the
 // socket is reset (writeLoop), freeing what the kernel held for it.
 func (c *conn) slowConsumer() {
@@ -87,7 +87,7 @@ func (c *conn) slowConsumer() {
 	c.mu.Unlock()
 	c.srv.log.Warn("closing slow consumer", "connectionId", c.meta.id, "sendQueueBytes", c.srv.limits.SendQueueBytes)
 	c.closeWith(causeSlowConsumer, wsproto.ClosePolicyViolation, fmt.Sprintf("Slow consumer: more than %d bytes queued", c.srv.limits.SendQueueBytes))
-	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	c.nc.SetWriteDeadline(time.Now().Add(c.closeWriteGrace()))
 }
 
 // writeLoop drains the send queue: everything queued at the time goes out in
@@ -120,14 +120,14 @@ func (c *conn) writeLoop() {
 			n += len(f)
 		}
 		if closing {
-			c.setWriteDeadline(time.Now().Add(closeGrace))
+			c.setWriteDeadline(time.Now().Add(c.closeWriteGrace()))
 		} else {
 			c.refreshWriteDeadline()
 			if c.closing.Load() {
 				// A close began after the batch was taken: slowConsumer
 				// shortened the deadline, perhaps before the refresh
 				// above lengthened it again.
-				c.setWriteDeadline(time.Now().Add(closeGrace))
+				c.setWriteDeadline(time.Now().Add(c.closeWriteGrace()))
 			}
 		}
 		var err error
@@ -166,6 +166,12 @@ func (c *conn) writeLoop() {
 			c.nc.SetReadDeadline(time.Now().Add(closeGrace))
 		}
 	}
+}
+
+// closeWriteGrace is how long a write may wait once the connection is
+// closing: closeGrace, or WriteTimeout if shorter.
+func (c *conn) closeWriteGrace() time.Duration {
+	return min(closeGrace, c.srv.limits.WriteTimeout)
 }
 
 // refreshWriteDeadline makes sure the next write has at least

@@ -70,7 +70,7 @@ func (g *testGateway) waitDisconnect(t *testing.T, id string) (int64, string) {
 // finds what its own small buffer held, then the reset, not the rest.
 func TestSlowConsumerSocketIsReset(t *testing.T) {
 	t.Parallel()
-	g := start(t, gateway.Options{Limits: gateway.Limits{MaxMessageBytes: 16 << 10, SendQueueBytes: 64 << 10}}, "$connect", "$disconnect")
+	g := start(t, gateway.Options{Limits: gateway.Limits{MaxMessageBytes: 16 << 10, SendQueueBytes: 64 << 10, WriteTimeout: 500 * time.Millisecond}}, "$connect", "$disconnect")
 	nc, br := g.dialSmallBuffer(t)
 	id := g.connID(t, 0)
 	frame := []byte(strings.Repeat("s", 16<<10))
