@@ -21,9 +21,19 @@ type guard struct {
 // DomainName is served too; ExecuteAPIHost is added at check time, as the
 // API id and region take their defaults after validate.
 func (o *Options) buildGuard() error {
+	for i, h := range o.AllowedHosts {
+		if _, err := originguard.New(originguard.Config{Hosts: []string{h}}); err != nil {
+			return fmt.Errorf("gateway: Options.AllowedHosts[%d]: %w", i, err)
+		}
+	}
+	for i, origin := range o.AllowedOrigins {
+		if _, err := originguard.New(originguard.Config{Origins: []string{origin}}); err != nil {
+			return fmt.Errorf("gateway: Options.AllowedOrigins[%d]: %w", i, err)
+		}
+	}
 	hosts := append([]string(nil), o.AllowedHosts...)
-	if o.DomainName != "" {
-		hosts = append(hosts, o.DomainName)
+	if _, err := originguard.New(originguard.Config{Hosts: []string{o.DomainName}}); err == nil {
+		hosts = append(hosts, o.DomainName) // a DomainName that is no host name never matches a Host
 	}
 	rules, err := originguard.New(originguard.Config{Hosts: hosts, Origins: o.AllowedOrigins})
 	if err != nil {

@@ -48,9 +48,10 @@ type Options struct {
 	// Credentials, when non-empty, make the management API require a valid
 	// SigV4 signature (service execute-api) made with one of them. When empty,
 	// the management API only answers requests from loopback addresses that
-	// carry none of the headers a proxy adds (Forwarded, X-Forwarded-For,
-	// X-Forwarded-Host, X-Real-IP): behind a local reverse proxy every
-	// client would otherwise look like loopback.
+	// carry none of the headers a proxy adds (localonly.ForwardingHeaders:
+	// Forwarded, Via, X-Forwarded-*, X-Real-IP, CF-Connecting-IP, ...):
+	// behind a local reverse proxy every client would otherwise look like
+	// loopback.
 	Credentials sigv4.Credentials
 
 	// Browser protection of the control endpoints (the management API, the
