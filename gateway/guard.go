@@ -59,12 +59,18 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, what string, loca
 			} else {
 				why = "only clients on this machine are served without credentials"
 			}
-		} else if why = g.rules.CheckHost(r); why != "" && strings.EqualFold(originguard.HostName(r.Host), s.ExecuteAPIHost()) {
-			why = ""
+		} else if why = g.rules.CheckHost(r); why != "" {
+			if strings.EqualFold(originguard.HostName(r.Host), s.ExecuteAPIHost()) {
+				why = ""
+			} else {
+				why += ": allow a name with AllowedHosts (YAML management.allowedHosts)"
+			}
 		}
 	}
 	if why == "" {
-		why = g.rules.CheckOrigin(r)
+		if why = g.rules.CheckOrigin(r); why != "" {
+			why += ": allow an origin with AllowedOrigins (YAML management.allowedOrigins)"
+		}
 	}
 	if why == "" {
 		return true

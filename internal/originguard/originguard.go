@@ -129,7 +129,7 @@ func (g *Guard) CheckHost(r *http.Request) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("the host name %q does not name this server (DNS rebinding?); configure it as an allowed host to use it", r.Host)
+	return fmt.Sprintf("the host name %q does not name this server (DNS rebinding?)", r.Host)
 }
 
 // CheckOrigin returns why r is a cross-origin request, or "": an Origin
@@ -145,7 +145,7 @@ func (g *Guard) CheckOrigin(r *http.Request) string {
 			return ""
 		}
 		if !ok || n != ownOrigin(n, r.Host) {
-			return fmt.Sprintf("cross-origin requests are refused (Origin %q); configure it as an allowed origin to accept it", o)
+			return fmt.Sprintf("cross-origin requests are refused (Origin %q)", o)
 		}
 	}
 	switch r.Header.Get("Sec-Fetch-Site") {
