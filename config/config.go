@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/integration"
 	"github.com/switchboard-ws/switchboard/integration/lambda"
+	"github.com/switchboard-ws/switchboard/internal/originguard"
 	"github.com/switchboard-ws/switchboard/internal/routeselect"
 	"github.com/switchboard-ws/switchboard/queue"
 	"github.com/switchboard-ws/switchboard/sigv4"
@@ -136,11 +137,23 @@ type Limits struct {
 	SourceConnectRate    *float64 `yaml:"sourceConnectRate"`
 	MaxSourceConnections *int     `yaml:"maxSourceConnections"`
 	MaxSources           *int     `yaml:"maxSources"`
+	// Server pings: off unless pingInterval is set (AWS sends none).
+	PingInterval   string `yaml:"pingInterval"`
+	MaxMissedPongs *int   `yaml:"maxMissedPongs"`
 }
 
-// Management configures the @connections API.
+// Management configures the @connections API (and the batch extension
+// and /metrics, which follow the same rules).
 type Management struct {
 	Credentials []Credential `yaml:"credentials"`
+	// AllowedOrigins are web origins allowed to call them besides the
+	// gateway's own ("https://admin.example.com"; "*": any). Browsers send
+	// an Origin; SDKs and curl do not.
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+	// AllowedHosts are host names served besides the loopback names, the
+	// address a client reached, domainName and the API's execute-api name
+	// ("*.example.com" for a domain's names; "*": any Host).
+	AllowedHosts []string `yaml:"allowedHosts"`
 }
 
 // Credential is one key pair allowed to call the management API.
@@ -335,6 +348,7 @@ func (f *File) walk(builtins Builtins, rt *Runtime) (gateway.Options, error) {
 			opts.Credentials[c.AccessKeyID] = secret
 		}
 	}
+	f.Management.guard(&opts, bad)
 	f.queues(fns, rt, bad, opts.Credentials)
 	if len(errs) > 0 {
 		return gateway.Options{}, errors.Join(errs...)
@@ -554,6 +568,11 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 		}
 	}
 	l.buildListener(&out, bad)
+	dur("pingInterval", l.PingInterval, &out.PingInterval)
+	size("maxMissedPongs", l.MaxMissedPongs, &out.MaxMissedPongs, 1000)
+	if l.MaxMissedPongs != nil && l.PingInterval == "" {
+		bad("limits.maxMissedPongs", "only with limits.pingInterval (pings are off without it)")
+	}
 	if out.MaxFrameBytes > 0 && out.MaxMessageBytes > 0 && out.MaxFrameBytes > out.MaxMessageBytes {
 		bad("limits.maxFrameBytes", "larger than limits.maxMessageBytes")
 	}
@@ -618,4 +637,20 @@ func (l Limits) buildListener(out *gateway.Limits, bad func(field, format string
 			out.SourceConnectRate = *v
 		}
 	}
+}
+
+// guard checks management.allowedHosts and allowedOrigins and sets them
+// in opts.
+func (m Management) guard(opts *gateway.Options, bad func(field, format string, args ...any)) {
+	for i, h := range m.AllowedHosts {
+		if _, err := originguard.New(originguard.Config{Hosts: []string{h}}); err != nil {
+			bad(fmt.Sprintf("management.allowedHosts[%d]", i), "%q: want a host name or address, \"*.domain\" or \"*\"", h)
+		}
+	}
+	for i, o := range m.AllowedOrigins {
+		if _, err := originguard.New(originguard.Config{Origins: []string{o}}); err != nil {
+			bad(fmt.Sprintf("management.allowedOrigins[%d]", i), "%q: want scheme://host[:port] such as https://admin.example.com, or \"*\"", o)
+		}
+	}
+	opts.AllowedHosts, opts.AllowedOrigins = m.AllowedHosts, m.AllowedOrigins
 }

@@ -94,6 +94,11 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"builtin queue consumer", base + "queues:\n  fanout:\n    integration: {type: builtin, name: x}\n", "queues.fanout.integration"},
 		{"queue batch too big", base + "queues:\n  fanout:\n    batchSize: 11\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.batchSize"},
 		{"bad retry delay", base + "queues:\n  fanout:\n    retryDelay: soon\n    integration: {type: http, url: http://h/q}\n", "queues.fanout.retryDelay"},
+		{"bad ping interval", base + "limits:\n  pingInterval: -5s\n", "limits.pingInterval"},
+		{"zero missed pongs", base + "limits:\n  pingInterval: 30s\n  maxMissedPongs: 0\n", "limits.maxMissedPongs"},
+		{"missed pongs without pings", base + "limits:\n  maxMissedPongs: 3\n", "limits.maxMissedPongs"},
+		{"bad allowed host", base + "management:\n  allowedHosts: [\"http://gw.example\"]\n", "management.allowedHosts[0]"},
+		{"bad allowed origin", base + "management:\n  allowedOrigins: [ok.example, \"https://ok.example\"]\n", "management.allowedOrigins[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := config.Parse([]byte(tc.yaml))

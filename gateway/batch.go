@@ -17,7 +17,7 @@ import (
 // sends data as one text frame, built once, to every listed connection and
 // answers 200 {"gone": ["…"]} with the ids that are not connected. It is
 // authorized exactly as @connections is (SigV4 with the configured
-// credentials, or loopback only). Out-of-process handlers use it to fan out
+// credentials, or loopback only; never cross-origin). Out-of-process handlers use it to fan out
 // without one HTTP request per recipient.
 const BatchPath = "/@switchboard/connections"
 
@@ -34,7 +34,7 @@ type batchResponse struct {
 }
 
 func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
-	if s.verifier == nil && !s.localManager(w, r) {
+	if !s.admit(w, r, "batch", s.verifier == nil) {
 		return
 	}
 	if r.Method != http.MethodPost {

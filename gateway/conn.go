@@ -36,6 +36,13 @@ type conn struct {
 	meta connMeta
 
 	lastActive atomic.Int64 // unix nanoseconds of the last data frame, either way
+	// missedPongs counts the pings sent since the client last sent a frame
+	// (ping.go); pinger is the ping timer (nil when pings are off).
+	missedPongs atomic.Int32
+	pinger      *time.Timer
+	// clientClosed: the client's close frame arrived, so the closing
+	// handshake completed (only the reader uses it).
+	clientClosed bool
 
 	// closing is set with state leaving stateOpen, for the reader to check
 	// without the lock: once set, the reader drops what the client sends
@@ -80,6 +87,7 @@ func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 func (c *conn) readLoop() {
 	defer c.srv.wg.Done()
 	defer c.finish()
+	c.startPings()
 
 	var (
 		h     wsproto.Header
@@ -93,6 +101,7 @@ func (c *conn) readLoop() {
 			}
 			continue
 		}
+		c.heard()
 		if c.closing.Load() {
 			if !c.frameWhileClosing(&h) {
 				return
@@ -250,6 +259,7 @@ func (c *conn) control(op wsproto.Opcode, p []byte) bool {
 	case wsproto.OpPong:
 		return true
 	}
+	c.clientClosed = true
 	code, reason, ok := wsproto.ParseClosePayload(p)
 	if !ok {
 		c.startClose(causeProtocol, wsproto.CloseProtocolError, "Invalid close frame", wsproto.Frame(wsproto.OpClose, wsproto.ClosePayload(wsproto.CloseProtocolError, "Invalid close frame")))
@@ -441,9 +451,20 @@ func (c *conn) waitFlushed() {
 
 // finish runs when the reader stops: it drops the TCP connection and, unless
 // the dispatcher still has messages to run first, $disconnect.
+//
+// Unless the closing handshake completed (the client's close frame came),
+// the connection is reset rather than closed: a client that did not answer
+// within the close grace period, or that went away, has not read what is
+// still queued in the kernel, and a FIN would leave it there (a FIN-WAIT
+// socket holding up to the send buffer) for minutes.
 func (c *conn) finish() {
 	c.startClose(causeDropped, wsproto.CloseAbnormal, "", nil) // no-op if a cause is recorded
-	c.nc.Close()
+	c.stopPings()
+	if c.clientClosed {
+		c.nc.Close()
+	} else {
+		closeAbortively(c.nc)
+	}
 	c.mu.Lock()
 	c.state = stateClosed
 	c.readerDone = true

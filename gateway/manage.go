@@ -6,16 +6,15 @@ import (
 	"io"
 	"net/http"
 	"time"
-
-	"github.com/switchboard-ws/switchboard/internal/localonly"
 )
 
 // serveManagement is the @connections API: POST, GET and DELETE on
 // /{stage}/@connections/{id}, with API Gateway's status codes and error types.
 func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id string) {
-	// Without credentials, strangers are turned away before anything of
-	// the request body is read.
-	if s.verifier == nil && !s.localManager(w, r) {
+	// Strangers and web pages are turned away before anything of the
+	// request body is read: without credentials, all but loopback clients
+	// (guard.go).
+	if !s.admit(w, r, "management API", s.verifier == nil) {
 		return
 	}
 	// A body over the message limit is refused before it is read when its
@@ -77,18 +76,6 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 	case err != nil:
 		writeAWSError(w, http.StatusInternalServerError, "InternalServerErrorException", err.Error())
 	}
-}
-
-// localManager keeps strangers out of the management API when no
-// credentials are configured: only loopback clients are served, and only
-// when the request did not come through a proxy.
-func (s *Server) localManager(w http.ResponseWriter, r *http.Request) bool {
-	if why, attrs := localonly.Check(r); why != "" {
-		s.log.Info("management API request "+why+" refused (configure credentials to allow it)", attrs...)
-		writeAWSError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
-		return false
-	}
-	return true
 }
 
 type connectionInfoResponse struct {

@@ -220,7 +220,7 @@ func TestManagementRefusesNonLoopbackWithoutCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
-	req, _ := http.NewRequest("POST", "http://gw/dev/@connections/AAAAAAAAAAAAAAA=", bytes.NewReader([]byte("x")))
+	req, _ := http.NewRequest("POST", "http://127.0.0.1:8080/dev/@connections/AAAAAAAAAAAAAAA=", bytes.NewReader([]byte("x")))
 	req.RemoteAddr = "192.0.2.7:4242"
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
@@ -341,14 +341,15 @@ func TestManagementRefusesBeforeReadingTheBody(t *testing.T) {
 	}{
 		{"non-loopback caller", "192.0.2.7:4242", "", 10, 403},
 		{"through a proxy", "127.0.0.1:4242", "X-Forwarded-For", 10, 403},
+		{"cross-origin", "127.0.0.1:4242", "Origin", 10, 403},
 		{"declared over the limit", "127.0.0.1:4242", "", 1001, 413},
 	} {
 		body := &readTracker{r: strings.NewReader(strings.Repeat("x", int(tc.size)))}
-		req := httptest.NewRequest(http.MethodPost, "http://gw/dev/@connections/AAAAAAAAAAAAAAA=", body)
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/dev/@connections/AAAAAAAAAAAAAAA=", body)
 		req.RemoteAddr = tc.remote
 		req.ContentLength = tc.size
 		if tc.header != "" {
-			req.Header.Set(tc.header, "203.0.113.9")
+			req.Header.Set(tc.header, "http://203.0.113.9")
 		}
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, req)
@@ -361,7 +362,7 @@ func TestManagementRefusesBeforeReadingTheBody(t *testing.T) {
 	}
 	// A body over the limit without a declared length: 413 once the limit
 	// is passed.
-	req := httptest.NewRequest(http.MethodPost, "http://gw/dev/@connections/AAAAAAAAAAAAAAA=", io.MultiReader(strings.NewReader(strings.Repeat("x", 1001))))
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/dev/@connections/AAAAAAAAAAAAAAA=", io.MultiReader(strings.NewReader(strings.Repeat("x", 1001))))
 	req.RemoteAddr = "127.0.0.1:4242"
 	req.ContentLength = -1
 	rec := httptest.NewRecorder()

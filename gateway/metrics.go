@@ -19,12 +19,14 @@ const (
 	causeShutdown                       // Server.Shutdown (1001)
 	causeWriteFailed                    // a write to the socket failed or timed out
 	causeDropped                        // the TCP connection ended without a close frame (1006)
+	causePingTimeout                    // Limits.MaxMissedPongs pings unanswered (1001)
 	numCauses
 )
 
 var causeNames = [numCauses]string{
 	"client", "protocol_error", "deleted", "idle_timeout", "max_duration",
 	"slow_consumer", "shutdown", "write_failed", "dropped",
+	"ping_timeout",
 }
 
 // counter is an atomic counter on a cache line of its own, so that the

@@ -10,8 +10,6 @@ import (
 	rtmetrics "runtime/metrics"
 	"strconv"
 	"strings"
-
-	"github.com/switchboard-ws/switchboard/internal/localonly"
 )
 
 // MetricsPath is where Server.WithMetrics serves the metrics.
@@ -37,14 +35,10 @@ func (s *Server) WithMetrics() http.Handler {
 // MetricsHandler serves the server's metrics, and the process's memory
 // and goroutines, in the Prometheus text format (docs/metrics.md). Like the
 // management API without credentials, it answers only loopback clients
-// whose request did not come through a proxy.
+// whose request did not come through a proxy, with a Host that names this
+// gateway and from no other origin (Protect).
 func (s *Server) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why, attrs := localonly.Check(r); why != "" {
-			s.log.Info("metrics request "+why+" refused", attrs...)
-			http.Error(w, "Forbidden", http.StatusForbidden)
-			return
-		}
+	return s.Protect("metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
@@ -56,7 +50,7 @@ func (s *Server) MetricsHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 		w.Write(b.Bytes())
-	})
+	}))
 }
 
 // runtimeSamples are the runtime/metrics behind the Go metrics.

@@ -20,7 +20,7 @@ import (
 // scrape GETs the metrics as a loopback client and parses the samples.
 func scrape(t *testing.T, h http.Handler) map[string]float64 {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, gateway.MetricsPath, nil)
+	r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080"+gateway.MetricsPath, nil)
 	r.RemoteAddr = "127.0.0.1:40000"
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -192,7 +192,7 @@ func TestMetricsOnlyForLocalClients(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /metrics from loopback: %d", resp.StatusCode)
 	}
-	r := httptest.NewRequest(http.MethodPost, gateway.MetricsPath, nil)
+	r := httptest.NewRequest(http.MethodPost, "http://localhost:8080"+gateway.MetricsPath, nil)
 	r.RemoteAddr = "127.0.0.1:1"
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

@@ -48,10 +48,28 @@ type Options struct {
 	// Credentials, when non-empty, make the management API require a valid
 	// SigV4 signature (service execute-api) made with one of them. When empty,
 	// the management API only answers requests from loopback addresses that
-	// carry none of the headers a proxy adds (Forwarded, X-Forwarded-For,
-	// X-Forwarded-Host, X-Real-IP): behind a local reverse proxy every
-	// client would otherwise look like loopback.
+	// carry none of the headers a proxy adds (localonly.ForwardingHeaders:
+	// Forwarded, Via, X-Forwarded-*, X-Real-IP, CF-Connecting-IP, ...):
+	// behind a local reverse proxy every client would otherwise look like
+	// loopback.
 	Credentials sigv4.Credentials
+
+	// Browser protection of the control endpoints (the management API, the
+	// batch extension, /metrics, and whatever Server.Protect guards): they
+	// refuse cross-origin requests and, where the loopback-only rule applies
+	// (no Credentials; /metrics always), requests whose Host does not name
+	// this gateway (DNS rebinding). See package originguard and
+	// docs/config.md. SDKs and curl send no Origin and are not affected.
+	//
+	// AllowedOrigins are origins allowed besides the gateway's own
+	// ("https://admin.example.com"; "*" allows any).
+	AllowedOrigins []string
+	// AllowedHosts are host names (or addresses) served besides the
+	// loopback names and addresses, the address the client reached,
+	// DomainName and ExecuteAPIHost ("*.example.com" for a domain's names;
+	// "*" allows any Host).
+	AllowedHosts []string
+	guard        *guard // built by validate
 
 	// NotFound serves requests outside /{Stage}; nil answers 403 Forbidden as
 	// API Gateway does for unknown paths.
@@ -130,6 +148,14 @@ type Limits struct {
 	// MaxSources bounds the source addresses remembered at once (entries
 	// idle for long are forgotten first): default DefaultMaxSources.
 	MaxSources int
+	// Server pings (ping.go). API Gateway sends none, so they are off by
+	// default. With PingInterval set, the gateway sends a ping every
+	// PingInterval; a client that has sent nothing, not even a pong, for
+	// MaxMissedPongs pings in a row is closed with 1001 "Ping timeout"
+	// ($disconnect runs). Pings and pongs do not count as activity for
+	// IdleTimeout, as on AWS.
+	PingInterval   time.Duration // 0: no pings
+	MaxMissedPongs int           // 2 (with PingInterval)
 }
 
 // Defaults matching AWS API Gateway.
@@ -145,6 +171,10 @@ const (
 	DefaultInboundQueueBytes     = 1 << 20
 	DefaultConnectRate           = 500
 )
+
+// DefaultMaxMissedPongs is how many pings in a row a client may leave
+// unanswered (Limits.MaxMissedPongs), as nats-server's ping_max.
+const DefaultMaxMissedPongs = 2
 
 func (l *Limits) applyDefaults() {
 	def := func(v *int, d int) {
@@ -168,6 +198,9 @@ func (l *Limits) applyDefaults() {
 	defd(&l.IntegrationTimeout, DefaultIntegrationTimeout)
 	defd(&l.ConnectTimeout, DefaultIntegrationTimeout)
 	defd(&l.WriteTimeout, DefaultWriteTimeout)
+	if l.PingInterval > 0 {
+		def(&l.MaxMissedPongs, DefaultMaxMissedPongs)
+	}
 	if l.ConnectRate == 0 {
 		l.ConnectRate = DefaultConnectRate
 	}
@@ -210,6 +243,9 @@ func (o *Options) validate() error {
 			}
 		}
 	}
+	if err := o.buildGuard(); err != nil {
+		return err
+	}
 	l := o.Limits
 	for name, v := range map[string]int{"MaxMessageBytes": l.MaxMessageBytes, "MaxFrameBytes": l.MaxFrameBytes, "SendQueueBytes": l.SendQueueBytes, "InboundQueue": l.InboundQueue, "InboundQueueBytes": l.InboundQueueBytes} {
 		if v < 0 {
@@ -220,6 +256,9 @@ func (o *Options) validate() error {
 		if v < 0 {
 			return fmt.Errorf("gateway: Options.Limits.%s: must not be negative", name)
 		}
+	}
+	if l.PingInterval < 0 || l.MaxMissedPongs < 0 {
+		return fmt.Errorf("gateway: Options.Limits.PingInterval and MaxMissedPongs: must not be negative")
 	}
 	if l.IntegrationTimeout < minIntegrationTimeout {
 		return fmt.Errorf("gateway: Options.Limits.IntegrationTimeout: %v is shorter than %v", l.IntegrationTimeout, minIntegrationTimeout)

@@ -70,7 +70,10 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 }
 
 // slowConsumer drops what is queued, queues a 1008 close, and shortens the
-// deadline of the write under way so that a stuck client is let go soon.
+// deadline of the write under way so that a stuck client is let go soon:
+// if the client reads again within closeWriteGrace, the rest of the frame being
+// written and the 1008 close reach it; otherwise the write fails and the
+// socket is reset (writeLoop), freeing what the kernel held for it.
 func (c *conn) slowConsumer() {
 	c.mu.Lock()
 	if c.state != stateOpen {
@@ -84,7 +87,7 @@ func (c *conn) slowConsumer() {
 	c.mu.Unlock()
 	c.srv.log.Warn("closing slow consumer", "connectionId", c.meta.id, "sendQueueBytes", c.srv.limits.SendQueueBytes)
 	c.closeWith(causeSlowConsumer, wsproto.ClosePolicyViolation, fmt.Sprintf("Slow consumer: more than %d bytes queued", c.srv.limits.SendQueueBytes))
-	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	c.nc.SetWriteDeadline(time.Now().Add(c.closeWriteGrace()))
 }
 
 // writeLoop drains the send queue: everything queued at the time goes out in
@@ -117,9 +120,15 @@ func (c *conn) writeLoop() {
 			n += len(f)
 		}
 		if closing {
-			c.setWriteDeadline(time.Now().Add(closeGrace))
+			c.setWriteDeadline(time.Now().Add(c.closeWriteGrace()))
 		} else {
 			c.refreshWriteDeadline()
+			if c.closing.Load() {
+				// A close began after the batch was taken: slowConsumer
+				// shortened the deadline, perhaps before the refresh
+				// above lengthened it again.
+				c.setWriteDeadline(time.Now().Add(c.closeWriteGrace()))
+			}
 		}
 		var err error
 		if len(batch) == 1 {
@@ -140,10 +149,11 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			// The peer is gone or stuck: drop the TCP connection; the reader
-			// sees it and finishes the connection.
+			// The peer is gone or stuck: reset the TCP connection (what it
+			// has not read is dropped, not kept in a FIN-WAIT socket); the
+			// reader sees it and finishes the connection.
 			c.startClose(causeWriteFailed, wsproto.CloseAbnormal, "", nil)
-			c.nc.Close()
+			closeAbortively(c.nc)
 			c.mu.Lock()
 			c.writing = false
 			c.queue = nil
@@ -156,6 +166,12 @@ func (c *conn) writeLoop() {
 			c.nc.SetReadDeadline(time.Now().Add(closeGrace))
 		}
 	}
+}
+
+// closeWriteGrace is how long a write may wait once the connection is
+// closing: closeGrace, or WriteTimeout if shorter.
+func (c *conn) closeWriteGrace() time.Duration {
+	return min(closeGrace, c.srv.limits.WriteTimeout)
 }
 
 // refreshWriteDeadline makes sure the next write has at least

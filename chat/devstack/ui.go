@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-ws/switchboard/chat/web"
+	"github.com/switchboard-ws/switchboard/internal/localonly"
+	"github.com/switchboard-ws/switchboard/internal/originguard"
 )
 
 // DevTokenPath is the dev stack's endpoint that hands the browser UI a dev
@@ -220,53 +221,23 @@ func isInvisibleFormat(c rune) bool {
 	return false
 }
 
+// devTokenGuard allows the machine's own names only: loopback names and
+// addresses, and the address the connection reached.
+var devTokenGuard = originguard.MustNew(originguard.Config{})
+
 // refuseDevTokenClient returns why the request may not have a token, or "".
+// The rules are those of the gateway's control endpoints (packages
+// localonly and originguard).
 func refuseDevTokenClient(r *http.Request) string {
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-		if r.Header.Get(h) != "" {
-			return "dev tokens are not handed out through a proxy; use `switchboard token` instead"
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	switch why, _ := localonly.Check(r); why {
+	case "":
+	case localonly.ThroughProxy:
+		return "dev tokens are not handed out through a proxy; use `switchboard token` instead"
+	default:
 		return "dev tokens are only handed out to clients on this machine; use `switchboard token` instead"
 	}
-	if !localHost(r) {
+	if devTokenGuard.CheckHost(r) != "" {
 		return "the page's host name does not name this machine: open the UI at http://localhost or http://127.0.0.1"
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
-		return "cross-origin requests are refused"
-	}
-	if sfs := r.Header.Get("Sec-Fetch-Site"); sfs != "" && sfs != "same-origin" && sfs != "none" {
-		return "cross-site requests are refused"
-	}
-	return ""
-}
-
-// localHost reports whether the request's Host is localhost, a loopback
-// address, or the address the connection reached.
-func localHost(r *http.Request) bool {
-	h := r.Host
-	if hh, _, err := net.SplitHostPort(h); err == nil {
-		h = hh
-	}
-	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
-	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	if ip == nil {
-		return false
-	}
-	if ip.IsLoopback() {
-		return true
-	}
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if lh, _, err := net.SplitHostPort(la.String()); err == nil {
-			if lip := net.ParseIP(lh); lip != nil && lip.Equal(ip) {
-				return true
-			}
-		}
-	}
-	return false
+	return devTokenGuard.CheckOrigin(r)
 }

@@ -20,7 +20,7 @@ const module = "github.com/switchboard-ws/switchboard"
 var gatewayTier = []string{
 	"gateway", "integration", "config", "queue", "eventsource", "sigv4", "push",
 	"internal/wsproto", "internal/routeselect", "internal/tlsmux", "internal/localca",
-	"internal/connectproxy", "internal/localonly", "internal/httpserve",
+	"internal/connectproxy", "internal/localonly", "internal/httpserve", "internal/originguard",
 }
 
 // applicationOnly are what the gateway tier must not import.
