@@ -37,6 +37,19 @@ func roomsScope(tenantID, userID string, filter store.RoomFilter) string {
 	return "rooms\x00" + tenantID + "\x00" + userID + "\x00" + strconv.Itoa(int(filter))
 }
 
+// CursorKey derives Config.CursorKey from a deployment's secret (the
+// HS256 secret of its tokens), so that a deployment that has one signs its
+// cursors without another setting; the derived key reveals nothing of the
+// secret.
+func CursorKey(secret []byte) []byte {
+	if len(secret) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(cursorDomain + "key"))
+	return m.Sum(nil)
+}
+
 func (s *Service) cursorTag(scope, inner string) []byte {
 	m := hmac.New(sha256.New, s.cfg.CursorKey)
 	m.Write([]byte(cursorDomain))

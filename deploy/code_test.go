@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -274,6 +275,7 @@ func queueHandlers(t testing.TB, alt map[string]string) (broadcasters []string, 
 	refs := map[string]map[string]bool{} // function, method or package variable -> names it mentions
 	usesQueue := map[string]bool{}
 	takesSQS := map[string]bool{}
+	var imported map[string]bool // the package names the current file imports
 	mentions := func(name string, n ast.Node) {
 		if refs[name] == nil {
 			refs[name] = map[string]bool{}
@@ -283,6 +285,11 @@ func queueHandlers(t testing.TB, alt map[string]string) (broadcasters []string, 
 			case *ast.Ident:
 				refs[name][n.Name] = true
 			case *ast.SelectorExpr:
+				// errors.New is not chat's New: another package's names
+				// are not followed.
+				if x, ok := n.X.(*ast.Ident); ok && imported[x.Name] {
+					return false
+				}
 				refs[name][n.Sel.Name] = true
 				if in, ok := n.X.(*ast.SelectorExpr); ok && in.Sel.Name == "cfg" && n.Sel.Name == "Queue" {
 					usesQueue[name] = true
@@ -292,6 +299,15 @@ func queueHandlers(t testing.TB, alt map[string]string) (broadcasters []string, 
 		})
 	}
 	for _, f := range files {
+		imported = map[string]bool{}
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			n := path.Base(p)
+			if im.Name != nil {
+				n = im.Name.Name
+			}
+			imported[n] = true
+		}
 		for _, d := range f.Decls {
 			switch d := d.(type) {
 			case *ast.FuncDecl:

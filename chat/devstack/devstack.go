@@ -129,6 +129,9 @@ func New(opts Options) (*Stack, error) {
 	pusher := &lazyPusher{}
 	cfg := opts.Chat
 	cfg.ConnectionTTL, cfg.Now, cfg.Logger = opts.ConnectionTTL, opts.Now, log
+	if cfg.CursorKey == nil {
+		cfg.CursorKey = chat.CursorKey(secret)
+	}
 	// The queue needs the handler and the handler needs the queue: the
 	// handler reaches the service through the stack once it exists.
 	fanout := queue.Handler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {

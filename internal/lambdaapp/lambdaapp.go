@@ -51,7 +51,7 @@ var Handlers = []string{"authorizer", "connect", "disconnect", "message", "clean
 // Env lists every environment variable the bootstrap reads.
 var Env = []string{"_HANDLER", "TABLE_NAME", "CALLBACK_URL", "DYNAMODB_ENDPOINT", "JWT_SECRET", "JWKS_URL",
 	"JWT_ISSUER", "JWT_AUDIENCE", "JWT_TOKEN_USE", "MAX_CONTENT_BYTES", "CONNECTION_TTL", "TYPING_INTERVAL",
-	"FANOUT_QUEUE_URL", "FANOUT_THRESHOLD", "FANOUT_BATCH_SIZE", "SQS_ENDPOINT"}
+	"FANOUT_QUEUE_URL", "FANOUT_THRESHOLD", "FANOUT_BATCH_SIZE", "SQS_ENDPOINT", "CURSOR_KEY"}
 
 // Config is the validated environment.
 type Config struct {
@@ -137,6 +137,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			}
 			*dst = n
 		}
+	}
+	// Cursors are signed with CURSOR_KEY, else with a key derived from
+	// JWT_SECRET; with neither they are still bound to their listing.
+	if v := getenv("CURSOR_KEY"); v != "" {
+		c.Chat.CursorKey = []byte(v)
+	} else {
+		c.Chat.CursorKey = chat.CursorKey([]byte(getenv("JWT_SECRET")))
 	}
 	count("FANOUT_THRESHOLD", &c.Chat.FanoutThreshold, 10000)
 	// A batch's ids (about 20 bytes each) and a broadcast of up to 128 KiB

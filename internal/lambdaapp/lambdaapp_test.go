@@ -1,9 +1,41 @@
 package lambdaapp
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
+
+// TestCursorKeyFromEnv: a deployment signs its cursors, with CURSOR_KEY or
+// else a key derived from JWT_SECRET (never the secret itself); instances
+// with the same environment agree, and with neither cursors stay unsigned.
+func TestCursorKeyFromEnv(t *testing.T) {
+	key := func(env map[string]string) []byte {
+		env["_HANDLER"], env["TABLE_NAME"], env["CALLBACK_URL"] = "message", "chat", "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
+		c, err := ConfigFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Chat.CursorKey
+	}
+	fromSecret := key(map[string]string{"JWT_SECRET": "s3cret"})
+	switch {
+	case len(fromSecret) == 0:
+		t.Fatal("JWT_SECRET set: cursors are not signed")
+	case bytes.Contains(fromSecret, []byte("s3cret")):
+		t.Fatal("the cursor key contains the JWT secret")
+	case !bytes.Equal(fromSecret, key(map[string]string{"JWT_SECRET": "s3cret"})):
+		t.Fatal("two instances with the same JWT_SECRET derive different cursor keys")
+	case bytes.Equal(fromSecret, key(map[string]string{"JWT_SECRET": "other"})):
+		t.Fatal("different secrets derive the same cursor key")
+	}
+	if got := key(map[string]string{"JWT_SECRET": "s3cret", "CURSOR_KEY": "k"}); string(got) != "k" {
+		t.Fatalf("CURSOR_KEY set: key %q, want it", got)
+	}
+	if got := key(map[string]string{"JWKS_URL": "https://example.com/jwks"}); got != nil {
+		t.Fatalf("neither CURSOR_KEY nor JWT_SECRET: key %x, want none", got)
+	}
+}
 
 func TestConfigFromEnv(t *testing.T) {
 	base := map[string]string{"TABLE_NAME": "chat", "CALLBACK_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/prod"}
