@@ -86,4 +86,11 @@ func TestPostCommand(t *testing.T) {
 	if code, _, _ := run("post", id, "x"); code != 2 {
 		t.Fatalf("post without --endpoint: %d", code)
 	}
+	// One id in 64 starts with "-": it is an id, not an unknown flag, in
+	// either place.
+	for _, args := range [][]string{{"-fRgnEEJEWNPZwA=", "x", "--endpoint", endpoint}, {"--endpoint", endpoint, "-fRgnEEJEWNPZwA=", "x"}} {
+		if code, _, stderr := run(append([]string{"post"}, args...)...); code != 1 || !strings.Contains(stderr, "gone") {
+			t.Fatalf("post %q: %d %s, want the connection gone", args, code, stderr)
+		}
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,18 +27,13 @@ func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "Usage: switchboard post --endpoint URL [flags] CONNECTION_ID [MESSAGE]\n\nSigns with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when set.")
 		fs.PrintDefaults()
 	}
-	// Flags may follow the positional arguments.
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	// Flags may follow the positional arguments. A connection id may start
+	// with "-" (URL-safe base64): one is never taken for a flag.
+	flags, pos := splitArgs(fs, args)
+	if err := fs.Parse(flags); err != nil {
+		return errUsage
 	}
+	pos = append(pos, fs.Args()...)
 	wantArgs := 2
 	if *get || *del {
 		wantArgs = 1
@@ -84,4 +81,50 @@ func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("forbidden (403): the endpoint wants valid credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	}
 	return err
+}
+
+// looksLikeConnectionID says whether arg is a connection id as API Gateway
+// and Switchboard make them: 16 characters of URL-safe base64 ending in
+// "=" (no flag of post looks so).
+func looksLikeConnectionID(arg string) bool {
+	if len(arg) != 16 || arg[15] != '=' {
+		return false
+	}
+	for _, c := range arg[:15] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// splitArgs separates the flags of fs (with their values) from the
+// positional arguments, which may come first, last or in between; a
+// connection id is positional even when it starts with "-". After "--"
+// everything is positional.
+func splitArgs(fs *flag.FlagSet, args []string) (flags, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(pos, args[i+1:]...)
+		case looksLikeConnectionID(a) || !strings.HasPrefix(a, "-") || a == "-":
+			pos = append(pos, a)
+		default:
+			flags = append(flags, a)
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			f := fs.Lookup(name)
+			if f == nil || hasValue {
+				continue
+			}
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
+	}
+	return flags, pos
 }

@@ -190,9 +190,20 @@ func TestCDKTemplateEndToEnd(t *testing.T) {
 		t.Fatalf("first message %q, want the stream consumer's greeting", got)
 	}
 	c.WriteMessage(websocket.TextMessage, []byte(`{"action":"sendmessage","text":"hello"}`))
-	got := map[string]bool{read(): true, read(): true}
-	if !got[`{"queued":"hello","table":"`+table[1]+`"}`] || !got["worked: hello"] {
-		t.Fatalf("got %v, want the route response and the worker's answer", got)
+	// The route response and the worker's answer, in either order. A
+	// stream batch is delivered at least once, as on AWS: a retried one
+	// (its post timed out on a loaded machine) greets again.
+	got := map[string]bool{}
+	for want := 2; want > 0; {
+		m := read()
+		switch {
+		case m == "stream: INSERT":
+		case got[m] || (m != `{"queued":"hello","table":"`+table[1]+`"}` && m != "worked: hello"):
+			t.Fatalf("got %q after %v, want the route response and the worker's answer", m, got)
+		default:
+			got[m] = true
+			want--
+		}
 	}
 	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	chattest.Eventually(t, 30*time.Second, func() bool {
