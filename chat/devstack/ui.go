@@ -10,9 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/chat/web"
 	"github.com/switchboard-ws/switchboard/internal/localonly"
 	"github.com/switchboard-ws/switchboard/internal/originguard"
@@ -183,16 +183,13 @@ func validateDevIdentity(in devTokenRequest) (devTokenRequest, string, string) {
 	if out.Username == "" {
 		out.Username = out.UserID
 	}
-	if !utf8.ValidString(out.Username) {
-		return out, "username", "username must be valid UTF-8"
+	// The rule of every name (protocol.CheckText), as for the usernames
+	// of any token.
+	if err := protocol.CheckText(out.Username); err != nil {
+		return out, "username", "username " + err.Error()
 	}
 	if utf8.RuneCountInString(out.Username) > maxDevUsernameLen {
 		return out, "username", fmt.Sprintf("username must be at most %d characters", maxDevUsernameLen)
-	}
-	for _, c := range out.Username {
-		if unicode.IsControl(c) || isInvisibleFormat(c) {
-			return out, "username", "username must not contain control or invisible formatting characters"
-		}
 	}
 	if out.TenantID == "" {
 		out.TenantID = "default"
@@ -204,21 +201,6 @@ func validateDevIdentity(in devTokenRequest) (devTokenRequest, string, string) {
 		return out, "tenantId", "tenantId may use letters, digits and . _ - (and must start with a letter or digit)"
 	}
 	return out, "", ""
-}
-
-// isInvisibleFormat reports characters that reorder or hide text
-// (bidirectional controls, zero-width spaces, line separators) and would let
-// one name pass for another.
-func isInvisibleFormat(c rune) bool {
-	switch {
-	case c == '\u200b', c == '\u200e', c == '\u200f', c == '\u061c', c == '\ufeff', c == '\u00ad':
-		return true
-	case c >= '\u202a' && c <= '\u202e', c >= '\u2066' && c <= '\u2069':
-		return true
-	case c == '\u2028', c == '\u2029':
-		return true
-	}
-	return false
 }
 
 // devTokenGuard allows the machine's own names only: loopback names and
