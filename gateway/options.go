@@ -71,6 +71,12 @@ type Options struct {
 	AllowedHosts []string
 	guard        *guard // built by validate
 
+	// Cluster, when set, makes this server one node of several that share
+	// one connection namespace: its connection ids carry the node's prefix,
+	// and the management API, the batch extension, Post, Info, Disconnect
+	// and PostFrame reach ids of other nodes through it (package cluster).
+	Cluster Cluster
+
 	// NotFound serves requests outside /{Stage}; nil answers 403 Forbidden as
 	// API Gateway does for unknown paths.
 	NotFound http.Handler

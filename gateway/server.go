@@ -31,6 +31,9 @@ type Server struct {
 	limiter   *rate.Limiter // nil: no limit
 	sources   *sourceTable  // nil: no per-source limit
 	metrics   metrics
+	// cluster and its node prefix when clustered (cluster.go); nil alone.
+	cluster    Cluster
+	nodePrefix string
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -102,6 +105,12 @@ func New(opts Options) (*Server, error) {
 	if s.routes == nil {
 		s.routes = map[string]Route{}
 	}
+	if opts.Cluster != nil {
+		s.cluster, s.nodePrefix = opts.Cluster, opts.Cluster.NodePrefix()
+		if !ValidNodePrefix(s.nodePrefix) {
+			return nil, fmt.Errorf("gateway: cluster node prefix %q is not 4 characters of URL-safe base64", s.nodePrefix)
+		}
+	}
 	if len(opts.Credentials) > 0 {
 		s.verifier = &sigv4.Verifier{Credentials: opts.Credentials, Service: "execute-api", Region: opts.Region}
 	}
@@ -155,6 +164,9 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 	}
 	c := s.reg.get(id)
 	if c == nil {
+		if s.remote(id) {
+			return s.cluster.Post(ctx, id, data)
+		}
 		return ErrGone
 	}
 	return c.enqueue(wsproto.TextFrame(data), true)
@@ -168,6 +180,9 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // a few goroutines (one per CPU at most) write the frame to them directly,
 // without waiting, and only a socket that cannot take the whole frame at
 // once gets a writer goroutine for the rest (writeDirect).
+//
+// When clustered, the ids of other nodes are grouped by node and each node
+// is sent one request carrying the frame's payload once and its ids.
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
 	// Held from before the first claim until the direct writers are
 	// counted: see goroutines and writeDirect.
@@ -175,7 +190,16 @@ func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gon
 	defer s.wg.Done()
 	now := time.Now().UnixNano()
 	var direct []*conn
+	var byNode map[string][]string
 	for _, id := range ids {
+		if s.remote(id) {
+			if byNode == nil {
+				byNode = make(map[string][]string)
+			}
+			p := id[:NodePrefixLen]
+			byNode[p] = append(byNode[p], id)
+			continue
+		}
 		c := s.reg.get(id)
 		if c == nil {
 			gone = append(gone, id)
@@ -189,9 +213,16 @@ func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gon
 			direct = append(direct, c)
 		}
 	}
-	s.metrics.messagesOut.Add(uint64(len(ids) - len(gone)))
+	remote := 0
+	for _, g := range byNode {
+		remote += len(g)
+	}
+	s.metrics.messagesOut.Add(uint64(len(ids) - remote - len(gone)))
 	if len(direct) > 0 {
 		s.writeDirect(direct, frame)
+	}
+	if byNode != nil {
+		gone = append(gone, s.postRemote(ctx, byNode, frame)...)
 	}
 	return gone
 }
@@ -200,6 +231,9 @@ func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gon
 func (s *Server) Info(ctx context.Context, id string) (ConnectionInfo, error) {
 	c := s.reg.get(id)
 	if c == nil {
+		if s.remote(id) {
+			return s.cluster.Info(ctx, id)
+		}
 		return ConnectionInfo{}, ErrGone
 	}
 	return ConnectionInfo{
@@ -215,6 +249,9 @@ func (s *Server) Info(ctx context.Context, id string) (ConnectionInfo, error) {
 func (s *Server) Disconnect(ctx context.Context, id string) error {
 	c := s.reg.get(id)
 	if c == nil {
+		if s.remote(id) {
+			return s.cluster.Disconnect(ctx, id)
+		}
 		return ErrGone
 	}
 	c.closeWith(causeDeleted, wsproto.CloseNormal, "Connection Closed Normally")

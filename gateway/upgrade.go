@@ -150,7 +150,7 @@ func remoteIP(r *http.Request) string {
 // newConnMeta returns the identity of a new connection opened by r.
 func (s *Server) newConnMeta(r *http.Request, now time.Time) connMeta {
 	meta := connMeta{
-		id:          newID(),
+		id:          s.newConnID(),
 		connectedAt: now.UnixMilli(),
 		sourceIP:    remoteIP(r),
 		userAgent:   r.UserAgent(),

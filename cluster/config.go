@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Defaults of a Config.
+const (
+	// DefaultAPI is the subject namespace of a cluster: nodes that serve
+	// the same API share it.
+	DefaultAPI = "local"
+	// DefaultRequestTimeout bounds a request to another node (a post, a
+	// describe, a delete, a batch): past it the caller gets an error (500
+	// InternalServerErrorException through the management API), not 410,
+	// since the node may still hold the connection.
+	DefaultRequestTimeout = 3 * time.Second
+	// DefaultMaxMessageBytes is the largest message a node forwards or
+	// accepts from another (the gateway's own limit is checked before).
+	DefaultMaxMessageBytes = 128 * 1024
+	// DefaultJoinTimeout bounds connecting to NATS and starting the
+	// embedded server.
+	DefaultJoinTimeout = 10 * time.Second
+	// RouteUser is the user name of the embedded servers' routes; the
+	// password is Config.Secret.
+	RouteUser = "switchboard"
+)
+
+// Config says how a node joins its cluster: through an external NATS (URL)
+// or by running an embedded NATS server routed to its peers (Listen,
+// Peers, Secret). Exactly one of URL and Listen is set.
+type Config struct {
+	// API names the connection namespace: the subjects are
+	// switchboard.<API>.node.<prefix>.<op>. One NATS can carry several APIs.
+	// Default DefaultAPI.
+	API string
+
+	// URL is the external NATS, e.g. nats://user:pass@nats1:4222 (several,
+	// comma-separated, for a NATS cluster). Credentials may be in the URL
+	// or below.
+	URL             string
+	User, Password  string
+	Token           string
+	CAFile          string // TLS: the CA of the NATS servers' certificates
+	CertFile        string // TLS: a client certificate, with KeyFile
+	KeyFile         string
+	TLSRequired     bool // TLS even when the URL says nats://
+
+	// Listen is the address of this node's embedded NATS routes
+	// (host:port, e.g. 127.0.0.1:6222; port 0 picks a free one). Peers are
+	// the route addresses of the other nodes (host:port); routes are
+	// gossiped, so one live peer is enough to join. Secret is the route
+	// password every node of the cluster shares (required).
+	Listen string
+	Peers  []string
+	Secret string
+
+	// RequestTimeout bounds a request to another node; default
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxMessageBytes is the largest message forwarded or accepted;
+	// default DefaultMaxMessageBytes. Set it to the gateway's
+	// Limits.MaxMessageBytes.
+	MaxMessageBytes int
+
+	Logger *slog.Logger
+}
+
+// Embedded reports whether c runs an embedded NATS server.
+func (c *Config) Embedded() bool { return c.Listen != "" }
+
+// Validate checks c, naming the field that is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.API != "" && !validToken(c.API) {
+		errs = append(errs, fmt.Errorf("api: %q must be letters, digits, - and _ only", c.API))
+	}
+	switch {
+	case c.URL == "" && c.Listen == "":
+		errs = append(errs, errors.New("url or listen: one is required"))
+	case c.URL != "" && c.Listen != "":
+		errs = append(errs, errors.New("url and listen: set one (an external NATS, or the embedded one)"))
+	case c.URL != "":
+		for _, u := range strings.Split(c.URL, ",") {
+			if !strings.Contains(u, "://") {
+				errs = append(errs, fmt.Errorf("url: %q is not a URL (nats://host:4222, tls://host:4222)", u))
+			}
+		}
+		if len(c.Peers) > 0 || c.Secret != "" {
+			errs = append(errs, errors.New("peers and secret: only with listen (the embedded NATS)"))
+		}
+		if (c.CertFile == "") != (c.KeyFile == "") {
+			errs = append(errs, errors.New("certFile and keyFile: set both or neither"))
+		}
+		if c.Token != "" && c.User != "" {
+			errs = append(errs, errors.New("token and user: set one"))
+		}
+	default:
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("listen: %q: %w", c.Listen, err))
+		}
+		for i, p := range c.Peers {
+			if _, _, err := net.SplitHostPort(p); err != nil {
+				errs = append(errs, fmt.Errorf("peers[%d]: %q: %w", i, p, err))
+			}
+		}
+		if c.Secret == "" {
+			errs = append(errs, errors.New("secret: required with listen (the password of the routes between nodes)"))
+		}
+		if c.User != "" || c.Password != "" || c.Token != "" || c.CAFile != "" || c.CertFile != "" {
+			errs = append(errs, errors.New("user, password, token and TLS files: only with url (an external NATS)"))
+		}
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("requestTimeout: %v is negative", c.RequestTimeout))
+	}
+	if c.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("maxMessageBytes: %d is negative", c.MaxMessageBytes))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) applyDefaults() {
+	if c.API == "" {
+		c.API = DefaultAPI
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// validToken reports whether s can be one token of a subject.
+func validToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,71 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startEmbedded runs this node's NATS server: no client listener (the node
+// connects in-process, with a password made for it), routes on cfg.Listen
+// authenticated with RouteUser and cfg.Secret, routed to cfg.Peers.
+func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user, pass string, err error) {
+	host, portStr, _ := net.SplitHostPort(cfg.Listen)
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("cluster: listen %q: %w", cfg.Listen, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	user, pass = "node", hex.EncodeToString(b[:])
+	opts := &server.Options{
+		ServerName: "switchboard-" + hex.EncodeToString(b[:4]),
+		DontListen: true, // clients: this node only, in-process
+		Username:   user,
+		Password:   pass,
+		NoSigs:     true,
+		Cluster: server.ClusterOpts{
+			Name:     "switchboard-" + cfg.API,
+			Host:     host,
+			Port:     port,
+			Username: RouteUser,
+			Password: cfg.Secret,
+		},
+	}
+	for _, p := range cfg.Peers {
+		opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats", User: url.UserPassword(RouteUser, cfg.Secret), Host: p})
+	}
+	ns, err = server.NewServer(opts)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("cluster: embedded NATS: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{cfg.Logger.With("component", "nats")}, false, false, false)
+	ns.Start() // returns once listening; the server owns its goroutines, Shutdown ends them
+	if !ns.ReadyForConnections(timeout) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, "", "", fmt.Errorf("cluster: embedded NATS did not start within %v (is %s free?)", timeout, cfg.Listen)
+	}
+	return ns, user, pass, nil
+}
+
+// natsLogger writes the embedded server's log to slog. Route errors (a peer
+// with the wrong secret, a peer unreachable) are warnings.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any)  {}
+func (l natsLogger) Tracef(format string, v ...any)  {}

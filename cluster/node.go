@@ -1,0 +1,367 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/switchboard-ws/switchboard/gateway"
+)
+
+// Local is what a node serves to the others: the connections its gateway
+// holds. *gateway.Server implements it.
+type Local interface {
+	Post(ctx context.Context, id string, data []byte) error
+	Info(ctx context.Context, id string) (gateway.ConnectionInfo, error)
+	Disconnect(ctx context.Context, id string) error
+	PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string)
+}
+
+var (
+	_ gateway.Cluster = (*Node)(nil)
+	_ Local           = (*gateway.Server)(nil)
+)
+
+// maxPrefixClaims bounds the tries at a prefix no live node has.
+const maxPrefixClaims = 8
+
+// Node is one gateway node's membership of a cluster. Join it, pass it as
+// gateway.Options.Cluster, Serve the gateway, and Close it after the
+// gateway's Shutdown.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	ns     *server.Server // the embedded server; nil with an external NATS
+	prefix string
+	base   string // switchboard.<api>.node.
+
+	mu     sync.Mutex
+	sub    *nats.Subscription
+	closed bool
+
+	refusals atomic.Uint64
+	logEvery sometimes
+}
+
+// Join connects to the cluster (starting the embedded NATS server first
+// when cfg says so) and claims a node prefix no live node has.
+func Join(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	cfg.applyDefaults()
+	n := &Node{cfg: cfg, log: cfg.Logger, base: "switchboard." + cfg.API + ".node.", logEvery: sometimes{every: 10 * time.Second}}
+	timeout := DefaultJoinTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	opts := []nats.Option{
+		nats.Name("switchboard"),
+		nats.Timeout(timeout),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				n.log.Warn("cluster: disconnected from NATS; reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { n.log.Info("cluster: reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			n.log.Warn("cluster: NATS error", "err", err)
+		}),
+	}
+	url := cfg.URL
+	if cfg.Embedded() {
+		ns, user, pass, err := startEmbedded(&n.cfg, timeout)
+		if err != nil {
+			return nil, err
+		}
+		n.ns = ns
+		url = ""
+		opts = append(opts, nats.InProcessServer(ns), nats.UserInfo(user, pass))
+	} else {
+		if cfg.User != "" || cfg.Password != "" {
+			opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		}
+		if cfg.Token != "" {
+			opts = append(opts, nats.Token(cfg.Token))
+		}
+		if cfg.CAFile != "" {
+			opts = append(opts, nats.RootCAs(cfg.CAFile))
+		}
+		if cfg.CertFile != "" {
+			opts = append(opts, nats.ClientCert(cfg.CertFile, cfg.KeyFile))
+		}
+		if cfg.TLSRequired {
+			opts = append(opts, nats.Secure())
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		n.stopEmbedded()
+		return nil, fmt.Errorf("cluster: connect to NATS %s: %w", redact(cfg.URL), err)
+	}
+	n.nc = nc
+	if err := n.claimPrefix(ctx); err != nil {
+		nc.Close()
+		n.stopEmbedded()
+		return nil, err
+	}
+	n.log = n.log.With("node", n.prefix)
+	return n, nil
+}
+
+// claimPrefix picks a random prefix that no live node answers to.
+func (n *Node) claimPrefix(ctx context.Context) error {
+	for range maxPrefixClaims {
+		var b [3]byte
+		rand.Read(b[:])
+		p := base64.RawURLEncoding.EncodeToString(b[:])
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		_, err := n.nc.RequestWithContext(cctx, n.subject(p, opPing), []byte{wireVersion})
+		cancel()
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			n.prefix = p
+			return nil
+		case err == nil:
+			continue // taken
+		case ctx.Err() != nil:
+			return fmt.Errorf("cluster: join: %w", ctx.Err())
+		default:
+			return fmt.Errorf("cluster: join: checking node prefix %s: %w", p, err)
+		}
+	}
+	return errors.New("cluster: join: no free node prefix found")
+}
+
+// NodePrefix implements gateway.Cluster: the prefix of this node's
+// connection ids, and the token of its subjects.
+func (n *Node) NodePrefix() string { return n.prefix }
+
+// ClusterAddr is the address of the embedded server's routes (nil with an
+// external NATS): what other nodes list as a peer.
+func (n *Node) ClusterAddr() net.Addr {
+	if n.ns == nil {
+		return nil
+	}
+	return n.ns.ClusterAddr()
+}
+
+// NumRoutes is how many peers the embedded server is routed to (0 with an
+// external NATS).
+func (n *Node) NumRoutes() int {
+	if n.ns == nil {
+		return 0
+	}
+	return n.ns.NumRoutes()
+}
+
+// Refused counts the cluster messages this node refused as malformed or
+// oversized.
+func (n *Node) Refused() uint64 { return n.refusals.Load() }
+
+func (n *Node) subject(prefix, op string) string { return n.base + prefix + "." + op }
+
+// Subjects is the wildcard of every node's subjects of op (post, get,
+// delete, batch) for the API: what an operator subscribes to in order to
+// watch the traffic.
+func Subjects(api, op string) string { return "switchboard." + api + ".node.*." + op }
+
+// Serve answers the other nodes' requests for local's connections until
+// Close. It returns once subscribed (and the subscription is known to the
+// NATS server).
+func (n *Node) Serve(local Local) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return errors.New("cluster: node is closed")
+	}
+	if n.sub != nil {
+		return errors.New("cluster: already serving")
+	}
+	h := &handler{n: n, local: local}
+	sub, err := n.nc.Subscribe(n.base+n.prefix+".*", h.serve)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe: %w", err)
+	}
+	// Bounded: past these, NATS drops messages for this node (the senders
+	// time out) and reports a slow consumer.
+	sub.SetPendingLimits(DefaultPendingMessages, DefaultPendingBytes)
+	if err := n.nc.Flush(); err != nil {
+		sub.Unsubscribe()
+		return fmt.Errorf("cluster: subscribe: %w", err)
+	}
+	n.sub = sub
+	n.log.Info("cluster: joined", "subjects", n.base+n.prefix+".*", "embedded", n.ns != nil)
+	return nil
+}
+
+// Pending limits of a node's subscription.
+const (
+	DefaultPendingMessages = 65536
+	DefaultPendingBytes    = 64 << 20
+)
+
+// Close leaves the cluster: requests already received are answered
+// (drained), then the connection to NATS and the embedded server end.
+// Close the gateway (Shutdown, which closes every client with 1001 and runs
+// $disconnect) first: until Close, other nodes still reach its connections.
+func (n *Node) Close(ctx context.Context) error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	closed := make(chan struct{})
+	n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	var err error
+	if derr := n.nc.Drain(); derr != nil {
+		n.nc.Close()
+	}
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		n.nc.Close()
+		err = ctx.Err()
+	}
+	n.stopEmbedded()
+	n.log.Info("cluster: left")
+	return err
+}
+
+func (n *Node) stopEmbedded() {
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+	}
+}
+
+// request sends one request to the node of prefix and returns the reply's
+// status and body. No node (ErrNoResponders) is gateway.ErrGone.
+func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	rep, err := n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return 0, nil, gateway.ErrGone
+	case errors.Is(err, context.DeadlineExceeded):
+		return 0, nil, fmt.Errorf("cluster: node %s did not answer within %v", prefix, n.cfg.RequestTimeout)
+	case err != nil:
+		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, err)
+	}
+	st, body, err := parseReply(rep.Data)
+	if err != nil {
+		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, err)
+	}
+	return st, body, nil
+}
+
+// statusErr is the error of a reply status other than OK.
+func statusErr(prefix string, st byte, body []byte) error {
+	switch st {
+	case statusGone:
+		return gateway.ErrGone
+	case statusTooLarge:
+		return gateway.ErrPayloadTooLarge
+	default:
+		return fmt.Errorf("cluster: node %s: %s", prefix, body)
+	}
+}
+
+func (n *Node) idRequest(ctx context.Context, id, op string, data []byte) (byte, []byte, error) {
+	if !gateway.ValidConnectionID(id) {
+		return 0, nil, gateway.ErrGone
+	}
+	prefix := id[:gateway.NodePrefixLen]
+	st, body, err := n.request(ctx, prefix, op, appendIDRequest(make([]byte, 0, 1+idLen+len(data)), id, data))
+	if err != nil {
+		return 0, nil, err
+	}
+	if st != statusOK {
+		return 0, nil, statusErr(prefix, st, body)
+	}
+	return st, body, nil
+}
+
+// Post implements gateway.Cluster.
+func (n *Node) Post(ctx context.Context, id string, data []byte) error {
+	if len(data) > n.cfg.MaxMessageBytes {
+		return gateway.ErrPayloadTooLarge
+	}
+	_, _, err := n.idRequest(ctx, id, opPost, data)
+	return err
+}
+
+// Info implements gateway.Cluster.
+func (n *Node) Info(ctx context.Context, id string) (gateway.ConnectionInfo, error) {
+	_, body, err := n.idRequest(ctx, id, opGet, nil)
+	if err != nil {
+		return gateway.ConnectionInfo{}, err
+	}
+	info, err := parseInfo(body)
+	if err != nil {
+		return gateway.ConnectionInfo{}, fmt.Errorf("cluster: node %s: %w", id[:gateway.NodePrefixLen], err)
+	}
+	return info, nil
+}
+
+// Disconnect implements gateway.Cluster.
+func (n *Node) Disconnect(ctx context.Context, id string) error {
+	_, _, err := n.idRequest(ctx, id, opDelete, nil)
+	return err
+}
+
+// PostMany implements gateway.Cluster: one message to the node carrying
+// data once and the ids (several only when they do not fit NATS's maximum
+// payload, or past 65,535 ids).
+func (n *Node) PostMany(ctx context.Context, prefix string, ids []string, data []byte) (gone []string) {
+	if len(data) > n.cfg.MaxMessageBytes {
+		n.log.Warn("cluster: broadcast over the message limit not forwarded", "bytes", len(data), "limit", n.cfg.MaxMessageBytes)
+		return ids
+	}
+	per := int((n.nc.MaxPayload() - int64(batchRequestLen(0, len(data)))) / idLen)
+	per = min(max(per, 1), 0xffff)
+	for len(ids) > 0 {
+		chunk := ids[:min(per, len(ids))]
+		ids = ids[len(chunk):]
+		st, body, err := n.request(ctx, prefix, opBatch, appendBatchRequest(make([]byte, 0, batchRequestLen(len(chunk), len(data))), chunk, data))
+		if err == nil && st != statusOK {
+			err = statusErr(prefix, st, body)
+		}
+		var g []string
+		if err == nil {
+			g, err = parseIDs(body)
+		}
+		switch {
+		case errors.Is(err, gateway.ErrGone):
+			gone = append(gone, chunk...)
+		case err != nil:
+			// Not known to be gone: the node may hold them still.
+			n.log.Warn("cluster: broadcast to a node failed", "to", prefix, "connections", len(chunk), "err", err)
+		default:
+			gone = append(gone, g...)
+		}
+	}
+	return gone
+}
+
+func redact(u string) string {
+	if u == "" {
+		return "(embedded)"
+	}
+	return redactURL(u)
+}
