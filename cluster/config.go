@@ -42,13 +42,13 @@ type Config struct {
 	// URL is the external NATS, e.g. nats://user:pass@nats1:4222 (several,
 	// comma-separated, for a NATS cluster). Credentials may be in the URL
 	// or below.
-	URL             string
-	User, Password  string
-	Token           string
-	CAFile          string // TLS: the CA of the NATS servers' certificates
-	CertFile        string // TLS: a client certificate, with KeyFile
-	KeyFile         string
-	TLSRequired     bool // TLS even when the URL says nats://
+	URL            string
+	User, Password string
+	Token          string
+	CAFile         string // TLS: the CA of the NATS servers' certificates
+	CertFile       string // TLS: a client certificate, with KeyFile
+	KeyFile        string
+	TLSRequired    bool // TLS even when the URL says nats://
 
 	// Listen is the address of this node's embedded NATS routes
 	// (host:port, e.g. 127.0.0.1:6222; port 0 picks a free one). Peers are

@@ -8,13 +8,15 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// startEmbedded runs this node's NATS server: no client listener (the node
-// connects in-process, with a password made for it), routes on cfg.Listen
+// startEmbedded runs this node's NATS server: clients on a free loopback
+// port with a password made for this process (the node connects
+// in-process), routes on cfg.Listen
 // authenticated with RouteUser and cfg.Secret, routed to cfg.Peers.
 func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user, pass string, err error) {
 	host, portStr, _ := net.SplitHostPort(cfg.Listen)
@@ -30,7 +32,11 @@ func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user,
 	user, pass = "node", hex.EncodeToString(b[:])
 	opts := &server.Options{
 		ServerName: "switchboard-" + hex.EncodeToString(b[:4]),
-		DontListen: true, // clients: this node only, in-process
+		// Clients: this node only, which connects in-process. The client
+		// port must still listen (routing waits for it): on loopback, on a
+		// free port, with a password made for this process.
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
 		Username:   user,
 		Password:   pass,
 		NoSigs:     true,
@@ -64,7 +70,13 @@ func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user,
 type natsLogger struct{ log *slog.Logger }
 
 func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "Plaintext passwords") {
+		return // ours are in memory only, not in a file
+	}
+	l.log.Warn(msg)
+}
 func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Errorf(format string, v ...any)  { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Debugf(format string, v ...any)  {}

@@ -158,13 +158,21 @@ func (n *Node) ClusterAddr() net.Addr {
 	return n.ns.ClusterAddr()
 }
 
-// NumRoutes is how many peers the embedded server is routed to (0 with an
-// external NATS).
-func (n *Node) NumRoutes() int {
+// Peers is how many other servers the embedded server is routed to (0
+// with an external NATS).
+func (n *Node) Peers() int {
 	if n.ns == nil {
 		return 0
 	}
-	return n.ns.NumRoutes()
+	rz, err := n.ns.Routez(&server.RoutezOptions{})
+	if err != nil {
+		return 0
+	}
+	seen := map[string]bool{}
+	for _, r := range rz.Routes {
+		seen[r.RemoteID] = true
+	}
+	return len(seen)
 }
 
 // Refused counts the cluster messages this node refused as malformed or
