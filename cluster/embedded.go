@@ -35,11 +35,11 @@ func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user,
 		// Clients: this node only, which connects in-process. The client
 		// port must still listen (routing waits for it): on loopback, on a
 		// free port, with a password made for this process.
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		Username:   user,
-		Password:   pass,
-		NoSigs:     true,
+		Host:     "127.0.0.1",
+		Port:     server.RANDOM_PORT,
+		Username: user,
+		Password: pass,
+		NoSigs:   true,
 		Cluster: server.ClusterOpts{
 			Name:     "switchboard-" + cfg.API,
 			Host:     host,
@@ -77,7 +77,7 @@ func (l natsLogger) Warnf(format string, v ...any) {
 	}
 	l.log.Warn(msg)
 }
-func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Errorf(format string, v ...any)  { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Debugf(format string, v ...any)  {}
-func (l natsLogger) Tracef(format string, v ...any)  {}
+func (l natsLogger) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any) { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any) {}
+func (l natsLogger) Tracef(format string, v ...any) {}

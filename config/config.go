@@ -57,6 +57,8 @@ type File struct {
 	Limits                   Limits            `yaml:"limits"`
 	Management               Management        `yaml:"management"`
 	Queues                   map[string]Queue  `yaml:"queues"`
+	// Cluster, when set, makes serve a node of a cluster (cluster.go).
+	Cluster *Cluster `yaml:"cluster"`
 }
 
 // Queue is a local queue with SQS's semantics whose consumer is an
@@ -349,6 +351,11 @@ func (f *File) walk(builtins Builtins, rt *Runtime) (gateway.Options, error) {
 		}
 	}
 	f.Management.guard(&opts, bad)
+	if f.Cluster != nil {
+		if _, err := f.Cluster.ClusterConfig(f.APIID, f.Stage); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	f.queues(fns, rt, bad, opts.Credentials)
 	if len(errs) > 0 {
 		return gateway.Options{}, errors.Join(errs...)

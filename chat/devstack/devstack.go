@@ -34,6 +34,9 @@ type Options struct {
 	SweepInterval time.Duration // 5s: how often expired items are deleted
 	Chat          chat.Config   // content limits etc.; ConnectionTTL above wins
 	Limits        gateway.Limits
+	// Cluster, when set, makes the gateway a node of a cluster
+	// (gateway.Options.Cluster; the caller serves and closes it).
+	Cluster gateway.Cluster
 	// Auth, when JWKSURL is set, also accepts RS256/ES256 tokens from that
 	// issuer (Cognito-style); dev tokens (HS256) are always accepted.
 	Auth auth.Config
@@ -167,6 +170,7 @@ func New(opts Options) (*Stack, error) {
 		Authorizer: &gateway.AuthorizerConfig{Authorizer: gateway.AuthorizerFunc(s.Chat.Authorize),
 			IdentitySources: []string{"route.request.querystring.token"}},
 		Limits:   opts.Limits,
+		Cluster:  opts.Cluster,
 		NotFound: notFound,
 		Logger:   log,
 	})

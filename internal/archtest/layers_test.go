@@ -18,7 +18,7 @@ const module = "github.com/switchboard-ws/switchboard"
 // gatewayTier are the packages of the gateway product (and what it is built
 // from): none may import the chat application or the commands.
 var gatewayTier = []string{
-	"gateway", "integration", "config", "queue", "eventsource", "sigv4", "push",
+	"gateway", "cluster", "integration", "config", "queue", "eventsource", "sigv4", "push",
 	"internal/wsproto", "internal/routeselect", "internal/tlsmux", "internal/localca",
 	"internal/connectproxy", "internal/localonly", "internal/httpserve", "internal/originguard",
 }

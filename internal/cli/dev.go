@@ -46,6 +46,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tokenUse := fs.String("token-use", "", "with --jwks-url: the required token_use claim (id or access)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	clf := addClusterFlags(fs)
 	tlsf := addTLSFlags(fs)
 	limf := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -77,7 +78,28 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	limits := gateway.Limits{ConnectRate: *connectRate}
 	limf.apply(&limits)
+	// A cluster node (docs/cluster.md): the nodes must share the store.
+	if clf.set() && *storeKind == "sqlite" {
+		st.Close()
+		return fmt.Errorf("--cluster and --cluster-listen need a store the nodes share (--store dynamodb), not the embedded sqlite one")
+	}
+	ccfg, err := clf.config(nil, "", devstack.Stage, limits.MaxMessageBytes, log)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	node, err := joinCluster(ctx, ccfg)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	defer leaveCluster(node, log)
+	var member gateway.Cluster
+	if node != nil {
+		member = node
+	}
 	stack, err := devstack.New(devstack.Options{
+		Cluster: member,
 		Store:   st,
 		Limits:  limits,
 		Chat:    chatRateLimits(chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch}, !*noRateLimits),
@@ -91,6 +113,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// the first client is served shuts down gracefully too.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if node != nil {
+		if err := node.Serve(stack.Gateway); err != nil {
+			stack.Close(context.Background())
+			return err
+		}
+	}
 	if err := stack.Serve(*addr); err != nil {
 		stack.Close(context.Background())
 		return err

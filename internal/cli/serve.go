@@ -36,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logFormat := fs.String("log-format", "text", "text or json")
 	tlsf := addTLSFlags(fs)
 	limf := addLimitFlags(fs)
+	clf := addClusterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -122,9 +123,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opts.Logger = log
 	limf.apply(&opts.Limits)
+	// A cluster node (docs/cluster.md) joins before the gateway is built
+	// (its ids carry the node's prefix) and leaves after it shut down.
+	ccfg, err := clf.config(file, opts.APIID, opts.Stage, opts.Limits.MaxMessageBytes, log)
+	if err != nil {
+		return err
+	}
+	node, err := joinCluster(ctx, ccfg)
+	if err != nil {
+		return err
+	}
+	defer leaveCluster(node, log)
+	if node != nil {
+		opts.Cluster = node
+	}
 	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
+	}
+	if node != nil {
+		if err := node.Serve(gw); err != nil {
+			gw.Shutdown(context.Background())
+			return err
+		}
 	}
 	api := rt.QueueAPI(log)
 	services, err := newAWSHosts(gw.Region(), *ddbEndpoint, api)
