@@ -98,6 +98,15 @@ type testNode struct {
 // startNode joins cfg's cluster and serves a gateway on it.
 func startNode(t testing.TB, cfg cluster.Config) *testNode {
 	t.Helper()
+	return startNodeWith(t, cfg, gateway.Limits{})
+}
+
+// unlimited are limits for benchmarks that connect thousands of clients
+// from one address at once.
+var unlimited = gateway.Limits{ConnectRate: -1, SourceConnectRate: -1, MaxSourceConnections: -1}
+
+func startNodeWith(t testing.TB, cfg cluster.Config, limits gateway.Limits) *testNode {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = testutil.DiscardLogger()
 	}
@@ -112,6 +121,7 @@ func startNode(t testing.TB, cfg cluster.Config) *testNode {
 		Stage:   "dev",
 		Routes:  map[string]gateway.Route{"$connect": {Integration: rec}, "$disconnect": {Integration: rec}},
 		Cluster: node,
+		Limits:  limits,
 		Logger:  testutil.DiscardLogger(),
 	})
 	if err != nil {
