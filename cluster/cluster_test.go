@@ -246,3 +246,20 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPostFrameBadIDs: in process, ids that are not ids are gone, and do
+// not spoil the batch of the node they seem to belong to.
+func TestPostFrameBadIDs(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	nodes := startCluster(t, url, 2)
+	client, id := nodes[1].dial(t)
+	bad := []string{"", "ab", id[:4] + "!!!!!!!!!!!=", id[:15]}
+	gone := nodes[0].PostFrame(context.Background(), append([]string{id}, bad...), []byte("\x81\x02ok"))
+	if !slices.Equal(gone, bad) {
+		t.Fatalf("gone %q, want %q", gone, bad)
+	}
+	if got := readText(t, client); got != "ok" {
+		t.Fatalf("got %q", got)
+	}
+}

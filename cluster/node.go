@@ -237,13 +237,14 @@ func (n *Node) Close(ctx context.Context) error {
 	n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	var err error
 	if derr := n.nc.Drain(); derr != nil {
-		n.nc.Close()
-	}
-	select {
-	case <-closed:
-	case <-ctx.Done():
-		n.nc.Close()
-		err = ctx.Err()
+		n.nc.Close() // already closed, or cannot drain: nothing to wait for
+	} else {
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			n.nc.Close()
+			err = ctx.Err()
+		}
 	}
 	n.stopEmbedded()
 	n.log.Info("cluster: left")

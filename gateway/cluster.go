@@ -64,7 +64,7 @@ func (s *Server) newConnID() string {
 
 // remote reports whether id belongs to another node of the cluster.
 func (s *Server) remote(id string) bool {
-	return s.cluster != nil && !strings.HasPrefix(id, s.nodePrefix)
+	return s.cluster != nil && len(id) >= NodePrefixLen && !strings.HasPrefix(id, s.nodePrefix)
 }
 
 // postRemote sends frame's payload to the ids held by other nodes, one

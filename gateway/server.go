@@ -193,6 +193,10 @@ func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gon
 	var byNode map[string][]string
 	for _, id := range ids {
 		if s.remote(id) {
+			if !validID(id) {
+				gone = append(gone, id)
+				continue
+			}
 			if byNode == nil {
 				byNode = make(map[string][]string)
 			}
