@@ -39,7 +39,7 @@ func freeAddr(t *testing.T) string {
 // its embedded NATS routed to the first, one client each; every node posts
 // to every client through the management API (the AWS SDK), and a node
 // that gets SIGTERM drains: its client sees 1001, and its id is 410 on the
-// others.
+// others; a node killed with SIGKILL leaves its ids 410 too.
 func TestThreeServeProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -161,4 +161,26 @@ routes:
 		_, err := mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(connIDs[2]), Data: []byte("x")})
 		return isGone(err)
 	}, "410 for a connection of the node that left")
+
+	// kill -9 node 1: its client's socket is reset, and once its embedded
+	// server's route is gone node 0 answers 410 for its connection (not a
+	// timeout).
+	procs[1].cmd.Process.Kill()
+	<-procs[1].done
+	procs[1].done <- nil
+	clients[1].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := clients[1].ReadMessage(); err == nil {
+		t.Fatal("the client of a killed node read a message")
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		_, err := mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(connIDs[1]), Data: []byte("x")})
+		return isGone(err)
+	}, "410 for a connection of the node that was killed")
+	// Node 0 still serves its own.
+	if _, err := mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(connIDs[0]), Data: []byte("still")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(t, clients[0]); got != "still" {
+		t.Fatalf("got %q", got)
+	}
 }

@@ -39,13 +39,13 @@ func (f *clusterFlags) set() bool { return f.url != "" || f.listen != "" }
 // the config file's cluster section (file may be nil); nil when neither.
 func (f *clusterFlags) config(file *config.File, apiID, stage string, maxMessageBytes int, log *slog.Logger) (*cluster.Config, error) {
 	var cfg cluster.Config
+	if f.listen == "" && (f.peers != "" || f.secret != "") {
+		return nil, fmt.Errorf("--cluster-peers and --cluster-secret go with --cluster-listen")
+	}
 	switch {
 	case f.set():
 		if f.url != "" && f.listen != "" {
 			return nil, fmt.Errorf("give --cluster (an external NATS) or --cluster-listen (the embedded one), not both")
-		}
-		if f.listen == "" && (f.peers != "" || f.secret != "") {
-			return nil, fmt.Errorf("--cluster-peers and --cluster-secret go with --cluster-listen")
 		}
 		cfg = cluster.Config{API: f.api, URL: f.url, Listen: f.listen, Secret: f.secret}
 		if cfg.API == "" {

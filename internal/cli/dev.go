@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
+	"github.com/switchboard-ws/switchboard/cluster"
 	"github.com/switchboard-ws/switchboard/gateway"
 )
 
@@ -78,19 +79,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	limits := gateway.Limits{ConnectRate: *connectRate}
 	limf.apply(&limits)
-	// A cluster node (docs/cluster.md): the nodes must share the store.
-	if clf.set() && *storeKind == "sqlite" {
-		st.Close()
-		return fmt.Errorf("--cluster and --cluster-listen need a store the nodes share (--store dynamodb), not the embedded sqlite one")
-	}
+	// A cluster node (docs/cluster.md): the nodes must share the store
+	// (st is nil for the embedded one, which the stack opens).
 	ccfg, err := clf.config(nil, "", devstack.Stage, limits.MaxMessageBytes, log)
-	if err != nil {
-		st.Close()
-		return err
+	if err == nil && ccfg != nil && st == nil {
+		err = fmt.Errorf("--cluster and --cluster-listen need a store the nodes share (--store dynamodb), not the embedded sqlite one")
 	}
-	node, err := joinCluster(ctx, ccfg)
+	var node *cluster.Node
+	if err == nil {
+		node, err = joinCluster(ctx, ccfg)
+	}
 	if err != nil {
-		st.Close()
+		if st != nil {
+			st.Close()
+		}
 		return err
 	}
 	defer leaveCluster(node, log)

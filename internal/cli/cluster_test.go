@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestClusterFlagsRefused: conflicting or incomplete cluster settings stop
+// serve and dev before anything listens, saying what is wrong.
+func TestClusterFlagsRefused(t *testing.T) {
+	t.Setenv(clusterSecretEnv, "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "api.yaml")
+	os.WriteFile(cfg, []byte("stage: dev\nrouteSelectionExpression: $request.body.action\n"), 0o600)
+	badCfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badCfg, []byte("stage: dev\nrouteSelectionExpression: $request.body.action\ncluster: {listen: \"127.0.0.1:0\"}\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		run  func(context.Context, []string, *strings.Builder, *strings.Builder) error
+		args []string
+		want string
+	}{
+		{"both", serve, []string{"--config", cfg, "--cluster", "nats://127.0.0.1:1", "--cluster-listen", "127.0.0.1:0"}, "not both"},
+		{"peers without listen", serve, []string{"--config", cfg, "--cluster-peers", "127.0.0.1:6222"}, "--cluster-peers and --cluster-secret go with --cluster-listen"},
+		{"no secret", serve, []string{"--config", cfg, "--cluster-listen", "127.0.0.1:0"}, "secret: required"},
+		{"bad url", serve, []string{"--config", cfg, "--cluster", "127.0.0.1:4222"}, "url:"},
+		{"config without secret", serve, []string{"--config", badCfg}, "cluster.secret: required"},
+		{"nats unreachable", serve, []string{"--config", cfg, "--cluster", "nats://127.0.0.1:1"}, "connect to NATS nats://127.0.0.1:1"},
+		{"dev with its own store", dev, []string{"--data", t.TempDir(), "--cluster-listen", "127.0.0.1:0", "--cluster-secret", "s"}, "need a store the nodes share"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			err := tc.run(context.Background(), append(tc.args, "--addr", "127.0.0.1:0", "--no-tls"), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v; want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr *strings.Builder) error {
+	return runServe(ctx, args, stdout, stderr)
+}
+
+func dev(ctx context.Context, args []string, stdout, stderr *strings.Builder) error {
+	return runDev(ctx, args, stdout, stderr)
+}
