@@ -58,6 +58,11 @@ type Config struct {
 	Listen string
 	Peers  []string
 	Secret string
+	// RouteCertFile, RouteKeyFile and RouteCAFile, all three or none, make
+	// the routes mutual TLS: each node presents its certificate (usable
+	// for server and client authentication) and requires one signed by
+	// the CA. Set them when the nodes talk over an untrusted network.
+	RouteCertFile, RouteKeyFile, RouteCAFile string
 
 	// RequestTimeout bounds a request to another node; default
 	// DefaultRequestTimeout.
@@ -90,8 +95,8 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("url: %q is not a URL (nats://host:4222, tls://host:4222)", u))
 			}
 		}
-		if len(c.Peers) > 0 || c.Secret != "" {
-			errs = append(errs, errors.New("peers and secret: only with listen (the embedded NATS)"))
+		if len(c.Peers) > 0 || c.Secret != "" || c.RouteCertFile != "" || c.RouteKeyFile != "" || c.RouteCAFile != "" {
+			errs = append(errs, errors.New("peers, secret and route TLS files: only with listen (the embedded NATS)"))
 		}
 		if (c.CertFile == "") != (c.KeyFile == "") {
 			errs = append(errs, errors.New("certFile and keyFile: set both or neither"))
@@ -110,6 +115,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Secret == "" {
 			errs = append(errs, errors.New("secret: required with listen (the password of the routes between nodes)"))
+		}
+		if n := btoi(c.RouteCertFile != "") + btoi(c.RouteKeyFile != "") + btoi(c.RouteCAFile != ""); n != 0 && n != 3 {
+			errs = append(errs, errors.New("routeCertFile, routeKeyFile and routeCAFile: set all three or none"))
 		}
 		if c.User != "" || c.Password != "" || c.Token != "" || c.CAFile != "" || c.CertFile != "" {
 			errs = append(errs, errors.New("user, password, token and TLS files: only with url (an external NATS)"))
@@ -152,4 +160,11 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -48,6 +48,15 @@ func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user,
 			Password: cfg.Secret,
 		},
 	}
+	if cfg.RouteCertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.RouteCertFile, KeyFile: cfg.RouteKeyFile, CaFile: cfg.RouteCAFile, Verify: true})
+		if err != nil {
+			return nil, "", "", fmt.Errorf("cluster: route TLS: %w", err)
+		}
+		tc.RootCAs = tc.ClientCAs // the routes this node opens verify the peer with the same CA
+		opts.Cluster.TLSConfig = tc
+		opts.Cluster.TLSTimeout = DefaultJoinTimeout.Seconds()
+	}
 	for _, p := range cfg.Peers {
 		opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats", User: url.UserPassword(RouteUser, cfg.Secret), Host: p})
 	}

@@ -33,6 +33,10 @@ type Cluster struct {
 	Peers     []string `yaml:"peers"`
 	Secret    string   `yaml:"secret"`
 	SecretEnv string   `yaml:"secretEnv"`
+	// Mutual TLS on the routes: all three or none.
+	RouteCertFile string `yaml:"routeCertFile"`
+	RouteKeyFile  string `yaml:"routeKeyFile"`
+	RouteCAFile   string `yaml:"routeCAFile"`
 
 	RequestTimeout string `yaml:"requestTimeout"` // default 3s
 }
@@ -59,7 +63,7 @@ func (c *Cluster) ClusterConfig(apiID, stage string) (cluster.Config, error) {
 	}
 	cfg := cluster.Config{
 		API: c.API, URL: c.URL, User: c.User, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, TLSRequired: c.TLS,
-		Listen: c.Listen, Peers: c.Peers,
+		Listen: c.Listen, Peers: c.Peers, RouteCertFile: c.RouteCertFile, RouteKeyFile: c.RouteKeyFile, RouteCAFile: c.RouteCAFile,
 		Password: fromEnv("password", c.Password, c.PasswordEnv),
 		Token:    fromEnv("token", c.Token, c.TokenEnv),
 		Secret:   fromEnv("secret", c.Secret, c.SecretEnv),

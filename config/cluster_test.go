@@ -19,6 +19,7 @@ func TestClusterSectionErrorsNameTheField(t *testing.T) {
 		{"password twice", base + "cluster: {url: \"nats://h:4222\", user: u, password: p, passwordEnv: X}\n", "cluster.password"},
 		{"bad timeout", base + "cluster: {url: \"nats://h:4222\", requestTimeout: soon}\n", "cluster.requestTimeout"},
 		{"bad api", base + "cluster: {url: \"nats://h:4222\", api: \"a.b\"}\n", "cluster.api"},
+		{"route TLS half set", base + "cluster: {listen: \"127.0.0.1:6222\", secret: s, routeCertFile: c.pem}\n", "cluster.routeCertFile, routeKeyFile and routeCAFile"},
 		{"unknown field", base + "cluster: {url: \"nats://h:4222\", pasword: x}\n", "pasword"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
