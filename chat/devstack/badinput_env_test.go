@@ -91,6 +91,7 @@ type badEnv struct {
 	}
 	offenders atomic.Int64
 	tb        *caseT
+	cleanup   func(func()) // the test's Cleanup
 	probes    atomic.Int64
 }
 
@@ -104,12 +105,10 @@ func newBadEnv(t *testing.T) *badEnv {
 	}
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"keys": []any{map[string]any{
-			"kty": "RSA", "kid": badKID, "alg": "RS256", "use": "sig",
-			"n": b64(e.rsa.PublicKey.N.Bytes()), "e": b64(big.NewInt(int64(e.rsa.PublicKey.E)).Bytes()),
-		}}})
+		json.NewEncoder(w).Encode(map[string]any{"keys": []any{rsaJWK(badKID, &e.rsa.PublicKey)}})
 	}))
 	t.Cleanup(jwks.Close)
+	e.cleanup = t.Cleanup
 
 	st, err := devstack.New(devstack.Options{
 		DataDir:       t.TempDir(),
@@ -220,6 +219,22 @@ func drain(c *chattest.Client) {
 		}
 		c.Next(func(g chattest.Frame) bool { return g.Raw == f.Raw }, "a frame to drain")
 	}
+}
+
+// rsaJWK is the JWK of an RSA public key.
+func rsaJWK(kid string, pub *rsa.PublicKey) map[string]any {
+	return map[string]any{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())}
+}
+
+// attackerJWKS serves a JWK Set with key's public half (under the stack's
+// kid) and returns its URL: what a token's jku would point to.
+func (e *badEnv) attackerJWKS(key *rsa.PrivateKey) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"keys": []any{rsaJWK(badKID, &key.PublicKey)}})
+	}))
+	e.cleanup(srv.Close)
+	return srv.URL
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -421,6 +436,25 @@ func (e *badEnv) dialRaw(t *testing.T) *rawConn {
 		t.Fatalf("handshake: HTTP %d", resp.StatusCode)
 	}
 	return &rawConn{nc: nc, br: br, user: user}
+}
+
+// rawStatus sends one raw HTTP request and returns the status of the answer.
+func rawStatus(t *testing.T, addr, req string) int {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatalf("no HTTP answer: %v", err)
+	}
+	return resp.StatusCode
 }
 
 // write sends bytes as they are.

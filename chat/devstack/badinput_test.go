@@ -17,6 +17,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 	"github.com/switchboard-ws/switchboard/internal/wsproto"
@@ -81,12 +83,59 @@ func runBadCase(t *testing.T, e *badEnv, c badCase) {
 
 func badInputCases(e *badEnv) []badCase {
 	var cs []badCase
+	cs = append(cs, handshakeCases()...)
 	cs = append(cs, frameCases()...)
 	cs = append(cs, jsonCases(e)...)
 	cs = append(cs, actionCases(e)...)
 	cs = append(cs, jwtCases(e)...)
 	cs = append(cs, managementCases(e)...)
 	return cs
+}
+
+// ---- the WebSocket handshake ------------------------------------------------
+
+// handshakeCase: an upgrade request with a valid token but a broken
+// handshake (method and headers given; Host and the token are added) must
+// be refused with status before the connection is stored.
+func handshakeCase(name, method string, header map[string]string, status int) badCase {
+	return badCase{"handshake/" + name, func(t *testing.T, e *badEnv) {
+		tok, err := e.tg.Token(auth.Identity{UserID: "alice", Username: "Alice", TenantID: e.acme}, e.clock.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var req strings.Builder
+		fmt.Fprintf(&req, "%s /%s?token=%s HTTP/1.1\r\nHost: %s\r\n", method, devstack.Stage, tok, e.stack.Addr())
+		for k, v := range header {
+			fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+		}
+		req.WriteString("Content-Length: 0\r\n\r\n")
+		if got := rawStatus(t, e.stack.Addr(), req.String()); got != status {
+			t.Fatalf("HTTP %d, want %d", got, status)
+		}
+	}}
+}
+
+func handshakeCases() []badCase {
+	h := func(drop string, set ...string) map[string]string {
+		out := map[string]string{"Upgrade": "websocket", "Connection": "Upgrade",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+		delete(out, drop)
+		for i := 0; i < len(set); i += 2 {
+			out[set[i]] = set[i+1]
+		}
+		return out
+	}
+	return []badCase{
+		handshakeCase("no Upgrade header", http.MethodGet, h("Upgrade"), http.StatusUpgradeRequired),
+		handshakeCase("Upgrade to h2c", http.MethodGet, h("", "Upgrade", "h2c"), http.StatusUpgradeRequired),
+		handshakeCase("POST", http.MethodPost, h(""), http.StatusMethodNotAllowed),
+		handshakeCase("Connection without upgrade", http.MethodGet, h("", "Connection", "keep-alive"), http.StatusBadRequest),
+		handshakeCase("version 8", http.MethodGet, h("", "Sec-WebSocket-Version", "8"), http.StatusUpgradeRequired),
+		handshakeCase("version missing", http.MethodGet, h("Sec-WebSocket-Version"), http.StatusUpgradeRequired),
+		handshakeCase("key missing", http.MethodGet, h("Sec-WebSocket-Key"), http.StatusBadRequest),
+		handshakeCase("key of 15 bytes", http.MethodGet, h("", "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA"), http.StatusBadRequest),
+		handshakeCase("key not base64", http.MethodGet, h("", "Sec-WebSocket-Key", "!!!!!!!!!!!!!!!!!!!!!!=="), http.StatusBadRequest),
+	}
 }
 
 // ---- WebSocket frames -------------------------------------------------------
@@ -152,6 +201,7 @@ func frameCases() []badCase {
 		frameCase("close code 1004 (reserved)", proto, frame(fin|byte(wsproto.OpClose), closePayload(1004, nil), true)),
 		frameCase("close code 2000", proto, frame(fin|byte(wsproto.OpClose), closePayload(2000, nil), true)),
 		frameCase("close code 5000", proto, frame(fin|byte(wsproto.OpClose), closePayload(5000, nil), true)),
+		frameCase("close payload of 126 bytes", proto, frame(fin|byte(wsproto.OpClose), closePayload(1000, []byte(strings.Repeat("r", 124))), true)),
 		frameCase("close reason not UTF-8", proto, frame(fin|byte(wsproto.OpClose), closePayload(1000, []byte{0xff, 0xfe}), true)),
 	}
 }
@@ -260,6 +310,7 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("cursor forged", "listRooms", `{"cursor":"forged"}`, protocol.CodeInvalidCursor),
 
 		actionCase("roomId missing", "joinRoom", `{}`, invalid),
+		actionCase("roomId padded with spaces", "joinRoom", room(" "+lobby+" "), notFound),
 		actionCase("roomId a list", "joinRoom", `{"roomId":["x"]}`, invalid),
 		actionCase("room unknown", "joinRoom", room("no-such-room"), notFound),
 		actionCase("room of another tenant", "joinRoom", room(evil), notFound),
@@ -390,6 +441,22 @@ func jwtCases(e *badEnv) []badCase {
 		tokenCase("RS256 with an unknown kid", func(e *badEnv) string {
 			return e.token(jwt.SigningMethodRS256, otherRSA, "someone-else", e.validClaims())
 		}),
+		tokenCase("kid with a path", func(e *badEnv) string {
+			return e.token(jwt.SigningMethodRS256, otherRSA, "../../"+badKID, e.validClaims())
+		}),
+		tokenCase("jku header to the signer's own key set", func(e *badEnv) string {
+			// The verifier must use only its configured JWK Set.
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, e.validClaims())
+			tok.Header["kid"], tok.Header["jku"] = badKID, e.attackerJWKS(otherRSA)
+			s, _ := tok.SignedString(otherRSA)
+			return s
+		}),
+		tokenCase("embedded jwk header with the signer's key", func(e *badEnv) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, e.validClaims())
+			tok.Header["kid"], tok.Header["jwk"] = badKID, rsaJWK(badKID, &otherRSA.PublicKey)
+			s, _ := tok.SignedString(otherRSA)
+			return s
+		}),
 		tokenCase("RS256 without kid", func(e *badEnv) string {
 			return e.token(jwt.SigningMethodRS256, e.rsa, "", e.validClaims())
 		}),
@@ -428,6 +495,7 @@ func jwtCases(e *badEnv) []badCase {
 		tokenCase("wrong audience", with(func(c jwt.MapClaims) { c["aud"] = "someone-else" })),
 		tokenCase("audience missing", with(func(c jwt.MapClaims) { delete(c, "aud") })),
 		tokenCase("sub missing", with(func(c jwt.MapClaims) { delete(c, "sub") })),
+		tokenCase("sub empty", with(func(c jwt.MapClaims) { c["sub"] = "" })),
 		tokenCase("sub a number", with(func(c jwt.MapClaims) { c["sub"] = 42 })),
 		tokenCase("username with a NUL", with(func(c jwt.MapClaims) { c["username"] = "ali\x00ce" })),
 		tokenCase("username with a bidi override", with(func(c jwt.MapClaims) { c["username"] = "\u202egnp.exe" })),
@@ -526,6 +594,7 @@ func managementCases(e *badEnv) []badCase {
 		mgmtCase("id too long", http.MethodPost, strings.Repeat("A", 40)+"=", strings.NewReader("x"), nil, bad, badType),
 		mgmtCase("id too short", http.MethodPost, "AAAA=", strings.NewReader("x"), nil, bad, badType),
 		mgmtCase("id with a path", http.MethodPost, "AAAAAAAAAAAAAAA=/../x", strings.NewReader("x"), nil, bad, badType),
+		mgmtCase("id after a double slash", http.MethodPost, "/AAAAAAAAAAAAAAA=", strings.NewReader("x"), nil, bad, badType),
 		mgmtCase("id empty", http.MethodPost, "", strings.NewReader("x"), nil, bad, badType),
 		mgmtCase("unknown connection", http.MethodPost, unknown, strings.NewReader("x"), nil, http.StatusGone, gone),
 		mgmtCase("GET unknown connection", http.MethodGet, unknown, nil, nil, http.StatusGone, gone),
