@@ -367,6 +367,7 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("roomId blank", "getOnlineUsers", `{"roomId":""}`, invalid),
 
 		actionCase("data a number", "heartbeat", `5`, invalid),
+		actionCase("data a list", "ping", `[1]`, invalid),
 		actionCase("isPrivate a huge number", "createRoom", `{"name":"x","isPrivate":1e400}`, invalid),
 		actionCase("roomId of 10 KB", "joinRoom", room(strings.Repeat("r", 10<<10)), notFound),
 		actionCase("messageId of 10 KB", "editMessage", `{"messageId":`+q(strings.Repeat("m", 10<<10))+`,"content":"x"}`, noMsg),
