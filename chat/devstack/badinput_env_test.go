@@ -71,8 +71,9 @@ type badEnv struct {
 	rsa   *rsa.PrivateKey
 	clock *chattest.Clock
 
-	acme, evil string              // tenants: acme is the offenders', evil the bystander's
-	users      map[string][]string // tenant → users whose rooms the snapshot lists
+	acme, evil string   // tenants: acme is the offenders', evil the bystander's
+	tenants    []string // the tenants the snapshot lists
+	users      []string // the users whose rooms the snapshot lists
 
 	alice, bob, eve *chattest.Client
 	eveConn         string // the bystander's connection id
@@ -141,7 +142,10 @@ func newBadEnv(t *testing.T) *badEnv {
 	}
 
 	e.acme, e.evil = "acme-badinput", "evil-badinput"
-	e.users = map[string][]string{e.acme: {"alice", "bob"}, e.evil: {"eve"}}
+	// Every known user in every tenant a token could name (the default
+	// one too): a room created where it should not be shows.
+	e.tenants = []string{e.acme, e.evil, auth.DefaultTenantID}
+	e.users = []string{"alice", "bob", "eve"}
 	// The clients outlive each case: their failures go to the case running.
 	e.tb = &caseT{TB: t}
 	e.alice = e.tg.Connect(e.tb, "alice", "Alice", e.acme)
@@ -288,8 +292,8 @@ func (e *badEnv) dialStatus(t *testing.T, token string) int {
 	return resp.StatusCode
 }
 
-// snapshot lists what the store holds for both tenants: every room a
-// known user may see, its members and its messages, and the tenants'
+// snapshot lists what the store holds for the tenants: every room a known
+// user may see, its members and its messages, and the tenants'
 // connections, leaving out the offenders' own connections and memberships
 // (the frame cases wait until those are gone).
 func (e *badEnv) snapshot(t *testing.T) []string {
@@ -297,9 +301,9 @@ func (e *badEnv) snapshot(t *testing.T) []string {
 	ctx := context.Background()
 	st := e.stack.Store
 	var out []string
-	for _, tenant := range []string{e.acme, e.evil} {
+	for _, tenant := range e.tenants {
 		rooms := map[string]store.Room{}
-		for _, u := range e.users[tenant] {
+		for _, u := range e.users {
 			page := store.Page{Limit: 100}
 			for {
 				rs, next, err := st.ListRooms(ctx, tenant, u, store.RoomsAll, page)
