@@ -249,6 +249,11 @@ func jsonCases(e *badEnv) []badCase {
 		replyCase("envelope/unknown action", `{"action":"dropTables","requestId":"j8"}`, protocol.CodeUnknownAction, "j8"),
 		replyCase("envelope/empty action", `{"action":"","requestId":"j9"}`, protocol.CodeUnknownAction, "j9"),
 		replyCase("envelope/action in the wrong case", `{"action":"CreateRoom","data":{"name":"x"},"requestId":"j10"}`, protocol.CodeUnknownAction, "j10"),
+		// Route keys the gateway reserves: a message never runs $connect or
+		// $disconnect (the store check sees alice's connection stay).
+		replyCase("envelope/action $disconnect", `{"action":"$disconnect","requestId":"j16"}`, protocol.CodeUnknownAction, "j16"),
+		replyCase("envelope/action $connect", `{"action":"$connect","requestId":"j17"}`, protocol.CodeUnknownAction, "j17"),
+		replyCase("envelope/action $default", `{"action":"$default","requestId":"j18"}`, protocol.CodeUnknownAction, "j18"),
 		replyCase("envelope/data a string", `{"action":"createRoom","data":"name","requestId":"j11"}`, invalid, "j11"),
 		replyCase("envelope/data an array", `{"action":"createRoom","data":[{"name":"x"}],"requestId":"j12"}`, invalid, "j12"),
 		replyCase("envelope/requestId a number", `{"action":"ping","requestId":17}`, invalid, ""),
