@@ -514,11 +514,6 @@ func jwtCases(e *badEnv) []badCase {
 			return s
 		}),
 		tokenCase("token over 16 KB", with(func(c jwt.MapClaims) { c["pad"] = strings.Repeat("p", 12<<10) })),
-		tokenCase("dev token with the dev issuer", func(e *badEnv) string {
-			// The dev secret is right, but this stack checks the issuer.
-			s, _ := e.stack.Token("alice", "Alice", e.acme, time.Hour)
-			return s
-		}),
 	}
 }
 
