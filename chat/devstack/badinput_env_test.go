@@ -82,7 +82,8 @@ type badEnv struct {
 	evilRoom                       chattest.Room // the bystander's room
 	aliceMsg, bobMsg, deletedMsg   chattest.Message
 	sideMsg, evilMsg               chattest.Message
-	historyCursor                  string
+	historyCursor, eveCursor       string // lobby's (alice), evilRoom's (eve)
+	roomsCursor, bobRoomsCursor    string // alice's and bob's room lists
 
 	signed struct {
 		url    string
@@ -168,6 +169,7 @@ func newBadEnv(t *testing.T) *badEnv {
 	e.alice.OK("sendMessage", map[string]any{"roomId": e.lobby.RoomID, "content": "to delete"}, &e.deletedMsg)
 	e.alice.OK("deleteMessage", map[string]any{"messageId": e.deletedMsg.MessageID}, nil)
 	e.alice.OK("sendMessage", map[string]any{"roomId": e.side.RoomID, "content": "on the side"}, &e.sideMsg)
+	e.eve.OK("sendMessage", map[string]any{"roomId": e.evilRoom.RoomID, "content": "eve's first"}, nil)
 	e.eve.OK("sendMessage", map[string]any{"roomId": e.evilRoom.RoomID, "content": "eve's"}, &e.evilMsg)
 	var page struct {
 		Cursor *string `json:"cursor"`
@@ -177,6 +179,20 @@ func newBadEnv(t *testing.T) *badEnv {
 		t.Fatal("no history cursor")
 	}
 	e.historyCursor = *page.Cursor
+	e.eve.OK("getRoomHistory", map[string]any{"roomId": e.evilRoom.RoomID, "limit": 1}, &page)
+	if page.Cursor == nil {
+		t.Fatal("no history cursor for eve")
+	}
+	e.eveCursor = *page.Cursor
+	var rooms struct {
+		Cursor *string `json:"cursor"`
+	}
+	e.alice.OK("listRooms", map[string]any{"limit": 1}, &rooms)
+	e.bob.OK("listRooms", map[string]any{"limit": 1}, &page)
+	if rooms.Cursor == nil || page.Cursor == nil {
+		t.Fatal("no room list cursor")
+	}
+	e.roomsCursor, e.bobRoomsCursor = *rooms.Cursor, *page.Cursor
 
 	conns, err := st.Store.UserConnections(context.Background(), e.evil, "eve")
 	if err != nil || len(conns) != 1 {
@@ -268,6 +284,15 @@ func (e *badEnv) token(method jwt.SigningMethod, key any, kid string, claims jwt
 		panic(err)
 	}
 	return s
+}
+
+// flipLast changes the last character of a base64url string.
+func flipLast(s string) string {
+	c := byte('A')
+	if s[len(s)-1] == 'A' {
+		c = 'B'
+	}
+	return s[:len(s)-1] + string(c)
 }
 
 // rawToken assembles a token from a header, claims and a signature segment.

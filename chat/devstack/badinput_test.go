@@ -243,11 +243,13 @@ func jsonCases(e *badEnv) []badCase {
 		replyCase("json/huge number as limit", `{"action":"listRooms","data":{"limit":1e999},"requestId":"j3"}`, invalid, "j3"),
 		replyCase("json/limit beyond int64", `{"action":"listRooms","data":{"limit":99999999999999999999999},"requestId":"j4"}`, invalid, "j4"),
 		replyCase("json/empty object", `{}`, invalid, ""),
+		replyCase("json/null", `null`, invalidJSON, ""),
+		replyCase("envelope/action null", `{"action":null,"requestId":"j19"}`, invalid, "j19"),
 		replyCase("envelope/action missing", `{"data":{},"requestId":"j5"}`, invalid, "j5"),
 		replyCase("envelope/action a number", `{"action":7,"requestId":"j6"}`, invalid, "j6"),
 		replyCase("envelope/action an object", `{"action":{"name":"ping"},"requestId":"j7"}`, invalid, "j7"),
 		replyCase("envelope/unknown action", `{"action":"dropTables","requestId":"j8"}`, protocol.CodeUnknownAction, "j8"),
-		replyCase("envelope/empty action", `{"action":"","requestId":"j9"}`, protocol.CodeUnknownAction, "j9"),
+		replyCase("envelope/empty action", `{"action":"","requestId":"j9"}`, invalid, "j9"),
 		replyCase("envelope/action in the wrong case", `{"action":"CreateRoom","data":{"name":"x"},"requestId":"j10"}`, protocol.CodeUnknownAction, "j10"),
 		// Route keys the gateway reserves: a message never runs $connect or
 		// $disconnect (the store check sees alice's connection stay).
@@ -298,6 +300,16 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("name blank", "createRoom", `{"name":" \t\n "}`, invalid),
 		actionCase("name of 101 characters", "createRoom", `{"name":`+q(strings.Repeat("é", 101))+`}`, invalid),
 		actionCase("description of 501 characters", "createRoom", `{"name":"x","description":`+q(strings.Repeat("d", 501))+`}`, invalid),
+		actionCase("name with a NUL", "createRoom", `{"name":"lob\u0000by"}`, invalid),
+		actionCase("name with ESC", "createRoom", `{"name":"\u001b[31mred"}`, invalid),
+		actionCase("name with a newline", "createRoom", `{"name":"two\nlines"}`, invalid),
+		actionCase("name with a bidi override", "createRoom", `{"name":"\u202egnp.exe"}`, invalid),
+		actionCase("name with a line separator", "createRoom", `{"name":"a\u2028b"}`, invalid),
+		actionCase("name of zero-width spaces only", "createRoom", `{"name":"\u200b\u200b"}`, invalid),
+		actionCase("name of 99 combining marks", "createRoom", `{"name":"a`+strings.Repeat(`\u0301`, 99)+`"}`, invalid),
+		actionCase("description with a bidi override", "createRoom", `{"name":"x","description":"\u202eevil"}`, invalid),
+		actionCase("description with ESC", "createRoom", `{"name":"x","description":"\u001b]0;title\u0007"}`, invalid),
+		actionCase("member with a control character", "createRoom", `{"name":"x","isPrivate":true,"members":["bo\u0000b"]}`, invalid),
 		actionCase("description an object", "createRoom", `{"name":"x","description":{}}`, invalid),
 		actionCase("isPrivate a string", "createRoom", `{"name":"x","isPrivate":"yes"}`, invalid),
 		actionCase("members a string", "createRoom", `{"name":"x","isPrivate":true,"members":"bob"}`, invalid),
@@ -313,6 +325,10 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("isPrivate a number", "listRooms", `{"isPrivate":1}`, invalid),
 		actionCase("cursor a number", "listRooms", `{"cursor":5}`, invalid),
 		actionCase("cursor forged", "listRooms", `{"cursor":"forged"}`, protocol.CodeInvalidCursor),
+		actionCase("cursor empty", "listRooms", `{"cursor":""}`, protocol.CodeInvalidCursor),
+		actionCase("cursor of another user's list", "listRooms", `{"cursor":`+q(e.bobRoomsCursor)+`}`, protocol.CodeInvalidCursor),
+		actionCase("cursor of another filter", "listRooms", `{"cursor":`+q(e.roomsCursor)+`,"isPrivate":true}`, protocol.CodeInvalidCursor),
+		actionCase("cursor of a room's history", "listRooms", `{"cursor":`+q(e.historyCursor)+`}`, protocol.CodeInvalidCursor),
 
 		actionCase("roomId missing", "joinRoom", `{}`, invalid),
 		actionCase("roomId padded with spaces", "joinRoom", room(" "+lobby+" "), notFound),
@@ -361,6 +377,11 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("limit 1000", "getRoomHistory", `{"roomId":`+q(lobby)+`,"limit":1000}`, invalid),
 		actionCase("limit a float", "getRoomHistory", `{"roomId":`+q(lobby)+`,"limit":2.5}`, invalid),
 		actionCase("cursor garbage", "getRoomHistory", `{"roomId":`+q(lobby)+`,"cursor":"!!"}`, protocol.CodeInvalidCursor),
+		actionCase("cursor empty", "getRoomHistory", `{"roomId":`+q(lobby)+`,"cursor":""}`, protocol.CodeInvalidCursor),
+		actionCase("cursor of another room", "getRoomHistory", `{"roomId":`+q(e.side.RoomID)+`,"cursor":`+q(e.historyCursor)+`}`, protocol.CodeInvalidCursor),
+		actionCase("cursor of another tenant's room", "getRoomHistory", `{"roomId":`+q(lobby)+`,"cursor":`+q(e.eveCursor)+`}`, protocol.CodeInvalidCursor),
+		actionCase("cursor of a room list", "getRoomHistory", `{"roomId":`+q(lobby)+`,"cursor":`+q(e.roomsCursor)+`}`, protocol.CodeInvalidCursor),
+		actionCase("cursor with a byte changed", "getRoomHistory", `{"roomId":`+q(lobby)+`,"cursor":`+q(flipLast(e.historyCursor))+`}`, protocol.CodeInvalidCursor),
 
 		actionCase("room of another tenant", "typingStart", room(evil), notIn),
 		actionCase("roomId omitted in two rooms", "typingStart", `{}`, required),
@@ -508,6 +529,9 @@ func jwtCases(e *badEnv) []badCase {
 		tokenCase("sub a number", with(func(c jwt.MapClaims) { c["sub"] = 42 })),
 		tokenCase("username with a NUL", with(func(c jwt.MapClaims) { c["username"] = "ali\x00ce" })),
 		tokenCase("username with a bidi override", with(func(c jwt.MapClaims) { c["username"] = "\u202egnp.exe" })),
+		tokenCase("username of zero-width spaces only", with(func(c jwt.MapClaims) { c["username"] = "\u200b\u200b" })),
+		tokenCase("username with a line separator", with(func(c jwt.MapClaims) { c["username"] = "a\u2028b" })),
+		tokenCase("tenant with a newline", with(func(c jwt.MapClaims) { c["tenantId"] = "acme\nevil" })),
 		tokenCase("tenant of 129 bytes", with(func(c jwt.MapClaims) { c["tenantId"] = strings.Repeat("t", 129) })),
 		tokenCase("tenant a list", with(func(c jwt.MapClaims) { c["tenantId"] = []string{e.acme} })),
 		tokenCase("crit header", func(e *badEnv) string {
@@ -538,6 +562,9 @@ func mgmtCase(name, method, id string, body io.Reader, header http.Header, statu
 		}
 		for k, v := range header {
 			req.Header[k] = v
+		}
+		if host := header.Get("Host"); host != "" {
+			req.Host = host
 		}
 		checkAWSError(t, req, status, errType)
 	}}
@@ -611,6 +638,25 @@ func managementCases(e *badEnv) []badCase {
 		mgmtCase("X-Forwarded-For", http.MethodPost, "$eve", strings.NewReader("x"), h("X-Forwarded-For", "203.0.113.9"), http.StatusForbidden, forbid),
 		mgmtCase("Forwarded", http.MethodPost, "$eve", strings.NewReader("x"), h("Forwarded", "for=203.0.113.9"), http.StatusForbidden, forbid),
 		mgmtCase("X-Real-IP", http.MethodPost, "$eve", strings.NewReader("x"), h("X-Real-IP", "203.0.113.9"), http.StatusForbidden, forbid),
+		mgmtCase("cross-origin POST", http.MethodPost, "$eve", strings.NewReader("x"), h("Origin", "http://evil.example"), http.StatusForbidden, forbid),
+		mgmtCase("cross-origin text/plain POST", http.MethodPost, "$eve", strings.NewReader("x"), h("Origin", "https://evil.example", "Content-Type", "text/plain"), http.StatusForbidden, forbid),
+		mgmtCase("Origin null", http.MethodPost, "$eve", strings.NewReader("x"), h("Origin", "null"), http.StatusForbidden, forbid),
+		mgmtCase("foreign Host (DNS rebinding)", http.MethodPost, "$eve", strings.NewReader("x"), h("Host", "rebind.evil.example"), http.StatusForbidden, forbid),
+		mgmtCase("foreign Host on DELETE", http.MethodDelete, "$eve", nil, h("Host", "evil.example:80"), http.StatusForbidden, forbid),
+		mgmtCase("X-Client-IP", http.MethodPost, "$eve", strings.NewReader("x"), h("X-Client-IP", "203.0.113.9"), http.StatusForbidden, forbid),
+		mgmtCase("True-Client-IP", http.MethodPost, "$eve", strings.NewReader("x"), h("True-Client-IP", "203.0.113.9"), http.StatusForbidden, forbid),
+		mgmtCase("CF-Connecting-IP", http.MethodPost, "$eve", strings.NewReader("x"), h("CF-Connecting-IP", "203.0.113.9"), http.StatusForbidden, forbid),
+		mgmtCase("Via", http.MethodPost, "$eve", strings.NewReader("x"), h("Via", "1.1 proxy"), http.StatusForbidden, forbid),
+		{"metrics/foreign Host", func(t *testing.T, e *badEnv) {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+e.stack.Addr()+"/metrics", nil)
+			req.Host = "rebind.evil.example"
+			checkAWSError(t, req, http.StatusForbidden, forbid)
+		}},
+		{"metrics/cross-origin", func(t *testing.T, e *badEnv) {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+e.stack.Addr()+"/metrics", nil)
+			req.Header.Set("Origin", "http://evil.example")
+			checkAWSError(t, req, http.StatusForbidden, forbid)
+		}},
 		mgmtCase("X-Forwarded-Host on DELETE", http.MethodDelete, "$eve", nil, h("X-Forwarded-Host", "evil.example"), http.StatusForbidden, forbid),
 
 		signedCase("unsigned", func(t *testing.T, e *badEnv) *http.Request {
@@ -637,6 +683,11 @@ func managementCases(e *badEnv) []badCase {
 			req.Method = http.MethodPost
 			return req
 		}),
+		signedCase("correctly signed, from another origin", func(t *testing.T, e *badEnv) *http.Request {
+			req := e.signedRequest(t, http.MethodPost, e.signed.id, "x", mgmtKeyID, mgmtSecret, "execute-api", time.Now())
+			req.Header.Set("Origin", "http://evil.example") // not a signed header: the signature stays valid
+			return req
+		}),
 		signedCase("garbled Authorization header", func(t *testing.T, e *badEnv) *http.Request {
 			req, _ := http.NewRequest(http.MethodPost, e.signed.url+"/@connections/"+e.signed.id, strings.NewReader("x"))
 			req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=, SignedHeaders=, Signature=zz")
@@ -655,17 +706,9 @@ type defectCase struct {
 	defect string
 }
 
+// None today: the envelope's edge cases (`null`, `"action": null`,
+// `limit: 1e1`) that were listed here are fixed on main and are cases of
+// the corpus above.
 func knownDefects(e *badEnv) []defectCase {
-	return []defectCase{
-		{replyCase("json/null", `null`, protocol.CodeInvalidJSON, ""),
-			"a `null` frame is answered INVALID_REQUEST (action is required), but it is not a JSON object: docs/protocol.md says INVALID_JSON (issue 12)"},
-		{replyCase("envelope/action null", `{"action":null,"requestId":"d1"}`, protocol.CodeInvalidRequest, "d1"),
-			"`\"action\": null` is answered UNKNOWN_ACTION \"\" instead of INVALID_REQUEST (action is required) (issue 12)"},
-		{badCase{"listRooms/limit 1e1 is the number 10", func(t *testing.T, e *badEnv) {
-			e.alice.Send(`{"action":"listRooms","data":{"limit":1e1},"requestId":"d2"}`)
-			if r := e.alice.Reply("d2"); r.Type != protocol.ReplySuccess {
-				t.Fatalf("got %s, want success (1e1 is a JSON number, 10)", r.Raw)
-			}
-		}}, "`\"limit\": 1e1` is refused with INVALID_REQUEST \"data.limit must be a number\": a JSON number in exponent form is not read as an integer (issue 12)"},
-	}
+	return nil
 }
