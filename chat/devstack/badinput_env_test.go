@@ -29,6 +29,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/chat/auth"
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/store"
@@ -83,7 +84,12 @@ type badEnv struct {
 	aliceMsg, bobMsg, deletedMsg   chattest.Message
 	sideMsg, evilMsg               chattest.Message
 	historyCursor, eveCursor       string // lobby's (alice), evilRoom's (eve)
-	roomsCursor, bobRoomsCursor    string // alice's and bob's room lists
+
+	// carol, of tenant crowd (not in the snapshot: it has 101 rooms), is in
+	// as many rooms as a connection may be; crowdExtra is one more.
+	crowd, crowdExtra, carolConn string
+	carol                        *chattest.Client
+	roomsCursor, bobRoomsCursor  string // alice's and bob's room lists
 
 	signed struct {
 		url    string
@@ -200,8 +206,36 @@ func newBadEnv(t *testing.T) *badEnv {
 	}
 	e.eveConn = conns[0].ConnectionID
 	drain(e.eve) // the scene's broadcasts
+	e.crowdScene(t)
 	e.startSigned(t)
 	return e
+}
+
+// crowdScene puts carol, a user of her own tenant, in the most rooms a
+// connection may be in (the rooms are made in the store: creating them
+// through the API would meet the room creation rate).
+func (e *badEnv) crowdScene(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	e.crowd = "crowd-badinput"
+	e.carol = e.tg.Connect(e.tb, "carol", "Carol", e.crowd)
+	for i := 0; i <= chat.DefaultMaxRoomsPerConnection; i++ {
+		r := store.Room{TenantID: e.crowd, RoomID: fmt.Sprintf("crowd-%03d", i), Name: fmt.Sprintf("Crowd %d", i),
+			CreatedBy: "carol", CreatedAt: e.clock.Now()}
+		if err := e.stack.Store.CreateRoom(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if i < chat.DefaultMaxRoomsPerConnection {
+			e.carol.OK("joinRoom", map[string]any{"roomId": r.RoomID}, nil)
+		} else {
+			e.crowdExtra = r.RoomID
+		}
+	}
+	conns, err := e.stack.Store.UserConnections(ctx, e.crowd, "carol")
+	if err != nil || len(conns) != 1 {
+		t.Fatalf("carol's connections: %v %v", conns, err)
+	}
+	e.carolConn = conns[0].ConnectionID
 }
 
 // caseT is the testing.TB of the long-lived clients: it reports to the case

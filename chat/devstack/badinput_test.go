@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/chat/auth"
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/protocol"
@@ -397,6 +398,17 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("isPrivate a huge number", "createRoom", `{"name":"x","isPrivate":1e400}`, invalid),
 		actionCase("roomId of 10 KB", "joinRoom", room(strings.Repeat("r", 10<<10)), notFound),
 		actionCase("messageId of 10 KB", "editMessage", `{"messageId":`+q(strings.Repeat("m", 10<<10))+`,"content":"x"}`, noMsg),
+		{"joinRoom/one room more than the quota", func(t *testing.T, e *badEnv) {
+			// carol (tenant crowd, outside the snapshot) is in 100 rooms.
+			e.carol.Fails("joinRoom", map[string]any{"roomId": e.crowdExtra}, protocol.CodeTooManyRooms)
+			ms, err := e.stack.Store.RoomMembers(t.Context(), e.crowd, e.crowdExtra)
+			if err != nil || len(ms) != 0 {
+				t.Fatalf("members of the room refused: %v %v", ms, err)
+			}
+			if ms, err := e.stack.Store.ConnectionRooms(t.Context(), e.carolConn); err != nil || len(ms) != chat.DefaultMaxRoomsPerConnection {
+				t.Fatalf("carol is in %d rooms (%v), want %d", len(ms), err, chat.DefaultMaxRoomsPerConnection)
+			}
+		}},
 		{"typingStart/flood", func(t *testing.T, e *badEnv) {
 			// The store keeps the connection's last typing event, which is
 			// not in the snapshot; the first of the two may be limited too
