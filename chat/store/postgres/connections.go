@@ -113,7 +113,7 @@ func queryAll[T any](ctx context.Context, q interface {
 
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	tag, err := s.pool.Exec(ctx, qPutConnection,
+	tag, err := s.db.Exec(ctx, qPutConnection,
 		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
 	if err != nil {
 		return fmt.Errorf("postgres: put connection %q: %w", c.ConnectionID, err)
@@ -126,7 +126,7 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 
 // GetConnection returns a live connection; ErrNotFound if absent or expired.
 func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.Connection, error) {
-	c, err := scanConnection(s.pool.QueryRow(ctx, qGetConnection, connectionID, s.nowMs()))
+	c, err := scanConnection(s.db.QueryRow(ctx, qGetConnection, connectionID, s.nowMs()))
 	if noRows(err) {
 		err = store.ErrNotFound
 	}
@@ -140,37 +140,40 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 // slot in one statement, and returns the connection and memberships
 // (expired or not: they had not been deleted yet).
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
-	wrap := func(err error) error { return fmt.Errorf("postgres: delete connection %q: %w", connectionID, err) }
-	rows, err := s.pool.Query(ctx, qDeleteConnection, connectionID)
-	if err != nil {
-		return store.Connection{}, nil, wrap(err)
-	}
-	defer rows.Close()
 	var c store.Connection
 	var members []store.Membership
 	found := false
-	for rows.Next() {
-		var connected, expires int64
-		var tenant, room, user, username *string
-		var joined, mexpires *int64
-		if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
-			&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
-			return store.Connection{}, nil, wrap(err)
+	err := s.db.do(ctx, func() error {
+		c, members, found = store.Connection{}, nil, false
+		rows, err := s.pool.Query(ctx, qDeleteConnection, connectionID)
+		if err != nil {
+			return err
 		}
-		found = true
-		c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
-		if tenant != nil {
-			members = append(members, store.Membership{
-				TenantID: *tenant, RoomID: *room, ConnectionID: connectionID, UserID: *user, Username: *username,
-				JoinedAt: fromMs(*joined), ExpiresAt: fromMs(*mexpires),
-			})
+		defer rows.Close()
+		for rows.Next() {
+			var connected, expires int64
+			var tenant, room, user, username *string
+			var joined, mexpires *int64
+			if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
+				&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
+				return err
+			}
+			found = true
+			c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
+			if tenant != nil {
+				members = append(members, store.Membership{
+					TenantID: *tenant, RoomID: *room, ConnectionID: connectionID, UserID: *user, Username: *username,
+					JoinedAt: fromMs(*joined), ExpiresAt: fromMs(*mexpires),
+				})
+			}
 		}
+		return rows.Err()
+	})
+	if err == nil && !found {
+		err = store.ErrNotFound
 	}
-	if err := rows.Err(); err != nil {
-		return store.Connection{}, nil, wrap(err)
-	}
-	if !found {
-		return store.Connection{}, nil, wrap(store.ErrNotFound)
+	if err != nil {
+		return store.Connection{}, nil, fmt.Errorf("postgres: delete connection %q: %w", connectionID, err)
 	}
 	return c, members, nil
 }
@@ -180,7 +183,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 // expired.
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
 	var conns, members int64
-	if err := s.pool.QueryRow(ctx, qTouchConnection, connectionID, ms(expiresAt), s.nowMs()).Scan(&conns, &members); err != nil {
+	if err := s.db.QueryRow(ctx, qTouchConnection, connectionID, ms(expiresAt), s.nowMs()).Scan(&conns, &members); err != nil {
 		return fmt.Errorf("postgres: touch connection %q: %w", connectionID, err)
 	}
 	if conns == 0 {
@@ -191,7 +194,7 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 
 // UserConnections lists a user's live connections, by connection id.
 func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([]store.Connection, error) {
-	cs, err := queryAll(ctx, s.pool, scanConnection, qUserConnections, tenantID, userID, s.nowMs())
+	cs, err := queryRows(ctx, s.db, scanConnection, qUserConnections, tenantID, userID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connections of user %q of tenant %q: %w", userID, tenantID, err)
 	}
@@ -205,7 +208,7 @@ func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID strin
 		return 0, nil
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, qCountUserConnections, tenantID, userID, s.nowMs(), max).Scan(&n); err != nil {
+	if err := s.db.QueryRow(ctx, qCountUserConnections, tenantID, userID, s.nowMs(), max).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count connections of user %q of tenant %q: %w", userID, tenantID, err)
 	}
 	return n, nil
@@ -213,7 +216,7 @@ func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID strin
 
 // TenantConnections lists a tenant's live connections, by connection id.
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
-	cs, err := queryAll(ctx, s.pool, scanConnection, qTenantConnections, tenantID, s.nowMs())
+	cs, err := queryRows(ctx, s.db, scanConnection, qTenantConnections, tenantID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connections of tenant %q: %w", tenantID, err)
 	}
@@ -223,7 +226,7 @@ func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store
 // TakeTypingSlot records a typing event of a connection at now, unless one
 // was recorded less than interval before (one atomic upsert).
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
-	tag, err := s.pool.Exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
+	tag, err := s.db.Exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("postgres: typing slot of %q: %w", connectionID, err)
 	}
@@ -233,7 +236,7 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 // JoinRoom adds a membership (one atomic upsert); joined=false if it was
 // already there and live.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
-	tag, err := s.pool.Exec(ctx, qJoinRoom,
+	tag, err := s.db.Exec(ctx, qJoinRoom,
 		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
 	if err != nil {
 		return false, fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
@@ -245,7 +248,7 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) 
 // expired one is removed, but did not exist any more).
 func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
 	var expires int64
-	err := s.pool.QueryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
+	err := s.db.QueryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
 	if noRows(err) {
 		return false, nil
 	}
@@ -257,7 +260,7 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 
 // RoomMembers lists the live memberships of a room, by connection id.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
-	ms, err := queryAll(ctx, s.pool, scanMembership, qRoomMembers, tenantID, roomID, s.nowMs())
+	ms, err := queryRows(ctx, s.db, scanMembership, qRoomMembers, tenantID, roomID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
@@ -267,7 +270,7 @@ func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]sto
 // ConnectionRooms lists the live memberships of a connection, by tenant and
 // room id.
 func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]store.Membership, error) {
-	ms, err := queryAll(ctx, s.pool, scanMembership, qConnectionRooms, connectionID, s.nowMs())
+	ms, err := queryRows(ctx, s.db, scanMembership, qConnectionRooms, connectionID, s.nowMs())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: rooms of connection %q: %w", connectionID, err)
 	}

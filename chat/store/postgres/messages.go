@@ -65,15 +65,23 @@ func nullMs(t time.Time) *int64 {
 }
 
 // PutMessage stores a new message (ErrExists if the id is taken in its
-// tenant). It returns once the row is committed.
+// tenant). It returns once the row is committed: the chat acknowledges a
+// sendMessage only then.
 func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
-	tag, err := s.pool.Exec(ctx, qPutMessage,
-		m.TenantID, m.MessageID, m.RoomID, m.UserID, m.Username, []byte(m.Content), m.MessageType,
-		ms(m.CreatedAt), nullMs(m.EditedAt), m.Deleted, m.ReplyToMessageID)
+	args := []any{m.TenantID, m.MessageID, m.RoomID, m.UserID, m.Username, []byte(m.Content), m.MessageType,
+		ms(m.CreatedAt), nullMs(m.EditedAt), m.Deleted, m.ReplyToMessageID}
+	tag, err := s.pool.Exec(ctx, qPutMessage, args...)
+	retried := s.db.again(ctx, err)
+	if retried {
+		tag, err = s.pool.Exec(ctx, qPutMessage, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: put message %q of tenant %q: %w", m.MessageID, m.TenantID, err)
 	}
-	if tag.RowsAffected() == 0 {
+	// A retry that finds the id taken found this message: the first
+	// attempt committed before its connection was cut (message ids are
+	// ULIDs, made once per message).
+	if tag.RowsAffected() == 0 && !retried {
 		return fmt.Errorf("postgres: put message %q of tenant %q: %w", m.MessageID, m.TenantID, store.ErrExists)
 	}
 	return nil
@@ -81,7 +89,7 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 
 // GetMessage returns a message of the tenant; ErrNotFound otherwise.
 func (s *Store) GetMessage(ctx context.Context, tenantID, messageID string) (store.Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, qGetMessage, tenantID, messageID))
+	m, err := scanMessage(s.db.QueryRow(ctx, qGetMessage, tenantID, messageID))
 	if noRows(err) {
 		err = store.ErrNotFound
 	}
@@ -114,7 +122,7 @@ func (s *Store) DeleteMessage(ctx context.Context, tenantID, messageID, userID s
 // changeMessage runs a conditional update of a message ($1 tenant, $2
 // message, $3 author, then args) and, when it matched nothing, tells why.
 func (s *Store) changeMessage(ctx context.Context, q, tenantID, messageID, userID string, args ...any) (store.Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, q, append([]any{tenantID, messageID, userID}, args...)...))
+	m, err := scanMessage(s.db.QueryRow(ctx, q, append([]any{tenantID, messageID, userID}, args...)...))
 	if err == nil {
 		return m, nil
 	}
@@ -126,7 +134,7 @@ func (s *Store) changeMessage(ctx context.Context, q, tenantID, messageID, userI
 	// matched nothing.
 	var author string
 	var deleted bool
-	err = s.pool.QueryRow(ctx, qMessageAuthor, tenantID, messageID).Scan(&author, &deleted)
+	err = s.db.QueryRow(ctx, qMessageAuthor, tenantID, messageID).Scan(&author, &deleted)
 	switch {
 	case noRows(err):
 		return store.Message{}, store.ErrNotFound
@@ -149,13 +157,13 @@ func (s *Store) ListMessages(ctx context.Context, tenantID, roomID string, page 
 	var msgs []store.Message
 	var err error
 	if page.Cursor == "" {
-		msgs, err = queryAll(ctx, s.pool, scanMessage, qListMessagesFirst, tenantID, roomID, limit+1)
+		msgs, err = queryRows(ctx, s.db, scanMessage, qListMessagesFirst, tenantID, roomID, limit+1)
 	} else {
 		parts, cerr := store.DecodeCursor(page.Cursor, messagesCursor, 1)
 		if cerr != nil {
 			return nil, "", wrap(cerr)
 		}
-		msgs, err = queryAll(ctx, s.pool, scanMessage, qListMessages, tenantID, roomID, parts[0], limit+1)
+		msgs, err = queryRows(ctx, s.db, scanMessage, qListMessages, tenantID, roomID, parts[0], limit+1)
 	}
 	if err != nil {
 		return nil, "", wrap(err)

@@ -297,3 +297,45 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("GetConnection without its table: %v, want an error other than not found", err)
 	}
 }
+
+// After the server ends the pool's connections (a restart, an
+// administrator), the next call succeeds: the dead connections are
+// dropped and the statement runs on a new one, instead of one request
+// failing per pooled connection.
+func TestRecoversFromCutConnections(t *testing.T) {
+	t.Parallel()
+	url := testutil.Postgres(t)
+	s := open(t, url, fixed(t0))
+	ctx := t.Context()
+	must(t, s.PutConnection(ctx, conn("c1", "t", "u", t0.Add(time.Minute))))
+	// Fill the pool with idle connections.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { s.GetConnection(ctx, "c1") })
+	}
+	wg.Wait()
+	admin, err := pgx.Connect(ctx, url)
+	must(t, err)
+	defer admin.Close(context.Background())
+	var n int
+	must(t, admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n))
+	if n == 0 {
+		t.Fatal("no connection of the pool to end")
+	}
+	for i := range 3 {
+		if _, err := s.GetConnection(ctx, "c1"); err != nil {
+			t.Errorf("GetConnection %d after %d connections were ended: %v", i, n, err)
+		}
+	}
+	m := store.Message{TenantID: "t", RoomID: "r", MessageID: store.NewID(t0), UserID: "u", Content: "x",
+		MessageType: store.MessageText, CreatedAt: t0}
+	must(t, admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n))
+	if err := s.PutMessage(ctx, m); err != nil {
+		t.Errorf("PutMessage after the connections were ended: %v", err)
+	}
+	if err := s.PutMessage(ctx, m); !errors.Is(err, store.ErrExists) {
+		t.Errorf("PutMessage of the same id again: %v, want ErrExists", err)
+	}
+}

@@ -74,6 +74,7 @@ type Options struct {
 // may share the database.
 type Store struct {
 	pool *pgxpool.Pool
+	db   db // the pool, with a retry after a cut connection (retry.go)
 	now  func() time.Time
 }
 
@@ -102,7 +103,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{pool: pool, now: now}, nil
+	return &Store{pool: pool, db: db{pool}, now: now}, nil
 }
 
 // poolConfig parses url and applies the defaults the URL does not set.

@@ -68,7 +68,7 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 		members = []string{}
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, qCreateRoom,
+	err := s.db.QueryRow(ctx, qCreateRoom,
 		r.TenantID, r.RoomID, r.Name, r.Description, r.CreatedBy, ms(r.CreatedAt), r.IsPrivate, members).Scan(&n)
 	if err == nil && n == 0 {
 		err = store.ErrExists
@@ -81,7 +81,7 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 
 // GetRoom returns a room of the tenant; ErrNotFound otherwise.
 func (s *Store) GetRoom(ctx context.Context, tenantID, roomID string) (store.Room, error) {
-	r, err := scanRoom(s.pool.QueryRow(ctx, qGetRoom, tenantID, roomID))
+	r, err := scanRoom(s.db.QueryRow(ctx, qGetRoom, tenantID, roomID))
 	if noRows(err) {
 		err = store.ErrNotFound
 	}
@@ -125,7 +125,7 @@ func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter s
 	if filter != store.RoomsPublic {
 		args = append(args, userID)
 	}
-	rooms, err := queryAll(ctx, s.pool, scanRoom, q, args...)
+	rooms, err := queryRows(ctx, s.db, scanRoom, q, args...)
 	if err != nil {
 		return nil, "", wrap(err)
 	}

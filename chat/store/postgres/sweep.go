@@ -47,28 +47,30 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 		limit = DefaultLimit
 	}
 	var imgs []store.Image
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		imgs = imgs[:0]
-		members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
-		if err != nil {
-			return err
-		}
-		slices.SortFunc(members, func(a, b store.Membership) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-		for _, m := range members {
-			imgs = append(imgs, store.MembershipImage(m))
-		}
-		if rest := limit - len(members); rest > 0 {
-			conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
+	err := s.db.do(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			imgs = imgs[:0]
+			members, err := queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
 			if err != nil {
 				return err
 			}
-			slices.SortFunc(conns, func(a, b store.Connection) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-			for _, c := range conns {
-				imgs = append(imgs, store.ConnectionImage(c))
+			slices.SortFunc(members, func(a, b store.Membership) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+			for _, m := range members {
+				imgs = append(imgs, store.MembershipImage(m))
 			}
-		}
-		_, err = tx.Exec(ctx, qSweepTypingSlots, ms(now), limit)
-		return err
+			if rest := limit - len(members); rest > 0 {
+				conns, err := queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
+				if err != nil {
+					return err
+				}
+				slices.SortFunc(conns, func(a, b store.Connection) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+				for _, c := range conns {
+					imgs = append(imgs, store.ConnectionImage(c))
+				}
+			}
+			_, err = tx.Exec(ctx, qSweepTypingSlots, ms(now), limit)
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: delete expired: %w", err)
