@@ -23,7 +23,7 @@ import (
 var migrationFiles embed.FS
 
 // migrationLock is the pg_advisory_xact_lock key that serialises the
-// migrations of nodes starting together ("switchboard" in ASCII).
+// migrations of nodes starting together (the ASCII bytes of "switchb").
 const migrationLock int64 = 0x73776974636862
 
 type migration struct {
