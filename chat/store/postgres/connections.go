@@ -65,8 +65,6 @@ const (
 		WHERE m.expires_at <= $8`
 	qLeaveRoom = `DELETE FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3
 		RETURNING expires_at`
-	qRoomMembers = `SELECT ` + memberCols + ` FROM memberships
-		WHERE tenant_id = $1 AND room_id = $2 AND expires_at > $3 ORDER BY connection_id`
 	qConnectionRooms = `SELECT ` + memberCols + ` FROM memberships
 		WHERE connection_id = $1 AND expires_at > $2 ORDER BY tenant_id, room_id`
 )
@@ -260,7 +258,7 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 
 // RoomMembers lists the live memberships of a room, by connection id.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
-	ms, err := queryRows(ctx, s.db, scanMembership, qRoomMembers, tenantID, roomID, s.nowMs())
+	ms, err := s.roomMembers(ctx, tenantID, roomID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}

@@ -240,7 +240,7 @@ func TestQueryPlans(t *testing.T) {
 		"CountUserConnections": {qCountUserConnections, []any{"t", "u", int64(1), 5}},
 		"TenantConnections":    {qTenantConnections, []any{"t", int64(1)}},
 		"LeaveRoom":            {qLeaveRoom, []any{"t", "r", "c"}},
-		"RoomMembers":          {qRoomMembers, []any{"t", "r", int64(1)}},
+		"RoomMembers":          {qRoomMemberRows, []any{"t", "r", int64(1)}},
 		"ConnectionRooms":      {qConnectionRooms, []any{"c", int64(1)}},
 		"GetRoom":              {qGetRoom, []any{"t", "r"}},
 		"ListRooms public":     {qPublicRooms, []any{"t", int64(1), "r", 5}},
