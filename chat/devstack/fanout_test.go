@@ -270,7 +270,7 @@ func TestLargeRoomGoesThroughTheQueue(t *testing.T) {
 		t.Fatalf("queue stats %+v: want a failure retried and nothing dead-lettered", s)
 	}
 
-// Exactly once: a second message, queued after every delivery of the
+	// Exactly once: a second message, queued after every delivery of the
 	// first, reaches each member after any duplicate of the first would have.
 	var marker struct {
 		MessageID string `json:"messageId"`
