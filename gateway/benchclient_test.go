@@ -18,7 +18,9 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -36,9 +39,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/switchboard-ws/switchboard/internal/testutil"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 const (
@@ -92,10 +94,9 @@ func runFleet(url string, n int, in io.Reader, out io.Writer) error {
 		errOnce sync.Once
 		dialErr error
 	)
-	d := ws.Dialer{Timeout: 30 * time.Second}
-	if strings.HasPrefix(url, "wss:") {
-		// A load client: the certificate is the benchmark's own.
-		d.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return fmt.Errorf("fleet URL: %w", err)
 	}
 	for range fleetDialers {
 		wg.Add(1)
@@ -112,7 +113,7 @@ func runFleet(url string, n int, in io.Reader, out io.Writer) error {
 					err error
 				)
 				for try := 0; try < 3; try++ {
-					if nc, br, _, err = d.Dial(context.Background(), url); err == nil {
+					if nc, br, err = fleetDial(u); err == nil {
 						break
 					}
 					time.Sleep(100 * time.Millisecond)
@@ -124,8 +125,8 @@ func runFleet(url string, n int, in io.Reader, out io.Writer) error {
 				}
 				conns[i] = nc
 				var rd io.Reader = nc
-				if br != nil { // the server's first frames came with the handshake
-					rd = io.MultiReader(br, nc)
+				if br.Buffered() > 0 { // the server's first frames came with the handshake
+					rd = io.MultiReader(io.LimitReader(br, int64(br.Buffered())), nc)
 				}
 				go fleetRead(rd, int32(n), counts, say)
 			}
@@ -143,6 +144,47 @@ func runFleet(url string, n int, in io.Reader, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// fleetDial opens one fleet connection: the opening handshake by hand (the
+// fleet reads frames itself, see fleetRead), over TLS for wss. br holds
+// whatever the server sent after its response.
+func fleetDial(u *neturl.URL) (nc net.Conn, br *bufio.Reader, err error) {
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"ws": "80", "wss": "443"}[u.Scheme])
+	}
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	if u.Scheme == "wss" {
+		// A load client: the certificate is the benchmark's own.
+		nc, err = (&tls.Dialer{NetDialer: d, Config: &tls.Config{InsecureSkipVerify: true}}).Dial("tcp", host)
+	} else {
+		nc, err = d.Dial("tcp", host)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", u.RequestURI(), u.Host, key); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	br = bufio.NewReaderSize(nc, 512)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("handshake response: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != wsproto.AcceptKey(key) {
+		nc.Close()
+		return nil, nil, fmt.Errorf("handshake: status %d, accept %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Accept"))
+	}
+	nc.SetDeadline(time.Time{})
+	return nc, br, nil
 }
 
 // fleetRead is one client connection's reader: it counts text frames by

@@ -79,8 +79,10 @@ type Stack struct {
 	opts   Options
 	log    *slog.Logger
 	pusher *lazyPusher
-	srv    *httpserve.Server
-	ln     net.Listener
+	// verifier's JWK Set refresh (with --jwks-url) runs until Close.
+	verifier *auth.Verifier
+	srv      *httpserve.Server
+	ln       net.Listener
 	// transport carries the management API calls of ViaManagementAPI.
 	transport *http.Transport
 	stop      chan struct{}
@@ -122,10 +124,11 @@ func New(opts Options) (*Stack, error) {
 	st := opts.Store
 	if st == nil {
 		if st, err = sqlite.Open(opts.DataDir, sqlite.Options{Now: opts.Now}); err != nil {
+			verifier.Close()
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
 	}
-	s := &Stack{Store: st, Secret: secret, opts: opts, log: log, stop: make(chan struct{})}
+	s := &Stack{Store: st, Secret: secret, opts: opts, log: log, verifier: verifier, stop: make(chan struct{})}
 
 	// The gateway needs the handlers and the handlers need the gateway (to
 	// push): the pusher reaches the gateway through the stack.
@@ -177,6 +180,7 @@ func New(opts Options) (*Stack, error) {
 	if err != nil {
 		s.Queue.Close(context.Background())
 		st.Close()
+		verifier.Close()
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.Gateway = gw
@@ -189,6 +193,7 @@ func New(opts Options) (*Stack, error) {
 	if err := s.clearStale(context.Background()); err != nil {
 		s.Queue.Close(context.Background())
 		st.Close()
+		verifier.Close()
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	return s, nil
@@ -293,6 +298,7 @@ func (s *Stack) Close(ctx context.Context) error {
 		cancel()
 	}
 	s.done.Wait()
+	s.verifier.Close()
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, err)
 	}

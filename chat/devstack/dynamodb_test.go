@@ -20,7 +20,7 @@ var tableSeq atomic.Int64
 
 // TestChatOnDynamoDB runs the chat end-to-end suite with the DynamoDB store
 // (`switchboard dev --store dynamodb`) against DynamoDB Local, each test
-// on a fresh stack with a table of its own.
+// on a fresh stack with a table of its own, in parallel.
 func TestChatOnDynamoDB(t *testing.T) {
 	t.Parallel()
 	endpoint := testutil.DynamoDB(t)
@@ -35,7 +35,9 @@ func TestChatOnDynamoDB(t *testing.T) {
 		t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
 		return dynamo.New(db, table, dynamo.Options{Now: now})
 	}
-	chattest.Run(t, func(t *testing.T) *chattest.Target {
+	// Each test has a stack and a table of its own: they run in parallel,
+	// overlapping their round trips to DynamoDB Local.
+	chattest.RunParallel(t, func(t *testing.T) *chattest.Target {
 		_, tg := startStack(t, stackOptions{newStore: newStore})
 		return tg
 	})

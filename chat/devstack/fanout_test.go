@@ -176,7 +176,7 @@ func fillRoom(t *testing.T, st *devstack.Stack, n int) (string, []*member) {
 		RoomID string `json:"roomId"`
 	}
 	json.Unmarshal(members[0].do(t, "createRoom", map[string]any{"name": "Town hall"}), &room)
-	// Joins go 32 at a time: all 2,000 at once would wait in line for the
+	// Joins go 32 at a time: thousands at once would wait in line for the
 	// store longer than the integration timeout on a slow (-race) run.
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
@@ -227,14 +227,18 @@ func waitAll(t *testing.T, members []*member, messageID string) {
 	}
 }
 
-// TestLargeRoomGoesThroughTheQueue: a broadcast to a room of 2,000 goes
-// through the fan-out queue in batches; a batch that fails once is
-// delivered again; every member receives the message exactly once.
+// TestLargeRoomGoesThroughTheQueue: a broadcast to a room above the fan-out
+// threshold goes through the fan-out queue in batches; a batch that fails
+// once is delivered again; every member receives the message exactly once.
+// The threshold and batch size are lowered (the defaults, 500 and 500, are
+// TestDefaultFanoutThresholdAndBatch's in package chat) so that a room of
+// 4 batches is 200 connections, not 2,000 under -race.
 func TestLargeRoomGoesThroughTheQueue(t *testing.T) {
 	t.Parallel()
+	const batch, n = 50, 200
 	probe := &fanoutProbe{}
-	st := startFanoutStack(t, chat.Config{}, probe) // defaults: threshold 500, batches of 500
-	roomID, members := fillRoom(t, st, 2000)
+	st := startFanoutStack(t, chat.Config{FanoutThreshold: batch, FanoutBatchSize: batch}, probe)
+	roomID, members := fillRoom(t, st, n)
 	flushQueue(t, st)
 	probe.take()
 
@@ -244,7 +248,7 @@ func TestLargeRoomGoesThroughTheQueue(t *testing.T) {
 	var msg struct {
 		MessageID string `json:"messageId"`
 	}
-	json.Unmarshal(members[1234].do(t, "sendMessage", map[string]any{"roomId": roomID, "content": "to all 2,000"}), &msg)
+	json.Unmarshal(members[123].do(t, "sendMessage", map[string]any{"roomId": roomID, "content": "to all 200"}), &msg)
 	waitAll(t, members, msg.MessageID)
 	flushQueue(t, st)
 	batches, failed := probe.take()
@@ -252,15 +256,15 @@ func TestLargeRoomGoesThroughTheQueue(t *testing.T) {
 		t.Fatalf("%d injected failures, want 1", failed)
 	}
 	total := 0
-	for _, n := range batches {
-		if n > 500 {
-			t.Fatalf("a batch of %d connections; batches are at most 500", n)
+	for _, b := range batches {
+		if b > batch {
+			t.Fatalf("a batch of %d connections; batches are at most %d", b, batch)
 		}
-		total += n
+		total += b
 	}
-	// 4 batches of 500; the failed invocation's records came again.
-	if len(batches) < 4 || total < 2000 {
-		t.Fatalf("batches %v: want at least 4 covering 2,000 connections", batches)
+	// 4 batches of 50; the failed invocation's records came again.
+	if len(batches) < n/batch || total < n {
+		t.Fatalf("batches %v: want at least %d covering %d connections", batches, n/batch, n)
 	}
 	if s := st.Queue.Stats(); s.Failed == 0 || s.DeadLettered != 0 || s.Pending != 0 {
 		t.Fatalf("queue stats %+v: want a failure retried and nothing dead-lettered", s)

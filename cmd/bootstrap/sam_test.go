@@ -257,6 +257,11 @@ func startServe(t *testing.T, bin, tplPath, endpoint, stack string) *serveProces
 	p.cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_CA_DIR="+filepath.Join(tmp, "ca"), // TLS is on: a CA of this run's own
 		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"),  // where the zip is extracted
+		// serve's TTL sweeper deletes expired items within 2 s rather than
+		// 10 (internal/cli.EnvTTLSweepInterval): the suite's Sweeps wait for
+		// it. (HeartbeatAfterExpiry copes with a sweep that comes between
+		// its making a record expired and its heartbeat.)
+		"SWITCHBOARD_TTL_SWEEP_INTERVAL=2s",
 	)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

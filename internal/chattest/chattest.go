@@ -114,6 +114,19 @@ func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	}
 }
 
+// RunParallel is Run with the tests in parallel, for a newTarget that
+// returns a fresh system of its own to each test (its own store, sweeper
+// and clock): then a test's Sweep or Clock cannot touch another's.
+func RunParallel(t *testing.T, newTarget func(t *testing.T) *Target) {
+	t.Helper()
+	for _, tc := range Tests {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			tc.Run(t, newTarget(t))
+		})
+	}
+}
+
 // Eventually waits until cond holds, failing the test after timeout.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
+	"github.com/switchboard-ws/switchboard/chat/store/postgres"
 	"github.com/switchboard-ws/switchboard/cluster"
 	"github.com/switchboard-ws/switchboard/gateway"
 )
@@ -33,10 +35,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", defaultDataDir, "directory of the embedded store and the dev secret")
 	ttl := fs.Duration("connection-ttl", chat.DefaultConnectionTTL, "a connection without heartbeat expires after this")
 	sweep := fs.Duration("sweep-interval", 5*time.Second, "how often expired connections are cleaned up")
-	storeKind := fs.String("store", "sqlite", "sqlite (embedded, in --data) or dynamodb")
+	storeKind := fs.String("store", "sqlite", "sqlite (embedded, in --data), dynamodb or postgres")
 	ddbEndpoint := fs.String("dynamodb-endpoint", "", "with --store dynamodb: the DynamoDB endpoint, e.g. DynamoDB Local at http://127.0.0.1:8000 (default: AWS, with the usual AWS configuration)")
 	table := fs.String("table", "switchboard", "with --store dynamodb: the table")
 	createTable := fs.Bool("create-table", false, "with --store dynamodb: create the table (with its indexes, TTL and stream) if it does not exist")
+	pgURL := fs.String("postgres-url", os.Getenv(envPostgresURL), "with --store postgres: the database, postgres://user:password@host:5432/db?sslmode=… (default $"+envPostgresURL+"); the schema is migrated at start")
 	fanoutThreshold := fs.Int("fanout-threshold", chat.DefaultFanoutThreshold, "broadcasts to more connections than this go through the fan-out queue in batches")
 	fanoutBatch := fs.Int("fanout-batch", chat.DefaultFanoutBatchSize, "connections per fan-out batch")
 	connectRate := fs.Float64("connect-rate", 0, "new connections per second (0: 500 as on AWS; -1: no limit)")
@@ -56,6 +59,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := limf.check(); err != nil {
 		return err
 	}
+	if *storeKind != "postgres" && flagGiven(fs, "postgres-url") {
+		return fmt.Errorf("--postgres-url needs --store postgres")
+	}
 	if *fanoutThreshold < 1 || *fanoutBatch < 1 || *fanoutBatch > 1000 {
 		return fmt.Errorf("--fanout-threshold must be at least 1, --fanout-batch between 1 and 1000")
 	}
@@ -73,7 +79,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if stls != nil {
 		tlsConfig = stls.config
 	}
-	st, err := openStore(ctx, *storeKind, *ddbEndpoint, *table, *createTable)
+	st, err := openStore(ctx, *storeKind, *ddbEndpoint, *table, *createTable, *pgURL)
 	if err != nil {
 		return err
 	}
@@ -83,7 +89,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// (st is nil for the embedded one, which the stack opens).
 	ccfg, err := clf.config(nil, "", devstack.Stage, limits.MaxMessageBytes, log)
 	if err == nil && ccfg != nil && st == nil {
-		err = fmt.Errorf("--cluster and --cluster-listen need a store the nodes share (--store dynamodb), not the embedded sqlite one")
+		err = fmt.Errorf("--cluster and --cluster-listen need a store the nodes share (--store postgres or dynamodb), not the embedded sqlite one")
 	}
 	var node *cluster.Node
 	if err == nil {
@@ -163,17 +169,26 @@ func uiURL(addr string) string {
 	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
+// envPostgresURL is the default of --postgres-url (a URL may hold a
+// password, which the environment keeps out of process listings).
+const envPostgresURL = "SWITCHBOARD_POSTGRES_URL"
+
 // openStore returns the store --store names; nil means the embedded one.
-func openStore(ctx context.Context, kind, endpoint, table string, create bool) (store.Store, error) {
+func openStore(ctx context.Context, kind, endpoint, table string, create bool, pgURL string) (store.Store, error) {
+	if kind != "dynamodb" && (endpoint != "" || create) {
+		return nil, fmt.Errorf("--dynamodb-endpoint and --create-table need --store dynamodb")
+	}
 	switch kind {
 	case "sqlite":
-		if endpoint != "" || create {
-			return nil, fmt.Errorf("--dynamodb-endpoint and --create-table need --store dynamodb")
-		}
 		return nil, nil
+	case "postgres":
+		if pgURL == "" {
+			return nil, fmt.Errorf("--store postgres needs --postgres-url (or $%s)", envPostgresURL)
+		}
+		return postgres.Open(ctx, pgURL, postgres.Options{})
 	case "dynamodb":
 	default:
-		return nil, fmt.Errorf("--store %q: want sqlite or dynamodb", kind)
+		return nil, fmt.Errorf("--store %q: want sqlite, dynamodb or postgres", kind)
 	}
 	var db *dynamodb.Client
 	if endpoint != "" {
@@ -198,4 +213,11 @@ func openStore(ctx context.Context, kind, endpoint, table string, create bool) (
 		}
 	}
 	return dynamo.New(db, table, dynamo.Options{}), nil
+}
+
+// flagGiven reports whether the command line set the flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -47,6 +48,25 @@ func loadTemplate(path, overrides, stackName, stage, gatewayURL, ddbEndpoint str
 	return tpl, nil
 }
 
+// EnvTTLSweepInterval, when set to a Go duration (e.g. "1s"), is how often
+// serve's TTL sweepers sweep the template's tables on a local DynamoDB
+// endpoint, instead of eventsource.DefaultSweepInterval (10 s). Tests that
+// wait for expired items to be deleted set it short.
+const EnvTTLSweepInterval = "SWITCHBOARD_TTL_SWEEP_INTERVAL"
+
+// ttlSweepInterval reads EnvTTLSweepInterval: 0 (the default) when unset.
+func ttlSweepInterval() (time.Duration, error) {
+	v := os.Getenv(EnvTTLSweepInterval)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 1s or 500ms", EnvTTLSweepInterval, v)
+	}
+	return d, nil
+}
+
 // templateSources are the template's DynamoDB stream event sources,
 // running, and the TTL sweepers of its tables.
 type templateSources struct {
@@ -61,6 +81,13 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, rt *config.
 	ts := &templateSources{}
 	if len(tpl.Tables) == 0 && len(tpl.Streams) == 0 {
 		return ts, nil
+	}
+	interval, err := ttlSweepInterval()
+	if err != nil {
+		return nil, err
+	}
+	if interval == 0 {
+		interval = eventsource.DefaultSweepInterval
 	}
 	cfg := aws.Config{
 		Region:      region,
@@ -89,7 +116,7 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, rt *config.
 		}
 		log.Info("table ready", "table", name, "resource", t.LogicalID)
 		if t.TTLAttribute != "" && !awsEndpoint(endpoint) {
-			sw, err := eventsource.NewTTLSweeper(eventsource.TTLSweeperOptions{Client: db, TableName: name, Logger: log})
+			sw, err := eventsource.NewTTLSweeper(eventsource.TTLSweeperOptions{Client: db, TableName: name, Interval: interval, Logger: log})
 			if err != nil {
 				return nil, fmt.Errorf("table %s (%s): %w", t.LogicalID, name, err)
 			}
@@ -136,7 +163,7 @@ func startTemplateSources(ctx context.Context, tpl *config.Template, rt *config.
 			return nil, fmt.Errorf("TTL of table %s: %w", name, err)
 		}
 		ts.sweepers = append(ts.sweepers, sw)
-		log.Info("TTL sweeper running", "table", name, "interval", eventsource.DefaultSweepInterval)
+		log.Info("TTL sweeper running", "table", name, "interval", interval)
 	}
 	return ts, nil
 }

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/gobwas/ws"
 )
 
 // Opcode is a frame's opcode.
@@ -200,10 +198,6 @@ func AppendMaskedFrame(dst []byte, op Opcode, payload []byte, mask [4]byte) []by
 	dst = append(dst, mask[:]...)
 	p := len(dst)
 	dst = append(dst, payload...)
-	ws.Cipher(dst[p:], mask, 0)
+	Unmask(dst[p:], mask, 0)
 	return dst
 }
-
-// Unmask applies (or removes) mask to payload in place; offset is the
-// position of payload[0] in the frame's payload.
-func Unmask(payload []byte, mask [4]byte, offset int) { ws.Cipher(payload, mask, offset) }

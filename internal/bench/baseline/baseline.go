@@ -14,6 +14,7 @@ package baseline
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -22,8 +23,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gobwas/ws"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/internal/wsproto"
@@ -111,13 +110,12 @@ func (s *Server) Close() error {
 	return nil
 }
 
-var upgrader = ws.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 512}
-
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := upgrader.Upgrade(nc); err != nil {
+	early, err := upgrade(nc)
+	if err != nil {
 		return
 	}
 	nc.SetDeadline(time.Time{})
@@ -132,7 +130,11 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.accepted.Add(1)
 	defer s.drop(c)
 
-	br := bufio.NewReaderSize(nc, 256)
+	var rd io.Reader = nc
+	if len(early) > 0 {
+		rd = io.MultiReader(bytes.NewReader(early), nc)
+	}
+	br := bufio.NewReaderSize(rd, 256)
 	var hdr wsproto.Header
 	hbuf := make([]byte, wsproto.MaxHeaderSize)
 	var msg []byte

@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
+)
+
+// The benchmarks run against the test server (internal/testutil: fsync
+// off, loopback TCP): they measure round trips and query work, not disk.
+
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	return open(b, testutil.Postgres(b), nil)
+}
+
+var benchSeq atomic.Int64
+
+func BenchmarkPutConnection(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		id := fmt.Sprintf("conn-%d", benchSeq.Add(1))
+		c := store.Connection{ConnectionID: id, TenantID: "t", UserID: "user-" + id, Username: "User",
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour), SourceIP: "127.0.0.1", UserAgent: "bench"}
+		if err := s.PutConnection(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// $connect's question, with 10,000 other users' connections and 50 of
+// this user's: reads at most max index entries.
+func BenchmarkCountUserConnections(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	_, err := s.pool.Exec(ctx, `INSERT INTO connections
+		SELECT 'conn-' || i, 't', 'user-' || (i % 10000), 'User', $1::bigint, $2::bigint, '127.0.0.1', 'bench'
+		FROM generate_series(0, 10049) AS i`, time.Now().UnixMilli(), time.Now().Add(time.Hour).UnixMilli())
+	must(b, err)
+	_, err = s.pool.Exec(ctx, `UPDATE connections SET user_id = 'busy' WHERE connection_id IN (SELECT 'conn-' || i FROM generate_series(10000, 10049) AS i)`)
+	must(b, err)
+	_, err = s.pool.Exec(ctx, `ANALYZE connections`)
+	must(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		n, err := s.CountUserConnections(ctx, "t", "busy", 1)
+		if err != nil || n != 1 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkJoinRoom(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		id := fmt.Sprintf("conn-%d", benchSeq.Add(1))
+		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User",
+			JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if joined, err := s.JoinRoom(ctx, m); err != nil || !joined {
+			b.Fatal(joined, err)
+		}
+	}
+}
+
+func BenchmarkPutMessage(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		m := store.Message{TenantID: "t", RoomID: "r", MessageID: store.NewID(now), UserID: "u", Username: "U",
+			Content: "a message of typical length, a sentence or two of chat", MessageType: store.MessageText, CreatedAt: now}
+		if err := s.PutMessage(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Callers in parallel: the pool's connections work at once.
+func BenchmarkPutMessageParallel(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m := store.Message{TenantID: "t", RoomID: "r", MessageID: store.NewID(now), UserID: "u", Username: "U",
+				Content: "a message of typical length, a sentence or two of chat", MessageType: store.MessageText, CreatedAt: now}
+			if err := s.PutMessage(ctx, m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// roomWithMembers is a store with n members in room r and n in another.
+func roomWithMembers(b *testing.B, n int) *Store {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	_, err := s.pool.Exec(ctx, `INSERT INTO memberships
+		SELECT 't', room, room || '-conn-' || lpad(i::text, 5, '0'), 'user-' || i, 'User', $1::bigint, $2::bigint
+		FROM generate_series(0, $3::int - 1) AS i, unnest(ARRAY['r', 'other']) AS room`,
+		now.UnixMilli(), now.Add(time.Hour).UnixMilli(), n)
+	must(b, err)
+	_, err = s.pool.Exec(ctx, `ANALYZE memberships`)
+	must(b, err)
+	return s
+}
+
+func benchRoomMembers(b *testing.B, n int) {
+	s := roomWithMembers(b, n)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		ms, err := s.RoomMembers(ctx, "t", "r")
+		if err != nil || len(ms) != n {
+			b.Fatal(len(ms), err)
+		}
+	}
+}
+
+func BenchmarkRoomMembers100(b *testing.B) { benchRoomMembers(b, 100) }
+
+// The fan-out to a large room reads every membership of it.
+func BenchmarkRoomMembers10k(b *testing.B) { benchRoomMembers(b, 10000) }

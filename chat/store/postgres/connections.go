@@ -1,0 +1,276 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+const connCols = `connection_id, tenant_id, user_id, username, connected_at, expires_at, source_ip, user_agent`
+
+const memberCols = `tenant_id, room_id, connection_id, user_id, username, joined_at, expires_at`
+
+// The queries, named so that TestQueryPlans can check them. $n are
+// positional; "now" is always the store's clock in milliseconds.
+const (
+	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (connection_id) DO NOTHING`
+	qGetConnection = `SELECT ` + connCols + ` FROM connections WHERE connection_id = $1 AND expires_at > $2`
+	// One statement: the connection, its memberships and its typing slot
+	// go together or not at all; of two concurrent calls, the second
+	// waits for the first's row locks and then finds nothing. Rows: the
+	// connection joined with each membership (NULLs if none); no row if
+	// the connection was not there.
+	qDeleteConnection = `WITH c AS (
+			DELETE FROM connections WHERE connection_id = $1 RETURNING ` + connCols + `),
+		m AS (
+			DELETE FROM memberships WHERE connection_id = $1 AND EXISTS (SELECT 1 FROM c) RETURNING ` + memberCols + `),
+		t AS (
+			DELETE FROM typing_slots WHERE connection_id = $1 AND EXISTS (SELECT 1 FROM c))
+		SELECT c.connection_id, c.tenant_id, c.user_id, c.username, c.connected_at, c.expires_at, c.source_ip, c.user_agent,
+			m.tenant_id, m.room_id, m.user_id, m.username, m.joined_at, m.expires_at
+		FROM c LEFT JOIN m ON true ORDER BY m.tenant_id, m.room_id`
+	// The connection and its live memberships, in one statement; the
+	// memberships only if the connection was live.
+	qTouchConnection = `WITH c AS (
+			UPDATE connections SET expires_at = $2 WHERE connection_id = $1 AND expires_at > $3 RETURNING 1),
+		m AS (
+			UPDATE memberships SET expires_at = $2
+			WHERE connection_id = $1 AND expires_at > $3 AND EXISTS (SELECT 1 FROM c) RETURNING 1)
+		SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM m)`
+	qUserConnections = `SELECT ` + connCols + ` FROM connections
+		WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY connection_id`
+	// Reads at most $4 index entries, all live (expires_at > now is a
+	// range of connections_by_user).
+	qCountUserConnections = `SELECT count(*) FROM (SELECT 1 FROM connections
+		WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 LIMIT $4) AS live`
+	qTenantConnections = `SELECT ` + connCols + ` FROM connections
+		WHERE tenant_id = $1 AND expires_at > $2 ORDER BY connection_id`
+	// A concurrent caller waits for the row lock, then re-checks the WHERE
+	// against the new row: of callers at the same instant one wins.
+	qTakeTypingSlot = `INSERT INTO typing_slots AS s (connection_id, at, expires_at) VALUES ($1, $2::bigint, $2::bigint + $3::bigint)
+		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
+		WHERE excluded.at - s.at >= $3::bigint`
+	// A membership that exists but has expired counts as absent: joining
+	// again replaces it. Concurrent joins: one inserts, the others wait and
+	// then find it live.
+	qJoinRoom = `INSERT INTO memberships AS m (` + memberCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
+			user_id = excluded.user_id, username = excluded.username,
+			joined_at = excluded.joined_at, expires_at = excluded.expires_at
+		WHERE m.expires_at <= $8`
+	qLeaveRoom = `DELETE FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3
+		RETURNING expires_at`
+	qConnectionRooms = `SELECT ` + memberCols + ` FROM memberships
+		WHERE connection_id = $1 AND expires_at > $2 ORDER BY tenant_id, room_id`
+)
+
+func scanConnection(r pgx.Row) (store.Connection, error) {
+	var c store.Connection
+	var connected, expires int64
+	if err := r.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent); err != nil {
+		return store.Connection{}, err
+	}
+	c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
+	return c, nil
+}
+
+func scanMembership(r pgx.Row) (store.Membership, error) {
+	var m store.Membership
+	var joined, expires int64
+	if err := r.Scan(&m.TenantID, &m.RoomID, &m.ConnectionID, &m.UserID, &m.Username, &joined, &expires); err != nil {
+		return store.Membership{}, err
+	}
+	m.JoinedAt, m.ExpiresAt = fromMs(joined), fromMs(expires)
+	return m, nil
+}
+
+// queryAll runs a query and scans every row with scan; no rows is nil.
+func queryAll[T any](ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// PutConnection stores a new connection (ErrExists if the id is taken).
+func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
+	tag, err := s.db.Exec(ctx, qPutConnection,
+		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
+	if err != nil {
+		return fmt.Errorf("postgres: put connection %q: %w", c.ConnectionID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: put connection %q: %w", c.ConnectionID, store.ErrExists)
+	}
+	return nil
+}
+
+// GetConnection returns a live connection; ErrNotFound if absent or expired.
+func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.Connection, error) {
+	c, err := scanConnection(s.db.QueryRow(ctx, qGetConnection, connectionID, s.nowMs()))
+	if noRows(err) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("postgres: get connection %q: %w", connectionID, err)
+	}
+	return c, nil
+}
+
+// DeleteConnection removes a connection, its memberships and its typing
+// slot in one statement, and returns the connection and memberships
+// (expired or not: they had not been deleted yet).
+func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
+	var c store.Connection
+	var members []store.Membership
+	found := false
+	err := s.db.do(ctx, func() error {
+		c, members, found = store.Connection{}, nil, false
+		rows, err := s.pool.Query(ctx, qDeleteConnection, connectionID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var connected, expires int64
+			var tenant, room, user, username *string
+			var joined, mexpires *int64
+			if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
+				&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
+				return err
+			}
+			found = true
+			c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
+			if tenant != nil {
+				members = append(members, store.Membership{
+					TenantID: *tenant, RoomID: *room, ConnectionID: connectionID, UserID: *user, Username: *username,
+					JoinedAt: fromMs(*joined), ExpiresAt: fromMs(*mexpires),
+				})
+			}
+		}
+		return rows.Err()
+	})
+	if err == nil && !found {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Connection{}, nil, fmt.Errorf("postgres: delete connection %q: %w", connectionID, err)
+	}
+	return c, members, nil
+}
+
+// TouchConnection moves the expiry of a live connection and of its live
+// memberships to expiresAt, in one statement; ErrNotFound if absent or
+// expired.
+func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
+	var conns, members int64
+	if err := s.db.QueryRow(ctx, qTouchConnection, connectionID, ms(expiresAt), s.nowMs()).Scan(&conns, &members); err != nil {
+		return fmt.Errorf("postgres: touch connection %q: %w", connectionID, err)
+	}
+	if conns == 0 {
+		return fmt.Errorf("postgres: touch connection %q: %w", connectionID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// UserConnections lists a user's live connections, by connection id.
+func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([]store.Connection, error) {
+	cs, err := queryRows(ctx, s.db, scanConnection, qUserConnections, tenantID, userID, s.nowMs())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	return cs, nil
+}
+
+// CountUserConnections counts a user's live connections up to max, reading
+// at most max index entries.
+func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID string, max int) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	var n int
+	if err := s.db.QueryRow(ctx, qCountUserConnections, tenantID, userID, s.nowMs(), max).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	return n, nil
+}
+
+// TenantConnections lists a tenant's live connections, by connection id.
+func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
+	cs, err := queryRows(ctx, s.db, scanConnection, qTenantConnections, tenantID, s.nowMs())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connections of tenant %q: %w", tenantID, err)
+	}
+	return cs, nil
+}
+
+// TakeTypingSlot records a typing event of a connection at now, unless one
+// was recorded less than interval before (one atomic upsert).
+func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
+	tag, err := s.db.Exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
+	if err != nil {
+		return false, fmt.Errorf("postgres: typing slot of %q: %w", connectionID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// JoinRoom adds a membership (one atomic upsert); joined=false if it was
+// already there and live.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
+	tag, err := s.db.Exec(ctx, qJoinRoom,
+		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
+	if err != nil {
+		return false, fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// LeaveRoom removes a membership and reports whether it existed (an
+// expired one is removed, but did not exist any more).
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
+	var expires int64
+	err := s.db.QueryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
+	if noRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	return expires > s.nowMs(), nil
+}
+
+// RoomMembers lists the live memberships of a room, by connection id.
+func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
+	ms, err := s.roomMembers(ctx, tenantID, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: members of room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	return ms, nil
+}
+
+// ConnectionRooms lists the live memberships of a connection, by tenant and
+// room id.
+func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]store.Membership, error) {
+	ms, err := queryRows(ctx, s.db, scanMembership, qConnectionRooms, connectionID, s.nowMs())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: rooms of connection %q: %w", connectionID, err)
+	}
+	return ms, nil
+}
