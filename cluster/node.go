@@ -175,6 +175,15 @@ func (n *Node) Peers() int {
 	return len(seen)
 }
 
+// Reachable reports whether the node of prefix answers (within the
+// request timeout): a readiness check, e.g. before a load balancer sends
+// clients to a node that just joined, whose interest may still be
+// crossing the routes.
+func (n *Node) Reachable(ctx context.Context, prefix string) bool {
+	st, _, err := n.request(ctx, prefix, opPing, []byte{wireVersion})
+	return err == nil && st == statusOK
+}
+
 // Refused counts the cluster messages this node refused as malformed or
 // oversized.
 func (n *Node) Refused() uint64 { return n.refusals.Load() }
