@@ -25,6 +25,9 @@ const (
 	// DefaultJoinTimeout bounds connecting to NATS and starting the
 	// embedded server.
 	DefaultJoinTimeout = 10 * time.Second
+	// DefaultPeerWait is how long a node with peers waits, at join, for a
+	// route to one of them.
+	DefaultPeerWait = 10 * time.Second
 	// RouteUser is the user name of the embedded servers' routes; the
 	// password is Config.Secret.
 	RouteUser = "switchboard"
@@ -63,6 +66,9 @@ type Config struct {
 	// for server and client authentication) and requires one signed by
 	// the CA. Set them when the nodes talk over an untrusted network.
 	RouteCertFile, RouteKeyFile, RouteCAFile string
+	// PeerWait is how long Join waits for a route to a peer before the
+	// node serves alone (with a warning); default DefaultPeerWait.
+	PeerWait time.Duration
 
 	// RequestTimeout bounds a request to another node; default
 	// DefaultRequestTimeout.
@@ -141,6 +147,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.PeerWait == 0 {
+		c.PeerWait = DefaultPeerWait
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -58,7 +58,10 @@ func TestEmbeddedWrongSecret(t *testing.T) {
 	var seedLog testutil.Buffer
 	a := startNode(t, cluster.Config{API: "test", Listen: "127.0.0.1:0", Secret: "right", Logger: newLogger(&seedLog)})
 	var badLog testutil.Buffer
-	bad := startNode(t, cluster.Config{API: "test", Listen: "127.0.0.1:0", Secret: "wrong", Peers: []string{a.node.ClusterAddr().String()}, Logger: newLogger(&badLog)})
+	bad := startNode(t, cluster.Config{API: "test", Listen: "127.0.0.1:0", Secret: "wrong", Peers: []string{a.node.ClusterAddr().String()}, PeerWait: time.Millisecond, Logger: newLogger(&badLog)})
+	if !strings.Contains(badLog.String(), "no peer reachable yet") {
+		t.Fatalf("the node with the wrong secret did not say it is alone; its log:\n%s", badLog.String())
+	}
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(seedLog.String(), "authentication error")
 	}, "the seed logs the refused route; its log:\n%s", seedLog.String())

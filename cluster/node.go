@@ -118,7 +118,31 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.log = n.log.With("node", n.prefix)
+	if n.ns != nil && len(cfg.Peers) > 0 {
+		n.awaitPeer(ctx, n.cfg.PeerWait)
+	}
 	return n, nil
+}
+
+// awaitPeer waits until the embedded server is routed to a peer, or
+// timeout: a node that serves clients before its routes are up cannot
+// reach the others' connections (410 for live ones), nor they its own. The
+// first node of a cluster may have no live peer yet: it goes on alone,
+// with a warning, and the routes form when the peers come.
+func (n *Node) awaitPeer(ctx context.Context, timeout time.Duration) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(timeout)
+	for n.Peers() == 0 {
+		select {
+		case <-t.C:
+		case <-deadline:
+			n.log.Warn("cluster: no peer reachable yet; serving alone until the routes form", "peers", n.cfg.Peers, "waited", timeout)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // claimPrefix picks a random prefix that no live node answers to.

@@ -120,7 +120,7 @@ func TestEmbeddedRouteTLS(t *testing.T) {
 	var seedLog testutil.Buffer
 	c := startNode(t, cluster.Config{API: "test", Listen: "127.0.0.1:0", Secret: "s", RouteCAFile: caFile, RouteCertFile: certFile, RouteKeyFile: keyFile, Logger: newLogger(&seedLog)})
 	other, otherCert, otherKey := testPKI(t, t.TempDir())
-	stranger := startNode(t, cluster.Config{API: "test", Listen: "127.0.0.1:0", Secret: "s", RouteCAFile: other, RouteCertFile: otherCert, RouteKeyFile: otherKey, Peers: []string{c.node.ClusterAddr().String()}})
+	stranger := startNode(t, cluster.Config{API: "test", Listen: "127.0.0.1:0", Secret: "s", RouteCAFile: other, RouteCertFile: otherCert, RouteKeyFile: otherKey, Peers: []string{c.node.ClusterAddr().String()}, PeerWait: time.Millisecond})
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(seedLog.String(), "TLS")
 	}, "the node logs the refused TLS route; its log:\n%s", seedLog.String())
