@@ -87,7 +87,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	io.WriteString(down, "HTTP/1.1 200 Connection established\r\n\r\n")
 	p.logger().Debug("proxy: tunnel", "target", target, "dial", dial)
-	p.wg.Add(2)
 	go func() { // client → target, starting with what the server had buffered
 		defer p.wg.Done()
 		if n := brw.Reader.Buffered(); n > 0 {
@@ -112,12 +111,16 @@ func closeWrite(c net.Conn) {
 	}
 }
 
+// track records a tunnel's two connections and counts its two goroutines
+// (under the lock that Close takes first, so that Close's Wait never races
+// an Add), unless the proxy is closed.
 func (p *Proxy) track(cs ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return false
 	}
+	p.wg.Add(2)
 	if p.tunnels == nil {
 		p.tunnels = map[net.Conn]struct{}{}
 	}
