@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/cluster"
+	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
@@ -261,5 +262,39 @@ func TestPostFrameBadIDs(t *testing.T) {
 	}
 	if got := readText(t, client); got != "ok" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestLateResponderIsNotGone: a node whose subscription is not known yet
+// (it just began serving, its interest still crossing the routes) has no
+// responder for a moment; a post to one of its live connections in that
+// moment is tried again within ResponderGrace, not answered 410 (which
+// would make a chat delete a live connection).
+func TestLateResponderIsNotGone(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	cfg := cluster.Config{API: "late", URL: url, User: natsUser, Password: natsPass, ResponderGrace: 30 * time.Second}
+	a := startNode(t, cfg)
+	b := startNodeUnserved(t, cfg, gateway.Limits{})
+	c, id := b.dial(t)
+
+	done := make(chan error, 1)
+	go func() { done <- a.Post(context.Background(), id, []byte("hello across")) }()
+	// The pace under test: A's first try finds no responder; without the
+	// grace it has long been answered (410) when B begins to serve.
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("post before B serves ended with %v, want it waiting for B", err)
+	default:
+	}
+	if err := b.node.Serve(b.Server); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("post once B serves: %v", err)
+	}
+	if got := readText(t, c); got != "hello across" {
+		t.Fatalf("client on B got %q", got)
 	}
 }

@@ -28,6 +28,12 @@ const (
 	// DefaultPeerWait is how long a node with peers waits, at join, for a
 	// route to one of them.
 	DefaultPeerWait = 10 * time.Second
+	// DefaultResponderGrace is how long a request to a node prefix that
+	// has no responder is tried again before the id is taken for gone:
+	// a node that just started serving may not have its subscription
+	// known yet across the routes, and its live connections must not be
+	// answered 410 meanwhile.
+	DefaultResponderGrace = 500 * time.Millisecond
 	// RouteUser is the user name of the embedded servers' routes; the
 	// password is Config.Secret.
 	RouteUser = "switchboard"
@@ -73,6 +79,11 @@ type Config struct {
 	// RequestTimeout bounds a request to another node; default
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// ResponderGrace is how long a prefix without responder is tried
+	// again (every 25 ms) before its ids are gone; a prefix found gone so
+	// is gone at once afterwards (prefixes are drawn anew at every join).
+	// Default DefaultResponderGrace; negative: no grace.
+	ResponderGrace time.Duration
 	// MaxMessageBytes is the largest message forwarded or accepted;
 	// default DefaultMaxMessageBytes. Set it to the gateway's
 	// Limits.MaxMessageBytes.
@@ -150,6 +161,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.PeerWait == 0 {
 		c.PeerWait = DefaultPeerWait
+	}
+	if c.ResponderGrace == 0 {
+		c.ResponderGrace = DefaultResponderGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -107,6 +107,17 @@ var unlimited = gateway.Limits{ConnectRate: -1, SourceConnectRate: -1, MaxSource
 
 func startNodeWith(t testing.TB, cfg cluster.Config, limits gateway.Limits) *testNode {
 	t.Helper()
+	n := startNodeUnserved(t, cfg, limits)
+	if err := n.node.Serve(n.Server); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// startNodeUnserved starts a node whose gateway takes clients but which
+// does not answer the other nodes yet (node.Serve is the caller's).
+func startNodeUnserved(t testing.TB, cfg cluster.Config, limits gateway.Limits) *testNode {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = testutil.DiscardLogger()
 	}
@@ -125,9 +136,6 @@ func startNodeWith(t testing.TB, cfg cluster.Config, limits gateway.Limits) *tes
 		Logger:  testutil.DiscardLogger(),
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := node.Serve(srv); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)

@@ -51,7 +51,16 @@ type Node struct {
 
 	refusals atomic.Uint64
 	logEvery sometimes
+
+	// gone holds the prefixes found without responder for longer than
+	// ResponderGrace: their ids are answered 410 at once from then on.
+	goneMu sync.Mutex
+	gone   map[string]struct{}
 }
+
+// maxGonePrefixes bounds Node.gone; when full it starts afresh (a prefix
+// forgotten costs one more grace period, nothing else).
+const maxGonePrefixes = 4096
 
 // Join connects to the cluster (starting the embedded NATS server first
 // when cfg says so) and claims a node prefix no live node has.
@@ -297,6 +306,26 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
 	rep, err := n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
+	if errors.Is(err, nats.ErrNoResponders) && op != opPing && n.cfg.ResponderGrace > 0 && !n.knownGone(prefix) {
+		// Nobody received it, so asking again is safe: a node that just
+		// began serving may not be known across the routes yet.
+		grace := time.NewTimer(n.cfg.ResponderGrace)
+		retry := time.NewTicker(25 * time.Millisecond)
+	wait:
+		for errors.Is(err, nats.ErrNoResponders) {
+			select {
+			case <-retry.C:
+				rep, err = n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
+			case <-grace.C:
+				n.markGone(prefix)
+				break wait
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		grace.Stop()
+		retry.Stop()
+	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return 0, nil, gateway.ErrGone
@@ -310,6 +339,22 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, err)
 	}
 	return st, body, nil
+}
+
+func (n *Node) knownGone(prefix string) bool {
+	n.goneMu.Lock()
+	defer n.goneMu.Unlock()
+	_, ok := n.gone[prefix]
+	return ok
+}
+
+func (n *Node) markGone(prefix string) {
+	n.goneMu.Lock()
+	defer n.goneMu.Unlock()
+	if n.gone == nil || len(n.gone) >= maxGonePrefixes {
+		n.gone = make(map[string]struct{})
+	}
+	n.gone[prefix] = struct{}{}
 }
 
 // statusErr is the error of a reply status other than OK.
