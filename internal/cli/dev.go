@@ -43,7 +43,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fanoutThreshold := fs.Int("fanout-threshold", chat.DefaultFanoutThreshold, "broadcasts to more connections than this go through the fan-out queue in batches")
 	fanoutBatch := fs.Int("fanout-batch", chat.DefaultFanoutBatchSize, "connections per fan-out batch")
 	connectRate := fs.Float64("connect-rate", 0, "new connections per second (0: 500 as on AWS; -1: no limit)")
-	noRateLimits := fs.Bool("no-rate-limits", false, "turn off the chat's rate limits (requests per connection, bytes per tenant, rooms created per user; docs/protocol.md), for load tests such as `switchboard bench`")
+	chf := addChatLimitFlags(fs)
 	jwksURL := fs.String("jwks-url", "", "also accept RS256/ES256 tokens signed by keys from this JWKS URL (e.g. a Cognito user pool)")
 	issuer := fs.String("issuer", "", "with --jwks-url: the required iss claim")
 	audience := fs.String("audience", "", "with --jwks-url: the required aud (or client_id) claim")
@@ -54,6 +54,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tlsf := addTLSFlags(fs)
 	limf := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := chf.check(); err != nil {
 		return err
 	}
 	if err := limf.check(); err != nil {
@@ -110,7 +113,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Cluster: member,
 		Store:   st,
 		Limits:  limits,
-		Chat:    chatRateLimits(chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch}, !*noRateLimits),
+		Chat:    chf.apply(chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch}),
 		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log, TLS: tlsConfig,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/gateway"
 )
 
@@ -28,6 +29,42 @@ func TestLimitFlags(t *testing.T) {
 	for _, args := range [][]string{{"--max-connections", "-2"}, {"--max-source-connections", "-9"}, {"--source-connect-rate", "NaN"}} {
 		fs := newFlagSet("x", io.Discard)
 		f := addLimitFlags(fs)
+		if err := parseFlags(fs, args); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.check(); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: error %v, want one naming %s", args, err, args[0])
+		}
+	}
+}
+
+// dev's chat limit flags reach chat.Config: the rates off together, the
+// quotas as given (0 keeps the chat's default, -1 none); nonsense is
+// refused naming the flag.
+func TestChatLimitFlags(t *testing.T) {
+	fs := newFlagSet("dev", io.Discard)
+	f := addChatLimitFlags(fs)
+	if err := parseFlags(fs, []string{"--no-rate-limits", "--max-user-connections", "5", "--max-rooms-per-connection", "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.check(); err != nil {
+		t.Fatal(err)
+	}
+	c := f.apply(chat.Config{FanoutThreshold: 7})
+	if c.ActionRate != -1 || c.TenantBytesRate != -1 || c.RoomCreateRate != -1 || c.MaxConnectionsPerUser != 5 || c.MaxRoomsPerConnection != -1 || c.FanoutThreshold != 7 {
+		t.Fatalf("config %+v", c)
+	}
+	fs = newFlagSet("dev", io.Discard)
+	f = addChatLimitFlags(fs)
+	if err := parseFlags(fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.apply(chat.Config{}); c.ActionRate != 0 || c.MaxConnectionsPerUser != 0 || c.MaxRoomsPerConnection != 0 {
+		t.Fatalf("no flags: %+v, want the chat's defaults (zero values)", c)
+	}
+	for _, args := range [][]string{{"--max-user-connections", "-2"}, {"--max-rooms-per-connection", "-5"}} {
+		fs := newFlagSet("dev", io.Discard)
+		f := addChatLimitFlags(fs)
 		if err := parseFlags(fs, args); err != nil {
 			t.Fatal(err)
 		}

@@ -1,14 +1,48 @@
 package cli
 
-import "github.com/switchboard-ws/switchboard/chat"
+import (
+	"flag"
+	"fmt"
+	"strconv"
 
-// chatRateLimits returns c with the chat's rate limits (requests per
-// connection, bytes per tenant, rooms created per user) left at their
-// defaults, or turned off when on is false (`switchboard dev
-// --no-rate-limits`). The rooms-per-connection quota stays.
-func chatRateLimits(c chat.Config, on bool) chat.Config {
-	if !on {
+	"github.com/switchboard-ws/switchboard/chat"
+)
+
+// chatLimitFlags are dev's flags of the chat's limits and quotas
+// (docs/limits.md): the rate limits as a whole, and the two quotas an
+// operator is most likely to change.
+type chatLimitFlags struct {
+	noRateLimits          bool
+	maxUserConnections    int
+	maxRoomsPerConnection int
+}
+
+func addChatLimitFlags(fs *flag.FlagSet) *chatLimitFlags {
+	f := &chatLimitFlags{}
+	fs.BoolVar(&f.noRateLimits, "no-rate-limits", false, "turn off the chat's rate limits (requests per connection, bytes per tenant, rooms created per user; docs/protocol.md), for load tests such as `switchboard bench`")
+	fs.IntVar(&f.maxUserConnections, "max-user-connections", 0, "live connections one user may have (beyond: the handshake gets 429); 0: "+strconv.Itoa(chat.DefaultMaxConnectionsPerUser)+"; -1: none")
+	fs.IntVar(&f.maxRoomsPerConnection, "max-rooms-per-connection", 0, "rooms one connection may be in (beyond: TOO_MANY_ROOMS); 0: "+strconv.Itoa(chat.DefaultMaxRoomsPerConnection)+"; -1: none")
+	return f
+}
+
+// check refuses values that mean nothing, naming the flag.
+func (f *chatLimitFlags) check() error {
+	for name, v := range map[string]int{"--max-user-connections": f.maxUserConnections, "--max-rooms-per-connection": f.maxRoomsPerConnection} {
+		if v < -1 {
+			return fmt.Errorf("%s %d: want a number of at least 1, 0 for the default or -1 for none", name, v)
+		}
+	}
+	return nil
+}
+
+// apply returns c with the flags' limits: the rate limits left at their
+// defaults or turned off (--no-rate-limits; the quotas stay), and the
+// quotas given.
+func (f *chatLimitFlags) apply(c chat.Config) chat.Config {
+	if f.noRateLimits {
 		c.ActionRate, c.TenantBytesRate, c.RoomCreateRate = -1, -1, -1
 	}
+	c.MaxConnectionsPerUser = f.maxUserConnections
+	c.MaxRoomsPerConnection = f.maxRoomsPerConnection
 	return c
 }
