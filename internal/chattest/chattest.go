@@ -3,8 +3,9 @@
 // (a Target), with assertions on what they receive and on what the store
 // holds afterwards. The same suite runs against every way the handlers are
 // deployed: `switchboard dev` in-process, pushing through the @connections
-// API, on the DynamoDB store, and the built Lambda bootstrap driven by the
-// gateway through the Runtime API.
+// API, on the DynamoDB store, on three cluster nodes sharing PostgreSQL
+// (Target.URLs spreads each test's clients over the nodes), and the built
+// Lambda bootstrap driven by the gateway through the Runtime API.
 //
 // Every test names its tenants (and ghost connections) uniquely, so one
 // Target may serve several tests, one after the other or in parallel.
@@ -17,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +31,11 @@ import (
 type Target struct {
 	// URL is the stage's WebSocket URL, e.g. ws://127.0.0.1:8080/dev.
 	URL string
+	// URLs, when set, are the same stage's URLs on the nodes of a
+	// cluster: each new connection goes to the next one in turn (URL is
+	// then unused), so that the users of a test sit on different nodes.
+	URLs []string
+	next atomic.Uint64 // the URLs' turn
 	// Token mints a token the system's authorizer accepts for id, issued
 	// at issuedAt and valid for ttl.
 	Token func(id auth.Identity, issuedAt time.Time, ttl time.Duration) (string, error)
@@ -53,6 +60,14 @@ type Target struct {
 	// (default 10s). It is a deadline for failing, not a measurement:
 	// set it generously where cold starts make first replies slow.
 	Timeout time.Duration
+}
+
+// dialURL is the URL the next connection dials: URL, or the next of URLs.
+func (tg *Target) dialURL() string {
+	if len(tg.URLs) == 0 {
+		return tg.URL
+	}
+	return tg.URLs[(tg.next.Add(1)-1)%uint64(len(tg.URLs))]
 }
 
 func (tg *Target) now() time.Time {

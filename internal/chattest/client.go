@@ -56,7 +56,7 @@ func (tg *Target) Connect(t testing.TB, userID, username, tenantID string) *Clie
 // ConnectToken opens a connection with token; name labels failures.
 func (tg *Target) ConnectToken(t testing.TB, name, token string) *Client {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial(tg.URL+"?token="+token, nil)
+	conn, resp, err := websocket.DefaultDialer.Dial(tg.dialURL()+"?token="+token, nil)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -88,7 +88,7 @@ func (tg *Target) ConnectToken(t testing.TB, name, token string) *Client {
 // status of the answer: 101 when the upgrade succeeded (the connection is
 // closed at once), 0 when there was no HTTP answer.
 func (tg *Target) DialStatus(query string) int {
-	conn, resp, err := websocket.DefaultDialer.Dial(tg.URL+"?"+query, nil)
+	conn, resp, err := websocket.DefaultDialer.Dial(tg.dialURL()+"?"+query, nil)
 	if err == nil {
 		conn.Close()
 		return http.StatusSwitchingProtocols

@@ -88,7 +88,7 @@ func Authentication(t *testing.T, tg *Target) {
 	if got := tg.DialStatus("authorization=" + good); got != 401 {
 		t.Errorf("valid token as ?authorization=: HTTP %d, want 401", got)
 	}
-	conn, resp, err := websocket.DefaultDialer.Dial(tg.URL, http.Header{"Authorization": {"Bearer " + good}})
+	conn, resp, err := websocket.DefaultDialer.Dial(tg.dialURL(), http.Header{"Authorization": {"Bearer " + good}})
 	if err == nil {
 		conn.Close()
 		t.Errorf("valid token in Authorization: Bearer without ?token=: connected, want 401")
