@@ -133,6 +133,10 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// stableRouteTicks is how many 20 ms ticks in a row a route must be
+// listed before awaitPeer takes the node for routed.
+const stableRouteTicks = 3
+
 // awaitPeer waits until the embedded server is routed to a peer, or
 // timeout: a node that serves clients before its routes are up cannot
 // reach the others' connections (410 for live ones), nor they its own. The
@@ -142,7 +146,15 @@ func (n *Node) awaitPeer(ctx context.Context, timeout time.Duration) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	deadline := time.After(timeout)
-	for n.Peers() == 0 {
+	// A route is listed from its first INFO, before the peer has checked
+	// the secret: one refused a moment later must not count as a peer, so
+	// a route counts once seen on stableRouteTicks ticks in a row.
+	for seen := 0; ; {
+		if n.Peers() == 0 {
+			seen = 0
+		} else if seen++; seen == stableRouteTicks {
+			return
+		}
 		select {
 		case <-t.C:
 		case <-deadline:
