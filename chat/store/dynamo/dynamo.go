@@ -36,8 +36,8 @@ import (
 // Listing limits: a Page.Limit of zero or less means DefaultLimit; larger
 // than MaxLimit means MaxLimit. DeleteExpired's limit defaults likewise.
 const (
-	DefaultLimit = 50
-	MaxLimit     = 1000
+	DefaultLimit = store.DefaultPageLimit
+	MaxLimit     = store.MaxPageLimit
 )
 
 // maxTransactItems is DynamoDB's limit of items in one TransactWriteItems.
@@ -100,17 +100,6 @@ func LocalClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.C
 		DisableValidateResponseChecksum: true,
 	}
 	return dynamodb.New(opts, optFns...)
-}
-
-// limitOf is the number of items a page asks for.
-func limitOf(p store.Page) int {
-	switch {
-	case p.Limit <= 0:
-		return DefaultLimit
-	case p.Limit > MaxLimit:
-		return MaxLimit
-	}
-	return p.Limit
 }
 
 // nowMs is the store's clock in milliseconds, the unit of expiresAtMs.

@@ -12,10 +12,6 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
-// messagesCursor is the cursor kind of ListMessages: the message id of
-// the last message of the page, as in the embedded store.
-const messagesCursor = "messages"
-
 // PutMessage stores a message (a conditional PutItem: ErrExists if the id
 // is taken in its tenant).
 func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
@@ -133,19 +129,16 @@ func (s *Store) ListMessages(ctx context.Context, tenantID, roomID string, page 
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(roomMessagesPK(tenantID, roomID))},
 		ScanIndexForward:          aws.Bool(false),
 	}
-	if page.Cursor != "" {
-		parts, err := store.DecodeCursor(page.Cursor, messagesCursor, 1)
-		if err != nil {
-			return nil, "", wrap(err)
-		}
-		if parts[0] == "" {
-			return nil, "", wrap(store.ErrCursor)
-		}
+	after, err := store.MessagesAfter(page.Cursor)
+	if err != nil {
+		return nil, "", wrap(err)
+	}
+	if after != "" {
 		in.KeyConditionExpression = aws.String("#GSI1PK = :pk AND #GSI1SK < :before")
 		in.ExpressionAttributeNames["#"+attrGSI1SK] = attrGSI1SK
-		in.ExpressionAttributeValues[":before"] = str(parts[0])
+		in.ExpressionAttributeValues[":before"] = str(after)
 	}
-	limit := limitOf(page)
+	limit := page.Size()
 	items, err := s.query(ctx, in, limit+1)
 	if err != nil {
 		return nil, "", wrap(err)
@@ -154,9 +147,6 @@ func (s *Store) ListMessages(ctx context.Context, tenantID, roomID string, page 
 	for _, it := range items {
 		msgs = append(msgs, it.message())
 	}
-	if len(msgs) <= limit {
-		return msgs, "", nil
-	}
-	msgs = msgs[:limit]
-	return msgs, store.EncodeCursor(messagesCursor, msgs[limit-1].MessageID), nil
+	msgs, next := store.NextPage(msgs, limit, store.MessagesCursor)
+	return msgs, next, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,10 +13,6 @@ import (
 
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
-
-// roomsCursor is the cursor kind of ListRooms: createdAt (milliseconds)
-// and roomId of the last room of the page, as in the embedded store.
-const roomsCursor = "rooms"
 
 // CreateRoom stores a room (conditionally: ErrExists if the id is taken
 // in its tenant) and, for a private room, an access copy per member, in
@@ -121,17 +116,16 @@ func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter s
 	}
 	before := "" // the exclusive upper bound of the sort keys: none
 	if page.Cursor != "" {
-		parts, err := store.DecodeCursor(page.Cursor, roomsCursor, 2)
+		at, id, err := store.RoomsAfter(page.Cursor)
 		if err != nil {
 			return nil, "", wrap(err)
 		}
-		at, err := strconv.ParseInt(parts[0], 10, 64)
-		if err != nil || !validCreatedAt(at) || parts[0] != strconv.FormatInt(at, 10) {
+		if !validCreatedAt(at) {
 			return nil, "", wrap(store.ErrCursor)
 		}
-		before = roomOrder(at, parts[1])
+		before = roomOrder(at, id)
 	}
-	limit := limitOf(page)
+	limit := page.Size()
 	list := func(index, pkAttr, skAttr, pk string) ([]item, error) {
 		in := &dynamodb.QueryInput{
 			IndexName:                 aws.String(index),
@@ -177,5 +171,5 @@ func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter s
 	}
 	rooms = rooms[:limit]
 	last := rooms[limit-1]
-	return rooms, store.EncodeCursor(roomsCursor, strconv.FormatInt(last.CreatedAt.UnixMilli(), 10), last.RoomID), nil
+	return rooms, store.RoomsCursor(last), nil
 }

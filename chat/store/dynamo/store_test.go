@@ -303,18 +303,18 @@ func TestBeyondTransactionLimits(t *testing.T) {
 func TestRoomCursorValidation(t *testing.T) {
 	s, _, _ := testStore(t)
 	for _, c := range []string{
-		store.EncodeCursor(roomsCursor, "+5", "r"),
-		store.EncodeCursor(roomsCursor, "-1", "r"),
-		store.EncodeCursor(roomsCursor, "10000000000000", "r"),
-		store.EncodeCursor(roomsCursor, "", "r"),
-		store.EncodeCursor(messagesCursor, "x"),
+		store.EncodeCursor("rooms", "+5", "r"),
+		store.EncodeCursor("rooms", "-1", "r"),
+		store.EncodeCursor("rooms", "10000000000000", "r"),
+		store.EncodeCursor("rooms", "", "r"),
+		store.EncodeCursor("messages", "x"),
 	} {
 		_, _, err := s.ListRooms(t.Context(), "t", "u", store.RoomsAll, store.Page{Cursor: c})
 		if !errorsIs(err, store.ErrCursor) {
 			t.Errorf("ListRooms with cursor %q: %v", c, err)
 		}
 	}
-	_, _, err := s.ListMessages(t.Context(), "t", "r", store.Page{Cursor: store.EncodeCursor(messagesCursor, "")})
+	_, _, err := s.ListMessages(t.Context(), "t", "r", store.Page{Cursor: store.EncodeCursor("messages", "")})
 	if !errorsIs(err, store.ErrCursor) {
 		t.Errorf("ListMessages with an empty position: %v", err)
 	}

@@ -12,10 +12,6 @@ import (
 
 const msgCols = `tenant_id, message_id, room_id, user_id, username, content, message_type, created_at, edited_at, deleted, reply_to`
 
-// messagesCursor is the cursor kind of ListMessages: the message id of the
-// last message of the page.
-const messagesCursor = "messages"
-
 const (
 	qPutMessage = `INSERT INTO messages (` + msgCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (tenant_id, message_id) DO NOTHING`
@@ -153,24 +149,20 @@ func (s *Store) ListMessages(ctx context.Context, tenantID, roomID string, page 
 	wrap := func(err error) error {
 		return fmt.Errorf("postgres: list messages of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	limit := limitOf(page)
+	after, err := store.MessagesAfter(page.Cursor)
+	if err != nil {
+		return nil, "", wrap(err)
+	}
+	limit := page.Size()
 	var msgs []store.Message
-	var err error
-	if page.Cursor == "" {
+	if after == "" {
 		msgs, err = queryRows(ctx, s.db, scanMessage, qListMessagesFirst, tenantID, roomID, limit+1)
 	} else {
-		parts, cerr := store.DecodeCursor(page.Cursor, messagesCursor, 1)
-		if cerr != nil {
-			return nil, "", wrap(cerr)
-		}
-		msgs, err = queryRows(ctx, s.db, scanMessage, qListMessages, tenantID, roomID, parts[0], limit+1)
+		msgs, err = queryRows(ctx, s.db, scanMessage, qListMessages, tenantID, roomID, after, limit+1)
 	}
 	if err != nil {
 		return nil, "", wrap(err)
 	}
-	if len(msgs) <= limit {
-		return msgs, "", nil
-	}
-	msgs = msgs[:limit]
-	return msgs, store.EncodeCursor(messagesCursor, msgs[limit-1].MessageID), nil
+	msgs, next := store.NextPage(msgs, limit, store.MessagesCursor)
+	return msgs, next, nil
 }

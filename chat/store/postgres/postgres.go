@@ -28,8 +28,8 @@ import (
 // Listing limits: a Page.Limit of zero or less means DefaultLimit; larger
 // than MaxLimit means MaxLimit. DeleteExpired's limit defaults likewise.
 const (
-	DefaultLimit = 50
-	MaxLimit     = 1000
+	DefaultLimit = store.DefaultPageLimit
+	MaxLimit     = store.MaxPageLimit
 )
 
 // Pool defaults, used unless the URL sets them (pool_max_conns=…,
@@ -168,17 +168,6 @@ func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// limitOf is the number of items a page asks for.
-func limitOf(p store.Page) int {
-	switch {
-	case p.Limit <= 0:
-		return DefaultLimit
-	case p.Limit > MaxLimit:
-		return MaxLimit
-	}
-	return p.Limit
-}
 
 // isUniqueViolation reports a unique_violation (SQLSTATE 23505).
 func isUniqueViolation(err error) bool {

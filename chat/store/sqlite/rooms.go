@@ -6,17 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 const roomCols = `tenant_id, room_id, name, description, created_by, created_at, is_private, members`
-
-// roomsCursor is the cursor kind of ListRooms: created_at and room_id of
-// the last room of the page.
-const roomsCursor = "rooms"
 
 // ListRooms queries: keyset pagination on (created_at, room_id), newest
 // first. ?1 tenant, ?2 and ?3 the position after which to list, ?4 the
@@ -126,19 +120,11 @@ func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter s
 	default:
 		return nil, "", wrap(fmt.Errorf("unknown room filter %d", filter))
 	}
-	// The first page lists what comes after (MaxInt64, ""): everything.
-	afterAt, afterID := int64(math.MaxInt64), ""
-	if page.Cursor != "" {
-		parts, err := store.DecodeCursor(page.Cursor, roomsCursor, 2)
-		if err != nil {
-			return nil, "", wrap(err)
-		}
-		if afterAt, err = strconv.ParseInt(parts[0], 10, 64); err != nil {
-			return nil, "", wrap(store.ErrCursor)
-		}
-		afterID = parts[1]
+	afterAt, afterID, err := store.RoomsAfter(page.Cursor)
+	if err != nil {
+		return nil, "", wrap(err)
 	}
-	limit := limitOf(page)
+	limit := page.Size()
 	args := []any{tenantID, afterAt, afterID, limit + 1}
 	if filter != store.RoomsPublic {
 		args = append(args, userID)
@@ -147,10 +133,6 @@ func (s *Store) ListRooms(ctx context.Context, tenantID, userID string, filter s
 	if err != nil {
 		return nil, "", wrap(err)
 	}
-	if len(rooms) <= limit {
-		return rooms, "", nil
-	}
-	rooms = rooms[:limit]
-	last := rooms[limit-1]
-	return rooms, store.EncodeCursor(roomsCursor, strconv.FormatInt(ms(last.CreatedAt), 10), last.RoomID), nil
+	rooms, next := store.NextPage(rooms, limit, store.RoomsCursor)
+	return rooms, next, nil
 }

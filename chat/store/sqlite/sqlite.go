@@ -43,8 +43,8 @@ var ErrLocked = errors.New("the data directory is in use by another switchboard 
 // Listing limits: a Page.Limit of zero or less means DefaultLimit; larger
 // than MaxLimit means MaxLimit. DeleteExpired's limit defaults likewise.
 const (
-	DefaultLimit = 50
-	MaxLimit     = 1000
+	DefaultLimit = store.DefaultPageLimit
+	MaxLimit     = store.MaxPageLimit
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -240,17 +240,6 @@ func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// limitOf is the number of items a page asks for.
-func limitOf(p store.Page) int {
-	switch {
-	case p.Limit <= 0:
-		return DefaultLimit
-	case p.Limit > MaxLimit:
-		return MaxLimit
-	}
-	return p.Limit
-}
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing if it
 // returns nil; fn runs the writer's cached statements through tx.
