@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestDevSurvivesRestart runs the real binary: `switchboard token`, then
@@ -75,31 +77,7 @@ func TestDevSurvivesRestart(t *testing.T) {
 func startDev(t *testing.T, bin, data string) (string, func(*websocket.Conn)) {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")) // not the user's
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`WebSocket:\s+(ws://\S+)\?token=`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	var url string
-	select {
-	case url = <-urls:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("switchboard dev did not start:\n%s", stderr.String())
-	}
+	url, stderr := runDev(t, cmd, data)
 	return url, func(c *websocket.Conn) {
 		t.Helper()
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -157,5 +135,38 @@ func request(t *testing.T, c *websocket.Conn, action string, data, out any) {
 			json.Unmarshal(r.Data, out)
 		}
 		return
+	}
+}
+
+// runDev starts cmd, a `switchboard dev` (perhaps wrapped in a shell) with
+// its data directory data, and returns its WebSocket URL, read from its
+// banner, and its log; it is killed at the end of the test.
+func runDev(t *testing.T, cmd *exec.Cmd, data string) (string, *testutil.Buffer) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")) // not the user's
+	stdout, _ := cmd.StdoutPipe()
+	logs := &testutil.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`WebSocket:\s+(ws://\S+)\?token=`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case url := <-urls:
+		return url, logs
+	case <-time.After(30 * time.Second):
+		t.Fatalf("switchboard dev did not start:\n%s", logs.String())
+		return "", nil
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,30 +155,6 @@ func envInt(t *testing.T, name string, def int) int {
 func startLimited(t *testing.T, bin, data string, limit int) string {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" dev --addr 127.0.0.1:0 --data "$1" --log-level warn`, limit), bin, data)
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca"))
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`WebSocket:\s+(ws://\S+)\?token=`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case u := <-urls:
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("switchboard dev did not start:\n%s", stderr.String())
-	}
-	return ""
+	url, _ := runDev(t, cmd, data)
+	return url
 }

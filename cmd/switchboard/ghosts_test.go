@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -95,30 +90,6 @@ func onlineUsers(t *testing.T, c *websocket.Conn, roomID *string) []string {
 func startDevProcess(t *testing.T, bin, data string) (string, *exec.Cmd, *testutil.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")) // not the user's
-	stdout, _ := cmd.StdoutPipe()
-	logs := &testutil.Buffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`WebSocket:\s+(ws://\S+)\?token=`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case url := <-urls:
-		return url, cmd, logs
-	case <-time.After(30 * time.Second):
-		t.Fatalf("switchboard dev did not start:\n%s", logs.String())
-		return "", nil, nil
-	}
+	url, logs := runDev(t, cmd, data)
+	return url, cmd, logs
 }
