@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -55,16 +54,6 @@ func TestBadInput(t *testing.T) {
 		}
 		seen[c.name] = true
 		t.Run(c.name, func(t *testing.T) { runBadCase(t, e, c) })
-	}
-	// Known defects: the correct expectation, skipped until fixed (set
-	// SWITCHBOARD_BADINPUT_DEFECTS=1 to run them and see them fail).
-	for _, d := range knownDefects(e) {
-		t.Run("defect/"+d.name, func(t *testing.T) {
-			if os.Getenv("SWITCHBOARD_BADINPUT_DEFECTS") == "" {
-				t.Skip("known defect: " + d.defect)
-			}
-			runBadCase(t, e, d.badCase)
-		})
 	}
 }
 
@@ -710,17 +699,3 @@ func managementCases(e *badEnv) []badCase {
 }
 
 // ---- known defects ------------------------------------------------------------
-
-// defectCase is a case whose correct expectation today's code does not
-// meet: skipped, with the defect named, until it is fixed.
-type defectCase struct {
-	badCase
-	defect string
-}
-
-// None today: the envelope's edge cases (`null`, `"action": null`,
-// `limit: 1e1`) that were listed here are fixed on main and are cases of
-// the corpus above.
-func knownDefects(e *badEnv) []defectCase {
-	return nil
-}

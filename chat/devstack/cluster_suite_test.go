@@ -25,11 +25,6 @@ import (
 // "the three-node cluster on PostgreSQL").
 const clusterNodes = 3
 
-// clusterDefects names the suite tests skipped on the cluster, each with
-// the defect that makes it fail there (chat or store code this file may
-// not change). Empty: the whole suite passes on the cluster.
-var clusterDefects = map[string]string{}
-
 // testCluster is n dev stacks (`switchboard dev --store postgres
 // --cluster-listen …`), each with its own embedded NATS routed to the
 // others and its own pool on one PostgreSQL database, on one settable
@@ -182,23 +177,10 @@ func TestChatOnThreeClusterNodes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			chattest.RunParallel(t, func(t *testing.T) *chattest.Target {
-				if why, ok := clusterDefects[testName(t)]; ok {
-					t.Skip("known defect on the cluster: " + why)
-				}
 				return startCluster(t, clusterNodes, fanout).target()
 			})
 		})
 	}
-}
-
-// testName is the suite's name of the test t runs ("end to end").
-func testName(t *testing.T) string {
-	for _, tc := range chattest.Tests {
-		if strings.HasSuffix(t.Name(), "/"+strings.ReplaceAll(tc.Name, " ", "_")) {
-			return tc.Name
-		}
-	}
-	return ""
 }
 
 // TestClusterSweepersCleanOnce: an expired connection (a member of a room
