@@ -189,7 +189,7 @@ function showSignin(errorText) {
   $('app').hidden = true;
   $('signin').hidden = false;
   const tenant = $('signin-tenant');
-  if (!tenant.value) tenant.value = store.get('sb.lastTenant', localStorage) || 'demo';
+  if (!tenant.value) tenant.value = store.get('sb.lastTenant', localStorage) || 'default';
   showError($('signin-error'), errorText);
   updateUserIdHint();
   $('signin-name').focus();
