@@ -62,6 +62,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := limf.check(); err != nil {
 		return err
 	}
+	if err := checkRate("--connect-rate", *connectRate); err != nil {
+		return err
+	}
 	if *storeKind != "postgres" && flagGiven(fs, "postgres-url") {
 		return fmt.Errorf("--postgres-url needs --store postgres")
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -181,5 +182,43 @@ func TestRedactURL(t *testing.T) {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A negative rate other than -1 is refused, naming the flag.
+func TestNegativeRateFlagsRefused(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"dev", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--connect-rate", "-3"},
+		{"dev", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--source-connect-rate", "-3"},
+	} {
+		if code, _, stderr := run(args...); code != 1 || !strings.Contains(stderr, args[len(args)-2]+" -3: want") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+// TestDocumentedConfigErrors runs serve on docs/config.md's invalid
+// api.yaml and compares what it prints with the doc's transcript.
+func TestDocumentedConfigErrors(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml title=\"api.yaml\"\n(.*?)```\n.*?```\n\\$ (switchboard serve --config api.yaml)\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/config.md no longer has the invalid api.yaml and its transcript")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), m[1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	code, stdout, stderr := run(strings.Fields(string(m[2]))[1:]...)
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	if stderr != string(m[3]) {
+		t.Errorf("docs/config.md shows\n%s\nthe binary prints\n%s", m[3], stderr)
 	}
 }
