@@ -122,8 +122,8 @@ type leanConn struct {
 	ws     *websocket.Conn
 	joined chan bool // receive mode: the reply to joinRoom
 	got    atomic.Int32
-	member atomic.Bool // receive mode: joined the room
-	dead   atomic.Bool // the reader stopped
+	member atomic.Bool   // receive mode: joined the room
+	dead   atomic.Bool   // the reader stopped
 	done   chan struct{} // closed when the reader returns
 }
 
