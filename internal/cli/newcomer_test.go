@@ -188,9 +188,11 @@ func TestRedactURL(t *testing.T) {
 // A negative rate other than -1 is refused, naming the flag.
 func TestNegativeRateFlagsRefused(t *testing.T) {
 	t.Parallel()
+	// --fanout-batch 0 is refused after the rates are checked: a dev that
+	// took -3 fails on it instead of running.
 	for _, args := range [][]string{
-		{"dev", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--connect-rate", "-3"},
-		{"dev", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--source-connect-rate", "-3"},
+		{"dev", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--fanout-batch", "0", "--connect-rate", "-3"},
+		{"dev", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--fanout-batch", "0", "--source-connect-rate", "-3"},
 	} {
 		if code, _, stderr := run(args...); code != 1 || !strings.Contains(stderr, args[len(args)-2]+" -3: want") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
