@@ -219,7 +219,17 @@ func Parse(b []byte) (*File, error) {
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {
-			if n := d.positions[p.Path]; n != nil && p.Line == 0 {
+			if p.Line != 0 {
+				continue
+			}
+			// "routes.x.integration" with "url: ..." is at the url.
+			n := d.positions[p.Path]
+			if sub, _, ok := strings.Cut(p.Msg, ": "); ok && !strings.ContainsAny(sub, " \"") {
+				if m := d.positions[p.Path+"."+sub]; m != nil {
+					n = m
+				}
+			}
+			if n != nil {
 				p.Line, p.Column = n.Line, n.Column
 			}
 		}

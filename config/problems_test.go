@@ -44,7 +44,7 @@ management:
 	for _, want := range []string{
 		path + ": invalid config: 7 problems:\n",
 		"  line 5, column 5: routes.echo.routeRespnse: unknown field (did you mean routeResponse?)\n",
-		"  line 6, column 18: routes.echo.integration: url: want an http:// or https:// URL",
+		"  line 6, column 36: routes.echo.integration: url: want an http:// or https:// URL",
 		"  line 8, column 16: limits.connectRate: want a positive number of connections per second, or -1 for no limit (got -3)\n",
 		"  line 9, column 20: limits.maxMessageBytes: want a whole number (got \"lots\")\n",
 		"  line 10, column 3: limits.idleTimout: unknown field (did you mean idleTimeout?)\n",
