@@ -78,11 +78,14 @@ func syntaxProblem(err error, b []byte) *Problem {
 
 // walk checks node against type t at path.
 func (d *decoded) walk(node *yaml.Node, t reflect.Type, path string) {
-	if node.Kind == yaml.AliasNode && node.Alias != nil {
-		node = node.Alias
-	}
 	if path != "" {
 		d.positions[path] = node
+	}
+	if node.Kind == yaml.AliasNode {
+		// The anchored node is checked where it is defined; following
+		// aliases here could loop (an anchor inside itself) or multiply
+		// the work (nested aliases).
+		return
 	}
 	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 		return // absent: the zero value
