@@ -61,7 +61,8 @@ const (
 	// ask NATS whether it is still subscribed; it must outlast a
 	// reconnection to NATS (the client waits 2 s between attempts).
 	DefaultDeadAfter = 5 * time.Second
-	// deadMemory is how long a dead prefix is remembered, for a reaper
+	// deadMemory is how long a dead prefix is remembered (at least, and
+	// at least ten times DeadAfter), for a reaper
 	// that takes over from another; past it, the connection TTL has
 	// removed its connections anyway.
 	deadMemory = time.Hour
@@ -72,8 +73,9 @@ const (
 
 // Beat messages: v kind[1] prefix[4].
 const (
-	beatAlive byte = 1 // the node serves
-	beatLeave byte = 2 // the node leaves (Close): not dead, gone
+	beatAlive  byte = 1 // the node of prefix serves
+	beatLeave  byte = 2 // the node of prefix leaves (Close): not dead, gone
+	beatReaped byte = 3 // the dead node of prefix was cleaned up (by the sender)
 )
 
 // DeadFunc is called, on one surviving node, for a node declared dead:
@@ -110,7 +112,8 @@ func (n *Node) Liveness() Liveness {
 
 // peerState is what a node knows of another.
 type peerState struct {
-	lastBeat time.Time
+	heard    time.Time // its last beat
+	answered time.Time // its last answer to a ping, while silent (slow)
 	dead     bool
 	deadAt   time.Time
 	reaping  bool // handed to the reaper, not done yet
@@ -143,7 +146,11 @@ func (n *Node) beatSubject() string { return "switchboard." + n.cfg.API + ".beat
 // startLiveness subscribes to the beats and starts the beat loop and the
 // reaper; stopLiveness ends them.
 func (n *Node) startLiveness(onDead DeadFunc) error {
-	l := &liveness{n: n, now: time.Now, onDead: onDead, peers: map[string]*peerState{},
+	now := n.clock
+	if now == nil {
+		now = time.Now
+	}
+	l := &liveness{n: n, now: now, onDead: onDead, peers: map[string]*peerState{},
 		reapq: make(chan string, 64), stop: make(chan struct{})}
 	l.since = l.now()
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -158,6 +165,7 @@ func (n *Node) startLiveness(onDead DeadFunc) error {
 		defer l.wg.Done()
 		l.reaper()
 	}()
+	l.beat() // the first at once, before Serve returns
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -182,7 +190,6 @@ func (n *Node) stopLiveness() {
 func (l *liveness) loop() {
 	t := time.NewTicker(l.n.cfg.BeatInterval)
 	defer t.Stop()
-	l.beat()
 	for {
 		select {
 		case <-l.stop:
@@ -203,7 +210,7 @@ func (l *liveness) beat() {
 // onBeat records another node's beat (or its leaving).
 func (l *liveness) onBeat(m *nats.Msg) {
 	d := m.Data
-	if len(d) != 2+gateway.NodePrefixLen || d[0] != wireVersion || (d[1] != beatAlive && d[1] != beatLeave) {
+	if len(d) != 2+gateway.NodePrefixLen || d[0] != wireVersion || d[1] < beatAlive || d[1] > beatReaped {
 		l.refuse(m, "malformed beat")
 		return
 	}
@@ -219,8 +226,15 @@ func (l *liveness) onBeat(m *nats.Msg) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.peers[p]
-	if d[1] == beatLeave {
+	switch d[1] {
+	case beatLeave:
 		delete(l.peers, p)
+		return
+	case beatReaped:
+		// Perhaps before this node declares it dead itself: remembered.
+		if st != nil {
+			st.reaped = true
+		}
 		return
 	}
 	if st == nil {
@@ -230,7 +244,7 @@ func (l *liveness) onBeat(m *nats.Msg) {
 		st = &peerState{}
 		l.peers[p] = st
 	}
-	st.lastBeat = now
+	st.heard = now
 	if st.dead {
 		st.dead, st.reaped, st.reaping = false, false, false
 		l.revived.Add(1)
@@ -253,9 +267,9 @@ func (l *liveness) check(now time.Time) {
 	var suspects []string
 	for p, st := range l.peers {
 		switch {
-		case st.dead && now.Sub(st.deadAt) > deadMemory:
+		case st.dead && now.Sub(st.deadAt) > max(deadMemory, 10*dead):
 			delete(l.peers, p)
-		case !st.dead && now.Sub(later(st.lastBeat, l.since)) >= dead:
+		case !st.dead && now.Sub(later(later(st.heard, st.answered), l.since)) >= dead:
 			suspects = append(suspects, p)
 		}
 	}
@@ -268,17 +282,17 @@ func (l *liveness) check(now time.Time) {
 		l.mu.Lock()
 		st := l.peers[p]
 		switch {
-		case st == nil || st.dead || now.Sub(later(st.lastBeat, l.since)) < dead:
+		case st == nil || st.dead || now.Sub(later(st.heard, l.since)) < dead:
 			// It beat, or left, meanwhile.
 		case errors.Is(err, nats.ErrNoResponders):
 			st.dead, st.deadAt = true, now
 			l.declared.Add(1)
 			l.n.markGone(p)
-			l.n.log.Warn("cluster: node declared dead: silent and no longer subscribed", "peer", p, "silentFor", now.Sub(st.lastBeat).Round(time.Millisecond))
+			l.n.log.Warn("cluster: node declared dead: silent and no longer subscribed", "peer", p, "silentFor", now.Sub(st.heard).Round(time.Millisecond))
 		default:
 			// Subscribed still (it answered, or the ping timed out): slow,
 			// not dead. It is asked again after another DeadAfter.
-			st.lastBeat = now
+			st.answered = now
 			l.spared.Add(1)
 			l.n.log.Info("cluster: node silent but still subscribed: not dead", "peer", p, "ping", errString(err))
 		}
@@ -290,8 +304,9 @@ func (l *liveness) check(now time.Time) {
 }
 
 // handOver gives the reaper the dead nodes this node must clean up: all
-// of them not reaped here yet, when this node is the live node with the
-// smallest prefix.
+// of them not reaped yet, when this node has the smallest prefix of the
+// nodes heard beating within DeadAfter. A node that is silent but spared
+// (slow) does not count: stuck, it would never clean up.
 func (l *liveness) handOver(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -303,7 +318,7 @@ func (l *liveness) handOver(now time.Time) {
 			}
 			continue
 		}
-		if p < l.n.prefix && now.Sub(later(st.lastBeat, l.since)) < l.n.cfg.DeadAfter {
+		if p < l.n.prefix && now.Sub(later(st.heard, l.since)) < l.n.cfg.DeadAfter {
 			return // a live node with a smaller prefix does it
 		}
 	}
@@ -338,6 +353,8 @@ func (l *liveness) reaper() {
 				continue
 			}
 			l.reaped.Add(1)
+			// The others need not do it again should this node die.
+			l.n.nc.Publish(l.n.beatSubject(), []byte{wireVersion, beatReaped, p[0], p[1], p[2], p[3]})
 		}
 	}
 }

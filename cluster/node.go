@@ -56,6 +56,7 @@ type Node struct {
 	// onDead is what it calls for a dead node.
 	live   *liveness
 	onDead DeadFunc
+	clock  func() time.Time // the liveness clock; nil: time.Now (tests set it)
 
 	// gone holds the prefixes found without responder for longer than
 	// ResponderGrace: their ids are answered 410 at once from then on.
