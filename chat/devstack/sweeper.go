@@ -20,7 +20,7 @@ func sweep(ctx context.Context, sw store.Sweeper, now time.Time, region string, 
 			return total, err
 		}
 		total += len(imgs)
-		if err := cleanupImages(ctx, imgs, now, region, cleanup); err != nil {
+		if err := cleanupImages(ctx, imgs, now, region, cleanup, false); err != nil {
 			return total, err
 		}
 	}
