@@ -166,10 +166,16 @@ func (n *Node) startLiveness(onDead DeadFunc) error {
 		l.reaper()
 	}()
 	l.beat() // the first at once, before Serve returns
-	l.wg.Add(1)
+	// Two loops: the beats go out on time even while check waits for the
+	// pings of silent nodes (up to RequestTimeout each).
+	l.wg.Add(2)
 	go func() {
 		defer l.wg.Done()
-		l.loop()
+		l.every(l.beat)
+	}()
+	go func() {
+		defer l.wg.Done()
+		l.every(func() { l.check(l.now()) })
 	}()
 	return nil
 }
@@ -187,7 +193,8 @@ func (n *Node) stopLiveness() {
 	l.wg.Wait()
 }
 
-func (l *liveness) loop() {
+// every runs f every BeatInterval until stopLiveness.
+func (l *liveness) every(f func()) {
 	t := time.NewTicker(l.n.cfg.BeatInterval)
 	defer t.Stop()
 	for {
@@ -195,8 +202,7 @@ func (l *liveness) loop() {
 		case <-l.stop:
 			return
 		case <-t.C:
-			l.beat()
-			l.check(l.now())
+			f()
 		}
 	}
 }
@@ -276,9 +282,12 @@ func (l *liveness) check(now time.Time) {
 	l.mu.Unlock()
 
 	for _, p := range suspects {
-		ctx, cancel := context.WithTimeout(context.Background(), l.n.cfg.RequestTimeout)
+		ctx, cancel := context.WithTimeout(l.ctx, l.n.cfg.RequestTimeout)
 		_, err := l.n.nc.RequestWithContext(ctx, l.n.subject(p, opPing), []byte{wireVersion})
 		cancel()
+		if l.ctx.Err() != nil {
+			return // leaving
+		}
 		l.mu.Lock()
 		st := l.peers[p]
 		switch {
