@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +326,89 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestObserverCutOffJudgesNobody: a node that was itself cut off from
+// NATS heard no beats meanwhile, so it judges nobody until it has been
+// connected again for DeadAfter: a peer silent (and without subscription)
+// for longer than DeadAfter by the clock is spared at the first check
+// after the observer's reconnection, and declared dead only a DeadAfter
+// later.
+func TestObserverCutOffJudgesNobody(t *testing.T) {
+	t.Parallel()
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	url := ns.ClientURL()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+	})
+	const deadAfter = 2 * time.Hour
+	clk := &fakeClock{t: time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)}
+	t0 := clk.Now()
+	n, err := Join(t.Context(), Config{URL: url, API: "live", BeatInterval: time.Hour, DeadAfter: deadAfter,
+		RequestTimeout: 300 * time.Millisecond, Logger: testutil.DiscardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.clock = clk.Now
+	must(t, n.Serve(nopLocal{}))
+	t.Cleanup(func() { n.Close(context.Background()) })
+
+	// A peer beats once at t0, then its connection goes (no subscription).
+	const peer = "pEeR"
+	raw, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, raw.Publish("switchboard.live.beat", []byte{wireVersion, beatAlive, peer[0], peer[1], peer[2], peer[3]}))
+	must(t, raw.Flush())
+	testutil.Eventually(t, 10*time.Second, func() bool { return heard(n.live, peer, t0) }, "the peer's beat")
+	raw.Close()
+
+	// NATS restarts on the same port: the node is cut off, then reconnects.
+	tcp := ns.Addr().String()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	stopped = true
+	testutil.Eventually(t, 10*time.Second, func() bool { return !n.nc.IsConnected() }, "the node notices NATS is gone")
+	_, portStr, _ := strings.Cut(tcp, ":")
+	p, _ := strconv.Atoi(portStr)
+	opts2 := &server.Options{Host: "127.0.0.1", Port: p, NoSigs: true, NoLog: true}
+	ns2, err := server.NewServer(opts2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns2.Start()
+	if !ns2.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not restart")
+	}
+	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
+	testutil.Eventually(t, 20*time.Second, func() bool { return n.nc.IsConnected() && n.nc.Stats().Reconnects > 0 }, "the node reconnects")
+
+	// By the clock the peer has been silent for 3 DeadAfters, and nobody
+	// subscribes to its subjects; but this node has only just come back.
+	n.live.check(t0.Add(3 * deadAfter))
+	if lv := n.Liveness(); lv.Declared != 0 {
+		t.Fatalf("a node just reconnected declared a peer dead: %+v", lv)
+	}
+	n.live.check(t0.Add(4*deadAfter - time.Millisecond))
+	if lv := n.Liveness(); lv.Declared != 0 {
+		t.Fatalf("declared dead before DeadAfter since the reconnection: %+v", lv)
+	}
+	n.live.check(t0.Add(4 * deadAfter))
+	if lv := n.Liveness(); lv.Declared != 1 {
+		t.Fatalf("a DeadAfter after the reconnection: %+v, want the silent peer declared dead", lv)
 	}
 }
