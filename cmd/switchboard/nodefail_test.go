@@ -192,11 +192,13 @@ func TestNodeKilledClientsResume(t *testing.T) {
 	if err := a.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
 	atKill := ackCount()
 
 	// Both clients reconnect elsewhere and resume while messages go on.
 	testutil.Eventually(t, 30*time.Second, func() bool { return garyEvents.resumed() && jess.resumed() },
 		"the Go SDK and the JS client reconnect and resume")
+	t.Logf("both clients resumed on another node within %v of the kill (an upper bound: polled)", time.Since(killed).Round(time.Millisecond))
 	if gary.URL() == a.url || jess.url() == a.url {
 		t.Fatalf("resumed on the dead node? Go SDK on %s, JS on %s", gary.URL(), jess.url())
 	}
@@ -209,6 +211,7 @@ func TestNodeKilledClientsResume(t *testing.T) {
 	}
 	testutil.Eventually(t, 30*time.Second, func() bool { return reaped(b) || reaped(c) }, "a surviving node removes node A's connections")
 	testutil.Eventually(t, 10*time.Second, func() bool { return wendy.count("user_left", "gus") >= 1 }, "user_left for gus on node C")
+	t.Logf("user_left for the user who did not come back within %v of the kill (the connection TTL is 10 minutes)", time.Since(killed).Round(time.Millisecond))
 	stopSender()
 	if reaped(b) && reaped(c) {
 		t.Errorf("both surviving nodes cleaned up after node A, want one")
@@ -239,6 +242,12 @@ func TestNodeKilledClientsResume(t *testing.T) {
 		testutil.Eventually(t, 20*time.Second, func() bool { return len(got()) >= len(want) }, "the %s has every acknowledged message", name)
 		checkExactlyOnce(t, name, got(), want)
 	}
+	garyEvents.mu.Lock()
+	jess.mu.Lock()
+	t.Logf("%d messages acknowledged, %d after the kill; fetched by the resume: Go SDK %d, JS client %d",
+		len(want), len(want)-atKill, garyEvents.fromHistory, jess.fromHistory)
+	jess.mu.Unlock()
+	garyEvents.mu.Unlock()
 
 	// No connection of node A is left in the store, and its ids are 410.
 	if ids := connectionIDs(t, pgURL, ""); len(ids) > 0 {
@@ -312,11 +321,12 @@ func sdk(t *testing.T, urls []string, token string) *client.Client {
 
 // events are what a Go SDK client received.
 type events struct {
-	mu     sync.Mutex
-	msgs   []string            // message ids, in arrival order (new ones only)
-	users  map[string][]string // user id → user_joined/user_left, in order
-	resume bool
-	done   chan struct{}
+	mu          sync.Mutex
+	msgs        []string            // message ids, in arrival order (new ones only)
+	fromHistory int                 // of them, fetched by the resume
+	users       map[string][]string // user id → user_joined/user_left, in order
+	resume      bool
+	done        chan struct{}
 }
 
 // collect reads c's events until it is closed.
@@ -330,6 +340,9 @@ func collect(c *client.Client) *events {
 			case client.BroadcastMessage:
 				if ev.Message != nil && !ev.Message.Edited && !ev.Message.Deleted {
 					e.msgs = append(e.msgs, ev.Message.MessageID)
+					if ev.Resumed {
+						e.fromHistory++
+					}
 				}
 			case client.BroadcastUserJoined, client.BroadcastUserLeft:
 				var d struct {
@@ -407,11 +420,12 @@ func connectionIDs(t *testing.T, pgURL, user string) []string {
 // jsClient is chat/web/client.js running in Node.js, reporting its events
 // as JSON lines.
 type jsClient struct {
-	mu      sync.Mutex
-	msgs    []string
-	joinURL string
-	cur     string
-	resume  bool
+	mu          sync.Mutex
+	msgs        []string
+	fromHistory int
+	joinURL     string
+	cur         string
+	resume      bool
 }
 
 func (j *jsClient) messages() []string {
@@ -489,6 +503,7 @@ func startJSClient(t *testing.T, node string, urls []string, token, roomID strin
 		for sc.Scan() {
 			var ev struct {
 				Ev, ID, URL, State string
+				Resumed            bool
 			}
 			if json.Unmarshal(sc.Bytes(), &ev) != nil {
 				continue
@@ -497,6 +512,9 @@ func startJSClient(t *testing.T, node string, urls []string, token, roomID strin
 			switch ev.Ev {
 			case "message":
 				j.msgs = append(j.msgs, ev.ID)
+				if ev.Resumed {
+					j.fromHistory++
+				}
 			case "joined":
 				j.joinURL, j.cur = ev.URL, ev.URL
 			case "state":
