@@ -229,26 +229,40 @@ func (l *liveness) onBeat(m *nats.Msg) {
 		return
 	}
 	now := l.now()
+	if l.record(p, d[1], now) {
+		// A node this one did not know: perhaps one that just joined, and
+		// did not hear this node's beats yet. It hears one now, rather
+		// than up to a BeatInterval later: a node that dies in its first
+		// second of company is judged all the same.
+		l.beat()
+	}
+}
+
+// record notes a beat of kind from the node of p, received at now, and
+// reports whether p is a node this one did not know.
+func (l *liveness) record(p string, kind byte, now time.Time) (isNew bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.peers[p]
-	switch d[1] {
+	switch kind {
 	case beatLeave:
 		delete(l.peers, p)
-		return
+		return false
 	case beatReaped:
 		// Perhaps before this node declares it dead itself: remembered.
 		if st != nil {
 			st.reaped = true
 		}
-		return
+		return false
 	}
 	if st == nil {
 		if len(l.peers) >= maxPeers {
-			return
+			return false
 		}
 		st = &peerState{}
 		l.peers[p] = st
+		isNew = true
+		l.n.log.Info("cluster: node seen", "peer", p)
 	}
 	st.heard = now
 	if st.dead {
@@ -258,6 +272,7 @@ func (l *liveness) onBeat(m *nats.Msg) {
 		l.n.log.Warn("cluster: a node declared dead beats again: its ids are served again; "+
 			"the connections removed meanwhile come back with their clients' next heartbeat", "peer", p)
 	}
+	return isNew
 }
 
 // check judges the silent nodes at now, and hands the dead ones this node

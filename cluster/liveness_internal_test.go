@@ -412,3 +412,39 @@ func TestObserverCutOffJudgesNobody(t *testing.T) {
 		t.Fatalf("a DeadAfter after the reconnection: %+v, want the silent peer declared dead", lv)
 	}
 }
+
+// TestJoinerHearsTheOthersAtOnce: a node that joins hears the nodes
+// already there right away, not a BeatInterval later (an hour here): they
+// answer its first beat with one of theirs. A node that dies a moment
+// after another joined is judged by it all the same.
+func TestJoinerHearsTheOthersAtOnce(t *testing.T) {
+	t.Parallel()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	join := func() *Node {
+		n, err := Join(t.Context(), Config{URL: ns.ClientURL(), API: "live", BeatInterval: time.Hour, DeadAfter: 2 * time.Hour, Logger: testutil.DiscardLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, n.Serve(nopLocal{}))
+		t.Cleanup(func() { n.Close(context.Background()) })
+		return n
+	}
+	old := join()
+	newer := join()
+	knows := func(l *liveness, p string) bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.peers[p] != nil
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return knows(newer.live, old.prefix) && knows(old.live, newer.prefix)
+	}, "the nodes know each other without waiting for a tick")
+}

@@ -140,11 +140,10 @@ func request(t *testing.T, c *websocket.Conn, action string, data, out any) {
 
 // runDev starts cmd, a `switchboard dev` (perhaps wrapped in a shell) with
 // its data directory data, and returns its WebSocket URL, read from its
-// banner, and its log; it is killed at the end of the test. env are more
-// NAME=value settings for it.
-func runDev(t *testing.T, cmd *exec.Cmd, data string, env ...string) (string, *testutil.Buffer) {
+// banner, and its log; it is killed at the end of the test.
+func runDev(t *testing.T, cmd *exec.Cmd, data string) (string, *testutil.Buffer) {
 	t.Helper()
-	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")), env...) // not the user's
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")) // not the user's
 	stdout, _ := cmd.StdoutPipe()
 	logs := &testutil.Buffer{}
 	cmd.Stderr = logs

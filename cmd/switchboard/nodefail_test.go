@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -80,24 +81,38 @@ func TestNodeKilledClientsResume(t *testing.T) {
 		return tok
 	}
 
-	routes := []string{freeRoute(t), freeRoute(t), freeRoute(t)}
+	// The nodes start in turn, each routed to those before it (routes are
+	// gossiped: every node ends up routed to every other). A node whose
+	// route port was taken meanwhile is started again on another.
 	type proc struct {
 		cmd  *exec.Cmd
 		url  string
 		logs *testutil.Buffer
 	}
 	var nodes []proc
+	var routes []string
 	for i := range 3 {
-		var peers []string
-		for j, r := range routes {
-			if j != i {
-				peers = append(peers, r)
+		var p proc
+		for attempt := 1; ; attempt++ {
+			route := freeRoute(t)
+			args := []string{"dev", "--addr", "127.0.0.1:0", "--data", datas[i], "--store", "postgres", "--cluster-listen", route}
+			if len(routes) > 0 {
+				args = append(args, "--cluster-peers", strings.Join(routes, ","))
 			}
+			cmd := exec.Command(bin, args...)
+			url, logs, err := launchDev(cmd, datas[i], "SWITCHBOARD_POSTGRES_URL="+pgURL, "SWITCHBOARD_CLUSTER_SECRET=node-failure-secret")
+			if err == nil {
+				p = proc{cmd, url, logs}
+				routes = append(routes, route)
+				break
+			}
+			if attempt == 3 {
+				t.Fatalf("node %c: %v", 'A'+i, err)
+			}
+			t.Logf("node %c did not start (%v); again on another route port", 'A'+i, err)
 		}
-		cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", datas[i], "--store", "postgres",
-			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(peers, ","))
-		url, logs := runDev(t, cmd, datas[i], "SWITCHBOARD_POSTGRES_URL="+pgURL, "SWITCHBOARD_CLUSTER_SECRET=node-failure-secret")
-		nodes = append(nodes, proc{cmd, url, logs})
+		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+		nodes = append(nodes, p)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -293,6 +308,46 @@ func checkExactlyOnce(t *testing.T, who string, got, want []string) {
 	if len(seen) > 0 {
 		t.Errorf("%s received %d messages that were never acknowledged", who, len(seen))
 	}
+}
+
+// launchDev starts cmd, a `switchboard dev`, with the environment and
+// more NAME=value settings, and returns its WebSocket URL (from its
+// banner) and its log; an error, the process ended, when it exits or
+// gives no banner within 30 s.
+func launchDev(cmd *exec.Cmd, data string, env ...string) (string, *testutil.Buffer, error) {
+	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_CA_DIR="+filepath.Join(data, "ca")), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	logs := &testutil.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	urls := make(chan string, 1)
+	go func() { // ends with the process's stdout
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "WebSocket:"); ok {
+				u, _, _ = strings.Cut(strings.TrimSpace(u), "?token=")
+				urls <- u
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+		close(urls)
+	}()
+	select {
+	case u, ok := <-urls:
+		if ok {
+			return u, logs, nil
+		}
+	case <-time.After(30 * time.Second):
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return "", nil, fmt.Errorf("switchboard dev did not start:\n%s", logs.String())
 }
 
 // freeRoute is a loopback address for a node's NATS routes, free a
