@@ -24,8 +24,8 @@ func TestClusterLivenessSettings(t *testing.T) {
 		t.Errorf("beat %v, dead after %v; want 2s, 10s", cfg.BeatInterval, cfg.DeadAfter)
 	}
 	for yaml, want := range map[string]string{
-		"  beatInterval: often\n":              "cluster.beatInterval",
-		"  deadAfter: -5s\n":                   "cluster.deadAfter",
+		"  beatInterval: often\n":               "cluster.beatInterval",
+		"  deadAfter: -5s\n":                    "cluster.deadAfter",
 		"  beatInterval: 3s\n  deadAfter: 5s\n": "cluster.deadAfter: 5s must be at least twice beatInterval",
 	} {
 		_, err := config.Parse([]byte(base + yaml))
