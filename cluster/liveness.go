@@ -139,6 +139,7 @@ type liveness struct {
 	wg     sync.WaitGroup
 
 	declared, spared, revived, reaped atomic.Uint64
+	failLog                           sometimes // failed clean-ups, retried every beat
 }
 
 func (n *Node) beatSubject() string { return "switchboard." + n.cfg.API + ".beat" }
@@ -150,7 +151,7 @@ func (n *Node) startLiveness(onDead DeadFunc) error {
 	if now == nil {
 		now = time.Now
 	}
-	l := &liveness{n: n, now: now, onDead: onDead, peers: map[string]*peerState{},
+	l := &liveness{n: n, now: now, onDead: onDead, peers: map[string]*peerState{}, failLog: sometimes{every: 10 * time.Second},
 		reapq: make(chan string, 64), stop: make(chan struct{})}
 	l.since = l.now()
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -373,7 +374,9 @@ func (l *liveness) reaper() {
 			}
 			l.mu.Unlock()
 			if err != nil {
-				l.n.log.Warn("cluster: cleaning up after a dead node failed; trying again", "peer", p, "err", err)
+				l.failLog.do(func(skipped int) {
+					l.n.log.Warn("cluster: cleaning up after a dead node failed; trying again every beat", "peer", p, "err", err, "failedSinceLastLog", skipped)
+				})
 				continue
 			}
 			l.reaped.Add(1)
