@@ -84,6 +84,12 @@ type Config struct {
 	// is gone at once afterwards (prefixes are drawn anew at every join).
 	// Default DefaultResponderGrace; negative: no grace.
 	ResponderGrace time.Duration
+	// BeatInterval is how often the node tells the others it is alive,
+	// and DeadAfter how long another node may be silent before it is
+	// declared dead, if NATS also says it is no longer subscribed
+	// (liveness.go, docs/cluster.md). Defaults DefaultBeatInterval and
+	// DefaultDeadAfter; DeadAfter must be at least twice BeatInterval.
+	BeatInterval, DeadAfter time.Duration
 	// MaxMessageBytes is the largest message forwarded or accepted;
 	// default DefaultMaxMessageBytes. Set it to the gateway's
 	// Limits.MaxMessageBytes.
@@ -146,6 +152,7 @@ func (c *Config) Validate() error {
 	if c.MaxMessageBytes < 0 {
 		errs = append(errs, fmt.Errorf("maxMessageBytes: %d is negative", c.MaxMessageBytes))
 	}
+	errs = append(errs, c.validateLiveness())
 	return errors.Join(errs...)
 }
 
@@ -165,6 +172,7 @@ func (c *Config) applyDefaults() {
 	if c.ResponderGrace == 0 {
 		c.ResponderGrace = DefaultResponderGrace
 	}
+	c.livenessDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

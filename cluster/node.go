@@ -52,6 +52,12 @@ type Node struct {
 	refusals atomic.Uint64
 	logEvery sometimes
 
+	// live is the dead-node detection (liveness.go), from Serve to Close;
+	// onDead is what it calls for a dead node.
+	live   *liveness
+	onDead DeadFunc
+	clock  func() time.Time // the liveness clock; nil: time.Now (tests set it)
+
 	// gone holds the prefixes found without responder for longer than
 	// ResponderGrace: their ids are answered 410 at once from then on.
 	goneMu sync.Mutex
@@ -264,6 +270,10 @@ func (n *Node) Serve(local Local) error {
 		sub.Unsubscribe()
 		return fmt.Errorf("cluster: subscribe: %w", err)
 	}
+	if err := n.startLiveness(n.onDead); err != nil {
+		sub.Unsubscribe()
+		return fmt.Errorf("cluster: subscribe to beats: %w", err)
+	}
 	n.sub = sub
 	n.log.Info("cluster: joined", "subjects", n.base+n.prefix+".*", "embedded", n.ns != nil)
 	return nil
@@ -287,6 +297,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.closed = true
 	n.mu.Unlock()
+	n.stopLiveness()
 	closed := make(chan struct{})
 	n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	var err error

@@ -39,6 +39,9 @@ type Cluster struct {
 	RouteCAFile   string `yaml:"routeCAFile"`
 
 	RequestTimeout string `yaml:"requestTimeout"` // default 3s
+	// Dead-node detection (docs/cluster.md): cluster_liveness.go.
+	BeatInterval string `yaml:"beatInterval"` // default 1s
+	DeadAfter    string `yaml:"deadAfter"`    // default 5s
 }
 
 // ClusterConfig is the node's configuration, or the errors of c, each
@@ -78,6 +81,7 @@ func (c *Cluster) ClusterConfig(apiID, stage string) (cluster.Config, error) {
 		}
 		cfg.RequestTimeout = d
 	}
+	c.liveness(&cfg, bad)
 	if err := cfg.Validate(); err != nil {
 		var list interface{ Unwrap() []error }
 		if errors.As(err, &list) {

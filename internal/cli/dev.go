@@ -128,6 +128,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if node != nil {
+		// One surviving node removes a dead node's connections from the
+		// shared store and announces who left (docs/cluster.md).
+		node.OnNodeDead(stack.ReapNode)
 		if err := node.Serve(stack.Gateway); err != nil {
 			stack.Close(context.Background())
 			return err
