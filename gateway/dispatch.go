@@ -35,6 +35,7 @@ func (s *Server) selectRoute(body string) string {
 func (s *Server) handleMessage(c *conn, body string) {
 	routeKey := s.selectRoute(body)
 	if routeKey == "" {
+		s.obs.unrouted.Add(1)
 		c.enqueue(gatewayFrame("Forbidden", c.meta.id, newID()), true)
 		return
 	}
@@ -45,14 +46,18 @@ func (s *Server) handleMessage(c *conn, body string) {
 		StageVariables: s.stageVariables(),
 	}
 	ev.RequestContext.MessageID = newID()
+	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout)
+	d := time.Since(start)
 	reqID := ev.RequestContext.RequestID
+	rs := s.obs.route(routeKey)
+	outcome := outcomeOf(err)
+	rs.observe(d, outcome)
+	s.logMessage(c, rs, reqID, d, outcome, resp.StatusCode, err)
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
-		s.log.Warn("integration timed out", "route", routeKey, "connectionId", c.meta.id, "requestId", reqID, "timeout", s.limits.IntegrationTimeout)
 		c.enqueue(gatewayFrame("Endpoint request timed out", c.meta.id, reqID), true)
 	case err != nil:
-		s.log.Warn("integration failed", "route", routeKey, "connectionId", c.meta.id, "requestId", reqID, "err", err)
 		c.enqueue(gatewayFrame("Internal server error", c.meta.id, reqID), true)
 	case route.RouteResponse && resp.Body != "":
 		c.enqueue(wsproto.TextFrame([]byte(resp.Body)), true)
@@ -143,7 +148,7 @@ func (s *Server) disconnected(c *conn) {
 	c.mu.Lock()
 	code, reason := c.closeCode, c.closeReason
 	c.mu.Unlock()
-	s.log.Debug("disconnected", "connectionId", c.meta.id, "code", code, "reason", reason)
+	s.logDisconnect(c, code, reason)
 	route, ok := s.routes[RouteDisconnect]
 	if !ok {
 		return
@@ -159,7 +164,10 @@ func (s *Server) disconnected(c *conn) {
 	s.wg.Go(func() {
 		// Not s.ctx: Shutdown cancels that when it stops waiting, and
 		// $disconnect must still run, bounded by its own timeout.
-		if _, err := s.invoke(context.Background(), route.Integration, ev, s.limits.IntegrationTimeout); err != nil {
+		start := time.Now()
+		_, err := s.invoke(context.Background(), route.Integration, ev, s.limits.IntegrationTimeout)
+		s.obs.route(RouteDisconnect).observe(time.Since(start), outcomeOf(err))
+		if err != nil {
 			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)
 		}
 	})

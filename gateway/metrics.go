@@ -73,4 +73,5 @@ func (s *Server) writeMetrics(w io.Writer) {
 	metric("switchboard_batch_posts_total", "counter", "POST @switchboard/connections requests.", m.batches.Load())
 	metric("switchboard_batch_gone_total", "counter", "Connection ids of batch posts that were gone.", m.batchGone.Load())
 	metric("switchboard_integrations_past_timeout", "gauge", "Integration and authorizer calls still running after their timeout was answered (user code that ignores its context).", uint64(max(s.overdue.Load(), 0)))
+	s.writeRouteMetrics(w)
 }

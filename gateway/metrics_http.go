@@ -46,6 +46,7 @@ func (s *Server) MetricsHandler() http.Handler {
 		}
 		var b bytes.Buffer
 		s.writeMetrics(&b)
+		s.writeExtraMetrics(&b)
 		writeProcessMetrics(&b)
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))

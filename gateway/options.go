@@ -82,6 +82,9 @@ type Options struct {
 	NotFound http.Handler
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// AccessLog chooses the connect, message and disconnect lines
+	// (accesslog.go, docs/logging.md); the zero value writes them all at Info.
+	AccessLog AccessLog
 }
 
 // Route is one route of the API.

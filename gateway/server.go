@@ -31,6 +31,7 @@ type Server struct {
 	limiter   *rate.Limiter // nil: no limit
 	sources   *sourceTable  // nil: no per-source limit
 	metrics   metrics
+	obs       *observability // per-route metrics, refused handshakes (metrics_routes.go)
 	// cluster and its node prefix when clustered (cluster.go); nil alone.
 	cluster    Cluster
 	nodePrefix string
@@ -101,6 +102,7 @@ func New(opts Options) (*Server, error) {
 		janitorDone: make(chan struct{}),
 		wg:          newGoroutines(),
 		calls:       newGoroutines(),
+		obs:         newObservability(opts.Routes),
 	}
 	if s.routes == nil {
 		s.routes = map[string]Route{}

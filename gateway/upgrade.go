@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,19 +38,22 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
+	hw, rec := s.beginHandshake(w, r, now)
+	w = hw
+	upgraded := false
+	defer func() { s.endHandshake(hw, rec, upgraded) }()
 	release := func() {}
 	if s.sources != nil {
 		ip := remoteIP(r)
 		key := sourceKey(ip)
 		if no := s.sources.admit(key, now); no != nil {
-			s.log.Debug("handshake refused: source over its limit", "sourceIp", ip, "reason", no.message)
+			rec.reason = no.message
 			w.Header().Set("Retry-After", retryAfter(no.retryAfter))
 			writeJSONMessage(w, http.StatusTooManyRequests, no.message)
 			return
 		}
 		release = func() { s.sources.release(key, time.Now()) }
 	}
-	upgraded := false
 	defer func() {
 		if !upgraded {
 			release()
@@ -69,6 +73,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if a := s.opts.Authorizer; a != nil && !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
+		rec.reason = "identity source missing or empty"
 		writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
@@ -76,6 +81,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		res := s.limiter.ReserveN(now, 1)
 		if d := res.DelayFrom(now); d > 0 {
 			res.CancelAt(now)
+			rec.reason = "connect rate"
 			w.Header().Set("Retry-After", retryAfter(d))
 			writeJSONMessage(w, http.StatusTooManyRequests, "Too Many Requests")
 			return
@@ -87,7 +93,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	hs := handshake{now: now, meta: s.newConnMeta(r, now)}
+	hs := handshake{now: now, meta: s.newConnMeta(r, now), rec: rec}
+	rec.connID = hs.meta.id
 	hs.headers, hs.multiHeaders = connectHeaders(r)
 	hs.qs, hs.multiQS = query(r)
 
@@ -110,6 +117,7 @@ type handshake struct {
 	multiHeaders map[string][]string
 	qs           map[string]string
 	multiQS      map[string][]string
+	rec          *connectRecord // what the connect line says (accesslog.go)
 }
 
 // checkUpgradeRequest checks that r asks for a WebSocket upgrade this server
@@ -184,7 +192,9 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 		StageVariables:                  s.stageVariables(),
 		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
 	}
+	start := time.Now()
 	resp, err := s.authorize(req)
+	hs.rec.authorizer, hs.rec.authRan = time.Since(start), true
 	status, why := authzOutcome(resp, err, s.methodArn)
 	if status == 0 {
 		hs.meta.authorizer, why = authorizerContext(resp)
@@ -193,7 +203,9 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 		}
 	}
 	if status != 0 {
-		s.log.Info("connection refused by authorizer", "status", status, "reason", why, "sourceIp", hs.meta.sourceIP)
+		if why != nil {
+			hs.rec.reason = "authorizer: " + why.Error()
+		}
 		writeJSONMessage(w, status, http.StatusText(status))
 		return false
 	}
@@ -217,9 +229,13 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
 	}
 	meta := &hs.meta
+	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
+	hs.rec.connect, hs.rec.connectRan = time.Since(start), true
+	s.obs.route(RouteConnect).observe(hs.rec.connect, outcomeOf(err))
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
+		hs.rec.reason = "$connect timed out"
 		s.log.Warn("$connect timed out", "connectionId", meta.id)
 		writeJSONMessage(w, http.StatusGatewayTimeout, "Endpoint request timed out")
 		return "", false
@@ -233,7 +249,7 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 		status = http.StatusOK
 	}
 	if status < 200 || status > 299 {
-		s.log.Debug("$connect refused the connection", "connectionId", meta.id, "status", status)
+		hs.rec.reason = "$connect answered " + strconv.Itoa(status)
 		if status < 300 || status > 599 {
 			// 1xx would be taken for an interim response, and
 			// anything outside 100-599 is not an HTTP status.

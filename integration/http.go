@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -27,6 +28,17 @@ type HTTP struct {
 }
 
 var _ Invoker = (*HTTP)(nil)
+
+// Describe names the integration "http" and its URL without user
+// information or query (which may carry credentials).
+func (h *HTTP) Describe() (kind, name string) {
+	u, err := url.Parse(h.URL)
+	if err != nil {
+		return "http", ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return "http", u.String()
+}
 
 var defaultClient = &http.Client{Transport: &http.Transport{
 	Proxy:               nil, // handlers are reached directly, never through HTTP_PROXY

@@ -38,6 +38,22 @@ func Authorizer(inv Invoker) gateway.Authorizer { return authorizer{inv} }
 
 type route struct{ inv Invoker }
 
+// describer is implemented by Invokers that name themselves (Lambda
+// functions, HTTP endpoints) for the gateway's log lines and metrics.
+type describer interface {
+	Describe() (kind, name string)
+}
+
+// Describe implements gateway.Describer with the Invoker's own description.
+func (r route) Describe() (kind, name string) {
+	if d, ok := r.inv.(describer); ok {
+		return d.Describe()
+	}
+	return "invoker", fmt.Sprintf("%T", r.inv)
+}
+
+var _ gateway.Describer = route{}
+
 func (r route) Invoke(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -45,6 +61,7 @@ func (r route) Invoke(ctx context.Context, ev events.APIGatewayWebsocketProxyReq
 	}
 	// The function's invocation log line names the route and connection.
 	ctx = logctx.With(ctx, slog.String("route", ev.RequestContext.RouteKey), slog.String("connection_id", ev.RequestContext.ConnectionID))
+	ctx = logctx.WithRequestID(ctx, ev.RequestContext.RequestID)
 	out, err := r.inv.Invoke(ctx, payload)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
@@ -98,6 +115,7 @@ func (a authorizer) Authorize(ctx context.Context, req gateway.AuthorizerRequest
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("encoding authorizer request: %w", err)
 	}
 	ctx = logctx.With(ctx, slog.String("route", "$connect (authorizer)"), slog.String("connection_id", req.RequestContext.ConnectionID))
+	ctx = logctx.WithRequestID(ctx, req.RequestContext.RequestID)
 	out, err := a.inv.Invoke(ctx, payload)
 	if err != nil {
 		return events.APIGatewayCustomAuthorizerResponse{}, err

@@ -336,6 +336,10 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return out, err
 }
 
+// Describe names the integration "lambda" and the function (the gateway's
+// log lines and metrics).
+func (f *Function) Describe() (kind, name string) { return "lambda", f.opts.FunctionName }
+
 func (f *Function) invoke(ctx context.Context, payload []byte, last **invocation) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -364,7 +368,7 @@ func (f *Function) invoke(ctx context.Context, payload []byte, last **invocation
 			<-f.sem
 			return nil, err
 		}
-		inv := f.newInvocation(payload)
+		inv := f.newInvocation(logctx.RequestID(ctx), payload)
 		inv.instance = in.id
 		*last = inv
 		out, err, retry := f.run(ctx, in, inv)
@@ -567,9 +571,14 @@ type outcome struct {
 	err  error // *integration.FunctionError
 }
 
-func (f *Function) newInvocation(payload []byte) *invocation {
+// newInvocation makes an invocation whose request id is id (the API
+// Gateway event's, see logctx.WithRequestID), or a new UUID.
+func (f *Function) newInvocation(id string, payload []byte) *invocation {
+	if id == "" {
+		id = uuid.NewString()
+	}
 	return &invocation{
-		id:        uuid.NewString(),
+		id:        id,
 		payload:   payload,
 		traceID:   newTraceID(),
 		received:  time.Now(),

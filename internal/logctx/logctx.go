@@ -29,3 +29,23 @@ func Attrs(ctx context.Context) []slog.Attr {
 	a, _ := ctx.Value(key{}).([]slog.Attr)
 	return a
 }
+
+type requestIDKey struct{}
+
+// WithRequestID returns a copy of ctx carrying the request id of the event
+// being handled (API Gateway's requestContext.requestId): a Lambda function
+// invoked with it takes it as its invocation's request id
+// (Lambda-Runtime-Aws-Request-Id), so that the gateway's line, the event the
+// handler sees and the function's own log lines share one id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id ctx carries, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
