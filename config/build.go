@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/switchboard-ws/switchboard/gateway"
@@ -98,6 +100,16 @@ func (rt *Runtime) Invoker(in Integration) (integration.Invoker, error) {
 // Queue returns a queue by name (nil when the File has none of that
 // name).
 func (rt *Runtime) Queue(name string) *queue.Local { return rt.queues[name] }
+
+// Queues returns the config's queues, by name.
+func (rt *Runtime) Queues() []*queue.Local {
+	names := slices.Sorted(maps.Keys(rt.queues))
+	out := make([]*queue.Local, len(names))
+	for i, n := range names {
+		out[i] = rt.queues[n]
+	}
+	return out
+}
 
 // QueueAPI is the SQS API of the queues, to be served at queue.APIPath
 // (and below it); nil when there are none. With management credentials,

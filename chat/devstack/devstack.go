@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,9 @@ type Options struct {
 	SweepInterval time.Duration // 5s: how often expired items are deleted
 	Chat          chat.Config   // content limits etc.; ConnectionTTL above wins
 	Limits        gateway.Limits
+	// AccessLog chooses the gateway's connect, message and disconnect
+	// lines (gateway.AccessLog); the zero value logs them all at Info.
+	AccessLog gateway.AccessLog
 	// Cluster, when set, makes the gateway a node of a cluster
 	// (gateway.Options.Cluster; the caller serves and closes it).
 	Cluster gateway.Cluster
@@ -152,7 +156,10 @@ func New(opts Options) (*Stack, error) {
 	}
 	s.Queue = queue.NewLocal(fanout, qo)
 	cfg.Queue = s.Queue
-	s.Chat = chat.New(st, pusher, verifier, cfg)
+	// The chat service's store calls are timed for /metrics; s.Store
+	// stays the store itself, for its optional interfaces (Sweeper...).
+	timed := store.NewTimed(st)
+	s.Chat = chat.New(timed, pusher, verifier, cfg)
 
 	message := gateway.HandlerFunc(s.Chat.Message)
 	routes := map[string]gateway.Route{
@@ -172,10 +179,11 @@ func New(opts Options) (*Stack, error) {
 		// is ?token= here exactly as there.
 		Authorizer: &gateway.AuthorizerConfig{Authorizer: gateway.AuthorizerFunc(s.Chat.Authorize),
 			IdentitySources: []string{"route.request.querystring.token"}},
-		Limits:   opts.Limits,
-		Cluster:  opts.Cluster,
-		NotFound: notFound,
-		Logger:   log,
+		Limits:    opts.Limits,
+		Cluster:   opts.Cluster,
+		NotFound:  notFound,
+		Logger:    log,
+		AccessLog: opts.AccessLog,
 	})
 	if err != nil {
 		s.Queue.Close(context.Background())
@@ -184,6 +192,8 @@ func New(opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.Gateway = gw
+	gw.AddMetrics(func(w io.Writer) { queue.WriteMetrics(w, s.Queue) })
+	gw.AddMetrics(timed.WriteMetrics)
 	s.pusher = pusher
 	maxBytes := opts.Limits.MaxMessageBytes
 	if maxBytes == 0 {

@@ -50,6 +50,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tokenUse := fs.String("token-use", "", "with --jwks-url: the required token_use claim (id or access)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	accessLogFlag := addAccessLogFlag(fs)
 	clf := addClusterFlags(fs)
 	tlsf := addTLSFlags(fs)
 	limf := addLimitFlags(fs)
@@ -72,6 +73,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("--fanout-threshold must be at least 1, --fanout-batch between 1 and 1000")
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	access, err := accessLog(*accessLogFlag)
 	if err != nil {
 		return err
 	}
@@ -115,7 +120,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stack, err := devstack.New(devstack.Options{
 		Cluster: member,
 		Store:   st,
-		Limits:  limits,
+		Limits:  limits, AccessLog: access,
 		Chat:    chf.apply(chat.Config{FanoutThreshold: *fanoutThreshold, FanoutBatchSize: *fanoutBatch}),
 		DataDir: *data, ConnectionTTL: *ttl, SweepInterval: *sweep, Logger: log, TLS: tlsConfig,
 		Auth: auth.Config{JWKSURL: *jwksURL, Issuer: *issuer, Audience: *audience, TokenUse: *tokenUse},

@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watch := fs.Bool("watch", true, "restart a function's instances when its code changes (a warm one finishes its invocation first)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	accessLogFlag := addAccessLogFlag(fs)
 	tlsf := addTLSFlags(fs)
 	limf := addLimitFlags(fs)
 	clf := addClusterFlags(fs)
@@ -55,6 +56,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	access, err := accessLog(*accessLogFlag)
 	if err != nil {
 		return err
 	}
@@ -121,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	opts.Logger = log
+	opts.Logger, opts.AccessLog = log, access
 	limf.apply(&opts.Limits)
 	// A cluster node (docs/cluster.md) joins before the gateway is built
 	// (its ids carry the node's prefix) and leaves after it shut down.
@@ -146,6 +151,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			gw.Shutdown(context.Background())
 			return err
 		}
+	}
+	if qs := rt.Queues(); len(qs) > 0 {
+		gw.AddMetrics(func(w io.Writer) { queue.WriteMetrics(w, qs...) })
 	}
 	api := rt.QueueAPI(log)
 	services, err := newAWSHosts(gw.Region(), *ddbEndpoint, api)
