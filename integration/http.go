@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,13 +32,17 @@ var _ Invoker = (*HTTP)(nil)
 
 // Describe names the integration "http" and its URL without user
 // information or query (which may carry credentials).
-func (h *HTTP) Describe() (kind, name string) {
+func (h *HTTP) Describe() (kind, name string) { return "http", h.name() }
+
+// name is the URL without user information, query or fragment: what logs
+// and errors show of it.
+func (h *HTTP) name() string {
 	u, err := url.Parse(h.URL)
 	if err != nil {
-		return "http", ""
+		return "(unparsable URL)"
 	}
 	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return "http", u.String()
+	return u.String()
 }
 
 var defaultClient = &http.Client{Transport: &http.Transport{
@@ -50,7 +55,7 @@ var defaultClient = &http.Client{Transport: &http.Transport{
 func (h *HTTP) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(payload))
 	if err != nil {
-		return nil, fmt.Errorf("http integration %s: %w", h.URL, err)
+		return nil, fmt.Errorf("http integration %s: %w", h.name(), err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range h.Headers {
@@ -62,15 +67,19 @@ func (h *HTTP) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("http integration %s: %w", h.URL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = h.name() // the query may hold a credential
+		}
+		return nil, fmt.Errorf("http integration %s: %w", h.name(), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResultBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("http integration %s: reading answer: %w", h.URL, err)
+		return nil, fmt.Errorf("http integration %s: reading answer: %w", h.name(), err)
 	}
 	if len(body) > maxResultBytes {
-		return nil, fmt.Errorf("http integration %s: answer over %d bytes", h.URL, maxResultBytes)
+		return nil, fmt.Errorf("http integration %s: answer over %d bytes", h.name(), maxResultBytes)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return body, nil
