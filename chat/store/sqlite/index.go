@@ -42,12 +42,12 @@ const indexShards = 64
 
 type shard struct {
 	mu      sync.Mutex
-	conns   map[string]*connEntry             // by connection id
-	users   map[userKey]map[string]*connEntry // by user, then connection id
-	tenants map[string]map[string]*connEntry  // by tenant, then connection id
-	rooms   map[roomKey]*roomMembers          // by room
-	byConn  map[string][]roomKey              // the rooms a connection has a membership in, by tenant and room
-	_       [64]byte                          // keeps shards' mutexes on separate cache lines
+	conns   map[string]*connEntry    // by connection id
+	users   map[userKey]*connSet     // by user
+	tenants map[string]*connSet      // by tenant
+	rooms   map[roomKey]*roomMembers // by room
+	byConn  map[string][]roomKey     // the rooms a connection has a membership in, by tenant and room
+	_       [64]byte                 // keeps shards' mutexes on separate cache lines
 }
 
 // connEntry is a connection: c never changes once the entry is made (its
@@ -89,8 +89,8 @@ func newIndex() *index {
 	for i := range x.shards {
 		sh := &x.shards[i]
 		sh.conns = make(map[string]*connEntry)
-		sh.users = make(map[userKey]map[string]*connEntry)
-		sh.tenants = make(map[string]map[string]*connEntry)
+		sh.users = make(map[userKey]*connSet)
+		sh.tenants = make(map[string]*connSet)
 		sh.rooms = make(map[roomKey]*roomMembers)
 		sh.byConn = make(map[string][]roomKey)
 	}
@@ -125,26 +125,6 @@ func normMember(m store.Membership) store.Membership {
 }
 
 func memberByConnID(m store.Membership, id string) int { return strings.Compare(m.ConnectionID, id) }
-
-// addTo adds e to the set of connections m[k], making the set if needed.
-func addTo[K comparable](m map[K]map[string]*connEntry, k K, e *connEntry) {
-	set := m[k]
-	if set == nil {
-		set = make(map[string]*connEntry)
-		m[k] = set
-	}
-	set[e.c.ConnectionID] = e
-}
-
-// removeFrom removes connection id from the set m[k], and the set once empty.
-func removeFrom[K comparable](m map[K]map[string]*connEntry, k K, id string) {
-	if set := m[k]; set != nil {
-		delete(set, id)
-		if len(set) == 0 {
-			delete(m, k)
-		}
-	}
-}
 
 // putConn adds a connection that was inserted.
 func (x *index) putConn(c store.Connection) {
@@ -343,12 +323,15 @@ func (x *index) getConn(id string, now int64) (store.Connection, bool) {
 
 // liveConns copies the connections of set live at now, by connection id
 // (nil if none). The caller holds the set's shard.
-func liveConns(set map[string]*connEntry, now int64) []store.Connection {
+func liveConns(set *connSet, now int64) []store.Connection {
+	if set == nil {
+		return nil
+	}
 	var out []store.Connection
-	for _, e := range set {
+	for e := range set.all() {
 		if e.live(now) {
 			if out == nil {
-				out = make([]store.Connection, 0, len(set))
+				out = make([]store.Connection, 0, set.len())
 			}
 			out = append(out, e.conn())
 		}
@@ -378,8 +361,12 @@ func (x *index) countUserConns(tenantID, userID string, now int64, max int) int 
 	sh := x.userShard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	set := sh.users[k]
+	if set == nil {
+		return 0
+	}
 	n := 0
-	for _, e := range sh.users[k] {
+	for e := range set.all() {
 		if n >= max {
 			break
 		}
