@@ -17,13 +17,13 @@ type connSet struct {
 
 // add adds e, replacing a connection of the same id.
 func (s *connSet) add(e *connEntry) {
-	id := e.c.ConnectionID
+	id := e.id
 	if s.big != nil {
 		s.big[id] = e
 		return
 	}
 	for i, o := range s.small {
-		if o.c.ConnectionID == id {
+		if o.id == id {
 			s.small[i] = e
 			return
 		}
@@ -34,7 +34,7 @@ func (s *connSet) add(e *connEntry) {
 	}
 	s.big = make(map[string]*connEntry, 2*connSetSmall)
 	for _, o := range s.small {
-		s.big[o.c.ConnectionID] = o
+		s.big[o.id] = o
 	}
 	s.big[id] = e
 	s.small = nil
@@ -47,7 +47,7 @@ func (s *connSet) remove(id string) {
 		return
 	}
 	for i, o := range s.small {
-		if o.c.ConnectionID == id {
+		if o.id == id {
 			last := len(s.small) - 1
 			s.small[i] = s.small[last]
 			s.small[last] = nil

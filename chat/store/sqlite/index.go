@@ -50,18 +50,29 @@ type shard struct {
 	_       [64]byte                 // keeps shards' mutexes on separate cache lines
 }
 
-// connEntry is a connection: c never changes once the entry is made (its
-// ExpiresAt is not used); exp, its expiry in ms, is moved by heartbeats.
+// connEntry is a connection: its fields never change once the entry is
+// made, but exp, its expiry in ms, which heartbeats move. Times are kept
+// as ms (what a read of the table gives): a store.Connection's two
+// time.Time would make every entry 48 bytes larger.
 type connEntry struct {
-	c   store.Connection
-	exp atomic.Int64
+	id, tenant, user, username, sourceIP, userAgent string
+
+	connectedAt int64 // ms
+	exp         atomic.Int64
+}
+
+// newConnEntry makes the entry of c.
+func newConnEntry(c store.Connection) *connEntry {
+	e := &connEntry{id: c.ConnectionID, tenant: c.TenantID, user: c.UserID, username: c.Username,
+		sourceIP: c.SourceIP, userAgent: c.UserAgent, connectedAt: ms(c.ConnectedAt)}
+	e.exp.Store(ms(c.ExpiresAt))
+	return e
 }
 
 // conn is the connection with its current expiry.
 func (e *connEntry) conn() store.Connection {
-	c := e.c
-	c.ExpiresAt = fromMs(e.exp.Load())
-	return c
+	return store.Connection{ConnectionID: e.id, TenantID: e.tenant, UserID: e.user, Username: e.username,
+		ConnectedAt: fromMs(e.connectedAt), ExpiresAt: fromMs(e.exp.Load()), SourceIP: e.sourceIP, UserAgent: e.userAgent}
 }
 
 func (e *connEntry) live(now int64) bool { return e.exp.Load() > now }
@@ -111,13 +122,9 @@ func (x *index) userShard(k userKey) *shard { return x.shard(maphash.String(x.se
 
 func (x *index) roomShard(k roomKey) *shard { return x.shard(maphash.String(x.seed, k.room)) }
 
-// normConn and normMember give times the values a read of the table gives
-// (whole milliseconds, UTC), so that reads from the index return exactly
-// what the SQL queries returned.
-func normConn(c store.Connection) store.Connection {
-	c.ConnectedAt, c.ExpiresAt = fromMs(ms(c.ConnectedAt)), fromMs(ms(c.ExpiresAt))
-	return c
-}
+// normMember gives times the values a read of the table gives (whole
+// milliseconds, UTC), so that reads from the index return exactly what the
+// SQL queries returned (connEntry keeps a connection's times as ms).
 
 func normMember(m store.Membership) store.Membership {
 	m.JoinedAt, m.ExpiresAt = fromMs(ms(m.JoinedAt)), fromMs(ms(m.ExpiresAt))
@@ -128,9 +135,7 @@ func memberByConnID(m store.Membership, id string) int { return strings.Compare(
 
 // putConn adds a connection that was inserted.
 func (x *index) putConn(c store.Connection) {
-	c = normConn(c)
-	e := &connEntry{c: c}
-	e.exp.Store(ms(c.ExpiresAt))
+	e := newConnEntry(c)
 	sh := x.connShard(c.ConnectionID)
 	sh.mu.Lock()
 	sh.conns[c.ConnectionID] = e
@@ -156,14 +161,14 @@ func (x *index) deleteConn(id string) {
 	if !ok {
 		return
 	}
-	uk := userKey{e.c.TenantID, e.c.UserID}
+	uk := userKey{e.tenant, e.user}
 	sh = x.userShard(uk)
 	sh.mu.Lock()
 	removeFrom(sh.users, uk, id)
 	sh.mu.Unlock()
-	sh = x.tenantShard(e.c.TenantID)
+	sh = x.tenantShard(e.tenant)
 	sh.mu.Lock()
-	removeFrom(sh.tenants, e.c.TenantID, id)
+	removeFrom(sh.tenants, e.tenant, id)
 	sh.mu.Unlock()
 }
 
