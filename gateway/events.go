@@ -47,7 +47,9 @@ func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now tim
 		ConnectionID:      m.id,
 		APIID:             s.opts.APIID,
 	}
-	rc.Authorizer = m.authorizer.event()
+	if m.authorizer != "" {
+		rc.Authorizer = m.authorizer.event() // an interface: no typed nil
+	}
 	return rc
 }
 
