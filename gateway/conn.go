@@ -48,10 +48,10 @@ type conn struct {
 	closing atomic.Bool
 
 	mu          sync.Mutex
-	queue       [][]byte // prepared frames not yet handed to the kernel
-	queued      int      // bytes in queue and in the write under way
-	inbox       [][]byte // inbound messages read but not yet dispatched
-	inboxBytes  int      // bytes of the messages in inbox
+	queue       [][]byte      // prepared frames not yet handed to the kernel
+	queued      int           // bytes in queue and in the write under way
+	inbox       [][]byte      // inbound messages read but not yet dispatched
+	inboxBytes  int           // bytes of the messages in inbox
 	room        chan struct{} // made when the reader waits for room in inbox
 	flushed     chan struct{} // made when closing starts; closed once the queue drained
 	closeCode   int           // why the connection ended: the first cause recorded wins
