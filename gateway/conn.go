@@ -88,8 +88,15 @@ func (r *connReader) Read(p []byte) (int, error) {
 	return r.nc.Read(p)
 }
 
-// rd is the connection's inbound byte stream.
-func (c *conn) rd() io.Reader { return (*connReader)(c) }
+// rd is the connection's inbound byte stream: nc itself once the early
+// bytes are read (a parked reader's stack stays as shallow as it can: one
+// more frame can make it outgrow its first 2 KB).
+func (c *conn) rd() io.Reader {
+	if c.early == nil {
+		return c.nc
+	}
+	return (*connReader)(c)
+}
 
 func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 
