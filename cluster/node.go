@@ -51,6 +51,10 @@ type Node struct {
 
 	refusals atomic.Uint64
 	logEvery sometimes
+	metrics  metrics
+	// reconnectedAt is when the connection to NATS was last restored
+	// (unix nanoseconds; 0: never lost).
+	reconnectedAt atomic.Int64
 
 	// gone holds the prefixes found without responder for longer than
 	// ResponderGrace: their ids are answered 410 at once from then on.
@@ -77,18 +81,12 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	opts := []nats.Option{
 		nats.Name("switchboard"),
 		nats.Timeout(timeout),
-		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(false),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				n.log.Warn("cluster: disconnected from NATS; reconnecting", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { n.log.Info("cluster: reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			n.log.Warn("cluster: NATS error", "err", err)
 		}),
 	}
+	opts = append(opts, n.reconnectOptions()...)
 	url := cfg.URL
 	if cfg.Embedded() {
 		ns, user, pass, err := startEmbedded(&n.cfg, timeout)
@@ -114,6 +112,11 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		if cfg.TLSRequired {
 			opts = append(opts, nats.Secure())
 		}
+		co, err := credsOptions(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, co...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -317,6 +320,9 @@ func (n *Node) stopEmbedded() {
 func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
+	if !n.nc.IsConnected() {
+		return 0, nil, fmt.Errorf("cluster: node %s not reachable: %w", prefix, errNotConnected)
+	}
 	rep, err := n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
 	if errors.Is(err, nats.ErrNoResponders) && op != opPing && n.cfg.ResponderGrace > 0 && !n.knownGone(prefix) {
 		// Nobody received it, so asking again is safe: a node that just
@@ -329,6 +335,11 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 			case <-retry.C:
 				rep, err = n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
 			case <-grace.C:
+				if n.settling() {
+					// Perhaps a node that has not reconnected yet.
+					err = fmt.Errorf("no node answers on prefix %s since NATS reconnected; not taken for gone yet", prefix)
+					break wait
+				}
 				n.markGone(prefix)
 				break wait
 			case <-ctx.Done():
@@ -340,9 +351,12 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
+		n.metrics.noResponderGone.Add(1)
 		return 0, nil, gateway.ErrGone
 	case errors.Is(err, context.DeadlineExceeded):
-		return 0, nil, fmt.Errorf("cluster: node %s did not answer within %v", prefix, n.cfg.RequestTimeout)
+		return 0, nil, &timeoutError{prefix, n.cfg.RequestTimeout}
+	case disconnected(err):
+		return 0, nil, fmt.Errorf("cluster: node %s not reachable: %w", prefix, errNotConnected)
 	case err != nil:
 		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, err)
 	}
@@ -387,11 +401,12 @@ func (n *Node) idRequest(ctx context.Context, id, op string, data []byte) (byte,
 	}
 	prefix := id[:gateway.NodePrefixLen]
 	st, body, err := n.request(ctx, prefix, op, appendIDRequest(make([]byte, 0, 1+idLen+len(data)), id, data))
+	if err == nil && st != statusOK {
+		err = statusErr(prefix, st, body)
+	}
+	n.metrics.countRequest(op, err)
 	if err != nil {
 		return 0, nil, err
-	}
-	if st != statusOK {
-		return 0, nil, statusErr(prefix, st, body)
 	}
 	return st, body, nil
 }
@@ -437,10 +452,12 @@ func (n *Node) PostMany(ctx context.Context, prefix string, ids []string, data [
 	for len(ids) > 0 {
 		chunk := ids[:min(per, len(ids))]
 		ids = ids[len(chunk):]
+		n.metrics.batchesSent.Add(1)
 		st, body, err := n.request(ctx, prefix, opBatch, appendBatchRequest(make([]byte, 0, batchRequestLen(len(chunk), len(data))), chunk, data))
 		if err == nil && st != statusOK {
 			err = statusErr(prefix, st, body)
 		}
+		n.metrics.countRequest(opBatch, err)
 		var g []string
 		if err == nil {
 			g, err = parseIDs(body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"strings"
 	"sync"
 )
@@ -105,4 +106,10 @@ func framePayload(frame []byte) []byte {
 	default:
 		return frame[2:]
 	}
+}
+
+// ClusterMetrics is implemented by a Cluster that has metrics of its own:
+// MetricsHandler writes them after the gateway's (docs/metrics.md).
+type ClusterMetrics interface {
+	WriteMetrics(w io.Writer)
 }
