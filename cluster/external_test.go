@@ -92,7 +92,7 @@ func TestExternalNATSProcessNkeys(t *testing.T) {
 // operatorPKI is a NATS in operator (JWT) mode: an operator, a system
 // account and an account, preloaded in the server's memory resolver.
 type operatorPKI struct {
-	conf    string       // the server's config lines
+	conf    string        // the server's config lines
 	account nkeys.KeyPair // signs the users
 }
 
