@@ -55,6 +55,7 @@ type Node struct {
 	// reconnectedAt is when the connection to NATS was last restored
 	// (unix nanoseconds; 0: never lost).
 	reconnectedAt atomic.Int64
+	link          linkState
 
 	// gone holds the prefixes found without responder for longer than
 	// ResponderGrace: their ids are answered 410 at once from then on.
@@ -290,6 +291,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.closed = true
 	n.mu.Unlock()
+	defer n.link.lost()
 	closed := make(chan struct{})
 	n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	var err error
@@ -318,8 +320,10 @@ func (n *Node) stopEmbedded() {
 // request sends one request to the node of prefix and returns the reply's
 // status and body. No node (ErrNoResponders) is gateway.ErrGone.
 func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte, []byte, error) {
+	link := n.link.current()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
+	defer context.AfterFunc(link, cancel)()
 	if !n.nc.IsConnected() {
 		return 0, nil, fmt.Errorf("cluster: node %s not reachable: %w", prefix, errNotConnected)
 	}
@@ -355,6 +359,8 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 		return 0, nil, gateway.ErrGone
 	case errors.Is(err, context.DeadlineExceeded):
 		return 0, nil, &timeoutError{prefix, n.cfg.RequestTimeout}
+	case link.Err() != nil && errors.Is(err, context.Canceled):
+		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, errLinkLost)
 	case disconnected(err):
 		return 0, nil, fmt.Errorf("cluster: node %s not reachable: %w", prefix, errNotConnected)
 	case err != nil:

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,12 +37,14 @@ func (n *Node) reconnectOptions() []nats.Option {
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			n.metrics.disconnects.Add(1)
+			n.link.lost()
 			if err != nil {
 				n.log.Warn("cluster: disconnected from NATS; reconnecting (requests to other nodes fail until then)", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			n.metrics.reconnects.Add(1)
+			n.link.restored()
 			n.reconnectedAt.Store(time.Now().UnixNano())
 			n.forgetGone()
 			n.log.Info("cluster: reconnected to NATS", "server", c.ConnectedUrlRedacted())
@@ -82,3 +86,45 @@ func disconnected(err error) bool {
 	return errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, nats.ErrConnectionReconnecting) ||
 		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected)
 }
+
+// linkState gives each request a context that ends when the connection to
+// NATS is lost: a request in flight then would otherwise wait its whole
+// timeout for a reply that cannot come.
+type linkState struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// current is the context of the connection now: done once it is lost.
+func (l *linkState) current() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancel(context.Background())
+	}
+	return l.ctx
+}
+
+// lost ends the current connection's context.
+func (l *linkState) lost() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cancel != nil {
+		l.cancel()
+	}
+}
+
+// restored starts a new connection context.
+func (l *linkState) restored() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+}
+
+// errLinkLost is a request whose connection to NATS was lost before the
+// reply came: the other node may or may not have received it.
+var errLinkLost = errors.New("connection to NATS lost before the answer came (the request may or may not have reached the node)")
