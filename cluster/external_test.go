@@ -208,3 +208,22 @@ authorization { user: switchboard, password: %q }`, certFile, keyFile, pass))
 	out := refused(t, s, noCA, env, nats.url("tls"), "certificate signed by unknown authority")
 	mustNotContain(t, out, pass, "password")
 }
+
+// TestServeRouteTLSFlags: two serve nodes with embedded NATS whose routes
+// are mutual TLS, set with the --cluster-route-cert, -key and -ca flags,
+// reach each other's clients. (A peer whose certificate another CA signed
+// is refused: tls_test.go.)
+func TestServeRouteTLSFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caFile, certFile, keyFile := testPKI(t, dir)
+	s := newServeNodes(t)
+	cfg := s.config("api", "")
+	env := []string{"SWITCHBOARD_CLUSTER_SECRET=route-tls-flags"}
+	first := freeAddr(t)
+	tlsArgs := []string{"--cluster-route-cert", certFile, "--cluster-route-key", keyFile, "--cluster-route-ca", caFile}
+	twoServeNodes(t, s, [2]string{cfg, cfg}, env, [2][]string{
+		append([]string{"--cluster-listen", first}, tlsArgs...),
+		append([]string{"--cluster-listen", freeAddr(t), "--cluster-peers", first}, tlsArgs...),
+	})
+}
