@@ -27,8 +27,9 @@ type Local interface {
 }
 
 var (
-	_ gateway.Cluster = (*Node)(nil)
-	_ Local           = (*gateway.Server)(nil)
+	_ gateway.Cluster            = (*Node)(nil)
+	_ gateway.ClusterBroadcaster = (*Node)(nil)
+	_ Local                      = (*gateway.Server)(nil)
 )
 
 // maxPrefixClaims bounds the tries at a prefix no live node has.
@@ -449,9 +450,16 @@ func (n *Node) Disconnect(ctx context.Context, id string) error {
 // data once and the ids (several only when they do not fit NATS's maximum
 // payload, or past 65,535 ids).
 func (n *Node) PostMany(ctx context.Context, prefix string, ids []string, data []byte) (gone []string) {
+	gone, _ = n.PostManyResult(ctx, prefix, ids, data)
+	return gone
+}
+
+// PostManyResult implements gateway.ClusterBroadcaster: PostMany that also
+// returns the ids it could not reach (not known to be gone).
+func (n *Node) PostManyResult(ctx context.Context, prefix string, ids []string, data []byte) (gone, failed []string) {
 	if len(data) > n.cfg.MaxMessageBytes {
 		n.log.Warn("cluster: broadcast over the message limit not forwarded", "bytes", len(data), "limit", n.cfg.MaxMessageBytes)
-		return ids
+		return ids, nil
 	}
 	per := int((n.nc.MaxPayload() - int64(batchRequestLen(0, len(data)))) / idLen)
 	per = min(max(per, 1), 0xffff)
@@ -474,11 +482,12 @@ func (n *Node) PostMany(ctx context.Context, prefix string, ids []string, data [
 		case err != nil:
 			// Not known to be gone: the node may hold them still.
 			n.log.Warn("cluster: broadcast to a node failed", "to", prefix, "connections", len(chunk), "err", err)
+			failed = append(failed, chunk...)
 		default:
 			gone = append(gone, g...)
 		}
 	}
-	return gone
+	return gone, failed
 }
 
 func redact(u string) string {

@@ -82,7 +82,8 @@ type load struct {
 	mu     sync.Mutex
 	posted []string // posts answered 200
 	failed []error  // posts that failed
-	casts  int      // broadcasts answered 200
+	casts  []string // broadcasts answered 200 without failed ids: delivered
+	missed int      // broadcasts answered 200 with the id in failed
 	bad    []string // what must never happen: a live connection reported gone
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -106,7 +107,9 @@ func (l *load) failures() int {
 // post through the management API fails at once with 500 (never 200 for a
 // message not delivered, never 410 for a live connection: a chat would
 // delete it; and it does not wait, buffered, for NATS to return);
-// every post answered 200 reaches the client; and afterwards posts and
+// every post answered 200 reaches the client; a broadcast (the batch
+// extension) answers 200 but names the connection it could not reach in
+// "failed" (never a silent 200, never "gone"); and afterwards posts and
 // broadcasts cross the nodes again. The nodes log the disconnection and
 // the reconnection, and count them on /metrics.
 func TestNATSRestartUnderLoad(t *testing.T) {
@@ -159,13 +162,20 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			var r struct{ Gone []string }
+			var r struct{ Gone, Failed []string }
 			json.NewDecoder(resp.Body).Decode(&r)
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			l.mu.Lock()
-			if resp.StatusCode == http.StatusOK {
-				l.casts++
+			switch {
+			case resp.StatusCode != http.StatusOK:
+				l.bad = append(l.bad, fmt.Sprintf("broadcast %d: HTTP %d", i, resp.StatusCode))
+			case len(r.Failed) == 1 && r.Failed[0] == ida:
+				l.missed++
+			case len(r.Failed) == 0:
+				l.casts = append(l.casts, fmt.Sprintf("cast %d", i))
+			default:
+				l.bad = append(l.bad, fmt.Sprintf("broadcast %d: failed %v", i, r.Failed))
 			}
 			if len(r.Gone) > 0 {
 				l.bad = append(l.bad, fmt.Sprintf("broadcast %d: live connection reported gone: %v", i, r.Gone))
@@ -186,7 +196,12 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	testutil.Eventually(t, 20*time.Second, func() bool { return l.okPosts() >= 20 && atA.count("cast ") >= 5 }, "traffic flows before the outage")
 	nats.kill()
 	before := l.failures()
-	testutil.Eventually(t, 20*time.Second, func() bool { return l.failures() >= before+10 }, "posts fail while NATS is down")
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		l.mu.Lock()
+		missed := l.missed
+		l.mu.Unlock()
+		return l.failures() >= before+10 && missed > 0
+	}, "posts fail, and broadcasts report the connection they missed, while NATS is down")
 	okDuringOutage := l.okPosts()
 	nats.start()
 	testutil.Eventually(t, 30*time.Second, func() bool { return l.okPosts() >= okDuringOutage+20 }, "posts succeed again after NATS is back")
@@ -195,7 +210,7 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	stopLoad()
 
 	l.mu.Lock()
-	posted, failed, bad := append([]string(nil), l.posted...), append([]error(nil), l.failed...), l.bad
+	posted, failed, bad, casts := append([]string(nil), l.posted...), append([]error(nil), l.failed...), l.bad, l.casts
 	l.mu.Unlock()
 	for _, s := range bad {
 		t.Error(s)
@@ -208,6 +223,9 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	}
 	// Every post answered 200 reached the client, in order.
 	testutil.Eventually(t, 10*time.Second, func() bool { return atB.has(posted) }, "the client of B has the %d posts answered 200", len(posted))
+	// Every broadcast answered 200 without failed ids reached A's client:
+	// none was silently dropped.
+	testutil.Eventually(t, 10*time.Second, func() bool { return atA.has(casts) }, "A's client has the %d broadcasts answered delivered", len(casts))
 	// And the other way: B to A's client.
 	if err := b.Post(context.Background(), ida, []byte("after the restart")); err != nil {
 		t.Fatal(err)
@@ -226,5 +244,5 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 			t.Errorf("A's log lacks %q:\n%s", want, logA.String())
 		}
 	}
-	t.Logf("%d posts answered 200, %d failed (500) during the outage, %d broadcasts", len(posted), len(failed), l.casts)
+	t.Logf("%d posts answered 200, %d failed (500) during the outage; %d broadcasts delivered, %d reported failed", len(posted), len(failed), len(casts), l.missed)
 }
