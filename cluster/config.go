@@ -58,6 +58,11 @@ type Config struct {
 	CertFile       string // TLS: a client certificate, with KeyFile
 	KeyFile        string
 	TLSRequired    bool // TLS even when the URL says nats://
+	// CredsFile is a NATS credentials file (.creds: a user JWT and its
+	// nkey seed), for a NATS in operator (JWT) mode; NkeyFile a file
+	// holding an nkey seed (SU...), for a user listed by its public nkey.
+	// Either one, instead of a user and password or a token (creds.go).
+	CredsFile, NkeyFile string
 
 	// Listen is the address of this node's embedded NATS routes
 	// (host:port, e.g. 127.0.0.1:6222; port 0 picks a free one). Peers are
@@ -127,6 +132,7 @@ func (c *Config) Validate() error {
 		if c.Token != "" && c.User != "" {
 			errs = append(errs, errors.New("token and user: set one"))
 		}
+		errs = append(errs, c.validateCreds()...)
 	default:
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("listen: %q: %w", c.Listen, err))
@@ -142,8 +148,8 @@ func (c *Config) Validate() error {
 		if n := btoi(c.RouteCertFile != "") + btoi(c.RouteKeyFile != "") + btoi(c.RouteCAFile != ""); n != 0 && n != 3 {
 			errs = append(errs, errors.New("routeCertFile, routeKeyFile and routeCAFile: set all three or none"))
 		}
-		if c.User != "" || c.Password != "" || c.Token != "" || c.CAFile != "" || c.CertFile != "" {
-			errs = append(errs, errors.New("user, password, token and TLS files: only with url (an external NATS)"))
+		if c.User != "" || c.Password != "" || c.Token != "" || c.CAFile != "" || c.CertFile != "" || c.CredsFile != "" || c.NkeyFile != "" {
+			errs = append(errs, errors.New("user, password, token, credsFile, nkeyFile and TLS files: only with url (an external NATS)"))
 		}
 	}
 	if c.RequestTimeout < 0 {

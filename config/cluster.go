@@ -28,6 +28,10 @@ type Cluster struct {
 	CertFile    string `yaml:"certFile"`
 	KeyFile     string `yaml:"keyFile"`
 	TLS         bool   `yaml:"tls"`
+	// CredsFile is a NATS .creds file (user JWT and nkey seed: operator
+	// mode); NkeyFile a file holding an nkey user seed.
+	CredsFile string `yaml:"credsFile"`
+	NkeyFile  string `yaml:"nkeyFile"`
 
 	Listen    string   `yaml:"listen"`
 	Peers     []string `yaml:"peers"`
@@ -66,6 +70,7 @@ func (c *Cluster) ClusterConfig(apiID, stage string) (cluster.Config, error) {
 	}
 	cfg := cluster.Config{
 		API: c.API, URL: c.URL, User: c.User, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, TLSRequired: c.TLS,
+		CredsFile: c.CredsFile, NkeyFile: c.NkeyFile,
 		Listen: c.Listen, Peers: c.Peers, RouteCertFile: c.RouteCertFile, RouteKeyFile: c.RouteKeyFile, RouteCAFile: c.RouteCAFile,
 		Password: fromEnv("password", c.Password, c.PasswordEnv),
 		Token:    fromEnv("token", c.Token, c.TokenEnv),
