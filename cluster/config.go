@@ -34,6 +34,16 @@ const (
 	// known yet across the routes, and its live connections must not be
 	// answered 410 meanwhile.
 	DefaultResponderGrace = 500 * time.Millisecond
+	// DefaultRoutePingInterval is how often the embedded NATS pings each
+	// route, and DefaultRouteMaxPingsOut how many pings may go unanswered
+	// before it drops the route: a peer whose machine is lost without a
+	// TCP reset (powered off, cut off, frozen) loses its routes, so its
+	// subscriptions, within about 3 to 4 intervals, and the dead-node
+	// detection (liveness.go) can judge it. nats-server's own default
+	// (2 minutes, capped at 30 s for routes) would leave it undecided for
+	// a minute or more.
+	DefaultRoutePingInterval = 3 * time.Second
+	DefaultRouteMaxPingsOut  = 3
 	// RouteUser is the user name of the embedded servers' routes; the
 	// password is Config.Secret.
 	RouteUser = "switchboard"
@@ -95,6 +105,11 @@ type Config struct {
 	// (liveness.go, docs/cluster.md). Defaults DefaultBeatInterval and
 	// DefaultDeadAfter; DeadAfter must be at least twice BeatInterval.
 	BeatInterval, DeadAfter time.Duration
+	// RoutePingInterval is how often the embedded NATS pings its routes
+	// (with Listen); a route silent for DefaultRouteMaxPingsOut pings is
+	// dropped. Default DefaultRoutePingInterval; at most 30 s (nats-server's
+	// cap for routes).
+	RoutePingInterval time.Duration
 	// MaxMessageBytes is the largest message forwarded or accepted;
 	// default DefaultMaxMessageBytes. Set it to the gateway's
 	// Limits.MaxMessageBytes.
@@ -102,6 +117,9 @@ type Config struct {
 
 	Logger *slog.Logger
 }
+
+// maxRoutePingInterval is nats-server's cap on a route's ping interval.
+const maxRoutePingInterval = 30 * time.Second
 
 // Embedded reports whether c runs an embedded NATS server.
 func (c *Config) Embedded() bool { return c.Listen != "" }
@@ -158,6 +176,9 @@ func (c *Config) Validate() error {
 	if c.MaxMessageBytes < 0 {
 		errs = append(errs, fmt.Errorf("maxMessageBytes: %d is negative", c.MaxMessageBytes))
 	}
+	if c.RoutePingInterval < 0 || c.RoutePingInterval > maxRoutePingInterval {
+		errs = append(errs, fmt.Errorf("routePingInterval: %v is not between 0 and %v", c.RoutePingInterval, maxRoutePingInterval))
+	}
 	errs = append(errs, c.validateLiveness())
 	return errors.Join(errs...)
 }
@@ -177,6 +198,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ResponderGrace == 0 {
 		c.ResponderGrace = DefaultResponderGrace
+	}
+	if c.RoutePingInterval == 0 {
+		c.RoutePingInterval = DefaultRoutePingInterval
 	}
 	c.livenessDefaults()
 	if c.Logger == nil {

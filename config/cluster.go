@@ -46,6 +46,9 @@ type Cluster struct {
 	// Dead-node detection (docs/cluster.md): cluster_liveness.go.
 	BeatInterval string `yaml:"beatInterval"` // default 1s
 	DeadAfter    string `yaml:"deadAfter"`    // default 5s
+	// RoutePingInterval: how often the embedded NATS pings its routes, so
+	// that a lost peer is noticed; default 3s.
+	RoutePingInterval string `yaml:"routePingInterval"`
 }
 
 // ClusterConfig is the node's configuration, or the errors of c, each
