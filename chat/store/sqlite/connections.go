@@ -39,7 +39,7 @@ const (
 	// Loading the index.
 	qAllConnections = `SELECT ` + connCols + ` FROM connections ORDER BY connection_id`
 	qAllMemberships = `SELECT ` + memberCols + ` FROM memberships ORDER BY tenant_id, room_id, connection_id`
-	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at`
+	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at, user_id`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -136,6 +136,11 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
 			return err
 		}
+		for i, m := range members {
+			if members[i].Last, err = release(ctx, tx, m); err != nil {
+				return err
+			}
+		}
 		_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
 		return err
 	})
@@ -228,45 +233,69 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 	return n == 1, nil
 }
 
-// JoinRoom adds a membership (one atomic upsert); joined=false if it was
-// already there and live.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
+// JoinRoom adds a membership (an upsert) and, if it was added, its hold
+// (holds.go), in one transaction; joined=false if it was already there and
+// live.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+	var j store.Join
 	if err := s.lockWrite(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return j, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	defer s.unlockWrite()
-	res, err := s.ws.exec(ctx, qJoinRoom,
-		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
+	err := s.inTx(ctx, func(tx txStmts) error {
+		res, err := tx.exec(ctx, qJoinRoom,
+			m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		j.Joined = true
+		j.First, err = hold(ctx, tx, m)
+		return err
+	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
-	}
-	if n == 1 {
+	if j.Joined {
 		s.idx.join(m)
 	}
-	return n == 1, nil
+	return j, nil
 }
 
-// LeaveRoom removes a membership and reports whether it existed (an
-// expired one is removed, but did not exist any more).
-func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
-	var expires int64
+// LeaveRoom removes a membership and its hold in one transaction and
+// reports whether it existed (an expired one is removed, but did not
+// exist any more) and was the user's last in the room.
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (store.Leave, error) {
+	var l store.Leave
 	if err := s.lockWrite(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+		return l, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
 	defer s.unlockWrite()
-	err := s.ws.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+	found := false
+	err := s.inTx(ctx, func(tx txStmts) error {
+		var expires int64
+		var userID string
+		err := tx.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires, &userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found, l.Left = true, expires > s.nowMs()
+		l.Last, err = release(ctx, tx, store.Membership{TenantID: tenantID, RoomID: roomID, UserID: userID, ConnectionID: connectionID})
+		return err
+	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	s.idx.leave(tenantID, roomID, connectionID)
-	return expires > s.nowMs(), nil
+	if found {
+		s.idx.leave(tenantID, roomID, connectionID)
+	}
+	return l, nil
 }
 
 // RoomMembers lists the live memberships of a room, by connection id. The

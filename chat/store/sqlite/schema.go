@@ -97,6 +97,19 @@ CREATE TABLE messages (
 -- ListMessages: a room's history by message id (time-sortable).
 CREATE INDEX messages_by_room ON messages (tenant_id, room_id, message_id);
 `,
+	// 2: the memberships each user holds in each room (store.Join): a
+	// join, leave or expiry asks whether the user holds another there
+	// with a SEARCH bounded to the user, not a read of the room.
+	`
+CREATE TABLE room_holds (
+	tenant_id     TEXT NOT NULL,
+	room_id       TEXT NOT NULL,
+	user_id       TEXT NOT NULL,
+	connection_id TEXT NOT NULL,
+	PRIMARY KEY (tenant_id, room_id, user_id, connection_id)
+) WITHOUT ROWID;
+INSERT INTO room_holds SELECT tenant_id, room_id, user_id, connection_id FROM memberships;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -196,6 +196,7 @@ var (
 		qAllConnections, qAllMemberships,
 		qPutConnection, qDeleteConnection, qDeleteMemberships, qDeleteTypingSlot,
 		qTouchConnection, qTouchMemberships, qTakeTypingSlot, qJoinRoom, qLeaveRoom,
+		qHold, qUnhold, qHeld,
 		qCreateRoom, qRoomAccess, qPutMessage, qEditMessage, qDeleteMessage,
 		qSweepMemberships, qSweepConnections, qSweepTypingSlots,
 	}
