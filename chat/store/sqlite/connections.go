@@ -137,7 +137,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 			return err
 		}
 		for i, m := range members {
-			if members[i].Last, err = release(ctx, tx, m); err != nil {
+			if members[i].Last, err = unhold(ctx, tx, m); err != nil {
 				return err
 			}
 		}
@@ -148,6 +148,9 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
 	}
 	s.idx.deleteConnAndMemberships(connectionID)
+	for i, m := range members {
+		members[i].Last = m.Last && s.release(m) // Last said its hold was deleted
+	}
 	sortMemberships(members)
 	return c, members, nil
 }
@@ -233,48 +236,47 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 	return n == 1, nil
 }
 
-// JoinRoom adds a membership (an upsert) and, if it was added, its hold
-// (holds.go), in one transaction; joined=false if it was already there and
-// live.
+// JoinRoom adds a membership (one atomic upsert, whose trigger adds its
+// hold: holds.go); joined=false if it was already there and live.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
-	var j store.Join
 	if err := s.lockWrite(ctx); err != nil {
-		return j, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	defer s.unlockWrite()
-	err := s.inTx(ctx, func(tx txStmts) error {
-		res, err := tx.exec(ctx, qJoinRoom,
-			m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil || n == 0 {
-			return err
-		}
-		j.Joined = true
-		j.First, err = hold(ctx, tx, m)
-		return err
-	})
+	res, err := s.ws.exec(ctx, qJoinRoom,
+		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
 	if err != nil {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
-	if j.Joined {
-		s.idx.join(m)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
-	return j, nil
+	if n == 0 {
+		return store.Join{}, nil
+	}
+	// A row was written: a new one, whose hold the trigger added, or one
+	// replacing an expired membership of the connection, whose hold is
+	// there already (a membership is always held).
+	k := holdKeyOf(m)
+	first := s.holds[k] == 0
+	if !s.idx.hasMember(m.TenantID, m.RoomID, m.ConnectionID) {
+		s.holds[k]++
+	}
+	s.idx.join(m)
+	return store.Join{Joined: true, First: first}, nil
 }
 
 // LeaveRoom removes a membership and its hold in one transaction and
 // reports whether it existed (an expired one is removed, but did not
 // exist any more) and was the user's last in the room.
 func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (store.Leave, error) {
-	var l store.Leave
 	if err := s.lockWrite(ctx); err != nil {
-		return l, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
 	defer s.unlockWrite()
-	found := false
+	var m store.Membership
+	found, released := false, false
 	err := s.inTx(ctx, func(tx txStmts) error {
 		var expires int64
 		var userID string
@@ -285,17 +287,19 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 		if err != nil {
 			return err
 		}
-		found, l.Left = true, expires > s.nowMs()
-		l.Last, err = release(ctx, tx, store.Membership{TenantID: tenantID, RoomID: roomID, UserID: userID, ConnectionID: connectionID})
+		found = true
+		m = store.Membership{TenantID: tenantID, RoomID: roomID, UserID: userID, ConnectionID: connectionID, ExpiresAt: fromMs(expires)}
+		released, err = unhold(ctx, tx, m)
 		return err
 	})
 	if err != nil {
 		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	if found {
-		s.idx.leave(tenantID, roomID, connectionID)
+	if !found {
+		return store.Leave{}, nil
 	}
-	return l, nil
+	s.idx.leave(tenantID, roomID, connectionID)
+	return store.Leave{Left: ms(m.ExpiresAt) > s.nowMs(), Last: released && s.release(m)}, nil
 }
 
 // RoomMembers lists the live memberships of a room, by connection id. The

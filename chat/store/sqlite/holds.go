@@ -2,65 +2,73 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 // Holds (store.Join): room_holds has a row per membership held, keyed by
-// tenant, room, user and connection, so that whether a user holds another
-// membership in a room is a SEARCH of the user's rows. The writes that
-// change it run under the writer's lock, one at a time: of concurrent
-// joins or leaves of one user, exactly one sees the rows go from none to
-// some, or from some to none.
+// tenant, room, user and connection. The trigger memberships_hold adds it
+// in the statement that adds the membership; LeaveRoom and
+// DeleteConnection delete it in the transaction that deletes the
+// membership; DeleteExpired leaves it to ReleaseMembership. Store.holds
+// counts the rows of each user in each room, loaded at Open and changed
+// after each commit: the writes run under the writer's lock, one at a
+// time, so that of concurrent joins or leaves of one user exactly one
+// sees the count go from zero or to zero, and no statement reads the
+// table on the request path.
 const (
-	qHold = `INSERT INTO room_holds (tenant_id, room_id, user_id, connection_id) VALUES (?1, ?2, ?3, ?4)
-		ON CONFLICT DO NOTHING`
-	qUnhold = `DELETE FROM room_holds WHERE tenant_id = ?1 AND room_id = ?2 AND user_id = ?3 AND connection_id = ?4`
-	qHeld   = `SELECT 1 FROM room_holds WHERE tenant_id = ?1 AND room_id = ?2 AND user_id = ?3 LIMIT 1`
+	qUnhold   = `DELETE FROM room_holds WHERE tenant_id = ?1 AND room_id = ?2 AND user_id = ?3 AND connection_id = ?4`
+	qAllHolds = `SELECT tenant_id, room_id, user_id, count(*) FROM room_holds GROUP BY tenant_id, room_id, user_id`
 )
 
-// hold records that m is held and reports whether none of its user's was
-// before (a hold of m itself, left by an expired membership m replaces,
-// counts).
-func hold(ctx context.Context, tx txStmts, m store.Membership) (first bool, err error) {
-	held, err := heldIn(ctx, tx, m)
-	if err != nil {
-		return false, err
-	}
-	if _, err := tx.exec(ctx, qHold, m.TenantID, m.RoomID, m.UserID, m.ConnectionID); err != nil {
-		return false, err
-	}
-	return !held, nil
-}
+// holdKey is a user in a room.
+type holdKey struct{ tenant, room, user string }
 
-// release ends the hold of m and reports whether it was its user's last in
-// the room; false if m was not held.
-func release(ctx context.Context, tx txStmts, m store.Membership) (last bool, err error) {
+func holdKeyOf(m store.Membership) holdKey { return holdKey{m.TenantID, m.RoomID, m.UserID} }
+
+// unhold deletes the hold of m in tx and reports whether it was there.
+func unhold(ctx context.Context, tx txStmts, m store.Membership) (bool, error) {
 	res, err := tx.exec(ctx, qUnhold, m.TenantID, m.RoomID, m.UserID, m.ConnectionID)
 	if err != nil {
 		return false, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	held, err := heldIn(ctx, tx, m)
-	return !held && err == nil, err
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
-// heldIn reports whether m's user holds a membership in m's room.
-func heldIn(ctx context.Context, tx txStmts, m store.Membership) (bool, error) {
-	var one int
-	err := tx.queryRow(ctx, qHeld, m.TenantID, m.RoomID, m.UserID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+// release counts a committed deletion of m's hold and reports whether it
+// was its user's last in the room. Called under the writer's lock.
+func (s *Store) release(m store.Membership) bool {
+	k := holdKeyOf(m)
+	if s.holds[k] <= 1 {
+		delete(s.holds, k)
+		return true
 	}
-	return err == nil, err
+	s.holds[k]--
+	return false
 }
 
-// ReleaseMembership ends the hold of a membership DeleteExpired deleted.
+// loadHolds counts the holds of each user in each room.
+func (s *Store) loadHolds(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, qAllHolds)
+	if err != nil {
+		return fmt.Errorf("loading holds: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k holdKey
+		var n int
+		if err := rows.Scan(&k.tenant, &k.room, &k.user, &n); err != nil {
+			return fmt.Errorf("loading holds: %w", err)
+		}
+		s.holds[k] = n
+	}
+	return rows.Err()
+}
+
+// ReleaseMembership ends the hold of a membership DeleteExpired deleted:
+// one statement.
 func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("sqlite: release membership of %q in room %q of tenant %q: %w", m.ConnectionID, m.RoomID, m.TenantID, err)
@@ -69,16 +77,15 @@ func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool
 		return false, wrap(err)
 	}
 	defer s.unlockWrite()
-	var last bool
-	err := s.inTx(ctx, func(tx txStmts) error {
-		var err error
-		last, err = release(ctx, tx, m)
-		return err
-	})
+	res, err := s.ws.exec(ctx, qUnhold, m.TenantID, m.RoomID, m.UserID, m.ConnectionID)
 	if err != nil {
 		return false, wrap(err)
 	}
-	return last, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return n == 1 && s.release(m), nil
 }
 
 // CountRoomMembers counts a room's live memberships up to max, from the

@@ -97,9 +97,10 @@ CREATE TABLE messages (
 -- ListMessages: a room's history by message id (time-sortable).
 CREATE INDEX messages_by_room ON messages (tenant_id, room_id, message_id);
 `,
-	// 2: the memberships each user holds in each room (store.Join): a
-	// join, leave or expiry asks whether the user holds another there
-	// with a SEARCH bounded to the user, not a read of the room.
+	// 2: the memberships each user holds in each room (store.Join, and
+	// holds.go): a row per membership held, written by the statement that
+	// adds the membership (the trigger) and deleted by the leave or
+	// release that ends the hold.
 	`
 CREATE TABLE room_holds (
 	tenant_id     TEXT NOT NULL,
@@ -109,6 +110,10 @@ CREATE TABLE room_holds (
 	PRIMARY KEY (tenant_id, room_id, user_id, connection_id)
 ) WITHOUT ROWID;
 INSERT INTO room_holds SELECT tenant_id, room_id, user_id, connection_id FROM memberships;
+CREATE TRIGGER memberships_hold AFTER INSERT ON memberships BEGIN
+	INSERT INTO room_holds (tenant_id, room_id, user_id, connection_id)
+	VALUES (NEW.tenant_id, NEW.room_id, NEW.user_id, NEW.connection_id) ON CONFLICT DO NOTHING;
+END;
 `,
 }
 
