@@ -32,9 +32,8 @@ func TestNoGhostsAfterKill(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
+	url, first, _ := startDevProcess(t, bin, data) // makes the dev secret
 	alice, bob := token("alice", "Alice"), token("bob", "Bob")
-
-	url, first, _ := startDevProcess(t, bin, data)
 	a := dialDev(t, url, alice)
 	var room struct {
 		RoomID string `json:"roomId"`

@@ -62,6 +62,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := limf.check(); err != nil {
 		return err
 	}
+	if err := checkRate("--connect-rate", *connectRate); err != nil {
+		return err
+	}
 	if *storeKind != "postgres" && flagGiven(fs, "postgres-url") {
 		return fmt.Errorf("--postgres-url needs --store postgres")
 	}
@@ -125,6 +128,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if node != nil {
+		// One surviving node removes a dead node's connections from the
+		// shared store and announces who left (docs/cluster.md).
+		node.OnNodeDead(stack.ReapNode)
 		if err := node.Serve(stack.Gateway); err != nil {
 			stack.Close(context.Background())
 			return err
