@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-ws/switchboard/internal/chattest"
 )
@@ -53,4 +54,38 @@ func TestAnnounceThreshold(t *testing.T) {
 	cs["dave"].Close()
 	cs["alice"].Next(about("user_left", "dave"), "user_left for dave, leaving three")
 	cs["carol"].Next(about("user_left", "dave"), "user_left for dave, leaving three")
+}
+
+// TestSweptTabsAnnounceOnce: a user's two tabs in a room expire and are
+// swept together: the room hears user_left once, and, every hold of the
+// room released, user_joined when the user comes back.
+func TestSweptTabsAnnounceOnce(t *testing.T) {
+	t.Parallel()
+	st, tg := startStack(t, stackOptions{})
+	alice1 := tg.Connect(t, "alice", "Alice", "acme")
+	alice2 := tg.Connect(t, "alice", "Alice", "acme")
+	bob := tg.Connect(t, "bob", "Bob", "acme")
+	var room chattest.Room
+	bob.OK("createRoom", map[string]any{"name": "Sweep"}, &room)
+	for _, c := range []*chattest.Client{bob, alice1, alice2} {
+		c.OK("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
+	}
+	about := func(kind string) func(chattest.Frame) bool {
+		return func(f chattest.Frame) bool {
+			return f.Type == kind && f.RoomID == room.RoomID && strings.Contains(string(f.Data), `"userId":"alice"`)
+		}
+	}
+	bob.Next(about("user_joined"), "user_joined for alice")
+	// Alice's tabs miss their heartbeats; bob's does not.
+	tg.Clock.Add(6 * time.Minute)
+	bob.OK("heartbeat", nil, nil)
+	tg.Clock.Add(5 * time.Minute)
+	if _, err := st.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	bob.Next(about("user_left"), "user_left for alice")
+	bob.Quiet(about("user_left"), "a second user_left for alice")
+	alice3 := tg.Connect(t, "alice", "Alice", "acme")
+	alice3.OK("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
+	bob.Next(about("user_joined"), "user_joined for alice, back")
 }
