@@ -23,6 +23,28 @@ const (
 
 var scenarios = []string{Fanout, Connect, Roundtrip, Idle}
 
+// How the receivers of fanout and roundtrip enter the room (--fill).
+const (
+	// FillJoin: each receiver sends joinRoom, as a client does.
+	FillJoin = "join"
+	// FillStore: the receivers only connect; the bench writes their
+	// memberships into the nodes' shared store itself. Today a join reads
+	// the room's members (O(N) on PostgreSQL and DynamoDB), so filling a
+	// room of tens of thousands by joins takes very long; the broadcast
+	// measured afterwards is the same.
+	FillStore = "store"
+)
+
+// Stores of spawned nodes (switchboard dev --store).
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+	StoreDynamoDB = "dynamodb"
+)
+
+// envPostgresURL is the default of --postgres-url, as for switchboard dev.
+const envPostgresURL = "SWITCHBOARD_POSTGRES_URL"
+
 // Config is one bench run.
 type Config struct {
 	Scenario string
@@ -52,6 +74,15 @@ type Config struct {
 	ConnectRate float64 // of a spawned server; negative: no limit
 	Repeat      int
 
+	// Several nodes (docs/cluster.md).
+	Nodes            int      // spawned switchboard dev nodes in one cluster (1: no cluster)
+	URLs             []string // --url with several comma-separated nodes of a running cluster
+	Store            string   // the spawned nodes' store: sqlite, postgres or dynamodb
+	PostgresURL      string   // with Store postgres
+	DynamoDBEndpoint string   // with Store dynamodb
+	Table            string   // with Store dynamodb
+	Fill             string   // fanout, roundtrip: how the receivers enter the room (FillJoin, FillStore)
+
 	JSON       bool
 	Report     string
 	Label      string
@@ -80,6 +111,12 @@ func (c *Config) label() string {
 
 // targets are the targets of the run, in order.
 func (c *Config) targets() []string {
+	if c.Compare && c.clustered() {
+		return []string{TargetCluster, TargetSwitchboard}
+	}
+	if c.clustered() {
+		return []string{TargetCluster}
+	}
 	if c.Compare {
 		return []string{TargetSwitchboard, TargetBaseline}
 	}
@@ -115,8 +152,18 @@ Scenarios:
 Targets:
   --spawn (the default)  start switchboard dev as a child process on a free port
   --url URL --data DIR   a running switchboard dev (tokens minted with DIR/dev-secret)
+  --url URL1,URL2,URL3 --data DIR
+                         the nodes of a running cluster sharing DIR's dev secret;
+                         the clients are spread over them round robin
+  --nodes N --store postgres --postgres-url URL (or --store dynamodb
+             --dynamodb-endpoint URL)
+                         spawn N switchboard dev nodes in one cluster (embedded
+                         NATS on loopback routes) on that shared store; the
+                         clients are spread over them round robin
   --target baseline      the baseline server (a child process)
-  --compare              switchboard, then the baseline, in the same run: ratios
+  --compare              switchboard, then the baseline, in the same run: ratios;
+                         with --nodes N: the N-node cluster, then one node on the
+                         same store, alternating: ratios cluster / one node
 
 Flags:
 `
@@ -160,6 +207,12 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.Label, "label", "", "file name prefix in --report and --profile (default: the scenario)")
 	fs.StringVar(&c.Profile, "profile", "", "write CPU profiles of the spawned servers, over the measured phase only, into this directory (LABEL-devserver.pprof, LABEL-baseline.pprof)")
 	fs.BoolVar(&c.NoProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.IntVar(&c.Nodes, "nodes", 1, "spawn this many switchboard dev nodes joined in one cluster (embedded NATS); more than 1 needs --store postgres or dynamodb")
+	fs.StringVar(&c.Store, "store", StoreSQLite, "the store of the spawned nodes: sqlite, postgres (--postgres-url) or dynamodb (--dynamodb-endpoint)")
+	fs.StringVar(&c.PostgresURL, "postgres-url", os.Getenv(envPostgresURL), "with --store postgres: the database the nodes share (default $"+envPostgresURL+")")
+	fs.StringVar(&c.DynamoDBEndpoint, "dynamodb-endpoint", "", "with --store dynamodb: the endpoint, e.g. DynamoDB Local at http://127.0.0.1:8000")
+	fs.StringVar(&c.Table, "table", "switchboard", "with --store dynamodb: the table (created if missing)")
+	fs.StringVar(&c.Fill, "fill", FillJoin, "fanout, roundtrip: how the receivers enter the room: join (each sends joinRoom) or store (they only connect, and the bench writes their memberships into the shared store: fast for rooms of tens of thousands)")
 
 	// The scenario may come first or after the flags.
 	rest := args
@@ -214,6 +267,9 @@ func (c *Config) finish(stderr io.Writer) error {
 	if c.URL != "" && !strings.HasPrefix(c.URL, "ws://") && !strings.HasPrefix(c.URL, "wss://") {
 		return bad("--url %q: want ws://HOST:PORT/STAGE", c.URL)
 	}
+	if err := c.finishNodes(stderr); err != nil {
+		return err
+	}
 	if c.URL != "" && c.Target == TargetSwitchboard && c.Data == "" && len(c.Targets) == 0 {
 		return bad("--url needs --data DIR: the data directory of that switchboard dev, whose dev-secret signs the tokens")
 	}
@@ -225,6 +281,9 @@ func (c *Config) finish(stderr io.Writer) error {
 	}
 	if c.Compare && c.Target == TargetBaseline {
 		return bad("--compare runs switchboard and the baseline; leave out --target baseline")
+	}
+	if c.Compare && c.URL != "" && len(c.URLs) > 1 {
+		return bad("--compare with several --url nodes: spawn them with --nodes to compare with one node")
 	}
 	if c.Compare && c.URL != "" && c.set["target"] {
 		return bad("--compare with --url: --url is the switchboard target; the baseline is spawned")
@@ -334,8 +393,16 @@ func (c *Config) finish(stderr io.Writer) error {
 	if c.Scenario == Connect || c.Scenario == Idle {
 		total = c.Conns
 	}
-	if lim := fdLimit(); c.URL == "" && total > lim-200 {
-		return bad("%d connections do not fit in one server process: its open-file limit is %d (ulimit -Hn), and switchboard dev is one process; at most %d", total, lim, lim-200)
+	// Spread round robin, node 0 holds the most (and the senders).
+	perNode := (total + c.Nodes - 1) / c.Nodes
+	if c.Compare && c.clustered() {
+		perNode = total // the one-node comparison holds them all
+	}
+	if lim := fdLimit(); c.URL == "" && perNode > lim-200 {
+		if c.Nodes > 1 {
+			return bad("%d connections over %d nodes do not fit: each node is one process, its open-file limit is %d (ulimit -Hn); at most %d per node", total, c.Nodes, lim, lim-200)
+		}
+		return bad("%d connections do not fit in one server process: its open-file limit is %d (ulimit -Hn), and switchboard dev is one process; at most %d (spread them over several with --nodes)", total, lim, lim-200)
 	}
 	if c.Exe == "" {
 		exe, err := os.Executable()

@@ -59,7 +59,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 	compare := len(targets) == 2
 	if compare {
-		head += "switchboard/baseline\t"
+		head += targets[0] + "/" + targets[1] + "\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, row := range rep.Summary {

@@ -29,6 +29,7 @@ type Result struct {
 	Connect  *ConnectResult `json:"connect,omitempty"`
 	Fanout   *FanoutResult  `json:"fanout,omitempty"`
 	Idle     *IdleResult    `json:"idle,omitempty"`
+	Nodes    []NodeMem      `json:"nodes,omitempty"` // several nodes: each one's memory and connections
 	Problems []string       `json:"problems,omitempty"`
 	Notes    []string       `json:"notes,omitempty"`
 }
@@ -91,6 +92,8 @@ type FanoutResult struct {
 	ConnectFailures  map[string]int  `json:"connectFailures"`
 	Join             LatencyMS       `json:"joinMs"`
 	JoinSeconds      float64         `json:"joinSeconds"`
+	Fill             string          `json:"fill"`                  // join or store (--fill)
+	FillSeconds      float64         `json:"fillSeconds,omitempty"` // --fill store: writing the memberships`
 	Expected         int64           `json:"expected"`
 	Delivered        int64           `json:"delivered"`
 	Dropped          int             `json:"dropped"`
@@ -157,6 +160,12 @@ type Row struct {
 
 func (c *Config) params() map[string]any {
 	p := map[string]any{"targets": c.targets(), "repeat": c.Repeat, "timeout": c.Timeout.String()}
+	if c.clustered() || c.Store != StoreSQLite {
+		p["nodes"], p["store"] = max(c.Nodes, len(c.URLs)), c.Store
+	}
+	if c.Scenario == Fanout || c.Scenario == Roundtrip {
+		p["fill"] = c.Fill
+	}
 	switch c.Scenario {
 	case Fanout, Roundtrip:
 		p["receivers"], p["senders"], p["messages"], p["rate"], p["inflight"], p["users"], p["sizePadding"] =
@@ -308,7 +317,7 @@ func failureTotal(m map[string]int) int {
 func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Result, error) {
 	res := &Result{Target: t.Name, How: t.How}
 	t0 := time.Now().UnixNano()
-	base := workerSpec{Mode: modeConnect, URL: t.URL, Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenants: cfg.Tenants,
+	base := workerSpec{Mode: modeConnect, URL: t.URL, URLs: multi(t.urls()), Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenants: cfg.Tenants,
 		Concurrency: cfg.Concurrency, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
 	specs, inProcess := specsFor(cfg, base, cfg.Conns)
 	f, err := startFleet(ctx, cfg, specs, inProcess)
@@ -321,7 +330,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		return nil, err
 	}
 	time.Sleep(200 * time.Millisecond) // let the server settle before "before"
-	memBefore := t.mem()
+	memBefore, nodesBefore := memAll(t)
 	pb.phase(t.Name+": connecting", int64(cfg.Conns))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	t.profile(true)
@@ -345,7 +354,9 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		cr.PerSecond = float64(ok) / cr.Seconds
 		cr.Series = series(bins, t0, start, end, cfg.Bin)
 	}
-	cr.MemAfter = t.mem()
+	var nodesAfter []*procStatus
+	cr.MemAfter, nodesAfter = memAll(t)
+	perNode := mergePerURL(evs, len(t.nodes))
 	res.Connect = cr
 	if cr.Failed > 0 {
 		res.Problems = append(res.Problems, fmt.Sprintf("%d of %d connections failed: %v", cr.Failed, cr.Attempted, failures))
@@ -369,7 +380,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		}
 		tick.Stop()
 		ir.HoldSeconds = time.Since(holdStart).Seconds()
-		ir.MemAfter = t.mem()
+		ir.MemAfter, nodesAfter = memAll(t)
 		if ir.MemAfter != nil && ir.MemAfter.FromMetrics {
 			res.Notes = append(res.Notes, "server memory read from its metrics endpoint (GET /metrics)")
 		}
@@ -405,6 +416,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		}
 		res.Idle = ir
 	}
+	res.Nodes = t.nodeMemsOf(nodesBefore, nodesAfter, perNode)
 	res.Metrics = metricsOf(res)
 	return res, nil
 }
@@ -434,7 +446,9 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		Users: cfg.Users, BinSeconds: cfg.Bin.Seconds(), AckErrors: map[string]int{}}
 	res.Fanout = fr
 
-	senders, roomID, err := joinSenders(ctx, cfg, t, pb, nonce)
+	fr.Fill = cfg.Fill
+	tenant := runTenant(nonce)
+	senders, roomID, err := joinSenders(ctx, cfg, t, pb, nonce, tenant)
 	defer func() {
 		for _, s := range senders {
 			if s != nil {
@@ -447,7 +461,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	}
 
 	t0 := time.Now().UnixNano()
-	f, ok, err := connectReceivers(ctx, cfg, t, pb, res, roomID, nonce, t0)
+	f, ok, err := connectReceivers(ctx, cfg, t, pb, res, roomID, nonce, tenant, t0)
 	if f != nil {
 		defer f.close()
 	}
@@ -467,31 +481,56 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 	f.setProgress(nil)
-	fr.MemAfter = t.mem()
+	fr.MemAfter, _ = memAll(t)
 	summarizeFanout(cfg, res, reps, sendTimes, ack, ok, t0, firstSend)
 	res.Metrics = metricsOf(res)
 	return res, nil
 }
 
-// fanoutTenant is the tenant of every bench user in fanout and roundtrip.
+// fanoutTenant begins the tenant of every bench user in fanout and
+// roundtrip.
 const fanoutTenant = "bench"
+
+// runTenant is the tenant of one fanout or roundtrip run: its own, so
+// that nothing a previous run left in a shared store (PostgreSQL,
+// DynamoDB) is in its room or among its connections.
+func runTenant(nonce string) string { return fanoutTenant + "-" + nonce }
+
+// multi is urls when there are several (the workers spread their
+// connections over them), else nil.
+func multi(urls []string) []string {
+	if len(urls) < 2 {
+		return nil
+	}
+	return urls
+}
+
+// memAll reads a target's memory: the total, and each node's.
+func memAll(t *Target) (*procStatus, []*procStatus) {
+	if len(t.nodes) == 0 {
+		return t.mem(), nil
+	}
+	nodes := t.nodeMems()
+	return sumStatus(nodes), nodes
+}
 
 // joinSenders dials the senders (SDK clients), creates the room and has them
 // all join it. It returns the senders dialed so far even on error: the
 // caller closes them.
-func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonce string) ([]*client.Client, string, error) {
+func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonce, tenant string) ([]*client.Client, string, error) {
 	pb.phase(t.Name+": senders joining", 0)
 	senders := make([]*client.Client, cfg.Senders)
+	urls := t.urls()
 	for i := range senders {
 		tok := ""
 		if t.Secret != nil {
 			var err error
-			tok, err = auth.MintDevToken(t.Secret, auth.Identity{UserID: "bench-sender-" + strconv.Itoa(i), Username: "Bench sender", TenantID: fanoutTenant}, 2*time.Hour, time.Now())
+			tok, err = auth.MintDevToken(t.Secret, auth.Identity{UserID: "bench-sender-" + strconv.Itoa(i), Username: "Bench sender", TenantID: tenant}, 2*time.Hour, time.Now())
 			if err != nil {
 				return senders, "", err
 			}
 		}
-		c, err := client.Dial(ctx, client.Options{URL: t.URL, Token: tok, RequestTimeout: cfg.Timeout, HeartbeatInterval: -1, NoReconnect: true, EventBuffer: 64})
+		c, err := client.Dial(ctx, client.Options{URL: urls[i%len(urls)], Token: tok, RequestTimeout: cfg.Timeout, HeartbeatInterval: -1, NoReconnect: true, EventBuffer: 64})
 		if err != nil {
 			return senders, "", fmt.Errorf("sender: %w", err)
 		}
@@ -517,9 +556,10 @@ func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonc
 // roomID, and waits until they have. It returns the fleet (non-nil once
 // started, even on error: the caller closes it) and how many receivers
 // joined; it records the join phase in res.
-func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, roomID, nonce string, t0 int64) (*fleet, int, error) {
+func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, roomID, nonce, tenant string, t0 int64) (*fleet, int, error) {
 	fr := res.Fanout
-	base := workerSpec{Mode: modeReceive, URL: t.URL, Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: fanoutTenant,
+	base := workerSpec{Mode: modeReceive, URL: t.URL, URLs: multi(t.urls()), NoJoin: cfg.Fill == FillStore,
+		Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: tenant,
 		Concurrency: cfg.Concurrency, RoomID: roomID, Nonce: nonce, Messages: cfg.Messages, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
 	specs, inProcess := specsFor(cfg, base, fr.Receivers)
 	fr.Workers = len(specs)
@@ -532,7 +572,8 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 		return f, 0, err
 	}
 	time.Sleep(200 * time.Millisecond)
-	fr.MemBase = t.mem()
+	var nodesBase []*procStatus
+	fr.MemBase, nodesBase = memAll(t)
 	pb.phase(t.Name+": receivers connecting and joining", int64(fr.Receivers))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	joinStart := time.Now()
@@ -552,8 +593,27 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 	if ok == 0 {
 		return f, 0, fmt.Errorf("no receiver could connect and join: %v", failures)
 	}
+	if cfg.Fill == FillStore {
+		pb.phase(t.Name+": writing the memberships into the store", 0)
+		filler, closeFiller, err := openFiller(ctx, cfg)
+		if err != nil {
+			return f, 0, err
+		}
+		fillStart := time.Now()
+		n, err := fillRoom(ctx, filler, tenant, roomID)
+		closeFiller()
+		if err != nil {
+			return f, 0, err
+		}
+		fr.FillSeconds = time.Since(fillStart).Seconds()
+		if n < ok+cfg.Senders {
+			res.Problems = append(res.Problems, fmt.Sprintf("--fill store found %d live connections of the run's tenant, want %d receivers and %d senders", n, ok, cfg.Senders))
+		}
+	}
 	time.Sleep(200 * time.Millisecond) // the last user_joined broadcasts settle
-	fr.MemBefore = t.mem()
+	var nodesLoaded []*procStatus
+	fr.MemBefore, nodesLoaded = memAll(t)
+	res.Nodes = t.nodeMemsOf(nodesBase, nodesLoaded, mergePerURL(evs, len(t.nodes)))
 	return f, ok, nil
 }
 
@@ -733,7 +793,12 @@ func metricsOf(r *Result) []Metric {
 		add("time to last delivery p90", "ms", "lower", f.TimeToLast.P90)
 		add("time to last delivery max", "ms", "lower", f.TimeToLast.Max)
 		lat("ack latency", f.Ack)
-		add("join phase", "s", "lower", f.JoinSeconds)
+		if f.Fill == FillStore {
+			add("connect phase", "s", "lower", f.JoinSeconds)
+			add("room fill through the store", "s", "lower", f.FillSeconds)
+		} else {
+			add("join phase", "s", "lower", f.JoinSeconds)
+		}
 		if f.MemBase != nil && f.MemBefore != nil && f.MemAfter != nil && f.Connected >= 1000 { // below, allocator noise
 			add("server VmRSS per receiver, after joining", "KB", "lower", float64(f.MemBefore.VmRSS-f.MemBase.VmRSS)/float64(f.Connected)/1024)
 			add("server VmRSS after the deliveries", "MB", "lower", float64(f.MemAfter.VmRSS)/(1<<20))
@@ -746,6 +811,17 @@ func metricsOf(r *Result) []Metric {
 		lat("handshake latency", c.Handshake)
 		if r.Idle == nil {
 			mem(c.MemBefore, c.MemAfter, c.OK)
+		}
+	}
+	for _, n := range r.Nodes {
+		if n.Before == nil || n.After == nil || n.Conns < 1000 { // below, allocator noise
+			continue
+		}
+		prefix := fmt.Sprintf("node %d: ", n.Node)
+		add(prefix+"connections", "", "", float64(n.Conns))
+		add(prefix+"VmRSS per connection", "KB", "lower", float64(n.After.VmRSS-n.Before.VmRSS)/float64(n.Conns)/1024)
+		if n.After.HeapInuse > 0 && n.Before.HeapInuse > 0 {
+			add(prefix+"user memory (HeapInuse+StackInuse) per connection", "KB", "lower", float64(userMem(n.After)-userMem(n.Before))/float64(n.Conns)/1024)
 		}
 	}
 	if i := r.Idle; i != nil && i.MemAfter != nil && i.MemBefore != nil {
@@ -766,8 +842,20 @@ func metricsOf(r *Result) []Metric {
 	return m
 }
 
+// targets are the report's targets in the order they first ran.
+func (rep *Report) targets() []string {
+	var out []string
+	for _, r := range rep.Results {
+		if !slices.Contains(out, r.Target) {
+			out = append(out, r.Target)
+		}
+	}
+	return out
+}
+
 // summarize fills Summary: per metric, the median over runs per target,
-// and the ratio switchboard / baseline.
+// and the ratio of the first target to the second (switchboard /
+// baseline, or cluster / one node).
 func (rep *Report) summarize() {
 	var order []string
 	byName := map[string]*Row{}
@@ -784,16 +872,21 @@ func (rep *Report) summarize() {
 			vals[m.Name][r.Target] = append(vals[m.Name][r.Target], m.Value)
 		}
 	}
+	targets := rep.targets()
 	rep.Summary = nil
 	for _, name := range order {
 		row := byName[name]
 		for target, v := range vals[name] {
 			row.Values[target] = median(v)
 		}
-		sb, okS := row.Values[TargetSwitchboard]
-		bl, okB := row.Values[TargetBaseline]
-		if okS && okB && bl != 0 && row.Better != "" {
-			ratio := sb / bl
+		if len(targets) != 2 {
+			rep.Summary = append(rep.Summary, *row)
+			continue
+		}
+		a, okA := row.Values[targets[0]]
+		b, okB := row.Values[targets[1]]
+		if okA && okB && b != 0 && row.Better != "" {
+			ratio := a / b
 			row.Ratio = &ratio
 		}
 		rep.Summary = append(rep.Summary, *row)

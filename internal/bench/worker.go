@@ -58,6 +58,8 @@ type workerSpec struct {
 	Index       int           `json:"index"`
 	Mode        string        `json:"mode"`
 	URL         string        `json:"url"`
+	URLs        []string      `json:"urls,omitempty"` // several nodes: connection g dials URLs[g % len(URLs)]
+	NoJoin      bool          `json:"noJoin,omitempty"` // receive mode: count deliveries without joining (the bench fills the room)
 	Secret      string        `json:"secret,omitempty"` // hex; empty: no token
 	Conns       int           `json:"conns"`
 	Offset      int           `json:"offset"` // global index of the first connection
@@ -100,6 +102,7 @@ type dialReport struct {
 	Start     int64           `json:"start"`     // unix ns: first dial
 	End       int64           `json:"end"`       // unix ns: last handshake done
 	Bins      []int64         `json:"bins"`      // successful handshakes per bin
+	PerURL    []int           `json:"perUrl,omitempty"` // with URLs: connections ready per node
 }
 
 // recvReport is what a worker's connections received.
@@ -140,6 +143,8 @@ type worker struct {
 	dropped    atomic.Int64
 	other      atomic.Int64
 	deliveries atomic.Int64
+
+	perURL    []atomic.Int64 // with spec.URLs: connections ready per node
 
 	handshake *hist.Atomic
 	join      *hist.Atomic
@@ -279,11 +284,20 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 		WriteBufferSize:  512,
 		WriteBufferPool:  &sync.Pool{},
 	}
-	u, err := url.Parse(w.spec.URL)
-	if err != nil {
-		w.fail("bad URL")
-		return w.dialReport(0, 0)
+	urls := w.spec.URLs
+	if len(urls) == 0 {
+		urls = []string{w.spec.URL}
 	}
+	parsed := make([]*url.URL, len(urls))
+	for i, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil {
+			w.fail("bad URL")
+			return w.dialReport(0, 0)
+		}
+		parsed[i] = u
+	}
+	w.perURL = make([]atomic.Int64, len(parsed))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var first, lastDone atomic.Int64
@@ -298,7 +312,8 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 				if i >= w.spec.Conns || ctx.Err() != nil {
 					return
 				}
-				target := *u
+				node := (w.spec.Offset + i) % len(parsed) // round robin over the nodes, by global index
+				target := *parsed[node]
 				if w.tokens != nil {
 					q := target.Query()
 					q.Set("token", w.tokens[i])
@@ -332,12 +347,13 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 				w.mu.Unlock()
 				go w.readLoop(lc)
 				if w.spec.Mode == modeReceive {
-					if !w.joinRoom(lc) {
+					if !w.spec.NoJoin && !w.joinRoom(lc) {
 						w.failed.Add(1)
 						continue
 					}
 					lc.member.Store(true)
 				}
+				w.perURL[node].Add(1)
 				w.dialed.Add(1)
 			}
 		}()
@@ -353,6 +369,12 @@ func (w *worker) dialReport(start, end int64) *dialReport {
 	rep.Failures = maps(w.failures)
 	w.failMu.Unlock()
 	rep.Bins = trimBins(w.dialBins)
+	if len(w.spec.URLs) > 1 {
+		rep.PerURL = make([]int, len(w.perURL))
+		for i := range w.perURL {
+			rep.PerURL[i] = int(w.perURL[i].Load())
+		}
+	}
 	return rep
 }
 
