@@ -58,7 +58,7 @@ type workerSpec struct {
 	Index       int           `json:"index"`
 	Mode        string        `json:"mode"`
 	URL         string        `json:"url"`
-	URLs        []string      `json:"urls,omitempty"` // several nodes: connection g dials URLs[g % len(URLs)]
+	URLs        []string      `json:"urls,omitempty"`   // several nodes: connection g dials URLs[g % len(URLs)]
 	NoJoin      bool          `json:"noJoin,omitempty"` // receive mode: count deliveries without joining (the bench fills the room)
 	Secret      string        `json:"secret,omitempty"` // hex; empty: no token
 	Conns       int           `json:"conns"`
@@ -97,11 +97,11 @@ type dialReport struct {
 	Attempted int             `json:"attempted"`
 	OK        int             `json:"ok"`
 	Failures  map[string]int  `json:"failures"`
-	Handshake *hist.Histogram `json:"handshake"` // ns, successful handshakes
-	Join      *hist.Histogram `json:"join"`      // ns, joinRoom round trips
-	Start     int64           `json:"start"`     // unix ns: first dial
-	End       int64           `json:"end"`       // unix ns: last handshake done
-	Bins      []int64         `json:"bins"`      // successful handshakes per bin
+	Handshake *hist.Histogram `json:"handshake"`        // ns, successful handshakes
+	Join      *hist.Histogram `json:"join"`             // ns, joinRoom round trips
+	Start     int64           `json:"start"`            // unix ns: first dial
+	End       int64           `json:"end"`              // unix ns: last handshake done
+	Bins      []int64         `json:"bins"`             // successful handshakes per bin
 	PerURL    []int           `json:"perUrl,omitempty"` // with URLs: connections ready per node
 }
 
@@ -144,7 +144,7 @@ type worker struct {
 	other      atomic.Int64
 	deliveries atomic.Int64
 
-	perURL    []atomic.Int64 // with spec.URLs: connections ready per node
+	perURL []atomic.Int64 // with spec.URLs: connections ready per node
 
 	handshake *hist.Atomic
 	join      *hist.Atomic
