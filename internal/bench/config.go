@@ -82,6 +82,7 @@ type Config struct {
 	DynamoDBEndpoint string   // with Store dynamodb
 	Table            string   // with Store dynamodb
 	Fill             string   // fanout, roundtrip: how the receivers enter the room (FillJoin, FillStore)
+	BesideOneNode    bool     // fanout with several nodes: alternate with a room of as many receivers on node 1
 
 	JSON       bool
 	Report     string
@@ -212,6 +213,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.PostgresURL, "postgres-url", os.Getenv(envPostgresURL), "with --store postgres: the database the nodes share (default $"+envPostgresURL+")")
 	fs.StringVar(&c.DynamoDBEndpoint, "dynamodb-endpoint", "", "with --store dynamodb: the endpoint, e.g. DynamoDB Local at http://127.0.0.1:8000")
 	fs.StringVar(&c.Table, "table", "switchboard", "with --store dynamodb: the table (created if missing)")
+	fs.BoolVar(&c.BesideOneNode, "beside-one-node", false, "fanout with --nodes N (or several --url): a second room of --conns receivers all on node 1, and the messages alternate between the two rooms in one run: the spread room beside the one-node room, with their ratio")
 	fs.StringVar(&c.Fill, "fill", FillJoin, "fanout, roundtrip: how the receivers enter the room: join (each sends joinRoom) or store (they only connect, and the bench writes their memberships into the shared store: fast for rooms of tens of thousands)")
 
 	// The scenario may come first or after the flags.
@@ -395,6 +397,9 @@ func (c *Config) finish(stderr io.Writer) error {
 	}
 	// Spread round robin, node 0 holds the most (and the senders).
 	perNode := (total + c.Nodes - 1) / c.Nodes
+	if c.BesideOneNode {
+		perNode += c.Conns // node 0 also holds the one-node room
+	}
 	if c.Compare && c.clustered() {
 		perNode = total // the one-node comparison holds them all
 	}

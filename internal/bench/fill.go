@@ -46,12 +46,20 @@ func openFiller(ctx context.Context, cfg *Config) (f roomFiller, close func(), e
 
 // fillRoom makes every live connection of tenant a member of roomID by
 // writing the memberships into the store, as joinRoom would (without its
-// user_joined broadcasts, which go to nobody the bench counts). It
-// returns how many connections it found.
-func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string) (int, error) {
-	conns, err := f.TenantConnections(ctx, tenant)
+// user_joined broadcasts, which go to nobody the bench counts), except
+// those in skip. It returns the connections it put in the room.
+func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string, skip map[string]bool) (map[string]bool, error) {
+	all, err := f.TenantConnections(ctx, tenant)
 	if err != nil {
-		return 0, fmt.Errorf("--fill store: listing the connections: %w", err)
+		return nil, fmt.Errorf("--fill store: listing the connections: %w", err)
+	}
+	var conns []store.Connection
+	filled := make(map[string]bool, len(all))
+	for _, c := range all {
+		if !skip[c.ConnectionID] {
+			conns = append(conns, c)
+			filled[c.ConnectionID] = true
+		}
 	}
 	now := time.Now()
 	var (
@@ -85,7 +93,7 @@ func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string) (int, er
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return len(conns), fmt.Errorf("--fill store: joining: %w", err)
+		return nil, fmt.Errorf("--fill store: joining: %w", err)
 	}
-	return len(conns), ctx.Err()
+	return filled, ctx.Err()
 }

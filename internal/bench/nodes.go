@@ -81,6 +81,18 @@ func (c *Config) finishNodes(stderr io.Writer) error {
 	if c.Profile != "" && (c.Nodes > 1 || c.Store != StoreSQLite) {
 		return bad("--profile profiles a server spawned as `bench __devserver` on the embedded store; the nodes of --nodes and --store are `switchboard dev` processes (profile them by hand)")
 	}
+	if c.BesideOneNode {
+		switch {
+		case c.Scenario != Fanout:
+			return bad("--beside-one-node is for fanout")
+		case !c.clustered():
+			return bad("--beside-one-node needs several nodes: --nodes N or several --url")
+		case c.Compare:
+			return bad("--beside-one-node is its own comparison (spread room / one-node room); leave out --compare")
+		case c.set["messages"] && c.Messages < 2:
+			return bad("--beside-one-node alternates the messages between two rooms: send at least 2")
+		}
+	}
 	switch c.Fill {
 	case FillJoin:
 	case FillStore:

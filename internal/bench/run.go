@@ -195,15 +195,17 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) (*Report, error) {
 				pb.clear()
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			res, err := runOnce(ctx, cfg, t, pb)
+			results, err := runOnce(ctx, cfg, t, pb)
 			pb.phase(fmt.Sprintf("%s: stopping", name), 0)
 			t.Stop()
 			pb.clear()
 			if err != nil {
 				return nil, fmt.Errorf("%s against %s: %w", cfg.Scenario, name, err)
 			}
-			res.Run = run
-			rep.Results = append(rep.Results, res)
+			for _, res := range results {
+				res.Run = run
+				rep.Results = append(rep.Results, res)
+			}
 		}
 	}
 	rep.Machine.LoadAfter = loadAvg()
@@ -211,14 +213,27 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) (*Report, error) {
 	return rep, nil
 }
 
-func runOnce(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Result, error) {
-	switch cfg.Scenario {
-	case Fanout, Roundtrip:
-		return runFanout(ctx, cfg, t, pb)
-	case Connect, Idle:
-		return runConnect(ctx, cfg, t, pb)
+// runOnce runs the scenario once against t: one result, or two with
+// --beside-one-node (the two rooms of the run).
+func runOnce(ctx context.Context, cfg *Config, t *Target, pb *progress) ([]*Result, error) {
+	var (
+		res *Result
+		err error
+	)
+	switch {
+	case cfg.BesideOneNode:
+		return runFanoutBeside(ctx, cfg, t, pb)
+	case cfg.Scenario == Fanout, cfg.Scenario == Roundtrip:
+		res, err = runFanout(ctx, cfg, t, pb)
+	case cfg.Scenario == Connect, cfg.Scenario == Idle:
+		res, err = runConnect(ctx, cfg, t, pb)
+	default:
+		err = fmt.Errorf("unknown scenario %q", cfg.Scenario)
 	}
-	return nil, fmt.Errorf("unknown scenario %q", cfg.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	return []*Result{res}, nil
 }
 
 func randHex(n int) string {
@@ -461,7 +476,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	}
 
 	t0 := time.Now().UnixNano()
-	f, ok, err := connectReceivers(ctx, cfg, t, pb, res, roomID, nonce, tenant, t0)
+	f, ok, _, err := connectReceivers(ctx, cfg, t, pb, res, receiverFleet{urls: t.urls(), roomID: roomID}, nonce, tenant, t0)
 	if f != nil {
 		defer f.close()
 	}
@@ -469,7 +484,8 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 
-	sendTimes, ack, firstSend := sendMessages(ctx, cfg, t, pb, f, fr, senders, roomID, nonce, ok)
+	fr.Expected = int64(cfg.Messages) * int64(ok)
+	sendTimes, ack, firstSend := sendMessages(ctx, cfg, t, pb, f, fr, senders, []string{roomID}, nonce, fr.Expected)
 
 	// Wait for the deliveries.
 	if err := f.send(command{Op: "drain", Deadline: time.Now().Add(cfg.Timeout).UnixNano()}); err != nil {
@@ -482,7 +498,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	}
 	f.setProgress(nil)
 	fr.MemAfter, _ = memAll(t)
-	summarizeFanout(cfg, res, reps, sendTimes, ack, ok, t0, firstSend)
+	summarizeFanout(cfg, res, reps, sendTimes, ack, ok, t0, firstSend, nil)
 	res.Metrics = metricsOf(res)
 	return res, nil
 }
@@ -552,24 +568,39 @@ func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonc
 	return senders, room.RoomID, nil
 }
 
+// receiverFleet is one set of receivers: the nodes they dial (round
+// robin) and their room.
+type receiverFleet struct {
+	urls     []string
+	roomID   string
+	expect   int             // messages each receiver gets (0: all of them)
+	skip     map[string]bool // --fill store: connections not to put in this room (another fleet's)
+	children bool            // in child processes even if few (another fleet shares this process's descriptors)
+}
+
 // connectReceivers starts the worker fleet whose receivers connect and join
-// roomID, and waits until they have. It returns the fleet (non-nil once
-// started, even on error: the caller closes it) and how many receivers
-// joined; it records the join phase in res.
-func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, roomID, nonce, tenant string, t0 int64) (*fleet, int, error) {
+// rf's room, and waits until they have. It returns the fleet (non-nil once
+// started, even on error: the caller closes it), how many receivers
+// joined, and with --fill store the connections it put in the room; it
+// records the join phase in res.
+func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, rf receiverFleet, nonce, tenant string, t0 int64) (*fleet, int, map[string]bool, error) {
 	fr := res.Fanout
-	base := workerSpec{Mode: modeReceive, URL: t.URL, URLs: multi(t.urls()), NoJoin: cfg.Fill == FillStore,
+	roomID := rf.roomID
+	base := workerSpec{Mode: modeReceive, URL: rf.urls[0], URLs: multi(rf.urls), NoJoin: cfg.Fill == FillStore,
 		Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: tenant,
-		Concurrency: cfg.Concurrency, RoomID: roomID, Nonce: nonce, Messages: cfg.Messages, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
+		Concurrency: cfg.Concurrency, RoomID: roomID, Nonce: nonce, Messages: cfg.Messages, Expect: rf.expect, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
 	specs, inProcess := specsFor(cfg, base, fr.Receivers)
+	if rf.children {
+		inProcess = false
+	}
 	fr.Workers = len(specs)
 	f, err := startFleet(ctx, cfg, specs, inProcess)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	pb.phase(t.Name+": minting tokens", 0)
 	if _, err := f.await(ctx, "prepared", 5*time.Minute); err != nil {
-		return f, 0, err
+		return f, 0, nil, err
 	}
 	time.Sleep(200 * time.Millisecond)
 	var nodesBase []*procStatus
@@ -578,11 +609,11 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	joinStart := time.Now()
 	if err := f.send(command{Op: "go"}); err != nil {
-		return f, 0, err
+		return f, 0, nil, err
 	}
 	evs, err := f.await(ctx, "ready", 2*time.Hour)
 	if err != nil {
-		return f, 0, err
+		return f, 0, nil, err
 	}
 	fr.JoinSeconds = time.Since(joinStart).Seconds()
 	ok, failures, _, join, _, _, _ := mergeDial(evs)
@@ -591,39 +622,39 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 		res.Problems = append(res.Problems, fmt.Sprintf("%d of %d receivers failed to connect or join: %v", fr.Receivers-ok, fr.Receivers, failures))
 	}
 	if ok == 0 {
-		return f, 0, fmt.Errorf("no receiver could connect and join: %v", failures)
+		return f, 0, nil, fmt.Errorf("no receiver could connect and join: %v", failures)
 	}
+	var filled map[string]bool
 	if cfg.Fill == FillStore {
 		pb.phase(t.Name+": writing the memberships into the store", 0)
 		filler, closeFiller, err := openFiller(ctx, cfg)
 		if err != nil {
-			return f, 0, err
+			return f, 0, nil, err
 		}
 		fillStart := time.Now()
-		n, err := fillRoom(ctx, filler, tenant, roomID)
+		filled, err = fillRoom(ctx, filler, tenant, roomID, rf.skip)
 		closeFiller()
 		if err != nil {
-			return f, 0, err
+			return f, 0, nil, err
 		}
 		fr.FillSeconds = time.Since(fillStart).Seconds()
-		if n < ok+cfg.Senders {
-			res.Problems = append(res.Problems, fmt.Sprintf("--fill store found %d live connections of the run's tenant, want %d receivers and %d senders", n, ok, cfg.Senders))
+		if len(filled) < ok {
+			res.Problems = append(res.Problems, fmt.Sprintf("--fill store found %d live connections of the run's tenant to put in the room, want %d receivers and %d senders", len(filled), ok, cfg.Senders))
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // the last user_joined broadcasts settle
 	var nodesLoaded []*procStatus
 	fr.MemBefore, nodesLoaded = memAll(t)
 	res.Nodes = t.nodeMemsOf(nodesBase, nodesLoaded, mergePerURL(evs, len(t.nodes)))
-	return f, ok, nil
+	return f, ok, filled, nil
 }
 
 // sendMessages sends cfg.Messages messages to roomID, spread over the
 // senders (at cfg.Rate, at most cfg.Inflight at a time), and waits for their
-// acknowledgements. It returns when each was sent (0 if not), the
+// acknowledgements; message i goes to rooms[i % len(rooms)]. It returns when each was sent (0 if not), the
 // acknowledgement latencies, and the first send time.
-func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *fleet, fr *FanoutResult, senders []*client.Client, roomID, nonce string, receivers int) (sendTimes []int64, ack *hist.Atomic, firstSend int64) {
-	fr.Expected = int64(cfg.Messages) * int64(receivers)
-	pb.phase(t.Name+": sending", fr.Expected)
+func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *fleet, fr *FanoutResult, senders []*client.Client, rooms []string, nonce string, expected int64) (sendTimes []int64, ack *hist.Atomic, firstSend int64) {
+	pb.phase(t.Name+": sending", expected)
 	f.setProgress(func(_, _, dl int64) { pb.set(dl, "deliveries") })
 	sendTimes = make([]int64, cfg.Messages)
 	ack = hist.NewAtomic()
@@ -662,7 +693,7 @@ func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *
 			ts := time.Now()
 			sendTimes[i] = ts.UnixNano()
 			content := "sbm:" + nonce + ":" + strconv.Itoa(i) + ":" + strconv.FormatInt(ts.UnixNano(), 10) + " " + pad
-			_, err := s.SendMessage(ctx, client.SendMessageInput{RoomID: roomID, Content: content})
+			_, err := s.SendMessage(ctx, client.SendMessageInput{RoomID: rooms[i%len(rooms)], Content: content})
 			if err != nil {
 				ackMu.Lock()
 				fr.AckErrors[ackError(err)]++
@@ -688,7 +719,16 @@ func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *
 // summarizeFanout merges the workers' reports into res.Fanout (deliveries,
 // latencies, time to last delivery, rates) and notes the problems.
 // receivers is how many joined; t0 is the start of the bins.
-func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, ack *hist.Atomic, receivers int, t0, firstSend int64) {
+//
+// msgs are the indexes of the messages that went to these receivers (nil:
+// all of them).
+func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, ack *hist.Atomic, receivers int, t0, firstSend int64, msgs []int) {
+	if msgs == nil {
+		msgs = make([]int, cfg.Messages)
+		for i := range msgs {
+			msgs[i] = i
+		}
+	}
 	fr := res.Fanout
 	lat := hist.New()
 	count := make([]int64, cfg.Messages)
@@ -713,7 +753,7 @@ func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, 
 	fr.AckHist, fr.Ack = ackH, latencyMS(ackH)
 	ttl := hist.New()
 	lastDelivery := int64(0)
-	for i := range count {
+	for _, i := range msgs {
 		if count[i] < int64(receivers) {
 			fr.Incomplete++
 		}

@@ -71,6 +71,7 @@ type workerSpec struct {
 	RoomID      string        `json:"roomId,omitempty"`
 	Nonce       string        `json:"nonce,omitempty"`
 	Messages    int           `json:"messages"`
+	Expect      int           `json:"expect,omitempty"` // messages each connection gets, when not all Messages go to its room
 	T0          int64         `json:"t0"`  // unix ns: origin of the time bins
 	Bin         time.Duration `json:"bin"` // width of a time bin
 	Timeout     time.Duration `json:"timeout"`
@@ -523,6 +524,9 @@ func parseUint(p []byte) (int64, []byte, bool) {
 // drain waits until every open connection has every message, or deadline.
 func (w *worker) drain(ctx context.Context, deadline time.Time) {
 	want := int64(w.spec.Messages)
+	if w.spec.Expect > 0 {
+		want = int64(w.spec.Expect)
+	}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		w.mu.Lock()
 		done := true
