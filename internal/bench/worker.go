@@ -72,8 +72,8 @@ type workerSpec struct {
 	Nonce       string        `json:"nonce,omitempty"`
 	Messages    int           `json:"messages"`
 	Expect      int           `json:"expect,omitempty"` // messages each connection gets, when not all Messages go to its room
-	T0          int64         `json:"t0"`  // unix ns: origin of the time bins
-	Bin         time.Duration `json:"bin"` // width of a time bin
+	T0          int64         `json:"t0"`               // unix ns: origin of the time bins
+	Bin         time.Duration `json:"bin"`              // width of a time bin
 	Timeout     time.Duration `json:"timeout"`
 }
 
