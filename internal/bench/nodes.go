@@ -111,19 +111,6 @@ func (c *Config) finishNodes(stderr io.Writer) error {
 	return nil
 }
 
-// nodeCounts is how many of n connections, spread round robin from
-// global index 0, go to each of nodes nodes.
-func nodeCounts(n, nodes int) []int {
-	out := make([]int, nodes)
-	for i := range out {
-		out[i] = n / nodes
-		if i < n%nodes {
-			out[i]++
-		}
-	}
-	return out
-}
-
 // storeArgs are the `switchboard dev` flags of the spawned nodes' store.
 func (c *Config) storeArgs() []string {
 	switch c.Store {

@@ -34,9 +34,9 @@ func TestParseArgsNodes(t *testing.T) {
 		with("connect", "--nodes", "3", "--fill", "store"),
 		with("fanout", "--nodes", "3", "--profile", "dir"),
 		with("fanout", "--nodes", "3", "--target", "baseline"),
-		with("connect", "--nodes", "3", "--conns", "70000"),            // 23,334 per node
+		with("connect", "--nodes", "3", "--conns", "70000"),              // 23,334 per node
 		with("connect", "--nodes", "3", "--conns", "30000", "--compare"), // the one-node run holds them all
-		{"fanout", "--beside-one-node"},                                   // one node
+		{"fanout", "--beside-one-node"},                                  // one node
 		with("fanout", "--nodes", "3", "--beside-one-node", "--compare"),
 		with("connect", "--nodes", "3", "--beside-one-node"),
 		with("fanout", "--nodes", "3", "--beside-one-node", "--messages", "1"),
@@ -182,4 +182,17 @@ func TestSummaryRatioOfTwoTargets(t *testing.T) {
 	if !strings.Contains(out.String(), "spread/one-node") || !strings.Contains(out.String(), "1.25x") {
 		t.Errorf("table:\n%s", out.String())
 	}
+}
+
+// nodeCounts is how many of n connections, spread round robin from
+// global index 0, go to each of nodes nodes.
+func nodeCounts(n, nodes int) []int {
+	out := make([]int, nodes)
+	for i := range out {
+		out[i] = n / nodes
+		if i < n%nodes {
+			out[i]++
+		}
+	}
+	return out
 }
