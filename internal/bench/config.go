@@ -42,6 +42,11 @@ const (
 	StoreDynamoDB = "dynamodb"
 )
 
+// DefaultConnsPerUser is how many receivers of fanout and roundtrip share
+// a user by default past 10,000 receivers (100 users below): the chat
+// allows a user 200 connections (chat.DefaultMaxConnectionsPerUser).
+const DefaultConnsPerUser = 100
+
 // envPostgresURL is the default of --postgres-url, as for switchboard dev.
 const envPostgresURL = "SWITCHBOARD_POSTGRES_URL"
 
@@ -192,7 +197,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.Float64Var(&c.Rate, "rate", -1, "messages per second; 0: as fast as --inflight allows (fanout default 0, roundtrip 500)")
 	fs.DurationVar(&c.Duration, "duration", 0, "roundtrip: how long to send (default 10s); idle: how long to hold (default 30s)")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "handshakes (and joins) in flight at once")
-	fs.IntVar(&c.Users, "users", 0, "distinct users the connections belong to (default: fanout/roundtrip min(receivers, 100); connect/idle one per connection)")
+	fs.IntVar(&c.Users, "users", 0, "distinct users the connections belong to (default: fanout/roundtrip 100, or one per 100 receivers past 10,000; connect/idle one per connection)")
 	fs.IntVar(&c.Tenants, "tenants", 0, "connect/idle: tenants the users are spread over (default: one per connection, so that no presence broadcast reaches anyone)")
 	fs.IntVar(&c.Size, "size", 0, "bytes of padding added to each message's content (the content limit is 4 KB)")
 	fs.IntVar(&c.Inflight, "inflight", 0, "sends awaiting their reply at most (0: 16 with --rate 0, else unbounded)")
@@ -374,7 +379,13 @@ func (c *Config) finish(stderr io.Writer) error {
 	}
 	if c.Scenario == Fanout || c.Scenario == Roundtrip {
 		if c.Users == 0 {
-			c.Users = min(c.receivers(), 100)
+			// 100 users, or past 10,000 receivers 100 connections each:
+			// the chat refuses a user's 201st connection (429).
+			n := c.receivers()
+			if c.BesideOneNode {
+				n *= 2 // the two rooms' receivers share the users
+			}
+			c.Users = min(c.receivers(), max(100, (n+DefaultConnsPerUser-1)/DefaultConnsPerUser))
 		}
 		if c.Users > c.receivers() {
 			return bad("--users (%d) is more than the receiving connections (%d)", c.Users, c.receivers())

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/chat/store/dynamo"
 	"github.com/switchboard-ws/switchboard/chat/store/postgres"
@@ -16,6 +19,14 @@ import (
 // DefaultFillConcurrency is how many memberships --fill store writes at
 // once.
 const DefaultFillConcurrency = 16
+
+// DefaultFillWait bounds how long --fill store waits for the store to list
+// every connection of the run (DynamoDB's indexes are eventually
+// consistent), polling every fillPoll.
+const (
+	DefaultFillWait = 10 * time.Second
+	fillPoll        = 200 * time.Millisecond
+)
 
 // roomFiller is what --fill store needs of the nodes' store.
 type roomFiller interface {
@@ -47,19 +58,33 @@ func openFiller(ctx context.Context, cfg *Config) (f roomFiller, close func(), e
 // fillRoom makes every live connection of tenant a member of roomID by
 // writing the memberships into the store, as joinRoom would (without its
 // user_joined broadcasts, which go to nobody the bench counts), except
-// those in skip. It returns the connections it put in the room.
-func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string, skip map[string]bool) (map[string]bool, error) {
-	all, err := f.TenantConnections(ctx, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("--fill store: listing the connections: %w", err)
-	}
+// those in skip. It waits (up to DefaultFillWait) until the store lists at
+// least want of them. It returns the connections it put in the room.
+func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string, skip map[string]bool, want int) (map[string]bool, error) {
 	var conns []store.Connection
-	filled := make(map[string]bool, len(all))
-	for _, c := range all {
-		if !skip[c.ConnectionID] {
-			conns = append(conns, c)
-			filled[c.ConnectionID] = true
+	for start := time.Now(); ; {
+		all, err := f.TenantConnections(ctx, tenant)
+		if err != nil {
+			return nil, fmt.Errorf("--fill store: listing the connections: %w", err)
 		}
+		conns = conns[:0]
+		for _, c := range all {
+			if !skip[c.ConnectionID] {
+				conns = append(conns, c)
+			}
+		}
+		if len(conns) >= want || time.Since(start) >= DefaultFillWait {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(fillPoll):
+		}
+	}
+	filled := make(map[string]bool, len(conns))
+	for _, c := range conns {
+		filled[c.ConnectionID] = true
 	}
 	now := time.Now()
 	var (
@@ -96,4 +121,23 @@ func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string, skip map
 		return nil, fmt.Errorf("--fill store: joining: %w", err)
 	}
 	return filled, ctx.Err()
+}
+
+// ensureTable creates the DynamoDB table of --store dynamodb when it does
+// not exist, once, before any node starts: nodes started at once with
+// `dev --create-table` would race to create it, and the losers exit.
+func ensureTable(ctx context.Context, cfg *Config) error {
+	if cfg.Store != StoreDynamoDB {
+		return nil
+	}
+	db := dynamo.LocalClient(cfg.DynamoDBEndpoint)
+	_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &cfg.Table})
+	var missing *ddbtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return dynamo.CreateTable(ctx, db, cfg.Table)
+	case err != nil:
+		return fmt.Errorf("--table %s at %s: %w", cfg.Table, cfg.DynamoDBEndpoint, err)
+	}
+	return nil
 }

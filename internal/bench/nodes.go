@@ -117,7 +117,7 @@ func (c *Config) storeArgs() []string {
 	case StorePostgres:
 		return []string{"--store", StorePostgres, "--postgres-url", c.PostgresURL}
 	case StoreDynamoDB:
-		return []string{"--store", StoreDynamoDB, "--dynamodb-endpoint", c.DynamoDBEndpoint, "--table", c.Table, "--create-table"}
+		return []string{"--store", StoreDynamoDB, "--dynamodb-endpoint", c.DynamoDBEndpoint, "--table", c.Table} // ensureTable made it
 	}
 	return nil
 }
@@ -183,6 +183,10 @@ func spawnCluster(ctx context.Context, cfg *Config, stderr io.Writer) (*Target, 
 	}
 	secret, err := auth.LoadOrCreateDevSecret(dir) // before the nodes, so that they share it
 	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := ensureTable(ctx, cfg); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

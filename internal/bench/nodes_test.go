@@ -9,8 +9,10 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/internal/bench/baseline"
 )
 
@@ -81,6 +83,26 @@ func TestParseArgsNodes(t *testing.T) {
 	if len(c.URLs) != 3 || c.URL != "ws://127.0.0.1:1/dev" || c.URLs[1] != "ws://127.0.0.1:2/dev" || !c.clustered() {
 		t.Errorf("--url list: URL %q URLs %q", c.URL, c.URLs)
 	}
+	// Past 10,000 receivers, 100 connections per user by default: the
+	// chat refuses a user's 201st.
+	for _, tc := range []struct {
+		args  []string
+		users int
+	}{
+		{[]string{"fanout", "--conns", "1000"}, 100},
+		{[]string{"fanout", "--conns", "50"}, 50},
+		{with("fanout", "--nodes", "3", "--conns", "45000"), 450},
+		{with("fanout", "--nodes", "3", "--conns", "10000", "--beside-one-node"), 200},
+	} {
+		c, err := ParseArgs(tc.args, io.Discard)
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if c.Users != tc.users {
+			t.Errorf("%q: users %d, want %d", tc.args, c.Users, tc.users)
+		}
+	}
 	t.Setenv(envPostgresURL, "postgres://from-env/x")
 	c, err = ParseArgs([]string{"fanout", "--nodes", "2", "--store", "postgres"}, io.Discard)
 	if err != nil || c.PostgresURL != "postgres://from-env/x" {
@@ -104,7 +126,7 @@ func TestNodeArgs(t *testing.T) {
 		}
 	}
 	c = &Config{Store: StoreDynamoDB, DynamoDBEndpoint: "http://127.0.0.1:8000", Table: "t"}
-	if args := strings.Join(c.storeArgs(), " "); args != "--store dynamodb --dynamodb-endpoint http://127.0.0.1:8000 --table t --create-table" {
+	if args := strings.Join(c.storeArgs(), " "); args != "--store dynamodb --dynamodb-endpoint http://127.0.0.1:8000 --table t" {
 		t.Errorf("dynamodb: %s", args)
 	}
 	ports, err := freeLoopbackPorts(3)
@@ -195,4 +217,50 @@ func nodeCounts(n, nodes int) []int {
 		}
 	}
 	return out
+}
+
+// lateLister lists its connections only from the second call on, as an
+// eventually consistent index (DynamoDB's GSIs) may: a fault DynamoDB
+// Local does not show on demand.
+type lateLister struct {
+	mu     sync.Mutex
+	calls  int
+	conns  []store.Connection
+	joined []store.Membership
+}
+
+func (l *lateLister) TenantConnections(context.Context, string) ([]store.Connection, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls == 1 {
+		return l.conns[:1], nil
+	}
+	return l.conns, nil
+}
+
+func (l *lateLister) JoinRoom(_ context.Context, m store.Membership) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.joined = append(l.joined, m)
+	return true, nil
+}
+
+// TestFillRoomWaitsForTheStore: --fill store puts every connection the
+// store lists in the room, except the skipped ones (another room's), and
+// asks again until it lists as many as connected.
+func TestFillRoomWaitsForTheStore(t *testing.T) {
+	l := &lateLister{conns: []store.Connection{
+		{ConnectionID: "a", UserID: "u1", Username: "U1"}, {ConnectionID: "b", UserID: "u2"}, {ConnectionID: "c", UserID: "u3"},
+	}}
+	filled, err := fillRoom(context.Background(), l, "t", "room", map[string]bool{"c": true}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(filled) != 2 || !filled["a"] || !filled["b"] || l.calls < 2 {
+		t.Fatalf("filled %v after %d listings", filled, l.calls)
+	}
+	if len(l.joined) != 2 || l.joined[0].RoomID != "room" || l.joined[0].TenantID != "t" {
+		t.Errorf("joined %+v", l.joined)
+	}
 }

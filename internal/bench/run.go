@@ -632,7 +632,11 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 			return f, 0, nil, err
 		}
 		fillStart := time.Now()
-		filled, err = fillRoom(ctx, filler, tenant, roomID, rf.skip)
+		want := ok
+		if rf.skip == nil {
+			want += cfg.Senders // in the room already, and listed with the receivers
+		}
+		filled, err = fillRoom(ctx, filler, tenant, roomID, rf.skip, want)
 		closeFiller()
 		if err != nil {
 			return f, 0, nil, err

@@ -125,6 +125,10 @@ func spawnDev(ctx context.Context, cfg *Config, stderr io.Writer) (*Target, erro
 		return nil, err
 	}
 	rate := strconv.FormatFloat(cfg.ConnectRate, 'f', -1, 64)
+	if err := ensureTable(ctx, cfg); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if cfg.Store != StoreSQLite || cfg.Profile == "" && cfg.Exe != "" && len(cfg.ExeArgs) == 1 && cfg.ExeArgs[0] == "bench" && devHasFlag(cfg.Exe, "connect-rate") {
 		// The bench measures capacity, not the chat's rate limits.
 		args := cfg.devArgs(dir, devHasFlag(cfg.Exe, "no-rate-limits"))
