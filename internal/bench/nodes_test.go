@@ -264,3 +264,14 @@ func TestFillRoomWaitsForTheStore(t *testing.T) {
 		t.Errorf("joined %+v", l.joined)
 	}
 }
+
+// TestLogTails: a run with problems carries what the spawned nodes
+// logged.
+func TestLogTails(t *testing.T) {
+	n1, n2 := &Target{PID: 11, stderr: &tailBuffer{}}, &Target{PID: 12, stderr: &tailBuffer{}}
+	n2.stderr.Write([]byte("level=WARN msg=\"fan-out batch failed\"\n"))
+	tails := (&Target{Name: TargetCluster, nodes: []*Target{n1, n2}}).logTails()
+	if len(tails) != 1 || !strings.Contains(tails[0], "node 2 (pid 12)") || !strings.Contains(tails[0], "fan-out batch failed") {
+		t.Errorf("tails: %q", tails)
+	}
+}

@@ -42,7 +42,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "PROBLEM (%s, run %d): %s\n", r.Target, r.Run, p)
 		}
-		if r.Run == 1 {
+		if r.Run == 1 || len(r.Problems) > 0 {
 			for _, n := range r.Notes {
 				fmt.Fprintf(w, "note (%s): %s\n", r.Target, n)
 			}

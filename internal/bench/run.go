@@ -196,6 +196,11 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) (*Report, error) {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			results, err := runOnce(ctx, cfg, t, pb)
+			for _, res := range results {
+				if len(res.Problems) > 0 { // what the server said may tell why
+					res.Notes = append(res.Notes, t.logTails()...)
+				}
+			}
 			pb.phase(fmt.Sprintf("%s: stopping", name), 0)
 			t.Stop()
 			pb.clear()

@@ -36,7 +36,27 @@ type Target struct {
 
 	stop      func() error
 	profiling bool      // a child that profiles between SIGUSR1 and SIGUSR2
-	nodes     []*Target // TargetCluster: its nodes (URL is the first's)
+	nodes     []*Target   // TargetCluster: its nodes (URL is the first's)
+	stderr    *tailBuffer // a spawned process: the end of what it logged
+}
+
+// logTails are the last lines the spawned server (or each node) wrote to
+// stderr, for a report whose run had problems.
+func (t *Target) logTails() []string {
+	var out []string
+	if len(t.nodes) == 0 && t.stderr != nil {
+		if tail := t.stderr.String(); tail != "" {
+			out = append(out, fmt.Sprintf("%s (pid %d) logged: %s", t.Name, t.PID, tail))
+		}
+	}
+	for i, n := range t.nodes {
+		if n.stderr != nil {
+			if tail := n.stderr.String(); tail != "" {
+				out = append(out, fmt.Sprintf("node %d (pid %d) logged: %s", i+1, n.PID, tail))
+			}
+		}
+	}
+	return out
 }
 
 // profile starts (on) or stops the CPU profile of a spawned server that
@@ -249,7 +269,7 @@ func startProcess(ctx context.Context, cfg *Config, args, env []string, marker, 
 			stop()
 			return nil, fmt.Errorf("child printed a bad URL %q", u)
 		}
-		return &Target{URL: u, PID: cmd.Process.Pid, stop: stop}, nil
+		return &Target{URL: u, PID: cmd.Process.Pid, stop: stop, stderr: errs}, nil
 	case err := <-exited:
 		return nil, fmt.Errorf("%s %s exited before listening: %v: %s", cfg.Exe, strings.Join(args, " "), err, errs.String())
 	case <-time.After(30 * time.Second):
