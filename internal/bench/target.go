@@ -35,7 +35,7 @@ type Target struct {
 	How    string // how it was reached, for the report
 
 	stop      func() error
-	profiling bool      // a child that profiles between SIGUSR1 and SIGUSR2
+	profiling bool        // a child that profiles between SIGUSR1 and SIGUSR2
 	nodes     []*Target   // TargetCluster: its nodes (URL is the first's)
 	stderr    *tailBuffer // a spawned process: the end of what it logged
 }
