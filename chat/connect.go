@@ -119,24 +119,22 @@ func (s *Service) storeConnection(ctx context.Context, out *outbox, c store.Conn
 // live connections the user may have already, refused with
 // errTooManyConnections.
 //
-// It counts the user's connections before writing this one (at most
-// limit of them, or one: the cost does not grow with the user's
-// connections), which guarantees that of several tabs connecting at once
-// at least one announces (an extra announcement is harmless; a missing one
-// is not). For the same reason the limit is checked before the write:
+// The store counts the user's connections before writing this one (at
+// most limit of them, or one: the cost does not grow with the user's
+// connections), in the same step as the write where it can
+// (AddConnection: one statement on PostgreSQL), which guarantees that of
+// several tabs connecting at once at least one announces (an extra
+// announcement is harmless; a missing one is not). For the same reason the limit is checked before the write:
 // $connects of one user that run at the same moment may each pass it, so
 // that the user ends up over it by at most the number that ran together.
 func (s *Service) putConnection(ctx context.Context, out *outbox, c store.Connection, announce bool, limit int) error {
 	now := s.now()
 	c.ConnectedAt, c.ExpiresAt = now, now.Add(s.cfg.ConnectionTTL)
-	before, err := s.store.CountUserConnections(ctx, c.TenantID, c.UserID, max(limit, 1))
-	if err != nil {
-		return err
-	}
-	if limit > 0 && before >= limit {
+	before, err := s.store.AddConnection(ctx, c, limit)
+	if errors.Is(err, store.ErrConnectionLimit) {
 		return errTooManyConnections
 	}
-	if err := s.store.PutConnection(ctx, c); err != nil {
+	if err != nil {
 		return err
 	}
 	if announce && before == 0 {

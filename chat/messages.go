@@ -27,11 +27,21 @@ func (s *Service) sendMessage(ctx context.Context, r *request) (any, *apiError) 
 	default:
 		return nil, errorf(protocol.CodeInvalidRequest, "data.messageType must be TEXT, IMAGE or FILE")
 	}
-	m, e := s.memberOf(ctx, r.id, in.RoomID, "join the room before sending to it")
-	if e != nil {
-		return nil, e
+	const notIn = "join the room before sending to it"
+	roomID := in.RoomID
+	// With a roomId and no reply, the store checks the membership in the
+	// same step as the write (SendMessage: one round trip on PostgreSQL);
+	// otherwise the connection's rooms are read first, to resolve the room
+	// or to check the membership before the replied-to message.
+	if roomID == "" || in.ReplyToMessageID != "" {
+		m, e := s.memberOf(ctx, r.id, roomID, notIn)
+		if e != nil {
+			return nil, e
+		}
+		roomID = m.RoomID
+	} else if strings.ContainsRune(roomID, 0) {
+		return nil, errorf(protocol.CodeNotInRoom, "%s", notIn) // no room has such an id; PostgreSQL refuses it in text
 	}
-	roomID := m.RoomID
 	if in.ReplyToMessageID != "" {
 		target, err := s.store.GetMessage(ctx, r.id.TenantID, in.ReplyToMessageID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && target.RoomID != roomID) {
@@ -45,11 +55,14 @@ func (s *Service) sendMessage(ctx context.Context, r *request) (any, *apiError) 
 		TenantID: r.id.TenantID, RoomID: roomID, MessageID: store.NewID(now), UserID: r.id.UserID, Username: r.id.Username,
 		Content: content, MessageType: in.MessageType, CreatedAt: now, ReplyToMessageID: in.ReplyToMessageID,
 	}
-	if err := s.store.PutMessage(ctx, msg); err != nil {
+	members, err := s.store.SendMessage(ctx, r.id.ConnectionID, msg)
+	if errors.Is(err, store.ErrNotMember) {
+		return nil, errorf(protocol.CodeNotInRoom, "%s", notIn)
+	} else if err != nil {
 		return nil, s.internal(err)
 	}
 	view := viewMessage(msg)
-	s.broadcastRoom(ctx, r.out, r.id.TenantID, roomID, "", broadcast{Type: BroadcastMessage, RoomID: roomID, Data: view})
+	s.broadcastMembers(ctx, r.out, members, "", broadcast{Type: BroadcastMessage, RoomID: roomID, Data: view})
 	return view, nil
 }
 
@@ -73,6 +86,12 @@ func (s *Service) broadcastRoom(ctx context.Context, out *outbox, tenantID, room
 		s.log.Warn("room broadcast", "roomId", roomID, "err", err)
 		return
 	}
+	s.broadcastMembers(ctx, out, ms, excludeUser, b)
+}
+
+// broadcastMembers sends b to the connections of ms (a room's members),
+// except those of excludeUser (when not "").
+func (s *Service) broadcastMembers(ctx context.Context, out *outbox, ms []store.Membership, excludeUser string, b broadcast) {
 	ids := make([]string, 0, len(ms))
 	for _, m := range ms {
 		if excludeUser == "" || m.UserID != excludeUser {

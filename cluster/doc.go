@@ -66,6 +66,16 @@
 // NATS's authorization error (external), or its routes are refused and
 // logged on both sides (embedded).
 //
+// # Dead nodes
+//
+// Every node beats (liveness.go): a message with its prefix every
+// Config.BeatInterval. A node silent for Config.DeadAfter whose subjects
+// NATS says nobody subscribes to (no responders) is declared dead: its
+// ids are 410 at once, and one surviving node (the smallest prefix heard
+// beating) calls the OnNodeDead function, which removes the dead node's
+// connections from the chat's shared store. A slow node keeps its
+// subscription, so it is spared however long it is silent.
+//
 // # Leaving
 //
 // A node leaves by shutting down its gateway first (new connections

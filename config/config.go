@@ -15,10 +15,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"net/url"
@@ -28,8 +26,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-ws/switchboard/eventsource/filter"
 	"github.com/switchboard-ws/switchboard/gateway"
@@ -172,14 +168,19 @@ type Builtins func(name string) (gateway.Integration, gateway.Authorizer, bool)
 // ErrInvalid wraps every validation error.
 var ErrInvalid = errors.New("invalid config")
 
-// Load reads a config file and decodes and validates it (Parse); errors
-// begin with the path. It starts nothing.
+// Load reads a config file and decodes and validates it (Parse); an
+// invalid file's *Error names the file. It starts nothing.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	f, err := Parse(b)
+	var e *Error
+	if errors.As(err, &e) {
+		e.File = path
+		return nil, e
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -191,23 +192,57 @@ func Load(path string) (*File, error) {
 // ${NAME:-default} are replaced by environment variables first; $$ is a
 // literal $ (and a $ not followed by { stays as it is, so route selection
 // expressions need no escaping).
+//
+// An invalid document gives an *Error with every problem at once: a YAML
+// syntax error alone (with its line), else each unknown key (with a "did
+// you mean"), each value of the wrong kind and each validation error, with
+// its YAML path and, where the file has it, its line and column.
 func Parse(b []byte) (*File, error) {
 	b, err := expandEnv(b)
 	if err != nil {
-		return nil, err
+		return nil, &Error{Problems: asProblems(err)}
 	}
-	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: the file is empty", ErrInvalid)
+	d, problems := decode(b)
+	if d == nil {
+		return nil, &Error{Problems: problems}
+	}
+	// A value that could not be decoded is left zero: validation's word on
+	// that path would only repeat the problem.
+	undecoded := map[string]bool{}
+	for _, p := range problems {
+		undecoded[p.Path] = true
+	}
+	for _, p := range asProblems(d.file.Validate()) {
+		if !undecoded[p.Path] {
+			problems = append(problems, p)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if err := f.Validate(); err != nil {
-		return nil, err
+	if len(problems) > 0 {
+		for _, p := range problems {
+			if p.Line != 0 {
+				continue
+			}
+			// "routes.x.integration" with "url: ..." is at the url.
+			n := d.positions[p.Path]
+			if sub, _, ok := strings.Cut(p.Msg, ": "); ok && !strings.ContainsAny(sub, " \"") {
+				if m := d.positions[p.Path+"."+sub]; m != nil {
+					n = m
+				}
+			}
+			if n != nil {
+				p.Line, p.Column = n.Line, n.Column
+			}
+		}
+		sort.SliceStable(problems, func(i, j int) bool {
+			a, b := problems[i], problems[j]
+			if (a.Line == 0) != (b.Line == 0) {
+				return b.Line == 0
+			}
+			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		})
+		return nil, &Error{Problems: problems}
 	}
+	f := d.file
 	return &f, nil
 }
 
@@ -260,7 +295,7 @@ func (f *File) walk(builtins Builtins, rt *Runtime) (gateway.Options, error) {
 	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &Problem{Path: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	opts := gateway.Options{
 		Stage:                    f.Stage,
@@ -566,10 +601,10 @@ func (l Limits) build(bad func(field, format string, args ...any)) gateway.Limit
 	dur("writeTimeout", l.WriteTimeout, &out.WriteTimeout)
 	if l.ConnectRate != nil {
 		switch {
-		case *l.ConnectRate < 0:
+		case *l.ConnectRate == -1:
 			out.ConnectRate = -1
-		case *l.ConnectRate == 0:
-			bad("limits.connectRate", "0 is not a rate: use a positive number, or -1 for no limit")
+		case !(*l.ConnectRate > 0) || math.IsInf(*l.ConnectRate, 0):
+			bad("limits.connectRate", "want a positive number of connections per second, or -1 for no limit (got %v)", *l.ConnectRate)
 		default:
 			out.ConnectRate = *l.ConnectRate
 		}

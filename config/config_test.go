@@ -70,7 +70,7 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"bad stage", "stage: a/b\nrouteSelectionExpression: $request.body.action\n", "stage:"},
 		{"missing expression", "stage: dev\n", "routeSelectionExpression: required"},
 		{"bad expression", "stage: dev\nrouteSelectionExpression: $request.header.x\n", "routeSelectionExpression:"},
-		{"unknown field", base + "routs: {}\n", "field routs not found"},
+		{"unknown field", base + "routs: {}\n", "routs: unknown field (did you mean routes?)"},
 		{"misspelt routeResponse", base + "routes:\n  echo:\n    routeResponce: true\n    integration: {type: http, url: http://h/x}\n", "routeResponce"},
 		{"dollar custom key", base + "routes:\n  $join:\n    integration: {type: http, url: http://h/x}\n", "routes.$join"},
 		{"missing type", base + "routes:\n  echo:\n    integration: {url: http://h/x}\n", "routes.echo.integration: type: required"},

@@ -184,6 +184,15 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // When clustered, the ids of other nodes are grouped by node and each node
 // is sent one request carrying the frame's payload once and its ids.
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	gone, _ = s.PostFrameResult(ctx, ids, frame)
+	return gone
+}
+
+// PostFrameResult is PostFrame that also returns the ids it could not
+// reach: held by another node that did not answer (NATS down, a timeout),
+// so not known to be gone, and perhaps not delivered. Only a Cluster that
+// implements ClusterBroadcaster tells them.
+func (s *Server) PostFrameResult(ctx context.Context, ids []string, frame []byte) (gone, failed []string) {
 	// Held from before the first claim until the direct writers are
 	// counted: see goroutines and writeDirect.
 	s.wg.Add(1)
@@ -226,9 +235,10 @@ func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gon
 		s.writeDirect(direct, frame)
 	}
 	if byNode != nil {
-		gone = append(gone, s.postRemote(ctx, byNode, frame)...)
+		g, f := s.postRemote(ctx, byNode, frame)
+		gone, failed = append(gone, g...), f
 	}
-	return gone
+	return gone, failed
 }
 
 // Info implements Connections.

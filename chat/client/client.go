@@ -2,7 +2,8 @@
 // (docs/protocol.md): connect with a token, one typed method per action,
 // broadcasts on a channel, and automatic reconnect with exponential backoff
 // and full jitter that rejoins rooms and fetches what was missed, without
-// delivering a message twice.
+// delivering a message twice. Given the addresses of several nodes
+// (Options.URLs), it reconnects to the next one when its node dies.
 //
 // It talks to the server only over the WebSocket protocol and imports no
 // server package, so it works the same against `switchboard dev` and AWS.
@@ -27,6 +28,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +39,13 @@ import (
 // Options configure a Client. Zero values take the defaults shown.
 type Options struct {
 	URL string // ws://127.0.0.1:8080/dev
+	// URLs are more addresses of the same service: the nodes of a cluster
+	// (docs/cluster.md), or several load balancers. Dial tries URL, then
+	// URLs, in turn until one answers; every reconnect attempt goes to the
+	// next address after the one that last failed or dropped (round
+	// robin), so that the client of a node that died reaches a live one at
+	// once. One of URL and URLs is required.
+	URLs []string
 	// Token is sent as ?token=; TokenFunc, when set, is called before every
 	// (re)connect instead, so that an expired token can be renewed.
 	Token     string
@@ -66,6 +75,8 @@ const (
 // Close it to release its goroutines.
 type Client struct {
 	opts   Options
+	urls   []string // URL, then URLs
+	cur    int      // the index in urls of the next dial; guarded by mu
 	log    *slog.Logger
 	events chan Event
 	seq    atomic.Int64
@@ -96,8 +107,9 @@ const seenPerRoom = 1000
 // Dial connects and returns a Client. The first connection must succeed;
 // later drops are repaired in the background (unless NoReconnect).
 func Dial(ctx context.Context, opts Options) (*Client, error) {
-	if opts.URL == "" {
-		return nil, errors.New("client: Options.URL is required")
+	urls := addresses(opts)
+	if len(urls) == 0 {
+		return nil, errors.New("client: Options.URL (or URLs) is required")
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 10 * time.Second
@@ -118,9 +130,20 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{opts: opts, log: log, events: make(chan Event, opts.EventBuffer),
+	c := &Client{opts: opts, urls: urls, log: log, events: make(chan Event, opts.EventBuffer),
 		pending: map[string]chan response{}, rooms: map[string]*roomState{}, state: StateConnecting}
-	conn, err := c.dial(ctx)
+	var conn *websocket.Conn
+	var err error
+	for range urls {
+		if conn, err = c.dial(ctx); err == nil {
+			break
+		}
+		var de *DialError
+		if errors.As(err, &de) && (de.StatusCode == http.StatusUnauthorized || de.StatusCode == http.StatusForbidden) {
+			return nil, err // the token is refused: by every node alike
+		}
+		c.next()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +156,31 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		c.run(bg, conn)
 	}()
 	return c, nil
+}
+
+// addresses are the URLs to connect to, in order: URL, then URLs, each once.
+func addresses(o Options) []string {
+	var out []string
+	for _, u := range append([]string{o.URL}, o.URLs...) {
+		if u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// next moves to the next address (round robin).
+func (c *Client) next() {
+	c.mu.Lock()
+	c.cur = (c.cur + 1) % len(c.urls)
+	c.mu.Unlock()
+}
+
+// URL is the address the client is connected to, or dials next.
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.urls[c.cur]
 }
 
 // DialError is a refused handshake.
@@ -158,7 +206,10 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 		}
 		tok = t
 	}
-	u, err := url.Parse(c.opts.URL)
+	c.mu.Lock()
+	addr := c.urls[c.cur]
+	c.mu.Unlock()
+	u, err := url.Parse(addr)
 	if err != nil {
 		return nil, fmt.Errorf("client: URL: %w", err)
 	}
@@ -307,6 +358,7 @@ func (c *Client) isClosed() bool {
 func (c *Client) reconnect(ctx context.Context) (*websocket.Conn, error) {
 	backoff := c.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
+		c.next()
 		wait := time.Duration(rand.Int64N(int64(backoff) + 1))
 		select {
 		case <-ctx.Done():
@@ -315,7 +367,7 @@ func (c *Client) reconnect(ctx context.Context) (*websocket.Conn, error) {
 		}
 		conn, err := c.dial(ctx)
 		if err == nil {
-			c.log.Info("reconnected", "attempt", attempt)
+			c.log.Info("reconnected", "attempt", attempt, "url", c.URL())
 			return conn, nil
 		}
 		c.log.Info("reconnect failed", "attempt", attempt, "err", err)

@@ -20,11 +20,7 @@ func sweep(ctx context.Context, sw store.Sweeper, now time.Time, region string, 
 			return total, err
 		}
 		total += len(imgs)
-		ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(imgs))}
-		for i, img := range imgs {
-			ev.Records = append(ev.Records, removeRecord(img, now, region, i))
-		}
-		if err := cleanup(ctx, ev); err != nil {
+		if err := cleanupImages(ctx, imgs, now, region, cleanup, false); err != nil {
 			return total, err
 		}
 	}

@@ -22,6 +22,12 @@ var (
 	ErrNotAuthor = errors.New("store: not the author")
 	ErrDeleted   = errors.New("store: message was deleted")
 	ErrCursor    = errors.New("store: invalid cursor")
+	// ErrNotMember: SendMessage's connection is not a live member of the
+	// message's room; nothing was stored.
+	ErrNotMember = errors.New("store: not a member of the room")
+	// ErrConnectionLimit: AddConnection's user already has as many live
+	// connections as its limit allows; nothing was stored.
+	ErrConnectionLimit = errors.New("store: the user has as many connections as allowed")
 )
 
 // Connection is one WebSocket connection of a user.
@@ -105,6 +111,16 @@ type Page struct {
 type Store interface {
 	// PutConnection stores a new connection (ErrExists if the id is taken).
 	PutConnection(ctx context.Context, c Connection) error
+	// AddConnection is $connect's write: it counts the user's live
+	// connections as CountUserConnections(max(limit, 1)) does and stores c
+	// unless limit > 0 and the count reached limit (ErrConnectionLimit,
+	// nothing stored). It returns the count, taken before c was stored: 0
+	// means c is the user's first live connection (presence). ErrExists if
+	// the id is taken. Stores that can make the count and the write one
+	// step do (PostgreSQL: one statement, one round trip); concurrent calls
+	// for one user may each count without the others, as a count followed
+	// by PutConnection would.
+	AddConnection(ctx context.Context, c Connection, limit int) (before int, err error)
 	// GetConnection returns a live connection; ErrNotFound if absent or expired.
 	GetConnection(ctx context.Context, connectionID string) (Connection, error)
 	// DeleteConnection removes a connection and its memberships and returns
@@ -153,6 +169,14 @@ type Store interface {
 
 	// PutMessage stores a new message (ErrExists if the id is taken).
 	PutMessage(ctx context.Context, m Message) error
+	// SendMessage is sendMessage's write: it stores m if connectionID is a
+	// live member of m's room (m.TenantID, m.RoomID), and returns the
+	// room's live memberships, as RoomMembers does (callers must not modify
+	// them), read with the write: the broadcast's recipients without
+	// another round trip. ErrNotMember if the connection is not in the
+	// room, ErrExists if the id is taken: nothing stored either way. It
+	// returns once m is stored as durably as PutMessage's.
+	SendMessage(ctx context.Context, connectionID string, m Message) ([]Membership, error)
 	// GetMessage returns a message of the tenant; ErrNotFound otherwise.
 	GetMessage(ctx context.Context, tenantID, messageID string) (Message, error)
 	// EditMessage replaces the content of userID's message: ErrNotFound,

@@ -116,6 +116,20 @@ function describeError(err) {
 // ---------------------------------------------------------------------------
 // State
 
+// MAX_CONTENT_BYTES is the server's default limit on a message's content
+// (chat.DefaultMaxContentBytes), in UTF-8 bytes; a CONTENT_TOO_LARGE reply
+// that names another limit replaces it.
+const MAX_CONTENT_BYTES = 4096;
+// The composer shows the bytes left once fewer than this many remain.
+const COUNTER_FROM_BYTES = 512;
+// A user who leaves and comes back within LEFT_GRACE_MS (a reconnect, a
+// server restart: the client retries within 10 s) was never gone: the
+// "left" notice waits this long and is dropped if they are back.
+const LEFT_GRACE_MS = 15_000;
+// After our own connection comes back, the members we had seen rejoining
+// within RESUME_GRACE_MS are resumes too.
+const RESUME_GRACE_MS = 30_000;
+
 const S = {
   identity: null, // {userId, username, tenantId}
   client: null,
@@ -128,6 +142,11 @@ const S = {
   roomMembers: new Map(), // roomId -> Map userId -> username (online in the room)
   connectedOnce: false,
   pendingSeq: 0,
+  // Reconnect noise: `${roomId} ${userId}` -> until when a user_joined of
+  // that user in that room is a resume, not news (see onUserJoined).
+  recentlyHere: new Map(),
+  leftTimers: new Map(), // `${roomId} ${userId}` -> timer of a deferred "left" notice
+  maxContentBytes: MAX_CONTENT_BYTES,
 };
 
 function roomState(roomId) {
@@ -189,7 +208,7 @@ function showSignin(errorText) {
   $('app').hidden = true;
   $('signin').hidden = false;
   const tenant = $('signin-tenant');
-  if (!tenant.value) tenant.value = store.get('sb.lastTenant', localStorage) || 'demo';
+  if (!tenant.value) tenant.value = store.get('sb.lastTenant', localStorage) || 'default';
   showError($('signin-error'), errorText);
   updateUserIdHint();
   $('signin-name').focus();
@@ -280,6 +299,9 @@ function startApp(identity, firstToken) {
   });
   S.client = client;
   window.switchboard = client; // for the console
+  // For the console and the browser tests: "left the room" notices still
+  // waiting for their grace period (LEFT_GRACE_MS).
+  window.switchboardUI = { pendingLeftNotices: () => S.leftTimers.size };
 
   client.on('state', onState);
   client.on('message', onMessage);
@@ -305,8 +327,9 @@ async function onConnected() {
   S.connectedOnce = true;
   await Promise.all([refreshRooms(), refreshOnline()]);
   if (first) {
-    // Rejoin what this tab had open before a reload.
-    const joined = store.get('sb.joined') || [];
+    // Rejoin what this tab had open before a reload, or, on a new sign-in,
+    // what this user had joined when last signed in on this browser.
+    const joined = store.get('sb.joined') || store.get(joinedKey(S.identity), localStorage) || [];
     for (const roomId of joined) {
       try {
         await S.client.joinRoom(roomId);
@@ -326,6 +349,13 @@ async function onConnected() {
 
 function saveJoined() {
   store.set('sb.joined', [...S.joined]);
+  if (S.identity) store.set(joinedKey(S.identity), [...S.joined], localStorage);
+}
+
+// joinedKey names this user's joined rooms in localStorage, kept across
+// sign-out, so that signing in again restores them.
+function joinedKey(identity) {
+  return `sb.joined.${identity.tenantId}.${identity.userId}`;
 }
 
 // --- connection state -------------------------------------------------------
@@ -336,8 +366,18 @@ function onState(ev) {
   // What we show of others (online, in the room) is stale while away.
   document.body.classList.toggle('disconnected', ev.state !== State.CONNECTED);
   if (ev.state === State.CONNECTED) {
+    const now = Date.now();
+    for (const [k, v] of S.recentlyHere) {
+      if (v === Infinity) S.recentlyHere.set(k, now + RESUME_GRACE_MS);
+      else if (v < now) S.recentlyHere.delete(k);
+    }
     onConnected().catch((e) => console.warn('after connect:', e));
   } else {
+    // While we are away, whoever we saw in a room and see again on our
+    // return never left as far as we know.
+    for (const [roomId, members] of S.roomMembers) {
+      for (const userId of members.keys()) S.recentlyHere.set(`${roomId} ${userId}`, Infinity);
+    }
     // Nobody is typing while we cannot hear them.
     for (const rs of S.perRoom.values()) {
       for (const t of rs.typers.values()) clearTimeout(t.timer);
@@ -443,12 +483,42 @@ function roomIcon(room) {
   return i;
 }
 
+// sameNames counts the rooms of each name (case and accents ignored).
+function sameNames() {
+  const n = new Map();
+  for (const r of S.rooms.values()) {
+    const k = nameKey(r.name);
+    n.set(k, (n.get(k) || 0) + 1);
+  }
+  return n;
+}
+
+function nameKey(name) {
+  return String(name).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+}
+
+// roomTag tells apart rooms that share a name: who created it, and the end
+// of its id when the same person made several.
+function roomTag(room) {
+  const same = [...S.rooms.values()].filter((r) => nameKey(r.name) === nameKey(room.name));
+  if (same.length < 2) return '';
+  const byCreator = same.filter((r) => r.createdBy === room.createdBy);
+  const who = room.createdBy ? (room.createdBy === S.identity?.userId ? 'by you' : `by @${room.createdBy}`) : '';
+  const id = byCreator.length > 1 || !who ? `#${room.roomId.slice(-4)}` : '';
+  return [who, id].filter(Boolean).join(' · ');
+}
+
 function renderRooms() {
   const list = $('room-list');
   const rooms = [...S.rooms.values()].sort((a, b) => {
     const ja = S.joined.has(a.roomId) ? 0 : 1;
     const jb = S.joined.has(b.roomId) ? 0 : 1;
-    return ja - jb || a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }) || a.roomId.localeCompare(b.roomId);
+    return (
+      ja - jb ||
+      a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }) ||
+      String(a.createdBy).localeCompare(String(b.createdBy)) ||
+      a.roomId.localeCompare(b.roomId)
+    );
   });
   list.replaceChildren();
   for (const r of rooms) {
@@ -459,9 +529,12 @@ function renderRooms() {
     b.dataset.roomId = r.roomId;
     b.classList.toggle('active', r.roomId === S.active);
     b.classList.toggle('joined', joined);
-    b.title = r.description ? `${r.name} — ${r.description}` : r.name;
+    const tag = roomTag(r);
+    b.title = [r.name, tag && `(${tag})`, r.description && `— ${r.description}`].filter(Boolean).join(' ');
     b.append(roomIcon(r));
-    b.append(el('span', 'room-name', r.name));
+    const name = el('span', 'room-name', r.name);
+    if (tag) name.append(el('span', 'room-tag', tag));
+    b.append(name);
     const rs = S.perRoom.get(r.roomId);
     if (!joined) {
       b.append(el('span', 'pill join-pill', 'Join'));
@@ -609,7 +682,9 @@ function showWelcomeOrRoom() {
 function renderRoomHeader() {
   const room = S.rooms.get(S.active);
   if (!room) return;
+  const tag = roomTag(room);
   $('room-name').replaceChildren(roomIcon(room), el('span', null, room.name));
+  if (tag) $('room-name').append(el('span', 'room-tag', tag));
   $('room-desc').textContent = room.description || (room.isPrivate ? 'Private room' : 'Public room');
   $('composer-input').placeholder = `Message ${room.isPrivate ? '' : '#'}${room.name}`;
   renderRoomMembers();
@@ -793,7 +868,7 @@ function buildMessage(m) {
     body.append(el('div', 'content deleted-text', 'This message was deleted.'));
   } else {
     const c = el('div', 'content');
-    c.append(document.createTextNode(m.content)); // text, never HTML
+    c.append(...linkify(m.content)); // text nodes and <a>, never HTML
     body.append(c);
   }
   if (m.pending) {
@@ -824,6 +899,47 @@ function buildMessage(m) {
   }
   li.append(body);
   return li;
+}
+
+// URL_RE finds http(s) URLs in text; trailing punctuation is not part of
+// them, nor a closing bracket without its opening one.
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+// linkify returns text as nodes: text nodes, and an <a> (made with DOM
+// APIs, opening in a new tab without an opener or referrer) for each
+// http:// or https:// URL in it. Anything else stays text.
+export function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(URL_RE)) {
+    let url = m[0];
+    while (/[.,;:!?*_~]$/.test(url) || (/[)\]}]$/.test(url) && !balanced(url))) url = url.slice(0, -1);
+    let href = null;
+    try {
+      const u = new URL(url);
+      if (u.protocol === 'http:' || u.protocol === 'https:') href = u.href;
+    } catch {
+      /* not a URL after all */
+    }
+    if (!href) continue;
+    if (m.index > last) out.push(document.createTextNode(text.slice(last, m.index)));
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    a.className = 'link';
+    out.push(a);
+    last = m.index + url.length;
+  }
+  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+function balanced(url) {
+  const close = url.slice(-1);
+  const open = { ')': '(', ']': '[', '}': '{' }[close];
+  return url.split(open).length >= url.split(close).length;
 }
 
 function startEdit(li, m) {
@@ -957,6 +1073,11 @@ async function send(roomId, content, pending) {
         }
       }, 30_000);
     } else {
+      const limit = e.code === 'CONTENT_TOO_LARGE' && /limit is (\d+)/.exec(e.message || '');
+      if (limit) {
+        S.maxContentBytes = Number(limit[1]);
+        renderCounter();
+      }
       cur.failed = `Not sent: ${describeError(e)}`;
     }
     rs.messages.set(pending.messageId, cur);
@@ -995,6 +1116,26 @@ function retryPending(p) {
   send(p.roomId, p.content);
 }
 
+const utf8 = new TextEncoder();
+function utf8Length(s) {
+  return utf8.encode(s).length;
+}
+
+// renderCounter shows how many bytes a message may still have once the
+// draft nears the limit (content is counted in UTF-8 bytes, trimmed, as
+// the server counts it), and refuses to send past it.
+function renderCounter() {
+  const counter = $('composer-count');
+  const left = S.maxContentBytes - utf8Length($('composer-input').value.trim());
+  const show = left < COUNTER_FROM_BYTES;
+  counter.hidden = !show;
+  counter.classList.toggle('over', left < 0);
+  $('send-btn').disabled = left < 0;
+  if (show) {
+    counter.textContent = left >= 0 ? `${left} bytes left` : `${-left} bytes over the limit of ${S.maxContentBytes}`;
+  }
+}
+
 function setupComposer() {
   const form = $('composer');
   const input = $('composer-input');
@@ -1010,6 +1151,7 @@ function setupComposer() {
   });
   input.addEventListener('input', () => {
     autosize();
+    renderCounter();
     if (input.value.trim()) noteTyping();
     else stopTyping();
   });
@@ -1018,9 +1160,14 @@ function setupComposer() {
     e.preventDefault();
     const content = input.value.trim();
     if (!content || !S.active) return;
+    if (utf8Length(content) > S.maxContentBytes) {
+      renderCounter();
+      return;
+    }
     stopTyping();
     input.value = '';
     autosize();
+    renderCounter();
     send(S.active, content);
     input.focus();
   });
@@ -1141,6 +1288,27 @@ function renderOnline() {
     list.append(li);
   }
   $('online-count').textContent = String(users.length);
+  $('online-toggle-count').textContent = String(users.length);
+}
+
+// On a narrow screen the online list is a panel opened from the top bar.
+function setupOnlineToggle() {
+  const btn = $('online-toggle');
+  const app = $('app');
+  const show = (open) => {
+    app.classList.toggle('show-online', open);
+    btn.setAttribute('aria-expanded', String(open));
+  };
+  btn.addEventListener('click', (e) => {
+    e.stopPropagation();
+    show(!app.classList.contains('show-online'));
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') show(false);
+  });
+  document.addEventListener('click', (e) => {
+    if (app.classList.contains('show-online') && !e.target.closest('.online-section')) show(false);
+  });
 }
 
 function onUserJoined(ev) {
@@ -1150,10 +1318,14 @@ function onUserJoined(ev) {
   const members = S.roomMembers.get(ev.roomId);
   const known = members.has(userId);
   members.set(userId, username);
-  if (ev.roomId === S.active && !known) {
-    renderRoomMembers();
-    notice(`${username || userId} joined the room`);
-  }
+  const key = `${ev.roomId} ${userId}`;
+  const pendingLeft = S.leftTimers.get(key);
+  const resumed = pendingLeft !== undefined || (S.recentlyHere.get(key) || 0) > Date.now();
+  clearTimeout(pendingLeft);
+  S.leftTimers.delete(key);
+  S.recentlyHere.delete(key);
+  if (ev.roomId === S.active) renderRoomMembers();
+  if (ev.roomId === S.active && !known && !resumed) notice(`${username || userId} joined the room`);
 }
 
 function onUserLeft(ev) {
@@ -1168,8 +1340,19 @@ function onUserLeft(ev) {
   if (ev.roomId === S.active) {
     renderRoomMembers();
     renderTyping();
-    if (known) notice(`${username || userId} left the room`);
   }
+  if (!known) return;
+  // A reconnect or a server restart looks like a leave and a join: the
+  // notice waits, and is dropped if they are back in time.
+  const key = `${ev.roomId} ${userId}`;
+  clearTimeout(S.leftTimers.get(key));
+  S.leftTimers.set(
+    key,
+    setTimeout(() => {
+      S.leftTimers.delete(key);
+      if (ev.roomId === S.active && !S.roomMembers.get(ev.roomId)?.has(userId)) notice(`${username || userId} left the room`);
+    }, LEFT_GRACE_MS),
+  );
 }
 
 // notice shows a short line in the open room (not a message: not kept).
@@ -1240,6 +1423,7 @@ function boot() {
   setupNewRoomForm();
   setupComposer();
   setupScroller();
+  setupOnlineToggle();
 
   const identity = store.get('sb.identity');
   if (identity && identity.userId && identity.username && identity.tenantId) {

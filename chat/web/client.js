@@ -17,7 +17,11 @@
 //
 // When the connection drops, the client reconnects with exponential backoff
 // and full jitter (a random wait between 0 and min(maxBackoffMs,
-// minBackoffMs * 2^attempt)), calling getToken again each time. Once
+// minBackoffMs * 2^attempt)), calling getToken again each time. Given the
+// addresses of several nodes (urls: the nodes of a cluster,
+// docs/cluster.md), every attempt goes to the next address after the one
+// that failed or dropped, round robin: the client of a node that died
+// reconnects to a live one. Once
 // reconnected it rejoins the rooms it had joined and fetches, through
 // getRoomHistory paging, the messages sent while it was away; they arrive as
 // 'message' events with resumed: true. A message is delivered once, however
@@ -101,7 +105,9 @@ const BROADCASTS = ['message', 'user_joined', 'user_left', 'typing', 'room_updat
 export class SwitchboardClient {
   /**
    * @param {object} opts
-   * @param {string} opts.url            ws://HOST/dev (the token is added as ?token=)
+   * @param {string} [opts.url]          ws://HOST/dev (the token is added as ?token=)
+   * @param {string[]} [opts.urls]       more addresses of the same service (the nodes of a
+   *                                     cluster): tried after url, in turn, one per attempt
    * @param {() => Promise<string>|string} [opts.getToken]  called before every (re)connect
    * @param {string} [opts.token]        a fixed token, when there is no getToken
    * @param {number} [opts.requestTimeoutMs=10000]
@@ -112,8 +118,11 @@ export class SwitchboardClient {
    * @param {typeof WebSocket} [opts.WebSocket]  the WebSocket class (default: globalThis.WebSocket)
    */
   constructor(opts = {}) {
-    if (!opts.url) throw new TypeError('SwitchboardClient: url is required');
-    this.url = opts.url;
+    this._urls = [...new Set([opts.url, ...(opts.urls || [])].filter((u) => typeof u === 'string' && u !== ''))];
+    if (this._urls.length === 0) throw new TypeError('SwitchboardClient: url (or urls) is required');
+    this._urlIndex = 0;
+    /** The address connected to, or tried next. */
+    this.url = this._urls[0];
     this._getToken = opts.getToken || (() => opts.token || '');
     this.requestTimeoutMs = opts.requestTimeoutMs > 0 ? opts.requestTimeoutMs : 10000;
     this.heartbeatMs = opts.heartbeatMs === undefined ? 120000 : opts.heartbeatMs;
@@ -346,6 +355,9 @@ export class SwitchboardClient {
   _scheduleRetry() {
     if (this._closed) return;
     this._attempt++;
+    // The next address: the one that failed or dropped may be a dead node.
+    this._urlIndex = (this._urlIndex + 1) % this._urls.length;
+    this.url = this._urls[this._urlIndex];
     const retryInMs = backoffDelay(this._attempt, this.minBackoffMs, this.maxBackoffMs);
     const offline = globalThis.navigator && globalThis.navigator.onLine === false && this._sawOnline();
     let state = this._everConnected ? State.RECONNECTING : State.CONNECTING;

@@ -29,13 +29,12 @@ func TestDevSurvivesRestart(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
+	url, stop := startDev(t, bin, data) // makes the dev secret the token is signed with
 	out, err := exec.Command(bin, "token", "--data", data, "--user", "alice", "--name", "Alice", "--tenant", "acme").Output()
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
 	token := strings.TrimSpace(string(out))
-
-	url, stop := startDev(t, bin, data)
 	c := dialDev(t, url, token)
 	var room struct {
 		RoomID string `json:"roomId"`

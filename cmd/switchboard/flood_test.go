@@ -42,16 +42,16 @@ func TestIdleFloodDoesNotLockOut(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
-	out, err := exec.Command(bin, "token", "--data", data, "--user", "alice", "--name", "Alice").Output()
-	if err != nil {
-		t.Fatalf("token: %v", err)
-	}
-	token := strings.TrimSpace(string(out))
 	// By hand, at the scale (the test process needs descriptors
 	// for the sockets too):
 	//   SWITCHBOARD_FLOOD_FD_LIMIT=20000 SWITCHBOARD_FLOOD_SOCKETS=19500 go test -run TestIdleFlood -v ./cmd/switchboard
 	fdLimit, sockets := envInt(t, "SWITCHBOARD_FLOOD_FD_LIMIT", floodFileLimit), envInt(t, "SWITCHBOARD_FLOOD_SOCKETS", 3*floodFileLimit)
 	wsURL := startLimited(t, bin, data, fdLimit)
+	out, err := exec.Command(bin, "token", "--data", data, "--user", "alice", "--name", "Alice").Output() // after dev made the secret
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	token := strings.TrimSpace(string(out))
 	u, _ := url.Parse(wsURL)
 	addr := u.Host
 

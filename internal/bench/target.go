@@ -114,7 +114,7 @@ func openTarget(ctx context.Context, cfg *Config, name string, stderr io.Writer)
 		}
 		how := "switchboard dev at " + cfg.URL
 		if cfg.PID == 0 {
-			how += " (no --pid: server memory not measured; switchboard dev has no metrics endpoint)"
+			how += " (no --pid: server memory from its GET /metrics, not /proc)"
 		}
 		return &Target{Name: name, URL: cfg.URL, Secret: secret, PID: cfg.PID, How: how}, nil
 	case name == TargetSwitchboard:

@@ -126,9 +126,14 @@ type leanConn struct {
 	ws     *websocket.Conn
 	joined chan bool // receive mode: the reply to joinRoom
 	got    atomic.Int32
-	member atomic.Bool // receive mode: joined the room
-	dead   atomic.Bool // the reader stopped
+	member atomic.Bool   // receive mode: joined the room
+	dead   atomic.Bool   // the reader stopped
+	done   chan struct{} // closed when the reader returns
 }
+
+// DefaultCloseWait bounds how long closeAll waits for the server's close
+// frames after sending its own, for all connections together.
+const DefaultCloseWait = 3 * time.Second
 
 type worker struct {
 	spec   workerSpec
@@ -339,7 +344,7 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 						break
 					}
 				}
-				lc := &leanConn{ws: ws}
+				lc := &leanConn{ws: ws, done: make(chan struct{})}
 				if w.spec.Mode == modeReceive {
 					lc.joined = make(chan bool, 1)
 				}
@@ -437,6 +442,7 @@ func (w *worker) joinRoom(lc *leanConn) bool {
 
 // readLoop reads one connection's frames until it closes.
 func (w *worker) readLoop(lc *leanConn) {
+	defer close(lc.done)
 	defer lc.dead.Store(true)
 	buf := make([]byte, 0, 512)
 	for {
@@ -575,7 +581,26 @@ func (w *worker) closeAll() {
 	conns := w.conns
 	w.conns = nil
 	w.mu.Unlock()
+	// A close handshake, as a client ends a session: the server counts
+	// the connections as closed by the client (1000), not dropped. Each
+	// reader returns when the server's close frame arrives (or the
+	// connection ends); then the sockets are closed, after
+	// DefaultCloseWait at most.
+	deadline := time.Now().Add(DefaultCloseWait)
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	for _, lc := range conns {
+		if !lc.dead.Load() {
+			lc.ws.WriteControl(websocket.CloseMessage, msg, deadline)
+		}
+	}
+	wait := time.NewTimer(time.Until(deadline))
+	defer wait.Stop()
+	for _, lc := range conns {
+		select {
+		case <-lc.done:
+		case <-wait.C:
+			wait.Reset(0)
+		}
 		lc.ws.UnderlyingConn().Close()
 	}
 }

@@ -196,6 +196,9 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	bob.Fails("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "x", "messageType": "SYSTEM"}, "FORBIDDEN")
 	bob.Fails("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "x", "messageType": "VIDEO"}, "INVALID_REQUEST")
 	carol.Fails("sendMessage", map[string]any{"roomId": secret.RoomID, "content": "let me in"}, "NOT_IN_ROOM")
+	mallory.Fails("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "from another tenant"}, "NOT_IN_ROOM")
+	carol.Fails("sendMessage", map[string]any{"roomId": "no-such-room", "content": "x"}, "NOT_IN_ROOM")
+	carol.Fails("sendMessage", map[string]any{"roomId": lobby.RoomID + "\x00", "content": "x"}, "NOT_IN_ROOM")
 	var img Message
 	alice.OK("sendMessage", map[string]any{"roomId": lobby.RoomID, "content": "https://example.com/cat.png", "messageType": "IMAGE"}, &img)
 

@@ -12,9 +12,6 @@ import (
 	"strings"
 )
 
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = "dev"
-
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -29,7 +26,7 @@ func commands() []command {
 		{"post", "post to, describe or disconnect a connection through the management API", runPost},
 		{"bench", "measure fan-out, connects, round trips and idle memory against switchboard dev or the baseline", runBench},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			fmt.Fprintln(stdout, "switchboard", Version)
+			fmt.Fprintln(stdout, "switchboard", versionString())
 			return nil
 		}},
 	}
@@ -38,32 +35,86 @@ func commands() []command {
 // errUsage means the arguments were wrong; the usage was already printed.
 var errUsage = errors.New("usage")
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code. Help
+// asked for (help, -h, --help, help COMMAND, COMMAND -h) goes to stdout
+// and exits 0; a usage error goes to stderr and exits 2.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			if c, ok := lookup(args[1]); ok {
+				return commandHelp(c, stdout)
+			}
+			fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n", args[1])
+			usage(stderr)
 			return 2
 		}
+		usage(stdout)
 		return 0
+	case "--version", "-version", "-v":
+		args = []string{"version"}
 	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if wantsHelp(args[1:]) {
+		return commandHelp(c, stdout)
+	}
+	err := c.run(context.Background(), args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "switchboard %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+func lookup(name string) (command, bool) {
 	for _, c := range commands() {
-		if c.name == args[0] {
-			err := c.run(context.Background(), args[1:], stdout, stderr)
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-				return 2
-			default:
-				fmt.Fprintf(stderr, "switchboard %s: %v\n", c.name, err)
-				return 1
-			}
+		if c.name == name {
+			return c, true
 		}
 	}
-	fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	return command{}, false
+}
+
+// wantsHelp says whether args ask for help (-h, -help or --help before
+// any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// commandHelp prints c's usage and flags to stdout: c runs with -h and
+// both its outputs on stdout.
+func commandHelp(c command, stdout io.Writer) int {
+	if c.name == "version" {
+		fmt.Fprintf(stdout, "Usage: switchboard version\n\n%s.\n", c.summary)
+		return 0
+	}
+	err := c.run(context.Background(), []string{"-h"}, stdout, stdout)
+	if err == nil || errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 0
+	}
+	fmt.Fprintf(stdout, "switchboard %s: %v\n", c.name, err)
+	return 1
 }
 
 func usage(w io.Writer) {
@@ -71,7 +122,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'switchboard COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'switchboard COMMAND -h' (or 'switchboard help COMMAND') for a command's flags;\n'switchboard --version' prints the version.")
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

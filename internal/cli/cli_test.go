@@ -130,6 +130,9 @@ func TestServeGatewayShutsDownOnCancel(t *testing.T) {
 
 func TestTokenCommand(t *testing.T) {
 	dir := t.TempDir()
+	if _, err := auth.LoadOrCreateDevSecret(dir); err != nil { // as switchboard dev does
+		t.Fatal(err)
+	}
 	if code, _, stderr := run("token", "--data", dir); code != 2 || !strings.Contains(stderr, "--user is required") {
 		t.Fatalf("token without --user: %d %q", code, stderr)
 	}

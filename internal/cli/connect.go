@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,17 +50,26 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		target, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
-	if target == "" && fs.NArg() == 1 {
+	switch {
+	case target == "" && fs.NArg() == 1:
 		target = fs.Arg(0)
-	} else if fs.NArg() > 0 || target == "" {
+	case target == "" && fs.NArg() == 0:
+		fmt.Fprintln(stderr, "switchboard connect: missing the URL to connect to, e.g. ws://127.0.0.1:8080/dev")
+		fs.Usage()
+		return errUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "switchboard connect: unexpected argument %q (one URL only)\n", fs.Arg(0))
 		fs.Usage()
 		return errUsage
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") {
-		return fmt.Errorf("URL %q: want ws:// or wss://", target)
+		return fmt.Errorf("URL %q: want ws:// or wss://", RedactURL(target))
 	}
 	if *token != "" {
 		q := u.Query()
@@ -78,7 +88,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return fmt.Errorf("connecting: %w", err)
 	}
-	fmt.Fprintf(stderr, "connected (%s)%s\n", u.Redacted(), protoNote(conn.Subprotocol()))
+	fmt.Fprintf(stderr, "connected (%s)%s\n", RedactURL(u.String()), protoNote(conn.Subprotocol()))
 
 	var outMu sync.Mutex
 	print := func(format string, a ...any) {

@@ -39,8 +39,17 @@ func (f *limitFlags) check() error {
 			return fmt.Errorf("%s %d: want a positive number, 0 for the default or -1 for no limit", name, v)
 		}
 	}
-	if math.IsNaN(f.sourceRate) || math.IsInf(f.sourceRate, 0) {
+	if math.IsNaN(f.sourceRate) || math.IsInf(f.sourceRate, 0) || f.sourceRate < 0 && f.sourceRate != -1 {
 		return fmt.Errorf("--source-connect-rate %v: want a number of handshakes per second, 0 for the default or -1 for no limit", f.sourceRate)
+	}
+	return nil
+}
+
+// checkRate refuses a rate flag that is not positive, 0 (the default) or
+// -1 (no limit).
+func checkRate(name string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 && v != -1 {
+		return fmt.Errorf("%s %v: want a number per second, 0 for the default or -1 for no limit", name, v)
 	}
 	return nil
 }

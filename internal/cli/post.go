@@ -31,6 +31,9 @@ func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// with "-" (URL-safe base64): one is never taken for a flag.
 	flags, pos := splitArgs(fs, args)
 	if err := fs.Parse(flags); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
 	pos = append(pos, fs.Args()...)
@@ -38,7 +41,24 @@ func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *get || *del {
 		wantArgs = 1
 	}
-	if *endpoint == "" || len(pos) != wantArgs || (*get && *del) {
+	var problem string
+	switch {
+	case *get && *del:
+		problem = "give at most one of --get and --delete"
+	case *endpoint == "":
+		problem = "missing --endpoint (the management API, e.g. http://127.0.0.1:8080/dev)"
+	case len(pos) == 0:
+		problem = "missing the connection id"
+	case len(pos) == 1 && wantArgs == 2:
+		problem = "missing the message to post (the second argument; --get describes and --delete disconnects instead)"
+	case len(pos) > wantArgs:
+		problem = fmt.Sprintf("unexpected argument %q", pos[wantArgs])
+		if wantArgs == 2 {
+			problem += " (quote a message with spaces)"
+		}
+	}
+	if problem != "" {
+		fmt.Fprintln(stderr, "switchboard post: "+problem)
 		fs.Usage()
 		return errUsage
 	}

@@ -95,7 +95,7 @@ func TestOperations(t *testing.T) {
 			UserID: c.UserID, Username: c.Username, JoinedAt: now, ExpiresAt: c.ExpiresAt}
 	}
 	c1, c2 := conn("c1", "alice"), conn("c2", "bob")
-	msgs := make([]store.Message, 3)
+	msgs := make([]store.Message, 4)
 	for i := range msgs {
 		msgs[i] = store.Message{TenantID: "t", RoomID: "r1", MessageID: store.NewID(now.Add(time.Duration(i) * time.Millisecond)),
 			UserID: "alice", Username: "alice", Content: "hi", MessageType: store.MessageText, CreatedAt: now}
@@ -118,7 +118,15 @@ func TestOperations(t *testing.T) {
 		want   []string
 	}{
 		{"PutConnection", func() error { return s.PutConnection(ctx, c1) }, []string{tx + "(2)"}},
-		{"PutConnection", func() error { return s.PutConnection(ctx, c2) }, []string{tx + "(2)"}},
+		// The count, then the write.
+		{"AddConnection", func() error { return ignore(s.AddConnection(ctx, c2, 200)) }, []string{queryC, tx + "(2)"}},
+		{"AddConnection", func() error {
+			_, err := s.AddConnection(ctx, conn("c3", "alice"), 1)
+			if !errors.Is(err, store.ErrConnectionLimit) {
+				return fmt.Errorf("want ErrConnectionLimit, got %v", err)
+			}
+			return nil
+		}, []string{queryC}},
 		{"GetConnection", func() error { return ignore(s.GetConnection(ctx, "c1")) }, []string{getC}},
 		{"UserConnections", func() error { return ignore(s.UserConnections(ctx, "t", "alice")) }, []string{queryC}},
 		// One consistent Query of at most 200 items, however many the user has.
@@ -148,6 +156,16 @@ func TestOperations(t *testing.T) {
 		{"TouchConnection", func() error { return s.TouchConnection(ctx, "c1", now.Add(2*time.Hour)) },
 			[]string{queryC, tx + "(6)"}},
 		{"LeaveRoom", func() error { return ignore(s.LeaveRoom(ctx, "t", "r2", "c1")) }, []string{tx + "(2)"}},
+		// The membership checked and the message put in one transaction,
+		// then the members.
+		{"SendMessage", func() error { return ignore(s.SendMessage(ctx, "c1", msgs[3])) }, []string{tx + "(2)", queryC}},
+		{"SendMessage", func() error {
+			_, err := s.SendMessage(ctx, "c2", msgs[3])
+			if !errors.Is(err, store.ErrNotMember) {
+				return fmt.Errorf("want ErrNotMember, got %v", err)
+			}
+			return nil
+		}, []string{tx + "(2)"}},
 		{"PutMessage", func() error { return s.PutMessage(ctx, msgs[0]) }, []string{"PutItem"}},
 		{"PutMessage", func() error { return s.PutMessage(ctx, msgs[1]) }, []string{"PutItem"}},
 		{"PutMessage", func() error { return s.PutMessage(ctx, msgs[2]) }, []string{"PutItem"}},

@@ -136,3 +136,79 @@ func BenchmarkRoomMembers100(b *testing.B) { benchRoomMembers(b, 100) }
 
 // The fan-out to a large room reads every membership of it.
 func BenchmarkRoomMembers10k(b *testing.B) { benchRoomMembers(b, 10000) }
+
+// sendBench is a room of n members, one of them the sender "r-conn-00000".
+func sendBench(b *testing.B, n int) (*Store, func() store.Message) {
+	s := roomWithMembers(b, n)
+	now := time.Now()
+	return s, func() store.Message {
+		return store.Message{TenantID: "t", RoomID: "r", MessageID: store.NewID(now), UserID: "user-0", Username: "User",
+			Content: "a message of typical length, a sentence or two of chat", MessageType: store.MessageText, CreatedAt: now}
+	}
+}
+
+// sendMessage's store work in one statement: the membership, the insert
+// and the recipients of a room of 100.
+func BenchmarkSendMessage100(b *testing.B) {
+	s, msg := sendBench(b, 100)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ms, err := s.SendMessage(ctx, "r-conn-00000", msg()); err != nil || len(ms) != 100 {
+			b.Fatal(len(ms), err)
+		}
+	}
+}
+
+// The same as three calls, as sendMessage made them before SendMessage:
+// the sender's rooms, the insert, the recipients.
+func BenchmarkSendMessage100ThreeCalls(b *testing.B) {
+	s, msg := sendBench(b, 100)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.ConnectionRooms(ctx, "r-conn-00000"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.PutMessage(ctx, msg()); err != nil {
+			b.Fatal(err)
+		}
+		if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || len(ms) != 100 {
+			b.Fatal(len(ms), err)
+		}
+	}
+}
+
+// $connect's store work in one statement, and as the two calls it was.
+func BenchmarkAddConnection(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		id := fmt.Sprintf("conn-%d", benchSeq.Add(1))
+		c := store.Connection{ConnectionID: id, TenantID: "t", UserID: "user-" + id, Username: "User",
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour), SourceIP: "127.0.0.1", UserAgent: "bench"}
+		if n, err := s.AddConnection(ctx, c, 200); err != nil || n != 0 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkAddConnectionTwoCalls(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		id := fmt.Sprintf("conn-%d", benchSeq.Add(1))
+		c := store.Connection{ConnectionID: id, TenantID: "t", UserID: "user-" + id, Username: "User",
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour), SourceIP: "127.0.0.1", UserAgent: "bench"}
+		if n, err := s.CountUserConnections(ctx, "t", c.UserID, 200); err != nil || n != 0 {
+			b.Fatal(n, err)
+		}
+		if err := s.PutConnection(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -247,12 +247,15 @@ func TestQueryPlans(t *testing.T) {
 		"ListRooms private":    {qPrivateRooms, []any{"t", int64(1), "r", 5, "u"}},
 		"ListRooms all":        {qAllRooms, []any{"t", int64(1), "r", 5, "u"}},
 		"GetMessage":           {qGetMessage, []any{"t", "m"}},
-		"EditMessage":          {qEditMessage, []any{"t", "m", "u", []byte("x"), int64(1)}},
-		"ListMessages":         {qListMessages, []any{"t", "r", "m", 5}},
-		"ListMessages first":   {qListMessagesFirst, []any{"t", "r", 5}},
-		"sweep memberships":    {qSweepMemberships, []any{int64(1), 5}},
-		"sweep connections":    {qSweepConnections, []any{int64(1), 5}},
-		"sweep typing slots":   {qSweepTypingSlots, []any{int64(1), 5}},
+		"AddConnection":        {qAddConnection, []any{"c", "t", "u", "U", int64(1), int64(2), "ip", "ua", int64(1), 5, 5}},
+		"SendMessage": {qSendMessage, []any{"t", "m", "r", "u", "U", []byte("x"), "TEXT", int64(1), nil, false, "",
+			"c", int64(1)}},
+		"EditMessage":        {qEditMessage, []any{"t", "m", "u", []byte("x"), int64(1)}},
+		"ListMessages":       {qListMessages, []any{"t", "r", "m", 5}},
+		"ListMessages first": {qListMessagesFirst, []any{"t", "r", 5}},
+		"sweep memberships":  {qSweepMemberships, []any{int64(1), 5}},
+		"sweep connections":  {qSweepConnections, []any{int64(1), 5}},
+		"sweep typing slots": {qSweepTypingSlots, []any{int64(1), 5}},
 	} {
 		rows, err := c.Query(ctx, "EXPLAIN "+q.sql, q.args...)
 		must(t, err)

@@ -80,6 +80,8 @@ func run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	all = append(all, membershipTests...)
 	all = append(all, messageTests...)
 	all = append(all, sweeperTests...)
+	all = append(all, sendTests...)
+	all = append(all, nodeSweeperTests...)
 	for _, st := range all {
 		t.Run(st.name, func(t *testing.T) {
 			if parallel {

@@ -89,7 +89,7 @@ class FakeServer {
         this.readyState = 0;
         this.sent = [];
         setTimeout(() => {
-          if (!server.up) return this._serverClose(1006);
+          if (!server.up || (server.downHosts && server.downHosts.has(new URL(url).host))) return this._serverClose(1006);
           server.sockets.push(this);
           this.readyState = 1;
           this.onopen && this.onopen({});
@@ -336,4 +336,31 @@ test('a restored connection that lost no rooms stays as it is', async () => {
   await until(() => beats() >= 3, 'heartbeats after the restored one');
   assert.deepEqual(states, []);
   c.close();
+});
+
+test('with several urls, a dead node is skipped and a drop reconnects to the next one', async () => {
+  const server = new FakeServer();
+  server.downHosts = new Set(['a']); // node a is down from the start
+  const c = newClient(server, { url: undefined, urls: ['ws://a/dev', 'ws://b/dev', 'ws://c/dev'] });
+  await c.connect();
+  assert.equal(c.url, 'ws://b/dev', 'the first node that answers');
+  assert.equal(new URL(server.sockets[0].url).host, 'b');
+  await c.joinRoom('r1');
+  const before = server.addMessage('r1', 'before');
+  c._markSeen(before);
+  // Node b dies: its clients are dropped, and it refuses new ones.
+  server.downHosts.add('b');
+  const missed = server.addMessage('r1', 'while away');
+  const got = [];
+  c.on('message', (ev) => got.push(ev.data.content));
+  server.dropAll();
+  await until(() => c.state === 'connected' && got.length === 1, 'reconnected to node c, missed message delivered');
+  assert.equal(c.url, 'ws://c/dev');
+  assert.equal(new URL(server.sockets[0].url).host, 'c');
+  assert.deepEqual(got, [missed.content]);
+  c.close();
+});
+
+test('url or urls is required', () => {
+  assert.throws(() => new SwitchboardClient({ urls: [], WebSocket: class {} }), /url \(or urls\) is required/);
 });

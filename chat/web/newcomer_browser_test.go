@@ -1,0 +1,133 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/chat/auth"
+	"github.com/switchboard-ws/switchboard/chat/devstack"
+)
+
+// TestBrowserFirstTenMinutes drives the UI in Chromium through what a
+// newcomer meets (chat/web/e2e/newcomer.spec.mjs): the sign-in proposes
+// the workspace `switchboard token` uses, so a room made from the CLI
+// (here: with a token of the default tenant, as the README does) is
+// there; rooms of the same name are told apart; URLs are links and
+// nothing else is; the composer counts the bytes left near the 4 KB limit;
+// a server restart adds no "left / joined" lines; signing in again
+// restores the rooms one had joined; at 390 px the online list is one tap
+// away. Screenshots at 1280 and 390 px go to test-output/browser-newcomer/.
+func TestBrowserFirstTenMinutes(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
+		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
+	}
+	browser, node := browserDeps(t)
+	dir := t.TempDir()
+	stack := startDevStack(t, dir, "127.0.0.1:0")
+	addr := stack.Addr()
+	defer func() {
+		if stack != nil {
+			stack.Close(context.Background())
+		}
+	}()
+	// The README's CLI steps: a token of the default tenant, createRoom.
+	createRoomAs(t, stack, "carol", "Carol", auth.DefaultTenantID, "Lobby")
+
+	outDir, err := filepath.Abs(filepath.Join("..", "..", "test-output", "browser-newcomer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "newcomer.spec.mjs"), "http://"+addr+"/", outDir)
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_CHROMIUM="+browser)
+	cmd.WaitDelay = 10 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lineLogger{t: t, prefix: "e2e: "}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting node: %v", err)
+	}
+	passed := false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		switch line := strings.TrimSpace(sc.Text()); line {
+		case "STOP":
+			if err := stack.Close(context.Background()); err != nil {
+				t.Errorf("closing the dev stack: %v", err)
+			}
+			stack = nil
+			fmt.Fprintln(stdin, "stopped")
+		case "START":
+			stack = startDevStack(t, dir, addr)
+			fmt.Fprintln(stdin, "started")
+		case "E2E PASSED":
+			passed = true
+		default:
+			t.Logf("e2e: %s", line)
+		}
+	}
+	err = cmd.Wait()
+	stderr.flush()
+	if ctx.Err() != nil {
+		t.Fatalf("the browser test did not finish within the time limit")
+	}
+	if err != nil || !passed {
+		t.Fatalf("the browser test failed (%v): see the e2e lines above and the screenshots in %s", err, outDir)
+	}
+}
+
+// createRoomAs creates a public room over the WebSocket API with a dev
+// token, as `switchboard token` and `switchboard connect` would.
+func createRoomAs(t *testing.T, stack *devstack.Stack, userID, name, tenant, room string) {
+	t.Helper()
+	tok, err := stack.Token(userID, name, tenant, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := websocket.DefaultDialer.Dial(stack.URL()+"?token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteJSON(map[string]any{"action": "createRoom", "data": map[string]any{"name": room}, "requestId": "1"})
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var r struct {
+			Type      string `json:"type"`
+			RequestID string `json:"requestId"`
+		}
+		_, p, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("createRoom: %v", err)
+		}
+		json.Unmarshal(p, &r)
+		if r.RequestID == "1" {
+			if r.Type != "success" {
+				t.Fatalf("createRoom: %s", p)
+			}
+			return
+		}
+	}
+}
