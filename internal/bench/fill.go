@@ -31,7 +31,7 @@ const (
 // roomFiller is what --fill store needs of the nodes' store.
 type roomFiller interface {
 	TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error)
-	JoinRoom(ctx context.Context, m store.Membership) (bool, error)
+	JoinRoom(ctx context.Context, m store.Membership) (store.Join, error)
 }
 
 var (

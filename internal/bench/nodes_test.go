@@ -239,11 +239,11 @@ func (l *lateLister) TenantConnections(context.Context, string) ([]store.Connect
 	return l.conns, nil
 }
 
-func (l *lateLister) JoinRoom(_ context.Context, m store.Membership) (bool, error) {
+func (l *lateLister) JoinRoom(_ context.Context, m store.Membership) (store.Join, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.joined = append(l.joined, m)
-	return true, nil
+	return store.Join{Joined: true, First: true}, nil
 }
 
 // TestFillRoomWaitsForTheStore: --fill store puts every connection the
