@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
@@ -44,5 +45,19 @@ func (s *Server) post(ctx context.Context, id string, data, frame []byte) error 
 	if frame == nil {
 		frame = wsproto.TextFrame(data)
 	}
-	return c.enqueue(frame, true)
+	// A connection with nothing queued is written here, without waiting,
+	// as PostFrame writes (writeClaimed): no writer goroutine to start and
+	// wake for one frame. Counted in s.wg from before the claim until
+	// writeClaimed has counted any writer it starts (see PostFrame).
+	s.wg.Add(1)
+	defer s.wg.Done()
+	claimed, err := c.enqueueOrClaim(frame, time.Now().UnixNano(), directWrites)
+	if err != nil {
+		return err
+	}
+	s.metrics.messagesOut.Add(1)
+	if claimed {
+		c.writeClaimed(frame)
+	}
+	return nil
 }

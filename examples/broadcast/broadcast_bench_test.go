@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,10 +53,10 @@ func BenchmarkSeedBroadcast(b *testing.B) {
 	if err := os.WriteFile(config, api, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	_, handlerURL := startProcess(b, exec.Command(handler, "-addr", "127.0.0.1:0"), regexp.MustCompile(`listening on (http://\S+)`))
+	handlerCmd, handlerURL := startProcess(b, exec.Command(handler, "-addr", "127.0.0.1:0"), regexp.MustCompile(`listening on (http://\S+)`))
 	serve := exec.Command(switchboard, "serve", "--config", config, "--addr", "127.0.0.1:0")
 	serve.Env = append(serve.Environ(), "BROADCAST_HANDLER="+handlerURL, "SWITCHBOARD_CA_DIR="+filepath.Join(dir, "ca"))
-	_, wsURL := startProcess(b, serve, regexp.MustCompile(`WebSocket:\s+(ws://\S+)`))
+	serve, wsURL := startProcess(b, serve, regexp.MustCompile(`WebSocket:\s+(ws://\S+)`))
 
 	// The clients count the messages of the current round ("r<k>").
 	var round atomic.Int64
@@ -120,15 +121,41 @@ func BenchmarkSeedBroadcast(b *testing.B) {
 	}
 	broadcast(0) // warm-up: the handler's connections to the gateway
 	var times []time.Duration
+	cpuServe, cpuHandler, cpuSelf := procCPU(serve.Process.Pid), procCPU(handlerCmd.Process.Pid), procCPU(os.Getpid())
 	b.ResetTimer()
 	for i := range b.N {
 		times = append(times, broadcast(i+1))
 	}
 	b.StopTimer()
+	// CPU time per broadcast of each process: where the time goes.
+	per := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+	b.ReportMetric(per(procCPU(serve.Process.Pid)-cpuServe), "cpu-ms-serve")
+	b.ReportMetric(per(procCPU(handlerCmd.Process.Pid)-cpuHandler), "cpu-ms-handler")
+	b.ReportMetric(per(procCPU(os.Getpid())-cpuSelf), "cpu-ms-clients")
 	slices.Sort(times)
 	msf := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(msf(times[len(times)/2]), "ms-median")
 	b.ReportMetric(msf(times[0]), "ms-min")
 	b.ReportMetric(msf(times[len(times)-1]), "ms-max")
 	b.Logf("%d clients: %v", n, times)
+}
+
+// procCPU is the user and system CPU time process pid has used, from
+// /proc/PID/stat (0 where there is none).
+func procCPU(pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): utime and stime are the 14th and 15th fields of the line.
+	i := strings.LastIndexByte(string(stat), ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks
 }
