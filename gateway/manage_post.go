@@ -13,10 +13,14 @@ import (
 // limit bytes (the caller refuses a longer declared length first). A POST
 // with a declared length is read straight into a text frame, after room for
 // its header: the payload is body, and frame is what a local connection is
-// sent, without a second copy. Otherwise frame is nil.
+// sent, without a second copy. Otherwise frame is nil. What the body holds
+// beyond its declared length is not read: net/http's server ends the body
+// there.
 func readManagementBody(r *http.Request, limit int) (body, frame []byte, err error) {
 	n := r.ContentLength
-	if r.Method != http.MethodPost || n < 0 || n > int64(limit) {
+	// (0 is read as unknown too: a Body set by hand on a request made
+	// without one keeps ContentLength 0.)
+	if r.Method != http.MethodPost || n <= 0 || n > int64(limit) {
 		body, err = io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 		return body, nil, err
 	}
