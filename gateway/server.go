@@ -159,17 +159,7 @@ func (s *Server) ConnectionCount() int { return s.reg.len() }
 
 // Post implements Connections for the connections of this server.
 func (s *Server) Post(ctx context.Context, id string, data []byte) error {
-	if len(data) > s.limits.MaxMessageBytes {
-		return ErrPayloadTooLarge
-	}
-	c := s.reg.get(id)
-	if c == nil {
-		if s.remote(id) {
-			return s.cluster.Post(ctx, id, data)
-		}
-		return ErrGone
-	}
-	return c.enqueue(wsproto.TextFrame(data), true)
+	return s.post(ctx, id, data, nil)
 }
 
 // PostFrame sends a frame prepared with wsproto.TextFrame to several
