@@ -39,7 +39,7 @@ const (
 	// Loading the index.
 	qAllConnections = `SELECT ` + connCols + ` FROM connections ORDER BY connection_id`
 	qAllMemberships = `SELECT ` + memberCols + ` FROM memberships ORDER BY tenant_id, room_id, connection_id`
-	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at`
+	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at, user_id`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -136,6 +136,11 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
 			return err
 		}
+		for i, m := range members {
+			if members[i].Last, err = unhold(ctx, tx, m); err != nil {
+				return err
+			}
+		}
 		_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
 		return err
 	})
@@ -143,6 +148,9 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
 	}
 	s.idx.deleteConnAndMemberships(connectionID)
+	for i, m := range members {
+		members[i].Last = m.Last && s.release(m) // Last said its hold was deleted
+	}
 	sortMemberships(members)
 	return c, members, nil
 }
@@ -228,45 +236,70 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 	return n == 1, nil
 }
 
-// JoinRoom adds a membership (one atomic upsert); joined=false if it was
-// already there and live.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
+// JoinRoom adds a membership (one atomic upsert, whose trigger adds its
+// hold: holds.go); joined=false if it was already there and live.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	if err := s.lockWrite(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	defer s.unlockWrite()
 	res, err := s.ws.exec(ctx, qJoinRoom,
 		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
 	if err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
-	if n == 1 {
-		s.idx.join(m)
+	if n == 0 {
+		return store.Join{}, nil
 	}
-	return n == 1, nil
+	// A row was written: a new one, whose hold the trigger added, or one
+	// replacing an expired membership of the connection, whose hold is
+	// there already (a membership is always held).
+	k := holdKeyOf(m)
+	first := s.holds[k] == 0
+	if !s.idx.hasMember(m.TenantID, m.RoomID, m.ConnectionID) {
+		s.holds[k]++
+	}
+	s.idx.join(m)
+	return store.Join{Joined: true, First: first}, nil
 }
 
-// LeaveRoom removes a membership and reports whether it existed (an
-// expired one is removed, but did not exist any more).
-func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
-	var expires int64
+// LeaveRoom removes a membership and its hold in one transaction and
+// reports whether it existed (an expired one is removed, but did not
+// exist any more) and was the user's last in the room.
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (store.Leave, error) {
 	if err := s.lockWrite(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
 	defer s.unlockWrite()
-	err := s.ws.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+	var m store.Membership
+	found, released := false, false
+	err := s.inTx(ctx, func(tx txStmts) error {
+		var expires int64
+		var userID string
+		err := tx.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires, &userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		m = store.Membership{TenantID: tenantID, RoomID: roomID, UserID: userID, ConnectionID: connectionID, ExpiresAt: fromMs(expires)}
+		released, err = unhold(ctx, tx, m)
+		return err
+	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	if !found {
+		return store.Leave{}, nil
 	}
 	s.idx.leave(tenantID, roomID, connectionID)
-	return expires > s.nowMs(), nil
+	return store.Leave{Left: ms(m.ExpiresAt) > s.nowMs(), Last: released && s.release(m)}, nil
 }
 
 // RoomMembers lists the live memberships of a room, by connection id. The

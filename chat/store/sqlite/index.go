@@ -466,3 +466,45 @@ func (s *Store) lockWrite(ctx context.Context) error {
 }
 
 func (s *Store) unlockWrite() { <-s.wsem }
+
+// countRoomMembers counts the memberships of a room live at now, up to
+// max: when none has expired, the length of its list; otherwise it looks
+// at the list until it has counted max.
+func (x *index) countRoomMembers(tenantID, roomID string, now int64, max int) int {
+	k := roomKey{tenantID, roomID}
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[k]
+	if r == nil {
+		return 0
+	}
+	if r.minExp > now {
+		return min(len(r.list), max)
+	}
+	n := 0
+	for _, m := range r.list {
+		if n >= max {
+			break
+		}
+		if ms(m.ExpiresAt) > now {
+			n++
+		}
+	}
+	return n
+}
+
+// hasMember reports whether room (tenantID, roomID) has a membership of
+// connection id, expired or not.
+func (x *index) hasMember(tenantID, roomID, id string) bool {
+	k := roomKey{tenantID, roomID}
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[k]
+	if r == nil {
+		return false
+	}
+	_, ok := slices.BinarySearchFunc(r.list, id, memberByConnID)
+	return ok
+}

@@ -72,7 +72,9 @@ type Store struct {
 	// A channel, not a mutex: waiting for it gives up with the context.
 	wsem   chan struct{}
 	idx    *index
-	unlock func() error // releases the data directory
+	rooms  roomCache       // rooms read (rooms.go)
+	holds  map[holdKey]int // the rows of room_holds of each user in each room (holds.go); under wsem
+	unlock func() error    // releases the data directory
 
 	staleAtOpen int // connections of the previous process that Open expired
 
@@ -174,11 +176,14 @@ func open(path string, now func() time.Time) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex()}
+	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex(), holds: map[holdKey]int{}}
 	stale, err := expireStale(context.Background(), w, ms(now()))
 	if err == nil {
 		s.staleAtOpen = stale
 		err = s.loadIndex(context.Background())
+	}
+	if err == nil {
+		err = s.loadHolds(context.Background())
 	}
 	if err != nil {
 		rs.close()
@@ -196,6 +201,7 @@ var (
 		qAllConnections, qAllMemberships,
 		qPutConnection, qDeleteConnection, qDeleteMemberships, qDeleteTypingSlot,
 		qTouchConnection, qTouchMemberships, qTakeTypingSlot, qJoinRoom, qLeaveRoom,
+		qUnhold,
 		qCreateRoom, qRoomAccess, qPutMessage, qEditMessage, qDeleteMessage,
 		qSweepMemberships, qSweepConnections, qSweepTypingSlots,
 	}
