@@ -179,16 +179,12 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 	}
 	defer conn.Close()
 	ctx := context.Background()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		if first.state.CompareAndSwap(reqQueued, reqTaken) {
-			answer(first, fmt.Errorf("beginning a transaction: %w", err))
-		}
-		return nil
-	}
-	t := txStmts{c: s.ws, tx: tx}
-	b := &batch{users: map[userRef]bool{}}
-	var ran []*writeReq
+	var (
+		tx  *sql.Tx
+		t   txStmts
+		b   *batch
+		ran []*writeReq // run in tx, not answered yet
+	)
 	// one runs r in its savepoint; false if the transaction is lost (a
 	// failed rollback to the savepoint: SQLite rolled it all back).
 	one := func(r *writeReq) bool {
@@ -217,18 +213,40 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 			break
 		}
 		if r.state.CompareAndSwap(reqQueued, reqTaken) {
-			ok = one(r)
+			switch {
+			case tx == nil:
+				var err error
+				if tx, err = conn.BeginTx(ctx, nil); err != nil {
+					tx = nil
+					answer(r, fmt.Errorf("beginning a transaction: %w", err))
+					return carry
+				}
+				t, b = txStmts{c: s.ws, tx: tx}, &batch{users: map[userRef]bool{}}
+				fallthrough
+			case len(ran) == 0:
+				// The first write of a transaction needs no savepoint
+				// (the common case of a write alone): if it fails, the
+				// transaction, which holds nothing else, is rolled back.
+				if r.err = r.run(context.WithoutCancel(r.ctx), t, b); r.err != nil {
+					tx.Rollback()
+					tx = nil
+					answer(r, r.err)
+				} else {
+					ran = append(ran, r)
+				}
+			default:
+				ok = one(r)
+			}
 		}
 		r = nil
-		if len(ran) < DefaultMaxBatch {
+		if ok && len(ran) < DefaultMaxBatch {
 			select {
 			case r = <-s.wq:
 			default:
 			}
 		}
 	}
-	if len(ran) == 0 {
-		tx.Rollback()
+	if tx == nil {
 		return carry
 	}
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,9 @@ func TestGroupCommitAnswersEachWrite(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	errs := inOneBatch(t, s,
+		// The first write of a transaction runs without a savepoint: its
+		// failure must not cost the others.
+		func() error { return s.PutConnection(ctx, conn("taken")) },
 		func() error { return s.PutConnection(ctx, conn("a")) },
 		// A write that writes, then fails: its row must not stay.
 		func() error {
@@ -67,11 +71,10 @@ func TestGroupCommitAnswersEachWrite(t *testing.T) {
 				return boom
 			}, apply: func() { t.Error("apply of a failed write ran") }})
 		},
-		func() error { return s.PutConnection(ctx, conn("taken")) },
 		func() error { _, err := s.JoinRoom(ctx, member("a", "r")); return err },
 		func() error { return s.PutConnection(ctx, conn("b")) },
 	)
-	want := []error{nil, boom, store.ErrExists, nil, nil}
+	want := []error{store.ErrExists, nil, boom, nil, nil}
 	for i, err := range errs {
 		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
 			t.Errorf("write %d: %v, want %v", i, err, want[i])
@@ -236,5 +239,58 @@ func TestGroupCommitGivesUpQueuedWrite(t *testing.T) {
 	}
 	if _, err := s.GetConnection(t.Context(), "first"); err != nil {
 		t.Errorf("the first write: %v", err)
+	}
+}
+
+// TestGroupCommitLostTransaction: a write after which SQLite has rolled
+// back the whole transaction (as it does on some I/O errors) fails the
+// writes before it in the batch, which were not committed, with an error
+// that says so; the writes queued after it run in the next transaction.
+func TestGroupCommitLostTransaction(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir(), nil)
+	ctx := t.Context()
+	now := time.Now()
+	conn := func(id string) store.Connection {
+		return store.Connection{ConnectionID: id, TenantID: "t", UserID: "u-" + id, Username: id, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+	boom := errors.New("boom")
+	errs := make([]error, 4)
+	if err := s.lockWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queued := s.wstats.queued.Load()
+	var wg sync.WaitGroup
+	fns := []func() error{
+		func() error { return s.PutConnection(ctx, conn("a")) },
+		func() error {
+			return s.write(ctx, &writeReq{run: func(ctx context.Context, tx txStmts, b *batch) error {
+				if _, err := tx.tx.ExecContext(ctx, "ROLLBACK"); err != nil {
+					return err
+				}
+				return boom
+			}})
+		},
+		func() error { return s.PutConnection(ctx, conn("b")) },
+	}
+	for i, f := range fns {
+		wg.Go(func() { errs[i] = f() })
+		testutil.Eventually(t, 10*time.Second, func() bool { return s.wstats.queued.Load() == queued+int64(i)+1 }, "write %d was not queued", i)
+	}
+	s.unlockWrite()
+	wg.Wait()
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "rolled back") {
+		t.Errorf("the write before the loss: %v, want an error saying it was rolled back", errs[0])
+	}
+	if !errors.Is(errs[1], boom) {
+		t.Errorf("the write that lost the transaction: %v, want its own error", errs[1])
+	}
+	if errs[2] != nil {
+		t.Errorf("the write after it: %v", errs[2])
+	}
+	for id, live := range map[string]bool{"a": false, "b": true} {
+		if _, err := s.GetConnection(ctx, id); (err == nil) != live {
+			t.Errorf("GetConnection(%q): %v, want live %v", id, err, live)
+		}
 	}
 }
