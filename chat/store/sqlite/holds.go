@@ -73,19 +73,19 @@ func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool
 	wrap := func(err error) error {
 		return fmt.Errorf("sqlite: release membership of %q in room %q of tenant %q: %w", m.ConnectionID, m.RoomID, m.TenantID, err)
 	}
-	if err := s.lockWrite(ctx); err != nil {
-		return false, wrap(err)
-	}
-	defer s.unlockWrite()
-	res, err := s.ws.exec(ctx, qUnhold, m.TenantID, m.RoomID, m.UserID, m.ConnectionID)
+	var last bool
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, _ *batch) error {
+			var err error
+			last, err = unhold(ctx, tx, m)
+			return err
+		},
+		apply: func() { last = last && s.release(m) },
+	})
 	if err != nil {
 		return false, wrap(err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, wrap(err)
-	}
-	return n == 1 && s.release(m), nil
+	return last, nil
 }
 
 // CountRoomMembers counts a room's live memberships up to max, from the

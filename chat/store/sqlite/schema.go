@@ -115,6 +115,13 @@ CREATE TRIGGER memberships_hold AFTER INSERT ON memberships BEGIN
 	VALUES (NEW.tenant_id, NEW.room_id, NEW.user_id, NEW.connection_id) ON CONFLICT DO NOTHING;
 END;
 `,
+	// Connections are read from the in-memory index (index.go): these two
+	// indexes served reads that no longer reach SQLite, and cost every
+	// connect and disconnect two more b-tree pages to write.
+	`
+DROP INDEX IF EXISTS connections_by_user;
+DROP INDEX IF EXISTS connections_by_tenant;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.
