@@ -167,7 +167,9 @@ func (s *Service) dropConnection(ctx context.Context, out *outbox, connectionID 
 // in its rooms, offline for the tenant.
 func (s *Service) connectionRemoved(ctx context.Context, out *outbox, c store.Connection, memberships []store.Membership) {
 	for _, m := range memberships {
-		s.announceLeft(ctx, out, m)
+		if m.Last {
+			s.announceLeft(ctx, out, m)
+		}
 	}
 	online, err := s.store.CountUserConnections(ctx, c.TenantID, c.UserID, 1)
 	if err != nil {
@@ -193,10 +195,19 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 		img := store.Image(rec.Change.OldImage)
 		switch img.Type() {
 		case store.TypeMembership:
-			if m, err := img.Membership(); err == nil {
-				s.announceLeft(ctx, out, m)
-			} else {
+			m, err := img.Membership()
+			if err != nil {
 				s.log.Warn("cleanup: unreadable membership image", "err", err)
+				continue
+			}
+			// A stream batch that fails is delivered again: releasing a
+			// membership twice reports last once.
+			last, err := s.store.ReleaseMembership(ctx, m)
+			if err != nil {
+				return err
+			}
+			if last {
+				s.announceLeft(ctx, out, m)
 			}
 		case store.TypeConnection:
 			if c, err := img.Connection(); err == nil {
@@ -215,7 +226,8 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 		}
 		var left []store.Membership
 		for _, m := range memberships {
-			if ok, err := s.store.LeaveRoom(ctx, m.TenantID, m.RoomID, m.ConnectionID); err == nil && ok {
+			if l, err := s.store.LeaveRoom(ctx, m.TenantID, m.RoomID, m.ConnectionID); err == nil && l.Last {
+				m.Last = true
 				left = append(left, m)
 			}
 		}
@@ -250,22 +262,29 @@ func (s *Service) announcePresence(ctx context.Context, out *outbox, tenantID, u
 	}})
 }
 
-// announceLeft tells a room a user left, unless another of their
-// connections is still in it.
+// announceLeft tells a room that a user left: m was their last membership
+// held in it.
 func (s *Service) announceLeft(ctx context.Context, out *outbox, m store.Membership) {
-	members, err := s.store.RoomMembers(ctx, m.TenantID, m.RoomID)
-	if err != nil {
-		s.log.Warn("user_left broadcast", "err", err)
-		return
-	}
-	var ids []string
-	for _, o := range members {
-		if o.UserID == m.UserID {
-			return // still there in another tab
+	s.announceRoomUser(ctx, out, m.TenantID, m.RoomID, m.UserID, m.Username, BroadcastUserLeft)
+}
+
+// announceRoomUser broadcasts user_joined or user_left (kind) about a user
+// to the room's other connections, unless the room holds more than
+// Config.AnnounceMaxMembers connections: counting them reads at most that
+// many, so that the cost of a join or leave into a large room does not
+// grow with it.
+func (s *Service) announceRoomUser(ctx context.Context, out *outbox, tenantID, roomID, userID, username, kind string) {
+	if limit := s.cfg.AnnounceMaxMembers; limit > 0 {
+		n, err := s.store.CountRoomMembers(ctx, tenantID, roomID, limit+1)
+		if err != nil {
+			s.log.Warn(kind+" broadcast", "roomId", roomID, "err", err)
+			return
 		}
-		ids = append(ids, o.ConnectionID)
+		if n > limit {
+			return
+		}
 	}
-	out.broadcast(ctx, ids, broadcast{Type: BroadcastUserLeft, RoomID: m.RoomID, Data: map[string]string{
-		"userId": m.UserID, "username": m.Username,
+	s.broadcastRoom(ctx, out, tenantID, roomID, userID, broadcast{Type: kind, RoomID: roomID, Data: map[string]string{
+		"userId": userID, "username": username,
 	}})
 }

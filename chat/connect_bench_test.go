@@ -3,6 +3,8 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +118,71 @@ func BenchmarkOtherUserDuringConnects(b *testing.B) {
 	b.StopTimer()
 	close(stop)
 	<-done
+}
+
+// BenchmarkConnectAndJoinOneRoom is a $connect and a joinRoom of one more
+// connection into one room that grows with b.N (`switchboard bench fanout`'s
+// join phase: 100 users, many connections each): each join used to read
+// the whole room, so that filling it was quadratic.
+func BenchmarkConnectAndJoinOneRoom(b *testing.B) {
+	st, err := sqlite.Open(b.TempDir(), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	ctx := b.Context()
+	if err := st.CreateRoom(ctx, store.Room{TenantID: "t", RoomID: "r", Name: "R", CreatedBy: "u0", CreatedAt: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	svc := chat.New(st, nopPusher{}, nil, unlimitedConfig())
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"joinRoom","data":{"roomId":"r"},"requestId":"j"}`}
+		user := fmt.Sprintf("u%d", i%100)
+		ev.RequestContext.Authorizer = map[string]any{"userId": user, "username": user, "tenantId": "t"}
+		ev.RequestContext.ConnectionID = fmt.Sprintf("c%08d", i)
+		i++
+		if r, err := svc.Connect(ctx, ev); err != nil || r.StatusCode != 200 {
+			b.Fatal(r.StatusCode, err)
+		}
+		if _, err := svc.Message(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConnectAndJoinOneRoomConcurrently is BenchmarkConnectAndJoinOneRoom
+// with 64 connections connecting and joining at once, as `switchboard bench
+// fanout`'s receivers do (--concurrency 64): the embedded store commits the
+// writes that wait together (group commit).
+func BenchmarkConnectAndJoinOneRoomConcurrently(b *testing.B) {
+	st, err := sqlite.Open(b.TempDir(), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	ctx := b.Context()
+	if err := st.CreateRoom(ctx, store.Room{TenantID: "t", RoomID: "r", Name: "R", CreatedBy: "u0", CreatedAt: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	svc := chat.New(st, nopPusher{}, nil, unlimitedConfig())
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"joinRoom","data":{"roomId":"r"},"requestId":"j"}`}
+			user := fmt.Sprintf("u%d", i%100)
+			ev.RequestContext.Authorizer = map[string]any{"userId": user, "username": user, "tenantId": "t"}
+			ev.RequestContext.ConnectionID = fmt.Sprintf("c%08d", i)
+			if r, err := svc.Connect(ctx, ev); err != nil || r.StatusCode != 200 {
+				b.Fatal(r.StatusCode, err)
+			}
+			if _, err := svc.Message(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

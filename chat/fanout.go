@@ -40,7 +40,8 @@ const maxFanoutAttempts = 3
 // connections found gone on the direct path.
 func (s *Service) post(ctx context.Context, ids []string, data []byte) ([]string, error) {
 	if s.cfg.Queue == nil || len(ids) <= s.cfg.FanoutThreshold {
-		return s.push.PostMany(ctx, ids, data)
+		gone, err := s.push.PostMany(ctx, ids, data)
+		return gone, s.queueUnreached(ctx, data, err)
 	}
 	bodies := make([][]byte, 0, (len(ids)+s.cfg.FanoutBatchSize-1)/s.cfg.FanoutBatchSize)
 	for start := 0; start < len(ids); start += s.cfg.FanoutBatchSize {
@@ -57,6 +58,28 @@ func (s *Service) post(ctx context.Context, ids []string, data []byte) ([]string
 	// The queue refused: deliver directly rather than lose the broadcast.
 	s.log.Warn("fan-out queue refused a broadcast; posting directly", "connections", len(ids), "err", err)
 	return s.push.PostMany(ctx, ids, data)
+}
+
+// queueUnreached hands the connections a direct post could not reach —
+// those of a cluster node that did not answer while NATS was down, or a
+// management API that throttled — to the fan-out queue as a batch of its
+// own (attempt 1), so that they are tried again with the queue's retries
+// instead of missing the broadcast for good. It returns err when there is
+// nothing to queue or the queue refused, else nil.
+func (s *Service) queueUnreached(ctx context.Context, data []byte, err error) error {
+	var de *push.DeliveryError
+	if err == nil || s.cfg.Queue == nil || !errors.As(err, &de) || len(de.Failed) == 0 {
+		return err
+	}
+	body, merr := json.Marshal(fanoutBatch{ConnectionIDs: de.Failed, Data: data, Attempt: 1})
+	if merr == nil {
+		merr = s.cfg.Queue.Send(ctx, [][]byte{body})
+	}
+	if merr != nil {
+		return errors.Join(err, merr)
+	}
+	s.log.Warn("broadcast partly failed; the unreached connections are queued to be tried again", "failed", len(de.Failed), "err", err)
+	return nil
 }
 
 // Fanout is the consumer of the fan-out queue (an SQS event source

@@ -205,3 +205,52 @@ func TestRefusedQueueFallsBackToDirect(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectBroadcastQueuesTheUnreached: a broadcast small enough to be
+// posted directly that misses some connections (another cluster node not
+// reached while NATS was down) queues those connections for the fan-out
+// queue's retries instead of dropping them.
+func TestDirectBroadcastQueuesTheUnreached(t *testing.T) {
+	ids := []string{"AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB=", "CCCCCCCCCCCCCCC="}
+	p := &flakyPusher{fail: map[string]bool{ids[2]: true}}
+	q := &recordingQueue{}
+	svc, st := newFanout(t, p, q)
+	ctx := context.Background()
+	now := time.Now()
+	st.CreateRoom(ctx, store.Room{TenantID: "t", RoomID: "r", Name: "R", CreatedBy: "u0", CreatedAt: now})
+	for i, id := range ids {
+		user := string(rune('a' + i))
+		st.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: user, Username: user, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)})
+		st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: user, Username: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)})
+	}
+	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"sendMessage","data":{"roomId":"r","content":"hi"},"requestId":"1"}`}
+	ev.RequestContext.ConnectionID = ids[0]
+	ev.RequestContext.Authorizer = map[string]any{"userId": "a", "username": "a", "tenantId": "t"}
+	if _, err := svc.Message(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if p.delivered[ids[1]] != 1 || p.delivered[ids[2]] != 0 {
+		t.Fatalf("delivered %v", p.delivered)
+	}
+	if len(q.bodies) != 1 {
+		t.Fatalf("queued: %q, want one batch of the unreached connection", q.bodies)
+	}
+	var rest struct {
+		ConnectionIDs []string        `json:"connectionIds"`
+		Data          json.RawMessage `json:"data"`
+		Attempt       int             `json:"attempt"`
+	}
+	json.Unmarshal([]byte(q.bodies[0]), &rest)
+	if !slices.Equal(rest.ConnectionIDs, []string{ids[2]}) || rest.Attempt != 1 || !json.Valid(rest.Data) {
+		t.Fatalf("queued batch: %s", q.bodies[0])
+	}
+	// The queue's consumer delivers it once the connection is reachable.
+	p.fail = nil
+	resp, err := svc.Fanout(ctx, events.SQSEvent{Records: []events.SQSMessage{record("retry", q.bodies[0])}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Fanout = %v, %v", resp, err)
+	}
+	if p.delivered[ids[2]] != 1 {
+		t.Fatalf("the unreached connection received %d copies after the retry", p.delivered[ids[2]])
+	}
+}

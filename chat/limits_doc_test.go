@@ -23,6 +23,8 @@ func TestProtocolDocStatesTheLimits(t *testing.T) {
 		fmt.Sprintf("may join up to %d rooms", DefaultMaxRoomsPerConnection),
 		fmt.Sprintf("(%d by default): leave one first", DefaultMaxRoomsPerConnection),
 		"On AWS Lambda each instance counts for itself",
+		fmt.Sprintf("| joins and leaves announced | in rooms of at most %d connections |", DefaultAnnounceMaxMembers),
+		fmt.Sprintf("rooms that hold at most %d connections once the join or leave is done", DefaultAnnounceMaxMembers),
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("docs/protocol.md does not say %q", want)

@@ -194,11 +194,7 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	if err != nil {
 		return nil, s.internal(fmt.Errorf("connection of a join: %w", err))
 	}
-	members, err := s.store.RoomMembers(ctx, r.id.TenantID, room.RoomID)
-	if err != nil {
-		return nil, s.internal(err)
-	}
-	joined, err := s.store.JoinRoom(ctx, store.Membership{
+	j, err := s.store.JoinRoom(ctx, store.Membership{
 		TenantID: r.id.TenantID, RoomID: room.RoomID, ConnectionID: r.id.ConnectionID,
 		UserID: r.id.UserID, Username: r.id.Username, JoinedAt: s.now(), ExpiresAt: conn.ExpiresAt,
 	})
@@ -206,22 +202,11 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 		return nil, s.internal(err)
 	}
 	// user_joined goes to the others when this is the user's first
-	// connection in the room.
-	var others []string
-	already := false
-	for _, m := range members {
-		if m.UserID == r.id.UserID {
-			already = true
-		} else {
-			others = append(others, m.ConnectionID)
-		}
+	// connection in the room (the store tells, without reading the room).
+	if j.First {
+		s.announceRoomUser(ctx, r.out, r.id.TenantID, room.RoomID, r.id.UserID, r.id.Username, BroadcastUserJoined)
 	}
-	if joined && !already {
-		r.out.broadcast(ctx, others, broadcast{Type: BroadcastUserJoined, RoomID: room.RoomID, Data: map[string]string{
-			"userId": r.id.UserID, "username": r.id.Username,
-		}})
-	}
-	return map[string]any{"room": viewRoom(room), "alreadyJoined": !joined}, nil
+	return map[string]any{"room": viewRoom(room), "alreadyJoined": !j.Joined}, nil
 }
 
 // roomQuota refuses a join that would put the connection in more than
@@ -292,11 +277,11 @@ func (s *Service) leaveRoom(ctx context.Context, r *request) (any, *apiError) {
 		return nil, e
 	}
 	roomID := m.RoomID
-	left, err := s.store.LeaveRoom(ctx, r.id.TenantID, roomID, r.id.ConnectionID)
+	l, err := s.store.LeaveRoom(ctx, r.id.TenantID, roomID, r.id.ConnectionID)
 	if err != nil {
 		return nil, s.internal(err)
 	}
-	if left {
+	if l.Last {
 		s.announceLeft(ctx, r.out, m)
 	}
 	return map[string]any{"roomId": roomID}, nil

@@ -40,6 +40,11 @@ const (
 	DefaultFanoutThreshold = 500
 	// DefaultFanoutBatchSize is the most connections of one fan-out batch.
 	DefaultFanoutBatchSize = 500
+	// DefaultAnnounceMaxMembers is the most connections a room may hold
+	// and still hear user_joined and user_left: in a larger room a join is
+	// no news to its members, and announcing every join and leave costs
+	// deliveries that grow with the square of the room as it fills.
+	DefaultAnnounceMaxMembers = 100
 
 	// The limits of docs/protocol.md ("Limits"), each a token bucket, far
 	// above what people chatting (and `switchboard bench` at its default
@@ -91,6 +96,11 @@ type Config struct {
 	Queue           Queue
 	FanoutThreshold int
 	FanoutBatchSize int
+	// AnnounceMaxMembers: user_joined and user_left are broadcast in rooms
+	// holding at most this many connections (after the join, after the
+	// leave); larger rooms are not told (getOnlineUsers still is). Default
+	// DefaultAnnounceMaxMembers; negative: every room is told.
+	AnnounceMaxMembers int
 
 	// Limits (docs/protocol.md "Limits"): zero takes the Default*
 	// constant; a negative rate or quota turns the limit off. The rates
@@ -136,6 +146,9 @@ func (c *Config) defaults() {
 	}
 	if c.FanoutBatchSize <= 0 {
 		c.FanoutBatchSize = DefaultFanoutBatchSize
+	}
+	if c.AnnounceMaxMembers == 0 {
+		c.AnnounceMaxMembers = DefaultAnnounceMaxMembers
 	}
 	c.limitDefaults()
 	if c.Now == nil {

@@ -34,6 +34,16 @@ const (
 	// known yet across the routes, and its live connections must not be
 	// answered 410 meanwhile.
 	DefaultResponderGrace = 500 * time.Millisecond
+	// DefaultRoutePingInterval is how often the embedded NATS pings each
+	// route, and DefaultRouteMaxPingsOut how many pings may go unanswered
+	// before it drops the route: a peer whose machine is lost without a
+	// TCP reset (powered off, cut off, frozen) loses its routes, so its
+	// subscriptions, within about 3 to 4 intervals, and the dead-node
+	// detection (liveness.go) can judge it. nats-server's own default
+	// (2 minutes, capped at 30 s for routes) would leave it undecided for
+	// a minute or more.
+	DefaultRoutePingInterval = 3 * time.Second
+	DefaultRouteMaxPingsOut  = 3
 	// RouteUser is the user name of the embedded servers' routes; the
 	// password is Config.Secret.
 	RouteUser = "switchboard"
@@ -58,6 +68,11 @@ type Config struct {
 	CertFile       string // TLS: a client certificate, with KeyFile
 	KeyFile        string
 	TLSRequired    bool // TLS even when the URL says nats://
+	// CredsFile is a NATS credentials file (.creds: a user JWT and its
+	// nkey seed), for a NATS in operator (JWT) mode; NkeyFile a file
+	// holding an nkey seed (SU...), for a user listed by its public nkey.
+	// Either one, instead of a user and password or a token (creds.go).
+	CredsFile, NkeyFile string
 
 	// Listen is the address of this node's embedded NATS routes
 	// (host:port, e.g. 127.0.0.1:6222; port 0 picks a free one). Peers are
@@ -90,6 +105,11 @@ type Config struct {
 	// (liveness.go, docs/cluster.md). Defaults DefaultBeatInterval and
 	// DefaultDeadAfter; DeadAfter must be at least twice BeatInterval.
 	BeatInterval, DeadAfter time.Duration
+	// RoutePingInterval is how often the embedded NATS pings its routes
+	// (with Listen); a route silent for DefaultRouteMaxPingsOut pings is
+	// dropped. Default DefaultRoutePingInterval; at most 30 s (nats-server's
+	// cap for routes).
+	RoutePingInterval time.Duration
 	// MaxMessageBytes is the largest message forwarded or accepted;
 	// default DefaultMaxMessageBytes. Set it to the gateway's
 	// Limits.MaxMessageBytes.
@@ -97,6 +117,9 @@ type Config struct {
 
 	Logger *slog.Logger
 }
+
+// maxRoutePingInterval is nats-server's cap on a route's ping interval.
+const maxRoutePingInterval = 30 * time.Second
 
 // Embedded reports whether c runs an embedded NATS server.
 func (c *Config) Embedded() bool { return c.Listen != "" }
@@ -127,6 +150,7 @@ func (c *Config) Validate() error {
 		if c.Token != "" && c.User != "" {
 			errs = append(errs, errors.New("token and user: set one"))
 		}
+		errs = append(errs, c.validateCreds()...)
 	default:
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("listen: %q: %w", c.Listen, err))
@@ -142,8 +166,8 @@ func (c *Config) Validate() error {
 		if n := btoi(c.RouteCertFile != "") + btoi(c.RouteKeyFile != "") + btoi(c.RouteCAFile != ""); n != 0 && n != 3 {
 			errs = append(errs, errors.New("routeCertFile, routeKeyFile and routeCAFile: set all three or none"))
 		}
-		if c.User != "" || c.Password != "" || c.Token != "" || c.CAFile != "" || c.CertFile != "" {
-			errs = append(errs, errors.New("user, password, token and TLS files: only with url (an external NATS)"))
+		if c.User != "" || c.Password != "" || c.Token != "" || c.CAFile != "" || c.CertFile != "" || c.CredsFile != "" || c.NkeyFile != "" {
+			errs = append(errs, errors.New("user, password, token, credsFile, nkeyFile and TLS files: only with url (an external NATS)"))
 		}
 	}
 	if c.RequestTimeout < 0 {
@@ -151,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 0 {
 		errs = append(errs, fmt.Errorf("maxMessageBytes: %d is negative", c.MaxMessageBytes))
+	}
+	if c.RoutePingInterval < 0 || c.RoutePingInterval > maxRoutePingInterval {
+		errs = append(errs, fmt.Errorf("routePingInterval: %v is not between 0 and %v", c.RoutePingInterval, maxRoutePingInterval))
 	}
 	errs = append(errs, c.validateLiveness())
 	return errors.Join(errs...)
@@ -171,6 +198,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ResponderGrace == 0 {
 		c.ResponderGrace = DefaultResponderGrace
+	}
+	if c.RoutePingInterval == 0 {
+		c.RoutePingInterval = DefaultRoutePingInterval
 	}
 	c.livenessDefaults()
 	if c.Logger == nil {

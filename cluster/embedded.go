@@ -46,6 +46,10 @@ func startEmbedded(cfg *Config, timeout time.Duration) (ns *server.Server, user,
 			Port:     port,
 			Username: RouteUser,
 			Password: cfg.Secret,
+			// A lost peer (no TCP reset) loses its routes within a few
+			// intervals, so the others can judge it dead (liveness.go).
+			PingInterval: cfg.RoutePingInterval,
+			MaxPingsOut:  DefaultRouteMaxPingsOut,
 		},
 	}
 	if cfg.RouteCertFile != "" {

@@ -30,6 +30,7 @@ func (h *handler) serve(m *nats.Msg) {
 		return
 	}
 	ctx := context.Background()
+	defer h.n.metrics.countServed(op)
 	switch op {
 	case opPing:
 		h.respond(m, reply(statusOK, nil))
@@ -76,6 +77,7 @@ func (h *handler) serve(m *nats.Msg) {
 		}
 		h.respond(m, h.result(id, h.local.Disconnect(ctx, id), nil))
 	case opBatch:
+		h.n.metrics.batchesReceived.Add(1)
 		ids, data, err := parseBatchRequest(m.Data)
 		if err != nil {
 			h.refuse(m, statusBadRequest, err.Error())

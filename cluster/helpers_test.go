@@ -138,7 +138,7 @@ func startNodeUnserved(t testing.TB, cfg cluster.Config, limits gateway.Limits) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(srv.WithMetrics())
 	n := &testNode{Server: srv, node: node, http: hs, rec: rec, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/dev"}
 	t.Cleanup(func() { n.stop(t) })
 	return n

@@ -159,6 +159,13 @@ func (n *Node) startLiveness(onDead DeadFunc) error {
 	if err != nil {
 		return err
 	}
+	// Once Serve returns, this node hears every beat published after: the
+	// subscription is known to the server (a beat from another connection
+	// could otherwise overtake it).
+	if err := n.nc.FlushTimeout(n.cfg.RequestTimeout); err != nil {
+		sub.Unsubscribe()
+		return fmt.Errorf("subscribing to the beats: %w", err)
+	}
 	l.sub = sub
 	n.live = l
 	l.wg.Add(1)

@@ -27,8 +27,9 @@ type Local interface {
 }
 
 var (
-	_ gateway.Cluster = (*Node)(nil)
-	_ Local           = (*gateway.Server)(nil)
+	_ gateway.Cluster            = (*Node)(nil)
+	_ gateway.ClusterBroadcaster = (*Node)(nil)
+	_ Local                      = (*gateway.Server)(nil)
 )
 
 // maxPrefixClaims bounds the tries at a prefix no live node has.
@@ -51,6 +52,11 @@ type Node struct {
 
 	refusals atomic.Uint64
 	logEvery sometimes
+	metrics  metrics
+	// reconnectedAt is when the connection to NATS was last restored
+	// (unix nanoseconds; 0: never lost).
+	reconnectedAt atomic.Int64
+	link          linkState
 
 	// live is the dead-node detection (liveness.go), from Serve to Close;
 	// onDead is what it calls for a dead node.
@@ -83,18 +89,12 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	opts := []nats.Option{
 		nats.Name("switchboard"),
 		nats.Timeout(timeout),
-		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(false),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				n.log.Warn("cluster: disconnected from NATS; reconnecting", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { n.log.Info("cluster: reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			n.log.Warn("cluster: NATS error", "err", err)
 		}),
 	}
+	opts = append(opts, n.reconnectOptions()...)
 	url := cfg.URL
 	if cfg.Embedded() {
 		ns, user, pass, err := startEmbedded(&n.cfg, timeout)
@@ -120,6 +120,11 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		if cfg.TLSRequired {
 			opts = append(opts, nats.Secure())
 		}
+		co, err := credsOptions(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, co...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -298,6 +303,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.closed = true
 	n.mu.Unlock()
 	n.stopLiveness()
+	defer n.link.lost()
 	closed := make(chan struct{})
 	n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	var err error
@@ -326,8 +332,13 @@ func (n *Node) stopEmbedded() {
 // request sends one request to the node of prefix and returns the reply's
 // status and body. No node (ErrNoResponders) is gateway.ErrGone.
 func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte, []byte, error) {
+	link := n.link.current()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
+	defer context.AfterFunc(link, cancel)()
+	if !n.nc.IsConnected() {
+		return 0, nil, fmt.Errorf("cluster: node %s not reachable: %w", prefix, errNotConnected)
+	}
 	rep, err := n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
 	if errors.Is(err, nats.ErrNoResponders) && op != opPing && n.cfg.ResponderGrace > 0 && !n.knownGone(prefix) {
 		// Nobody received it, so asking again is safe: a node that just
@@ -340,6 +351,11 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 			case <-retry.C:
 				rep, err = n.nc.RequestWithContext(ctx, n.subject(prefix, op), msg)
 			case <-grace.C:
+				if n.settling() {
+					// Perhaps a node that has not reconnected yet.
+					err = fmt.Errorf("no node answers on prefix %s since NATS reconnected; not taken for gone yet", prefix)
+					break wait
+				}
 				n.markGone(prefix)
 				break wait
 			case <-ctx.Done():
@@ -351,9 +367,14 @@ func (n *Node) request(ctx context.Context, prefix, op string, msg []byte) (byte
 	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
+		n.metrics.noResponderGone.Add(1)
 		return 0, nil, gateway.ErrGone
 	case errors.Is(err, context.DeadlineExceeded):
-		return 0, nil, fmt.Errorf("cluster: node %s did not answer within %v", prefix, n.cfg.RequestTimeout)
+		return 0, nil, &timeoutError{prefix, n.cfg.RequestTimeout}
+	case link.Err() != nil && errors.Is(err, context.Canceled):
+		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, errLinkLost)
+	case disconnected(err):
+		return 0, nil, fmt.Errorf("cluster: node %s not reachable: %w", prefix, errNotConnected)
 	case err != nil:
 		return 0, nil, fmt.Errorf("cluster: node %s: %w", prefix, err)
 	}
@@ -398,11 +419,12 @@ func (n *Node) idRequest(ctx context.Context, id, op string, data []byte) (byte,
 	}
 	prefix := id[:gateway.NodePrefixLen]
 	st, body, err := n.request(ctx, prefix, op, appendIDRequest(make([]byte, 0, 1+idLen+len(data)), id, data))
+	if err == nil && st != statusOK {
+		err = statusErr(prefix, st, body)
+	}
+	n.metrics.countRequest(op, err)
 	if err != nil {
 		return 0, nil, err
-	}
-	if st != statusOK {
-		return 0, nil, statusErr(prefix, st, body)
 	}
 	return st, body, nil
 }
@@ -439,19 +461,28 @@ func (n *Node) Disconnect(ctx context.Context, id string) error {
 // data once and the ids (several only when they do not fit NATS's maximum
 // payload, or past 65,535 ids).
 func (n *Node) PostMany(ctx context.Context, prefix string, ids []string, data []byte) (gone []string) {
+	gone, _ = n.PostManyResult(ctx, prefix, ids, data)
+	return gone
+}
+
+// PostManyResult implements gateway.ClusterBroadcaster: PostMany that also
+// returns the ids it could not reach (not known to be gone).
+func (n *Node) PostManyResult(ctx context.Context, prefix string, ids []string, data []byte) (gone, failed []string) {
 	if len(data) > n.cfg.MaxMessageBytes {
 		n.log.Warn("cluster: broadcast over the message limit not forwarded", "bytes", len(data), "limit", n.cfg.MaxMessageBytes)
-		return ids
+		return ids, nil
 	}
 	per := int((n.nc.MaxPayload() - int64(batchRequestLen(0, len(data)))) / idLen)
 	per = min(max(per, 1), 0xffff)
 	for len(ids) > 0 {
 		chunk := ids[:min(per, len(ids))]
 		ids = ids[len(chunk):]
+		n.metrics.batchesSent.Add(1)
 		st, body, err := n.request(ctx, prefix, opBatch, appendBatchRequest(make([]byte, 0, batchRequestLen(len(chunk), len(data))), chunk, data))
 		if err == nil && st != statusOK {
 			err = statusErr(prefix, st, body)
 		}
+		n.metrics.countRequest(opBatch, err)
 		var g []string
 		if err == nil {
 			g, err = parseIDs(body)
@@ -462,11 +493,12 @@ func (n *Node) PostMany(ctx context.Context, prefix string, ids []string, data [
 		case err != nil:
 			// Not known to be gone: the node may hold them still.
 			n.log.Warn("cluster: broadcast to a node failed", "to", prefix, "connections", len(chunk), "err", err)
+			failed = append(failed, chunk...)
 		default:
 			gone = append(gone, g...)
 		}
 	}
-	return gone
+	return gone, failed
 }
 
 func redact(u string) string {

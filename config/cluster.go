@@ -28,6 +28,10 @@ type Cluster struct {
 	CertFile    string `yaml:"certFile"`
 	KeyFile     string `yaml:"keyFile"`
 	TLS         bool   `yaml:"tls"`
+	// CredsFile is a NATS .creds file (user JWT and nkey seed: operator
+	// mode); NkeyFile a file holding an nkey user seed.
+	CredsFile string `yaml:"credsFile"`
+	NkeyFile  string `yaml:"nkeyFile"`
 
 	Listen    string   `yaml:"listen"`
 	Peers     []string `yaml:"peers"`
@@ -42,6 +46,9 @@ type Cluster struct {
 	// Dead-node detection (docs/cluster.md): cluster_liveness.go.
 	BeatInterval string `yaml:"beatInterval"` // default 1s
 	DeadAfter    string `yaml:"deadAfter"`    // default 5s
+	// RoutePingInterval: how often the embedded NATS pings its routes, so
+	// that a lost peer is noticed; default 3s.
+	RoutePingInterval string `yaml:"routePingInterval"`
 }
 
 // ClusterConfig is the node's configuration, or the errors of c, each
@@ -66,6 +73,7 @@ func (c *Cluster) ClusterConfig(apiID, stage string) (cluster.Config, error) {
 	}
 	cfg := cluster.Config{
 		API: c.API, URL: c.URL, User: c.User, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, TLSRequired: c.TLS,
+		CredsFile: c.CredsFile, NkeyFile: c.NkeyFile,
 		Listen: c.Listen, Peers: c.Peers, RouteCertFile: c.RouteCertFile, RouteKeyFile: c.RouteKeyFile, RouteCAFile: c.RouteCAFile,
 		Password: fromEnv("password", c.Password, c.PasswordEnv),
 		Token:    fromEnv("token", c.Token, c.TokenEnv),

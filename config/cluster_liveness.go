@@ -16,6 +16,7 @@ func (c *Cluster) liveness(cfg *cluster.Config, bad func(field, format string, a
 	}{
 		{"beatInterval", c.BeatInterval, &cfg.BeatInterval},
 		{"deadAfter", c.DeadAfter, &cfg.DeadAfter},
+		{"routePingInterval", c.RoutePingInterval, &cfg.RoutePingInterval},
 	} {
 		if f.value == "" {
 			continue

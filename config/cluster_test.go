@@ -20,6 +20,9 @@ func TestClusterSectionErrorsNameTheField(t *testing.T) {
 		{"bad timeout", base + "cluster: {url: \"nats://h:4222\", requestTimeout: soon}\n", "cluster.requestTimeout"},
 		{"bad api", base + "cluster: {url: \"nats://h:4222\", api: \"a.b\"}\n", "cluster.api"},
 		{"route TLS half set", base + "cluster: {listen: \"127.0.0.1:6222\", secret: s, routeCertFile: c.pem}\n", "cluster.routeCertFile, routeKeyFile and routeCAFile"},
+		{"creds and nkey", base + "cluster: {url: \"nats://h:4222\", credsFile: a.creds, nkeyFile: b.nk}\n", "cluster.credsFile and nkeyFile: set one"},
+		{"creds with a password", base + "cluster: {url: \"nats://h:4222\", credsFile: a.creds, user: u, password: p}\n", "cluster.credsFile and nkeyFile: not with user"},
+		{"nkey with embedded", base + "cluster: {listen: \"127.0.0.1:6222\", secret: s, nkeyFile: b.nk}\n", "only with url"},
 		{"unknown field", base + "cluster: {url: \"nats://h:4222\", pasword: x}\n", "pasword"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -133,17 +133,23 @@ func iamMatch(pattern, s string) bool {
 
 // authorizerContext builds requestContext.authorizer: principalId and the
 // context's values as strings, as API Gateway passes them on.
-func authorizerContext(resp events.APIGatewayCustomAuthorizerResponse) (map[string]any, error) {
-	out := make(map[string]any, len(resp.Context)+1)
+func authorizerContext(resp events.APIGatewayCustomAuthorizerResponse) (authContext, error) {
+	keys := make([]string, 0, len(resp.Context))
+	vals := make([]string, 0, len(resp.Context))
+	n := len("principalId") + len(resp.PrincipalID)
 	for k, v := range resp.Context {
+		if k == "principalId" {
+			continue // the principal's id wins, as it did in the map
+		}
 		s, err := stringifyContextValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("authorizer context %q: %w", k, err)
+			return "", fmt.Errorf("authorizer context %q: %w", k, err)
 		}
-		out[k] = s
+		keys, vals = append(keys, k), append(vals, s)
+		n += len(k) + len(s)
 	}
-	out["principalId"] = resp.PrincipalID
-	return out, nil
+	keys, vals = append(keys, "principalId"), append(vals, resp.PrincipalID)
+	return newAuthContext(keys, vals, n), nil
 }
 
 func stringifyContextValue(v any) (string, error) {

@@ -15,7 +15,10 @@ import (
 //	{"connectionIds": ["…", …], "data": "…"}
 //
 // sends data as one text frame, built once, to every listed connection and
-// answers 200 {"gone": ["…"]} with the ids that are not connected. It is
+// answers 200 {"gone": ["…"], "failed": ["…"]}: the ids that are not
+// connected, and the ids held by another node of a cluster that could not
+// be reached (NATS down, the node did not answer in time: not known to be
+// gone, perhaps not delivered; the caller may retry them). It is
 // authorized exactly as @connections is (SigV4 with the configured
 // credentials, or loopback only; never cross-origin). Out-of-process handlers use it to fan out
 // without one HTTP request per recipient.
@@ -30,7 +33,8 @@ type batchRequest struct {
 }
 
 type batchResponse struct {
-	Gone []string `json:"gone"`
+	Gone   []string `json:"gone"`
+	Failed []string `json:"failed"`
 }
 
 func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
@@ -82,10 +86,13 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.metrics.batches.Add(1)
-	gone := s.PostFrame(r.Context(), req.ConnectionIDs, wsproto.TextFrame([]byte(*req.Data)))
+	gone, failed := s.PostFrameResult(r.Context(), req.ConnectionIDs, wsproto.TextFrame([]byte(*req.Data)))
 	s.metrics.batchGone.Add(uint64(len(gone)))
 	if gone == nil {
 		gone = []string{}
 	}
-	writeJSON(w, http.StatusOK, batchResponse{Gone: gone})
+	if failed == nil {
+		failed = []string{}
+	}
+	writeJSON(w, http.StatusOK, batchResponse{Gone: gone, Failed: failed})
 }

@@ -34,6 +34,9 @@ func TestBatchPost(t *testing.T) {
 	if gone, _ := out["gone"].([]any); len(gone) != 1 || gone[0] != "AAAAAAAAAAAAAAA=" {
 		t.Fatalf("gone %v", out["gone"])
 	}
+	if failed, ok := out["failed"].([]any); !ok || len(failed) != 0 {
+		t.Fatalf("failed %v, want [] (one node)", out["failed"])
+	}
 	if got := readText(t, a); got != `{"hello":"all"}` {
 		t.Fatalf("a got %q", got)
 	}

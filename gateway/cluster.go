@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"strings"
 	"sync"
 )
@@ -68,12 +69,19 @@ func (s *Server) remote(id string) bool {
 }
 
 // postRemote sends frame's payload to the ids held by other nodes, one
-// request per node (in parallel), and returns the ids that are gone.
-func (s *Server) postRemote(ctx context.Context, byNode map[string][]string, frame []byte) (gone []string) {
+// request per node (in parallel), and returns the ids that are gone and,
+// when the cluster tells them (ClusterBroadcaster), those not reached.
+func (s *Server) postRemote(ctx context.Context, byNode map[string][]string, frame []byte) (gone, failed []string) {
 	data := framePayload(frame)
+	post := func(prefix string, ids []string) (gone, failed []string) {
+		if cb, ok := s.cluster.(ClusterBroadcaster); ok {
+			return cb.PostManyResult(ctx, prefix, ids, data)
+		}
+		return s.cluster.PostMany(ctx, prefix, ids, data), nil
+	}
 	if len(byNode) == 1 {
 		for prefix, ids := range byNode {
-			return s.cluster.PostMany(ctx, prefix, ids, data)
+			return post(prefix, ids)
 		}
 	}
 	var (
@@ -82,16 +90,16 @@ func (s *Server) postRemote(ctx context.Context, byNode map[string][]string, fra
 	)
 	for prefix, ids := range byNode {
 		wg.Go(func() {
-			g := s.cluster.PostMany(ctx, prefix, ids, data)
-			if len(g) > 0 {
+			g, f := post(prefix, ids)
+			if len(g) > 0 || len(f) > 0 {
 				mu.Lock()
-				gone = append(gone, g...)
+				gone, failed = append(gone, g...), append(failed, f...)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return gone
+	return gone, failed
 }
 
 // framePayload returns the payload of a final, unmasked frame made by
@@ -105,4 +113,18 @@ func framePayload(frame []byte) []byte {
 	default:
 		return frame[2:]
 	}
+}
+
+// ClusterBroadcaster is implemented by a Cluster that tells, of a
+// broadcast to another node, the ids it could not reach (the node did not
+// answer, NATS is down: not known to be gone, perhaps not delivered) apart
+// from those gone. PostFrameResult and the batch extension report them.
+type ClusterBroadcaster interface {
+	PostManyResult(ctx context.Context, prefix string, ids []string, data []byte) (gone, failed []string)
+}
+
+// ClusterMetrics is implemented by a Cluster that has metrics of its own:
+// MetricsHandler writes them after the gateway's (docs/metrics.md).
+type ClusterMetrics interface {
+	WriteMetrics(w io.Writer)
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -28,48 +29,73 @@ const closeGrace = 2 * time.Second
 
 // conn is one client connection. Memory matters here: an idle connection
 // holds this struct, its net.Conn and one parked reader goroutine, and no
-// buffers.
+// buffers. The fields are ordered so that the small ones share words: the
+// struct fits the 288-byte size class (checked by TestConnSize).
 type conn struct {
-	srv  *Server
-	nc   net.Conn
-	rd   io.Reader // nc, or bytes the handshake had buffered followed by nc
-	meta connMeta
+	srv   *Server
+	nc    net.Conn
+	early *bytes.Reader // bytes the handshake had buffered, read before nc; nil once read (only the reader uses it)
+	meta  connMeta
 
 	lastActive atomic.Int64 // unix nanoseconds of the last data frame, either way
-	// missedPongs counts the pings sent since the client last sent a frame
-	// (ping.go); pinger is the ping timer (nil when pings are off).
-	missedPongs atomic.Int32
+	// pinger is the ping timer (nil when pings are off); missedPongs
+	// counts the pings sent since the client last sent a frame (ping.go).
 	pinger      *time.Timer
-	// clientClosed: the client's close frame arrived, so the closing
-	// handshake completed (only the reader uses it).
-	clientClosed bool
-
+	missedPongs atomic.Int32
 	// closing is set with state leaving stateOpen, for the reader to check
 	// without the lock: once set, the reader drops what the client sends
 	// until its close frame.
 	closing atomic.Bool
 
-	mu      sync.Mutex
-	state   connState
-	writing bool     // a writer goroutine (or the handshake) owns the socket's write side
-	queue   [][]byte // prepared frames not yet handed to the kernel
-	queued  int      // bytes in queue and in the write under way
-	// why the connection ended: the first cause recorded wins
-	closeCode   int
-	closeReason string
+	mu          sync.Mutex
+	queue       [][]byte      // prepared frames not yet handed to the kernel
+	queued      int           // bytes in queue and in the write under way
+	inbox       [][]byte      // inbound messages read but not yet dispatched
+	inboxBytes  int           // bytes of the messages in inbox
+	room        chan struct{} // made when the reader waits for room in inbox
 	flushed     chan struct{} // made when closing starts; closed once the queue drained
-	// inbound messages read but not yet dispatched
-	inbox       [][]byte
-	inboxBytes  int // bytes of the messages in inbox
+	closeCode   int           // why the connection ended: the first cause recorded wins
+	closeReason string
+	state       connState
+	writing     bool // a writer goroutine (or the handshake) owns the socket's write side
 	dispatching bool
 	readerDone  bool
-	room        chan struct{} // made when the reader waits for room in inbox
+
+	// clientClosed: the client's close frame arrived, so the closing
+	// handshake completed (only the reader uses it).
+	clientClosed bool
+	hdr          [wsproto.MaxHeaderSize]byte // the reader's scratch space
 
 	// writeDeadline is the write deadline set on nc (unix nanoseconds). Only
 	// the holder of the writing flag uses it.
 	writeDeadline int64
+}
 
-	hdr [wsproto.MaxHeaderSize]byte // the reader's scratch space
+// connReader reads what the client sent: the bytes buffered behind its
+// handshake first, then the socket. Only the reader goroutine reads.
+type connReader conn
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.early != nil {
+		n, _ := r.early.Read(p)
+		if r.early.Len() == 0 {
+			r.early = nil
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return r.nc.Read(p)
+}
+
+// rd is the connection's inbound byte stream: nc itself once the early
+// bytes are read (a parked reader's stack stays as shallow as it can: one
+// more frame can make it outgrow its first 2 KB).
+func (c *conn) rd() io.Reader {
+	if c.early == nil {
+		return c.nc
+	}
+	return (*connReader)(c)
 }
 
 func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
@@ -95,7 +121,7 @@ func (c *conn) readLoop() {
 		inMsg bool
 	)
 	for {
-		if err := wsproto.ReadHeader(c.rd, c.hdr[:], &h); err != nil {
+		if err := wsproto.ReadHeader(c.rd(), c.hdr[:], &h); err != nil {
 			if !c.badHeader(err, &h) {
 				return
 			}
@@ -140,7 +166,7 @@ func (c *conn) badHeader(err error, h *wsproto.Header) bool {
 	// client's close. Otherwise discard everything until the client goes or
 	// the close grace period ends.
 	if errors.Is(err, wsproto.ErrLengthEncoding) {
-		io.Copy(io.Discard, c.rd)
+		io.Copy(io.Discard, c.rd())
 		return false
 	}
 	return c.skip(h.Length)
@@ -207,7 +233,7 @@ func (c *conn) dataFrame(h *wsproto.Header, msg []byte) (_ []byte, inMsg, ok boo
 	}
 	start := len(msg)
 	msg = slices.Grow(msg, int(h.Length))[:start+int(h.Length)]
-	if _, err := io.ReadFull(c.rd, msg[start:]); err != nil {
+	if _, err := io.ReadFull(c.rd(), msg[start:]); err != nil {
 		c.readFailed(err)
 		return nil, false, false
 	}
@@ -230,7 +256,7 @@ func (c *conn) dataFrame(h *wsproto.Header, msg []byte) (_ []byte, inMsg, ok boo
 // ReadHeader). Control frames are rare: the buffer is not kept.
 func (c *conn) readControl(h *wsproto.Header) ([]byte, error) {
 	p := make([]byte, h.Length)
-	if _, err := io.ReadFull(c.rd, p); err != nil {
+	if _, err := io.ReadFull(c.rd(), p); err != nil {
 		return nil, err
 	}
 	wsproto.Unmask(p, h.Mask, 0)
@@ -243,7 +269,7 @@ func (c *conn) skip(n int64) bool {
 	if n == 0 {
 		return true
 	}
-	if _, err := io.CopyN(io.Discard, c.rd, n); err != nil {
+	if _, err := io.CopyN(io.Discard, c.rd(), n); err != nil {
 		c.readFailed(err)
 		return false
 	}

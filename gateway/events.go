@@ -26,7 +26,7 @@ type connMeta struct {
 	sourceIP    string
 	userAgent   string
 	domainName  string
-	authorizer  map[string]any // nil without an authorizer; never modified once set (events get copies)
+	authorizer  authContext // "" without an authorizer
 }
 
 // requestContext fills the fields every event has.
@@ -47,9 +47,8 @@ func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now tim
 		ConnectionID:      m.id,
 		APIID:             s.opts.APIID,
 	}
-	if m.authorizer != nil {
-		// A copy per event: an in-process handler may modify what it gets.
-		rc.Authorizer = maps.Clone(m.authorizer)
+	if m.authorizer != "" {
+		rc.Authorizer = m.authorizer.event() // an interface: no typed nil
 	}
 	return rc
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 )
@@ -23,7 +22,7 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 		writeAWSError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Request entity too large")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.limits.MaxMessageBytes)+1))
+	body, frame, err := readManagementBody(r, s.limits.MaxMessageBytes)
 	if err != nil {
 		writeAWSError(w, http.StatusBadRequest, "BadRequestException", "Could not read the request body")
 		return
@@ -46,7 +45,7 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 	switch r.Method {
 	case http.MethodPost:
 		s.metrics.mgmtPosts.Add(1)
-		err = s.Post(r.Context(), id, body)
+		err = s.post(r.Context(), id, body, frame)
 		if errors.Is(err, ErrGone) {
 			s.metrics.mgmtGone.Add(1)
 		}

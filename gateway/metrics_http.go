@@ -46,6 +46,9 @@ func (s *Server) MetricsHandler() http.Handler {
 		}
 		var b bytes.Buffer
 		s.writeMetrics(&b)
+		if cm, ok := s.cluster.(ClusterMetrics); ok {
+			cm.WriteMetrics(&b)
+		}
 		s.writeExtraMetrics(&b)
 		writeProcessMetrics(&b)
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -161,17 +161,7 @@ func (s *Server) ConnectionCount() int { return s.reg.len() }
 
 // Post implements Connections for the connections of this server.
 func (s *Server) Post(ctx context.Context, id string, data []byte) error {
-	if len(data) > s.limits.MaxMessageBytes {
-		return ErrPayloadTooLarge
-	}
-	c := s.reg.get(id)
-	if c == nil {
-		if s.remote(id) {
-			return s.cluster.Post(ctx, id, data)
-		}
-		return ErrGone
-	}
-	return c.enqueue(wsproto.TextFrame(data), true)
+	return s.post(ctx, id, data, nil)
 }
 
 // PostFrame sends a frame prepared with wsproto.TextFrame to several
@@ -186,6 +176,15 @@ func (s *Server) Post(ctx context.Context, id string, data []byte) error {
 // When clustered, the ids of other nodes are grouped by node and each node
 // is sent one request carrying the frame's payload once and its ids.
 func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	gone, _ = s.PostFrameResult(ctx, ids, frame)
+	return gone
+}
+
+// PostFrameResult is PostFrame that also returns the ids it could not
+// reach: held by another node that did not answer (NATS down, a timeout),
+// so not known to be gone, and perhaps not delivered. Only a Cluster that
+// implements ClusterBroadcaster tells them.
+func (s *Server) PostFrameResult(ctx context.Context, ids []string, frame []byte) (gone, failed []string) {
 	// Held from before the first claim until the direct writers are
 	// counted: see goroutines and writeDirect.
 	s.wg.Add(1)
@@ -228,9 +227,10 @@ func (s *Server) PostFrame(ctx context.Context, ids []string, frame []byte) (gon
 		s.writeDirect(direct, frame)
 	}
 	if byNode != nil {
-		gone = append(gone, s.postRemote(ctx, byNode, frame)...)
+		g, f := s.postRemote(ctx, byNode, frame)
+		gone, failed = append(gone, g...), f
 	}
-	return gone
+	return gone, failed
 }
 
 // Info implements Connections.

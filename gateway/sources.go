@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -266,30 +267,34 @@ func retryAfter(d time.Duration) string {
 
 // releaseConn runs release once, when the connection is first closed: the
 // hijacked connection of a WebSocket gives its source's place back so.
+// Every connection holds one for its whole life: 32 bytes, one allocation.
 type releaseConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	released atomic.Bool
+	release  func()
 }
 
 func (c *releaseConn) Close() error {
-	c.once.Do(c.release)
+	if c.released.CompareAndSwap(false, true) {
+		c.release()
+	}
 	return c.Conn.Close()
 }
 
-// releaseSyscallConn keeps the socket's syscall.Conn (writeDirect).
+// releaseSyscallConn keeps the socket's syscall.Conn (writeDirect);
+// onClose made sure Conn has one.
 type releaseSyscallConn struct {
-	*releaseConn
-	sc syscall.Conn
+	releaseConn
 }
 
-func (c *releaseSyscallConn) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
+func (c *releaseSyscallConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
 
 // onClose wraps nc so that release runs once when it is closed.
 func onClose(nc net.Conn, release func()) net.Conn {
-	rc := &releaseConn{Conn: nc, release: release}
-	if sc, ok := nc.(syscall.Conn); ok {
-		return &releaseSyscallConn{releaseConn: rc, sc: sc}
+	if _, ok := nc.(syscall.Conn); ok {
+		return &releaseSyscallConn{releaseConn{Conn: nc, release: release}}
 	}
-	return rc
+	return &releaseConn{Conn: nc, release: release}
 }

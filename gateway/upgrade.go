@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -324,11 +323,11 @@ func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string, r
 		return nil, nil, err
 	}
 	nc = onClose(nc, release)
-	c := &conn{srv: s, nc: nc, rd: nc}
+	c := &conn{srv: s, nc: nc}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake.
 		early, _ := brw.Reader.Peek(n)
-		c.rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+		c.early = bytes.NewReader(bytes.Clone(early))
 	}
 	b := make([]byte, 0, 160)
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)

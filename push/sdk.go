@@ -86,8 +86,11 @@ func (s *SDK) Post(ctx context.Context, connectionID string, data []byte) error 
 // or up to Concurrency single posts in flight.
 func (s *SDK) PostMany(ctx context.Context, connectionIDs []string, data []byte) ([]string, error) {
 	if s.endpoint != "" && len(connectionIDs) > 1 && s.batch.Load() != batchUnsupported {
-		gone, err := s.postBatch(ctx, connectionIDs, data)
+		gone, failed, err := s.postBatch(ctx, connectionIDs, data)
 		switch {
+		case err == nil && len(failed) > 0:
+			s.batch.Store(batchSupported)
+			return gone, &DeliveryError{Failed: failed, Err: errBatchFailed}
 		case err == nil:
 			s.batch.Store(batchSupported)
 			return gone, nil
@@ -102,49 +105,55 @@ func (s *SDK) PostMany(ctx context.Context, connectionIDs []string, data []byte)
 
 var errNoBatch = errors.New("push: the endpoint has no batch extension")
 
+// errBatchFailed is why a batch's failed ids were not reached.
+var errBatchFailed = errors.New("push: batch post: connections held by another node of the cluster not reached (the node did not answer, or NATS is down)")
+
 // postBatch sends one gateway.BatchPath request (SigV4-signed when the
-// configuration has credentials).
-func (s *SDK) postBatch(ctx context.Context, ids []string, data []byte) ([]string, error) {
+// configuration has credentials). It returns the ids gone and those the
+// gateway could not reach (failed: held by another node of a cluster that
+// did not answer).
+func (s *SDK) postBatch(ctx context.Context, ids []string, data []byte) (gone, failed []string, err error) {
 	body, err := json.Marshal(map[string]any{"connectionIds": ids, "data": string(data)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint+"/@switchboard/connections", bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if creds := s.cfg.Credentials; creds != nil {
 		if _, anon := creds.(aws.AnonymousCredentials); !anon {
 			c, err := creds.Retrieve(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("push: credentials: %w", err)
+				return nil, nil, fmt.Errorf("push: credentials: %w", err)
 			}
 			sum := sha256.Sum256(body)
 			if err := v4.NewSigner().SignHTTP(ctx, c, req, hex.EncodeToString(sum[:]), "execute-api", s.cfg.Region, time.Now()); err != nil {
-				return nil, fmt.Errorf("push: signing: %w", err)
+				return nil, nil, fmt.Errorf("push: signing: %w", err)
 			}
 		}
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("push: batch post: %w", err)
+		return nil, nil, fmt.Errorf("push: batch post: %w", err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode != http.StatusOK && resp.Header.Get("X-Switchboard") == "":
-		return nil, errNoBatch // AWS (or anything else): no such path
+		return nil, nil, errNoBatch // AWS (or anything else): no such path
 	case resp.StatusCode != http.StatusOK:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("push: batch post: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+		return nil, nil, fmt.Errorf("push: batch post: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
 	}
 	var out struct {
-		Gone []string `json:"gone"`
+		Gone   []string `json:"gone"`
+		Failed []string `json:"failed"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("push: batch answer: %w", err)
+		return nil, nil, fmt.Errorf("push: batch answer: %w", err)
 	}
-	return out.Gone, nil
+	return out.Gone, out.Failed, nil
 }
 
 // postEach posts one by one, up to Concurrency at a time.

@@ -2,6 +2,7 @@ package push_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -108,5 +109,28 @@ func TestPostManyFallsBackWithoutTheExtension(t *testing.T) {
 	readAll(t, clients, "again")
 	if n := requests.Load(); n != 5 {
 		t.Fatalf("%d requests the second time, want 5", n)
+	}
+}
+
+// TestPostManyReportsFailedIDs: a batch answer naming ids the gateway
+// could not reach (held by a node of a cluster that did not answer) is a
+// *DeliveryError naming them, not a success. The gateway's side, with a
+// real NATS going away, is cluster's TestNATSRestartUnderLoad; this stands
+// for that gateway.
+func TestPostManyReportsFailedIDs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Switchboard", "1")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"gone":["AAAAAAAAAAAAAAA="],"failed":["BBBBBBBBBBBBBBB="]}`)
+	}))
+	defer srv.Close()
+	p := push.NewSDK(srv.URL+"/dev", aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}})
+	gone, err := p.PostMany(context.Background(), []string{"AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB=", "CCCCCCCCCCCCCCC="}, []byte("x"))
+	var de *push.DeliveryError
+	if !errors.As(err, &de) || len(de.Failed) != 1 || de.Failed[0] != "BBBBBBBBBBBBBBB=" {
+		t.Fatalf("err %v, want a DeliveryError naming BBBBBBBBBBBBBBB=", err)
+	}
+	if len(gone) != 1 || gone[0] != "AAAAAAAAAAAAAAA=" {
+		t.Fatalf("gone %v", gone)
 	}
 }

@@ -26,7 +26,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strconv"
@@ -86,8 +88,27 @@ type Verifier struct {
 // keyCache holds derived signing keys by secret and scope: deriving one takes
 // four HMACs, and a key serves every request of its day.
 type keyCache struct {
-	mu sync.Mutex
-	m  map[signingKeyID][]byte
+	mu sync.RWMutex
+	m  map[signingKeyID]*cachedKey
+}
+
+// cachedKey is a derived signing key and HMAC-SHA256 states keyed with it,
+// ready for reuse: signing a string to sign then allocates nothing.
+type cachedKey struct {
+	key  []byte
+	macs sync.Pool // of hash.Hash: hmac.New(sha256.New, key)
+}
+
+// sum writes HMAC-SHA256(key, data) to out.
+func (k *cachedKey) sum(data []byte, out *[sha256.Size]byte) {
+	m, ok := k.macs.Get().(hash.Hash)
+	if !ok {
+		m = hmac.New(sha256.New, k.key)
+	}
+	m.Reset()
+	m.Write(data)
+	m.Sum(out[:0])
+	k.macs.Put(m)
 }
 
 // signingKeyID is what a derived signing key depends on (the terminator is
@@ -103,29 +124,36 @@ const maxCachedKeys = 64
 // signingKey returns the SigV4 signing key for secret and scope, derived
 // once and then cached.
 func (v *Verifier) signingKey(secret, date, region, service string) []byte {
+	return v.cachedKey(secret, date, region, service).key
+}
+
+// cachedKey returns the cache entry of the signing key for secret and
+// scope, deriving the key on first use.
+func (v *Verifier) cachedKey(secret, date, region, service string) *cachedKey {
 	c, ok := v.keys.Load().(*keyCache)
 	if !ok {
 		v.keys.CompareAndSwap(nil, &keyCache{})
 		c = v.keys.Load().(*keyCache)
 	}
 	id := signingKeyID{secret, date, region, service}
-	c.mu.Lock()
-	key, ok := c.m[id]
-	c.mu.Unlock()
+	c.mu.RLock()
+	k, ok := c.m[id]
+	c.mu.RUnlock()
 	if ok {
-		return key
+		return k
 	}
-	key = hmacSHA256([]byte("AWS4"+secret), date)
+	key := hmacSHA256([]byte("AWS4"+secret), date)
 	key = hmacSHA256(key, region)
 	key = hmacSHA256(key, service)
 	key = hmacSHA256(key, terminator)
+	k = &cachedKey{key: key}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedKeys {
-		c.m = make(map[signingKeyID][]byte)
+		c.m = make(map[signingKeyID]*cachedKey)
 	}
-	c.m[id] = key
+	c.m[id] = k
 	c.mu.Unlock()
-	return key
+	return k
 }
 
 // MismatchError is returned (wrapping ErrSignatureMismatch) when the computed
@@ -172,7 +200,7 @@ type authInfo struct {
 	scopeRegion   string
 	scopeService  string
 	scopeTerm     string
-	signedHeaders []string
+	signedHeaders string // as signed: lower-case names, sorted, ';'-separated
 	signature     string // lower-case hex, 64 chars
 	presigned     bool
 }
@@ -189,13 +217,17 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 		return "", ErrMissingAuth
 	}
 	// The query is parsed here, not in parseRequestAuth: a map that does not
-	// leave Verify stays off the heap.
-	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	// leave Verify stays off the heap. Most requests have none.
+	var query url.Values
+	var qerr error
+	if r.URL.RawQuery != "" {
+		query, qerr = url.ParseQuery(r.URL.RawQuery)
+	}
 	info, err := parseRequestAuth(r, query, qerr)
 	if err != nil {
 		return "", err
 	}
-	headers := lowerHeaders(r.Header)
+	headers := indexHeaders(r.Header)
 	amzDate, reqTime, err := requestTime(info, query, headers)
 	if err != nil {
 		return "", err
@@ -214,28 +246,60 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrUnknownKey, info.accessKeyID)
 	}
-	bodyHash, err := payloadHash(headers, body)
+	sc := scratches.Get().(*scratch)
+	defer func() {
+		if cap(sc.buf) <= maxPooledScratch {
+			scratches.Put(sc)
+		}
+	}()
+	payloadHeader, err := payloadHash(headers, body, &sc.bodyHash)
 	if err != nil {
 		return "", err
 	}
-	canonicalRequest := buildCanonicalRequest(r, info, query, headers, bodyHash)
+	buf := appendCanonicalRequest(sc.buf[:0], r, info, query, headers, payloadHeader, sc.bodyHash[:])
+	n := len(buf)
+	crHash := sha256.Sum256(buf)
+	buf = append(buf, algorithm+"\n"...)
+	buf = append(buf, amzDate...)
+	buf = append(buf, '\n')
+	buf = append(buf, info.scopeDate...)
+	buf = append(buf, '/')
+	buf = append(buf, info.scopeRegion...)
+	buf = append(buf, '/')
+	buf = append(buf, info.scopeService...)
+	buf = append(buf, '/')
+	buf = append(buf, info.scopeTerm...)
+	buf = append(buf, '\n')
+	buf = hex.AppendEncode(buf, crHash[:])
+	sc.buf = buf
+	canonicalRequest, stringToSign := buf[:n], buf[n:]
 
-	scope := info.scopeDate + "/" + info.scopeRegion + "/" + info.scopeService + "/" + info.scopeTerm
-	crHash := sha256.Sum256([]byte(canonicalRequest))
-	stringToSign := algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
-
-	key := v.signingKey(secret, info.scopeDate, info.scopeRegion, info.scopeService)
-	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
-
-	if !hmac.Equal([]byte(want), []byte(info.signature)) {
+	v.cachedKey(secret, info.scopeDate, info.scopeRegion, info.scopeService).sum(stringToSign, &sc.mac)
+	// The signature was checked to be 64 lower-case hex characters.
+	got := decodeHex32(info.signature)
+	if !hmac.Equal(sc.mac[:], got[:]) {
 		return "", &MismatchError{
 			AccessKeyID:      info.accessKeyID,
-			CanonicalRequest: canonicalRequest,
-			StringToSign:     stringToSign,
+			CanonicalRequest: string(canonicalRequest),
+			StringToSign:     string(stringToSign),
 		}
 	}
 	return info.accessKeyID, nil
 }
+
+// scratch is the memory Verify works in, reused through scratches: the
+// canonical request and the string to sign (buf), the body's hash in hex
+// and the signature computed.
+type scratch struct {
+	buf      []byte
+	bodyHash [2 * sha256.Size]byte
+	mac      [sha256.Size]byte
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
+
+// maxPooledScratch is the largest scratch buffer kept for reuse.
+const maxPooledScratch = 16 << 10
 
 // parseRequestAuth finds the one authentication mechanism of r (the
 // Authorization header or presigned query parameters) and parses it. query
@@ -281,14 +345,14 @@ func parseRequestAuth(r *http.Request, query url.Values, qerr error) (authInfo, 
 // to sign (from X-Amz-Date in the query when presigned, else from the
 // X-Amz-Date or Date header), and checks that SignedHeaders include host and
 // the header the time comes from.
-func requestTime(info authInfo, query url.Values, headers map[string][]string) (amzDate string, reqTime time.Time, err error) {
+func requestTime(info authInfo, query url.Values, headers headerIndex) (amzDate string, reqTime time.Time, err error) {
 	var dateHeader string // lower-case header name that must be signed, "" for presigned
 	if info.presigned {
 		amzDate = query.Get(qDate)
 		if reqTime, err = parseAmzDate(amzDate); err != nil {
 			return "", time.Time{}, malformed("invalid %s query parameter %q", qDate, amzDate)
 		}
-	} else if vals, ok := headers["x-amz-date"]; ok {
+	} else if vals, ok := headers.get("x-amz-date"); ok {
 		if len(vals) != 1 {
 			return "", time.Time{}, malformed("multiple X-Amz-Date headers")
 		}
@@ -297,7 +361,7 @@ func requestTime(info authInfo, query url.Values, headers map[string][]string) (
 			return "", time.Time{}, malformed("invalid X-Amz-Date header %q (want YYYYMMDD'T'HHMMSS'Z')", amzDate)
 		}
 		dateHeader = "x-amz-date"
-	} else if vals, ok := headers["date"]; ok {
+	} else if vals, ok := headers.get("date"); ok {
 		if len(vals) != 1 {
 			return "", time.Time{}, malformed("multiple Date headers")
 		}
@@ -313,10 +377,10 @@ func requestTime(info authInfo, query url.Values, headers map[string][]string) (
 	}
 
 	// Required signed headers.
-	if !contains(info.signedHeaders, "host") {
+	if !signs(info.signedHeaders, "host") {
 		return "", time.Time{}, malformed("SignedHeaders must include host")
 	}
-	if dateHeader != "" && !contains(info.signedHeaders, dateHeader) {
+	if dateHeader != "" && !signs(info.signedHeaders, dateHeader) {
 		return "", time.Time{}, malformed("SignedHeaders must include %s", dateHeader)
 	}
 	return amzDate, reqTime, nil
@@ -380,15 +444,16 @@ func (v *Verifier) checkTime(info authInfo, query url.Values, amzDate string, re
 	return nil
 }
 
-// payloadHash returns the payload hash of the string to sign: the
+// payloadHash finds the payload hash of the string to sign: the
 // X-Amz-Content-Sha256 header when present (it must then equal sha256(body)
-// unless it is UNSIGNED-PAYLOAD), else sha256(body).
-func payloadHash(headers map[string][]string, body []byte) (string, error) {
-	sum := sha256.Sum256(body)
-	bodyHash := hex.EncodeToString(sum[:])
-	vals, ok := headers["x-amz-content-sha256"]
+// unless it is UNSIGNED-PAYLOAD), returned as header, else sha256(body) in
+// hex, which it always writes to sum.
+func payloadHash(headers headerIndex, body []byte, sum *[2 * sha256.Size]byte) (header string, err error) {
+	raw := sha256.Sum256(body)
+	hex.Encode(sum[:], raw[:])
+	vals, ok := headers.get("x-amz-content-sha256")
 	if !ok {
-		return bodyHash, nil
+		return "", nil
 	}
 	if len(vals) != 1 {
 		return "", malformed("multiple X-Amz-Content-Sha256 headers")
@@ -397,8 +462,8 @@ func payloadHash(headers map[string][]string, body []byte) (string, error) {
 	switch {
 	case ph == unsignedPayload:
 	case isLowerHex(ph, 64):
-		if !hmac.Equal([]byte(ph), []byte(bodyHash)) {
-			return "", fmt.Errorf("%w: X-Amz-Content-Sha256 %s does not match the SHA-256 of the body (%s)", ErrSignatureMismatch, ph, bodyHash)
+		if !equalConstantTime(ph, sum[:]) {
+			return "", fmt.Errorf("%w: X-Amz-Content-Sha256 %s does not match the SHA-256 of the body (%s)", ErrSignatureMismatch, ph, sum[:])
 		}
 	default:
 		return "", malformed("unsupported X-Amz-Content-Sha256 value %q", ph)
@@ -406,9 +471,36 @@ func payloadHash(headers map[string][]string, body []byte) (string, error) {
 	return ph, nil
 }
 
-// buildCanonicalRequest returns the canonical request of r (see the package
-// documentation), without the presigned X-Amz-Signature parameter.
-func buildCanonicalRequest(r *http.Request, info authInfo, query url.Values, headers map[string][]string, payloadHash string) string {
+// equalConstantTime reports whether s and b hold the same bytes, in time
+// that depends on their lengths only.
+func equalConstantTime(s string, b []byte) bool {
+	if len(s) != len(b) {
+		return false
+	}
+	var d byte
+	for i := 0; i < len(b); i++ {
+		d |= s[i] ^ b[i]
+	}
+	return d == 0
+}
+
+// decodeHex32 decodes 64 lower-case hex characters (checked by the caller).
+func decodeHex32(s string) (out [sha256.Size]byte) {
+	val := func(c byte) byte {
+		if c >= 'a' {
+			return c - 'a' + 10
+		}
+		return c - '0'
+	}
+	for i := range out {
+		out[i] = val(s[2*i])<<4 | val(s[2*i+1])
+	}
+	return out
+}
+
+// appendCanonicalRequest appends the canonical request of r to dst. The
+// payload hash is payloadHeader if not empty, else sum.
+func appendCanonicalRequest(dst []byte, r *http.Request, info authInfo, query url.Values, headers headerIndex, payloadHeader string, sum []byte) []byte {
 	canonQuery := query
 	if info.presigned {
 		canonQuery = make(url.Values, len(query))
@@ -423,38 +515,41 @@ func buildCanonicalRequest(r *http.Request, info authInfo, query url.Values, hea
 		host = r.URL.Host
 	}
 
-	var cr strings.Builder
-	cr.WriteString(r.Method)
-	cr.WriteByte('\n')
-	cr.WriteString(escapePath(uriPath(r.URL)))
-	cr.WriteByte('\n')
-	cr.WriteString(encodeQuery(canonQuery))
-	cr.WriteByte('\n')
-	for _, name := range info.signedHeaders {
-		cr.WriteString(name)
-		cr.WriteByte(':')
+	dst = append(dst, r.Method...)
+	dst = append(dst, '\n')
+	dst = appendEscapedPath(dst, uriPath(r.URL))
+	dst = append(dst, '\n')
+	dst = appendQuery(dst, canonQuery)
+	dst = append(dst, '\n')
+	for rest := info.signedHeaders; rest != ""; {
+		var name string
+		name, rest, _ = strings.Cut(rest, ";")
+		dst = append(dst, name...)
+		dst = append(dst, ':')
 		switch name {
 		case "host":
-			cr.WriteString(stripExcessSpaces(host))
+			dst = append(dst, stripExcessSpaces(host)...)
 		default:
-			vals := headers[name]
+			vals, _ := headers.get(name)
 			if len(vals) == 0 && name == "content-length" && r.ContentLength > 0 {
-				vals = []string{strconv.FormatInt(r.ContentLength, 10)}
+				dst = strconv.AppendInt(dst, r.ContentLength, 10)
 			}
 			for i, val := range vals {
 				if i > 0 {
-					cr.WriteByte(',')
+					dst = append(dst, ',')
 				}
-				cr.WriteString(strings.TrimSpace(stripExcessSpaces(val)))
+				dst = append(dst, strings.TrimSpace(stripExcessSpaces(val))...)
 			}
 		}
-		cr.WriteByte('\n')
+		dst = append(dst, '\n')
 	}
-	cr.WriteByte('\n')
-	cr.WriteString(strings.Join(info.signedHeaders, ";"))
-	cr.WriteByte('\n')
-	cr.WriteString(payloadHash)
-	return cr.String()
+	dst = append(dst, '\n')
+	dst = append(dst, info.signedHeaders...)
+	dst = append(dst, '\n')
+	if payloadHeader != "" {
+		return append(dst, payloadHeader...)
+	}
+	return append(dst, sum...)
 }
 
 // parseAuthorization parses
@@ -474,7 +569,9 @@ func parseAuthorization(h string) (authInfo, error) {
 	}
 	var cred, signed, sig string
 	var haveCred, haveSigned, haveSig bool
-	for _, part := range strings.Split(rest, ",") {
+	for more := true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, ",")
 		part = strings.TrimSpace(part)
 		k, val, ok := strings.Cut(part, "=")
 		if !ok {
@@ -550,13 +647,19 @@ func parsePresigned(q url.Values) (authInfo, error) {
 
 func fillInfo(cred, signed, sig string, presigned bool) (authInfo, error) {
 	info := authInfo{presigned: presigned}
-	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
-		return info, malformed("Credential %q must be of the form <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request", truncate(cred))
+	// The last four '/'-separated parts are the scope; the access key id
+	// is what comes before them, '/'s included.
+	var scope [4]string
+	rest := cred
+	for i := 3; i >= 0; i-- {
+		j := strings.LastIndexByte(rest, '/')
+		if j < 0 {
+			return info, malformed("Credential %q must be of the form <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request", truncate(cred))
+		}
+		scope[i], rest = rest[j+1:], rest[:j]
 	}
-	n := len(parts)
-	info.accessKeyID = strings.Join(parts[:n-4], "/")
-	info.scopeDate, info.scopeRegion, info.scopeService, info.scopeTerm = parts[n-4], parts[n-3], parts[n-2], parts[n-1]
+	info.accessKeyID = rest
+	info.scopeDate, info.scopeRegion, info.scopeService, info.scopeTerm = scope[0], scope[1], scope[2], scope[3]
 	if info.accessKeyID == "" {
 		return info, malformed("empty access key id in Credential")
 	}
@@ -567,15 +670,21 @@ func fillInfo(cred, signed, sig string, presigned bool) (authInfo, error) {
 	if signed == "" {
 		return info, malformed("empty SignedHeaders")
 	}
-	info.signedHeaders = strings.Split(signed, ";")
-	for i, name := range info.signedHeaders {
+	prev := ""
+	for i, rest := 0, signed; ; i++ {
+		name, after, more := strings.Cut(rest, ";")
 		if !isHeaderName(name) {
 			return info, malformed("invalid header name %q in SignedHeaders (must be non-empty lower-case tokens separated by ';')", truncate(name))
 		}
-		if i > 0 && info.signedHeaders[i-1] >= name {
+		if i > 0 && prev >= name {
 			return info, malformed("SignedHeaders must be sorted and free of duplicates")
 		}
+		if !more {
+			break
+		}
+		prev, rest = name, after
 	}
+	info.signedHeaders = signed
 
 	if !isLowerHex(sig, 64) {
 		return info, malformed("Signature must be 64 lower-case hex characters")
@@ -589,6 +698,49 @@ func parseAmzDate(s string) (time.Time, error) {
 		return time.Time{}, errors.New("bad length")
 	}
 	return time.Parse(amzDateFormat, s)
+}
+
+// headerIndex finds request headers by lower-case name. Header names as
+// net/http's server reads them are canonical (X-Amz-Date), and then a name
+// is looked up in the request's own map without copying it; a map with
+// other spellings (made by hand) is indexed by lower-case name first, its
+// spellings of one name merged.
+type headerIndex struct {
+	h     http.Header
+	lower map[string][]string
+}
+
+func indexHeaders(h http.Header) headerIndex {
+	for k := range h {
+		if textproto.CanonicalMIMEHeaderKey(k) != k {
+			return headerIndex{lower: lowerHeaders(h)}
+		}
+	}
+	return headerIndex{h: h}
+}
+
+// get returns the values of the header named name (lower-case).
+func (x headerIndex) get(name string) ([]string, bool) {
+	if x.lower != nil {
+		vs, ok := x.lower[name]
+		return vs, ok
+	}
+	var buf [64]byte
+	key := buf[:0]
+	if len(name) > len(buf) {
+		key = make([]byte, 0, len(name))
+	}
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		key = append(key, c)
+		upper = c == '-'
+	}
+	vs, ok := x.h[string(key)]
+	return vs, ok
 }
 
 // lowerHeaders indexes h by lower-case name.
@@ -625,25 +777,34 @@ func uriPath(u *url.URL) string {
 // escapePath mirrors smithy-go httpbinding.EscapePath(path, false): every byte
 // other than A-Z a-z 0-9 - . _ ~ and '/' is percent-encoded (upper-case hex).
 func escapePath(p string) string {
+	return string(appendEscapedPath(make([]byte, 0, len(p)+16), p))
+}
+
+// appendEscapedPath appends escapePath(p) to dst.
+func appendEscapedPath(dst []byte, p string) []byte {
 	const hexUpper = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(p) + 16)
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if isUnreserved(c) || c == '/' {
-			b.WriteByte(c)
+			dst = append(dst, c)
 		} else {
-			b.WriteByte('%')
-			b.WriteByte(hexUpper[c>>4])
-			b.WriteByte(hexUpper[c&15])
+			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // encodeQuery mirrors aws-sdk-go-v2 internal/v4.EncodeQuery: names and values
 // are encoded (space as %20), then pairs sorted by encoded name, then value.
 func encodeQuery(q url.Values) string {
+	return string(appendQuery(nil, q))
+}
+
+// appendQuery appends encodeQuery(q) to dst.
+func appendQuery(dst []byte, q url.Values) []byte {
+	if len(q) == 0 {
+		return dst
+	}
 	type pair struct{ k, v string }
 	pairs := make([]pair, 0, len(q))
 	for k, vs := range q {
@@ -658,16 +819,15 @@ func encodeQuery(q url.Values) string {
 		}
 		return pairs[i].v < pairs[j].v
 	})
-	var b strings.Builder
 	for i, p := range pairs {
 		if i > 0 {
-			b.WriteByte('&')
+			dst = append(dst, '&')
 		}
-		b.WriteString(p.k)
-		b.WriteByte('=')
-		b.WriteString(p.v)
+		dst = append(dst, p.k...)
+		dst = append(dst, '=')
+		dst = append(dst, p.v...)
 	}
-	return b.String()
+	return dst
 }
 
 func encodeQueryComponent(s string) string {
@@ -740,9 +900,12 @@ func isHeaderName(s string) bool {
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
+// signs reports whether the SignedHeaders list signed names name.
+func signs(signed, name string) bool {
+	for rest := signed; rest != ""; {
+		var n string
+		n, rest, _ = strings.Cut(rest, ";")
+		if n == name {
 			return true
 		}
 	}

@@ -103,8 +103,9 @@ type badEnv struct {
 	probes    atomic.Int64
 }
 
-// newBadEnv starts the stack and sets the scene.
-func newBadEnv(t *testing.T) *badEnv {
+// newBadEnv starts the stack and sets the scene: on the embedded store,
+// or on the one open returns (given the test's clock).
+func newBadEnv(t *testing.T, open func(now func() time.Time) store.Store) *badEnv {
 	t.Helper()
 	e := &badEnv{clock: chattest.NewClock()}
 	var err error
@@ -118,7 +119,12 @@ func newBadEnv(t *testing.T) *badEnv {
 	t.Cleanup(jwks.Close)
 	e.cleanup = t.Cleanup
 
+	var backing store.Store
+	if open != nil {
+		backing = open(e.clock.Now)
+	}
 	st, err := devstack.New(devstack.Options{
+		Store:         backing,
 		DataDir:       t.TempDir(),
 		SweepInterval: time.Hour,
 		Auth:          auth.Config{JWKSURL: jwks.URL, Issuer: badIssuer, Audience: badAudience},

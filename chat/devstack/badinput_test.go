@@ -20,7 +20,10 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/auth"
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/chat/protocol"
+	"github.com/switchboard-ws/switchboard/chat/store"
+	"github.com/switchboard-ws/switchboard/chat/store/postgres"
 	"github.com/switchboard-ws/switchboard/internal/chattest"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
@@ -42,7 +45,25 @@ type badCase struct {
 // received nothing else.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	e := newBadEnv(t)
+	runBadInput(t, newBadEnv(t, nil))
+}
+
+// TestBadInputOnPostgres: the same corpus on the PostgreSQL store, whose
+// columns refuse what SQLite stores (a NUL in a text id): such input must
+// still be told apart from a failure of the server.
+func TestBadInputOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := testutil.Postgres(t)
+	runBadInput(t, newBadEnv(t, func(now func() time.Time) store.Store {
+		st, err := postgres.Open(t.Context(), url, postgres.Options{Now: now, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}))
+}
+
+func runBadInput(t *testing.T, e *badEnv) {
 	cases := badInputCases(e)
 	if len(cases) < 60 {
 		t.Fatalf("only %d cases", len(cases))
@@ -326,6 +347,18 @@ func actionCases(e *badEnv) []badCase {
 		actionCase("room unknown", "joinRoom", room("no-such-room"), notFound),
 		actionCase("room of another tenant", "joinRoom", room(evil), notFound),
 		actionCase("private room of another user", "joinRoom", room(e.private.RoomID), protocol.CodeForbidden),
+
+		// A NUL in an id: SQLite stores it, PostgreSQL's text refuses it;
+		// either way no such room or message exists.
+		actionCase("roomId with a NUL", "joinRoom", `{"roomId":"lob\u0000by"}`, notFound),
+		actionCase("roomId with a NUL", "leaveRoom", `{"roomId":"lob\u0000by"}`, notIn),
+		actionCase("roomId with a NUL", "sendMessage", `{"roomId":"lob\u0000by","content":"x"}`, notIn),
+		actionCase("replyToMessageId with a NUL", "sendMessage", `{"roomId":`+q(lobby)+`,"content":"x","replyToMessageId":"m\u0000"}`, noMsg),
+		actionCase("messageId with a NUL", "editMessage", `{"messageId":"m\u0000","content":"x"}`, noMsg),
+		actionCase("messageId with a NUL", "deleteMessage", `{"messageId":"m\u0000"}`, noMsg),
+		actionCase("roomId with a NUL", "getRoomHistory", `{"roomId":"lob\u0000by"}`, notFound),
+		actionCase("roomId with a NUL", "getOnlineUsers", `{"roomId":"lob\u0000by"}`, notFound),
+		actionCase("roomId with a NUL", "typingStart", `{"roomId":"lob\u0000by"}`, notIn),
 
 		actionCase("room not joined", "leaveRoom", room(e.unjoined.RoomID), notIn),
 		actionCase("room of another tenant", "leaveRoom", room(evil), notIn),

@@ -24,6 +24,8 @@ type stackOptions struct {
 	// in-process fan-out queue (queue.Local, as SQS on AWS), one
 	// connection per batch.
 	fanout bool
+	// announceMax is chat.Config.AnnounceMaxMembers (0: the default).
+	announceMax int
 }
 
 // startStack serves a dev stack on a loopback port, on a settable clock.
@@ -42,6 +44,7 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 	if o.fanout {
 		chatCfg = chat.Config{FanoutThreshold: 1, FanoutBatchSize: 1}
 	}
+	chatCfg.AnnounceMaxMembers = o.announceMax
 	st, err := devstack.New(devstack.Options{
 		FanoutQueue:      queue.LocalOptions{Logger: testutil.DiscardLogger()},
 		Chat:             chatCfg,

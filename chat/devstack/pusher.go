@@ -33,7 +33,13 @@ func (p gatewayPusher) PostMany(ctx context.Context, ids []string, data []byte) 
 	if len(data) > p.maxBytes {
 		return nil, fmt.Errorf("broadcast of %d bytes: %w", len(data), gateway.ErrPayloadTooLarge)
 	}
-	return p.gw.PostFrame(ctx, ids, wsproto.TextFrame(data)), nil
+	gone, failed := p.gw.PostFrameResult(ctx, ids, wsproto.TextFrame(data))
+	if len(failed) > 0 {
+		// Held by another node that did not answer: the fan-out queue
+		// sends these again.
+		return gone, &push.DeliveryError{Failed: failed, Err: errors.New("another node of the cluster not reached")}
+	}
+	return gone, nil
 }
 
 // lazyPusher breaks the construction cycle between the handlers (which push

@@ -60,37 +60,26 @@ func countConnections(imgs []store.Image) int {
 }
 
 // cleanupImages passes deleted items to cleanup as the REMOVE records
-// DynamoDB Streams carries for TTL deletions. Of the memberships of one
-// user in one room, only the first goes: the others were deleted with it,
-// so each would announce the same user_left again. withRooms says the
-// connections' memberships were all deleted with them (ReapNode): then of
-// the connections of one user only the first goes too, for the same
-// reason (offline). Without it (the TTL sweep), each connection goes:
-// the cleanup handler removes its memberships not yet expired.
+// DynamoDB Streams carries for TTL deletions. Every membership goes: the
+// cleanup handler releases each one's hold of its room, and announces
+// user_left only for the user's last (store.Join), however many of them
+// one batch deletes. withRooms says the connections' memberships were all
+// deleted with them (ReapNode): then of the connections of one user only
+// the first goes, since each would announce the same offline. Without it
+// (the TTL sweep), each connection goes: the cleanup handler removes its
+// memberships not yet expired.
 func cleanupImages(ctx context.Context, imgs []store.Image, now time.Time, region string, cleanup func(context.Context, events.DynamoDBEvent) error, withRooms bool) error {
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(imgs))}
-	seen := map[[3]string]bool{}
+	seen := map[[2]string]bool{}
 	for i, img := range imgs {
-		var k [3]string
-		switch img.Type() {
-		case store.TypeMembership:
-			m, err := img.Membership()
-			if err != nil {
-				break
+		if img.Type() == store.TypeConnection && withRooms {
+			if c, err := img.Connection(); err == nil {
+				k := [2]string{c.TenantID, c.UserID}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
 			}
-			k = [3]string{m.TenantID, m.RoomID, m.UserID}
-		case store.TypeConnection:
-			c, err := img.Connection()
-			if err != nil || !withRooms {
-				break
-			}
-			k = [3]string{c.TenantID, "\x00connection", c.UserID}
-		}
-		if k != [3]string{} {
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
 		}
 		ev.Records = append(ev.Records, removeRecord(img, now, region, i))
 	}

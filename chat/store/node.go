@@ -35,3 +35,16 @@ func NodeImages(conns []Connection, memberships []Membership) []Image {
 	}
 	return imgs
 }
+
+// NodeLister is implemented by shared stores that can tell which nodes
+// their connections belong to, cheaply: a node that joins a cluster asks
+// once, so that the connections of nodes that died before it ever heard
+// them (the whole cluster restarted, say) are judged and removed like
+// those of a node that dies later, instead of waiting for the connection
+// TTL (docs/cluster.md).
+type NodeLister interface {
+	// NodePrefixes returns up to limit distinct node prefixes (the first
+	// 4 characters of the connection ids) of the stored connections, in
+	// byte order (limit <= 0: DefaultPageLimit).
+	NodePrefixes(ctx context.Context, limit int) ([]string, error)
+}

@@ -65,6 +65,29 @@ type Membership struct {
 	Username     string
 	JoinedAt     time.Time
 	ExpiresAt    time.Time // the connection's expiry
+	// Last is set in the memberships DeleteConnection returns: this was
+	// the last membership its user held in the room (see Join).
+	Last bool
+}
+
+// Join is what JoinRoom did. A membership is held in its room from the
+// JoinRoom that adds it until LeaveRoom or DeleteConnection removes it or,
+// once the sweeper or DynamoDB's TTL deleted it on expiry, until
+// ReleaseMembership. Of a user's memberships in a room, exactly one JoinRoom
+// reports First (the one that finds none held) and exactly one removal
+// reports Last (the one that leaves none held), however many connections
+// join and leave at once, on however many nodes: user_joined and user_left
+// are announced on them. Each is answered from the user's memberships in
+// the room alone: its cost does not grow with the room.
+type Join struct {
+	Joined bool // the membership was added (false: a live one was there)
+	First  bool // no other membership of the user was held in the room
+}
+
+// Leave is what LeaveRoom did.
+type Leave struct {
+	Left bool // a live membership was removed (false: none, or an expired one)
+	Last bool // it was the user's last membership held in the room (see Join)
 }
 
 // Message types.
@@ -124,8 +147,9 @@ type Store interface {
 	// GetConnection returns a live connection; ErrNotFound if absent or expired.
 	GetConnection(ctx context.Context, connectionID string) (Connection, error)
 	// DeleteConnection removes a connection and its memberships and returns
-	// them; ErrNotFound if it was not there (an expired one is still
-	// returned: it had not been deleted yet).
+	// them, each with Last set if it was its user's last held in its room;
+	// ErrNotFound if it was not there (an expired one is still returned: it
+	// had not been deleted yet).
 	DeleteConnection(ctx context.Context, connectionID string) (Connection, []Membership, error)
 	// TouchConnection moves the expiry of a live connection and of its
 	// memberships to expiresAt; ErrNotFound if absent or expired.
@@ -155,10 +179,23 @@ type Store interface {
 	ListRooms(ctx context.Context, tenantID, userID string, filter RoomFilter, page Page) (rooms []Room, nextCursor string, err error)
 
 	// JoinRoom adds a membership; joining twice is not an error, and
-	// reports joined=false.
-	JoinRoom(ctx context.Context, m Membership) (joined bool, err error)
-	// LeaveRoom removes a membership and reports whether it existed.
-	LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (left bool, err error)
+	// reports Joined=false. First says whether the user held no other
+	// membership in the room (see Join).
+	JoinRoom(ctx context.Context, m Membership) (Join, error)
+	// LeaveRoom removes a membership and reports whether it existed and
+	// was live, and whether it was the user's last held in the room (an
+	// expired one removed may be: see Join).
+	LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (Leave, error)
+	// ReleaseMembership ends the hold of a membership deleted on expiry
+	// (by DeleteExpired, or DynamoDB's TTL) and reports whether it was the
+	// user's last in the room. It is idempotent: a second call for the same
+	// membership, or one for a membership never held, reports false.
+	ReleaseMembership(ctx context.Context, m Membership) (last bool, err error)
+	// CountRoomMembers counts a room's live memberships up to max: it
+	// returns min(n, max), having read at most max live memberships (and
+	// those expired but not yet deleted that it meets on the way). max <=
+	// 0 returns 0.
+	CountRoomMembers(ctx context.Context, tenantID, roomID string, max int) (int, error)
 	// RoomMembers lists the live memberships of a room. The slice may be
 	// shared with other callers (the embedded store hands out its own copy
 	// of a large room rather than copying it per broadcast): callers must

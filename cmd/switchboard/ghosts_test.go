@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -91,4 +92,78 @@ func startDevProcess(t *testing.T, bin, data string) (string, *exec.Cmd, *testut
 	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
 	url, logs := runDev(t, cmd, data)
 	return url, cmd, logs
+}
+
+// TestNoGhostsAfterClusterRestart: a clustered node on PostgreSQL is
+// killed and the cluster starts again with a new node (the whole cluster
+// restarted: no live node ever heard the dead one beat). The new node
+// finds the dead node's prefix in the store's connection ids, judges it
+// like a node that died while it watched, and removes its connections:
+// the user of the killed node leaves the online list within seconds, not
+// after the connection TTL (10 minutes).
+func TestNoGhostsAfterClusterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	pgURL := testutil.Postgres(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	start := func() (string, *exec.Cmd, *testutil.Buffer) {
+		t.Helper()
+		for attempt := 1; ; attempt++ {
+			cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data, "--store", "postgres", "--cluster-listen", freeRoute(t))
+			url, logs, err := launchDev(cmd, data, "SWITCHBOARD_POSTGRES_URL="+pgURL, "SWITCHBOARD_CLUSTER_SECRET=restart-secret")
+			if err == nil {
+				t.Cleanup(func() {
+					cmd.Process.Kill()
+					cmd.Wait()
+					if t.Failed() {
+						t.Logf("node:\n%s", logs.String())
+					}
+				})
+				return url, cmd, logs
+			}
+			if attempt == 3 {
+				t.Fatal(err)
+			}
+		}
+	}
+	token := func(user string) string {
+		t.Helper()
+		out, err := exec.Command(bin, "token", "--data", data, "--user", user, "--name", user, "--tenant", "acme").Output()
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	url, first, _ := start()
+	a := dialDev(t, url, token("alice"))
+	var room struct {
+		RoomID string `json:"roomId"`
+	}
+	request(t, a, "createRoom", map[string]any{"name": "Lobby"}, &room)
+	request(t, a, "joinRoom", map[string]any{"roomId": room.RoomID}, nil)
+	if err := first.Process.Kill(); err != nil { // SIGKILL: nothing runs
+		t.Fatal(err)
+	}
+	first.Wait()
+	a.Close()
+
+	url, _, logs := start()
+	b := dialDev(t, url, token("bob"))
+	request(t, b, "joinRoom", map[string]any{"roomId": room.RoomID}, nil)
+	testutil.Eventually(t, 60*time.Second, func() bool {
+		return slices.Equal(onlineUsers(t, b, &room.RoomID), []string{"bob"})
+	}, "alice, whose node was killed before the cluster restarted, leaves the room")
+	if names := onlineUsers(t, b, nil); !slices.Equal(names, []string{"bob"}) {
+		t.Errorf("online in the tenant: %v, want [bob]", names)
+	}
+	if !strings.Contains(logs.String(), "suspected from the store") {
+		t.Errorf("no log line about the suspected node:\n%s", logs.String())
+	}
 }

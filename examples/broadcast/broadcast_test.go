@@ -19,7 +19,7 @@ import (
 
 // build compiles packages of this module into dir, with one go build (it
 // links them in parallel), and returns the binaries' paths in order.
-func build(t *testing.T, dir string, pkgs ...string) []string {
+func build(t testing.TB, dir string, pkgs ...string) []string {
 	t.Helper()
 	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
 	cmd.Dir = "../.."
@@ -34,7 +34,7 @@ func build(t *testing.T, dir string, pkgs ...string) []string {
 }
 
 // startProcess starts cmd and returns the first stdout line matching re.
-func startProcess(t *testing.T, cmd *exec.Cmd, re *regexp.Regexp) (*exec.Cmd, string) {
+func startProcess(t testing.TB, cmd *exec.Cmd, re *regexp.Regexp) (*exec.Cmd, string) {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,12 +40,16 @@ func waitForStop(stdin io.Reader) {
 }
 
 // profileOnSignal writes a CPU profile to path of the time between SIGUSR1
-// and SIGUSR2 (the bench signals the measured phase only); the returned
+// and SIGUSR2 (the bench signals the measured phase only), and at SIGUSR2
+// the in-use heap to PATH-heap.pprof (PATH without .pprof); the returned
 // function stops a profile still running.
 func profileOnSignal(path string) func() {
 	if path == "" {
 		return func() {}
 	}
+	// A fine heap sample (one per 4 KB instead of 512 KB), so that the
+	// heap profile written at SIGUSR2 attributes the bytes per connection.
+	runtime.MemProfileRate = 4096
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
 	var (
@@ -63,6 +69,7 @@ func profileOnSignal(path string) func() {
 		for s := range sig {
 			if s == syscall.SIGUSR2 {
 				stop()
+				writeHeapProfile(strings.TrimSuffix(path, ".pprof") + "-heap.pprof")
 				continue
 			}
 			mu.Lock()
@@ -82,6 +89,19 @@ func profileOnSignal(path string) func() {
 		signal.Stop(sig)
 		stop()
 	}
+}
+
+// writeHeapProfile writes the in-use heap, after a GC, to path: what the
+// server holds at the end of the measured phase (the connections, for
+// connect and idle; the room's members, for fanout).
+func writeHeapProfile(path string) {
+	runtime.GC()
+	out, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	pprof.Lookup("heap").WriteTo(out, 0)
 }
 
 // baselineMain is the hidden `bench __baseline`: the baseline server.

@@ -23,6 +23,33 @@ const (
 
 var scenarios = []string{Fanout, Connect, Roundtrip, Idle}
 
+// How the receivers of fanout and roundtrip enter the room (--fill).
+const (
+	// FillJoin: each receiver sends joinRoom, as a client does.
+	FillJoin = "join"
+	// FillStore: the receivers only connect; the bench writes their
+	// memberships into the nodes' shared store itself. Today a join reads
+	// the room's members (O(N) on PostgreSQL and DynamoDB), so filling a
+	// room of tens of thousands by joins takes very long; the broadcast
+	// measured afterwards is the same.
+	FillStore = "store"
+)
+
+// Stores of spawned nodes (switchboard dev --store).
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+	StoreDynamoDB = "dynamodb"
+)
+
+// DefaultConnsPerUser is how many receivers of fanout and roundtrip share
+// a user by default past 10,000 receivers (100 users below): the chat
+// allows a user 200 connections (chat.DefaultMaxConnectionsPerUser).
+const DefaultConnsPerUser = 100
+
+// envPostgresURL is the default of --postgres-url, as for switchboard dev.
+const envPostgresURL = "SWITCHBOARD_POSTGRES_URL"
+
 // Config is one bench run.
 type Config struct {
 	Scenario string
@@ -52,6 +79,16 @@ type Config struct {
 	ConnectRate float64 // of a spawned server; negative: no limit
 	Repeat      int
 
+	// Several nodes (docs/cluster.md).
+	Nodes            int      // spawned switchboard dev nodes in one cluster (1: no cluster)
+	URLs             []string // --url with several comma-separated nodes of a running cluster
+	Store            string   // the spawned nodes' store: sqlite, postgres or dynamodb
+	PostgresURL      string   // with Store postgres
+	DynamoDBEndpoint string   // with Store dynamodb
+	Table            string   // with Store dynamodb
+	Fill             string   // fanout, roundtrip: how the receivers enter the room (FillJoin, FillStore)
+	BesideOneNode    bool     // fanout with several nodes: alternate with a room of as many receivers on node 1
+
 	JSON       bool
 	Report     string
 	Label      string
@@ -80,6 +117,12 @@ func (c *Config) label() string {
 
 // targets are the targets of the run, in order.
 func (c *Config) targets() []string {
+	if c.Compare && c.clustered() {
+		return []string{TargetCluster, TargetSwitchboard}
+	}
+	if c.clustered() {
+		return []string{TargetCluster}
+	}
 	if c.Compare {
 		return []string{TargetSwitchboard, TargetBaseline}
 	}
@@ -115,8 +158,18 @@ Scenarios:
 Targets:
   --spawn (the default)  start switchboard dev as a child process on a free port
   --url URL --data DIR   a running switchboard dev (tokens minted with DIR/dev-secret)
+  --url URL1,URL2,URL3 --data DIR
+                         the nodes of a running cluster sharing DIR's dev secret;
+                         the clients are spread over them round robin
+  --nodes N --store postgres --postgres-url URL (or --store dynamodb
+             --dynamodb-endpoint URL)
+                         spawn N switchboard dev nodes in one cluster (embedded
+                         NATS on loopback routes) on that shared store; the
+                         clients are spread over them round robin
   --target baseline      the baseline server (a child process)
-  --compare              switchboard, then the baseline, in the same run: ratios
+  --compare              switchboard, then the baseline, in the same run: ratios;
+                         with --nodes N: the N-node cluster, then one node on the
+                         same store, alternating: ratios cluster / one node
 
 Flags:
 `
@@ -144,7 +197,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.Float64Var(&c.Rate, "rate", -1, "messages per second; 0: as fast as --inflight allows (fanout default 0, roundtrip 500)")
 	fs.DurationVar(&c.Duration, "duration", 0, "roundtrip: how long to send (default 10s); idle: how long to hold (default 30s)")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "handshakes (and joins) in flight at once")
-	fs.IntVar(&c.Users, "users", 0, "distinct users the connections belong to (default: fanout/roundtrip min(receivers, 100); connect/idle one per connection)")
+	fs.IntVar(&c.Users, "users", 0, "distinct users the connections belong to (default: fanout/roundtrip 100, or one per 100 receivers past 10,000; connect/idle one per connection)")
 	fs.IntVar(&c.Tenants, "tenants", 0, "connect/idle: tenants the users are spread over (default: one per connection, so that no presence broadcast reaches anyone)")
 	fs.IntVar(&c.Size, "size", 0, "bytes of padding added to each message's content (the content limit is 4 KB)")
 	fs.IntVar(&c.Inflight, "inflight", 0, "sends awaiting their reply at most (0: 16 with --rate 0, else unbounded)")
@@ -160,6 +213,13 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.Label, "label", "", "file name prefix in --report and --profile (default: the scenario)")
 	fs.StringVar(&c.Profile, "profile", "", "write CPU profiles of the spawned servers, over the measured phase only, into this directory (LABEL-devserver.pprof, LABEL-baseline.pprof)")
 	fs.BoolVar(&c.NoProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.IntVar(&c.Nodes, "nodes", 1, "spawn this many switchboard dev nodes joined in one cluster (embedded NATS); more than 1 needs --store postgres or dynamodb")
+	fs.StringVar(&c.Store, "store", StoreSQLite, "the store of the spawned nodes: sqlite, postgres (--postgres-url) or dynamodb (--dynamodb-endpoint)")
+	fs.StringVar(&c.PostgresURL, "postgres-url", os.Getenv(envPostgresURL), "with --store postgres: the database the nodes share (default $"+envPostgresURL+")")
+	fs.StringVar(&c.DynamoDBEndpoint, "dynamodb-endpoint", "", "with --store dynamodb: the endpoint, e.g. DynamoDB Local at http://127.0.0.1:8000")
+	fs.StringVar(&c.Table, "table", "switchboard", "with --store dynamodb: the table (created if missing)")
+	fs.BoolVar(&c.BesideOneNode, "beside-one-node", false, "fanout with --nodes N (or several --url): a second room of --conns receivers all on node 1, and the messages alternate between the two rooms in one run: the spread room beside the one-node room, with their ratio")
+	fs.StringVar(&c.Fill, "fill", FillJoin, "fanout, roundtrip: how the receivers enter the room: join (each sends joinRoom) or store (they only connect, and the bench writes their memberships into the shared store: fast for rooms of tens of thousands)")
 
 	// The scenario may come first or after the flags.
 	rest := args
@@ -214,6 +274,9 @@ func (c *Config) finish(stderr io.Writer) error {
 	if c.URL != "" && !strings.HasPrefix(c.URL, "ws://") && !strings.HasPrefix(c.URL, "wss://") {
 		return bad("--url %q: want ws://HOST:PORT/STAGE", c.URL)
 	}
+	if err := c.finishNodes(stderr); err != nil {
+		return err
+	}
 	if c.URL != "" && c.Target == TargetSwitchboard && c.Data == "" && len(c.Targets) == 0 {
 		return bad("--url needs --data DIR: the data directory of that switchboard dev, whose dev-secret signs the tokens")
 	}
@@ -225,6 +288,9 @@ func (c *Config) finish(stderr io.Writer) error {
 	}
 	if c.Compare && c.Target == TargetBaseline {
 		return bad("--compare runs switchboard and the baseline; leave out --target baseline")
+	}
+	if c.Compare && c.URL != "" && len(c.URLs) > 1 {
+		return bad("--compare with several --url nodes: spawn them with --nodes to compare with one node")
 	}
 	if c.Compare && c.URL != "" && c.set["target"] {
 		return bad("--compare with --url: --url is the switchboard target; the baseline is spawned")
@@ -313,7 +379,13 @@ func (c *Config) finish(stderr io.Writer) error {
 	}
 	if c.Scenario == Fanout || c.Scenario == Roundtrip {
 		if c.Users == 0 {
-			c.Users = min(c.receivers(), 100)
+			// 100 users, or past 10,000 receivers 100 connections each:
+			// the chat refuses a user's 201st connection (429).
+			n := c.receivers()
+			if c.BesideOneNode {
+				n *= 2 // the two rooms' receivers share the users
+			}
+			c.Users = min(c.receivers(), max(100, (n+DefaultConnsPerUser-1)/DefaultConnsPerUser))
 		}
 		if c.Users > c.receivers() {
 			return bad("--users (%d) is more than the receiving connections (%d)", c.Users, c.receivers())
@@ -334,8 +406,19 @@ func (c *Config) finish(stderr io.Writer) error {
 	if c.Scenario == Connect || c.Scenario == Idle {
 		total = c.Conns
 	}
-	if lim := fdLimit(); c.URL == "" && total > lim-200 {
-		return bad("%d connections do not fit in one server process: its open-file limit is %d (ulimit -Hn), and switchboard dev is one process; at most %d", total, lim, lim-200)
+	// Spread round robin, node 0 holds the most (and the senders).
+	perNode := (total + c.Nodes - 1) / c.Nodes
+	if c.BesideOneNode {
+		perNode += c.Conns // node 0 also holds the one-node room
+	}
+	if c.Compare && c.clustered() {
+		perNode = total // the one-node comparison holds them all
+	}
+	if lim := fdLimit(); c.URL == "" && perNode > lim-200 {
+		if c.Nodes > 1 {
+			return bad("%d connections over %d nodes do not fit: each node is one process, its open-file limit is %d (ulimit -Hn); at most %d per node", total, c.Nodes, lim, lim-200)
+		}
+		return bad("%d connections do not fit in one server process: its open-file limit is %d (ulimit -Hn), and switchboard dev is one process; at most %d (spread them over several with --nodes)", total, lim, lim-200)
 	}
 	if c.Exe == "" {
 		exe, err := os.Executable()

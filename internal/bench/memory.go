@@ -18,6 +18,9 @@ import (
 // the server's address), which gives heap and stacks exactly and, without
 // a process id, the resident memory too. nil if neither can be read.
 func (t *Target) mem() *procStatus {
+	if len(t.nodes) > 0 {
+		return sumStatus(t.nodeMems())
+	}
 	var st *procStatus
 	if t.PID != 0 {
 		if s, err := readProcStatus(t.PID); err == nil {

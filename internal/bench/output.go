@@ -42,7 +42,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "PROBLEM (%s, run %d): %s\n", r.Target, r.Run, p)
 		}
-		if r.Run == 1 {
+		if r.Run == 1 || len(r.Problems) > 0 {
 			for _, n := range r.Notes {
 				fmt.Fprintf(w, "note (%s): %s\n", r.Target, n)
 			}
@@ -59,7 +59,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 	compare := len(targets) == 2
 	if compare {
-		head += "switchboard/baseline\t"
+		head += targets[0] + "/" + targets[1] + "\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, row := range rep.Summary {

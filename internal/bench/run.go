@@ -29,6 +29,7 @@ type Result struct {
 	Connect  *ConnectResult `json:"connect,omitempty"`
 	Fanout   *FanoutResult  `json:"fanout,omitempty"`
 	Idle     *IdleResult    `json:"idle,omitempty"`
+	Nodes    []NodeMem      `json:"nodes,omitempty"` // several nodes: each one's memory and connections
 	Problems []string       `json:"problems,omitempty"`
 	Notes    []string       `json:"notes,omitempty"`
 }
@@ -91,6 +92,8 @@ type FanoutResult struct {
 	ConnectFailures  map[string]int  `json:"connectFailures"`
 	Join             LatencyMS       `json:"joinMs"`
 	JoinSeconds      float64         `json:"joinSeconds"`
+	Fill             string          `json:"fill"`                  // join or store (--fill)
+	FillSeconds      float64         `json:"fillSeconds,omitempty"` // --fill store: writing the memberships`
 	Expected         int64           `json:"expected"`
 	Delivered        int64           `json:"delivered"`
 	Dropped          int             `json:"dropped"`
@@ -157,6 +160,12 @@ type Row struct {
 
 func (c *Config) params() map[string]any {
 	p := map[string]any{"targets": c.targets(), "repeat": c.Repeat, "timeout": c.Timeout.String()}
+	if c.clustered() || c.Store != StoreSQLite {
+		p["nodes"], p["store"] = max(c.Nodes, len(c.URLs)), c.Store
+	}
+	if c.Scenario == Fanout || c.Scenario == Roundtrip {
+		p["fill"] = c.Fill
+	}
 	switch c.Scenario {
 	case Fanout, Roundtrip:
 		p["receivers"], p["senders"], p["messages"], p["rate"], p["inflight"], p["users"], p["sizePadding"] =
@@ -186,15 +195,22 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) (*Report, error) {
 				pb.clear()
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			res, err := runOnce(ctx, cfg, t, pb)
+			results, err := runOnce(ctx, cfg, t, pb)
+			for _, res := range results {
+				if len(res.Problems) > 0 { // what the server said may tell why
+					res.Notes = append(res.Notes, t.logTails()...)
+				}
+			}
 			pb.phase(fmt.Sprintf("%s: stopping", name), 0)
 			t.Stop()
 			pb.clear()
 			if err != nil {
 				return nil, fmt.Errorf("%s against %s: %w", cfg.Scenario, name, err)
 			}
-			res.Run = run
-			rep.Results = append(rep.Results, res)
+			for _, res := range results {
+				res.Run = run
+				rep.Results = append(rep.Results, res)
+			}
 		}
 	}
 	rep.Machine.LoadAfter = loadAvg()
@@ -202,14 +218,27 @@ func Run(ctx context.Context, cfg *Config, stderr io.Writer) (*Report, error) {
 	return rep, nil
 }
 
-func runOnce(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Result, error) {
-	switch cfg.Scenario {
-	case Fanout, Roundtrip:
-		return runFanout(ctx, cfg, t, pb)
-	case Connect, Idle:
-		return runConnect(ctx, cfg, t, pb)
+// runOnce runs the scenario once against t: one result, or two with
+// --beside-one-node (the two rooms of the run).
+func runOnce(ctx context.Context, cfg *Config, t *Target, pb *progress) ([]*Result, error) {
+	var (
+		res *Result
+		err error
+	)
+	switch {
+	case cfg.BesideOneNode:
+		return runFanoutBeside(ctx, cfg, t, pb)
+	case cfg.Scenario == Fanout, cfg.Scenario == Roundtrip:
+		res, err = runFanout(ctx, cfg, t, pb)
+	case cfg.Scenario == Connect, cfg.Scenario == Idle:
+		res, err = runConnect(ctx, cfg, t, pb)
+	default:
+		err = fmt.Errorf("unknown scenario %q", cfg.Scenario)
 	}
-	return nil, fmt.Errorf("unknown scenario %q", cfg.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	return []*Result{res}, nil
 }
 
 func randHex(n int) string {
@@ -308,7 +337,7 @@ func failureTotal(m map[string]int) int {
 func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Result, error) {
 	res := &Result{Target: t.Name, How: t.How}
 	t0 := time.Now().UnixNano()
-	base := workerSpec{Mode: modeConnect, URL: t.URL, Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenants: cfg.Tenants,
+	base := workerSpec{Mode: modeConnect, URL: t.URL, URLs: multi(t.urls()), Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenants: cfg.Tenants,
 		Concurrency: cfg.Concurrency, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
 	specs, inProcess := specsFor(cfg, base, cfg.Conns)
 	f, err := startFleet(ctx, cfg, specs, inProcess)
@@ -321,7 +350,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		return nil, err
 	}
 	time.Sleep(200 * time.Millisecond) // let the server settle before "before"
-	memBefore := t.mem()
+	memBefore, nodesBefore := memAll(t)
 	pb.phase(t.Name+": connecting", int64(cfg.Conns))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	t.profile(true)
@@ -345,7 +374,9 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		cr.PerSecond = float64(ok) / cr.Seconds
 		cr.Series = series(bins, t0, start, end, cfg.Bin)
 	}
-	cr.MemAfter = t.mem()
+	var nodesAfter []*procStatus
+	cr.MemAfter, nodesAfter = memAll(t)
+	perNode := mergePerURL(evs, len(t.nodes))
 	res.Connect = cr
 	if cr.Failed > 0 {
 		res.Problems = append(res.Problems, fmt.Sprintf("%d of %d connections failed: %v", cr.Failed, cr.Attempted, failures))
@@ -369,7 +400,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		}
 		tick.Stop()
 		ir.HoldSeconds = time.Since(holdStart).Seconds()
-		ir.MemAfter = t.mem()
+		ir.MemAfter, nodesAfter = memAll(t)
 		if ir.MemAfter != nil && ir.MemAfter.FromMetrics {
 			res.Notes = append(res.Notes, "server memory read from its metrics endpoint (GET /metrics)")
 		}
@@ -405,6 +436,7 @@ func runConnect(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Res
 		}
 		res.Idle = ir
 	}
+	res.Nodes = t.nodeMemsOf(nodesBefore, nodesAfter, perNode)
 	res.Metrics = metricsOf(res)
 	return res, nil
 }
@@ -434,7 +466,9 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		Users: cfg.Users, BinSeconds: cfg.Bin.Seconds(), AckErrors: map[string]int{}}
 	res.Fanout = fr
 
-	senders, roomID, err := joinSenders(ctx, cfg, t, pb, nonce)
+	fr.Fill = cfg.Fill
+	tenant := runTenant(nonce)
+	senders, roomID, err := joinSenders(ctx, cfg, t, pb, nonce, tenant)
 	defer func() {
 		for _, s := range senders {
 			if s != nil {
@@ -447,7 +481,7 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 	}
 
 	t0 := time.Now().UnixNano()
-	f, ok, err := connectReceivers(ctx, cfg, t, pb, res, roomID, nonce, t0)
+	f, ok, _, err := connectReceivers(ctx, cfg, t, pb, res, receiverFleet{urls: t.urls(), roomID: roomID}, nonce, tenant, t0)
 	if f != nil {
 		defer f.close()
 	}
@@ -455,7 +489,8 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 
-	sendTimes, ack, firstSend := sendMessages(ctx, cfg, t, pb, f, fr, senders, roomID, nonce, ok)
+	fr.Expected = int64(cfg.Messages) * int64(ok)
+	sendTimes, ack, firstSend := sendMessages(ctx, cfg, t, pb, f, fr, senders, []string{roomID}, nonce, fr.Expected)
 
 	// Wait for the deliveries.
 	if err := f.send(command{Op: "drain", Deadline: time.Now().Add(cfg.Timeout).UnixNano()}); err != nil {
@@ -467,31 +502,56 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 	f.setProgress(nil)
-	fr.MemAfter = t.mem()
-	summarizeFanout(cfg, res, reps, sendTimes, ack, ok, t0, firstSend)
+	fr.MemAfter, _ = memAll(t)
+	summarizeFanout(cfg, res, reps, sendTimes, ack, ok, t0, firstSend, nil)
 	res.Metrics = metricsOf(res)
 	return res, nil
 }
 
-// fanoutTenant is the tenant of every bench user in fanout and roundtrip.
+// fanoutTenant begins the tenant of every bench user in fanout and
+// roundtrip.
 const fanoutTenant = "bench"
+
+// runTenant is the tenant of one fanout or roundtrip run: its own, so
+// that nothing a previous run left in a shared store (PostgreSQL,
+// DynamoDB) is in its room or among its connections.
+func runTenant(nonce string) string { return fanoutTenant + "-" + nonce }
+
+// multi is urls when there are several (the workers spread their
+// connections over them), else nil.
+func multi(urls []string) []string {
+	if len(urls) < 2 {
+		return nil
+	}
+	return urls
+}
+
+// memAll reads a target's memory: the total, and each node's.
+func memAll(t *Target) (*procStatus, []*procStatus) {
+	if len(t.nodes) == 0 {
+		return t.mem(), nil
+	}
+	nodes := t.nodeMems()
+	return sumStatus(nodes), nodes
+}
 
 // joinSenders dials the senders (SDK clients), creates the room and has them
 // all join it. It returns the senders dialed so far even on error: the
 // caller closes them.
-func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonce string) ([]*client.Client, string, error) {
+func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonce, tenant string) ([]*client.Client, string, error) {
 	pb.phase(t.Name+": senders joining", 0)
 	senders := make([]*client.Client, cfg.Senders)
+	urls := t.urls()
 	for i := range senders {
 		tok := ""
 		if t.Secret != nil {
 			var err error
-			tok, err = auth.MintDevToken(t.Secret, auth.Identity{UserID: "bench-sender-" + strconv.Itoa(i), Username: "Bench sender", TenantID: fanoutTenant}, 2*time.Hour, time.Now())
+			tok, err = auth.MintDevToken(t.Secret, auth.Identity{UserID: "bench-sender-" + strconv.Itoa(i), Username: "Bench sender", TenantID: tenant}, 2*time.Hour, time.Now())
 			if err != nil {
 				return senders, "", err
 			}
 		}
-		c, err := client.Dial(ctx, client.Options{URL: t.URL, Token: tok, RequestTimeout: cfg.Timeout, HeartbeatInterval: -1, NoReconnect: true, EventBuffer: 64})
+		c, err := client.Dial(ctx, client.Options{URL: urls[i%len(urls)], Token: tok, RequestTimeout: cfg.Timeout, HeartbeatInterval: -1, NoReconnect: true, EventBuffer: 64})
 		if err != nil {
 			return senders, "", fmt.Errorf("sender: %w", err)
 		}
@@ -513,35 +573,52 @@ func joinSenders(ctx context.Context, cfg *Config, t *Target, pb *progress, nonc
 	return senders, room.RoomID, nil
 }
 
+// receiverFleet is one set of receivers: the nodes they dial (round
+// robin) and their room.
+type receiverFleet struct {
+	urls     []string
+	roomID   string
+	expect   int             // messages each receiver gets (0: all of them)
+	skip     map[string]bool // --fill store: connections not to put in this room (another fleet's)
+	children bool            // in child processes even if few (another fleet shares this process's descriptors)
+}
+
 // connectReceivers starts the worker fleet whose receivers connect and join
-// roomID, and waits until they have. It returns the fleet (non-nil once
-// started, even on error: the caller closes it) and how many receivers
-// joined; it records the join phase in res.
-func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, roomID, nonce string, t0 int64) (*fleet, int, error) {
+// rf's room, and waits until they have. It returns the fleet (non-nil once
+// started, even on error: the caller closes it), how many receivers
+// joined, and with --fill store the connections it put in the room; it
+// records the join phase in res.
+func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress, res *Result, rf receiverFleet, nonce, tenant string, t0 int64) (*fleet, int, map[string]bool, error) {
 	fr := res.Fanout
-	base := workerSpec{Mode: modeReceive, URL: t.URL, Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: fanoutTenant,
-		Concurrency: cfg.Concurrency, RoomID: roomID, Nonce: nonce, Messages: cfg.Messages, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
+	roomID := rf.roomID
+	base := workerSpec{Mode: modeReceive, URL: rf.urls[0], URLs: multi(rf.urls), NoJoin: cfg.Fill == FillStore,
+		Secret: hex.EncodeToString(t.Secret), Users: cfg.Users, Tenant: tenant,
+		Concurrency: cfg.Concurrency, RoomID: roomID, Nonce: nonce, Messages: cfg.Messages, Expect: rf.expect, T0: t0, Bin: cfg.Bin, Timeout: cfg.Timeout}
 	specs, inProcess := specsFor(cfg, base, fr.Receivers)
+	if rf.children {
+		inProcess = false
+	}
 	fr.Workers = len(specs)
 	f, err := startFleet(ctx, cfg, specs, inProcess)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	pb.phase(t.Name+": minting tokens", 0)
 	if _, err := f.await(ctx, "prepared", 5*time.Minute); err != nil {
-		return f, 0, err
+		return f, 0, nil, err
 	}
 	time.Sleep(200 * time.Millisecond)
-	fr.MemBase = t.mem()
+	var nodesBase []*procStatus
+	fr.MemBase, nodesBase = memAll(t)
 	pb.phase(t.Name+": receivers connecting and joining", int64(fr.Receivers))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
 	joinStart := time.Now()
 	if err := f.send(command{Op: "go"}); err != nil {
-		return f, 0, err
+		return f, 0, nil, err
 	}
 	evs, err := f.await(ctx, "ready", 2*time.Hour)
 	if err != nil {
-		return f, 0, err
+		return f, 0, nil, err
 	}
 	fr.JoinSeconds = time.Since(joinStart).Seconds()
 	ok, failures, _, join, _, _, _ := mergeDial(evs)
@@ -550,20 +627,43 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 		res.Problems = append(res.Problems, fmt.Sprintf("%d of %d receivers failed to connect or join: %v", fr.Receivers-ok, fr.Receivers, failures))
 	}
 	if ok == 0 {
-		return f, 0, fmt.Errorf("no receiver could connect and join: %v", failures)
+		return f, 0, nil, fmt.Errorf("no receiver could connect and join: %v", failures)
+	}
+	var filled map[string]bool
+	if cfg.Fill == FillStore {
+		pb.phase(t.Name+": writing the memberships into the store", 0)
+		filler, closeFiller, err := openFiller(ctx, cfg)
+		if err != nil {
+			return f, 0, nil, err
+		}
+		fillStart := time.Now()
+		want := ok
+		if rf.skip == nil {
+			want += cfg.Senders // in the room already, and listed with the receivers
+		}
+		filled, err = fillRoom(ctx, filler, tenant, roomID, rf.skip, want)
+		closeFiller()
+		if err != nil {
+			return f, 0, nil, err
+		}
+		fr.FillSeconds = time.Since(fillStart).Seconds()
+		if len(filled) < ok {
+			res.Problems = append(res.Problems, fmt.Sprintf("--fill store found %d live connections of the run's tenant to put in the room, want %d receivers and %d senders", len(filled), ok, cfg.Senders))
+		}
 	}
 	time.Sleep(200 * time.Millisecond) // the last user_joined broadcasts settle
-	fr.MemBefore = t.mem()
-	return f, ok, nil
+	var nodesLoaded []*procStatus
+	fr.MemBefore, nodesLoaded = memAll(t)
+	res.Nodes = t.nodeMemsOf(nodesBase, nodesLoaded, mergePerURL(evs, len(t.nodes)))
+	return f, ok, filled, nil
 }
 
 // sendMessages sends cfg.Messages messages to roomID, spread over the
 // senders (at cfg.Rate, at most cfg.Inflight at a time), and waits for their
-// acknowledgements. It returns when each was sent (0 if not), the
+// acknowledgements; message i goes to rooms[i % len(rooms)]. It returns when each was sent (0 if not), the
 // acknowledgement latencies, and the first send time.
-func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *fleet, fr *FanoutResult, senders []*client.Client, roomID, nonce string, receivers int) (sendTimes []int64, ack *hist.Atomic, firstSend int64) {
-	fr.Expected = int64(cfg.Messages) * int64(receivers)
-	pb.phase(t.Name+": sending", fr.Expected)
+func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *fleet, fr *FanoutResult, senders []*client.Client, rooms []string, nonce string, expected int64) (sendTimes []int64, ack *hist.Atomic, firstSend int64) {
+	pb.phase(t.Name+": sending", expected)
 	f.setProgress(func(_, _, dl int64) { pb.set(dl, "deliveries") })
 	sendTimes = make([]int64, cfg.Messages)
 	ack = hist.NewAtomic()
@@ -602,7 +702,7 @@ func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *
 			ts := time.Now()
 			sendTimes[i] = ts.UnixNano()
 			content := "sbm:" + nonce + ":" + strconv.Itoa(i) + ":" + strconv.FormatInt(ts.UnixNano(), 10) + " " + pad
-			_, err := s.SendMessage(ctx, client.SendMessageInput{RoomID: roomID, Content: content})
+			_, err := s.SendMessage(ctx, client.SendMessageInput{RoomID: rooms[i%len(rooms)], Content: content})
 			if err != nil {
 				ackMu.Lock()
 				fr.AckErrors[ackError(err)]++
@@ -628,7 +728,16 @@ func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *
 // summarizeFanout merges the workers' reports into res.Fanout (deliveries,
 // latencies, time to last delivery, rates) and notes the problems.
 // receivers is how many joined; t0 is the start of the bins.
-func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, ack *hist.Atomic, receivers int, t0, firstSend int64) {
+//
+// msgs are the indexes of the messages that went to these receivers (nil:
+// all of them).
+func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, ack *hist.Atomic, receivers int, t0, firstSend int64, msgs []int) {
+	if msgs == nil {
+		msgs = make([]int, cfg.Messages)
+		for i := range msgs {
+			msgs[i] = i
+		}
+	}
 	fr := res.Fanout
 	lat := hist.New()
 	count := make([]int64, cfg.Messages)
@@ -653,7 +762,7 @@ func summarizeFanout(cfg *Config, res *Result, reps []event, sendTimes []int64, 
 	fr.AckHist, fr.Ack = ackH, latencyMS(ackH)
 	ttl := hist.New()
 	lastDelivery := int64(0)
-	for i := range count {
+	for _, i := range msgs {
 		if count[i] < int64(receivers) {
 			fr.Incomplete++
 		}
@@ -733,7 +842,12 @@ func metricsOf(r *Result) []Metric {
 		add("time to last delivery p90", "ms", "lower", f.TimeToLast.P90)
 		add("time to last delivery max", "ms", "lower", f.TimeToLast.Max)
 		lat("ack latency", f.Ack)
-		add("join phase", "s", "lower", f.JoinSeconds)
+		if f.Fill == FillStore {
+			add("connect phase", "s", "lower", f.JoinSeconds)
+			add("room fill through the store", "s", "lower", f.FillSeconds)
+		} else {
+			add("join phase", "s", "lower", f.JoinSeconds)
+		}
 		if f.MemBase != nil && f.MemBefore != nil && f.MemAfter != nil && f.Connected >= 1000 { // below, allocator noise
 			add("server VmRSS per receiver, after joining", "KB", "lower", float64(f.MemBefore.VmRSS-f.MemBase.VmRSS)/float64(f.Connected)/1024)
 			add("server VmRSS after the deliveries", "MB", "lower", float64(f.MemAfter.VmRSS)/(1<<20))
@@ -746,6 +860,17 @@ func metricsOf(r *Result) []Metric {
 		lat("handshake latency", c.Handshake)
 		if r.Idle == nil {
 			mem(c.MemBefore, c.MemAfter, c.OK)
+		}
+	}
+	for _, n := range r.Nodes {
+		if n.Before == nil || n.After == nil || n.Conns < 1000 { // below, allocator noise
+			continue
+		}
+		prefix := fmt.Sprintf("node %d: ", n.Node)
+		add(prefix+"connections", "", "", float64(n.Conns))
+		add(prefix+"VmRSS per connection", "KB", "lower", float64(n.After.VmRSS-n.Before.VmRSS)/float64(n.Conns)/1024)
+		if n.After.HeapInuse > 0 && n.Before.HeapInuse > 0 {
+			add(prefix+"user memory (HeapInuse+StackInuse) per connection", "KB", "lower", float64(userMem(n.After)-userMem(n.Before))/float64(n.Conns)/1024)
 		}
 	}
 	if i := r.Idle; i != nil && i.MemAfter != nil && i.MemBefore != nil {
@@ -766,8 +891,20 @@ func metricsOf(r *Result) []Metric {
 	return m
 }
 
+// targets are the report's targets in the order they first ran.
+func (rep *Report) targets() []string {
+	var out []string
+	for _, r := range rep.Results {
+		if !slices.Contains(out, r.Target) {
+			out = append(out, r.Target)
+		}
+	}
+	return out
+}
+
 // summarize fills Summary: per metric, the median over runs per target,
-// and the ratio switchboard / baseline.
+// and the ratio of the first target to the second (switchboard /
+// baseline, or cluster / one node).
 func (rep *Report) summarize() {
 	var order []string
 	byName := map[string]*Row{}
@@ -784,16 +921,21 @@ func (rep *Report) summarize() {
 			vals[m.Name][r.Target] = append(vals[m.Name][r.Target], m.Value)
 		}
 	}
+	targets := rep.targets()
 	rep.Summary = nil
 	for _, name := range order {
 		row := byName[name]
 		for target, v := range vals[name] {
 			row.Values[target] = median(v)
 		}
-		sb, okS := row.Values[TargetSwitchboard]
-		bl, okB := row.Values[TargetBaseline]
-		if okS && okB && bl != 0 && row.Better != "" {
-			ratio := sb / bl
+		if len(targets) != 2 {
+			rep.Summary = append(rep.Summary, *row)
+			continue
+		}
+		a, okA := row.Values[targets[0]]
+		b, okB := row.Values[targets[1]]
+		if okA && okB && b != 0 && row.Better != "" {
+			ratio := a / b
 			row.Ratio = &ratio
 		}
 		rep.Summary = append(rep.Summary, *row)

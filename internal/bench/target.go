@@ -35,7 +35,28 @@ type Target struct {
 	How    string // how it was reached, for the report
 
 	stop      func() error
-	profiling bool // a child that profiles between SIGUSR1 and SIGUSR2
+	profiling bool        // a child that profiles between SIGUSR1 and SIGUSR2
+	nodes     []*Target   // TargetCluster: its nodes (URL is the first's)
+	stderr    *tailBuffer // a spawned process: the end of what it logged
+}
+
+// logTails are the last lines the spawned server (or each node) wrote to
+// stderr, for a report whose run had problems.
+func (t *Target) logTails() []string {
+	var out []string
+	if len(t.nodes) == 0 && t.stderr != nil {
+		if tail := t.stderr.String(); tail != "" {
+			out = append(out, fmt.Sprintf("%s (pid %d) logged: %s", t.Name, t.PID, tail))
+		}
+	}
+	for i, n := range t.nodes {
+		if n.stderr != nil {
+			if tail := n.stderr.String(); tail != "" {
+				out = append(out, fmt.Sprintf("node %d (pid %d) logged: %s", i+1, n.PID, tail))
+			}
+		}
+	}
+	return out
 }
 
 // profile starts (on) or stops the CPU profile of a spawned server that
@@ -78,6 +99,14 @@ func openTarget(ctx context.Context, cfg *Config, name string, stderr io.Writer)
 		}
 	}
 	switch {
+	case name == TargetCluster && len(cfg.URLs) > 1:
+		secret, err := auth.LoadDevSecret(cfg.Data)
+		if err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		return runningCluster(cfg, secret), nil
+	case name == TargetCluster:
+		return spawnCluster(ctx, cfg, stderr)
 	case name == TargetSwitchboard && cfg.URL != "":
 		secret, err := auth.LoadDevSecret(cfg.Data)
 		if err != nil {
@@ -116,18 +145,20 @@ func spawnDev(ctx context.Context, cfg *Config, stderr io.Writer) (*Target, erro
 		return nil, err
 	}
 	rate := strconv.FormatFloat(cfg.ConnectRate, 'f', -1, 64)
-	if cfg.Profile == "" && cfg.Exe != "" && len(cfg.ExeArgs) == 1 && cfg.ExeArgs[0] == "bench" && devHasFlag(cfg.Exe, "connect-rate") {
-		args := []string{"dev", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn", "--connect-rate", rate}
-		if devHasFlag(cfg.Exe, "no-rate-limits") { // the bench measures capacity, not the chat's rate limits
-			args = append(args, "--no-rate-limits")
-		}
+	if err := ensureTable(ctx, cfg); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if cfg.Store != StoreSQLite || cfg.Profile == "" && cfg.Exe != "" && len(cfg.ExeArgs) == 1 && cfg.ExeArgs[0] == "bench" && devHasFlag(cfg.Exe, "connect-rate") {
+		// The bench measures capacity, not the chat's rate limits.
+		args := cfg.devArgs(dir, devHasFlag(cfg.Exe, "no-rate-limits"))
 		t, err := startProcess(ctx, cfg, args, nil, "WebSocket:", dir, stderr)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
 		t.Name = TargetSwitchboard
-		t.How = fmt.Sprintf("spawned `switchboard dev --connect-rate %s` (pid %d)", rate, t.PID)
+		t.How = fmt.Sprintf("spawned `switchboard dev --connect-rate %s --store %s` (pid %d)", rate, cfg.Store, t.PID)
 		return t, finishDev(t, dir)
 	}
 	extra := []string{"--data", dir, "--connect-rate", rate}
@@ -238,7 +269,7 @@ func startProcess(ctx context.Context, cfg *Config, args, env []string, marker, 
 			stop()
 			return nil, fmt.Errorf("child printed a bad URL %q", u)
 		}
-		return &Target{URL: u, PID: cmd.Process.Pid, stop: stop}, nil
+		return &Target{URL: u, PID: cmd.Process.Pid, stop: stop, stderr: errs}, nil
 	case err := <-exited:
 		return nil, fmt.Errorf("%s %s exited before listening: %v: %s", cfg.Exe, strings.Join(args, " "), err, errs.String())
 	case <-time.After(30 * time.Second):

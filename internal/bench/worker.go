@@ -58,6 +58,8 @@ type workerSpec struct {
 	Index       int           `json:"index"`
 	Mode        string        `json:"mode"`
 	URL         string        `json:"url"`
+	URLs        []string      `json:"urls,omitempty"`   // several nodes: connection g dials URLs[g % len(URLs)]
+	NoJoin      bool          `json:"noJoin,omitempty"` // receive mode: count deliveries without joining (the bench fills the room)
 	Secret      string        `json:"secret,omitempty"` // hex; empty: no token
 	Conns       int           `json:"conns"`
 	Offset      int           `json:"offset"` // global index of the first connection
@@ -69,8 +71,9 @@ type workerSpec struct {
 	RoomID      string        `json:"roomId,omitempty"`
 	Nonce       string        `json:"nonce,omitempty"`
 	Messages    int           `json:"messages"`
-	T0          int64         `json:"t0"`  // unix ns: origin of the time bins
-	Bin         time.Duration `json:"bin"` // width of a time bin
+	Expect      int           `json:"expect,omitempty"` // messages each connection gets, when not all Messages go to its room
+	T0          int64         `json:"t0"`               // unix ns: origin of the time bins
+	Bin         time.Duration `json:"bin"`              // width of a time bin
 	Timeout     time.Duration `json:"timeout"`
 }
 
@@ -95,11 +98,12 @@ type dialReport struct {
 	Attempted int             `json:"attempted"`
 	OK        int             `json:"ok"`
 	Failures  map[string]int  `json:"failures"`
-	Handshake *hist.Histogram `json:"handshake"` // ns, successful handshakes
-	Join      *hist.Histogram `json:"join"`      // ns, joinRoom round trips
-	Start     int64           `json:"start"`     // unix ns: first dial
-	End       int64           `json:"end"`       // unix ns: last handshake done
-	Bins      []int64         `json:"bins"`      // successful handshakes per bin
+	Handshake *hist.Histogram `json:"handshake"`        // ns, successful handshakes
+	Join      *hist.Histogram `json:"join"`             // ns, joinRoom round trips
+	Start     int64           `json:"start"`            // unix ns: first dial
+	End       int64           `json:"end"`              // unix ns: last handshake done
+	Bins      []int64         `json:"bins"`             // successful handshakes per bin
+	PerURL    []int           `json:"perUrl,omitempty"` // with URLs: connections ready per node
 }
 
 // recvReport is what a worker's connections received.
@@ -145,6 +149,8 @@ type worker struct {
 	dropped    atomic.Int64
 	other      atomic.Int64
 	deliveries atomic.Int64
+
+	perURL []atomic.Int64 // with spec.URLs: connections ready per node
 
 	handshake *hist.Atomic
 	join      *hist.Atomic
@@ -284,11 +290,20 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 		WriteBufferSize:  512,
 		WriteBufferPool:  &sync.Pool{},
 	}
-	u, err := url.Parse(w.spec.URL)
-	if err != nil {
-		w.fail("bad URL")
-		return w.dialReport(0, 0)
+	urls := w.spec.URLs
+	if len(urls) == 0 {
+		urls = []string{w.spec.URL}
 	}
+	parsed := make([]*url.URL, len(urls))
+	for i, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil {
+			w.fail("bad URL")
+			return w.dialReport(0, 0)
+		}
+		parsed[i] = u
+	}
+	w.perURL = make([]atomic.Int64, len(parsed))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var first, lastDone atomic.Int64
@@ -303,7 +318,8 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 				if i >= w.spec.Conns || ctx.Err() != nil {
 					return
 				}
-				target := *u
+				node := (w.spec.Offset + i) % len(parsed) // round robin over the nodes, by global index
+				target := *parsed[node]
 				if w.tokens != nil {
 					q := target.Query()
 					q.Set("token", w.tokens[i])
@@ -337,12 +353,13 @@ func (w *worker) dialAll(ctx context.Context) *dialReport {
 				w.mu.Unlock()
 				go w.readLoop(lc)
 				if w.spec.Mode == modeReceive {
-					if !w.joinRoom(lc) {
+					if !w.spec.NoJoin && !w.joinRoom(lc) {
 						w.failed.Add(1)
 						continue
 					}
 					lc.member.Store(true)
 				}
+				w.perURL[node].Add(1)
 				w.dialed.Add(1)
 			}
 		}()
@@ -358,6 +375,12 @@ func (w *worker) dialReport(start, end int64) *dialReport {
 	rep.Failures = maps(w.failures)
 	w.failMu.Unlock()
 	rep.Bins = trimBins(w.dialBins)
+	if len(w.spec.URLs) > 1 {
+		rep.PerURL = make([]int, len(w.perURL))
+		for i := range w.perURL {
+			rep.PerURL[i] = int(w.perURL[i].Load())
+		}
+	}
 	return rep
 }
 
@@ -507,6 +530,9 @@ func parseUint(p []byte) (int64, []byte, bool) {
 // drain waits until every open connection has every message, or deadline.
 func (w *worker) drain(ctx context.Context, deadline time.Time) {
 	want := int64(w.spec.Messages)
+	if w.spec.Expect > 0 {
+		want = int64(w.spec.Expect)
+	}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		w.mu.Lock()
 		done := true

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -140,6 +141,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			stack.Close(context.Background())
 			return err
 		}
+		suspectStoredNodes(ctx, node, stack.Store, log)
 	}
 	if err := stack.Serve(*addr); err != nil {
 		stack.Close(context.Background())
@@ -234,4 +236,25 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
+}
+
+// maxSuspects bounds the node prefixes read from the store at join.
+const maxSuspects = 1024
+
+// suspectStoredNodes hands the node prefixes of the shared store's
+// connections to the dead-node detection: nodes that died before any live
+// node heard them (the whole cluster restarted) are judged after deadAfter
+// and their connections removed, instead of lingering in presence until
+// the connection TTL. Live nodes beat and are left alone.
+func suspectStoredNodes(ctx context.Context, node *cluster.Node, st any, log *slog.Logger) {
+	nl, ok := st.(store.NodeLister)
+	if !ok {
+		return
+	}
+	prefixes, err := nl.NodePrefixes(ctx, maxSuspects)
+	if err != nil {
+		log.Warn("cluster: reading the nodes of the stored connections; those of dead nodes expire with the connection TTL", "err", err)
+		return
+	}
+	node.Suspect(prefixes...)
 }

@@ -236,13 +236,17 @@ type tracked struct {
 	closed     bool
 }
 
+// newTracked tracks c. One allocation per connection: with a socket
+// under it, the tracked connection lives inside its trackedSyscall.
 func newTracked(c net.Conn, l *Listener) *tracked {
+	if _, ok := c.(syscall.Conn); ok {
+		// The gateway writes to idle WebSocket sockets directly.
+		ts := &trackedSyscall{tracked: tracked{Conn: c, l: l}}
+		ts.outer = ts
+		return &ts.tracked
+	}
 	t := &tracked{Conn: c, l: l}
 	t.outer = t
-	if sc, ok := c.(syscall.Conn); ok {
-		// The gateway writes to idle WebSocket sockets directly.
-		t.outer = &trackedSyscall{tracked: t, sc: sc}
-	}
 	return t
 }
 
@@ -267,12 +271,15 @@ func (t *tracked) NetConn() net.Conn { return t.Conn }
 
 func (t *tracked) self() *tracked { return t }
 
+// trackedSyscall is a tracked connection that keeps its socket's
+// syscall.Conn (newTracked made sure Conn has one).
 type trackedSyscall struct {
-	*tracked
-	sc syscall.Conn
+	tracked
 }
 
-func (t *trackedSyscall) SyscallConn() (syscall.RawConn, error) { return t.sc.SyscallConn() }
+func (t *trackedSyscall) SyscallConn() (syscall.RawConn, error) {
+	return t.Conn.(syscall.Conn).SyscallConn()
+}
 
 // find returns the tracked connection under c: c itself, or what c wraps
 // (a *tls.Conn, tlsmux's connections) through NetConn.

@@ -130,10 +130,10 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connIt
 
 // DeleteConnection reads the connection's partition, then deletes the
 // connection, its copy under the user, its typing slot and each of its
-// memberships with its copy, in one transaction (the connection
-// conditionally: of two concurrent calls, one gets ErrNotFound). A
-// connection in more than 48 rooms has its other memberships deleted
-// first, in batches.
+// memberships with its copy and its connection in the user's hold item
+// (holds.go), in one transaction (the connection conditionally: of two
+// concurrent calls, one gets ErrNotFound). A connection in more than 32
+// rooms has its other memberships removed afterwards, a transaction each.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	wrap := func(err error) error { return fmt.Errorf("dynamo: delete connection %q: %w", connectionID, err) }
 	ci, err := s.readConnection(ctx, connectionID)
@@ -147,7 +147,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	del := func(k map[string]types.AttributeValue) types.TransactWriteItem {
 		return types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: k}}
 	}
-	tx := []types.TransactWriteItem{
+	head := []types.TransactWriteItem{
 		{Delete: &types.Delete{
 			TableName: s.table, Key: key(connPK(connectionID), skMeta),
 			ConditionExpression:      aws.String(condExists),
@@ -156,47 +156,59 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		del(key(userPK(c.TenantID, c.UserID), prefixConn+connectionID)),
 	}
 	if ci.typing {
-		tx = append(tx, del(key(connPK(connectionID), skTyping)))
+		head = append(head, del(key(connPK(connectionID), skTyping)))
 	}
-	var memberships []store.Membership
-	var batch []map[string]types.AttributeValue
-	for _, r := range ci.rooms {
-		m := r.membership()
-		memberships = append(memberships, m)
-		keys := []map[string]types.AttributeValue{
-			key(connPK(connectionID), r.str(attrSK)),
-			key(roomPK(m.TenantID, m.RoomID), prefixMember+connectionID),
+	memberships := make([]store.Membership, len(ci.rooms))
+	for i, r := range ci.rooms {
+		memberships[i] = r.membership()
+	}
+	inTx := memberships[:min(len(memberships), (maxTransactItems-len(head))/3)]
+	states := make([]holdState, len(inTx)) // holdLast: the likeliest
+	for attempt := 0; ; attempt++ {
+		tx := slices.Clone(head)
+		for i, m := range inTx {
+			tx = append(tx,
+				del(key(connPK(connectionID), connRoomSK(m.TenantID, m.RoomID))),
+				del(key(roomPK(m.TenantID, m.RoomID), prefixMember+connectionID)),
+				s.releaseWrite(m, states[i]))
 		}
-		if len(tx)+2 <= maxTransactItems {
-			tx = append(tx, del(keys[0]), del(keys[1]))
-		} else {
-			batch = append(batch, keys...)
+		err = s.transact(ctx, tx)
+		var te *txError
+		if !errors.As(err, &te) {
+			break
 		}
-	}
-	if err := s.batchDelete(ctx, batch); err != nil {
-		return store.Connection{}, nil, wrap(err)
-	}
-	err = s.transact(ctx, tx)
-	var te *txError
-	if errors.As(err, &te) {
 		if failed, _ := te.failed(0); failed {
-			err = store.ErrNotFound
+			return store.Connection{}, nil, wrap(store.ErrNotFound)
+		}
+		again := false
+		for i := range inTx {
+			if failed, old := te.failed(len(head) + 3*i + 2); failed {
+				states[i], again = holdStateOf(old, connectionID), true
+			}
+		}
+		if !again {
+			break
+		}
+		if attempt >= s.retries {
+			err = errHoldContended
+			break
 		}
 	}
 	if err != nil {
 		return store.Connection{}, nil, wrap(err)
 	}
+	for i := range inTx {
+		memberships[i].Last = states[i] == holdLast
+	}
+	for i := len(inTx); i < len(memberships); i++ {
+		last, _, err := s.removeMembership(ctx, memberships[i])
+		if err != nil {
+			return store.Connection{}, nil, wrap(err)
+		}
+		memberships[i].Last = last
+	}
 	sortMemberships(memberships)
 	return c, memberships, nil
-}
-
-// batchDelete deletes items by key with BatchWriteItem.
-func (s *Store) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	reqs := make([]types.WriteRequest, len(keys))
-	for i, k := range keys {
-		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-	}
-	return s.batchWrite(ctx, reqs)
 }
 
 func sortMemberships(ms []store.Membership) {
@@ -324,10 +336,20 @@ func (s *Store) UserConnections(ctx context.Context, tenantID, userID string) ([
 // by another, of at least countPage items so that a user's many expired
 // items, waiting for TTL deletion, cost few round trips).
 func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID string, limit int) (int, error) {
+	n, err := s.countLive(ctx, userPK(tenantID, userID), prefixConn, limit)
+	if err != nil {
+		return 0, fmt.Errorf("dynamo: count connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	return n, nil
+}
+
+// countLive counts the live items of partition pk whose sort key starts
+// with prefix, up to limit (CountUserConnections says how).
+func (s *Store) countLive(ctx context.Context, pk, prefix string, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	in := partitionQuery(userPK(tenantID, userID), prefixConn, true, s.nowMs())
+	in := partitionQuery(pk, prefix, true, s.nowMs())
 	in.TableName = s.table
 	in.Select = types.SelectCount
 	n := 0
@@ -339,7 +361,7 @@ func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID strin
 		in.Limit = aws.Int32(int32(want))
 		res, err := s.db.Query(ctx, in)
 		if err != nil {
-			return 0, fmt.Errorf("dynamo: count connections of user %q of tenant %q: %w", userID, tenantID, err)
+			return 0, err
 		}
 		n += int(res.Count)
 		if n >= limit || len(res.LastEvaluatedKey) == 0 {
@@ -408,78 +430,6 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 		return false, fmt.Errorf("dynamo: typing slot of %q: %w", connectionID, err)
 	}
 	return true, nil
-}
-
-// JoinRoom writes the membership, unless a live one is there, and its
-// copy in the connection's partition, in one transaction; a failed
-// condition means already joined.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
-	err := s.transact(ctx, []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: s.table, Item: membershipItem(m),
-			ConditionExpression:       aws.String(condNewOrGone),
-			ExpressionAttributeNames:  names(attrPK, attrExpiresAtMs),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.nowMs())},
-		}},
-		{Put: &types.Put{TableName: s.table, Item: connRoomItem(m)}},
-	})
-	var te *txError
-	if errors.As(err, &te) {
-		if failed, _ := te.failed(0); failed {
-			return false, nil
-		}
-	}
-	if err != nil {
-		return false, fmt.Errorf("dynamo: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
-	}
-	return true, nil
-}
-
-// LeaveRoom deletes a live membership and its copy in one transaction
-// (left=true). If the membership's condition fails, the item it returns
-// tells absent from expired; an expired one is deleted all the same, and
-// did not exist any more (left=false).
-func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("dynamo: leave room %q of tenant %q: %w", roomID, tenantID, err)
-	}
-	now := s.nowMs()
-	del := func(cond string, ret types.ReturnValuesOnConditionCheckFailure) []types.TransactWriteItem {
-		return []types.TransactWriteItem{
-			{Delete: &types.Delete{
-				TableName: s.table, Key: key(roomPK(tenantID, roomID), prefixMember+connectionID),
-				ConditionExpression:                 aws.String(cond),
-				ExpressionAttributeNames:            names(attrExpiresAtMs),
-				ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now)},
-				ReturnValuesOnConditionCheckFailure: ret,
-			}},
-			{Delete: &types.Delete{TableName: s.table, Key: key(connPK(connectionID), connRoomSK(tenantID, roomID))}},
-		}
-	}
-	err := s.transact(ctx, del(condLive, types.ReturnValuesOnConditionCheckFailureAllOld))
-	var te *txError
-	if !errors.As(err, &te) {
-		if err != nil {
-			return false, wrap(err)
-		}
-		return true, nil
-	}
-	failed, old := te.failed(0)
-	if !failed {
-		return false, wrap(err)
-	}
-	if len(old) == 0 {
-		return false, nil // never joined, or left already
-	}
-	// Expired: delete it (unless joined again meanwhile).
-	err = s.transact(ctx, del("#expiresAtMs <= :now", types.ReturnValuesOnConditionCheckFailureNone))
-	if errors.As(err, &te) {
-		err = nil
-	}
-	if err != nil {
-		return false, wrap(err)
-	}
-	return false, nil
 }
 
 // RoomMembers lists the live memberships of a room, by connection id (a

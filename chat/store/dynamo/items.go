@@ -46,6 +46,7 @@ const (
 	attrDeleted     = layout.AttrDeleted
 	attrReplyTo     = layout.AttrReplyTo
 	attrAt          = layout.AttrAt
+	attrHeldBy      = layout.AttrHeldBy
 )
 
 // Index names.
@@ -66,6 +67,7 @@ const (
 	typeRoom       = layout.TypeRoom
 	typeAccess     = layout.TypeAccess
 	typeMessage    = layout.TypeMessage
+	typeHold       = layout.TypeHold
 )
 
 // Keys (layout's; tenant ids escaped there).
@@ -78,6 +80,7 @@ func tenantRoomsPK(t string) string     { return layout.TenantRoomsPK(t) }
 func userRoomsPK(t, u string) string    { return layout.UserRoomsPK(t, u) }
 func roomMessagesPK(t, r string) string { return layout.RoomMessagesPK(t, r) }
 func connRoomSK(t, r string) string     { return layout.ConnRoomSK(t, r) }
+func holdSK(u string) string            { return layout.HoldSK(u) }
 
 const (
 	skMeta       = layout.SKMeta

@@ -147,15 +147,22 @@ func TestOperations(t *testing.T) {
 			[]string{queryG1}},
 		{"ListRooms", func() error { return ignore2(s.ListRooms(ctx, "t", "alice", store.RoomsPrivate, store.Page{})) },
 			[]string{queryG2}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(2)"}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(2)"}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"))) }, []string{tx + "(2)"}},
+		// The membership, its copy and the user's hold of the room.
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(3)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(3)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"))) }, []string{tx + "(3)"}},
 		{"RoomMembers", func() error { return ignore(s.RoomMembers(ctx, "t", "r1")) }, []string{queryC}},
+		// One consistent Query of at most 200 items, however large the room.
+		{"CountRoomMembers", func() error { return ignore(s.CountRoomMembers(ctx, "t", "r1", 200)) }, []string{queryC}},
+		// Of a membership never held: the conditional delete fails, and
+		// the item it returns says there is nothing to release.
+		{"ReleaseMembership", func() error { return ignore(s.ReleaseMembership(ctx, member(c2, "r9"))) }, []string{"DeleteItem"}},
 		{"ConnectionRooms", func() error { return ignore(s.ConnectionRooms(ctx, "c1")) }, []string{queryC}},
 		// Connection, its copy, two memberships and their copies.
 		{"TouchConnection", func() error { return s.TouchConnection(ctx, "c1", now.Add(2*time.Hour)) },
 			[]string{queryC, tx + "(6)"}},
-		{"LeaveRoom", func() error { return ignore(s.LeaveRoom(ctx, "t", "r2", "c1")) }, []string{tx + "(2)"}},
+		// Whose the membership is, then the membership, its copy and the hold.
+		{"LeaveRoom", func() error { return ignore(s.LeaveRoom(ctx, "t", "r2", "c1")) }, []string{getC, tx + "(3)"}},
 		// The membership checked and the message put in one transaction,
 		// then the members.
 		{"SendMessage", func() error { return ignore(s.SendMessage(ctx, "c1", msgs[3])) }, []string{tx + "(2)", queryC}},
@@ -197,8 +204,9 @@ func TestOperations(t *testing.T) {
 			}
 			return nil
 		}, []string{update}},
-		// Connection, its copy, its typing slot, one membership and its copy.
-		{"DeleteConnection", func() error { return ignore2(s.DeleteConnection(ctx, "c1")) }, []string{queryC, tx + "(5)"}},
+		// Connection, its copy, its typing slot, one membership, its copy
+		// and the hold.
+		{"DeleteConnection", func() error { return ignore2(s.DeleteConnection(ctx, "c1")) }, []string{queryC, tx + "(6)"}},
 		{"DeleteConnection", func() error {
 			_, _, err := s.DeleteConnection(ctx, "c1")
 			if !errors.Is(err, store.ErrNotFound) {

@@ -201,12 +201,12 @@ func TestLeaveExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	*now = c.ExpiresAt
-	left, err := s.LeaveRoom(ctx, "t", "r", "c1")
+	l, err := s.LeaveRoom(ctx, "t", "r", "c1")
 	must(t, err)
-	if left {
-		t.Error("LeaveRoom of an expired membership reported left")
+	if l != (store.Leave{Last: true}) {
+		t.Errorf("LeaveRoom of an expired membership = %+v, want not left, but last", l)
 	}
-	for _, k := range [][2]string{{"TENANT#t#ROOM#r", "MEMBER#c1"}, {"CONN#c1", "ROOM#t#r"}} {
+	for _, k := range [][2]string{{"TENANT#t#ROOM#r", "MEMBER#c1"}, {"CONN#c1", "ROOM#t#r"}, {"TENANT#t#ROOM#r", "HOLD#u"}} {
 		if it := s.rawGet(t, k[0], k[1]); len(it) != 0 {
 			t.Errorf("%s / %s still there after LeaveRoom", k[0], k[1])
 		}
@@ -275,6 +275,14 @@ func TestBeyondTransactionLimits(t *testing.T) {
 	if len(ms) != rooms || ms[0].RoomID != "r000" || ms[rooms-1].RoomID != "r119" {
 		t.Errorf("DeleteConnection returned %d memberships", len(ms))
 	}
+	for _, m := range ms {
+		if !m.Last {
+			t.Errorf("DeleteConnection: membership of %s not the user's last", m.RoomID)
+		}
+		if it := s.rawGet(t, "TENANT#t#ROOM#"+m.RoomID, "HOLD#u"); len(it) != 0 {
+			t.Errorf("hold of %s still there after DeleteConnection", m.RoomID)
+		}
+	}
 	for _, r := range []string{"r000", "r060", "r119"} {
 		if members, err := s.RoomMembers(ctx, "t", r); err != nil || len(members) != 0 {
 			t.Errorf("RoomMembers(%s) after delete: %+v, %v", r, members, err)
@@ -338,11 +346,11 @@ func TestConcurrentJoinRetries(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			<-start
-			ok, err := s.JoinRoom(t.Context(), testMember(c, "r"))
+			j, err := s.JoinRoom(t.Context(), testMember(c, "r"))
 			if err != nil {
 				t.Error(err)
 			}
-			if ok {
+			if j.Joined {
 				joined.Add(1)
 			}
 		}()

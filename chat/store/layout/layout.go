@@ -59,6 +59,9 @@ const (
 	AttrDeleted     = "deleted"
 	AttrReplyTo     = "replyToMessageId"
 	AttrAt          = "at" // typing slot: milliseconds
+	// AttrHeldBy is a HOLD item's string set of the connections by which
+	// its user holds memberships in its room (absent when none).
+	AttrHeldBy = "heldBy"
 )
 
 // Index names.
@@ -78,6 +81,9 @@ const (
 	TypeRoom       = "ROOM"
 	TypeAccess     = "ACCESS"
 	TypeMessage    = "MESSAGE"
+	// TypeHold is the item of a user's memberships in a room (store.Join),
+	// in the room's partition: which connections hold the user there.
+	TypeHold = "HOLD"
 )
 
 // Fixed sort keys and key prefixes.
@@ -88,6 +94,7 @@ const (
 	PrefixMember = "MEMBER#"
 	PrefixRoom   = "ROOM#"
 	PrefixAccess = "ACCESS#"
+	PrefixHold   = "HOLD#"
 	prefixTenant = "TENANT#"
 )
 
@@ -167,6 +174,9 @@ func MemberSK(connection string) string { return PrefixMember + connection }
 // ConnectionSK is the sort key of a USERCONN item and of a connection in
 // GSI1.
 func ConnectionSK(connection string) string { return PrefixConn + connection }
+
+// HoldSK is the sort key of a user's HOLD item in a room's partition.
+func HoldSK(user string) string { return PrefixHold + user }
 
 // AccessSK is the sort key of a user's ACCESS copy of a private room.
 func AccessSK(user string) string { return PrefixAccess + user }

@@ -66,8 +66,8 @@ func BenchmarkJoinRoom(b *testing.B) {
 		id := fmt.Sprintf("conn-%d", benchSeq.Add(1))
 		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User",
 			JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if joined, err := s.JoinRoom(ctx, m); err != nil || !joined {
-			b.Fatal(joined, err)
+		if j, err := s.JoinRoom(ctx, m); err != nil || !j.First {
+			b.Fatal(j, err)
 		}
 	}
 }

@@ -63,8 +63,6 @@ const (
 			user_id = excluded.user_id, username = excluded.username,
 			joined_at = excluded.joined_at, expires_at = excluded.expires_at
 		WHERE m.expires_at <= $8`
-	qLeaveRoom = `DELETE FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3
-		RETURNING expires_at`
 	qConnectionRooms = `SELECT ` + memberCols + ` FROM memberships
 		WHERE connection_id = $1 AND expires_at > $2 ORDER BY tenant_id, room_id`
 )
@@ -135,37 +133,48 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 }
 
 // DeleteConnection removes a connection, its memberships and its typing
-// slot in one statement, and returns the connection and memberships
-// (expired or not: they had not been deleted yet).
+// slot in one statement, and the memberships' holds, in one transaction,
+// and returns the connection and memberships (expired or not: they had not
+// been deleted yet).
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	var c store.Connection
 	var members []store.Membership
 	found := false
 	err := s.db.do(ctx, func() error {
 		c, members, found = store.Connection{}, nil, false
-		rows, err := s.pool.Query(ctx, qDeleteConnection, connectionID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var connected, expires int64
-			var tenant, room, user, username *string
-			var joined, mexpires *int64
-			if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
-				&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// The holds' locks first (holds.go), then the rows.
+			if _, err := tx.Exec(ctx, qLockConnectionHolds, connectionID); err != nil {
 				return err
 			}
-			found = true
-			c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
-			if tenant != nil {
-				members = append(members, store.Membership{
-					TenantID: *tenant, RoomID: *room, ConnectionID: connectionID, UserID: *user, Username: *username,
-					JoinedAt: fromMs(*joined), ExpiresAt: fromMs(*mexpires),
-				})
+			rows, err := tx.Query(ctx, qDeleteConnection, connectionID)
+			if err != nil {
+				return err
 			}
-		}
-		return rows.Err()
+			for rows.Next() {
+				var connected, expires int64
+				var tenant, room, user, username *string
+				var joined, mexpires *int64
+				if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
+					&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
+					rows.Close()
+					return err
+				}
+				found = true
+				c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
+				if tenant != nil {
+					members = append(members, store.Membership{
+						TenantID: *tenant, RoomID: *room, ConnectionID: connectionID, UserID: *user, Username: *username,
+						JoinedAt: fromMs(*joined), ExpiresAt: fromMs(*mexpires),
+					})
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return releaseAll(ctx, tx, members)
+		})
 	})
 	if err == nil && !found {
 		err = store.ErrNotFound
@@ -229,31 +238,6 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 		return false, fmt.Errorf("postgres: typing slot of %q: %w", connectionID, err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// JoinRoom adds a membership (one atomic upsert); joined=false if it was
-// already there and live.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
-	tag, err := s.db.Exec(ctx, qJoinRoom,
-		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
-	if err != nil {
-		return false, fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
-// LeaveRoom removes a membership and reports whether it existed (an
-// expired one is removed, but did not exist any more).
-func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
-	var expires int64
-	err := s.db.QueryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
-	if noRows(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("postgres: leave room %q of tenant %q: %w", roomID, tenantID, err)
-	}
-	return expires > s.nowMs(), nil
 }
 
 // RoomMembers lists the live memberships of a room, by connection id.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -91,8 +92,8 @@ func TestNodesShareState(t *testing.T) {
 		t.Fatalf("count on the other node = %d, %v; want 1", n, err)
 	}
 	must(t, b.PutConnection(ctx, conn("c2", "t", "bob", t0.Add(time.Minute))))
-	if joined, err := a.JoinRoom(ctx, member(c1, "r")); err != nil || !joined {
-		t.Fatalf("JoinRoom = %v, %v", joined, err)
+	if j, err := a.JoinRoom(ctx, member(c1, "r")); err != nil || !j.First {
+		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
 	ms, err := b.RoomMembers(ctx, "t", "r")
 	must(t, err)
@@ -233,21 +234,26 @@ func TestQueryPlans(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		"GetConnection":        {qGetConnection, []any{"c", int64(1)}},
-		"DeleteConnection":     {qDeleteConnection, []any{"c"}},
-		"TouchConnection":      {qTouchConnection, []any{"c", int64(2), int64(1)}},
-		"UserConnections":      {qUserConnections, []any{"t", "u", int64(1)}},
-		"CountUserConnections": {qCountUserConnections, []any{"t", "u", int64(1), 5}},
-		"TenantConnections":    {qTenantConnections, []any{"t", int64(1)}},
-		"LeaveRoom":            {qLeaveRoom, []any{"t", "r", "c"}},
-		"RoomMembers":          {qRoomMemberRows, []any{"t", "r", int64(1)}},
-		"ConnectionRooms":      {qConnectionRooms, []any{"c", int64(1)}},
-		"GetRoom":              {qGetRoom, []any{"t", "r"}},
-		"ListRooms public":     {qPublicRooms, []any{"t", int64(1), "r", 5}},
-		"ListRooms private":    {qPrivateRooms, []any{"t", int64(1), "r", 5, "u"}},
-		"ListRooms all":        {qAllRooms, []any{"t", int64(1), "r", 5, "u"}},
-		"GetMessage":           {qGetMessage, []any{"t", "m"}},
-		"AddConnection":        {qAddConnection, []any{"c", "t", "u", "U", int64(1), int64(2), "ip", "ua", int64(1), 5, 5}},
+		"GetConnection":         {qGetConnection, []any{"c", int64(1)}},
+		"DeleteConnection":      {qDeleteConnection, []any{"c"}},
+		"TouchConnection":       {qTouchConnection, []any{"c", int64(2), int64(1)}},
+		"UserConnections":       {qUserConnections, []any{"t", "u", int64(1)}},
+		"CountUserConnections":  {qCountUserConnections, []any{"t", "u", int64(1), 5}},
+		"TenantConnections":     {qTenantConnections, []any{"t", int64(1)}},
+		"JoinRoom":              {qJoinHold, []any{"t", "r", "c", "u", "n", int64(1), int64(2), int64(1)}},
+		"LeaveRoom user":        {qMembershipUser, []any{"t", "r", "c"}},
+		"LeaveRoom":             {qLeaveRelease, []any{"t", "r", "c", "u"}},
+		"ReleaseMembership":     {qRelease, []any{"t", "r", "u", "c"}},
+		"lock connection holds": {qLockConnectionHolds, []any{"c"}},
+		"CountRoomMembers":      {qCountRoomMembers, []any{"t", "r", int64(1), 5}},
+		"RoomMembers":           {qRoomMemberRows, []any{"t", "r", int64(1)}},
+		"ConnectionRooms":       {qConnectionRooms, []any{"c", int64(1)}},
+		"GetRoom":               {qGetRoom, []any{"t", "r"}},
+		"ListRooms public":      {qPublicRooms, []any{"t", int64(1), "r", 5}},
+		"ListRooms private":     {qPrivateRooms, []any{"t", int64(1), "r", 5, "u"}},
+		"ListRooms all":         {qAllRooms, []any{"t", int64(1), "r", 5, "u"}},
+		"GetMessage":            {qGetMessage, []any{"t", "m"}},
+		"AddConnection":         {qAddConnection, []any{"c", "t", "u", "U", int64(1), int64(2), "ip", "ua", int64(1), 5, 5}},
 		"SendMessage": {qSendMessage, []any{"t", "m", "r", "u", "U", []byte("x"), "TEXT", int64(1), nil, false, "",
 			"c", int64(1)}},
 		"EditMessage":        {qEditMessage, []any{"t", "m", "u", []byte("x"), int64(1)}},
@@ -264,6 +270,11 @@ func TestQueryPlans(t *testing.T) {
 		plan := strings.Join(lines, "\n")
 		if strings.Contains(plan, "Seq Scan") {
 			t.Errorf("%s: a sequential scan:\n%s", name, plan)
+		}
+		// Whether a user holds another membership in a room is a search
+		// of the user's holds, not a read of the room.
+		if strings.Contains(plan, "room_holds") && !regexp.MustCompile(`Index Cond: .*user_id = `).MatchString(plan) {
+			t.Errorf("%s: reads room_holds beyond the user's:\n%s", name, plan)
 		}
 	}
 }
@@ -340,5 +351,79 @@ func TestRecoversFromCutConnections(t *testing.T) {
 	}
 	if err := s.PutMessage(ctx, m); !errors.Is(err, store.ErrExists) {
 		t.Errorf("PutMessage of the same id again: %v, want ErrExists", err)
+	}
+}
+
+// One user's connections joining and leaving a room at once through
+// several nodes: exactly one join is the user's first and exactly one
+// leave (LeaveRoom, DeleteConnection, or the release of an expired
+// membership) the last, so user_joined and user_left are announced once.
+func TestHoldsAcrossNodes(t *testing.T) {
+	t.Parallel()
+	url := testutil.Postgres(t)
+	const nodes, perNode = 3, 4
+	stores := make([]*Store, nodes)
+	for i := range stores {
+		stores[i] = open(t, url, fixed(t0))
+	}
+	ctx := t.Context()
+	var cs []store.Connection
+	for i := range nodes * perNode {
+		c := conn(fmt.Sprintf("c%02d", i), "t", "alice", t0.Add(time.Hour))
+		must(t, stores[0].PutConnection(ctx, c))
+		cs = append(cs, c)
+	}
+	at := func(i int) *Store { return stores[i%nodes] }
+	all := func(fn func(i int)) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range cs {
+			wg.Go(func() { <-start; fn(i) })
+		}
+		close(start)
+		wg.Wait()
+	}
+	for round := range 4 {
+		var mu sync.Mutex
+		firsts, lasts := 0, 0
+		all(func(i int) {
+			j, err := at(i).JoinRoom(ctx, member(cs[i], "r"))
+			if err != nil || !j.Joined {
+				t.Errorf("JoinRoom(%s) = %+v, %v", cs[i].ConnectionID, j, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if j.First {
+				firsts++
+			}
+		})
+		all(func(i int) {
+			var last bool
+			switch (i + round) % 3 {
+			case 0:
+				l, err := at(i).LeaveRoom(ctx, "t", "r", cs[i].ConnectionID)
+				must(t, err)
+				last = l.Last
+			case 1:
+				_, ms, err := at(i).DeleteConnection(ctx, cs[i].ConnectionID)
+				must(t, err)
+				last = len(ms) == 1 && ms[0].Last
+				must(t, at(i).PutConnection(ctx, cs[i]))
+			case 2: // as if swept: the membership gone, its hold released
+				_, err := at(i).pool.Exec(ctx, `DELETE FROM memberships WHERE connection_id = $1`, cs[i].ConnectionID)
+				must(t, err)
+				last, err = at(i).ReleaseMembership(ctx, member(cs[i], "r"))
+				must(t, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if last {
+				lasts++
+			}
+		})
+		if firsts != 1 || lasts != 1 {
+			t.Fatalf("round %d: %d joins reported first and %d leaves last, of %d connections on %d nodes; want 1 and 1",
+				round, firsts, lasts, len(cs), nodes)
+		}
 	}
 }

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
 // db is the pool, with one retry of a statement that failed because the
@@ -57,7 +59,7 @@ func (d db) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTa
 	if d.again(ctx, err) {
 		tag, err = d.pool.Exec(ctx, sql, args...)
 	}
-	return tag, err
+	return tag, notStorable(err)
 }
 
 // QueryRow runs a statement that returns at most one row, when the row is
@@ -78,7 +80,7 @@ func (r retryRow) Scan(dest ...any) error {
 	if r.d.again(r.ctx, err) {
 		err = r.d.pool.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
 	}
-	return err
+	return notStorable(err)
 }
 
 // do runs fn, and once more if it failed on a cut connection.
@@ -86,6 +88,19 @@ func (d db) do(ctx context.Context, fn func() error) error {
 	err := fn()
 	if d.again(ctx, err) {
 		err = fn()
+	}
+	return notStorable(err)
+}
+
+// notStorable makes PostgreSQL's refusal of a text value it cannot hold
+// (a NUL byte: SQLSTATE 22021) store.ErrNotFound: such a value comes from
+// a client (an id), and no stored item has one — SQLite and DynamoDB find
+// nothing for it either, and the client is told so, not that the server
+// failed.
+func notStorable(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "22021" {
+		return fmt.Errorf("%w: %s", store.ErrNotFound, pe.Message)
 	}
 	return err
 }

@@ -39,7 +39,7 @@ const (
 	// Loading the index.
 	qAllConnections = `SELECT ` + connCols + ` FROM connections ORDER BY connection_id`
 	qAllMemberships = `SELECT ` + memberCols + ` FROM memberships ORDER BY tenant_id, room_id, connection_id`
-	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at`
+	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at, user_id`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -84,21 +84,29 @@ func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, erro
 
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	if err := s.lockWrite(ctx); err != nil {
-		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
-	}
-	defer s.unlockWrite()
-	res, err := s.ws.exec(ctx, qPutConnection,
-		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, b *batch) error {
+			return putConnection(ctx, tx, b, c)
+		},
+		apply: func() { s.idx.putConn(c) },
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, store.ErrExists)
+	return nil
+}
+
+// putConnection inserts c in tx: ErrExists if its id is taken.
+func putConnection(ctx context.Context, tx txStmts, b *batch, c store.Connection) error {
+	n, err := rowsAffected(tx.exec(ctx, qPutConnection,
+		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent))
+	if err != nil {
+		return err
 	}
-	s.idx.putConn(c)
+	if n == 0 {
+		return store.ErrExists
+	}
+	b.users[userRef{c.TenantID, c.UserID}] = true
 	return nil
 }
 
@@ -120,29 +128,38 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	var c store.Connection
 	var members []store.Membership
-	if err := s.lockWrite(ctx); err != nil {
-		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
-	}
-	defer s.unlockWrite()
-	err := s.inTx(ctx, func(tx txStmts) error {
-		var err error
-		c, err = scanConnection(tx.queryRow(ctx, qDeleteConnection, connectionID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, b *batch) error {
+			var err error
+			c, err = scanConnection(tx.queryRow(ctx, qDeleteConnection, connectionID))
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			b.users[userRef{c.TenantID, c.UserID}] = true
+			if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
+				return err
+			}
+			for i, m := range members {
+				if members[i].Last, err = unhold(ctx, tx, m); err != nil {
+					return err
+				}
+			}
+			_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
 			return err
-		}
-		if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
-		return err
+		},
+		apply: func() {
+			s.idx.deleteConnAndMemberships(connectionID)
+			for i, m := range members {
+				members[i].Last = m.Last && s.release(m) // Last said its hold was deleted
+			}
+		},
 	})
 	if err != nil {
 		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
 	}
-	s.idx.deleteConnAndMemberships(connectionID)
 	sortMemberships(members)
 	return c, members, nil
 }
@@ -160,27 +177,23 @@ func sortMemberships(ms []store.Membership) {
 // memberships to expiresAt; ErrNotFound if absent or expired.
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
 	now := s.nowMs()
-	if err := s.lockWrite(ctx); err != nil {
-		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
-	}
-	defer s.unlockWrite()
-	err := s.inTx(ctx, func(tx txStmts) error {
-		res, err := tx.exec(ctx, qTouchConnection, connectionID, ms(expiresAt), now)
-		if err != nil {
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, _ *batch) error {
+			n, err := rowsAffected(tx.exec(ctx, qTouchConnection, connectionID, ms(expiresAt), now))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return store.ErrNotFound
+			}
+			_, err = tx.exec(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		_, err = tx.exec(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
-		return err
+		},
+		apply: func() { s.idx.touch(connectionID, ms(expiresAt), now) },
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
 	}
-	s.idx.touch(connectionID, ms(expiresAt), now)
 	return nil
 }
 
@@ -217,56 +230,90 @@ func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store
 // TakeTypingSlot records a typing event of a connection at now, unless one
 // was recorded less than interval before (one atomic upsert).
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
-	res, err := s.ws.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds())
+	var took bool
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, _ *batch) error {
+			n, err := rowsAffected(tx.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds()))
+			took = n == 1
+			return err
+		},
+	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
-	}
-	return n == 1, nil
+	return took, nil
 }
 
-// JoinRoom adds a membership (one atomic upsert); joined=false if it was
-// already there and live.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (bool, error) {
-	if err := s.lockWrite(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
-	}
-	defer s.unlockWrite()
-	res, err := s.ws.exec(ctx, qJoinRoom,
-		m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs())
+// JoinRoom adds a membership (one atomic upsert, whose trigger adds its
+// hold: holds.go); joined=false if it was already there and live.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+	var j store.Join
+	now := s.nowMs()
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, _ *batch) error {
+			n, err := rowsAffected(tx.exec(ctx, qJoinRoom,
+				m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now))
+			j.Joined = n > 0
+			return err
+		},
+		apply: func() {
+			if !j.Joined {
+				return
+			}
+			// A row was written: a new one, whose hold the trigger added,
+			// or one replacing an expired membership of the connection,
+			// whose hold is there already (a membership is always held).
+			// The writes before this one are applied: the count is exact.
+			k := holdKeyOf(m)
+			j.First = s.holds[k] == 0
+			if !s.idx.hasMember(m.TenantID, m.RoomID, m.ConnectionID) {
+				s.holds[k]++
+			}
+			s.idx.join(m)
+		},
+	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
-	}
-	if n == 1 {
-		s.idx.join(m)
-	}
-	return n == 1, nil
+	return j, nil
 }
 
-// LeaveRoom removes a membership and reports whether it existed (an
-// expired one is removed, but did not exist any more).
-func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (bool, error) {
-	var expires int64
-	if err := s.lockWrite(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
-	}
-	defer s.unlockWrite()
-	err := s.ws.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+// LeaveRoom removes a membership and its hold in one transaction and
+// reports whether it existed (an expired one is removed, but did not
+// exist any more) and was the user's last in the room.
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (store.Leave, error) {
+	var m store.Membership
+	found, released, last := false, false, false
+	err := s.write(ctx, &writeReq{
+		run: func(ctx context.Context, tx txStmts, _ *batch) error {
+			var expires int64
+			var userID string
+			err := tx.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires, &userID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			found = true
+			m = store.Membership{TenantID: tenantID, RoomID: roomID, UserID: userID, ConnectionID: connectionID, ExpiresAt: fromMs(expires)}
+			released, err = unhold(ctx, tx, m)
+			return err
+		},
+		apply: func() {
+			if found {
+				s.idx.leave(tenantID, roomID, connectionID)
+				last = released && s.release(m)
+			}
+		},
+	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	s.idx.leave(tenantID, roomID, connectionID)
-	return expires > s.nowMs(), nil
+	if !found {
+		return store.Leave{}, nil
+	}
+	return store.Leave{Left: ms(m.ExpiresAt) > s.nowMs(), Last: last}, nil
 }
 
 // RoomMembers lists the live memberships of a room, by connection id. The

@@ -42,26 +42,37 @@ const indexShards = 64
 
 type shard struct {
 	mu      sync.Mutex
-	conns   map[string]*connEntry             // by connection id
-	users   map[userKey]map[string]*connEntry // by user, then connection id
-	tenants map[string]map[string]*connEntry  // by tenant, then connection id
-	rooms   map[roomKey]*roomMembers          // by room
-	byConn  map[string][]roomKey              // the rooms a connection has a membership in, by tenant and room
-	_       [64]byte                          // keeps shards' mutexes on separate cache lines
+	conns   map[string]*connEntry    // by connection id
+	users   map[userKey]*connSet     // by user
+	tenants map[string]*connSet      // by tenant
+	rooms   map[roomKey]*roomMembers // by room
+	byConn  map[string][]roomKey     // the rooms a connection has a membership in, by tenant and room
+	_       [64]byte                 // keeps shards' mutexes on separate cache lines
 }
 
-// connEntry is a connection: c never changes once the entry is made (its
-// ExpiresAt is not used); exp, its expiry in ms, is moved by heartbeats.
+// connEntry is a connection: its fields never change once the entry is
+// made, but exp, its expiry in ms, which heartbeats move. Times are kept
+// as ms (what a read of the table gives): a store.Connection's two
+// time.Time would make every entry 48 bytes larger.
 type connEntry struct {
-	c   store.Connection
-	exp atomic.Int64
+	id, tenant, user, username, sourceIP, userAgent string
+
+	connectedAt int64 // ms
+	exp         atomic.Int64
+}
+
+// newConnEntry makes the entry of c.
+func newConnEntry(c store.Connection) *connEntry {
+	e := &connEntry{id: c.ConnectionID, tenant: c.TenantID, user: c.UserID, username: c.Username,
+		sourceIP: c.SourceIP, userAgent: c.UserAgent, connectedAt: ms(c.ConnectedAt)}
+	e.exp.Store(ms(c.ExpiresAt))
+	return e
 }
 
 // conn is the connection with its current expiry.
 func (e *connEntry) conn() store.Connection {
-	c := e.c
-	c.ExpiresAt = fromMs(e.exp.Load())
-	return c
+	return store.Connection{ConnectionID: e.id, TenantID: e.tenant, UserID: e.user, Username: e.username,
+		ConnectedAt: fromMs(e.connectedAt), ExpiresAt: fromMs(e.exp.Load()), SourceIP: e.sourceIP, UserAgent: e.userAgent}
 }
 
 func (e *connEntry) live(now int64) bool { return e.exp.Load() > now }
@@ -89,8 +100,8 @@ func newIndex() *index {
 	for i := range x.shards {
 		sh := &x.shards[i]
 		sh.conns = make(map[string]*connEntry)
-		sh.users = make(map[userKey]map[string]*connEntry)
-		sh.tenants = make(map[string]map[string]*connEntry)
+		sh.users = make(map[userKey]*connSet)
+		sh.tenants = make(map[string]*connSet)
 		sh.rooms = make(map[roomKey]*roomMembers)
 		sh.byConn = make(map[string][]roomKey)
 	}
@@ -111,13 +122,9 @@ func (x *index) userShard(k userKey) *shard { return x.shard(maphash.String(x.se
 
 func (x *index) roomShard(k roomKey) *shard { return x.shard(maphash.String(x.seed, k.room)) }
 
-// normConn and normMember give times the values a read of the table gives
-// (whole milliseconds, UTC), so that reads from the index return exactly
-// what the SQL queries returned.
-func normConn(c store.Connection) store.Connection {
-	c.ConnectedAt, c.ExpiresAt = fromMs(ms(c.ConnectedAt)), fromMs(ms(c.ExpiresAt))
-	return c
-}
+// normMember gives times the values a read of the table gives (whole
+// milliseconds, UTC), so that reads from the index return exactly what the
+// SQL queries returned (connEntry keeps a connection's times as ms).
 
 func normMember(m store.Membership) store.Membership {
 	m.JoinedAt, m.ExpiresAt = fromMs(ms(m.JoinedAt)), fromMs(ms(m.ExpiresAt))
@@ -126,31 +133,9 @@ func normMember(m store.Membership) store.Membership {
 
 func memberByConnID(m store.Membership, id string) int { return strings.Compare(m.ConnectionID, id) }
 
-// addTo adds e to the set of connections m[k], making the set if needed.
-func addTo[K comparable](m map[K]map[string]*connEntry, k K, e *connEntry) {
-	set := m[k]
-	if set == nil {
-		set = make(map[string]*connEntry)
-		m[k] = set
-	}
-	set[e.c.ConnectionID] = e
-}
-
-// removeFrom removes connection id from the set m[k], and the set once empty.
-func removeFrom[K comparable](m map[K]map[string]*connEntry, k K, id string) {
-	if set := m[k]; set != nil {
-		delete(set, id)
-		if len(set) == 0 {
-			delete(m, k)
-		}
-	}
-}
-
 // putConn adds a connection that was inserted.
 func (x *index) putConn(c store.Connection) {
-	c = normConn(c)
-	e := &connEntry{c: c}
-	e.exp.Store(ms(c.ExpiresAt))
+	e := newConnEntry(c)
 	sh := x.connShard(c.ConnectionID)
 	sh.mu.Lock()
 	sh.conns[c.ConnectionID] = e
@@ -176,14 +161,14 @@ func (x *index) deleteConn(id string) {
 	if !ok {
 		return
 	}
-	uk := userKey{e.c.TenantID, e.c.UserID}
+	uk := userKey{e.tenant, e.user}
 	sh = x.userShard(uk)
 	sh.mu.Lock()
 	removeFrom(sh.users, uk, id)
 	sh.mu.Unlock()
-	sh = x.tenantShard(e.c.TenantID)
+	sh = x.tenantShard(e.tenant)
 	sh.mu.Lock()
-	removeFrom(sh.tenants, e.c.TenantID, id)
+	removeFrom(sh.tenants, e.tenant, id)
 	sh.mu.Unlock()
 }
 
@@ -343,12 +328,15 @@ func (x *index) getConn(id string, now int64) (store.Connection, bool) {
 
 // liveConns copies the connections of set live at now, by connection id
 // (nil if none). The caller holds the set's shard.
-func liveConns(set map[string]*connEntry, now int64) []store.Connection {
+func liveConns(set *connSet, now int64) []store.Connection {
+	if set == nil {
+		return nil
+	}
 	var out []store.Connection
-	for _, e := range set {
+	for e := range set.all() {
 		if e.live(now) {
 			if out == nil {
-				out = make([]store.Connection, 0, len(set))
+				out = make([]store.Connection, 0, set.len())
 			}
 			out = append(out, e.conn())
 		}
@@ -378,8 +366,12 @@ func (x *index) countUserConns(tenantID, userID string, now int64, max int) int 
 	sh := x.userShard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	set := sh.users[k]
+	if set == nil {
+		return 0
+	}
 	n := 0
-	for _, e := range sh.users[k] {
+	for e := range set.all() {
 		if n >= max {
 			break
 		}
@@ -474,3 +466,45 @@ func (s *Store) lockWrite(ctx context.Context) error {
 }
 
 func (s *Store) unlockWrite() { <-s.wsem }
+
+// countRoomMembers counts the memberships of a room live at now, up to
+// max: when none has expired, the length of its list; otherwise it looks
+// at the list until it has counted max.
+func (x *index) countRoomMembers(tenantID, roomID string, now int64, max int) int {
+	k := roomKey{tenantID, roomID}
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[k]
+	if r == nil {
+		return 0
+	}
+	if r.minExp > now {
+		return min(len(r.list), max)
+	}
+	n := 0
+	for _, m := range r.list {
+		if n >= max {
+			break
+		}
+		if ms(m.ExpiresAt) > now {
+			n++
+		}
+	}
+	return n
+}
+
+// hasMember reports whether room (tenantID, roomID) has a membership of
+// connection id, expired or not.
+func (x *index) hasMember(tenantID, roomID, id string) bool {
+	k := roomKey{tenantID, roomID}
+	sh := x.roomShard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[k]
+	if r == nil {
+		return false
+	}
+	_, ok := slices.BinarySearchFunc(r.list, id, memberByConnID)
+	return ok
+}

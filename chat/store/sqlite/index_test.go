@@ -132,7 +132,9 @@ func TestIndexMatchesTables(t *testing.T) {
 	users := []string{"u1", "u2", "u3"}
 	rooms := []string{"r1", "r2", "r3"}
 	var conns []string
-	for i := range 12 {
+	// 30 connections: 15 per tenant and 10 per user, more than a small
+	// connSet holds, so that sets grow from slices into maps.
+	for i := range 30 {
 		conns = append(conns, fmt.Sprintf("c%02d", i))
 	}
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
@@ -93,6 +95,9 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 
 // GetRoom returns a room of the tenant; ErrNotFound otherwise.
 func (s *Store) GetRoom(ctx context.Context, tenantID, roomID string) (store.Room, error) {
+	if r, ok := s.rooms.get(tenantID, roomID); ok {
+		return r, nil
+	}
 	r, err := scanRoom(s.rs.queryRow(ctx, qGetRoom, tenantID, roomID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -100,7 +105,43 @@ func (s *Store) GetRoom(ctx context.Context, tenantID, roomID string) (store.Roo
 	if err != nil {
 		return store.Room{}, fmt.Errorf("sqlite: get room %q of tenant %q: %w", roomID, tenantID, err)
 	}
+	s.rooms.put(r)
 	return r, nil
+}
+
+// roomCacheSize is how many rooms GetRoom keeps in memory at most.
+const roomCacheSize = 4096
+
+// roomCache holds rooms GetRoom read: a room never changes once created
+// (nor is deleted), so a copy never goes stale. Every join and every
+// action on a room reads its room; a full cache forgets an arbitrary room.
+type roomCache struct {
+	mu sync.Mutex
+	m  map[roomKey]store.Room
+}
+
+func (c *roomCache) get(tenantID, roomID string) (store.Room, bool) {
+	c.mu.Lock()
+	r, ok := c.m[roomKey{tenantID, roomID}]
+	c.mu.Unlock()
+	r.Members = slices.Clone(r.Members) // the caller's own
+	return r, ok
+}
+
+func (c *roomCache) put(r store.Room) {
+	r.Members = slices.Clone(r.Members)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[roomKey]store.Room)
+	}
+	if len(c.m) >= roomCacheSize {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[roomKey{r.TenantID, r.RoomID}] = r
 }
 
 // ListRooms lists the rooms userID may see, newest first (by CreatedAt,

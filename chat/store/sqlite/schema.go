@@ -97,6 +97,31 @@ CREATE TABLE messages (
 -- ListMessages: a room's history by message id (time-sortable).
 CREATE INDEX messages_by_room ON messages (tenant_id, room_id, message_id);
 `,
+	// 2: the memberships each user holds in each room (store.Join, and
+	// holds.go): a row per membership held, written by the statement that
+	// adds the membership (the trigger) and deleted by the leave or
+	// release that ends the hold.
+	`
+CREATE TABLE room_holds (
+	tenant_id     TEXT NOT NULL,
+	room_id       TEXT NOT NULL,
+	user_id       TEXT NOT NULL,
+	connection_id TEXT NOT NULL,
+	PRIMARY KEY (tenant_id, room_id, user_id, connection_id)
+) WITHOUT ROWID;
+INSERT INTO room_holds SELECT tenant_id, room_id, user_id, connection_id FROM memberships;
+CREATE TRIGGER memberships_hold AFTER INSERT ON memberships BEGIN
+	INSERT INTO room_holds (tenant_id, room_id, user_id, connection_id)
+	VALUES (NEW.tenant_id, NEW.room_id, NEW.user_id, NEW.connection_id) ON CONFLICT DO NOTHING;
+END;
+`,
+	// Connections are read from the in-memory index (index.go): these two
+	// indexes served reads that no longer reach SQLite, and cost every
+	// connect and disconnect two more b-tree pages to write.
+	`
+DROP INDEX IF EXISTS connections_by_user;
+DROP INDEX IF EXISTS connections_by_tenant;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

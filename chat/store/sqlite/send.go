@@ -13,29 +13,25 @@ import (
 // concurrent calls for one user see each other.
 func (s *Store) AddConnection(ctx context.Context, c store.Connection, limit int) (int, error) {
 	wrap := func(err error) error { return fmt.Errorf("sqlite: add connection %q: %w", c.ConnectionID, err) }
-	if err := s.readable(); err != nil {
-		return 0, wrap(err)
-	}
-	if err := s.lockWrite(ctx); err != nil {
-		return 0, wrap(err)
-	}
-	defer s.unlockWrite()
 	limit = max(limit, 0)
-	before := s.idx.countUserConns(c.TenantID, c.UserID, s.nowMs(), max(limit, 1))
-	if limit > 0 && before >= limit {
-		return before, wrap(store.ErrConnectionLimit)
-	}
-	res, err := s.ws.exec(ctx, qPutConnection,
-		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent)
+	var before int
+	err := s.write(ctx, &writeReq{
+		// The count reads the index, which shows the committed writes
+		// only: a batch that changed the user's connections is committed
+		// first.
+		admit: func(b *batch) bool { return !b.users[userRef{c.TenantID, c.UserID}] },
+		run: func(ctx context.Context, tx txStmts, b *batch) error {
+			before = s.idx.countUserConns(c.TenantID, c.UserID, s.nowMs(), max(limit, 1))
+			if limit > 0 && before >= limit {
+				return store.ErrConnectionLimit
+			}
+			return putConnection(ctx, tx, b, c)
+		},
+		apply: func() { s.idx.putConn(c) },
+	})
 	if err != nil {
 		return before, wrap(err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return before, wrap(err)
-	} else if n == 0 {
-		return before, wrap(store.ErrExists)
-	}
-	s.idx.putConn(c)
 	return before, nil
 }
 

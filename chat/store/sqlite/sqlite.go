@@ -72,7 +72,18 @@ type Store struct {
 	// A channel, not a mutex: waiting for it gives up with the context.
 	wsem   chan struct{}
 	idx    *index
-	unlock func() error // releases the data directory
+	rooms  roomCache       // rooms read (rooms.go)
+	holds  map[holdKey]int // the rows of room_holds of each user in each room (holds.go); under wsem
+	unlock func() error    // releases the data directory
+
+	// The writer (writer.go): the writes of connections and memberships
+	// queue on wq and are committed in groups.
+	wq       chan *writeReq
+	wstop    chan struct{} // closed by Close: the writer ends
+	wstopped chan struct{} // closed by the writer when it has ended
+	wstats   writerStats
+	wctx     context.Context // cancelled by Close: the writer stops waiting for its connection
+	wcancel  context.CancelFunc
 
 	staleAtOpen int // connections of the previous process that Open expired
 
@@ -174,11 +185,14 @@ func open(path string, now func() time.Time) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex()}
+	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex(), holds: map[holdKey]int{}}
 	stale, err := expireStale(context.Background(), w, ms(now()))
 	if err == nil {
 		s.staleAtOpen = stale
 		err = s.loadIndex(context.Background())
+	}
+	if err == nil {
+		err = s.loadHolds(context.Background())
 	}
 	if err != nil {
 		rs.close()
@@ -187,6 +201,7 @@ func open(path string, now func() time.Time) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s.startWriter()
 	return s, nil
 }
 
@@ -196,6 +211,7 @@ var (
 		qAllConnections, qAllMemberships,
 		qPutConnection, qDeleteConnection, qDeleteMemberships, qDeleteTypingSlot,
 		qTouchConnection, qTouchMemberships, qTakeTypingSlot, qJoinRoom, qLeaveRoom,
+		qUnhold, qSavepoint, qRelease, qRollbackTo,
 		qCreateRoom, qRoomAccess, qPutMessage, qEditMessage, qDeleteMessage,
 		qSweepMemberships, qSweepConnections, qSweepTypingSlots,
 	}
@@ -209,6 +225,7 @@ var (
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.stopWriter()
 		err1 := errors.Join(s.rs.close(), s.ws.close())
 		err2 := s.r.Close()
 		err3 := s.w.Close()

@@ -268,6 +268,9 @@ func TestQueryPlans(t *testing.T) {
 		{"ListRooms all", qAllRooms, []any{"t", 0, "", 10, "u"}, []string{"rooms_by_visibility", "SEARCH a USING PRIMARY KEY"}},
 		{"JoinRoom", qJoinRoom, []any{"t", "r", "c", "u", "n", 0, 0, 0}, nil},
 		{"LeaveRoom", qLeaveRoom, []any{"t", "r", "c"}, nil},
+		// A hold: a search of its key (whether the user holds another is
+		// counted in memory).
+		{"unhold", qUnhold, []any{"t", "r", "u", "c"}, []string{"room_holds USING PRIMARY KEY (tenant_id=? AND room_id=? AND user_id=? AND connection_id=?)"}},
 		{"TakeTypingSlot", qTakeTypingSlot, []any{"c", 0, 0}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -82,6 +82,7 @@ func testConnDelete(t *testing.T, e *env) {
 	got, ms, err := e.s.DeleteConnection(e.ctx, "c1")
 	must(t, err)
 	same(t, "deleted connection", got, c1, normConn)
+	m1.Last, m2.Last = true, true // alice's only connection in r1 and r2
 	sameSet(t, "deleted memberships", ms, []store.Membership{m1, m2}, normMember, memberKey)
 
 	_, err = e.s.GetConnection(e.ctx, "c1")
@@ -172,6 +173,7 @@ func testConnExpired(t *testing.T, e *env) {
 	got, ms, err := e.s.DeleteConnection(e.ctx, "c1")
 	must(t, err)
 	same(t, "DeleteConnection of an expired connection", got, c, normConn)
+	m.Last = true // held until now: nobody was told alice left
 	sameList(t, "its memberships", ms, []store.Membership{m}, normMember)
 	_, _, err = e.s.DeleteConnection(e.ctx, "c1")
 	wantErr(t, "second DeleteConnection of an expired connection", err, store.ErrNotFound)
@@ -220,8 +222,8 @@ func testConnTouchExpiredMembership(t *testing.T, e *env) {
 		TenantID: tenantA, RoomID: "r2", ConnectionID: "c1", UserID: alice, Username: c.Username,
 		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
 	}
-	if joined, err := e.s.JoinRoom(e.ctx, short); err != nil || !joined {
-		t.Fatalf("JoinRoom = %v, %v", joined, err)
+	if j, err := e.s.JoinRoom(e.ctx, short); err != nil || !j.Joined {
+		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
 	e.clk.Advance(2 * time.Minute)
 	newExpiry := e.clk.Now().Add(ttl)

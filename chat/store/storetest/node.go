@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 var nodeSweeperTests = []subtest{
 	{"nodes/deletes the connections of a dead node", testNodeSweep},
 	{"nodes/concurrent callers each get a connection once", testNodeSweepConcurrent},
+	{"nodes/the prefixes of the stored connections", testNodePrefixes},
 }
 
 func nodeSweeperOf(t *testing.T, e *env) store.NodeSweeper {
@@ -165,5 +167,43 @@ func testNodeSweepConcurrent(t *testing.T, e *env) {
 	sameSet(t, "connections removed by four callers", got, want, imageConn, connKey)
 	if members != n {
 		t.Errorf("%d membership images, want %d (one per connection)", members, n)
+	}
+}
+
+// testNodePrefixes: NodePrefixes lists each node prefix once, in byte
+// order, expired connections included (their node may be dead too), up to
+// the limit, and follows deletions.
+func testNodePrefixes(t *testing.T, e *env) {
+	nl, ok := e.s.(store.NodeLister)
+	if !ok {
+		t.Skip("the store does not implement store.NodeLister")
+	}
+	if got, err := nl.NodePrefixes(e.ctx, 0); err != nil || len(got) != 0 {
+		t.Fatalf("NodePrefixes of an empty store = %q, %v", got, err)
+	}
+	e.clk.Advance(-ttl - time.Minute)
+	e.putConn(t, nodeID("Pq-_", "AAAAAAAAAAA"), tenantA, alice) // expired
+	e.clk.Advance(ttl + time.Minute)
+	e.putConn(t, nodeID("Pq_0", "AAAAAAAAAAA"), tenantA, alice)
+	e.putConn(t, nodeID("Pq_0", "zzzzzzzzzzz"), tenantB, bob)
+	e.putConn(t, nodeID("Pq__", "-__________"), tenantA, carol)
+	e.putConn(t, nodeID("Pq__", "___________"), tenantA, carol)
+	got, err := nl.NodePrefixes(e.ctx, 0)
+	must(t, err)
+	if want := []string{"Pq-_", "Pq_0", "Pq__"}; !slices.Equal(got, want) {
+		t.Fatalf("NodePrefixes = %q, want %q", got, want)
+	}
+	got, err = nl.NodePrefixes(e.ctx, 2)
+	must(t, err)
+	if want := []string{"Pq-_", "Pq_0"}; !slices.Equal(got, want) {
+		t.Errorf("NodePrefixes limit 2 = %q, want %q", got, want)
+	}
+	if ns, ok := e.s.(store.NodeSweeper); ok {
+		drainNode(t, e, ns, "Pq_0", 0)
+		got, err = nl.NodePrefixes(e.ctx, 0)
+		must(t, err)
+		if want := []string{"Pq-_", "Pq__"}; !slices.Equal(got, want) {
+			t.Errorf("NodePrefixes after a node's removal = %q, want %q", got, want)
+		}
 	}
 }

@@ -322,10 +322,10 @@ func testJoinIdempotent(t *testing.T, e *env) {
 	e.clk.Advance(time.Second)
 	again := m
 	again.JoinedAt = e.clk.Now()
-	joined, err := e.s.JoinRoom(e.ctx, again)
+	j, err := e.s.JoinRoom(e.ctx, again)
 	must(t, err)
-	if joined {
-		t.Error("second JoinRoom reported joined")
+	if j.Joined || j.First {
+		t.Errorf("second JoinRoom = %+v, want neither joined nor first", j)
 	}
 	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
 	must(t, err)
@@ -338,7 +338,7 @@ func testLeave(t *testing.T, e *env) {
 	m2 := e.join(t, c, "r2")
 	for _, step := range []struct {
 		tenant, room, conn string
-		want               bool
+		want               bool // left, and the last of alice's in the room
 	}{
 		{tenantB, "r1", "c1", false}, // another tenant's room of the same id
 		{tenantA, "r1", "c2", false}, // another connection
@@ -346,10 +346,10 @@ func testLeave(t *testing.T, e *env) {
 		{tenantA, "r1", "c1", false},
 		{tenantA, "r3", "c1", false}, // never joined
 	} {
-		left, err := e.s.LeaveRoom(e.ctx, step.tenant, step.room, step.conn)
+		l, err := e.s.LeaveRoom(e.ctx, step.tenant, step.room, step.conn)
 		must(t, err)
-		if left != step.want {
-			t.Errorf("LeaveRoom(%s, %s, %s) = %v, want %v", step.tenant, step.room, step.conn, left, step.want)
+		if want := (store.Leave{Left: step.want, Last: step.want}); l != want {
+			t.Errorf("LeaveRoom(%s, %s, %s) = %+v, want %+v", step.tenant, step.room, step.conn, l, want)
 		}
 	}
 	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
@@ -418,8 +418,8 @@ func testMemberExpired(t *testing.T, e *env) {
 			TenantID: tenantA, RoomID: room, ConnectionID: "c1", UserID: alice, Username: c.Username,
 			JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
 		}
-		if joined, err := e.s.JoinRoom(e.ctx, m); err != nil || !joined {
-			t.Fatalf("JoinRoom = %v, %v", joined, err)
+		if j, err := e.s.JoinRoom(e.ctx, m); err != nil || !j.Joined {
+			t.Fatalf("JoinRoom = %+v, %v", j, err)
 		}
 		short = append(short, m)
 	}
@@ -435,20 +435,23 @@ func testMemberExpired(t *testing.T, e *env) {
 	// An expired membership is gone: joining again is a new join...
 	again := short[0]
 	again.JoinedAt, again.ExpiresAt = e.clk.Now(), long.ExpiresAt
-	joined, err := e.s.JoinRoom(e.ctx, again)
+	j, err := e.s.JoinRoom(e.ctx, again)
 	must(t, err)
-	if !joined {
-		t.Error("JoinRoom over an expired membership reported joined=false")
+	// ...though not the user's first in the room: the expired one was
+	// not released yet (nobody was told the user left).
+	if want := (store.Join{Joined: true}); j != want {
+		t.Errorf("JoinRoom over an expired membership = %+v, want %+v", j, want)
 	}
 	members, err = e.s.RoomMembers(e.ctx, tenantA, "r2")
 	must(t, err)
 	sameList(t, "RoomMembers after joining again", members, []store.Membership{again}, normMember)
 
-	// ...and leaving it reports it was not there.
-	left, err := e.s.LeaveRoom(e.ctx, tenantA, "r3", "c1")
+	// ...and leaving it reports it was not there, though it was the
+	// user's last held in the room: user_left is told now.
+	l, err := e.s.LeaveRoom(e.ctx, tenantA, "r3", "c1")
 	must(t, err)
-	if left {
-		t.Error("LeaveRoom of an expired membership reported left")
+	if want := (store.Leave{Last: true}); l != want {
+		t.Errorf("LeaveRoom of an expired membership = %+v, want %+v", l, want)
 	}
 	rooms, err = e.s.ConnectionRooms(e.ctx, "c1")
 	must(t, err)
@@ -463,12 +466,15 @@ func testJoinConcurrent(t *testing.T, e *env) {
 	}
 	var joins atomic.Int32
 	concurrently(32, func(int) {
-		joined, err := e.s.JoinRoom(e.ctx, m)
+		j, err := e.s.JoinRoom(e.ctx, m)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		if joined {
+		if j.Joined != j.First {
+			t.Errorf("JoinRoom = %+v: the only connection's join is the user's first", j)
+		}
+		if j.Joined {
 			joins.Add(1)
 		}
 	})

@@ -167,8 +167,8 @@ func testSendMessageNotMember(t *testing.T, e *env) {
 	e.join(t, b, "r2")
 	left, err := e.s.LeaveRoom(e.ctx, tenantA, "r2", "b")
 	must(t, err)
-	if !left {
-		t.Fatal("LeaveRoom = false")
+	if !left.Left {
+		t.Fatalf("LeaveRoom = %+v", left)
 	}
 	ghost := store.Connection{ConnectionID: "ghost", TenantID: tenantA, UserID: carol}
 	for _, tc := range []struct {

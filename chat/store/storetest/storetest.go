@@ -78,6 +78,7 @@ func run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	all = append(all, typingTests...)
 	all = append(all, roomTests...)
 	all = append(all, membershipTests...)
+	all = append(all, holdTests...)
 	all = append(all, messageTests...)
 	all = append(all, sweeperTests...)
 	all = append(all, sendTests...)
@@ -138,10 +139,10 @@ func (e *env) join(t *testing.T, c store.Connection, room string) store.Membersh
 		TenantID: c.TenantID, RoomID: room, ConnectionID: c.ConnectionID,
 		UserID: c.UserID, Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
 	}
-	joined, err := e.s.JoinRoom(e.ctx, m)
+	j, err := e.s.JoinRoom(e.ctx, m)
 	must(t, err)
-	if !joined {
-		t.Fatalf("JoinRoom(%+v) = false for a new membership", m)
+	if !j.Joined {
+		t.Fatalf("JoinRoom(%+v) = %+v for a new membership", m, j)
 	}
 	return m
 }

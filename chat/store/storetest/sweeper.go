@@ -58,8 +58,8 @@ func testSweep(t *testing.T, e *env) {
 		TenantID: tenantA, RoomID: "r3", ConnectionID: "live", UserID: carol, Username: live.Username,
 		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
 	}
-	if joined, err := e.s.JoinRoom(e.ctx, short); err != nil || !joined {
-		t.Fatalf("JoinRoom = %v, %v", joined, err)
+	if j, err := e.s.JoinRoom(e.ctx, short); err != nil || !j.Joined {
+		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
 
 	now := e.clk.Advance(15 * time.Minute)

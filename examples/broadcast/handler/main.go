@@ -3,6 +3,14 @@
 // connection, sendmessage posts the message to every connection through the
 // @connections API with the AWS SDK, $disconnect forgets the connection.
 //
+// sendmessage posts as the seed documents' Node.js handlers do with
+// Promise.all: concurrently, here from DefaultPosters goroutines sharing one
+// SDK client, whose HTTP transport keeps that many connections to the
+// gateway open (the SDK's default transport keeps 10 idle connections per
+// host, so more concurrent posters would open a new TCP connection for
+// most posts). A post answered 410 Gone forgets its connection, as the
+// seeds delete it from their table.
+//
 // The set of connections stands in for the DynamoDB table of the AWS
 // version; it lives in this process, so restarting the handler forgets who
 // is connected (a real deployment keeps it in a store).
@@ -19,9 +27,11 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
@@ -36,7 +46,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "handler:", err)
 		os.Exit(1)
 	}
-	b := &broadcaster{conns: map[string]bool{}}
+	b := &broadcaster{
+		conns: map[string]bool{},
+		// One HTTP client for every message: its connections to the gateway
+		// stay open between messages, one idle connection per poster (the
+		// SDK's default transport keeps 10).
+		http: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = DefaultPosters
+		}),
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/connect", integration.Handler(b.connect))
 	mux.Handle("/disconnect", integration.Handler(b.disconnect))
@@ -48,9 +66,13 @@ func main() {
 	}
 }
 
+// DefaultPosters is how many posts sendmessage has under way at once.
+const DefaultPosters = 64
+
 type broadcaster struct {
 	mu    sync.Mutex
 	conns map[string]bool
+	http  *awshttp.BuildableClient
 }
 
 func (b *broadcaster) connect(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -86,6 +108,7 @@ func (b *broadcaster) sendMessage(ctx context.Context, ev events.APIGatewayWebso
 		BaseEndpoint: aws.String(endpoint),
 		Region:       "us-east-1",
 		Credentials:  aws.AnonymousCredentials{},
+		HTTPClient:   b.http,
 	})
 	b.mu.Lock()
 	ids := make([]string, 0, len(b.conns))
@@ -93,8 +116,9 @@ func (b *broadcaster) sendMessage(ctx context.Context, ev events.APIGatewayWebso
 		ids = append(ids, id)
 	}
 	b.mu.Unlock()
-	for _, id := range ids {
-		_, err := client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte(in.Message)})
+	data := []byte(in.Message)
+	post := func(id string) {
+		_, err := client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: data})
 		var gone *types.GoneException
 		switch {
 		case errors.As(err, &gone):
@@ -103,5 +127,17 @@ func (b *broadcaster) sendMessage(ctx context.Context, ev events.APIGatewayWebso
 			slog.Warn("post failed", "connectionId", id, "err", err)
 		}
 	}
+	// DefaultPosters goroutines take the ids in turn; all are done before
+	// the handler answers.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(DefaultPosters, len(ids)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(ids)); i = next.Add(1) - 1 {
+				post(ids[i])
+			}
+		})
+	}
+	wg.Wait()
 	return events.APIGatewayProxyResponse{StatusCode: 200}, nil
 }

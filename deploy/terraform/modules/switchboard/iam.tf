@@ -3,11 +3,13 @@
 locals {
   # The DynamoDB actions of store/dynamo (docs/store.md; TestOperations):
   # GetItem, Query, PutItem, UpdateItem, BatchWriteItem, and
-  # TransactWriteItems of Put, Update and Delete items, which IAM authorizes
-  # as PutItem, UpdateItem and DeleteItem. No Scan: only the sweeper, which
-  # is not used on AWS, scans.
+  # TransactWriteItems of Put, Update, Delete and ConditionCheck items,
+  # which IAM authorizes as PutItem, UpdateItem, DeleteItem and
+  # ConditionCheckItem; DeleteItem. No Scan: only the sweeper and the dead
+  # cluster node clean-up, which are not used on AWS, scan.
   table_actions = [
     "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",

@@ -1,0 +1,264 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+// Holds (store.Join): a HOLD item per user and room, in the room's
+// partition, holds in heldBy the set of connections by which the user
+// holds memberships there. It is written in the same transaction as the
+// membership, with a condition on the set as it was assumed to be: a
+// join assumes the set absent (the user's first) or present; a removal
+// assumes the connection is the set's only element (the last: the item is
+// deleted), one of several, or not in it. A cancelled transaction returns
+// the item as it was (ReturnValuesOnConditionCheckFailure), and is retried
+// with what it says: of concurrent joins or leaves of one user, on any
+// number of instances, exactly one moves the set from absent to present,
+// or from present to absent. Set operations are idempotent, so a release
+// delivered twice (a stream batch retried) changes nothing the second
+// time.
+//
+// The hold item has no expiry: a membership deleted by TTL keeps its
+// connection in the set until the cleanup handler releases it.
+
+// holdState is what a removal assumes of the hold item.
+type holdState int
+
+const (
+	holdLast   holdState = iota // the connection is the set's only element
+	holdOthers                  // the connection is in the set, with others
+	holdAbsent                  // the connection is not in the set
+)
+
+// holdStateOf is the state of the hold item it (nil: absent) for
+// connection c.
+func holdStateOf(it item, c string) holdState {
+	set := it.strs(attrHeldBy)
+	switch {
+	case !slices.Contains(set, c):
+		return holdAbsent
+	case len(set) == 1:
+		return holdLast
+	}
+	return holdOthers
+}
+
+func holdKey(m store.Membership) map[string]types.AttributeValue {
+	return key(roomPK(m.TenantID, m.RoomID), holdSK(m.UserID))
+}
+
+// holdWrite adds m's connection to its hold item, assuming the set absent
+// (first) or present.
+func (s *Store) holdWrite(m store.Membership, first bool) types.TransactWriteItem {
+	cond := "attribute_exists(#heldBy)"
+	if first {
+		cond = "attribute_not_exists(#heldBy)"
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                s.table,
+		Key:                      holdKey(m),
+		UpdateExpression:         aws.String("SET #type = :type, #tenantId = :tenant, #roomId = :room, #userId = :user ADD #heldBy :c"),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: names(attrType, attrTenant, attrRoom, attrUser, attrHeldBy),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":type": str(typeHold), ":tenant": str(m.TenantID), ":room": str(m.RoomID), ":user": str(m.UserID),
+			":c": &types.AttributeValueMemberSS{Value: []string{m.ConnectionID}},
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// releaseWrite removes m's connection from its hold item, assuming st.
+func (s *Store) releaseWrite(m store.Membership, st holdState) types.TransactWriteItem {
+	k, old := holdKey(m), types.ReturnValuesOnConditionCheckFailureAllOld
+	c := str(m.ConnectionID)
+	switch st {
+	case holdLast:
+		return types.TransactWriteItem{Delete: &types.Delete{
+			TableName: s.table, Key: k,
+			ConditionExpression:                 aws.String("contains(#heldBy, :c) AND size(#heldBy) = :one"),
+			ExpressionAttributeNames:            names(attrHeldBy),
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":c": c, ":one": num(1)},
+			ReturnValuesOnConditionCheckFailure: old,
+		}}
+	case holdOthers:
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName: s.table, Key: k,
+			UpdateExpression:         aws.String("DELETE #heldBy :cs"),
+			ConditionExpression:      aws.String("contains(#heldBy, :c) AND size(#heldBy) > :one"),
+			ExpressionAttributeNames: names(attrHeldBy),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":c": c, ":one": num(1), ":cs": &types.AttributeValueMemberSS{Value: []string{m.ConnectionID}},
+			},
+			ReturnValuesOnConditionCheckFailure: old,
+		}}
+	}
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: s.table, Key: k,
+		ConditionExpression:                 aws.String("attribute_not_exists(#heldBy) OR NOT contains(#heldBy, :c)"),
+		ExpressionAttributeNames:            names(attrHeldBy),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":c": c},
+		ReturnValuesOnConditionCheckFailure: old,
+	}}
+}
+
+// errHoldContended: the hold item changed under every attempt.
+var errHoldContended = errors.New("the user's hold of the room kept changing")
+
+// JoinRoom writes the membership, unless a live one is there, its copy in
+// the connection's partition and the connection into the user's hold item,
+// in one transaction: Joined=false if the membership's condition fails;
+// First if the hold item had no connection.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("dynamo: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
+	first := true
+	for range s.retries {
+		err := s.transact(ctx, []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName: s.table, Item: membershipItem(m),
+				ConditionExpression:       aws.String(condNewOrGone),
+				ExpressionAttributeNames:  names(attrPK, attrExpiresAtMs),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.nowMs())},
+			}},
+			{Put: &types.Put{TableName: s.table, Item: connRoomItem(m)}},
+			s.holdWrite(m, first),
+		})
+		var te *txError
+		if !errors.As(err, &te) {
+			if err != nil {
+				return store.Join{}, wrap(err)
+			}
+			return store.Join{Joined: true, First: first}, nil
+		}
+		if failed, _ := te.failed(0); failed {
+			return store.Join{}, nil // a live membership is there
+		}
+		failed, old := te.failed(2)
+		if !failed {
+			return store.Join{}, wrap(err)
+		}
+		first = len(old.strs(attrHeldBy)) == 0
+	}
+	return store.Join{}, wrap(errHoldContended)
+}
+
+// LeaveRoom reads the membership (whose it is), then deletes it, its copy
+// and the connection from the user's hold item in one transaction. Left
+// if it was live when read; an expired one is deleted all the same.
+func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (store.Leave, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("dynamo: leave room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table, Key: key(roomPK(tenantID, roomID), prefixMember+connectionID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return store.Leave{}, wrap(err)
+	}
+	it := item(out.Item)
+	if len(it) == 0 {
+		return store.Leave{}, nil
+	}
+	m := it.membership()
+	last, found, err := s.removeMembership(ctx, m)
+	if err != nil || !found {
+		return store.Leave{}, wrap(err)
+	}
+	return store.Leave{Left: it.live(s.nowMs()), Last: last}, nil
+}
+
+// removeMembership deletes m, its copy and its hold in one transaction;
+// found=false if m was not there any more.
+func (s *Store) removeMembership(ctx context.Context, m store.Membership) (last, found bool, err error) {
+	st := holdLast
+	for range s.retries {
+		err := s.transact(ctx, []types.TransactWriteItem{
+			{Delete: &types.Delete{
+				TableName: s.table, Key: key(roomPK(m.TenantID, m.RoomID), prefixMember+m.ConnectionID),
+				ConditionExpression:      aws.String(condExists),
+				ExpressionAttributeNames: names(attrPK),
+			}},
+			{Delete: &types.Delete{TableName: s.table, Key: key(connPK(m.ConnectionID), connRoomSK(m.TenantID, m.RoomID))}},
+			s.releaseWrite(m, st),
+		})
+		var te *txError
+		if !errors.As(err, &te) {
+			return err == nil && st == holdLast, err == nil, err
+		}
+		if failed, _ := te.failed(0); failed {
+			return false, false, nil
+		}
+		failed, old := te.failed(2)
+		if !failed {
+			return false, false, err
+		}
+		st = holdStateOf(old, m.ConnectionID)
+	}
+	return false, false, errHoldContended
+}
+
+// ReleaseMembership removes the connection of a membership TTL (or
+// DeleteExpired) deleted from the user's hold item, with one conditional
+// write; the last one deletes the item.
+func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("dynamo: release membership of %q in room %q of tenant %q: %w", m.ConnectionID, m.RoomID, m.TenantID, err)
+	}
+	st := holdLast
+	for range s.retries {
+		if st == holdAbsent {
+			return false, nil
+		}
+		w := s.releaseWrite(m, st)
+		err := s.withRetry(ctx, func() error {
+			var err error
+			if d := w.Delete; d != nil {
+				_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+					TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
+					ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
+					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+				})
+			} else {
+				u := w.Update
+				_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+					TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+					ConditionExpression:      u.ConditionExpression,
+					ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
+					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+				})
+			}
+			return err
+		})
+		failed, old := conditionFailed(err)
+		if !failed {
+			if err != nil {
+				return false, wrap(err)
+			}
+			return st == holdLast, nil
+		}
+		st = holdStateOf(old, m.ConnectionID)
+	}
+	return false, wrap(errHoldContended)
+}
+
+// CountRoomMembers counts a room's live memberships up to max: a
+// consistent Query of the room's MEMBER# items with Select COUNT and
+// Limit, paged as CountUserConnections pages.
+func (s *Store) CountRoomMembers(ctx context.Context, tenantID, roomID string, limit int) (int, error) {
+	n, err := s.countLive(ctx, roomPK(tenantID, roomID), prefixMember, limit)
+	if err != nil {
+		return 0, fmt.Errorf("dynamo: count members of room %q of tenant %q: %w", roomID, tenantID, err)
+	}
+	return n, nil
+}
