@@ -159,17 +159,24 @@ func (s *Service) dropConnection(ctx context.Context, out *outbox, connectionID 
 	if err != nil {
 		return err
 	}
-	s.connectionRemoved(ctx, out, c, memberships)
+	s.connectionRemoved(ctx, out, c, memberships, nil)
 	return nil
 }
 
 // connectionRemoved announces what a removed connection changes: user_left
-// in its rooms, offline for the tenant.
-func (s *Service) connectionRemoved(ctx context.Context, out *outbox, c store.Connection, memberships []store.Membership) {
+// in its rooms, offline for the tenant. offline, when not nil, holds the
+// users (tenant NUL user) already announced offline by the batch this
+// connection is part of: several tabs of one user that expire together
+// make one offline, not one each.
+func (s *Service) connectionRemoved(ctx context.Context, out *outbox, c store.Connection, memberships []store.Membership, offline map[string]bool) {
 	for _, m := range memberships {
 		if m.Last {
 			s.announceLeft(ctx, out, m)
 		}
+	}
+	key := c.TenantID + "\x00" + c.UserID
+	if offline[key] {
+		return
 	}
 	online, err := s.store.CountUserConnections(ctx, c.TenantID, c.UserID, 1)
 	if err != nil {
@@ -177,6 +184,9 @@ func (s *Service) connectionRemoved(ctx context.Context, out *outbox, c store.Co
 		return
 	}
 	if online == 0 {
+		if offline != nil {
+			offline[key] = true
+		}
 		s.announcePresence(ctx, out, c.TenantID, c.UserID, c.Username, "offline", "")
 	}
 }
@@ -218,6 +228,7 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 		}
 	}
 	// Connections after memberships, so that user_left precedes offline.
+	offline := map[string]bool{}
 	for _, c := range conns {
 		// Memberships not yet expired themselves are removed now.
 		memberships, err := s.store.ConnectionRooms(ctx, c.ConnectionID)
@@ -232,7 +243,7 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 			}
 		}
 		s.log.Info("expired connection cleaned up", "connectionId", c.ConnectionID, "userId", c.UserID)
-		s.connectionRemoved(ctx, out, c, left)
+		s.connectionRemoved(ctx, out, c, left, offline)
 	}
 	return nil
 }

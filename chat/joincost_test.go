@@ -197,3 +197,53 @@ func TestCleanupAnnouncesLeftOnce(t *testing.T) {
 		t.Errorf("posts:\n%s\nwant:\n%s", strings.Join(p.posts, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestCleanupAnnouncesOfflineOnce: two expired tabs of one user, swept in
+// one batch (their connections and memberships), make one user_left and
+// one offline for the member who stays, not one per tab.
+func TestCleanupAnnouncesOfflineOnce(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := &orderPusher{}
+	svc := chat.New(st, p, nil, chat.Config{Logger: testutil.DiscardLogger()})
+	ctx := t.Context()
+	now := time.Now()
+	for _, c := range []struct {
+		id, user string
+		ttl      time.Duration
+	}{{"A1", "alice", time.Minute}, {"A2", "alice", time.Minute}, {"B", "bob", time.Hour}} {
+		if err := st.PutConnection(ctx, store.Connection{ConnectionID: c.id, TenantID: "t", UserID: c.user, Username: c.user,
+			ConnectedAt: now, ExpiresAt: now.Add(c.ttl)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c.id, UserID: c.user,
+			Username: c.user, JoinedAt: now, ExpiresAt: now.Add(c.ttl)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imgs, err := st.DeleteExpired(ctx, now.Add(2*time.Minute), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	for _, img := range imgs {
+		ev.Records = append(ev.Records, events.DynamoDBEventRecord{
+			EventName:    "REMOVE",
+			UserIdentity: &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"},
+			Change:       events.DynamoDBStreamRecord{OldImage: img},
+		})
+	}
+	if len(ev.Records) != 4 {
+		t.Fatalf("swept %d items, want alice's 2 connections and 2 memberships", len(ev.Records))
+	}
+	if err := svc.Cleanup(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"B: " + protocol.BroadcastUserLeft, "B: " + protocol.BroadcastPresence}; !slices.Equal(p.posts, want) {
+		t.Errorf("posts:\n%s\nwant:\n%s", strings.Join(p.posts, "\n"), strings.Join(want, "\n"))
+	}
+}
