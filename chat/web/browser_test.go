@@ -31,18 +31,28 @@ func TestBrowser(t *testing.T) {
 	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
 	}
-	browser, node := browserDeps(t)
+	browserDeps(t) // before starting anything
 
 	dir := t.TempDir()
 	stack := startDevStack(t, dir, "127.0.0.1:0")
-	addr := stack.Addr()
 	defer func() {
 		if stack != nil {
 			stack.Close(context.Background())
 		}
 	}()
 
-	outDir, err := filepath.Abs(filepath.Join("..", "..", "test-output", "browser"))
+	runSpec(t, &stack, dir, "chat.spec.mjs", "browser", 4*time.Minute)
+}
+
+// runSpec runs the playwright script e2e/spec against *stack (serving on
+// its address from dir) until it prints E2E PASSED, with screenshots in
+// test-output/outName; the script's STOP and START lines close the stack
+// and start a new one on the same address, so that it lives through a
+// server restart.
+func runSpec(t *testing.T, stack **devstack.Stack, dir, spec, outName string, limit time.Duration) {
+	t.Helper()
+	addr := (*stack).Addr()
+	outDir, err := filepath.Abs(filepath.Join("..", "..", "test-output", outName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +65,11 @@ func TestBrowser(t *testing.T) {
 			os.Remove(f)
 		}
 	}
+	browser, node := browserDeps(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "chat.spec.mjs"), "http://"+addr+"/", outDir)
+	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", spec), "http://"+addr+"/", outDir)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_CHROMIUM="+browser)
 	cmd.WaitDelay = 10 * time.Second
 	stdin, err := cmd.StdinPipe()
@@ -84,14 +95,14 @@ func TestBrowser(t *testing.T) {
 		switch line {
 		case "STOP":
 			t.Logf("e2e: stopping the dev stack")
-			if err := stack.Close(context.Background()); err != nil {
+			if err := (*stack).Close(context.Background()); err != nil {
 				t.Errorf("closing the dev stack: %v", err)
 			}
-			stack = nil
+			*stack = nil
 			fmt.Fprintln(stdin, "stopped")
 		case "START":
 			t.Logf("e2e: starting a new dev stack on %s", addr)
-			stack = startDevStack(t, dir, addr)
+			*stack = startDevStack(t, dir, addr)
 			fmt.Fprintln(stdin, "started")
 		case "E2E PASSED":
 			passed = true

@@ -1,14 +1,9 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,10 +27,9 @@ func TestBrowserFirstTenMinutes(t *testing.T) {
 	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
 	}
-	browser, node := browserDeps(t)
+	browserDeps(t) // before starting anything
 	dir := t.TempDir()
 	stack := startDevStack(t, dir, "127.0.0.1:0")
-	addr := stack.Addr()
 	defer func() {
 		if stack != nil {
 			stack.Close(context.Background())
@@ -44,58 +38,7 @@ func TestBrowserFirstTenMinutes(t *testing.T) {
 	// The README's CLI steps: a token of the default tenant, createRoom.
 	createRoomAs(t, stack, "carol", "Carol", auth.DefaultTenantID, "Lobby")
 
-	outDir, err := filepath.Abs(filepath.Join("..", "..", "test-output", "browser-newcomer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "newcomer.spec.mjs"), "http://"+addr+"/", outDir)
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_CHROMIUM="+browser)
-	cmd.WaitDelay = 10 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &lineLogger{t: t, prefix: "e2e: "}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting node: %v", err)
-	}
-	passed := false
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		switch line := strings.TrimSpace(sc.Text()); line {
-		case "STOP":
-			if err := stack.Close(context.Background()); err != nil {
-				t.Errorf("closing the dev stack: %v", err)
-			}
-			stack = nil
-			fmt.Fprintln(stdin, "stopped")
-		case "START":
-			stack = startDevStack(t, dir, addr)
-			fmt.Fprintln(stdin, "started")
-		case "E2E PASSED":
-			passed = true
-		default:
-			t.Logf("e2e: %s", line)
-		}
-	}
-	err = cmd.Wait()
-	stderr.flush()
-	if ctx.Err() != nil {
-		t.Fatalf("the browser test did not finish within the time limit")
-	}
-	if err != nil || !passed {
-		t.Fatalf("the browser test failed (%v): see the e2e lines above and the screenshots in %s", err, outDir)
-	}
+	runSpec(t, &stack, dir, "newcomer.spec.mjs", "browser-newcomer", 3*time.Minute)
 }
 
 // createRoomAs creates a public room over the WebSocket API with a dev
