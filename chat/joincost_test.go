@@ -144,17 +144,17 @@ func TestJoinCostDoesNotGrowWithRoom(t *testing.T) {
 	}
 }
 
-// TestCleanupAnnouncesLeftOnce: the expired memberships of a user's two
-// connections, swept and handed to the cleanup handler twice (a stream
-// batch delivered again), make one user_left, after the last.
-func TestCleanupAnnouncesLeftOnce(t *testing.T) {
-	t.Parallel()
+// sweptTabs stores two connections of alice that expire in a minute and
+// one of bob that does not, all in room r, sweeps them two minutes later,
+// and returns the service (posting through p) and the swept items as the
+// TTL's stream records, those keep selects.
+func sweptTabs(t *testing.T, p *orderPusher, keep func(store.Image) bool) (*chat.Service, events.DynamoDBEvent) {
+	t.Helper()
 	st, err := sqlite.Open(t.TempDir(), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	p := &orderPusher{}
 	svc := chat.New(st, p, nil, chat.Config{Logger: testutil.DiscardLogger()})
 	ctx := t.Context()
 	now := time.Now()
@@ -177,7 +177,7 @@ func TestCleanupAnnouncesLeftOnce(t *testing.T) {
 	}
 	var ev events.DynamoDBEvent
 	for _, img := range imgs {
-		if img.Type() == store.TypeMembership { // alice stays online: her connections are not swept
+		if keep(img) {
 			ev.Records = append(ev.Records, events.DynamoDBEventRecord{
 				EventName:    "REMOVE",
 				UserIdentity: &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"},
@@ -185,11 +185,22 @@ func TestCleanupAnnouncesLeftOnce(t *testing.T) {
 			})
 		}
 	}
+	return svc, ev
+}
+
+// TestCleanupAnnouncesLeftOnce: the expired memberships of a user's two
+// connections, swept and handed to the cleanup handler twice (a stream
+// batch delivered again), make one user_left, after the last.
+func TestCleanupAnnouncesLeftOnce(t *testing.T) {
+	t.Parallel()
+	p := &orderPusher{}
+	// alice stays online: her connections are not swept.
+	svc, ev := sweptTabs(t, p, func(img store.Image) bool { return img.Type() == store.TypeMembership })
 	if len(ev.Records) != 2 {
 		t.Fatalf("swept %d memberships, want alice's 2", len(ev.Records))
 	}
 	for range 2 {
-		if err := svc.Cleanup(ctx, ev); err != nil {
+		if err := svc.Cleanup(t.Context(), ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,44 +214,12 @@ func TestCleanupAnnouncesLeftOnce(t *testing.T) {
 // one offline for the member who stays, not one per tab.
 func TestCleanupAnnouncesOfflineOnce(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	p := &orderPusher{}
-	svc := chat.New(st, p, nil, chat.Config{Logger: testutil.DiscardLogger()})
-	ctx := t.Context()
-	now := time.Now()
-	for _, c := range []struct {
-		id, user string
-		ttl      time.Duration
-	}{{"A1", "alice", time.Minute}, {"A2", "alice", time.Minute}, {"B", "bob", time.Hour}} {
-		if err := st.PutConnection(ctx, store.Connection{ConnectionID: c.id, TenantID: "t", UserID: c.user, Username: c.user,
-			ConnectedAt: now, ExpiresAt: now.Add(c.ttl)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c.id, UserID: c.user,
-			Username: c.user, JoinedAt: now, ExpiresAt: now.Add(c.ttl)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	imgs, err := st.DeleteExpired(ctx, now.Add(2*time.Minute), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.DynamoDBEvent
-	for _, img := range imgs {
-		ev.Records = append(ev.Records, events.DynamoDBEventRecord{
-			EventName:    "REMOVE",
-			UserIdentity: &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"},
-			Change:       events.DynamoDBStreamRecord{OldImage: img},
-		})
-	}
+	svc, ev := sweptTabs(t, p, func(store.Image) bool { return true })
 	if len(ev.Records) != 4 {
 		t.Fatalf("swept %d items, want alice's 2 connections and 2 memberships", len(ev.Records))
 	}
-	if err := svc.Cleanup(ctx, ev); err != nil {
+	if err := svc.Cleanup(t.Context(), ev); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"B: " + protocol.BroadcastUserLeft, "B: " + protocol.BroadcastPresence}; !slices.Equal(p.posts, want) {
