@@ -62,6 +62,10 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 	c.mu.Unlock()
 	if now != 0 {
 		c.lastActive.Store(now)
+		c.counts.out.Add(uint64(payloadLen(frame)))
+		if c.srv.insp.watching.Load() {
+			c.srv.insp.frame(c, eventFrameOut, framePayload(frame))
+		}
 	}
 	if start && !claimed {
 		go c.writeLoop()

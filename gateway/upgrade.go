@@ -231,6 +231,9 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
 	hs.rec.connect, hs.rec.connectRan = time.Since(start), true
+	if s.insp.watching.Load() {
+		hs.rec.invocation = s.insp.keepInvocation(&ev, responseOrNil(&resp, err), err)
+	}
 	s.obs.route(RouteConnect).observe(hs.rec.connect, outcomeOf(err))
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
@@ -302,7 +305,7 @@ func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMet
 // abandon runs $disconnect for a connection that $connect accepted but that
 // could not be completed: the route was told about it, so it hears the end.
 func (s *Server) abandon(meta connMeta) {
-	c := &conn{srv: s, meta: meta, state: stateClosed, closeCode: wsproto.CloseAbnormal, readerDone: true}
+	c := &conn{srv: s, meta: meta, state: stateClosed, closeCode: wsproto.CloseAbnormal, readerDone: true, counts: new(connCounts)}
 	s.disconnected(c)
 }
 
@@ -323,7 +326,7 @@ func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string, r
 		return nil, nil, err
 	}
 	nc = onClose(nc, release)
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, counts: new(connCounts)}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake.
 		early, _ := brw.Reader.Peek(n)

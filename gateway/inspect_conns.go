@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// What the inspector shows of the connections, and the events of the
+// handshake and of invocations.
+
+// DefaultInspectConnections is the most connections InspectConnections
+// lists (the newest); it also says how many there are in all.
+const DefaultInspectConnections = 500
+
+// Annotator tells what the application knows of a connection, for the
+// inspector (Options.Annotate): {"rooms": "general, random"} for the chat
+// backend. It is called for each listed connection when an inspector asks,
+// never on the hot path.
+type Annotator func(ctx context.Context, connectionID string) map[string]string
+
+// InspectConn is one open connection as the inspector shows it.
+type InspectConn struct {
+	ID           string    `json:"id"`
+	ConnectedAt  time.Time `json:"connectedAt"`
+	LastActiveAt time.Time `json:"lastActiveAt"`
+	SourceIP     string    `json:"sourceIp"`
+	UserAgent    string    `json:"userAgent,omitempty"`
+	// Identity is the authorizer's context (nil without an authorizer).
+	Identity    map[string]any    `json:"identity,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	BytesIn     uint64            `json:"bytesIn"`
+	BytesOut    uint64            `json:"bytesOut"`
+}
+
+// InspectConnections lists this node's open connections, newest first, at
+// most DefaultInspectConnections of them, and says how many are open.
+func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, total int) {
+	var all []*conn
+	s.reg.each(func(c *conn) { all = append(all, c) })
+	slices.SortFunc(all, func(a, b *conn) int {
+		return cmp.Or(cmp.Compare(b.meta.connectedAt, a.meta.connectedAt), cmp.Compare(a.meta.id, b.meta.id))
+	})
+	total = len(all)
+	all = all[:min(len(all), DefaultInspectConnections)]
+	list = make([]InspectConn, 0, len(all))
+	for _, c := range all {
+		ic := InspectConn{
+			ID:           c.meta.id,
+			ConnectedAt:  time.UnixMilli(c.meta.connectedAt),
+			LastActiveAt: time.Unix(0, c.lastActive.Load()),
+			SourceIP:     c.meta.sourceIP,
+			UserAgent:    c.meta.userAgent,
+			Identity:     c.meta.authorizer.event(),
+			BytesIn:      c.counts.in.Load(),
+			BytesOut:     c.counts.out.Load(),
+		}
+		if s.opts.Annotate != nil {
+			ic.Annotations = s.opts.Annotate(ctx, c.meta.id)
+		}
+		list = append(list, ic)
+	}
+	return list, total
+}
+
+// inspectConnect records a handshake: accepted (101) or refused.
+func (s *Server) inspectConnect(rec *connectRecord, status int) {
+	e := InspectEvent{Kind: EventKindConnect, ConnectionID: rec.connID, Route: RouteConnect,
+		DurationMs: millis(time.Since(rec.start)), Invocation: rec.invocation, Outcome: outcomeOK}
+	if status != http.StatusSwitchingProtocols {
+		e.Outcome = "refused"
+		e.Code = status
+		e.Error = http.StatusText(status)
+		if rec.reason != "" {
+			e.Error += ": " + rec.reason
+		}
+	}
+	s.insp.publish(e)
+}
+
+// inspectInvocation keeps an invocation's event and response and records
+// it.
+func (s *Server) inspectInvocation(ev *events.APIGatewayWebsocketProxyRequest, resp *events.APIGatewayProxyResponse, err error, rs *routeStats, d time.Duration, outcome string) {
+	e := InspectEvent{Kind: EventKindInvocation, ConnectionID: ev.RequestContext.ConnectionID,
+		Route: rs.route, RequestID: ev.RequestContext.RequestID, Integration: rs.kind, Function: rs.name,
+		DurationMs: millis(d), Outcome: outcome}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	e.Invocation = s.insp.keepInvocation(ev, responseOrNil(resp, err), err)
+	s.insp.publish(e)
+}
+
+// responseOrNil is resp unless the integration failed.
+func responseOrNil(resp *events.APIGatewayProxyResponse, err error) *events.APIGatewayProxyResponse {
+	if err != nil {
+		return nil
+	}
+	return resp
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
