@@ -373,3 +373,6 @@ func newConnectLimiter(perSecond float64) *rate.Limiter {
 func connectBurst(perSecond float64) int {
 	return int(min(max(math.Floor(perSecond), 1), math.MaxInt32))
 }
+
+// Limits returns the stage's limits, defaults applied.
+func (s *Server) Limits() Limits { return s.limits }
