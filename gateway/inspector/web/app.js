@@ -67,7 +67,7 @@ function renderConnections(data) {
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") select(c.id); });
     list.append(li);
   }
-  if (selected && !data.connections.some((c) => c.id === selected)) {
+  if (selected && !data.connections.some((c) => c.id === selected) && !$("act-result").textContent) {
     $("act-result").textContent = "connection " + selected + " is gone";
   }
 }
@@ -126,7 +126,8 @@ function matches(e) {
 function summary(e) {
   switch (e.kind) {
     case "connect":
-      return e.outcome === "ok" ? "connected" : "refused " + e.code + (e.error ? " (" + e.error + ")" : "");
+      return (e.outcome === "ok" ? "connected" : "refused " + e.code + (e.error ? " (" + e.error + ")" : "")) +
+        " · " + e.durationMs.toFixed(1) + " ms";
     case "disconnect":
       return "closed " + e.code + (e.reason ? " " + e.reason : "");
     case "invocation":
@@ -178,13 +179,14 @@ function addEvent(e) {
 async function showInvocation(e) {
   const panel = $("detail-panel");
   panel.hidden = false;
-  $("detail-meta").textContent = e.route + " · " + e.connectionId + " · requestId " + e.requestId;
+  $("detail-meta").textContent = e.route + " · " + e.connectionId;
   $("detail-event").textContent = "loading…";
   $("detail-response").textContent = "";
   try {
     const r = await fetch("api/invocations/" + e.invocation, { cache: "no-store" });
     const j = await r.json();
     if (!r.ok) throw new Error(j.message || "HTTP " + r.status);
+    if (j.requestId) $("detail-meta").textContent += " · requestId " + j.requestId;
     $("detail-event").textContent = JSON.stringify(j.event, null, 2);
     $("detail-response").textContent = j.error ? "error: " + j.error
       : (j.response ? JSON.stringify(j.response, null, 2) : "(none)");
