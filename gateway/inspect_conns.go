@@ -17,6 +17,11 @@ import (
 // lists (the newest); it also says how many there are in all.
 const DefaultInspectConnections = 500
 
+// DefaultInspectAnnotated is how many of the listed connections (the
+// newest) InspectConnections asks Options.Annotate about: a store call
+// each, every time the page refreshes.
+const DefaultInspectAnnotated = 100
+
 // Annotator tells what the application knows of a connection, for the
 // inspector (Options.Annotate): {"rooms": "general, random"} for the chat
 // backend. It is called for each listed connection when an inspector asks,
@@ -59,7 +64,7 @@ func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, to
 			BytesIn:      c.counts.in.Load(),
 			BytesOut:     c.counts.out.Load(),
 		}
-		if s.opts.Annotate != nil {
+		if s.opts.Annotate != nil && len(list) < DefaultInspectAnnotated {
 			ic.Annotations = s.opts.Annotate(ctx, c.meta.id)
 		}
 		list = append(list, ic)

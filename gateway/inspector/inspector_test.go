@@ -35,6 +35,12 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessServed(t, func(h http.Handler) *httptest.Server { return httptest.NewServer(h) })
+}
+
+// newHarnessServed is newHarness with the HTTP server serve makes.
+func newHarnessServed(t *testing.T, serve func(http.Handler) *httptest.Server) *harness {
+	t.Helper()
 	auth := gateway.AuthorizerFunc(func(_ context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		if req.QueryStringParameters["token"] != secretToken {
 			return events.APIGatewayCustomAuthorizerResponse{}, gateway.ErrUnauthorized
@@ -68,7 +74,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(inspector.Mount(gw, gw))
+	hs := serve(inspector.Mount(gw, gw))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
