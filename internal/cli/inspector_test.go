@@ -92,3 +92,55 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestDevPrintsTheInspector: dev's banner gives the inspector's URL, and
+// the page is there.
+func TestDevPrintsTheInspector(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runDev(ctx, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+	}()
+	var url string
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Inspector:"); ok {
+				url = strings.TrimSpace(rest)
+				return true
+			}
+		}
+		return false
+	}, "the banner's Inspector line")
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/_inspector/") {
+		t.Fatalf("inspector URL %q", url)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+}
+
+func TestInspectorURL(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/_inspector/",
+		"0.0.0.0:9000":   "http://127.0.0.1:9000/_inspector/",
+		"[::]:9000":      "http://127.0.0.1:9000/_inspector/",
+	} {
+		if got := inspectorURL(addr); got != want {
+			t.Errorf("inspectorURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
