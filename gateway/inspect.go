@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The inspector's engine side: a bounded ring of recent events (connects,
@@ -94,6 +95,11 @@ type inspectHub struct {
 	ring []InspectEvent // DefaultInspectEvents slots, filled from next
 	next uint64         // the sequence number of the next event
 	subs map[*InspectSubscription]struct{}
+	// last is the payload whose preview is lastPreview: a broadcast
+	// queues one frame to every recipient, previewed once (holding the
+	// payload keeps its address from being reused while it is compared).
+	last        []byte
+	lastPreview string
 
 	inv invocations // event and response JSON (inspect_invocations.go)
 }
@@ -170,8 +176,9 @@ func (h *inspectHub) recent() []InspectEvent {
 
 // publish numbers e, keeps it in the ring and hands it to every
 // subscriber that has room; the others count it as dropped. It never
-// blocks on a subscriber.
-func (h *inspectHub) publish(e InspectEvent) {
+// blocks on a subscriber. A frame's payload, if given, becomes e's
+// Preview.
+func (h *inspectHub) publish(e InspectEvent, payload ...[]byte) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -179,6 +186,9 @@ func (h *inspectHub) publish(e InspectEvent) {
 	defer h.mu.Unlock()
 	if len(h.subs) == 0 {
 		return // the last one left after the caller looked
+	}
+	if len(payload) == 1 {
+		e.Preview = h.preview(payload[0])
 	}
 	e.Seq = h.next + 1
 	h.ring[h.next%uint64(len(h.ring))] = e
@@ -205,7 +215,16 @@ func (h *inspectHub) closeAll() {
 
 // frame records a data frame in or out of c (payload without the header).
 func (h *inspectHub) frame(c *conn, kind string, payload []byte) {
-	h.publish(InspectEvent{Kind: kind, ConnectionID: c.meta.id, Bytes: len(payload), Preview: preview(payload)})
+	h.publish(InspectEvent{Kind: kind, ConnectionID: c.meta.id, Bytes: len(payload)}, payload)
+}
+
+// preview returns p's preview, made once for the frame of a broadcast
+// (h.mu held).
+func (h *inspectHub) preview(p []byte) string {
+	if len(p) != len(h.last) || unsafe.SliceData(p) != unsafe.SliceData(h.last) {
+		h.last, h.lastPreview = p, preview(p)
+	}
+	return h.lastPreview
 }
 
 // preview is the start of a payload, cut at a character boundary.
