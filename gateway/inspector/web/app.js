@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const events = []; // newest last
 let lastSeq = 0;
 let selected = ""; // the connection the form acts on
+let shown = 0; // the invocation shown in the detail panel
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -152,8 +153,15 @@ function row(e) {
   if (e.invocation) {
     li.classList.add("clickable");
     li.tabIndex = 0;
-    li.addEventListener("click", () => showInvocation(e));
-    li.addEventListener("keydown", (k) => { if (k.key === "Enter") showInvocation(e); });
+    li.title = "show the event and response JSON" + (e.requestId ? " (requestId " + e.requestId + ")" : "");
+    if (e.invocation === shown) li.classList.add("active");
+    li.addEventListener("click", () => {
+      for (const r of $("events").querySelectorAll(".ev.active")) r.classList.remove("active");
+      li.classList.add("active");
+      shown = e.invocation;
+      showInvocation(e);
+    });
+    li.addEventListener("keydown", (k) => { if (k.key === "Enter") li.click(); });
   }
   return li;
 }
