@@ -169,9 +169,9 @@ func (s *Server) endHandshake(w *handshakeWriter, rec *connectRecord, upgraded b
 			status = http.StatusInternalServerError
 		}
 		s.obs.refused(status)
-	}
-	if s.insp.watching.Load() {
-		s.inspectConnect(rec, status)
+		if s.insp.watching.Load() {
+			s.inspectConnect(rec, status) // an accepted one was recorded by completeUpgrade
+		}
 	}
 	if s.opts.AccessLog.Off || !s.log.Enabled(context.Background(), DefaultConnectLogLevel) {
 		return

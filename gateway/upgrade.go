@@ -104,7 +104,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	upgraded = s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now, release)
+	upgraded = s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now, release, rec)
 }
 
 // handshake is what the authorizer and $connect hear about a connection
@@ -275,7 +275,7 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 // completeUpgrade takes the connection from net/http, registers it, writes
 // the 101 and starts its reader. It reports whether the connection was
 // taken over: release then runs when it is closed.
-func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time, release func()) bool {
+func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time, release func(), rec *connectRecord) bool {
 	c, resp101, err := s.hijack(hj, r, subprotocol, release)
 	if err != nil {
 		s.log.Info("handshake failed after $connect", "connectionId", meta.id, "err", err)
@@ -292,6 +292,10 @@ func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMet
 	c.writing = true
 	s.reg.add(c)
 	s.metrics.connections.Add(1)
+	if s.insp.watching.Load() {
+		// Before the reader starts: the connect comes before its frames.
+		s.inspectConnect(rec, http.StatusSwitchingProtocols)
+	}
 	c.write101(resp101)
 	s.wg.Add(1)
 	go c.readLoop()

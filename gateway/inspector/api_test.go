@@ -79,6 +79,16 @@ func TestInspectorConnectionsStreamAndActions(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ch := h.stream(t)
+
+	// A refused handshake is an error event, with its status.
+	if _, resp, err := websocket.DefaultDialer.Dial(h.ws+"?token=wrong", nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong token: %v", err)
+	}
+	refused := next(t, ch, "the refused connect", func(e gateway.InspectEvent) bool { return e.Kind == gateway.EventKindConnect })
+	if refused.Outcome != "refused" || refused.Code != http.StatusUnauthorized || !refused.Failed() {
+		t.Errorf("refused connect %+v: want refused, 401, an error", refused)
+	}
+
 	c := h.dial(t)
 
 	conn := next(t, ch, "the connect event", func(e gateway.InspectEvent) bool { return e.Kind == gateway.EventKindConnect })
