@@ -128,12 +128,12 @@ function summary(e) {
   switch (e.kind) {
     case "connect":
       return (e.outcome === "ok" ? "connected" : "refused " + e.code + (e.error ? " (" + e.error + ")" : "")) +
-        " · " + e.durationMs.toFixed(1) + " ms";
+        " · " + (e.durationMs || 0).toFixed(1) + " ms";
     case "disconnect":
       return "closed " + e.code + (e.reason ? " " + e.reason : "");
     case "invocation":
       return e.route + " → " + e.integration + (e.function ? " " + e.function : "") + " · " +
-        e.outcome + " · " + e.durationMs.toFixed(1) + " ms" + (e.error ? " · " + e.error : "");
+        e.outcome + " · " + (e.durationMs || 0).toFixed(1) + " ms" + (e.error ? " · " + e.error : "");
     default:
       return e.preview;
   }
