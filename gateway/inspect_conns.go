@@ -3,15 +3,11 @@ package gateway
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
-// What the inspector shows of the connections, and the events of the
-// handshake and of invocations.
+// What the inspector shows of the connections.
 
 // DefaultInspectConnections is the most connections InspectConnections
 // lists (the newest); it also says how many there are in all.
@@ -71,41 +67,3 @@ func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, to
 	}
 	return list, total
 }
-
-// inspectConnect records a handshake: accepted (101) or refused.
-func (s *Server) inspectConnect(rec *connectRecord, status int) {
-	e := InspectEvent{Kind: EventKindConnect, ConnectionID: rec.connID, Route: RouteConnect,
-		DurationMs: millis(time.Since(rec.start)), Invocation: rec.invocation, Outcome: outcomeOK}
-	if status != http.StatusSwitchingProtocols {
-		e.Outcome = "refused"
-		e.Code = status
-		e.Error = http.StatusText(status)
-		if rec.reason != "" {
-			e.Error += ": " + rec.reason
-		}
-	}
-	s.insp.publish(e)
-}
-
-// inspectInvocation keeps an invocation's event and response and records
-// it.
-func (s *Server) inspectInvocation(ev *events.APIGatewayWebsocketProxyRequest, resp *events.APIGatewayProxyResponse, err error, rs *routeStats, d time.Duration, outcome string) {
-	e := InspectEvent{Kind: EventKindInvocation, ConnectionID: ev.RequestContext.ConnectionID,
-		Route: rs.route, RequestID: ev.RequestContext.RequestID, Integration: rs.kind, Function: rs.name,
-		DurationMs: millis(d), Outcome: outcome}
-	if err != nil {
-		e.Error = err.Error()
-	}
-	e.Invocation = s.insp.keepInvocation(ev, responseOrNil(resp, err), err)
-	s.insp.publish(e)
-}
-
-// responseOrNil is resp unless the integration failed.
-func responseOrNil(resp *events.APIGatewayProxyResponse, err error) *events.APIGatewayProxyResponse {
-	if err != nil {
-		return nil
-	}
-	return resp
-}
-
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
