@@ -56,7 +56,8 @@ type conn struct {
 	flushed     chan struct{} // made when closing starts; closed once the queue drained
 	closeReason string        // why the connection ended (with closeCode): the first cause recorded wins
 	// counts are the connection's bytes in and out, for the inspector
-	// (inspect.go): a pointer, so that the struct keeps its size class.
+	// (inspect.go), counted under mu where it is held anyway: a pointer,
+	// so that the struct keeps its size class.
 	counts      *connCounts
 	state       connState
 	writing     bool // a writer goroutine (or the handshake) owns the socket's write side
@@ -250,7 +251,6 @@ func (c *conn) dataFrame(h *wsproto.Header, msg []byte) (_ []byte, inMsg, ok boo
 		c.touch()
 		c.srv.metrics.messagesIn.Add(1)
 		c.srv.metrics.bytesIn.Add(uint64(len(msg)))
-		c.counts.in.Add(uint64(len(msg)))
 		if c.srv.insp.watching.Load() {
 			c.srv.insp.frame(c, eventFrameIn, msg)
 		}
@@ -345,6 +345,7 @@ func (c *conn) deliver(msg []byte) {
 	}
 	c.inbox = append(c.inbox, msg)
 	c.inboxBytes += len(msg)
+	c.counts.in += uint64(len(msg))
 	start := !c.dispatching
 	c.dispatching = true
 	c.mu.Unlock()

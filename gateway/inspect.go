@@ -242,7 +242,8 @@ func preview(p []byte) string {
 // payloadLen is the payload size of a frame the server built (unmasked).
 func payloadLen(frame []byte) int { return len(framePayload(frame)) }
 
-// connCounts are a connection's message bytes in and out.
+// connCounts are a connection's message bytes in (delivered to its
+// dispatcher) and out (queued or written), guarded by the connection's mu.
 type connCounts struct {
-	in, out atomic.Uint64
+	in, out uint64
 }

@@ -57,9 +57,10 @@ func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, to
 			SourceIP:     c.meta.sourceIP,
 			UserAgent:    c.meta.userAgent,
 			Identity:     c.meta.authorizer.event(),
-			BytesIn:      c.counts.in.Load(),
-			BytesOut:     c.counts.out.Load(),
 		}
+		c.mu.Lock()
+		ic.BytesIn, ic.BytesOut = c.counts.in, c.counts.out
+		c.mu.Unlock()
 		if s.opts.Annotate != nil && len(list) < DefaultInspectAnnotated {
 			ic.Annotations = s.opts.Annotate(ctx, c.meta.id)
 		}

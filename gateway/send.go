@@ -50,6 +50,9 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 		return false, ErrGone
 	}
 	c.queued += len(frame)
+	if now != 0 {
+		c.counts.out += uint64(payloadLen(frame))
+	}
 	start := !c.writing
 	c.writing = true
 	claimed = claim && start && len(c.queue) == 0
@@ -62,7 +65,6 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 	c.mu.Unlock()
 	if now != 0 {
 		c.lastActive.Store(now)
-		c.counts.out.Add(uint64(payloadLen(frame)))
 		if c.srv.insp.watching.Load() {
 			c.srv.insp.frame(c, eventFrameOut, framePayload(frame))
 		}
