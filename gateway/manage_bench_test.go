@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -72,6 +75,71 @@ func BenchmarkManagementPostFloor(b *testing.B) {
 	}
 	mgmt := benchManagementClient(hs.URL+"/dev", true, true)
 	runManagementPosts(b, mgmt, ids, &posts)
+}
+
+// BenchmarkManagementPostRaw is BenchmarkManagementPostConcurrent/anonymous
+// with the lightest client instead of the SDK: benchPosters keep-alive
+// connections, each writing a prepared HTTP/1.1 request in one write and
+// reading the response with net/http's ReadResponse. With the client's
+// share small, the rate shows what the gateway itself sustains on this
+// machine, and its CPU per post (a profile's untagged samples, as in
+// BenchmarkManagementPostConcurrent) what it would on cores of its own.
+func BenchmarkManagementPostRaw(b *testing.B) {
+	s, wsURL := startBenchGateway(b, Options{})
+	received := labeledReaders(b, wsURL, benchPosters)
+	waitConnections(b, s, benchPosters, 10*time.Second)
+	var ids []string
+	s.reg.each(func(c *conn) { ids = append(ids, c.meta.id) })
+	addr := strings.TrimPrefix(strings.TrimSuffix(wsURL, "/dev"), "ws://")
+	data := benchPayload(0, benchMessageBytes)
+
+	var next atomic.Int64
+	b.SetParallelism(max(1, benchPosters/max(1, testingProcs())))
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		pprof.Do(context.Background(), pprof.Labels("side", "client"), func(ctx context.Context) {
+			id := ids[int(next.Add(1))%len(ids)]
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Errorf("dial: %v", err)
+				return
+			}
+			defer nc.Close()
+			req := fmt.Appendf(nil, "POST /dev/@connections/%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s", id, addr, len(data), data)
+			br := bufio.NewReader(nc)
+			for pb.Next() {
+				if _, err := nc.Write(req); err != nil {
+					b.Errorf("write: %v", err)
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Errorf("read: %v", err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for received.Load() < int64(b.N) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/post")
 }
 
 // benchManagementClient is the SDK client of the management benchmarks: one
