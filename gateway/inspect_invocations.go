@@ -59,7 +59,7 @@ func (h *inspectHub) keepInvocation(ev *events.APIGatewayWebsocketProxyRequest, 
 		inv.Truncated = inv.Truncated || cut
 	}
 	if err != nil {
-		inv.Error = err.Error()
+		inv.Error = clip(err.Error(), DefaultInspectJSONBytes)
 	}
 	size := len(inv.Event) + len(inv.Response) + len(inv.Error) + 128
 	h.mu.Lock()
