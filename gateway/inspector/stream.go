@@ -46,7 +46,10 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		rc.SetWriteDeadline(time.Now().Add(DefaultStreamWriteTimeout))
 		return write() == nil
 	}
-	if !send(func() error { _, err := fmt.Fprintf(w, "event: hello\ndata: {\"server\":%q}\n\n", a.server); return err }) {
+	if !send(func() error {
+		_, err := fmt.Fprintf(w, "event: hello\ndata: {\"server\":%q}\n\n", a.server)
+		return err
+	}) {
 		return
 	}
 	for i := range recent {
