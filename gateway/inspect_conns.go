@@ -31,7 +31,8 @@ type InspectConn struct {
 	LastActiveAt time.Time `json:"lastActiveAt"`
 	SourceIP     string    `json:"sourceIp"`
 	UserAgent    string    `json:"userAgent,omitempty"`
-	// Identity is the authorizer's context (nil without an authorizer).
+	// Identity is the authorizer's context (nil without an authorizer),
+	// credentials redacted as in an invocation's event.
 	Identity    map[string]any    `json:"identity,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	BytesIn     uint64            `json:"bytesIn"`
@@ -68,7 +69,7 @@ func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, to
 			LastActiveAt: time.Unix(0, c.lastActive.Load()),
 			SourceIP:     c.meta.sourceIP,
 			UserAgent:    c.meta.userAgent,
-			Identity:     c.meta.authorizer.event(),
+			Identity:     redactContext(c.meta.authorizer.event()),
 		}
 		c.mu.Lock()
 		ic.BytesIn, ic.BytesOut = c.counts.in, c.counts.out

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -161,5 +162,50 @@ func TestInspectorBoundsErrors(t *testing.T) {
 	kept, ok := gw.Invocation(inv.Invocation)
 	if !ok || len(kept.Error) > gateway.DefaultInspectJSONBytes+len("…") {
 		t.Errorf("the kept invocation's error is %d bytes, want at most %d", len(kept.Error), gateway.DefaultInspectJSONBytes)
+	}
+}
+
+// Credentials an application passed where the inspector shows them are
+// redacted: an authorizer context's token (the connection's identity, and
+// requestContext.authorizer of each event) and a secret stage variable.
+func TestInspectorRedactsIdentityAndStageVariables(t *testing.T) {
+	t.Parallel()
+	const ctxSecret, stageSecret = "ctx-s3cr3t", "stage-s3cr3t"
+	auth := gateway.AuthorizerFunc(func(_ context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+		return events.APIGatewayCustomAuthorizerResponse{PrincipalID: "alice",
+			Context: map[string]any{"userId": "alice", "accessToken": ctxSecret},
+			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17",
+				Statement: []events.IAMPolicyStatement{{Action: []string{"execute-api:Invoke"}, Effect: "Allow", Resource: []string{req.MethodArn}}}}}, nil
+	})
+	ok := gateway.HandlerFunc(func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	})
+	gw, err := gateway.New(gateway.Options{Stage: "dev", Logger: testutil.DiscardLogger(),
+		Authorizer:     &gateway.AuthorizerConfig{Authorizer: auth},
+		StageVariables: map[string]string{"apiKey": stageSecret, "table": "rooms"},
+		Routes:         map[string]gateway.Route{"$connect": {Integration: ok}, "$default": {Integration: ok}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(inspector.Mount(gw, gw))
+	t.Cleanup(func() { gw.Shutdown(context.Background()); hs.Close() })
+	h := &harness{gw: gw, http: hs, ws: "ws" + strings.TrimPrefix(hs.URL, "http") + "/dev"}
+	ch := h.stream(t)
+	c, _, err := websocket.DefaultDialer.Dial(h.ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(websocket.TextMessage, []byte("hi"))
+	conn := next(t, ch, "the connect", func(e gateway.InspectEvent) bool { return e.Kind == gateway.EventKindConnect })
+	inv := next(t, ch, "the invocation", func(e gateway.InspectEvent) bool { return e.Kind == gateway.EventKindInvocation })
+	for _, path := range []string{"api/connections", fmt.Sprintf("api/invocations/%d", conn.Invocation), fmt.Sprintf("api/invocations/%d", inv.Invocation)} {
+		resp, body := h.do(t, http.MethodGet, inspector.Path+path, "", nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"userId":"alice"`) {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		if strings.Contains(body, ctxSecret) || strings.Contains(body, stageSecret) || !strings.Contains(body, `"accessToken":"REDACTED"`) {
+			t.Errorf("%s shows a credential: %s", path, body)
+		}
 	}
 }
