@@ -79,13 +79,15 @@ type InspectEvent struct {
 }
 
 // Failed reports whether the event is an error: a failed or timed-out
-// invocation, or a disconnect other than a normal or going-away close.
+// invocation, a refused handshake, or a disconnect other than a normal or
+// going-away close (or a client's close without a code, 1005: what a
+// browser's WebSocket.close() sends).
 func (e *InspectEvent) Failed() bool {
 	switch e.Kind {
 	case EventKindInvocation, EventKindConnect:
 		return e.Outcome != "" && e.Outcome != outcomeOK
 	case EventKindDisconnect:
-		return e.Code != 1000 && e.Code != 1001
+		return e.Code != 1000 && e.Code != 1001 && e.Code != 1005
 	}
 	return false
 }

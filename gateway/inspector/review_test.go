@@ -209,3 +209,17 @@ func TestInspectorRedactsIdentityAndStageVariables(t *testing.T) {
 		}
 	}
 }
+
+// A client that closes without a code (a browser's ws.close() sends no
+// status: 1005) closed normally: its disconnect is no error.
+func TestInspectorCloseWithoutCodeIsNoError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ch := h.stream(t)
+	c := h.dial(t)
+	c.WriteControl(websocket.CloseMessage, nil, time.Now().Add(5*time.Second))
+	d := next(t, ch, "the disconnect", func(e gateway.InspectEvent) bool { return e.Kind == gateway.EventKindDisconnect })
+	if d.Code != 1005 || d.Failed() {
+		t.Errorf("disconnect %+v (failed %v): want 1005, not failed", d, d.Failed())
+	}
+}

@@ -134,7 +134,8 @@ $("act-disconnect").addEventListener("click", () => {
 // --- Events ---
 
 function failed(e) {
-  if (e.kind === "disconnect") return e.code !== 1000 && e.code !== 1001;
+  // 1005: a client's close without a code (a browser's ws.close()).
+  if (e.kind === "disconnect") return e.code !== 1000 && e.code !== 1001 && e.code !== 1005;
   return !!e.outcome && e.outcome !== "ok";
 }
 
