@@ -10,7 +10,8 @@
 // show in the stream; clicking the invocation shows its event JSON;
 // the form posts to the client and disconnects it; a burst of connects asks
 // for one listing at a time; after a server restart (STOP / START) the
-// new server's events show. Screenshots at 1280 and 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
+// new server's events show, and a stream refused with 503 is opened
+// again. Screenshots at 1280 and 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,7 +63,7 @@ async function newPage(name, width, height = 800) {
   page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    if (serverDown && /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to fetch|EventSource|ERR_CONNECTION_RESET/.test(m.text())) return;
+    if (serverDown && /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to fetch|EventSource|ERR_CONNECTION_RESET|503/.test(m.text())) return;
     problems.push(`${name}: console error: ${m.text()}`);
   });
   return page;
@@ -223,6 +224,20 @@ try {
   const freshID = (await fresh.locator('.conn-id').textContent()).trim();
   await insp.locator('#events .ev-connect', { hasText: freshID }).waitFor();
   await client.evaluate(() => { for (const ws of window.many) ws.close(1000); });
+
+  log('step: a stream refused once (a server shutting down answers 503) is opened again');
+  const late = await newPage('inspector-late', 1280);
+  let refusals = 0;
+  await late.route('**/_inspector/api/events', (route) => {
+    if (refusals++ === 0) return route.fulfill({ status: 503, contentType: 'application/json', body: '{"message":"the server is shutting down"}' });
+    return route.continue();
+  });
+  serverDown = true; // the refused stream is a console error
+  await late.goto(baseURL + '_inspector/');
+  await late.locator('#status', { hasText: 'live' }).waitFor();
+  serverDown = false;
+  check(refusals >= 2, `the stream was asked for ${refusals} times`);
+  await late.locator('#events .ev-connect', { hasText: freshID }).waitFor();
 
   check(problems.length === 0, 'problems in the pages:\n  ' + problems.join('\n  '));
   console.log('E2E PASSED');

@@ -8,6 +8,7 @@ const POLL_MS = 2000;
 // after it: connects and disconnects ask for one each, and a burst of them
 // must not become a burst of listings (each walks every connection).
 const POLL_GAP_MS = 500;
+const RETRY_MS = 2000; // before opening the stream again after an error answer
 
 const $ = (id) => document.getElementById(id);
 const events = []; // newest last
@@ -241,7 +242,14 @@ function stream() {
     if (s !== server) lastSeq = 0;
     server = s;
   });
-  src.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status"; };
+  src.onerror = () => {
+    $("status").textContent = "reconnecting…";
+    $("status").className = "status";
+    // EventSource retries a lost connection by itself, but gives up on an
+    // answer other than 200 (a server shutting down answers 503, as does
+    // one watched by DefaultInspectSubscribers pages already): try again.
+    if (src.readyState === EventSource.CLOSED) setTimeout(stream, RETRY_MS);
+  };
   src.onmessage = (m) => addEvent(JSON.parse(m.data));
   src.addEventListener("dropped", (m) => {
     const d = $("dropped");
