@@ -203,3 +203,25 @@ func TestInspectConnectionsNewestFirst(t *testing.T) {
 		}
 	}
 }
+
+// A message read is previewed from its own bytes, even when its buffer has
+// the address and length of the previous one (a reused read buffer); the
+// last frame previewed is not kept alive once nobody watches.
+func TestInspectPreviewOfReusedBuffer(t *testing.T) {
+	t.Parallel()
+	s := newInspectServer(t)
+	sub, _, _ := s.InspectSubscribe()
+	c := &conn{srv: s, counts: new(connCounts)}
+	buf := []byte("first message")
+	s.insp.frame(c, eventFrameIn, buf)
+	copy(buf, "other message")
+	s.insp.frame(c, eventFrameIn, buf)
+	if a, b := <-sub.C, <-sub.C; a.Preview != "first message" || b.Preview != "other message" {
+		t.Errorf("previews %q, %q: want each message's own", a.Preview, b.Preview)
+	}
+	s.insp.frame(c, eventFrameOut, []byte("a broadcast"))
+	sub.Cancel()
+	if s.insp.last != nil {
+		t.Errorf("the last frame (%q) is kept with nobody watching", s.insp.last)
+	}
+}
