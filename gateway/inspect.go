@@ -30,6 +30,10 @@ const (
 	// DefaultInspectPreviewBytes is the longest frame preview kept in an
 	// event (the rest is cut at a character boundary, with "…").
 	DefaultInspectPreviewBytes = 256
+	// DefaultInspectErrorBytes is the longest error (or close reason) kept
+	// in an event, cut as a preview: a function's error message can be
+	// megabytes, and the ring keeps DefaultInspectEvents of them.
+	DefaultInspectErrorBytes = 1024
 )
 
 // Kinds of InspectEvent.
@@ -75,13 +79,15 @@ type InspectEvent struct {
 }
 
 // Failed reports whether the event is an error: a failed or timed-out
-// invocation, or a disconnect other than a normal or going-away close.
+// invocation, a refused handshake, or a disconnect other than a normal or
+// going-away close (or a client's close without a code, 1005: what a
+// browser's WebSocket.close() sends).
 func (e *InspectEvent) Failed() bool {
 	switch e.Kind {
 	case EventKindInvocation, EventKindConnect:
 		return e.Outcome != "" && e.Outcome != outcomeOK
 	case EventKindDisconnect:
-		return e.Code != 1000 && e.Code != 1001
+		return e.Code != 1000 && e.Code != 1001 && e.Code != 1005
 	}
 	return false
 }
@@ -130,6 +136,9 @@ func (s *InspectSubscription) Cancel() {
 	delete(h.subs, s)
 	close(s.c)
 	h.watching.Store(len(h.subs) > 0)
+	if len(h.subs) == 0 {
+		h.last, h.lastPreview = nil, "" // not kept alive while nobody watches
+	}
 }
 
 // ErrTooManyInspectors is returned by InspectSubscribe when
@@ -182,13 +191,20 @@ func (h *inspectHub) publish(e InspectEvent, payload ...[]byte) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	e.Error, e.Reason = clip(e.Error, DefaultInspectErrorBytes), clip(e.Reason, DefaultInspectErrorBytes)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.subs) == 0 {
 		return // the last one left after the caller looked
 	}
 	if len(payload) == 1 {
-		e.Preview = h.preview(payload[0])
+		if e.Kind == EventKindFrameOut {
+			e.Preview = h.preview(payload[0])
+		} else {
+			// A message read is never previewed twice (and its buffer
+			// is the reader's, whose address may come back).
+			e.Preview = preview(payload[0])
+		}
 	}
 	e.Seq = h.next + 1
 	h.ring[h.next%uint64(len(h.ring))] = e
@@ -211,6 +227,7 @@ func (h *inspectHub) closeAll() {
 		close(sub.c)
 	}
 	h.watching.Store(false)
+	h.last, h.lastPreview = nil, ""
 }
 
 // frame records a data frame in or out of c (payload without the header).
@@ -237,6 +254,18 @@ func preview(p []byte) string {
 		n--
 	}
 	return string(p[:n]) + "…"
+}
+
+// clip is s cut to at most max bytes at a character boundary, with "…".
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // payloadLen is the payload size of a frame the server built (unmasked).

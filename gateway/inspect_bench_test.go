@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,4 +57,36 @@ func benchConns(s *Server, n int) []*conn {
 		conns[i] = &conn{srv: s, writing: true, counts: new(connCounts)}
 	}
 	return conns
+}
+
+// BenchmarkInspectConnections is one listing of the inspector's
+// connections (the page asks every 2 s, and after connects) with 100,000
+// open: the newest DefaultInspectConnections are picked from all of them.
+func BenchmarkInspectConnections(b *testing.B) {
+	s, err := New(Options{Stage: "dev"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Shutdown(b.Context())
+	start := time.Now().UnixMilli()
+	conns := make([]*conn, 100_000)
+	for i := range conns {
+		c := &conn{srv: s, counts: new(connCounts)}
+		c.meta.id = fmt.Sprintf("conn%06d", i)
+		c.meta.connectedAt = start + int64(i%5000) // many in the same millisecond, as in a burst
+		c.lastActive.Store(time.Now().UnixNano())  // not idle: the sweeper would close it
+		s.reg.add(c)
+		conns[i] = c
+	}
+	defer func() {
+		for _, c := range conns {
+			s.reg.remove(c) // they have no socket to close
+		}
+	}()
+	for b.Loop() {
+		list, total := s.InspectConnections(b.Context())
+		if total != 100_000 || len(list) != DefaultInspectConnections {
+			b.Fatalf("%d of %d", len(list), total)
+		}
+	}
 }

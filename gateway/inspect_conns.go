@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"cmp"
+	"container/heap"
 	"context"
 	"slices"
 	"time"
@@ -31,7 +31,8 @@ type InspectConn struct {
 	LastActiveAt time.Time `json:"lastActiveAt"`
 	SourceIP     string    `json:"sourceIp"`
 	UserAgent    string    `json:"userAgent,omitempty"`
-	// Identity is the authorizer's context (nil without an authorizer).
+	// Identity is the authorizer's context (nil without an authorizer),
+	// credentials redacted as in an invocation's event.
 	Identity    map[string]any    `json:"identity,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	BytesIn     uint64            `json:"bytesIn"`
@@ -39,15 +40,27 @@ type InspectConn struct {
 }
 
 // InspectConnections lists this node's open connections, newest first, at
-// most DefaultInspectConnections of them, and says how many are open.
+// most DefaultInspectConnections of them, and says how many are open. The
+// newest are picked in one pass, keeping only them (a heap of
+// DefaultInspectConnections): O(n) with 100,000 open, not a sort of all.
 func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, total int) {
-	var all []*conn
-	s.reg.each(func(c *conn) { all = append(all, c) })
-	slices.SortFunc(all, func(a, b *conn) int {
-		return cmp.Or(cmp.Compare(b.meta.connectedAt, a.meta.connectedAt), cmp.Compare(a.meta.id, b.meta.id))
+	all := make(newestConns, 0, DefaultInspectConnections)
+	s.reg.each(func(c *conn) {
+		total++
+		switch {
+		case len(all) < DefaultInspectConnections:
+			heap.Push(&all, c)
+		case newer(c, all[0]):
+			all[0] = c
+			heap.Fix(&all, 0)
+		}
 	})
-	total = len(all)
-	all = all[:min(len(all), DefaultInspectConnections)]
+	slices.SortFunc(all, func(a, b *conn) int {
+		if newer(a, b) {
+			return -1
+		}
+		return 1
+	})
 	list = make([]InspectConn, 0, len(all))
 	for _, c := range all {
 		ic := InspectConn{
@@ -56,7 +69,7 @@ func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, to
 			LastActiveAt: time.Unix(0, c.lastActive.Load()),
 			SourceIP:     c.meta.sourceIP,
 			UserAgent:    c.meta.userAgent,
-			Identity:     c.meta.authorizer.event(),
+			Identity:     redactContext(c.meta.authorizer.event()),
 		}
 		c.mu.Lock()
 		ic.BytesIn, ic.BytesOut = c.counts.in, c.counts.out
@@ -67,4 +80,27 @@ func (s *Server) InspectConnections(ctx context.Context) (list []InspectConn, to
 		list = append(list, ic)
 	}
 	return list, total
+}
+
+// newer orders connections newest first (by id when they connected in the
+// same millisecond).
+func newer(a, b *conn) bool {
+	if a.meta.connectedAt != b.meta.connectedAt {
+		return a.meta.connectedAt > b.meta.connectedAt
+	}
+	return a.meta.id < b.meta.id
+}
+
+// newestConns is a heap whose root is the oldest of the newest kept.
+type newestConns []*conn
+
+func (h newestConns) Len() int           { return len(h) }
+func (h newestConns) Less(i, j int) bool { return newer(h[j], h[i]) }
+func (h newestConns) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *newestConns) Push(x any)        { *h = append(*h, x.(*conn)) }
+func (h *newestConns) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
 }

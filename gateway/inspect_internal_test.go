@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -162,5 +166,62 @@ func TestInspectInvocationsBoundedAndRedacted(t *testing.T) {
 	}
 	if _, ok := s.Invocation(1); ok {
 		t.Error("the oldest invocation is still kept")
+	}
+}
+
+// The listing is the newest DefaultInspectConnections, newest first (by
+// id within a millisecond), whatever order the registry walks them in.
+func TestInspectConnectionsNewestFirst(t *testing.T) {
+	t.Parallel()
+	s := newInspectServer(t)
+	const n = DefaultInspectConnections*2 + 37
+	conns := make([]*conn, n)
+	for i := range conns {
+		c := &conn{srv: s, counts: new(connCounts)}
+		c.meta.id = fmt.Sprintf("c%04d", (i*7919)%n) // ids not in connection order
+		c.meta.connectedAt = int64(1000 + i/3)       // three a millisecond
+		c.lastActive.Store(time.Now().UnixNano())
+		s.reg.add(c)
+		conns[i] = c
+	}
+	t.Cleanup(func() {
+		for _, c := range conns {
+			s.reg.remove(c) // they have no socket for Shutdown to close
+		}
+	})
+	want := slices.Clone(conns)
+	slices.SortFunc(want, func(a, b *conn) int {
+		return cmp.Or(cmp.Compare(b.meta.connectedAt, a.meta.connectedAt), strings.Compare(a.meta.id, b.meta.id))
+	})
+	list, total := s.InspectConnections(t.Context())
+	if total != n || len(list) != DefaultInspectConnections {
+		t.Fatalf("%d listed of %d, want %d of %d", len(list), total, DefaultInspectConnections, n)
+	}
+	for i, ic := range list {
+		if ic.ID != want[i].meta.id {
+			t.Fatalf("listing[%d] = %s, want %s", i, ic.ID, want[i].meta.id)
+		}
+	}
+}
+
+// A message read is previewed from its own bytes, even when its buffer has
+// the address and length of the previous one (a reused read buffer); the
+// last frame previewed is not kept alive once nobody watches.
+func TestInspectPreviewOfReusedBuffer(t *testing.T) {
+	t.Parallel()
+	s := newInspectServer(t)
+	sub, _, _ := s.InspectSubscribe()
+	c := &conn{srv: s, counts: new(connCounts)}
+	buf := []byte("first message")
+	s.insp.frame(c, eventFrameIn, buf)
+	copy(buf, "other message")
+	s.insp.frame(c, eventFrameIn, buf)
+	if a, b := <-sub.C, <-sub.C; a.Preview != "first message" || b.Preview != "other message" {
+		t.Errorf("previews %q, %q: want each message's own", a.Preview, b.Preview)
+	}
+	s.insp.frame(c, eventFrameOut, []byte("a broadcast"))
+	sub.Cancel()
+	if s.insp.last != nil {
+		t.Errorf("the last frame (%q) is kept with nobody watching", s.insp.last)
 	}
 }

@@ -59,7 +59,7 @@ func (h *inspectHub) keepInvocation(ev *events.APIGatewayWebsocketProxyRequest, 
 		inv.Truncated = inv.Truncated || cut
 	}
 	if err != nil {
-		inv.Error = err.Error()
+		inv.Error = clip(err.Error(), DefaultInspectJSONBytes)
 	}
 	size := len(inv.Event) + len(inv.Response) + len(inv.Error) + 128
 	h.mu.Lock()
@@ -112,15 +112,35 @@ func capJSON(v any) (json.RawMessage, bool) {
 	return cut, true
 }
 
-// redactedEvent is ev with the credentials in its headers and query
-// string replaced by Redacted (the maps are copied: the integration has
-// the originals).
+// redactedEvent is ev with the credentials in its headers, query string,
+// stage variables and authorizer context replaced by Redacted (the maps
+// are copied: the integration has the originals).
 func redactedEvent(ev *events.APIGatewayWebsocketProxyRequest) *events.APIGatewayWebsocketProxyRequest {
 	e := *ev
 	e.Headers, e.MultiValueHeaders = redactHeaders(e.Headers), redactMultiHeaders(e.MultiValueHeaders)
 	e.QueryStringParameters = redactMap(e.QueryStringParameters, SecretName)
 	e.MultiValueQueryStringParameters = redactMultiMap(e.MultiValueQueryStringParameters, SecretName)
+	e.StageVariables = redactMap(e.StageVariables, SecretName)
+	if m, ok := e.RequestContext.Authorizer.(map[string]any); ok {
+		e.RequestContext.Authorizer = redactContext(m)
+	}
 	return &e
+}
+
+// redactContext is an authorizer's context with the values of the keys
+// SecretName matches (an "accessToken" an authorizer passed on) replaced
+// by Redacted.
+func redactContext(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := maps.Clone(m)
+	for k := range out {
+		if SecretName(k) {
+			out[k] = Redacted
+		}
+	}
+	return out
 }
 
 // secretHeader reports whether a header's value must not be shown.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,7 +20,17 @@ import (
 const DefaultAnnotateTimeout = 2 * time.Second
 
 // api is the inspector's JSON API.
-type api struct{ gw *gateway.Server }
+type api struct {
+	gw *gateway.Server
+	// server names this process's stream (its `event: hello`): a page
+	// that reconnects to a restarted server, whose events are numbered
+	// from 1 again, knows to forget the numbers it saw.
+	server string
+}
+
+func newServerID() string {
+	return fmt.Sprintf("%x-%x", time.Now().UnixNano(), rand.Uint64())
+}
 
 // connectionsResponse is GET api/connections.
 type connectionsResponse struct {
@@ -34,8 +46,17 @@ func (a *api) connections(w http.ResponseWriter, r *http.Request) {
 }
 
 // post sends the request's body to a connection as one text message:
-// gateway.Server.Post, what the management API's POST runs.
+// gateway.Server.Post, what the management API's POST runs. The body must
+// come with a Content-Type that no web form can send (formContentType):
+// a request another page could make without asking the server first (a
+// CORS preflight, which the inspector never answers) is refused, even
+// from an origin management.allowedOrigins lets through, or from a
+// browser that sends neither Origin nor Sec-Fetch-Site.
 func (a *api) post(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); formContentType(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: send the message as application/json or application/octet-stream (a web form cannot)", ct))
+		return
+	}
 	limit := a.gw.Limits().MaxMessageBytes
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
 	var tooBig *http.MaxBytesError
@@ -51,6 +72,21 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.answer(w, a.gw.Post(r.Context(), r.PathValue("id"), body), http.StatusOK)
+}
+
+// formContentType reports whether a request with Content-Type ct is one a
+// web page of another origin can send without a CORS preflight: none, one
+// that does not parse, or the three a form can send.
+func formContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded", "multipart/form-data", "text/plain":
+		return true
+	}
+	return false
 }
 
 // disconnect closes a connection (1000): gateway.Server.Disconnect, what

@@ -165,18 +165,19 @@ func TestInspectorConnectionsStreamAndActions(t *testing.T) {
 	c.ReadMessage() // Internal server error
 
 	// Post from the inspector: the client receives it.
-	if resp, body := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", "from the inspector", nil); resp.StatusCode != http.StatusOK {
+	octets := http.Header{"Content-Type": {"application/octet-stream"}}
+	if resp, body := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", "from the inspector", octets); resp.StatusCode != http.StatusOK {
 		t.Fatalf("post: %d %s", resp.StatusCode, body)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, got, err := c.ReadMessage(); err != nil || string(got) != "from the inspector" {
 		t.Fatalf("post: the client read %q, %v", got, err)
 	}
-	if resp, _ := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", "", nil); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", "", octets); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("empty post: %d, want 400", resp.StatusCode)
 	}
 	big := strings.Repeat("x", gateway.DefaultMaxMessageBytes+1)
-	if resp, _ := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", big, nil); resp.StatusCode != http.StatusRequestEntityTooLarge {
+	if resp, _ := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", big, octets); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("post over the limit: %d, want 413", resp.StatusCode)
 	}
 
@@ -192,7 +193,7 @@ func TestInspectorConnectionsStreamAndActions(t *testing.T) {
 	if d.ConnectionID != id || d.Code != 1000 {
 		t.Errorf("disconnect event %+v", d)
 	}
-	if resp, _ := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", "late", nil); resp.StatusCode != http.StatusGone {
+	if resp, _ := h.do(t, http.MethodPost, inspector.Path+"api/connections/"+id+"/messages", "late", octets); resp.StatusCode != http.StatusGone {
 		t.Errorf("post to a closed connection: %d, want 410", resp.StatusCode)
 	}
 }

@@ -37,6 +37,7 @@ func Mount(gw *gateway.Server, next http.Handler) http.Handler {
 	h := gw.Protect("inspector", New(gw))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == strings.TrimSuffix(Path, "/") || strings.HasPrefix(r.URL.Path, Path) {
+			setSecurityHeaders(w.Header()) // on the guard's refusals too
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -47,7 +48,7 @@ func Mount(gw *gateway.Server, next http.Handler) http.Handler {
 // New returns the inspector's handler for gw, without the guard (Mount
 // adds it): the page under Path and its API.
 func New(gw *gateway.Server) http.Handler {
-	a := &api{gw: gw}
+	a := &api{gw: gw, server: newServerID()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path+"api/connections", a.connections)
 	mux.HandleFunc("POST "+Path+"api/connections/{id}/messages", a.post)

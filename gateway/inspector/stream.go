@@ -21,8 +21,10 @@ const (
 )
 
 // events is GET api/events: the recent events, then the live ones, as
-// Server-Sent Events (each `data:` an InspectEvent as JSON). When the page
-// fell behind, an `event: dropped` says how many events it lost.
+// Server-Sent Events (each `data:` an InspectEvent as JSON), after an
+// `event: hello` that names this server process (api.server: the events'
+// numbers start again with a new one). When the page fell behind, an
+// `event: dropped` says how many events it lost.
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	sub, recent, err := a.gw.InspectSubscribe()
 	switch {
@@ -43,6 +45,12 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	send := func(write func() error) bool {
 		rc.SetWriteDeadline(time.Now().Add(DefaultStreamWriteTimeout))
 		return write() == nil
+	}
+	if !send(func() error {
+		_, err := fmt.Fprintf(w, "event: hello\ndata: {\"server\":%q}\n\n", a.server)
+		return err
+	}) {
+		return
 	}
 	for i := range recent {
 		if !send(func() error { return writeEvent(w, &recent[i]) }) {

@@ -8,11 +8,14 @@
 // origin, signed in with a dev token) connects: the inspector lists it
 // with its identity and rooms; its frame, the invocation and the reply
 // show in the stream; clicking the invocation shows its event JSON;
-// the form posts to the client and disconnects it. Screenshots at 1280
-// and 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
+// the form posts to the client and disconnects it; a burst of connects asks
+// for one listing at a time; after a server restart (STOP / START) the
+// new server's events show, and a stream refused with 503 is opened
+// again. Screenshots at 1280 and 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
 const [baseURL, outDir] = process.argv.slice(2);
 if (!baseURL || !outDir) {
@@ -27,6 +30,25 @@ function check(cond, msg) {
   if (!cond) throw new Error(`check failed: ${msg}`);
 }
 
+// STOP / START ask the Go test to stop and start the dev stack; it answers
+// "stopped" / "started" on stdin.
+const stdinLines = [];
+const stdinWaiters = [];
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const w = stdinWaiters.shift();
+  if (w) w(line.trim());
+  else stdinLines.push(line.trim());
+});
+async function command(cmd, expect) {
+  console.log(cmd);
+  const line = stdinLines.length ? stdinLines.shift() : await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer to ${cmd} from the Go test`)), 30_000);
+    stdinWaiters.push((l) => { clearTimeout(t); resolve(l); });
+  });
+  check(line === expect, `the Go test answered ${JSON.stringify(line)} to ${cmd}, want ${expect}`);
+}
+let serverDown = false; // the pages' failed requests are expected then
+
 const browser = await chromium.launch({
   executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
   headless: true,
@@ -40,7 +62,9 @@ async function newPage(name, width, height = 800) {
   page.setDefaultTimeout(WAIT);
   page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`);
+    if (m.type() !== 'error') return;
+    if (serverDown && /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to fetch|EventSource|ERR_CONNECTION_RESET|503/.test(m.text())) return;
+    problems.push(`${name}: console error: ${m.text()}`);
   });
   return page;
 }
@@ -152,6 +176,68 @@ try {
   await insp.locator('#events .ev-disconnect', { hasText: 'closed 1000' }).waitFor();
   await insp.locator('#conn-empty').waitFor();
   await shot(insp, 'inspector-1280-after.png');
+
+  // Opens n WebSockets from the client page (a new dev token each time).
+  const openSockets = (n) => client.evaluate(async (n) => {
+    const r = await fetch('/dev-token', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ userId: 'eve', username: 'Eve', tenantId: 'demo' }) });
+    const t = await r.json();
+    window.many = window.many || [];
+    await Promise.all(Array.from({ length: n }, () => new Promise((ok, fail) => {
+      const ws = new WebSocket(t.url + '?token=' + encodeURIComponent(t.token));
+      window.many.push(ws);
+      ws.onopen = ok;
+      ws.onerror = fail;
+    })));
+  }, n);
+
+  log('step: a burst of connects is one listing at a time, not one each');
+  await insp.fill('#f-conn', ''); // clicking a connection filtered the events by it
+  const listings = [];
+  await insp.route('**/_inspector/api/connections', (route) => { listings.push(route); }); // held
+  const connectsBefore = await insp.locator('#events .ev-connect').count();
+  await openSockets(10);
+  await insp.waitForFunction((n) => document.querySelectorAll('#events .ev-connect').length >= n, connectsBefore + 10);
+  // Each connect event asked for a listing as it was shown (before this fix
+  // each fetched one); wait for the first to reach the route.
+  for (let i = 0; listings.length === 0; i++) {
+    check(i < 200, 'no listing was asked for');
+    await insp.waitForTimeout(100);
+  }
+  check(listings.length === 1, `${listings.length} listings asked for while one was under way, want 1`);
+  for (const route of listings) await route.continue();
+  await insp.unroute('**/_inspector/api/connections');
+  await insp.locator('#conn-count', { hasText: '10' }).waitFor();
+  await client.evaluate(() => { for (const ws of window.many) ws.close(1000); window.many = []; });
+  await insp.locator('#conn-empty').waitFor();
+
+  log('step: the server restarts: the page shows the new server\'s events');
+  serverDown = true;
+  await command('STOP', 'stopped');
+  await insp.locator('#status', { hasText: 'reconnecting' }).waitFor();
+  await command('START', 'started');
+  await insp.locator('#status', { hasText: 'live' }).waitFor({ timeout: 30_000 });
+  serverDown = false;
+  await openSockets(1);
+  const fresh = insp.locator('#connections .conn', { hasText: 'userId=eve' });
+  await fresh.waitFor();
+  const freshID = (await fresh.locator('.conn-id').textContent()).trim();
+  await insp.locator('#events .ev-connect', { hasText: freshID }).waitFor();
+  await client.evaluate(() => { for (const ws of window.many) ws.close(1000); });
+
+  log('step: a stream refused once (a server shutting down answers 503) is opened again');
+  const late = await newPage('inspector-late', 1280);
+  let refusals = 0;
+  await late.route('**/_inspector/api/events', (route) => {
+    if (refusals++ === 0) return route.fulfill({ status: 503, contentType: 'application/json', body: '{"message":"the server is shutting down"}' });
+    return route.continue();
+  });
+  serverDown = true; // the refused stream is a console error
+  await late.goto(baseURL + '_inspector/');
+  await late.locator('#status', { hasText: 'live' }).waitFor();
+  serverDown = false;
+  check(refusals >= 2, `the stream was asked for ${refusals} times`);
+  await late.locator('#events .ev-connect', { hasText: freshID }).waitFor();
 
   check(problems.length === 0, 'problems in the pages:\n  ' + problems.join('\n  '));
   console.log('E2E PASSED');

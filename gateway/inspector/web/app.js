@@ -4,10 +4,16 @@
 
 const MAX_EVENTS = 1000; // rows kept on the page
 const POLL_MS = 2000;
+// At most one listing is asked for at a time, and the next one this long
+// after it: connects and disconnects ask for one each, and a burst of them
+// must not become a burst of listings (each walks every connection).
+const POLL_GAP_MS = 500;
+const RETRY_MS = 2000; // before opening the stream again after an error answer
 
 const $ = (id) => document.getElementById(id);
 const events = []; // newest last
 let lastSeq = 0;
+let server = ""; // the server process whose events these are (event: hello)
 let selected = ""; // the connection the form acts on
 let shown = 0; // the invocation shown in the detail panel
 
@@ -36,13 +42,29 @@ function identityText(c) {
 
 // --- Connections ---
 
+let polling = false; // a listing is under way (or was, less than POLL_GAP_MS ago)
+let pollAgain = false; // another was asked for meanwhile
+
 async function pollConnections() {
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
+  polling = true;
   try {
     const r = await fetch("api/connections", { cache: "no-store" });
     if (!r.ok) throw new Error("HTTP " + r.status);
     renderConnections(await r.json());
   } catch (e) {
     $("status").textContent = "cannot list connections: " + e.message;
+  } finally {
+    setTimeout(() => {
+      polling = false;
+      if (pollAgain) {
+        pollAgain = false;
+        pollConnections();
+      }
+    }, POLL_GAP_MS);
   }
 }
 
@@ -87,7 +109,9 @@ async function act(method, url, body) {
   const res = $("act-result");
   res.textContent = "…";
   try {
-    const r = await fetch(url, { method, body, headers: body ? { "Content-Type": "text/plain" } : {} });
+    // Not text/plain: the server takes a message only with a Content-Type
+    // that no form of another site can send.
+    const r = await fetch(url, { method, body, headers: method === "POST" ? { "Content-Type": "application/octet-stream" } : {} });
     if (r.ok) {
       res.textContent = method === "POST" ? "posted" : "disconnected";
     } else {
@@ -111,7 +135,8 @@ $("act-disconnect").addEventListener("click", () => {
 // --- Events ---
 
 function failed(e) {
-  if (e.kind === "disconnect") return e.code !== 1000 && e.code !== 1001;
+  // 1005: a client's close without a code (a browser's ws.close()).
+  if (e.kind === "disconnect") return e.code !== 1000 && e.code !== 1001 && e.code !== 1005;
   return !!e.outcome && e.outcome !== "ok";
 }
 
@@ -210,8 +235,21 @@ $("clear").addEventListener("click", () => { events.length = 0; renderEvents(); 
 
 function stream() {
   const src = new EventSource("api/events");
-  src.onopen = () => { $("status").textContent = "live"; $("status").className = "status live"; };
-  src.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status"; };
+  src.onopen = () => { $("status").textContent = "live"; $("status").className = "status live"; pollConnections(); };
+  src.addEventListener("hello", (m) => {
+    const s = JSON.parse(m.data).server;
+    // A restarted server numbers its events from 1 again.
+    if (s !== server) lastSeq = 0;
+    server = s;
+  });
+  src.onerror = () => {
+    $("status").textContent = "reconnecting…";
+    $("status").className = "status";
+    // EventSource retries a lost connection by itself, but gives up on an
+    // answer other than 200 (a server shutting down answers 503, as does
+    // one watched by DefaultInspectSubscribers pages already): try again.
+    if (src.readyState === EventSource.CLOSED) setTimeout(stream, RETRY_MS);
+  };
   src.onmessage = (m) => addEvent(JSON.parse(m.data));
   src.addEventListener("dropped", (m) => {
     const d = $("dropped");
