@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,6 +117,10 @@ func New(opts Options) (*Server, error) {
 	}
 	if len(opts.Credentials) > 0 {
 		s.verifier = &sigv4.Verifier{Credentials: opts.Credentials, Service: "execute-api", Region: opts.Region}
+	}
+	if slices.Contains(opts.AllowedHosts, "*") {
+		log.Warn("AllowedHosts (management.allowedHosts) has \"*\": the Host check against DNS rebinding is off for the management API, /metrics and the inspector; a web page whose name resolves to this machine can use them",
+			"remedy", "name the hosts instead")
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.janitor()
