@@ -497,7 +497,9 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 	reps, err := f.await(ctx, "report", cfg.Timeout+2*time.Minute)
-	t.profile(false)
+	if cfg.ProfilePhase != ProfileJoin {
+		t.profile(false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -612,11 +614,17 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 	fr.MemBase, nodesBase = memAll(t)
 	pb.phase(t.Name+": receivers connecting and joining", int64(fr.Receivers))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
+	if cfg.ProfilePhase == ProfileJoin {
+		t.profile(true)
+	}
 	joinStart := time.Now()
 	if err := f.send(command{Op: "go"}); err != nil {
 		return f, 0, nil, err
 	}
 	evs, err := f.await(ctx, "ready", 2*time.Hour)
+	if cfg.ProfilePhase == ProfileJoin {
+		t.profile(false)
+	}
 	if err != nil {
 		return f, 0, nil, err
 	}
@@ -677,7 +685,9 @@ func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *
 		sem = make(chan struct{}, cfg.Inflight)
 	}
 	pad := strings.Repeat("x", cfg.Size)
-	t.profile(true)
+	if cfg.ProfilePhase != ProfileJoin {
+		t.profile(true)
+	}
 	start := time.Now()
 	for i := 0; i < cfg.Messages; i++ {
 		if ctx.Err() != nil {
