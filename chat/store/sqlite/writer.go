@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -23,7 +24,9 @@ import (
 // fails every write of the batch, and the index is not changed.
 //
 // The writer waits for nothing to fill a batch: a batch is whatever queued
-// while the previous one ran, so that a lone write is committed at once.
+// while the previous one ran, and what the goroutines ready to run queue
+// when the writer, finding the queue empty, lets them go first once
+// (nextWrite); a lone write on an idle machine is committed at once.
 
 // DefaultMaxBatch is the most writes one group commit holds.
 const DefaultMaxBatch = 128
@@ -206,7 +209,7 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 		}
 		return true
 	}
-	ok := true
+	ok, yielded := true, false
 	for r := first; r != nil && ok; {
 		if len(ran) > 0 && r.admit != nil && !r.admit(b) {
 			carry = r
@@ -240,10 +243,7 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 		}
 		r = nil
 		if ok && len(ran) < DefaultMaxBatch {
-			select {
-			case r = <-s.wq:
-			default:
-			}
+			r = s.nextWrite(&yielded)
 		}
 	}
 	if tx == nil {
@@ -280,6 +280,32 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 		answer(r, r.err)
 	}
 	return carry
+}
+
+// nextWrite takes a queued write for the batch, nil if none. The first
+// time the queue is found empty (*yielded false), the writer lets the
+// goroutines that are ready to run go first, once: on a busy machine
+// they are the handlers about to queue their writes, which then share
+// this commit instead of each paying for one (commits, not statements,
+// are most of a write's cost). On an idle machine there are none, and the
+// batch commits at once.
+func (s *Store) nextWrite(yielded *bool) *writeReq {
+	select {
+	case r := <-s.wq:
+		return r
+	default:
+	}
+	if *yielded {
+		return nil
+	}
+	*yielded = true
+	runtime.Gosched()
+	select {
+	case r := <-s.wq:
+		return r
+	default:
+		return nil
+	}
 }
 
 func answer(r *writeReq, err error) {
