@@ -85,6 +85,7 @@ func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, erro
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	err := s.write(ctx, &writeReq{
+		single: true,
 		run: func(ctx context.Context, tx txStmts, b *batch) error {
 			return putConnection(ctx, tx, b, c)
 		},
@@ -232,6 +233,7 @@ func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
 	var took bool
 	err := s.write(ctx, &writeReq{
+		single: true,
 		run: func(ctx context.Context, tx txStmts, _ *batch) error {
 			n, err := rowsAffected(tx.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds()))
 			took = n == 1
@@ -250,6 +252,7 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	var j store.Join
 	now := s.nowMs()
 	err := s.write(ctx, &writeReq{
+		single: true,
 		run: func(ctx context.Context, tx txStmts, _ *batch) error {
 			n, err := rowsAffected(tx.exec(ctx, qJoinRoom,
 				m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now))

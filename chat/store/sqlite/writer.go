@@ -13,7 +13,8 @@ import (
 // holds: everything the index mirrors) are not committed one by one: a
 // single goroutine, the writer, takes the writes waiting in its queue and
 // runs as many as are there (up to DefaultMaxBatch) in one transaction,
-// each in its own SAVEPOINT, then commits once, updates the index in
+// each in its own SAVEPOINT (but the single-statement ones: writeReq.single),
+// then commits once, updates the index in
 // order, and answers them all. A commit costs the WAL frames of the pages
 // it changed and, now and then, a checkpoint: a batch pays them once for
 // all its writes, which mostly change the same pages.
@@ -54,6 +55,15 @@ type writeReq struct {
 	// caller's values but is never cancelled: interrupting a statement of
 	// an open transaction may roll the whole transaction back.
 	run func(ctx context.Context, tx txStmts, b *batch) error
+	// single says that run writes with one statement at most, through
+	// tx.exec, and fails either in that statement or before it, having
+	// written nothing: it needs no savepoint of its own (SQLite undoes a
+	// failed statement's changes itself). A single write whose statement
+	// fails loses the transaction (the failures a statement that cannot
+	// break a constraint meets, an I/O error or a full disk, may have
+	// rolled it back): the batch is answered with an error, as when a
+	// rollback to a savepoint fails.
+	single bool
 	// apply, if set, runs after the commit, in commit order, for a write
 	// whose run succeeded: it updates the index and the holds.
 	apply func()
@@ -192,6 +202,11 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 	// failed rollback to the savepoint: SQLite rolled it all back).
 	one := func(r *writeReq) bool {
 		ran = append(ran, r)
+		if r.single {
+			failed := false
+			r.err = r.run(context.WithoutCancel(r.ctx), txStmts{c: t.c, tx: t.tx, failed: &failed}, b)
+			return !failed
+		}
 		if _, err := t.exec(ctx, qSavepoint); err != nil {
 			r.err = fmt.Errorf("savepoint: %w", err)
 			return false
