@@ -220,6 +220,21 @@ func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID strin
 	return s.idx.countUserConns(tenantID, userID, s.nowMs(), max), nil
 }
 
+var _ store.TenantConnectionCounter = (*Store)(nil)
+
+// CountTenantConnections counts a tenant's live connections up to max,
+// from the index: it looks at no more than max live ones (and the expired
+// ones it meets on the way, which the sweeper deletes).
+func (s *Store) CountTenantConnections(ctx context.Context, tenantID string, max int) (int, error) {
+	if err := s.readable(); err != nil {
+		return 0, fmt.Errorf("sqlite: count connections of tenant %q: %w", tenantID, err)
+	}
+	if max <= 0 {
+		return 0, nil
+	}
+	return s.idx.countTenantConns(tenantID, s.nowMs(), max), nil
+}
+
 // TenantConnections lists a tenant's live connections, by connection id.
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
 	if err := s.readable(); err != nil {

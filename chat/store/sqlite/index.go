@@ -400,7 +400,21 @@ func (x *index) countUserConns(tenantID, userID string, now int64, max int) int 
 	sh := x.userShard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	set := sh.users[k]
+	return countLive(sh.users[k], now, max)
+}
+
+// countTenantConns counts the tenant's connections live at now, up to max,
+// as countUserConns does.
+func (x *index) countTenantConns(tenantID string, now int64, max int) int {
+	sh := x.tenantShard(tenantID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return countLive(sh.tenants[tenantID], now, max)
+}
+
+// countLive counts the connections of set live at now, up to max. The
+// caller holds the set's shard.
+func countLive(set *connSet, now int64, max int) int {
 	if set == nil {
 		return 0
 	}

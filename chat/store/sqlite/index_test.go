@@ -77,7 +77,13 @@ func checkIndex(t *testing.T, s *Store, step string, tenants, users, rooms, conn
 	for _, tn := range tenants {
 		got, err := s.TenantConnections(ctx, tn)
 		must(t, err)
-		eq("TenantConnections "+tn, got, where(liveConns, func(c store.Connection) bool { return c.TenantID == tn }))
+		wantTenant := where(liveConns, func(c store.Connection) bool { return c.TenantID == tn })
+		eq("TenantConnections "+tn, got, wantTenant)
+		for _, max := range []int{0, 1, 2, len(wantTenant) + 1} {
+			n, err := s.CountTenantConnections(ctx, tn, max)
+			must(t, err)
+			eq(fmt.Sprintf("CountTenantConnections %s up to %d", tn, max), n, min(len(wantTenant), max))
+		}
 		for _, u := range users {
 			got, err := s.UserConnections(ctx, tn, u)
 			must(t, err)
