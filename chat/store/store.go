@@ -230,8 +230,8 @@ type Store interface {
 }
 
 // TenantConnectionCounter is implemented by stores that count a tenant's
-// live connections up to max reading at most max of them (the embedded
-// store, from its index). The chat asks before it announces presence, so
+// live connections up to max reading at most max of them (the embedded,
+// PostgreSQL and DynamoDB stores). The chat asks before it announces presence, so
 // that a connect or disconnect in a large tenant costs no read of all its
 // connections. store.Timed has it for every store: for one without, it
 // reads the tenant's connections (TenantConnections) and counts them.
