@@ -334,7 +334,7 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 	return store.Leave{Left: ms(m.ExpiresAt) > s.nowMs(), Last: last}, nil
 }
 
-// RoomMembers lists the live memberships of a room, by connection id. The
+// RoomMembers lists the live memberships of a room, in no order. The
 // slice may be shared with other callers: it must not be modified.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
 	if err := s.readable(); err != nil {
