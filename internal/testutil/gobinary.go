@@ -64,6 +64,17 @@ func GoBinary(t testing.TB, b Build) string {
 	return filepath.Join(dir, files[0].Name())
 }
 
+// CachedGoBinary is GoBinary for a TestMain, which has no testing.TB:
+// the executable in the build cache, or an error (also when the go command
+// did not cache it).
+func CachedGoBinary(b Build) (string, error) {
+	path, err := cachedBinary(b)
+	if err == nil && path == "" {
+		err = fmt.Errorf("go run did not cache the executable of %s", b.Pkg)
+	}
+	return path, err
+}
+
 // cachedBinary returns the cached executable of b, or "" when the go
 // command does not cache it. The first go run of a program prints the
 // executable in its work directory, gone once go run exits, and caches it:
