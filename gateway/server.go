@@ -32,6 +32,7 @@ type Server struct {
 	sources   *sourceTable  // nil: no per-source limit
 	metrics   metrics
 	obs       *observability // per-route metrics, refused handshakes (metrics_routes.go)
+	insp      inspectHub     // what an inspector watches (inspect.go)
 	// cluster and its node prefix when clustered (cluster.go); nil alone.
 	cluster    Cluster
 	nodePrefix string
@@ -290,6 +291,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ErrServerClosed
 	}
 	s.reg.each(func(c *conn) { c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away") })
+	s.insp.closeAll()
 	// calls is added to only by goroutines counted in wg (or tracked
 	// requests), so once wg is done, calls only goes down.
 	left := s.wg.Wait(ctx)
@@ -371,3 +373,6 @@ func newConnectLimiter(perSecond float64) *rate.Limiter {
 func connectBurst(perSecond float64) int {
 	return int(min(max(math.Floor(perSecond), 1), math.MaxInt32))
 }
+
+// Limits returns the stage's limits, defaults applied.
+func (s *Server) Limits() Limits { return s.limits }
