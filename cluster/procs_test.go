@@ -23,50 +23,16 @@ import (
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// The binaries the process tests run, built once per test binary into
-// binDir (removed by TestMain).
-var (
-	binDir   string
-	binOnce  = map[string]*sync.Once{"switchboard": {}, "nats-server": {}}
-	binPaths sync.Map // name → path or error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "switchboard-cluster-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// binary builds (once) and returns the switchboard command or the
-// nats-server of the module's nats-server/v2 (a separate NATS process: the
-// external NATS of a cluster).
+// binary returns the switchboard command or the nats-server of the
+// module's nats-server/v2 (a separate NATS process: the external NATS of a
+// cluster), linked once for the whole suite (testutil.GoBinary).
 func binary(t testing.TB, name string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}
-	binOnce[name].Do(func() {
-		pkg := map[string]string{"switchboard": "./cmd/switchboard", "nats-server": "github.com/nats-io/nats-server/v2"}[name]
-		out := filepath.Join(binDir, name)
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Dir = ".."
-		if b, err := build.CombinedOutput(); err != nil {
-			binPaths.Store(name, fmt.Errorf("go build %s: %v\n%s", pkg, err, b))
-			return
-		}
-		binPaths.Store(name, out)
-	})
-	v, _ := binPaths.Load(name)
-	if err, ok := v.(error); ok {
-		t.Fatal(err)
-	}
-	return v.(string)
+	pkg := map[string]string{"switchboard": "./cmd/switchboard", "nats-server": "github.com/nats-io/nats-server/v2"}[name]
+	return testutil.GoBinary(t, testutil.Build{Dir: "..", Pkg: pkg})
 }
 
 // natsProc is a nats-server process run with a config file, on a fixed

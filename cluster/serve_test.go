@@ -46,12 +46,7 @@ func TestThreeServeProcesses(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/switchboard")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t, "switchboard")
 
 	// The $connect and $disconnect routes of every node: an HTTP handler
 	// of the test's that records the connection ids.

@@ -80,10 +80,7 @@ func TestQueueFilters(t *testing.T) {
 // the template from loading with the place and the fault.
 func TestTemplateFilterCriteria(t *testing.T) {
 	t.Parallel()
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	const head = `Transform: AWS::Serverless-2016-10-31
 Resources:
   Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}}

@@ -23,10 +23,7 @@ import (
 func TestDecodingStartsNothing(t *testing.T) {
 	// Not parallel: PATH names a fake node, and goroutines are counted
 	// (the package's parallel tests wait meanwhile).
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	dir := t.TempDir()
 	started := filepath.Join(dir, "started") // a line per process of a function or of node
 	script := func(name, body string) string {
@@ -128,10 +125,7 @@ func TestDecodingStartsNothing(t *testing.T) {
 // node on PATH for a Node.js function, which decoding does not look
 // for), the queues and functions it made are stopped before it returns.
 func TestBuildFailureStopsWhatItStarted(t *testing.T) {
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	code := t.TempDir()
 	t.Setenv("PATH", t.TempDir())
 	doc := "stage: dev\nrouteSelectionExpression: $request.body.action\nroutes:\n" +

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,10 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,40 +22,15 @@ import (
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/config/cfn"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 	"github.com/switchboard-ws/switchboard/queue"
 )
 
-// echoDir holds the echo function that echoBootstrap builds; TestMain
-// removes it.
-var echoDir string
-
-// echoBootstrap builds the echo Lambda function of package lambda's tests
-// (a Go provided.al2023 function) once, and returns its path.
-var echoBootstrap = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "switchboard-config-echo")
-	if err != nil {
-		return "", err
-	}
-	echoDir = dir
-	out := filepath.Join(dir, "bootstrap")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	}
-	cmd := exec.Command(goTool, "build", "-o", out, "../integration/lambda/testdata/echo")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the echo function: %v\n%s", err, b)
-	}
-	return out, nil
-})
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if echoDir != "" {
-		os.RemoveAll(echoDir)
-	}
-	os.Exit(code)
+// echoBootstrap returns the echo Lambda function of package lambda's tests
+// (a Go provided.al2023 function), linked once for the suite.
+func echoBootstrap(t *testing.T) string {
+	t.Helper()
+	return testutil.GoBinary(t, testutil.Build{Pkg: "../integration/lambda/testdata/echo", Env: []string{"CGO_ENABLED=0"}})
 }
 
 func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
@@ -79,10 +51,7 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 // function and returns the template's path.
 func samGo(t *testing.T) string {
 	t.Helper()
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	dir := filepath.Join(t.TempDir(), "chat-app")
 	copyFile(t, "testdata/templates/sam-go/template.yaml", filepath.Join(dir, "template.yaml"), 0o644)
 	copyFile(t, bin, filepath.Join(dir, "build", "bootstrap"), 0o755)
@@ -221,10 +190,7 @@ func TestTemplateQueues(t *testing.T) {
 // artifact (dist/lambda/bootstrap-arm64.zip) at the path it names.
 func TestProjectSAMTemplate(t *testing.T) {
 	t.Parallel()
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	root := filepath.Join(t.TempDir(), "repo")
 	copyFile(t, "../deploy/sam/template.yaml", filepath.Join(root, "deploy", "sam", "template.yaml"), 0o644)
 	writeZip(t, filepath.Join(root, "dist", "lambda", "bootstrap-arm64.zip"), map[string]zipEntry{"bootstrap": {path: bin, mode: 0o755}})
@@ -232,7 +198,7 @@ func TestProjectSAMTemplate(t *testing.T) {
 	cache := t.TempDir()
 
 	// Its rule: a token secret or a JWKS URL is required.
-	_, err = config.LoadTemplate(path, config.TemplateOptions{CacheDir: cache})
+	_, err := config.LoadTemplate(path, config.TemplateOptions{CacheDir: cache})
 	if err == nil || !strings.Contains(err.Error(), "template.yaml:103: Rules.TokensCanBeChecked: Set JwtSecret (HS256) or JwksUrl (Cognito)") {
 		t.Fatalf("without a secret: %v", err)
 	}
@@ -307,6 +273,11 @@ func writeZip(t *testing.T, path string, entries map[string]zipEntry) {
 	zw := zip.NewWriter(out)
 	for name, e := range entries {
 		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
+		if e.path != "" {
+			// A program is stored: deflating and inflating 8 MB cost
+			// seconds of CPU under -race; the small entries are deflated.
+			h.Method = zip.Store
+		}
 		h.SetMode(e.mode)
 		w, err := zw.CreateHeader(h)
 		if err != nil {
@@ -372,10 +343,7 @@ func TestCDKTemplate(t *testing.T) {
 
 func TestTemplateErrors(t *testing.T) {
 	t.Parallel()
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	const head = `Transform: AWS::Serverless-2016-10-31
 Resources:
   Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}}
@@ -465,10 +433,7 @@ Resources:
 // that point outside the directory are refused.
 func TestCodeZip(t *testing.T) {
 	t.Parallel()
-	bin, err := echoBootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := echoBootstrap(t)
 	dir, cache := t.TempDir(), t.TempDir()
 	doc := `Resources:
   Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}}

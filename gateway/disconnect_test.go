@@ -232,7 +232,10 @@ func TestDeleteWhileClientSendsDeliversTheClose(t *testing.T) {
 			return events.APIGatewayProxyResponse{}, nil
 		})},
 	}}, "$connect")
-	const n = 100
+	// 30 rounds: with the reader stopping at the DELETE (the bug), the
+	// client saw a reset or 1006 by round 0 to 5 in 8 runs of 8 (100 rounds
+	// took 6-10 s, last of the package's tests to finish).
+	const n = 30
 	for i := range n {
 		c := g.dial(t, "", nil)
 		id := g.connID(t, i)

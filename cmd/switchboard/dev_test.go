@@ -24,10 +24,7 @@ import (
 // same data directory, and finds every acknowledged message.
 func TestDevSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Pkg: "."})
 	data := filepath.Join(dir, "data")
 	url, stop := startDev(t, bin, data) // makes the dev secret the token is signed with
 	out, err := exec.Command(bin, "token", "--data", data, "--user", "alice", "--name", "Alice", "--tenant", "acme").Output()

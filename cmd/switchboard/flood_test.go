@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // floodFileLimit is the descriptor limit `switchboard dev` runs under in
@@ -37,10 +39,7 @@ const floodFileLimit = 512
 func TestIdleFloodDoesNotLockOut(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Pkg: "."})
 	data := filepath.Join(dir, "data")
 	// By hand, at the issue's scale (the test process needs descriptors
 	// for the sockets too):

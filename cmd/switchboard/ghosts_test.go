@@ -20,10 +20,7 @@ import (
 func TestNoGhostsAfterKill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Pkg: "."})
 	data := filepath.Join(dir, "data")
 	token := func(user, name string) string {
 		t.Helper()
@@ -108,10 +105,7 @@ func TestNoGhostsAfterClusterRestart(t *testing.T) {
 	t.Parallel()
 	pgURL := testutil.Postgres(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Pkg: "."})
 	data := filepath.Join(dir, "data")
 	start := func() (string, *exec.Cmd, *testutil.Buffer) {
 		t.Helper()

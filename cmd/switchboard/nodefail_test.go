@@ -49,10 +49,7 @@ func TestNodeKilledClientsResume(t *testing.T) {
 	node := testutil.RequireNode(t)
 	pgURL := testutil.Postgres(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Pkg: "."})
 
 	// One dev secret for the three nodes: a token verifies on each.
 	var datas []string

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestReadmeQuickstart runs the README's Quickstart as written, in a fresh
@@ -47,10 +49,7 @@ func TestReadmeQuickstart(t *testing.T) {
 	uiTenant := string(m[1])
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Pkg: "."})
 	work := filepath.Join(dir, "work") // the user's current directory
 	os.Mkdir(work, 0o755)
 	dev := exec.Command(bin, "dev", "--addr", "127.0.0.1:0")

@@ -15,20 +15,17 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// build compiles packages of this module into dir, with one go build (it
-// links them in parallel), and returns the binaries' paths in order.
+// build returns the binaries of packages of this module, in order, each
+// linked once for the suite (testutil.GoBinary); dir is unused.
 func build(t testing.TB, dir string, pkgs ...string) []string {
 	t.Helper()
-	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
-	cmd.Dir = "../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, b)
-	}
 	out := make([]string, len(pkgs))
 	for i, pkg := range pkgs {
-		out[i] = filepath.Join(dir, filepath.Base(pkg))
+		out[i] = testutil.GoBinary(t, testutil.Build{Dir: "../..", Pkg: pkg})
 	}
 	return out
 }

@@ -69,12 +69,7 @@ func TestSAMChat(t *testing.T) {
 	t.Cleanup(testutil.StopDynamoDB)
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/switchboard")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/switchboard: %v\n%s", err, out)
-	}
+	bin := testutil.GoBinary(t, testutil.Build{Dir: filepath.Join("..", ".."), Pkg: "./cmd/switchboard"})
 
 	// The command of the README, from the repository's root.
 	caDir := filepath.Join(dir, "ca")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -37,18 +36,22 @@ func TestMain(m *testing.M) {
 	echoBin = filepath.Join(dir, "echo", "bootstrap")
 	initfailBin = filepath.Join(dir, "initfail", "bootstrap")
 	rawBin = filepath.Join(dir, "raw", "bootstrap")
-	// One go build for the three (it links them in parallel), into bin/,
-	// then each moves to its own directory as the runtime's "bootstrap".
-	bin := filepath.Join(dir, "bin") + string(filepath.Separator)
-	cmd := exec.Command(goTool(), "build", "-o", bin, "./testdata/echo", "./testdata/initfail", "./testdata/raw")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	err = cmd.Run()
+	// Each is linked once for the suite (testutil.CachedGoBinary), then
+	// copied to its own directory as the runtime's "bootstrap".
 	for name, out := range map[string]string{"echo": echoBin, "initfail": initfailBin, "raw": rawBin} {
+		var bin string
+		var b []byte
+		if err == nil {
+			bin, err = testutil.CachedGoBinary(testutil.Build{Pkg: "./testdata/" + name})
+		}
 		if err == nil {
 			err = os.MkdirAll(filepath.Dir(out), 0o755)
 		}
 		if err == nil {
-			err = os.Rename(filepath.Join(bin, name), out)
+			b, err = os.ReadFile(bin)
+		}
+		if err == nil {
+			err = os.WriteFile(out, b, 0o755)
 		}
 	}
 	if err != nil {
@@ -59,13 +62,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 var quiet = testutil.DiscardLogger()

@@ -171,6 +171,7 @@ func parse(t *testing.T, args ...string) *Config {
 // dev stack and an in-process baseline, and checks that the counts add up.
 // No timing is asserted.
 func TestScenariosEndToEnd(t *testing.T) {
+	t.Parallel() // beside TestCompareWithChildren: both mostly wait
 	sb, bl := servers(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -260,6 +261,7 @@ func TestScenariosEndToEnd(t *testing.T) {
 // processes (this test binary re-executed): the dev server, the baseline
 // and two workers; then checks the report directory.
 func TestCompareWithChildren(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -63,13 +62,17 @@ func startServeOutput(t *testing.T, args ...string) (addr string, stdout, stderr
 	}
 }
 
-// buildFixture builds a Go program of testdata into dir/bootstrap.
+// buildFixture puts a Go program of testdata, linked once for the suite
+// (testutil.GoBinary), into dir/bootstrap.
 func buildFixture(t *testing.T, pkg, dir string) string {
 	t.Helper()
+	b, err := os.ReadFile(testutil.GoBinary(t, testutil.Build{Pkg: "./" + filepath.Join("testdata", pkg)}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-o", bin, "./"+filepath.Join("testdata", pkg))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -31,16 +31,11 @@ import (
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
-// Shared by every test of the package: the switchboard binary (built once)
+// Shared by every test of the package: the switchboard binary (linked once)
 // and DynamoDB Local (testutil.DynamoDB: started once, unless
-// SWITCHBOARD_DYNAMODB_ENDPOINT names one). TestMain removes and stops them.
+// SWITCHBOARD_DYNAMODB_ENDPOINT names one). TestMain stops it.
 var (
 	repoRoot string // absolute
-	tmpRoot  string // the package's scratch directory
-
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -50,14 +45,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	repoRoot = root
-	tmpRoot, err = os.MkdirTemp("", "seedtest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "seedtest:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	testutil.StopDynamoDB()
-	os.RemoveAll(tmpRoot)
 	os.Exit(code)
 }
 
@@ -66,25 +55,11 @@ func testdata(elem ...string) string {
 	return filepath.Join(append([]string{repoRoot, "internal", "seedtest", "testdata"}, elem...)...)
 }
 
-// switchboardBin builds ./cmd/switchboard once per test run.
+// switchboardBin returns ./cmd/switchboard, linked once for the suite
+// (testutil.GoBinary).
 func switchboardBin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		}
-		binPath = filepath.Join(tmpRoot, "switchboard")
-		cmd := exec.Command(goBin, "build", "-o", binPath, "./cmd/switchboard")
-		cmd.Dir = repoRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/switchboard: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testutil.GoBinary(t, testutil.Build{Dir: repoRoot, Pkg: "./cmd/switchboard"})
 }
 
 // dynamoEndpoint is DynamoDB Local's endpoint.

@@ -1,5 +1,6 @@
 // Package testutil holds the helpers the test suites share: Eventually (poll
-// a condition instead of sleeping and hoping), DiscardLogger, and the Require
+// a condition instead of sleeping and hoping), DiscardLogger, GoBinary (a
+// program of the module, linked once for the whole suite), and the Require
 // checks for the tools some tests need (node and npm packages, DynamoDB
 // Local, Chromium).
 //

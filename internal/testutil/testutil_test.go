@@ -3,6 +3,7 @@ package testutil
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -70,3 +71,19 @@ func TestMissingPackages(t *testing.T) {
 }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// TestGoBinary: the program runs, and another test binary asking for it
+// (this one, having forgotten it) gets the same executable, the build
+// cache's: one link for the suite.
+func TestGoBinary(t *testing.T) {
+	b := Build{Pkg: "./testdata/hello"}
+	bin := GoBinary(t, b)
+	out, err := exec.Command(bin, "world").CombinedOutput()
+	if err != nil || string(out) != "hello world\n" {
+		t.Fatalf("%s: %q %v", bin, out, err)
+	}
+	goBinaries.Clear()
+	if again := GoBinary(t, b); again != bin {
+		t.Fatalf("linked again: %s, then %s", bin, again)
+	}
+}
