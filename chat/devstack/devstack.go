@@ -202,12 +202,6 @@ func New(opts Options) (*Stack, error) {
 		maxBytes = gateway.DefaultMaxMessageBytes
 	}
 	pusher.set(gatewayPusher{gw: gw, maxBytes: maxBytes})
-	if err := s.clearStale(context.Background()); err != nil {
-		s.Queue.Close(context.Background())
-		st.Close()
-		verifier.Close()
-		return nil, fmt.Errorf("devstack: %w", err)
-	}
 	return s, nil
 }
 

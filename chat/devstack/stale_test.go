@@ -9,11 +9,11 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store/sqlite"
 )
 
-// TestPreviousProcessConnectionsCleared: the connections a process left in
-// the data directory when it died without running $disconnect (written
-// here straight into the store, as it left them) are gone when the next
-// stack starts: nobody is online but who connected since, the rooms have
-// no members left over, and the store holds nothing more to expire.
+// TestPreviousProcessConnectionsCleared: the connections a process had when
+// it died without running $disconnect (written here straight into the
+// store, as it left them) are gone when the next stack starts on the same
+// data directory: nobody is online but who connected since, the rooms
+// have no members left over, and the store holds nothing more to expire.
 func TestPreviousProcessConnectionsCleared(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -59,8 +59,7 @@ func TestPreviousProcessConnectionsCleared(t *testing.T) {
 	if len(members) != 0 {
 		t.Errorf("members of the lobby after start: %+v, want none", members)
 	}
-	// The cleanup ran at start: nothing of the previous process is left
-	// for the sweeper.
+	// Nothing of the previous process is left for the sweeper.
 	if n, err := st.Store.(store.Sweeper).DeleteExpired(ctx, time.Now().Add(time.Minute), 0); err != nil || len(n) != 0 {
 		t.Errorf("expired items left after start: %d, %v; want none", len(n), err)
 	}

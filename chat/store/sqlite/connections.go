@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,102 +10,44 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
-const connCols = `connection_id, tenant_id, user_id, username, connected_at, expires_at, source_ip, user_agent`
+// Connections, memberships and typing slots live in the index only
+// (index.go): every method here is a few map operations, the writes under
+// Store.cmu.
 
-const memberCols = `tenant_id, room_id, connection_id, user_id, username, joined_at, expires_at`
-
-// The queries, named so that TestQueryPlans can check them. Reads of
-// connections and memberships are answered by the index (index.go).
-const (
-	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (connection_id) DO NOTHING`
-	qTouchConnection   = `UPDATE connections SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
-	qTouchMemberships  = `UPDATE memberships SET expires_at = ?2 WHERE connection_id = ?1 AND expires_at > ?3`
-	qDeleteConnection  = `DELETE FROM connections WHERE connection_id = ?1 RETURNING ` + connCols
-	qDeleteTypingSlot  = `DELETE FROM typing_slots WHERE connection_id = ?1`
-	qDeleteMemberships = `DELETE FROM memberships WHERE connection_id = ?1 RETURNING ` + memberCols
-	qTakeTypingSlot    = `INSERT INTO typing_slots (connection_id, at, expires_at) VALUES (?1, ?2, ?2 + ?3)
-		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
-		WHERE excluded.at - typing_slots.at >= ?3`
-	// A membership that exists but has expired counts as absent: joining
-	// again replaces it.
-	qJoinRoom = `INSERT INTO memberships (` + memberCols + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-		ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
-			user_id = excluded.user_id, username = excluded.username,
-			joined_at = excluded.joined_at, expires_at = excluded.expires_at
-		WHERE memberships.expires_at <= ?8`
-	// Loading the index.
-	qAllConnections = `SELECT ` + connCols + ` FROM connections ORDER BY connection_id`
-	qAllMemberships = `SELECT ` + memberCols + ` FROM memberships ORDER BY tenant_id, room_id, connection_id`
-	qLeaveRoom      = `DELETE FROM memberships WHERE tenant_id = ?1 AND room_id = ?2 AND connection_id = ?3 RETURNING expires_at, user_id`
-)
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanConnection(r scanner) (store.Connection, error) {
-	var c store.Connection
-	var connected, expires int64
-	if err := r.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent); err != nil {
-		return store.Connection{}, err
+// lockConns takes the right to change the connection-scoped state; the
+// caller calls s.cmu.Unlock. It fails once the store is closed or ctx
+// has ended.
+func (s *Store) lockConns(ctx context.Context) error {
+	if err := s.readable(); err != nil {
+		return err
 	}
-	c.ConnectedAt, c.ExpiresAt = fromMs(connected), fromMs(expires)
-	return c, nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.cmu.Lock()
+	return nil
 }
 
-func scanMembership(r scanner) (store.Membership, error) {
-	var m store.Membership
-	var joined, expires int64
-	if err := r.Scan(&m.TenantID, &m.RoomID, &m.ConnectionID, &m.UserID, &m.Username, &joined, &expires); err != nil {
-		return store.Membership{}, err
+// putConn adds c unless its id is taken (by a connection expired or not,
+// until the sweep deletes it); the caller holds cmu.
+func (s *Store) putConn(c store.Connection) error {
+	if _, ok := s.idx.connEntryOf(c.ConnectionID); ok {
+		return store.ErrExists
 	}
-	m.JoinedAt, m.ExpiresAt = fromMs(joined), fromMs(expires)
-	return m, nil
-}
-
-// queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	s.idx.putConn(c)
+	return nil
 }
 
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	err := s.write(ctx, &writeReq{
-		single: true,
-		run: func(ctx context.Context, tx txStmts, b *batch) error {
-			return putConnection(ctx, tx, b, c)
-		},
-		apply: func() { s.idx.putConn(c) },
-	})
+	err := s.lockConns(ctx)
+	if err == nil {
+		err = s.putConn(c)
+		s.cmu.Unlock()
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: put connection %q: %w", c.ConnectionID, err)
 	}
-	return nil
-}
-
-// putConnection inserts c in tx: ErrExists if its id is taken.
-func putConnection(ctx context.Context, tx txStmts, b *batch, c store.Connection) error {
-	n, err := rowsAffected(tx.exec(ctx, qPutConnection,
-		c.ConnectionID, c.TenantID, c.UserID, c.Username, ms(c.ConnectedAt), ms(c.ExpiresAt), c.SourceIP, c.UserAgent))
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrExists
-	}
-	b.users[userRef{c.TenantID, c.UserID}] = true
 	return nil
 }
 
@@ -124,42 +64,21 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 }
 
 // DeleteConnection removes a connection, its memberships and its typing
-// slot in one transaction, and returns the connection and memberships
-// (expired or not: they had not been deleted yet).
+// slot in one step, and returns the connection and memberships (expired or
+// not: they had not been deleted yet), each membership's Last saying
+// whether its hold was its user's last in the room.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
-	var c store.Connection
-	var members []store.Membership
-	err := s.write(ctx, &writeReq{
-		run: func(ctx context.Context, tx txStmts, b *batch) error {
-			var err error
-			c, err = scanConnection(tx.queryRow(ctx, qDeleteConnection, connectionID))
-			if errors.Is(err, sql.ErrNoRows) {
-				return store.ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			b.users[userRef{c.TenantID, c.UserID}] = true
-			if members, err = queryAll(ctx, tx, scanMembership, qDeleteMemberships, connectionID); err != nil {
-				return err
-			}
-			for i, m := range members {
-				if members[i].Last, err = unhold(ctx, tx, m); err != nil {
-					return err
-				}
-			}
-			_, err = tx.exec(ctx, qDeleteTypingSlot, connectionID)
-			return err
-		},
-		apply: func() {
-			s.idx.deleteConnAndMemberships(connectionID)
-			for i, m := range members {
-				members[i].Last = m.Last && s.release(m) // Last said its hold was deleted
-			}
-		},
-	})
-	if err != nil {
-		return store.Connection{}, nil, fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err)
+	wrap := func(err error) error { return fmt.Errorf("sqlite: delete connection %q: %w", connectionID, err) }
+	if err := s.lockConns(ctx); err != nil {
+		return store.Connection{}, nil, wrap(err)
+	}
+	c, members, ok := s.idx.removeConn(connectionID)
+	for i, m := range members {
+		members[i].Last = s.release(m)
+	}
+	s.cmu.Unlock()
+	if !ok {
+		return store.Connection{}, nil, wrap(store.ErrNotFound)
 	}
 	sortMemberships(members)
 	return c, members, nil
@@ -177,24 +96,15 @@ func sortMemberships(ms []store.Membership) {
 // TouchConnection moves the expiry of a live connection and of its live
 // memberships to expiresAt; ErrNotFound if absent or expired.
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
-	now := s.nowMs()
-	err := s.write(ctx, &writeReq{
-		run: func(ctx context.Context, tx txStmts, _ *batch) error {
-			n, err := rowsAffected(tx.exec(ctx, qTouchConnection, connectionID, ms(expiresAt), now))
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return store.ErrNotFound
-			}
-			_, err = tx.exec(ctx, qTouchMemberships, connectionID, ms(expiresAt), now)
-			return err
-		},
-		apply: func() { s.idx.touch(connectionID, ms(expiresAt), now) },
-	})
-	if err != nil {
+	if err := s.lockConns(ctx); err != nil {
 		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, err)
 	}
+	defer s.cmu.Unlock()
+	now := s.nowMs()
+	if e, ok := s.idx.connEntryOf(connectionID); !ok || !e.live(now) {
+		return fmt.Errorf("sqlite: touch connection %q: %w", connectionID, store.ErrNotFound)
+	}
+	s.idx.touch(connectionID, ms(expiresAt), now)
 	return nil
 }
 
@@ -244,90 +154,51 @@ func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store
 }
 
 // TakeTypingSlot records a typing event of a connection at now, unless one
-// was recorded less than interval before (one atomic upsert).
+// was recorded less than interval before (one step under the connection's
+// shard of the index).
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
-	var took bool
-	err := s.write(ctx, &writeReq{
-		single: true,
-		run: func(ctx context.Context, tx txStmts, _ *batch) error {
-			n, err := rowsAffected(tx.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds()))
-			took = n == 1
-			return err
-		},
-	})
-	if err != nil {
+	if err := s.readable(); err != nil {
 		return false, fmt.Errorf("sqlite: typing slot of %q: %w", connectionID, err)
 	}
-	return took, nil
+	return s.idx.takeTyping(connectionID, ms(now), interval.Milliseconds()), nil
 }
 
-// JoinRoom adds a membership (one atomic upsert, whose trigger adds its
-// hold: holds.go); joined=false if it was already there and live.
+// JoinRoom adds a membership and its hold (holds.go); joined=false if it
+// was already there and live. A membership that exists but has expired
+// counts as absent: joining again replaces it (its hold continues).
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
-	var j store.Join
-	now := s.nowMs()
-	err := s.write(ctx, &writeReq{
-		single: true,
-		run: func(ctx context.Context, tx txStmts, _ *batch) error {
-			n, err := rowsAffected(tx.exec(ctx, qJoinRoom,
-				m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now))
-			j.Joined = n > 0
-			return err
-		},
-		apply: func() {
-			if !j.Joined {
-				return
-			}
-			// A row was written: a new one, whose hold the trigger added,
-			// or one replacing an expired membership of the connection,
-			// whose hold is there already (a membership is always held).
-			// The writes before this one are applied: the count is exact.
-			k := holdKeyOf(m)
-			j.First = s.holds[k] == 0
-			if !s.idx.hasMember(m.TenantID, m.RoomID, m.ConnectionID) {
-				s.holds[k]++
-			}
-			s.idx.join(m)
-		},
-	})
-	if err != nil {
+	if err := s.lockConns(ctx); err != nil {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
+	defer s.cmu.Unlock()
+	k := roomKey{m.TenantID, m.RoomID}
+	old, found := s.idx.memberOf(k, m.ConnectionID)
+	if found && ms(old.ExpiresAt) > s.nowMs() {
+		return store.Join{}, nil
+	}
+	hk := holdKeyOf(m)
+	j := store.Join{Joined: true, First: s.holds[hk] == 0}
+	if !found && !s.adoptPending(m) {
+		s.holds[hk]++ // a new membership, a new hold
+	}
+	s.idx.join(m)
 	return j, nil
 }
 
-// LeaveRoom removes a membership and its hold in one transaction and
-// reports whether it existed (an expired one is removed, but did not
-// exist any more) and was the user's last in the room.
+// LeaveRoom removes a membership and its hold and reports whether it
+// existed (an expired one is removed, but did not exist any more) and was
+// the user's last in the room.
 func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID string) (store.Leave, error) {
-	var m store.Membership
-	found, released, last := false, false, false
-	err := s.write(ctx, &writeReq{
-		run: func(ctx context.Context, tx txStmts, _ *batch) error {
-			var expires int64
-			var userID string
-			err := tx.queryRow(ctx, qLeaveRoom, tenantID, roomID, connectionID).Scan(&expires, &userID)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			found = true
-			m = store.Membership{TenantID: tenantID, RoomID: roomID, UserID: userID, ConnectionID: connectionID, ExpiresAt: fromMs(expires)}
-			released, err = unhold(ctx, tx, m)
-			return err
-		},
-		apply: func() {
-			if found {
-				s.idx.leave(tenantID, roomID, connectionID)
-				last = released && s.release(m)
-			}
-		},
-	})
-	if err != nil {
+	if err := s.lockConns(ctx); err != nil {
 		return store.Leave{}, fmt.Errorf("sqlite: leave room %q of tenant %q: %w", roomID, tenantID, err)
 	}
+	m, found := s.idx.memberOf(roomKey{tenantID, roomID}, connectionID)
+	last := false
+	if found {
+		s.idx.leave(tenantID, roomID, connectionID)
+		last = s.release(m)
+	}
+	s.cmu.Unlock()
 	if !found {
 		return store.Leave{}, nil
 	}

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"cmp"
-	"context"
-	"fmt"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -13,20 +11,18 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
-// index is an in-memory copy of the ephemeral tables, connections and
-// memberships, expired rows included, loaded by Open and changed by every
-// write of the store right after it commits (writes that change these
-// tables are serialised by Store.wsem, so the index changes in commit
-// order). Reads of these tables are answered from it, with expired items
-// filtered on read exactly as the SQL queries filter them.
-//
-// Only this process writes the database (Open holds the data directory's
-// lock), so the copy cannot go stale.
+// index holds the connection-scoped state of the store — connections,
+// memberships and typing slots, expired items included until the sweep
+// (DeleteExpired) removes them — in memory only: none of it is written to
+// SQLite. It belongs to the WebSocket connections of this process, which
+// die with it; the next process on the data directory starts with none
+// (Open holds the directory's lock: no other process shares it). Writes
+// that change it are serialised by Store.cmu; reads filter expired items.
 //
 // The index is split into shards, each with its own mutex: every item
 // lives in the shard its key hashes to (a connection by its id, a user's
 // and a tenant's connections by user and tenant, a room's memberships by
-// room), so that readers and the writer only meet when they touch the same
+// room), so that readers and writers only meet when they touch the same
 // key, and no lock is held for work that grows with a user's connections.
 // A write that changes several keys takes their shards one after another,
 // never two at once: a concurrent reader may see one key changed and
@@ -47,6 +43,7 @@ type shard struct {
 	tenants map[string]*connSet      // by tenant
 	rooms   map[roomKey]*roomMembers // by room
 	byConn  map[string][]roomKey     // the rooms a connection has a membership in, by tenant and room
+	typing  map[string]typingSlot    // the last typing event of a connection, by connection id
 	_       [64]byte                 // keeps shards' mutexes on separate cache lines
 }
 
@@ -154,6 +151,7 @@ func newIndex() *index {
 		sh.tenants = make(map[string]*connSet)
 		sh.rooms = make(map[roomKey]*roomMembers)
 		sh.byConn = make(map[string][]roomKey)
+		sh.typing = make(map[string]typingSlot)
 	}
 	return x
 }
@@ -218,19 +216,6 @@ func (x *index) deleteConn(id string) {
 	sh.mu.Lock()
 	removeFrom(sh.tenants, e.tenant, id)
 	sh.mu.Unlock()
-}
-
-// deleteConnAndMemberships removes a connection and all its memberships.
-func (x *index) deleteConnAndMemberships(id string) {
-	x.deleteConn(id)
-	sh := x.connShard(id)
-	sh.mu.Lock()
-	rooms := sh.byConn[id]
-	delete(sh.byConn, id)
-	sh.mu.Unlock()
-	for _, k := range rooms {
-		x.removeMember(k, id)
-	}
 }
 
 // roomsOf returns a copy of the rooms connection id has a membership in.
@@ -328,24 +313,27 @@ func (x *index) leave(tenantID, roomID, connectionID string) {
 	sh.mu.Unlock()
 }
 
-// removeMember removes connection id from room k's list.
-func (x *index) removeMember(k roomKey, id string) {
+// removeMember removes connection id from room k's list and returns its
+// membership.
+func (x *index) removeMember(k roomKey, id string) (store.Membership, bool) {
 	sh := x.roomShard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r := sh.rooms[k]
 	if r == nil {
-		return
+		return store.Membership{}, false
 	}
 	i, ok := r.find(id)
 	if !ok {
-		return
+		return store.Membership{}, false
 	}
+	m := r.list[i]
 	if len(r.list) == 1 {
 		delete(sh.rooms, k)
-		return
+		return m, true
 	}
 	r.remove(i)
+	return m, true
 }
 
 // getConn returns a connection live at now.
@@ -484,38 +472,6 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 	}
 	return out
 }
-
-// loadIndex reads the connections and memberships into the index.
-func (s *Store) loadIndex(ctx context.Context) error {
-	conns, err := queryAll(ctx, s.ws, scanConnection, qAllConnections)
-	if err != nil {
-		return fmt.Errorf("loading connections: %w", err)
-	}
-	for _, c := range conns {
-		s.idx.putConn(c)
-	}
-	members, err := queryAll(ctx, s.ws, scanMembership, qAllMemberships)
-	if err != nil {
-		return fmt.Errorf("loading memberships: %w", err)
-	}
-	for _, m := range members {
-		s.idx.join(m)
-	}
-	return nil
-}
-
-// lockWrite takes the right to write the tables the index mirrors; the
-// caller updates the index before unlockWrite.
-func (s *Store) lockWrite(ctx context.Context) error {
-	select {
-	case s.wsem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Store) unlockWrite() { <-s.wsem }
 
 // countRoomMembers counts the memberships of a room live at now, up to
 // max: when none has expired, the length of its list; otherwise it looks

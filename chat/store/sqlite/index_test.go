@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,39 +19,44 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store/storetest"
 )
 
-// The tables' answers, read with SQL: what the index must reproduce. The
-// live rows of each table, in the order the reads return them; a read is
-// the sublist whose key columns are equal (checkIndex filters in Go, so
-// that a step costs two queries, not one per read).
-const (
-	sqlLiveConnections = `SELECT ` + connCols + ` FROM connections WHERE expires_at > ?1 ORDER BY connection_id`
-	sqlLiveMemberships = `SELECT ` + memberCols + ` FROM memberships WHERE expires_at > ?1 ORDER BY tenant_id, room_id, connection_id`
-)
+// model is what the index must answer, kept by the test beside the
+// writes it makes: every connection and membership, expired or not, with
+// times as the store keeps them (whole milliseconds, UTC).
+type model struct {
+	conns   map[string]store.Connection
+	members map[memberKey]store.Membership
+}
 
-// sqlRows runs a query on the read pool without the statement cache.
-func sqlRows[T any](t *testing.T, s *Store, scan func(scanner) (T, error), q string, args ...any) []T {
-	t.Helper()
-	rows, err := s.r.QueryContext(t.Context(), q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			t.Fatal(err)
+func newModel() *model {
+	return &model{conns: map[string]store.Connection{}, members: map[memberKey]store.Membership{}}
+}
+
+// live returns the connections and memberships live at now, in the order
+// the reads return them: connections by id, memberships by tenant, room
+// and connection.
+func (md *model) live(now int64) ([]store.Connection, []store.Membership) {
+	var cs []store.Connection
+	for _, c := range md.conns {
+		if ms(c.ExpiresAt) > now {
+			cs = append(cs, c)
 		}
-		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+	var mbs []store.Membership
+	for _, m := range md.members {
+		if ms(m.ExpiresAt) > now {
+			mbs = append(mbs, m)
+		}
 	}
-	return out
+	slices.SortFunc(cs, func(a, b store.Connection) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
+	slices.SortFunc(mbs, func(a, b store.Membership) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.RoomID, b.RoomID),
+			strings.Compare(a.ConnectionID, b.ConnectionID))
+	})
+	return cs, mbs
 }
 
 // where returns the elements of xs for which keep holds, in order (nil if
-// none, as sqlRows returns for no rows).
+// none).
 func where[T any](xs []T, keep func(T) bool) []T {
 	var out []T
 	for _, x := range xs {
@@ -61,19 +67,18 @@ func where[T any](xs []T, keep func(T) bool) []T {
 	return out
 }
 
-// checkIndex compares every read the index answers with the same read in SQL.
-func checkIndex(t *testing.T, s *Store, step string, tenants, users, rooms, conns []string) {
+// checkIndex compares every read the index answers with the live
+// connections and memberships given (in the order model.live returns).
+func checkIndex(t *testing.T, s *Store, step string, tenants, users, rooms, conns []string,
+	liveConns []store.Connection, liveMembers []store.Membership) {
 	t.Helper()
 	ctx := t.Context()
-	now := s.nowMs()
 	eq := func(what string, got, want any) {
 		t.Helper()
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("after %s: %s:\n got %+v\nwant %+v", step, what, got, want)
 		}
 	}
-	liveConns := sqlRows(t, s, scanConnection, sqlLiveConnections, now)
-	liveMembers := sqlRows(t, s, scanMembership, sqlLiveMemberships, now)
 	for _, tn := range tenants {
 		got, err := s.TenantConnections(ctx, tn)
 		must(t, err)
@@ -128,9 +133,10 @@ func must(t *testing.T, err error) {
 }
 
 // Random writes, with the clock moving so that items expire and are swept
-// or touched: after each, the index answers every read as the tables do,
-// and so does the index loaded again by Open.
-func TestIndexMatchesTables(t *testing.T) {
+// or touched: after each, the index answers every read as the model the
+// test keeps does; after a reopen, it holds nothing (connections died with
+// the process).
+func TestIndexMatchesModel(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clk := storetest.NewClock(time.Date(2025, 3, 4, 5, 6, 7, 890_123_456, time.UTC))
@@ -153,6 +159,7 @@ func TestIndexMatchesTables(t *testing.T) {
 		i := slices.Index(conns, c)
 		return tenants[i%2], users[i%3]
 	}
+	md := newModel()
 	for step := range 600 {
 		c := pick(conns)
 		tn, u := owner(c)
@@ -162,47 +169,106 @@ func TestIndexMatchesTables(t *testing.T) {
 		switch op := rng.IntN(10); op {
 		case 0, 1:
 			what = "PutConnection " + c
-			err := s.PutConnection(ctx, store.Connection{ConnectionID: c, TenantID: tn, UserID: u, Username: "name " + u,
-				ConnectedAt: now, ExpiresAt: now.Add(ttl), SourceIP: "::1", UserAgent: "test"})
-			if err != nil && !errors.Is(err, store.ErrExists) {
-				t.Fatal(err)
+			nc := store.Connection{ConnectionID: c, TenantID: tn, UserID: u, Username: "name " + u,
+				ConnectedAt: now, ExpiresAt: now.Add(ttl), SourceIP: "::1", UserAgent: "test"}
+			err := s.PutConnection(ctx, nc)
+			_, taken := md.conns[c]
+			if taken != errors.Is(err, store.ErrExists) || (err != nil && !taken) {
+				t.Fatalf("PutConnection %s (taken %v): %v", c, taken, err)
+			}
+			if !taken {
+				nc.ConnectedAt, nc.ExpiresAt = fromMs(ms(nc.ConnectedAt)), fromMs(ms(nc.ExpiresAt))
+				md.conns[c] = nc
 			}
 		case 2, 3, 4:
 			r := pick(rooms)
 			what = "JoinRoom " + c + " " + r
-			_, err := s.JoinRoom(ctx, store.Membership{TenantID: tn, RoomID: r, ConnectionID: c, UserID: u, Username: "name " + u,
-				JoinedAt: now, ExpiresAt: now.Add(ttl)})
+			m := store.Membership{TenantID: tn, RoomID: r, ConnectionID: c, UserID: u, Username: "name " + u,
+				JoinedAt: now, ExpiresAt: now.Add(ttl)}
+			j, err := s.JoinRoom(ctx, m)
 			must(t, err)
+			k := memberKeyOf(m)
+			if old, ok := md.members[k]; !ok || ms(old.ExpiresAt) <= ms(now) {
+				if !j.Joined {
+					t.Fatalf("JoinRoom %s %s: not joined", c, r)
+				}
+				md.members[k] = normMember(m)
+			} else if j.Joined {
+				t.Fatalf("JoinRoom %s %s: joined again", c, r)
+			}
 		case 5:
 			r := pick(rooms)
 			what = "LeaveRoom " + c + " " + r
 			_, err := s.LeaveRoom(ctx, tn, r, c)
 			must(t, err)
+			delete(md.members, memberKey{tn, r, c})
 		case 6:
 			what = "DeleteConnection " + c
 			if _, _, err := s.DeleteConnection(ctx, c); err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatal(err)
+			}
+			// A connection deleted takes its memberships with it (those of
+			// an id with no connection stay, as they did in the table).
+			if _, ok := md.conns[c]; ok {
+				delete(md.conns, c)
+				for k := range md.members {
+					if k.conn == c {
+						delete(md.members, k)
+					}
+				}
 			}
 		case 7:
 			what = "TouchConnection " + c
 			if err := s.TouchConnection(ctx, c, now.Add(ttl)); err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatal(err)
 			}
+			if mc, ok := md.conns[c]; ok && ms(mc.ExpiresAt) > ms(now) {
+				mc.ExpiresAt = fromMs(ms(now.Add(ttl)))
+				md.conns[c] = mc
+				for k, m := range md.members {
+					if k.conn == c && ms(m.ExpiresAt) > ms(now) {
+						m.ExpiresAt = mc.ExpiresAt
+						md.members[k] = m
+					}
+				}
+			}
 		case 8:
 			what = "DeleteExpired"
-			if _, err := s.DeleteExpired(ctx, now, 1+rng.IntN(4)); err != nil {
+			imgs, err := s.DeleteExpired(ctx, now, 1+rng.IntN(4))
+			if err != nil {
 				t.Fatal(err)
+			}
+			// What it deleted had expired; the model forgets it.
+			for _, img := range imgs {
+				switch img.Type() {
+				case store.TypeMembership:
+					m, err := img.Membership()
+					must(t, err)
+					k := memberKeyOf(m)
+					if mm, ok := md.members[k]; !ok || ms(mm.ExpiresAt) > ms(now) {
+						t.Fatalf("DeleteExpired deleted membership %+v, not expired in the model (%+v)", m, mm)
+					}
+					delete(md.members, k)
+				case store.TypeConnection:
+					c, err := img.Connection()
+					must(t, err)
+					if mc, ok := md.conns[c.ConnectionID]; !ok || ms(mc.ExpiresAt) > ms(now) {
+						t.Fatalf("DeleteExpired deleted connection %+v, not expired in the model (%+v)", c, mc)
+					}
+					delete(md.conns, c.ConnectionID)
+				}
 			}
 		case 9:
 			d := time.Duration(rng.IntN(3000)) * time.Millisecond
 			what = fmt.Sprint("clock +", d)
 			clk.Advance(d)
 		}
-		checkIndex(t, s, fmt.Sprint(step, " ", what), tenants, users, rooms, conns)
+		lc, lm := md.live(ms(clk.Now()))
+		checkIndex(t, s, fmt.Sprint(step, " ", what), tenants, users, rooms, conns, lc, lm)
 	}
 	must(t, s.Close())
 	s = openTest(t, dir, clk.Now)
-	checkIndex(t, s, "reopening", tenants, users, rooms, conns)
+	checkIndex(t, s, "reopening", tenants, users, rooms, conns, nil, nil)
 }
 
 // A slice RoomMembers returned does not change under its holder when the
@@ -316,8 +382,8 @@ func TestOpenLockedByAnotherProcess(t *testing.T) {
 
 // Writes and reads of many users, rooms and tenants at once (the index's
 // shards are taken one at a time by each): the race detector finds no
-// unguarded access, and once the writers are done the index answers every
-// read as the tables do.
+// unguarded access, and once the writers are done the index's views
+// (tenant, user, room, connection) agree.
 func TestIndexConcurrent(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -379,5 +445,21 @@ func TestIndexConcurrent(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	readers.Wait()
-	checkIndex(t, s, "concurrent writes", tenants, users, rooms, conns)
+	// The views of the index agree: the live connections are what
+	// GetConnection finds, the live memberships what ConnectionRooms does.
+	var lc []store.Connection
+	var lm []store.Membership
+	for _, c := range slices.Sorted(slices.Values(conns)) {
+		if gc, err := s.GetConnection(ctx, c); err == nil {
+			lc = append(lc, gc)
+		}
+		cr, err := s.ConnectionRooms(ctx, c)
+		must(t, err)
+		lm = append(lm, cr...)
+	}
+	slices.SortFunc(lm, func(a, b store.Membership) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.RoomID, b.RoomID),
+			strings.Compare(a.ConnectionID, b.ConnectionID))
+	})
+	checkIndex(t, s, "concurrent writes", tenants, users, rooms, conns, lc, lm)
 }

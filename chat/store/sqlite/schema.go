@@ -122,6 +122,17 @@ END;
 DROP INDEX IF EXISTS connections_by_user;
 DROP INDEX IF EXISTS connections_by_tenant;
 `,
+	// 4: connections, memberships, holds and typing slots are kept in
+	// memory only (index.go): they die with the process whose WebSockets
+	// they describe. The rows a directory of an older version holds are
+	// those of a process that is gone: dropped with their tables.
+	`
+DROP TRIGGER IF EXISTS memberships_hold;
+DROP TABLE IF EXISTS room_holds;
+DROP TABLE IF EXISTS memberships;
+DROP TABLE IF EXISTS typing_slots;
+DROP TABLE IF EXISTS connections;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -8,29 +8,20 @@ import (
 )
 
 // AddConnection counts the user's live connections and stores c unless
-// they are at limit. The count is taken under the write lock that every
-// write of a connection holds, so the count and the write are one step:
-// concurrent calls for one user see each other.
+// they are at limit, in one step under the write lock of the
+// connection-scoped state: concurrent calls for one user see each other.
 func (s *Store) AddConnection(ctx context.Context, c store.Connection, limit int) (int, error) {
 	wrap := func(err error) error { return fmt.Errorf("sqlite: add connection %q: %w", c.ConnectionID, err) }
 	limit = max(limit, 0)
-	var before int
-	err := s.write(ctx, &writeReq{
-		// The count reads the index, which shows the committed writes
-		// only: a batch that changed the user's connections is committed
-		// first.
-		admit:  func(b *batch) bool { return !b.users[userRef{c.TenantID, c.UserID}] },
-		single: true,
-		run: func(ctx context.Context, tx txStmts, b *batch) error {
-			before = s.idx.countUserConns(c.TenantID, c.UserID, s.nowMs(), max(limit, 1))
-			if limit > 0 && before >= limit {
-				return store.ErrConnectionLimit
-			}
-			return putConnection(ctx, tx, b, c)
-		},
-		apply: func() { s.idx.putConn(c) },
-	})
-	if err != nil {
+	if err := s.lockConns(ctx); err != nil {
+		return 0, wrap(err)
+	}
+	defer s.cmu.Unlock()
+	before := s.idx.countUserConns(c.TenantID, c.UserID, s.nowMs(), max(limit, 1))
+	if limit > 0 && before >= limit {
+		return before, wrap(store.ErrConnectionLimit)
+	}
+	if err := s.putConn(c); err != nil {
 		return before, wrap(err)
 	}
 	return before, nil

@@ -3,13 +3,14 @@
 // single connection and read through a separate pool, so that reads never
 // queue behind writes. docs/store.md lists the tables and indexes.
 //
-// The ephemeral items — connections and room memberships — are also kept
-// in memory (index.go), loaded when the store opens and changed with every
-// write: the reads of the request path (RoomMembers for every broadcast,
-// CountUserConnections on every connect) never reach SQLite. The store
-// therefore owns its database: Open locks the data directory, and a second
-// Open of the same directory, in this process or another, fails with
-// ErrLocked until the first store is closed.
+// Rooms and messages are durable in SQLite. The connection-scoped state —
+// connections, room memberships, holds and typing slots — is kept in
+// memory only (index.go): it belongs to the WebSocket connections of this
+// process, which die with it, so the next process on the data directory
+// starts with none (nobody shown online, no room members) and nothing of
+// it costs a write to SQLite. The store owns its data directory: Open
+// locks it, and a second Open of the same directory, in this process or
+// another, fails with ErrLocked until the first store is closed.
 package sqlite
 
 import (
@@ -67,25 +68,16 @@ type Store struct {
 	rs  *stmtCache
 	now func() time.Time
 
-	// wsem serialises the writes that change the index with the index
-	// update that follows each, so that the index changes in commit order.
-	// A channel, not a mutex: waiting for it gives up with the context.
-	wsem   chan struct{}
-	idx    *index
-	rooms  roomCache       // rooms read (rooms.go)
-	holds  map[holdKey]int // the rows of room_holds of each user in each room (holds.go); under wsem
-	unlock func() error    // releases the data directory
-
-	// The writer (writer.go): the writes of connections and memberships
-	// queue on wq and are committed in groups.
-	wq       chan *writeReq
-	wstop    chan struct{} // closed by Close: the writer ends
-	wstopped chan struct{} // closed by the writer when it has ended
-	wstats   writerStats
-	wctx     context.Context // cancelled by Close: the writer stops waiting for its connection
-	wcancel  context.CancelFunc
-
-	staleAtOpen int // connections of the previous process that Open expired
+	// cmu serialises the writes of the connection-scoped state (index.go,
+	// holds.go): each is a few map operations under it, so that a count
+	// and the write it decides (a connection limit, a user's first join
+	// of a room) are one step. Reads take only the index's shard locks.
+	cmu     sync.Mutex
+	idx     *index
+	holds   map[holdKey]int      // the memberships each user holds in each room; under cmu
+	pending map[memberKey]string // memberships swept but not released yet: their user, by key; under cmu
+	rooms   roomCache            // rooms read (rooms.go)
+	unlock  func() error         // releases the data directory
 
 	closed    atomic.Bool // reads from the index fail once set
 	closeOnce sync.Once
@@ -99,13 +91,8 @@ var (
 
 // Open opens (creating if needed) the database in dir/switchboard.db,
 // creating dir if needed, and brings its schema up to date.
-//
-// The connections the database holds belong to the process that had the
-// directory before: since Open holds its lock now, that process is gone
-// and so are its WebSockets. Open therefore expires them and their
-// memberships (stale.go): reads no longer see them, nobody is shown online
-// who is not, and the first DeleteExpired hands them to the cleanup
-// handler as it hands every expired connection (user_left, offline).
+// The store starts with no connections, memberships or typing slots:
+// those of the process that had the directory before died with it.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -185,35 +172,15 @@ func open(path string, now func() time.Time) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, wsem: make(chan struct{}, 1), idx: newIndex(), holds: map[holdKey]int{}}
-	stale, err := expireStale(context.Background(), w, ms(now()))
-	if err == nil {
-		s.staleAtOpen = stale
-		err = s.loadIndex(context.Background())
-	}
-	if err == nil {
-		err = s.loadHolds(context.Background())
-	}
-	if err != nil {
-		rs.close()
-		ws.close()
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	s.startWriter()
+	s := &Store{w: w, r: r, ws: ws, rs: rs, now: now, idx: newIndex(),
+		holds: map[holdKey]int{}, pending: map[memberKey]string{}}
 	return s, nil
 }
 
 // The statements of each pool, prepared by Open.
 var (
 	writeQueries = []string{
-		qAllConnections, qAllMemberships,
-		qPutConnection, qDeleteConnection, qDeleteMemberships, qDeleteTypingSlot,
-		qTouchConnection, qTouchMemberships, qTakeTypingSlot, qJoinRoom, qLeaveRoom,
-		qUnhold, qSavepoint, qRelease, qRollbackTo,
 		qCreateRoom, qRoomAccess, qPutMessage, qEditMessage, qDeleteMessage,
-		qSweepMemberships, qSweepConnections, qSweepTypingSlots,
 	}
 	readQueries = []string{
 		qGetRoom, qPublicRooms, qPrivateRooms, qAllRooms,
@@ -225,7 +192,6 @@ var (
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.stopWriter()
 		err1 := errors.Join(s.rs.close(), s.ws.close())
 		err2 := s.r.Close()
 		err3 := s.w.Close()

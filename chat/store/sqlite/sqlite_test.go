@@ -39,6 +39,9 @@ func openTest(t testing.TB, dir string, now func() time.Time) *Store {
 	return s
 }
 
+// Rooms and messages survive a reopen; connections, memberships, holds and
+// typing slots do not: they belonged to the previous process, whose
+// WebSockets died with it, and were never written to the database.
 func TestSurvivesReopen(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -75,31 +78,7 @@ func TestSurvivesReopen(t *testing.T) {
 	}
 
 	s = openTest(t, dir, clock)
-	// The connection belonged to the process that held the directory
-	// before: it is dead, and expired with its membership.
-	if n := s.StaleAtOpen(); n != 1 {
-		t.Errorf("StaleAtOpen = %d, want 1", n)
-	}
-	if gotC, err := s.GetConnection(ctx, "c1"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("connection of the previous process after reopen: %+v, %v; want ErrNotFound", gotC, err)
-	}
-	members, err := s.RoomMembers(ctx, "t", "r")
-	if err != nil || len(members) != 0 {
-		t.Errorf("members after reopen: %+v, %v; want none", members, err)
-	}
-	imgs, err := s.DeleteExpired(ctx, now, 0)
-	if err != nil || len(imgs) != 2 {
-		t.Fatalf("DeleteExpired after reopen = %d images, %v; want the membership and the connection", len(imgs), err)
-	}
-	gotM, err1 := imgs[0].Membership()
-	gotC, err2 := imgs[1].Connection()
-	// Images carry times in the local zone; the TTL attribute in seconds.
-	gotM.JoinedAt, gotM.ExpiresAt = gotM.JoinedAt.UTC(), gotM.ExpiresAt.UTC()
-	gotC.ConnectedAt, gotC.ExpiresAt = gotC.ConnectedAt.UTC(), gotC.ExpiresAt.UTC()
-	m.ExpiresAt, c.ExpiresAt = now.Truncate(time.Second), now.Truncate(time.Second)
-	if err1 != nil || err2 != nil || gotM != m || gotC != c {
-		t.Errorf("expired at reopen: %+v (%v), %+v (%v); want %+v, %+v", gotM, err1, gotC, err2, m, c)
-	}
+	checkNoConnections(t, s, now, "c1", "t", "u", "r")
 	rooms, _, err := s.ListRooms(ctx, "t", "u", store.RoomsPrivate, store.Page{Limit: 10})
 	if err != nil || len(rooms) != 1 || rooms[0].Name != "R" {
 		t.Errorf("rooms after reopen: %+v, %v", rooms, err)
@@ -108,8 +87,111 @@ func TestSurvivesReopen(t *testing.T) {
 	if err != nil || gotMsg != msg {
 		t.Errorf("message after reopen: %+v, %v", gotMsg, err)
 	}
-	if ok, err := s.TakeTypingSlot(ctx, "c1", now.Add(time.Second), time.Minute); err != nil || ok {
-		t.Errorf("typing slot after reopen: %v, %v (want rate limited)", ok, err)
+	// The connection id is free again; the user's first join is first.
+	if err := s.PutConnection(ctx, c); err != nil {
+		t.Errorf("PutConnection of the previous process's id after reopen: %v", err)
+	}
+	if j, err := s.JoinRoom(ctx, m); err != nil || j != (store.Join{Joined: true, First: true}) {
+		t.Errorf("JoinRoom after reopen = %+v, %v; want joined, first", j, err)
+	}
+	if ok, err := s.TakeTypingSlot(ctx, "c1", now.Add(time.Second), time.Minute); err != nil || !ok {
+		t.Errorf("typing slot after reopen: %v, %v (want taken: the old slot died with its process)", ok, err)
+	}
+}
+
+// checkNoConnections checks that s holds no connection, membership or
+// typing slot: nobody online, nobody in room r, nothing for the sweeper.
+func checkNoConnections(t *testing.T, s *Store, now time.Time, conn, tenant, user, room string) {
+	t.Helper()
+	ctx := t.Context()
+	if gotC, err := s.GetConnection(ctx, conn); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("connection of the previous process after reopen: %+v, %v; want ErrNotFound", gotC, err)
+	}
+	if cs, err := s.TenantConnections(ctx, tenant); err != nil || len(cs) != 0 {
+		t.Errorf("connections of the tenant after reopen: %+v, %v; want none (nobody online)", cs, err)
+	}
+	if cs, err := s.UserConnections(ctx, tenant, user); err != nil || len(cs) != 0 {
+		t.Errorf("connections of the user after reopen: %+v, %v; want none", cs, err)
+	}
+	if members, err := s.RoomMembers(ctx, tenant, room); err != nil || len(members) != 0 {
+		t.Errorf("members after reopen: %+v, %v; want none", members, err)
+	}
+	if rs, err := s.ConnectionRooms(ctx, conn); err != nil || len(rs) != 0 {
+		t.Errorf("rooms of the connection after reopen: %+v, %v; want none", rs, err)
+	}
+	if n := s.idx.typingSlots(); n != 0 {
+		t.Errorf("%d typing slots after reopen, want none", n)
+	}
+	if imgs, err := s.DeleteExpired(ctx, now.Add(24*time.Hour), 0); err != nil || len(imgs) != 0 {
+		t.Errorf("DeleteExpired after reopen = %d images, %v; want none", len(imgs), err)
+	}
+}
+
+// A data directory written by schema version 3 (connections, memberships,
+// holds and typing slots in tables, rows of a process killed while its
+// users were connected) opens: those tables are dropped, rooms and
+// messages are kept, and nobody is online or in a room.
+func TestOpensSchema3Directory(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, mig := range migrations[:3] {
+		if _, err := db.Exec(mig); err != nil {
+			t.Fatalf("migration %d: %v", v+1, err)
+		}
+	}
+	at, exp := now.UnixMilli(), now.Add(time.Hour).UnixMilli()
+	msgID := store.NewID(now)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`PRAGMA user_version = 3`, nil},
+		{`INSERT INTO connections VALUES ('c1', 't', 'u', 'U', ?1, ?2, '::1', 'ua')`, []any{at, exp}},
+		{`INSERT INTO memberships VALUES ('t', 'r', 'c1', 'u', 'U', ?1, ?2)`, []any{at, exp}}, // and its hold, by the trigger
+		{`INSERT INTO typing_slots VALUES ('c1', ?1, ?2)`, []any{at, exp}},
+		{`INSERT INTO rooms VALUES ('t', 'r', 'R', '', 'u', ?1, 0, '[]')`, []any{at}},
+		{`INSERT INTO messages VALUES ('t', ?1, 'r', 'u', 'U', 'kept', 'text', ?2, NULL, 0, '')`, []any{msgID, at}},
+	} {
+		if _, err := db.Exec(q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, dir, func() time.Time { return now })
+	checkNoConnections(t, s, now, "c1", "t", "u", "r")
+	var tables []string
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type IN ('table', 'trigger') ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		must(t, rows.Scan(&name))
+		tables = append(tables, name)
+	}
+	must(t, rows.Err())
+	rows.Close()
+	if want := []string{"messages", "room_access", "rooms"}; !slices.Equal(tables, want) {
+		t.Errorf("tables and triggers after the migration: %v, want %v", tables, want)
+	}
+	if room, err := s.GetRoom(ctx, "t", "r"); err != nil || room.Name != "R" {
+		t.Errorf("room after the migration: %+v, %v", room, err)
+	}
+	if got, err := s.GetMessage(ctx, "t", msgID); err != nil || got.Content != "kept" {
+		t.Errorf("message after the migration: %+v, %v", got, err)
+	}
+	if j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c2", UserID: "u",
+		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil || j != (store.Join{Joined: true, First: true}) {
+		t.Errorf("JoinRoom after the migration = %+v, %v; want joined, first (the old hold is gone)", j, err)
 	}
 }
 
@@ -182,6 +264,9 @@ func TestOpenErrors(t *testing.T) {
 
 // Reads go through their own pool: a write transaction in progress does not
 // hold them up, and they see what was committed before it began.
+// Neither the reads nor the writes of connections and memberships wait
+// for a write transaction of SQLite (they never reach it), nor do reads of
+// messages; a write of a message waits, and gives up with its context.
 func TestReadsDoNotWaitForWrites(t *testing.T) {
 	t.Parallel()
 	s := openTest(t, t.TempDir(), nil)
@@ -195,10 +280,10 @@ func TestReadsDoNotWaitForWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM connections`); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages`); err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := s.GetConnection(rctx, "c1"); err != nil {
 		t.Errorf("read during a write transaction: %v", err)
@@ -206,11 +291,21 @@ func TestReadsDoNotWaitForWrites(t *testing.T) {
 	if cs, err := s.UserConnections(rctx, "t", "u"); err != nil || len(cs) != 1 {
 		t.Errorf("UserConnections during a write transaction: %v, %v", cs, err)
 	}
-	// A write waits for the transaction (and gives up with its context).
+	if _, _, err := s.ListMessages(rctx, "t", "r", store.Page{}); err != nil {
+		t.Errorf("ListMessages during a write transaction: %v", err)
+	}
+	if err := s.PutConnection(rctx, store.Connection{ConnectionID: "c2", TenantID: "t", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Errorf("PutConnection during a write transaction: %v", err)
+	}
+	if _, err := s.JoinRoom(rctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c2", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Errorf("JoinRoom during a write transaction: %v", err)
+	}
+	// A write of a message waits for the transaction (and gives up with
+	// its context).
 	wctx, cancel2 := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel2()
-	if err := s.PutConnection(wctx, store.Connection{ConnectionID: "c2"}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("write during a write transaction: %v, want deadline exceeded", err)
+	if err := s.PutMessage(wctx, store.Message{TenantID: "t", RoomID: "r", MessageID: "m", UserID: "u"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("PutMessage during a write transaction: %v, want deadline exceeded", err)
 	}
 }
 
@@ -257,8 +352,6 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		uses        []string // indexes the plan must use
 	}{
-		{"TouchConnection memberships", qTouchMemberships, []any{"c", 0, 0}, []string{"memberships_by_connection"}},
-		{"DeleteConnection memberships", qDeleteMemberships, []any{"c"}, []string{"memberships_by_connection"}},
 		{"ListMessages first page", qListMessagesFirst, []any{"t", "r", 10}, []string{"messages_by_room"}},
 		{"ListMessages", qListMessages, []any{"t", "r", "m", 10}, []string{"messages_by_room"}},
 		{"GetMessage", qGetMessage, []any{"t", "m"}, nil},
@@ -266,12 +359,6 @@ func TestQueryPlans(t *testing.T) {
 		{"ListRooms public", qPublicRooms, []any{"t", 0, "", 10}, []string{"rooms_by_visibility"}},
 		{"ListRooms private", qPrivateRooms, []any{"t", 0, "", 10, "u"}, []string{"SEARCH a USING PRIMARY KEY"}},
 		{"ListRooms all", qAllRooms, []any{"t", 0, "", 10, "u"}, []string{"rooms_by_visibility", "SEARCH a USING PRIMARY KEY"}},
-		{"JoinRoom", qJoinRoom, []any{"t", "r", "c", "u", "n", 0, 0, 0}, nil},
-		{"LeaveRoom", qLeaveRoom, []any{"t", "r", "c"}, nil},
-		// A hold: a search of its key (whether the user holds another is
-		// counted in memory).
-		{"unhold", qUnhold, []any{"t", "r", "u", "c"}, []string{"room_holds USING PRIMARY KEY (tenant_id=? AND room_id=? AND user_id=? AND connection_id=?)"}},
-		{"TakeTypingSlot", qTakeTypingSlot, []any{"c", 0, 0}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows, err := s.w.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)
@@ -321,13 +408,7 @@ func TestSweepTypingSlots(t *testing.T) {
 	ctx := t.Context()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	const interval = 250 * time.Millisecond
-	count := func() (n int) {
-		t.Helper()
-		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM typing_slots`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := s.idx.typingSlots
 	if ok, err := s.TakeTypingSlot(ctx, "c1", t0, interval); err != nil || !ok {
 		t.Fatalf("TakeTypingSlot = %v, %v", ok, err)
 	}

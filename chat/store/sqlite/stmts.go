@@ -84,9 +84,6 @@ func (c *stmtCache) exec(ctx context.Context, query string, args ...any) (sql.Re
 type txStmts struct {
 	c  *stmtCache
 	tx *sql.Tx
-	// failed, if set, is set to true when a statement run by exec fails
-	// (the writer's single writes: writeReq.single).
-	failed *bool
 }
 
 func (t txStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -99,34 +96,12 @@ func (t txStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return t.tx.StmtContext(ctx, st), nil
 }
 
-func (t txStmts) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t txStmts) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(ctx, args...)
-}
-
-func (t txStmts) queryRow(ctx context.Context, query string, args ...any) scanner {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
-func (t txStmts) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(ctx, query)
-	if err == nil {
-		var res sql.Result
-		if res, err = st.ExecContext(ctx, args...); err == nil {
-			return res, nil
-		}
-	}
-	if t.failed != nil {
-		*t.failed = true
-	}
-	return nil, err
+	return st.ExecContext(ctx, args...)
 }
 
 // errRow is a row whose Scan fails with err.
@@ -134,7 +109,27 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// querier is what queryAll reads from: a cache or a transaction's view of it.
+// querier is what queryAll reads from.
 type querier interface {
 	query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -3,74 +3,52 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
-const (
-	qSweepConnections = `DELETE FROM connections WHERE connection_id IN (
-		SELECT connection_id FROM connections WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
-		RETURNING ` + connCols
-	qSweepMemberships = `DELETE FROM memberships WHERE (tenant_id, room_id, connection_id) IN (
-		SELECT tenant_id, room_id, connection_id FROM memberships WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
-		RETURNING ` + memberCols
-	// A typing slot limits nothing after its expiry: deleting it then
-	// changes no answer of TakeTypingSlot. No image: no handler wants it.
-	qSweepTypingSlots = `DELETE FROM typing_slots WHERE connection_id IN (
-		SELECT connection_id FROM typing_slots WHERE expires_at <= ?1 LIMIT ?2)`
-)
-
 // DeleteExpired deletes up to limit expired connections and memberships
-// (those whose expiry is not after now; limit <= 0 means DefaultLimit) in
-// one transaction, and returns their images: memberships first, then
-// connections, each oldest expiry first, so that the cleanup handler sees
-// a connection's memberships no later than the connection (user_left
-// before offline). It also deletes up to limit typing slots that no longer
-// limit anything. Rooms and messages never expire.
+// (those whose expiry is not after now; limit <= 0 means DefaultLimit)
+// from the index, in one step, and returns their images: memberships
+// first, then connections, each oldest expiry first, so that the cleanup
+// handler sees a connection's memberships no later than the connection
+// (user_left before offline). A deleted membership stays held until
+// ReleaseMembership (holds.go). It also deletes up to limit typing slots
+// that no longer limit anything. Rooms and messages never expire.
+//
+// It looks at every connection, and at the memberships of every room
+// where one has expired: a sweep costs O(connections), once per sweep
+// interval, and nothing on the request path.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]store.Image, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	var imgs []store.Image
-	var members []store.Membership
-	var conns []store.Connection
-	if err := s.lockWrite(ctx); err != nil {
+	if err := s.lockConns(ctx); err != nil {
 		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
 	}
-	defer s.unlockWrite()
-	err := s.inTx(ctx, func(tx txStmts) error {
-		var err error
-		members, err = queryAll(ctx, tx, scanMembership, qSweepMemberships, ms(now), limit)
-		if err != nil {
-			return err
-		}
-		slices.SortFunc(members, func(a, b store.Membership) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-		for _, m := range members {
-			imgs = append(imgs, store.MembershipImage(m))
-		}
-		if rest := limit - len(members); rest > 0 {
-			conns, err = queryAll(ctx, tx, scanConnection, qSweepConnections, ms(now), rest)
-			if err != nil {
-				return err
-			}
-			slices.SortFunc(conns, func(a, b store.Connection) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-			for _, c := range conns {
-				imgs = append(imgs, store.ConnectionImage(c))
-			}
-		}
-		_, err = tx.exec(ctx, qSweepTypingSlots, ms(now), limit)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: delete expired: %w", err)
+	defer s.cmu.Unlock()
+	at := ms(now)
+	var imgs []store.Image
+	members := s.idx.expiredMembers(at)
+	if len(members) > limit {
+		members = members[:limit]
 	}
 	for _, m := range members {
 		s.idx.leave(m.TenantID, m.RoomID, m.ConnectionID)
+		s.pending[memberKeyOf(m)] = m.UserID
+		imgs = append(imgs, store.MembershipImage(m))
 	}
-	for _, c := range conns {
-		s.idx.deleteConn(c.ConnectionID)
+	if rest := limit - len(members); rest > 0 {
+		conns := s.idx.expiredConns(at)
+		if len(conns) > rest {
+			conns = conns[:rest]
+		}
+		for _, c := range conns {
+			s.idx.deleteConn(c.ConnectionID)
+			imgs = append(imgs, store.ConnectionImage(c))
+		}
 	}
+	s.idx.sweepTyping(at, limit)
 	return imgs, nil
 }
