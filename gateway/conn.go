@@ -28,8 +28,8 @@ const (
 const closeGrace = 2 * time.Second
 
 // conn is one client connection. Memory matters here: an idle connection
-// holds this struct, its net.Conn and one parked reader goroutine, and no
-// buffers. The fields are ordered so that the small ones share words: the
+// holds this struct and its net.Conn, no buffers, and on Linux no goroutine
+// (its reader is parked: park.go). The fields are ordered so that the small ones share words: the
 // struct fits the 288-byte size class (checked by TestConnSize).
 type conn struct {
 	srv   *Server
@@ -65,6 +65,11 @@ type conn struct {
 	// handshake completed (only the reader uses it).
 	clientClosed bool
 	hdr          [wsproto.MaxHeaderSize]byte // the reader's scratch space
+	// parked: the reader is parked (park.go); under mu. pollFD is the
+	// socket's descriptor + 1 once the poller knows it, else 0 (only the
+	// reader uses it).
+	parked bool
+	pollFD int32
 
 	// writeDeadline is the write deadline set on nc (unix nanoseconds). Only
 	// the holder of the writing flag uses it.
@@ -111,9 +116,22 @@ func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 // the kernel answer with a reset, which can destroy our close frame before
 // the client reads it (the client would see 1006).
 func (c *conn) readLoop() {
-	defer c.srv.wg.Done()
-	defer c.finish()
 	c.startPings()
+	c.read()
+}
+
+// read is the reader: it reads frames until the connection ends, and then
+// finishes it, or until the connection is idle at a frame boundary, where
+// it parks (park.go) and returns; a new read starts when the socket is
+// readable again or the connection starts closing.
+func (c *conn) read() {
+	parked := false
+	defer func() {
+		if !parked {
+			c.finish()
+			c.srv.wg.Done()
+		}
+	}()
 
 	var (
 		h     wsproto.Header
@@ -121,6 +139,10 @@ func (c *conn) readLoop() {
 		inMsg bool
 	)
 	for {
+		if !inMsg && c.park() {
+			parked = true
+			return
+		}
 		if err := wsproto.ReadHeader(c.rd(), c.hdr[:], &h); err != nil {
 			if !c.badHeader(err, &h) {
 				return
@@ -450,11 +472,18 @@ func (c *conn) startClose(cause closeCause, code int, reason string, closeFrame 
 		close(c.room)
 		c.room = nil
 	}
+	// A parked reader is needed again: for the client's close frame, or
+	// to notice that the socket was closed.
+	resume := c.parked
+	c.parked = false
 	c.mu.Unlock()
 	c.srv.metrics.closes[cause].Add(1)
 	c.srv.reg.remove(c)
 	if start {
 		go c.writeLoop()
+	}
+	if resume {
+		go c.read() // the parked reader's count in wg carries over
 	}
 }
 
@@ -486,6 +515,7 @@ func (c *conn) waitFlushed() {
 func (c *conn) finish() {
 	c.startClose(causeDropped, wsproto.CloseAbnormal, "", nil) // no-op if a cause is recorded
 	c.stopPings()
+	c.unpoll()
 	if c.clientClosed {
 		c.nc.Close()
 	} else {

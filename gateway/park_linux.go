@@ -1,0 +1,230 @@
+//go:build linux
+
+package gateway
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// pollEvents is how many readiness events the poller takes per wait.
+const pollEvents = 256
+
+// poller watches the sockets of parked readers (park.go) with an epoll
+// instance of its own: each parked socket is armed once (level-triggered,
+// one-shot), so one event wakes one reader, and a socket that became
+// readable before it was armed is reported at once. One goroutine waits
+// on it; Server.Shutdown stops it (stopPoller).
+type poller struct {
+	epfd int
+	wake [2]int // a pipe: writing to wake[1] stops the loop
+
+	mu    sync.Mutex
+	conns []*conn // by descriptor: the connection each armed socket wakes
+
+	// stopped: the loop ended; arm refuses, so readers stay blocked in Read.
+	stopped atomic.Bool
+
+	done chan struct{}
+}
+
+// newPoller creates the epoll instance and starts the poller's goroutine.
+func newPoller(s *Server) (*poller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	p := &poller{epfd: epfd, done: make(chan struct{})}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		return nil, err
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake[0])}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		p.closeFDs()
+		return nil, err
+	}
+	go p.loop(s)
+	return p, nil
+}
+
+func (p *poller) closeFDs() {
+	syscall.Close(p.wake[0])
+	syscall.Close(p.wake[1])
+	syscall.Close(p.epfd)
+}
+
+// loop wakes the reader of each socket that became readable, until stop.
+func (p *poller) loop(s *Server) {
+	defer close(p.done)
+	events := make([]syscall.EpollEvent, pollEvents)
+	var ready []*conn
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			s.log.Error("parked readers: epoll_wait failed; idle connections keep their reader from now on", "err", err)
+			p.wakeAll()
+			return
+		}
+		stop := false
+		ready = ready[:0]
+		p.mu.Lock()
+		for _, ev := range events[:n] {
+			fd := int(ev.Fd)
+			if fd == p.wake[0] {
+				stop = true
+				continue
+			}
+			if fd < len(p.conns) && p.conns[fd] != nil {
+				ready = append(ready, p.conns[fd])
+			}
+		}
+		p.mu.Unlock()
+		for i, c := range ready {
+			c.wake()
+			ready[i] = nil
+		}
+		if stop {
+			return
+		}
+	}
+}
+
+// wakeAll wakes every parked reader: the poller is going away.
+func (p *poller) wakeAll() {
+	p.stopped.Store(true)
+	p.mu.Lock()
+	conns := make([]*conn, 0, len(p.conns))
+	for _, c := range p.conns {
+		if c != nil {
+			conns = append(conns, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.wake()
+	}
+}
+
+// stop ends the loop, waits for it, and releases the descriptors. Readers
+// still parked (none once Shutdown closed every connection) are woken.
+func (p *poller) stop() {
+	syscall.Write(p.wake[1], []byte{0})
+	<-p.done
+	p.wakeAll()
+	p.closeFDs()
+}
+
+// arm makes the poller wake c's reader once its socket is readable, and
+// reports whether it will. The caller holds c.mu.
+func (p *poller) arm(c *conn, rc syscall.RawConn) bool {
+	if p.stopped.Load() {
+		return false
+	}
+	var err error
+	cerr := rc.Control(func(fdp uintptr) {
+		fd := int(fdp)
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+		if c.pollFD == 0 {
+			p.register(c, fd)
+			err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+			if errors.Is(err, syscall.EEXIST) {
+				err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+			}
+			if err != nil {
+				p.forget(c, fd)
+				return
+			}
+			c.pollFD = int32(fd) + 1
+			return
+		}
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	})
+	// Checked after c was registered: a wakeAll that missed c in the table
+	// stored stopped first.
+	return cerr == nil && err == nil && !p.stopped.Load()
+}
+
+// register records that events on fd wake c.
+func (p *poller) register(c *conn, fd int) {
+	p.mu.Lock()
+	if fd >= len(p.conns) {
+		grown := make([]*conn, max(fd+1, 2*len(p.conns), 1024))
+		copy(grown, p.conns)
+		p.conns = grown
+	}
+	p.conns[fd] = c
+	p.mu.Unlock()
+}
+
+// forget drops c's place (fd), unless another connection took the
+// descriptor over since c's socket was closed.
+func (p *poller) forget(c *conn, fd int) {
+	p.mu.Lock()
+	if fd < len(p.conns) && p.conns[fd] == c {
+		p.conns[fd] = nil
+	}
+	p.mu.Unlock()
+}
+
+// unpoll forgets a connection that was armed at some point: its reader
+// calls it as it finishes, before it closes the socket (which takes the
+// socket out of the epoll instance).
+func (c *conn) unpoll() {
+	if c.pollFD == 0 {
+		return
+	}
+	if p := c.srv.poll.p; p != nil {
+		p.forget(c, int(c.pollFD-1))
+	}
+	c.pollFD = 0
+}
+
+// readable reports whether the socket has bytes to read, or an end or an
+// error to report, without waiting: false only when a read would block.
+// scratch (one byte at least) receives a peeked byte.
+func readable(rc syscall.RawConn, scratch []byte) bool {
+	ready := true
+	err := rc.Control(func(fd uintptr) {
+		for {
+			_, _, err := syscall.Recvfrom(int(fd), scratch[:1], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err == syscall.EINTR {
+				continue
+			}
+			ready = err != syscall.EAGAIN
+			return
+		}
+	})
+	return ready || err != nil
+}
+
+// readPoller is the server's poller, started with the first reader that
+// parks; nil if it could not be made or the server is shutting down.
+func (s *Server) readPoller() *poller {
+	s.poll.once.Do(func() {
+		if s.closing.Load() {
+			return
+		}
+		p, err := newPoller(s)
+		if err != nil {
+			s.log.Warn("parked readers: no epoll instance; idle connections keep their reader", "err", err)
+			return
+		}
+		s.poll.p = p
+	})
+	return s.poll.p
+}
+
+// stopPoller stops the poller, if it was started; Shutdown calls it once
+// every connection was closed.
+func (s *Server) stopPoller() {
+	s.poll.once.Do(func() {})
+	if s.poll.p != nil {
+		s.poll.p.stop()
+	}
+}
