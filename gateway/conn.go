@@ -94,8 +94,8 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 // rd is the connection's inbound byte stream: nc itself once the early
-// bytes are read (a parked reader's stack stays as shallow as it can: one
-// more frame can make it outgrow its first 2 KB).
+// bytes are read (a reader blocked in Read keeps its stack as shallow as
+// it can: one more frame can make it outgrow its first 2 KB).
 func (c *conn) rd() io.Reader {
 	if c.early == nil {
 		return c.nc
