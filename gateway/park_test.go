@@ -88,7 +88,7 @@ func TestIdleConnectionsParkTheirReaders(t *testing.T) {
 	conns[2].NetConn().Close()
 
 	want := map[string]int64{
-		deleted: 1000,
+		deleted:       1000,
 		connectIDs[1]: 4001,
 		connectIDs[2]: 1006,
 	}
