@@ -4,6 +4,7 @@ package gateway
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,11 +16,16 @@ const pollEvents = 256
 // poller watches the sockets of parked readers (park.go) with an epoll
 // instance of its own: each parked socket is armed once (level-triggered,
 // one-shot), so one event wakes one reader, and a socket that became
-// readable before it was armed is reported at once. One goroutine waits
-// on it; Server.Shutdown stops it (stopPoller).
+// readable before it was armed is reported at once.
+//
+// The epoll descriptor is itself pollable (readable while events are
+// ready), so the poller's one goroutine waits for it in Go's own network
+// poller, like any socket, instead of holding a thread in epoll_wait: a
+// wake is scheduled as promptly as a read on a socket would be.
+// Server.Shutdown stops it (stopPoller) by closing the descriptor.
 type poller struct {
-	epfd int
-	wake [2]int // a pipe: writing to wake[1] stops the loop
+	file *os.File        // the epoll descriptor, non-blocking, in Go's network poller
+	raw  syscall.RawConn // file's: Control keeps the descriptor open during a call
 
 	mu    sync.Mutex
 	conns []*conn // by descriptor: the connection each armed socket wakes
@@ -36,63 +42,60 @@ func newPoller(s *Server) (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &poller{epfd: epfd, done: make(chan struct{})}
-	if err := syscall.Pipe2(p.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
 		return nil, err
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake[0])}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		p.closeFDs()
+	p := &poller{file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{})}
+	if p.raw, err = p.file.SyscallConn(); err != nil {
+		p.file.Close()
 		return nil, err
 	}
 	go p.loop(s)
 	return p, nil
 }
 
-func (p *poller) closeFDs() {
-	syscall.Close(p.wake[0])
-	syscall.Close(p.wake[1])
-	syscall.Close(p.epfd)
-}
-
-// loop wakes the reader of each socket that became readable, until stop.
+// loop wakes the reader of each socket that became readable, until stop
+// closes the descriptor.
 func (p *poller) loop(s *Server) {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, pollEvents)
 	var ready []*conn
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
+	var werr error
+	err := p.raw.Read(func(fd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(fd), events, 0)
+			if err == syscall.EINTR {
 				continue
 			}
-			s.log.Error("parked readers: epoll_wait failed; idle connections keep their reader from now on", "err", err)
-			p.wakeAll()
-			return
-		}
-		stop := false
-		ready = ready[:0]
-		p.mu.Lock()
-		for _, ev := range events[:n] {
-			fd := int(ev.Fd)
-			if fd == p.wake[0] {
-				stop = true
-				continue
+			if err != nil {
+				werr = err
+				return true
 			}
-			if fd < len(p.conns) && p.conns[fd] != nil {
-				ready = append(ready, p.conns[fd])
+			ready = ready[:0]
+			p.mu.Lock()
+			for _, ev := range events[:n] {
+				if fd := int(ev.Fd); fd < len(p.conns) && p.conns[fd] != nil {
+					ready = append(ready, p.conns[fd])
+				}
+			}
+			p.mu.Unlock()
+			for i, c := range ready {
+				c.wake()
+				ready[i] = nil
+			}
+			if n < len(events) {
+				return false // wait until more are ready
 			}
 		}
-		p.mu.Unlock()
-		for i, c := range ready {
-			c.wake()
-			ready[i] = nil
-		}
-		if stop {
-			return
-		}
+	})
+	if werr == nil && !errors.Is(err, os.ErrClosed) {
+		werr = err
 	}
+	if werr != nil {
+		s.log.Error("parked readers: waiting on epoll failed; idle connections keep their reader from now on", "err", werr)
+	}
+	p.wakeAll()
 }
 
 // wakeAll wakes every parked reader: the poller is going away.
@@ -111,13 +114,12 @@ func (p *poller) wakeAll() {
 	}
 }
 
-// stop ends the loop, waits for it, and releases the descriptors. Readers
-// still parked (none once Shutdown closed every connection) are woken.
+// stop ends the loop and waits for it. Readers still parked (none once
+// Shutdown closed every connection) are woken.
 func (p *poller) stop() {
-	syscall.Write(p.wake[1], []byte{0})
+	p.stopped.Store(true)
+	p.file.Close()
 	<-p.done
-	p.wakeAll()
-	p.closeFDs()
 }
 
 // arm makes the poller wake c's reader once its socket is readable, and
@@ -132,9 +134,8 @@ func (p *poller) arm(c *conn, rc syscall.RawConn) bool {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
 		if c.pollFD == 0 {
 			p.register(c, fd)
-			err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
-			if errors.Is(err, syscall.EEXIST) {
-				err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+			if err = p.ctl(syscall.EPOLL_CTL_ADD, fd, &ev); errors.Is(err, syscall.EEXIST) {
+				err = p.ctl(syscall.EPOLL_CTL_MOD, fd, &ev)
 			}
 			if err != nil {
 				p.forget(c, fd)
@@ -143,11 +144,20 @@ func (p *poller) arm(c *conn, rc syscall.RawConn) bool {
 			c.pollFD = int32(fd) + 1
 			return
 		}
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+		err = p.ctl(syscall.EPOLL_CTL_MOD, fd, &ev)
 	})
 	// Checked after c was registered: a wakeAll that missed c in the table
 	// stored stopped first.
 	return cerr == nil && err == nil && !p.stopped.Load()
+}
+
+// ctl is epoll_ctl on the poller's instance, which stays open meanwhile.
+func (p *poller) ctl(op, fd int, ev *syscall.EpollEvent) error {
+	var err error
+	if cerr := p.raw.Control(func(epfd uintptr) { err = syscall.EpollCtl(int(epfd), op, fd, ev) }); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // register records that events on fd wake c.
