@@ -51,6 +51,10 @@ type Server struct {
 	closing     atomic.Bool
 	janitorDone chan struct{}
 
+	// The last user agent and domain name of a new connection, shared by
+	// the next ones that have the same (intern).
+	lastUserAgent, lastDomainName atomic.Pointer[string]
+
 	// poll is the poller of parked readers (park.go), started with the
 	// first reader that parks and stopped by Shutdown.
 	poll struct {
