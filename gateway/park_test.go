@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,4 +118,102 @@ func TestIdleConnectionsParkTheirReaders(t *testing.T) {
 		t.Fatalf("%d $disconnect after shutdown, want %d", got, n)
 	}
 	noNewGoroutines(t, before)
+}
+
+// Connections opened and closed in every way, many at once, so that
+// sockets' descriptors are reused while others are parked, woken and
+// closed: each connection answers its messages, and each ends with exactly
+// one $disconnect.
+func TestParkedConnectionsChurn(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			if ev.Body == "whoami" {
+				return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.ConnectionID}, nil
+			}
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body}, nil
+		})},
+	}}, "$connect", "$disconnect")
+	const workers, each = 8, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				c, _, err := g.tryDial("", nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for m := range i % 3 {
+					msg := fmt.Sprintf("w%d-%d-%d", w, i, m)
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+						errs <- err
+						return
+					}
+					if _, p, err := c.ReadMessage(); err != nil || string(p) != msg {
+						errs <- fmt.Errorf("%s answered %q, %v", msg, p, err)
+						return
+					}
+				}
+				switch i % 3 {
+				case 0:
+					c.NetConn().Close()
+				case 1:
+					c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(5*time.Second))
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					for {
+						if _, _, err := c.ReadMessage(); err != nil {
+							break
+						}
+					}
+					c.Close()
+				default:
+					// The server closes it (DELETE): the client answers.
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if err := c.WriteMessage(websocket.TextMessage, []byte("whoami")); err != nil {
+						errs <- err
+						return
+					}
+					_, id, err := c.ReadMessage()
+					if err != nil {
+						errs <- err
+						return
+					}
+					if err := g.Server.Disconnect(context.Background(), string(id)); err != nil {
+						errs <- err
+						return
+					}
+					for {
+						if _, _, err := c.ReadMessage(); err != nil {
+							break
+						}
+					}
+					c.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n := workers * each
+	evs := g.events.waitFor(t, "$disconnect", n)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		id := ev.RequestContext.ConnectionID
+		if seen[id] {
+			t.Fatalf("two $disconnect for %s", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
 }
