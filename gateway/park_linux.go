@@ -200,17 +200,26 @@ func (c *conn) unpoll() {
 // scratch (one byte at least) receives a peeked byte.
 func readable(rc syscall.RawConn, scratch []byte) bool {
 	ready := true
-	err := rc.Control(func(fd uintptr) {
-		for {
-			_, _, err := syscall.Recvfrom(int(fd), scratch[:1], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if err == syscall.EINTR {
-				continue
-			}
-			ready = err != syscall.EAGAIN
-			return
-		}
-	})
+	err := rc.Control(func(fd uintptr) { ready = peek(fd, scratch) })
 	return ready || err != nil
+}
+
+// waitReadable waits, in Go's network poller, until the socket is
+// readable as readable means it, or the read deadline passes
+// (os.ErrDeadlineExceeded). Nothing is read.
+func waitReadable(rc syscall.RawConn, scratch []byte) error {
+	return rc.Read(func(fd uintptr) bool { return peek(fd, scratch) })
+}
+
+// peek is readable on the descriptor.
+func peek(fd uintptr, scratch []byte) bool {
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), scratch[:1], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if err == syscall.EINTR {
+			continue
+		}
+		return err != syscall.EAGAIN
+	}
 }
 
 // readPoller is the server's poller, started with the first reader that

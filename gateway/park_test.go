@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/gateway"
 	"github.com/switchboard-ws/switchboard/internal/testutil"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
 )
 
 // readerGoroutines counts, among the goroutines of the package not in
@@ -216,4 +217,46 @@ func TestParkedConnectionsChurn(t *testing.T) {
 		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+}
+
+// A client that does not answer the server's close frame is dropped after
+// the close grace period, whether its reader was waiting for its next
+// frame (it had just sent one) or parked (it had been idle): the wait for
+// the next frame and the grace period share the socket's read deadline.
+func TestUnansweredCloseEndsWhetherIdleOrNot(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.ConnectionID}, nil
+		})},
+	}}, "$disconnect")
+	for _, idle := range []bool{false, true} {
+		nc, br := g.rawDial(t)
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := nc.Write(rawFrame(wsproto.OpText, true, []byte("who"))); err != nil {
+			t.Fatal(err)
+		}
+		op, id, err := readServerFrame(br)
+		if err != nil || op != wsproto.OpText {
+			t.Fatalf("the answer: %v %q %v", op, id, err)
+		}
+		if idle {
+			// Idle long enough for the reader to park.
+			time.Sleep(800 * time.Millisecond)
+		}
+		if err := g.Server.Disconnect(context.Background(), string(id)); err != nil {
+			t.Fatal(err)
+		}
+		op, payload, err := readServerFrame(br)
+		if err != nil || op != wsproto.OpClose || closeCode(payload) != 1000 {
+			t.Fatalf("idle %v: got %v %q %v, want a 1000 close frame", idle, op, payload, err)
+		}
+		// No answer: the gateway ends the TCP connection, and $disconnect runs.
+		if _, err := br.ReadByte(); err == nil {
+			t.Fatalf("idle %v: the connection is still open after the close grace period", idle)
+		}
+		if code, _ := g.disconnectOf(t, string(id)); code != 1000 {
+			t.Fatalf("idle %v: $disconnect code %d", idle, code)
+		}
+	}
 }
