@@ -28,9 +28,10 @@ const (
 const closeGrace = 2 * time.Second
 
 // conn is one client connection. Memory matters here: an idle connection
-// holds this struct and its net.Conn, no buffers, and on Linux no goroutine
-// (its reader is parked: park.go). The fields are ordered so that the small ones share words: the
-// struct fits the 288-byte size class (checked by TestConnSize).
+// holds this struct and its net.Conn, no buffers, and on Linux no
+// goroutine (its reader is parked: park.go). The fields are ordered so that
+// the small ones share words: the struct fits the 288-byte size class
+// (checked by TestConnSize).
 type conn struct {
 	srv   *Server
 	nc    net.Conn
@@ -65,11 +66,10 @@ type conn struct {
 	// handshake completed (only the reader uses it).
 	clientClosed bool
 	hdr          [wsproto.MaxHeaderSize]byte // the reader's scratch space
-	// parked: the reader is parked (park.go); under mu. pollFD is the
-	// socket's descriptor + 1 once the poller knows it, else 0 (only the
-	// reader uses it).
+	// parked: the reader is parked (park.go); under mu. polled: the
+	// poller knows the socket (only the reader uses it).
 	parked bool
-	pollFD int32
+	polled bool
 
 	// writeDeadline is the write deadline set on nc (unix nanoseconds). Only
 	// the holder of the writing flag uses it.

@@ -29,10 +29,14 @@ import (
 // buffered (early), mid-message, or closing.
 
 // parkAfter is how long a reader waits for the next frame before it
-// parks: a connection that sends often keeps its reader, and pays for no
-// park and wake per message (a readiness check, an epoll_ctl, a new
-// goroutine: a few microseconds each).
-const parkAfter = 500 * time.Millisecond
+// parks: a connection that sends often (20 frames a second or more) keeps
+// its reader, and pays for no park and wake per message (a readiness
+// check, an epoll_ctl, a new goroutine: a few microseconds each). It is
+// short because the runtime never frees a goroutine's descriptor (and
+// frees a dead goroutine's stack only at the next collection): the
+// readers waiting at once during a burst of connections cost memory
+// for good.
+const parkAfter = 50 * time.Millisecond
 
 // parkable reports whether nc is a socket the poller can watch: a
 // net.Conn that gives its descriptor (syscall.Conn), and nothing that

@@ -132,7 +132,7 @@ func (p *poller) arm(c *conn, rc syscall.RawConn) bool {
 	cerr := rc.Control(func(fdp uintptr) {
 		fd := int(fdp)
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
-		if c.pollFD == 0 {
+		if !c.polled {
 			p.register(c, fd)
 			if err = p.ctl(syscall.EPOLL_CTL_ADD, fd, &ev); errors.Is(err, syscall.EEXIST) {
 				err = p.ctl(syscall.EPOLL_CTL_MOD, fd, &ev)
@@ -141,7 +141,7 @@ func (p *poller) arm(c *conn, rc syscall.RawConn) bool {
 				p.forget(c, fd)
 				return
 			}
-			c.pollFD = int32(fd) + 1
+			c.polled = true
 			return
 		}
 		err = p.ctl(syscall.EPOLL_CTL_MOD, fd, &ev)
@@ -184,15 +184,27 @@ func (p *poller) forget(c *conn, fd int) {
 
 // unpoll forgets a connection that was armed at some point: its reader
 // calls it as it finishes, before it closes the socket (which takes the
-// socket out of the epoll instance).
+// socket out of the epoll instance). A socket already closed (a failed
+// write resets it) no longer tells its descriptor: the table is searched.
 func (c *conn) unpoll() {
-	if c.pollFD == 0 {
+	if !c.polled {
 		return
 	}
-	if p := c.srv.poll.p; p != nil {
-		p.forget(c, int(c.pollFD-1))
+	c.polled = false
+	p := c.srv.poll.p
+	if p == nil {
+		return
 	}
-	c.pollFD = 0
+	if rc, ok := parkable(c.nc); ok && rc.Control(func(fd uintptr) { p.forget(c, int(fd)) }) == nil {
+		return
+	}
+	p.mu.Lock()
+	for fd, o := range p.conns {
+		if o == c {
+			p.conns[fd] = nil
+		}
+	}
+	p.mu.Unlock()
 }
 
 // readable reports whether the socket has bytes to read, or an end or an

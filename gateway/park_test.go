@@ -242,7 +242,7 @@ func TestUnansweredCloseEndsWhetherIdleOrNot(t *testing.T) {
 		}
 		if idle {
 			// Idle long enough for the reader to park.
-			time.Sleep(800 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
 		}
 		if err := g.Server.Disconnect(context.Background(), string(id)); err != nil {
 			t.Fatal(err)
