@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -127,8 +126,9 @@ func decode(data json.RawMessage, v any) *apiError {
 	if len(data) == 0 || string(data) == "null" {
 		data = json.RawMessage("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	// data is one JSON value (a part of the frame parseRequest read):
+	// Unmarshal, without a Decoder's buffer, reads it as Decode would.
+	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return errorf(protocol.CodeInvalidRequest, "data.%s must be %s", te.Field, jsonTypeName(te.Type))

@@ -256,11 +256,30 @@ func ttlDeletion(rec events.DynamoDBEventRecord) bool {
 
 // announcePresence tells the tenant's connections that a user went online
 // or offline; exclude is a connection not to post to (one still in $connect).
+// A tenant holding more than Config.PresenceMaxConnections connections is
+// not told: counting them reads at most that many (when the store can
+// count: store.TenantConnectionCounter), so that the cost of a connect or
+// disconnect in a large tenant does not grow with it.
 func (s *Service) announcePresence(ctx context.Context, out *outbox, tenantID, userID, username, status, exclude string) {
+	if limit := s.cfg.PresenceMaxConnections; limit > 0 {
+		if c, ok := s.store.(store.TenantConnectionCounter); ok {
+			n, err := c.CountTenantConnections(ctx, tenantID, limit+1)
+			if err != nil {
+				s.log.Warn("presence broadcast", "err", err)
+				return
+			}
+			if n > limit {
+				return
+			}
+		}
+	}
 	conns, err := s.store.TenantConnections(ctx, tenantID)
 	if err != nil {
 		s.log.Warn("presence broadcast", "err", err)
 		return
+	}
+	if limit := s.cfg.PresenceMaxConnections; limit > 0 && len(conns) > limit {
+		return // a store that cannot count: read, but not told
 	}
 	ids := make([]string, 0, len(conns))
 	for _, c := range conns {

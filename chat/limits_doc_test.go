@@ -25,6 +25,8 @@ func TestProtocolDocStatesTheLimits(t *testing.T) {
 		"On AWS Lambda each instance counts for itself",
 		fmt.Sprintf("| joins and leaves announced | in rooms of at most %d connections |", DefaultAnnounceMaxMembers),
 		fmt.Sprintf("rooms that hold at most %d connections once the join or leave is done", DefaultAnnounceMaxMembers),
+		fmt.Sprintf("| presence announced | in tenants of at most %d connections |", DefaultPresenceMaxConnections),
+		fmt.Sprintf("tenants that hold at most %d live connections once the connect or disconnect is done", DefaultPresenceMaxConnections),
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("docs/protocol.md does not say %q", want)

@@ -45,6 +45,12 @@ const (
 	// no news to its members, and announcing every join and leave costs
 	// deliveries that grow with the square of the room as it fills.
 	DefaultAnnounceMaxMembers = 100
+	// DefaultPresenceMaxConnections is the most live connections a tenant
+	// may hold and still hear presence (a user online, offline): in a
+	// larger tenant announcing every user who comes and goes to every
+	// connection costs deliveries that grow with the square of the
+	// tenant as it fills.
+	DefaultPresenceMaxConnections = 1000
 
 	// The limits of docs/protocol.md ("Limits"), each a token bucket, far
 	// above what people chatting (and `switchboard bench` at its default
@@ -101,6 +107,12 @@ type Config struct {
 	// leave); larger rooms are not told (getOnlineUsers still is). Default
 	// DefaultAnnounceMaxMembers; negative: every room is told.
 	AnnounceMaxMembers int
+	// PresenceMaxConnections: presence broadcasts go to a tenant holding
+	// at most this many live connections (after the connect, after the
+	// disconnect); larger tenants are not told (getOnlineUsers still is).
+	// Default DefaultPresenceMaxConnections; negative: every tenant is
+	// told.
+	PresenceMaxConnections int
 
 	// Limits (docs/protocol.md "Limits"): zero takes the Default*
 	// constant; a negative rate or quota turns the limit off. The rates
@@ -149,6 +161,9 @@ func (c *Config) defaults() {
 	}
 	if c.AnnounceMaxMembers == 0 {
 		c.AnnounceMaxMembers = DefaultAnnounceMaxMembers
+	}
+	if c.PresenceMaxConnections == 0 {
+		c.PresenceMaxConnections = DefaultPresenceMaxConnections
 	}
 	c.limitDefaults()
 	if c.Now == nil {

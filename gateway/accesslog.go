@@ -127,6 +127,7 @@ type connectRecord struct {
 	reason      string // why it was refused, when known
 	statusCode  int    // 101, or the refusal's status
 	upgradeDone bool
+	invocation  uint64 // the $connect invocation kept for the inspector
 }
 
 // handshakeWriter records the status a refused handshake is answered with.
@@ -168,6 +169,9 @@ func (s *Server) endHandshake(w *handshakeWriter, rec *connectRecord, upgraded b
 			status = http.StatusInternalServerError
 		}
 		s.obs.refused(status)
+		if s.insp.watching.Load() {
+			s.inspectConnect(rec, status) // an accepted one was recorded by completeUpgrade
+		}
 	}
 	if s.opts.AccessLog.Off || !s.log.Enabled(context.Background(), DefaultConnectLogLevel) {
 		return

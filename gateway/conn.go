@@ -55,8 +55,11 @@ type conn struct {
 	inboxBytes  int           // bytes of the messages in inbox
 	room        chan struct{} // made when the reader waits for room in inbox
 	flushed     chan struct{} // made when closing starts; closed once the queue drained
-	closeCode   int           // why the connection ended: the first cause recorded wins
-	closeReason string
+	closeReason string        // why the connection ended (with closeCode): the first cause recorded wins
+	// counts are the connection's bytes in and out, for the inspector
+	// (inspect.go), counted under mu where it is held anyway: a pointer,
+	// so that the struct keeps its size class.
+	counts      *connCounts
 	state       connState
 	writing     bool // a writer goroutine (or the handshake) owns the socket's write side
 	dispatching bool
@@ -65,6 +68,7 @@ type conn struct {
 	// clientClosed: the client's close frame arrived, so the closing
 	// handshake completed (only the reader uses it).
 	clientClosed bool
+	closeCode    uint16                      // with closeReason
 	hdr          [wsproto.MaxHeaderSize]byte // the reader's scratch space
 	// parked: the reader is parked (park.go); under mu. polled: the
 	// poller knows the socket (only the reader uses it).
@@ -269,6 +273,9 @@ func (c *conn) dataFrame(h *wsproto.Header, msg []byte) (_ []byte, inMsg, ok boo
 		c.touch()
 		c.srv.metrics.messagesIn.Add(1)
 		c.srv.metrics.bytesIn.Add(uint64(len(msg)))
+		if c.srv.insp.watching.Load() {
+			c.srv.insp.frame(c, eventFrameIn, msg)
+		}
 		c.deliver(msg) // dropped if the connection is closing
 	}
 	return nil, false, true
@@ -360,6 +367,7 @@ func (c *conn) deliver(msg []byte) {
 	}
 	c.inbox = append(c.inbox, msg)
 	c.inboxBytes += len(msg)
+	c.counts.in += uint64(len(msg))
 	start := !c.dispatching
 	c.dispatching = true
 	c.mu.Unlock()
@@ -453,7 +461,7 @@ func (c *conn) startClose(cause closeCause, code int, reason string, closeFrame 
 	}
 	c.state = stateClosing
 	c.closing.Store(true)
-	c.closeCode, c.closeReason = code, reason
+	c.closeCode, c.closeReason = uint16(code), reason
 	c.flushed = make(chan struct{})
 	start := false
 	if closeFrame != nil {

@@ -5,6 +5,7 @@ package gateway
 import (
 	"errors"
 	"net"
+	"sync"
 	"syscall"
 )
 
@@ -26,29 +27,54 @@ func tryWrite(nc net.Conn, b []byte) (n int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	var werr error
-	err = rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			if e == syscall.EINTR {
-				continue
-			}
-			if e == syscall.EAGAIN || (e == nil && m <= 0) {
-				werr = errWouldBlock
-				break
-			}
-			if e != nil {
-				werr = e
-				break
-			}
-		}
-		return true // never wait for the poller: a writer goroutine will
-	})
+	w := rawWrites.Get().(*rawWrite)
+	w.b, w.n, w.err = b, 0, nil
+	err = rc.Write(w.fn)
+	n, werr := w.n, w.err
+	w.b, w.err = nil, nil
+	rawWrites.Put(w)
 	if err != nil {
 		return n, err
 	}
 	return n, werr
+}
+
+// rawWrite is one tryWrite's state, reused (rawWrites) so that a write
+// allocates nothing of its own: a closure passed to RawConn.Write, and the
+// variables it sets, would escape to the heap on every write.
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool // w.write, made once per rawWrite
+}
+
+var rawWrites = sync.Pool{New: func() any {
+	w := new(rawWrite)
+	w.fn = w.write
+	return w
+}}
+
+// write is the RawConn.Write callback: it writes w.b to fd until the socket
+// takes no more, and never asks to wait for the poller (a writer goroutine
+// will).
+func (w *rawWrite) write(fd uintptr) bool {
+	for w.n < len(w.b) {
+		m, e := syscall.Write(int(fd), w.b[w.n:])
+		if m > 0 {
+			w.n += m
+		}
+		if e == syscall.EINTR {
+			continue
+		}
+		if e == syscall.EAGAIN || (e == nil && m <= 0) {
+			w.err = errWouldBlock
+			break
+		}
+		if e != nil {
+			w.err = e
+			break
+		}
+	}
+	return true
 }

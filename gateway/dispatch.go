@@ -54,6 +54,9 @@ func (s *Server) handleMessage(c *conn, body string) {
 	outcome := outcomeOf(err)
 	rs.observe(d, outcome)
 	s.logMessage(c, rs, reqID, d, outcome, resp.StatusCode, err)
+	if s.insp.watching.Load() {
+		s.inspectInvocation(&ev, &resp, err, rs, d, outcome)
+	}
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
 		c.enqueue(gatewayFrame("Endpoint request timed out", c.meta.id, reqID), true)
@@ -146,9 +149,12 @@ func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthor
 // exactly once per connection that completed its handshake.
 func (s *Server) disconnected(c *conn) {
 	c.mu.Lock()
-	code, reason := c.closeCode, c.closeReason
+	code, reason := int(c.closeCode), c.closeReason
 	c.mu.Unlock()
 	s.logDisconnect(c, code, reason)
+	if s.insp.watching.Load() {
+		s.insp.publish(InspectEvent{Kind: EventKindDisconnect, ConnectionID: c.meta.id, Code: code, Reason: reason})
+	}
 	route, ok := s.routes[RouteDisconnect]
 	if !ok {
 		return
@@ -165,8 +171,13 @@ func (s *Server) disconnected(c *conn) {
 		// Not s.ctx: Shutdown cancels that when it stops waiting, and
 		// $disconnect must still run, bounded by its own timeout.
 		start := time.Now()
-		_, err := s.invoke(context.Background(), route.Integration, ev, s.limits.IntegrationTimeout)
-		s.obs.route(RouteDisconnect).observe(time.Since(start), outcomeOf(err))
+		resp, err := s.invoke(context.Background(), route.Integration, ev, s.limits.IntegrationTimeout)
+		d := time.Since(start)
+		rs := s.obs.route(RouteDisconnect)
+		rs.observe(d, outcomeOf(err))
+		if s.insp.watching.Load() {
+			s.inspectInvocation(&ev, &resp, err, rs, d, outcomeOf(err))
+		}
 		if err != nil {
 			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)
 		}

@@ -25,4 +25,10 @@
 //
 // Counters of all this (connections, closes by cause, messages and bytes
 // each way, management posts) are served at /metrics by WithMetrics.
+//
+// An inspector (package gateway/inspector) watches it through
+// InspectSubscribe, InspectConnections and Invocation: while one
+// watches, connects, frames, invocations and closes are recorded in a
+// bounded ring (inspect.go) and handed to the watchers without waiting;
+// while none does, each hook costs one atomic load.
 package gateway

@@ -1,8 +1,14 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -36,12 +42,151 @@ const benchPosters = 64
 //	go test -run '^$' -bench ManagementPostConcurrent/sigv4 -cpuprofile cpu.out ./gateway
 //	go tool pprof -tagfocus side=client -top cpu.out   # the SDK's share
 //	go tool pprof -tagignore side=client,reader -top cpu.out   # the gateway's
+//
+// The "-wholebody" variants hand the SDK's request bodies to net/http as a
+// bytes.Reader, as examples/broadcast's handler does (wholeBodyClient): one
+// write per request instead of two (the header flushed first).
 func BenchmarkManagementPostConcurrent(b *testing.B) {
-	b.Run("anonymous", func(b *testing.B) { benchManagementPostConcurrent(b, false) })
-	b.Run("sigv4", func(b *testing.B) { benchManagementPostConcurrent(b, true) })
+	b.Run("anonymous", func(b *testing.B) { benchManagementPostConcurrent(b, false, false) })
+	b.Run("sigv4", func(b *testing.B) { benchManagementPostConcurrent(b, true, false) })
+	b.Run("anonymous-wholebody", func(b *testing.B) { benchManagementPostConcurrent(b, false, true) })
+	b.Run("sigv4-wholebody", func(b *testing.B) { benchManagementPostConcurrent(b, true, true) })
 }
 
-func benchManagementPostConcurrent(b *testing.B, signed bool) {
+// BenchmarkManagementPostFloor is BenchmarkManagementPostConcurrent/sigv4-
+// wholebody against a bare net/http server whose handler reads the body and
+// answers 200 without a gateway behind it: what the SDK and net/http's
+// HTTP/1.1 cost per post on this machine, the floor of any management API
+// served by net/http and called by the SDK. The handler's time is labeled
+// side=server for CPU profiles.
+func BenchmarkManagementPostFloor(b *testing.B) {
+	var posts atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Do(r.Context(), pprof.Labels("side", "server"), func(context.Context) {
+			io.Copy(io.Discard, r.Body)
+			posts.Add(1)
+			w.WriteHeader(http.StatusOK)
+		})
+	}))
+	b.Cleanup(hs.Close)
+	ids := make([]string, benchPosters)
+	for i := range ids {
+		ids[i] = newID()
+	}
+	mgmt := benchManagementClient(hs.URL+"/dev", true, true)
+	runManagementPosts(b, mgmt, ids, &posts)
+}
+
+// BenchmarkManagementPostRaw is BenchmarkManagementPostConcurrent/anonymous
+// with the lightest client instead of the SDK: benchPosters keep-alive
+// connections, each writing a prepared HTTP/1.1 request in one write and
+// reading the response with net/http's ReadResponse. With the client's
+// share small, the rate shows what the gateway itself sustains on this
+// machine, and its CPU per post (a profile's untagged samples, as in
+// BenchmarkManagementPostConcurrent) what it would on cores of its own.
+func BenchmarkManagementPostRaw(b *testing.B) {
+	s, wsURL := startBenchGateway(b, Options{})
+	received := labeledReaders(b, wsURL, benchPosters)
+	waitConnections(b, s, benchPosters, 10*time.Second)
+	var ids []string
+	s.reg.each(func(c *conn) { ids = append(ids, c.meta.id) })
+	addr := strings.TrimPrefix(strings.TrimSuffix(wsURL, "/dev"), "ws://")
+	data := benchPayload(0, benchMessageBytes)
+
+	var next atomic.Int64
+	b.SetParallelism(max(1, benchPosters/max(1, testingProcs())))
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		pprof.Do(context.Background(), pprof.Labels("side", "client"), func(ctx context.Context) {
+			id := ids[int(next.Add(1))%len(ids)]
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Errorf("dial: %v", err)
+				return
+			}
+			defer nc.Close()
+			req := fmt.Appendf(nil, "POST /dev/@connections/%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s", id, addr, len(data), data)
+			br := bufio.NewReader(nc)
+			for pb.Next() {
+				if _, err := nc.Write(req); err != nil {
+					b.Errorf("write: %v", err)
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Errorf("read: %v", err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for received.Load() < int64(b.N) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/post")
+}
+
+// benchManagementClient is the SDK client of the management benchmarks: one
+// HTTP client with an idle connection per poster (MaxIdleConnsPerHost
+// benchPosters; the SDK's default keeps 10, and the others open a new TCP
+// connection per post), signing with benchCredentials when signed, and
+// handing request bodies over whole when wholeBody.
+func benchManagementClient(endpoint string, signed, wholeBody bool) *apigatewaymanagementapi.Client {
+	var hc aws.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = benchPosters
+	})
+	if wholeBody {
+		hc = wholeBodyClient{hc}
+	}
+	mopts := apigatewaymanagementapi.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		Credentials:  aws.AnonymousCredentials{},
+		HTTPClient:   hc,
+	}
+	if signed {
+		for k, v := range benchCredentials {
+			mopts.Credentials = credentials.NewStaticCredentialsProvider(k, v, "")
+		}
+	}
+	return apigatewaymanagementapi.New(mopts)
+}
+
+// wholeBodyClient is examples/broadcast/handler's wholeBody: the request's
+// body, of known length, as a bytes.Reader, which net/http writes in the
+// same write as the header.
+type wholeBodyClient struct{ next aws.HTTPClient }
+
+func (c wholeBodyClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength <= 0 {
+		return c.next.Do(r)
+	}
+	p, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(p))
+	return c.next.Do(r)
+}
+
+func benchManagementPostConcurrent(b *testing.B, signed, wholeBody bool) {
 	opts := Options{}
 	if signed {
 		opts.Credentials = benchCredentials
@@ -51,21 +196,14 @@ func benchManagementPostConcurrent(b *testing.B, signed bool) {
 	waitConnections(b, s, benchPosters, 10*time.Second)
 	var ids []string
 	s.reg.each(func(c *conn) { ids = append(ids, c.meta.id) })
+	mgmt := benchManagementClient("http"+strings.TrimPrefix(wsURL, "ws"), signed, wholeBody)
+	runManagementPosts(b, mgmt, ids, received)
+}
 
-	mopts := apigatewaymanagementapi.Options{
-		BaseEndpoint: aws.String("http" + strings.TrimPrefix(wsURL, "ws")),
-		Region:       "us-east-1",
-		Credentials:  aws.AnonymousCredentials{},
-		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = benchPosters
-		}),
-	}
-	if signed {
-		for k, v := range benchCredentials {
-			mopts.Credentials = credentials.NewStaticCredentialsProvider(k, v, "")
-		}
-	}
-	mgmt := apigatewaymanagementapi.New(mopts)
+// runManagementPosts posts b.N times from benchPosters goroutines (labeled
+// side=client) through mgmt to ids in turn, waits until delivered counts
+// b.N, and reports posts/s and the process's CPU time per post.
+func runManagementPosts(b *testing.B, mgmt *apigatewaymanagementapi.Client, ids []string, delivered *atomic.Int64) {
 	data := benchPayload(0, benchMessageBytes)
 
 	var next atomic.Int64
@@ -87,9 +225,9 @@ func benchManagementPostConcurrent(b *testing.B, signed bool) {
 		})
 	})
 	deadline := time.Now().Add(30 * time.Second)
-	for received.Load() < int64(b.N) {
+	for delivered.Load() < int64(b.N) {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
+			b.Fatalf("%d of %d posts delivered", delivered.Load(), b.N)
 		}
 		time.Sleep(100 * time.Microsecond)
 	}

@@ -82,6 +82,9 @@ type Options struct {
 	NotFound http.Handler
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Annotate, if set, tells the inspector what the application knows of
+	// a connection (the chat backend: its rooms); see Annotator.
+	Annotate Annotator
 	// AccessLog chooses the connect, message and disconnect lines
 	// (accesslog.go, docs/logging.md); the zero value writes them all at Info.
 	AccessLog AccessLog

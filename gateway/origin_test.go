@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -159,6 +160,24 @@ func TestManagementRefusesEveryForwardingHeader(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 			req.Header.Set(h, "1.1 proxy.example")
 			forbidden(t, "GET "+path+" with "+h, do(t, req), "proxy")
+		}
+	}
+}
+
+// TestWildcardHostWarns: "*" in AllowedHosts turns the DNS-rebinding check
+// off; the server says so when it starts, and says nothing otherwise.
+func TestWildcardHostWarns(t *testing.T) {
+	t.Parallel()
+	for _, hosts := range [][]string{{"*"}, {"chat.example.com"}} {
+		var logs bytes.Buffer
+		gw, err := gateway.New(gateway.Options{Stage: "dev", AllowedHosts: hosts, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw.Shutdown(context.Background())
+		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "DNS rebinding")
+		if warned != (hosts[0] == "*") {
+			t.Errorf("AllowedHosts %q: log %q", hosts, logs.String())
 		}
 	}
 }

@@ -50,6 +50,9 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 		return false, ErrGone
 	}
 	c.queued += len(frame)
+	if now != 0 {
+		c.counts.out += uint64(payloadLen(frame))
+	}
 	start := !c.writing
 	c.writing = true
 	claimed = claim && start && len(c.queue) == 0
@@ -62,6 +65,9 @@ func (c *conn) enqueueOrClaim(frame []byte, now int64, claim bool) (claimed bool
 	c.mu.Unlock()
 	if now != 0 {
 		c.lastActive.Store(now)
+		if c.srv.insp.watching.Load() {
+			c.srv.insp.frame(c, eventFrameOut, framePayload(frame))
+		}
 	}
 	if start && !claimed {
 		go c.writeLoop()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type Server struct {
 	sources   *sourceTable  // nil: no per-source limit
 	metrics   metrics
 	obs       *observability // per-route metrics, refused handshakes (metrics_routes.go)
+	insp      inspectHub     // what an inspector watches (inspect.go)
 	// cluster and its node prefix when clustered (cluster.go); nil alone.
 	cluster    Cluster
 	nodePrefix string
@@ -126,6 +128,10 @@ func New(opts Options) (*Server, error) {
 	}
 	if len(opts.Credentials) > 0 {
 		s.verifier = &sigv4.Verifier{Credentials: opts.Credentials, Service: "execute-api", Region: opts.Region}
+	}
+	if slices.Contains(opts.AllowedHosts, "*") {
+		log.Warn("AllowedHosts (management.allowedHosts) has \"*\": the Host check against DNS rebinding is off for the management API, /metrics and the inspector; a web page whose name resolves to this machine can use them",
+			"remedy", "name the hosts instead")
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.janitor()
@@ -301,6 +307,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ErrServerClosed
 	}
 	s.reg.each(func(c *conn) { c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away") })
+	s.insp.closeAll()
 	// calls is added to only by goroutines counted in wg (or tracked
 	// requests), so once wg is done, calls only goes down.
 	left := s.wg.Wait(ctx)
@@ -383,3 +390,6 @@ func newConnectLimiter(perSecond float64) *rate.Limiter {
 func connectBurst(perSecond float64) int {
 	return int(min(max(math.Floor(perSecond), 1), math.MaxInt32))
 }
+
+// Limits returns the stage's limits, defaults applied.
+func (s *Server) Limits() Limits { return s.limits }

@@ -105,7 +105,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	upgraded = s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now, release)
+	upgraded = s.completeUpgrade(hj, r, hs.meta, subprotocol, hs.now, release, rec)
 }
 
 // handshake is what the authorizer and $connect hear about a connection
@@ -244,6 +244,9 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
 	hs.rec.connect, hs.rec.connectRan = time.Since(start), true
+	if s.insp.watching.Load() {
+		hs.rec.invocation = s.insp.keepInvocation(&ev, responseOrNil(&resp, err), err)
+	}
 	s.obs.route(RouteConnect).observe(hs.rec.connect, outcomeOf(err))
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
@@ -285,7 +288,7 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 // completeUpgrade takes the connection from net/http, registers it, writes
 // the 101 and starts its reader. It reports whether the connection was
 // taken over: release then runs when it is closed.
-func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time, release func()) bool {
+func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMeta, subprotocol string, now time.Time, release func(), rec *connectRecord) bool {
 	c, resp101, err := s.hijack(hj, r, subprotocol, release)
 	if err != nil {
 		s.log.Info("handshake failed after $connect", "connectionId", meta.id, "err", err)
@@ -302,6 +305,10 @@ func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMet
 	c.writing = true
 	s.reg.add(c)
 	s.metrics.connections.Add(1)
+	if s.insp.watching.Load() {
+		// Before the reader starts: the connect comes before its frames.
+		s.inspectConnect(rec, http.StatusSwitchingProtocols)
+	}
 	c.write101(resp101)
 	s.wg.Add(1)
 	go c.readLoop()
@@ -315,7 +322,7 @@ func (s *Server) completeUpgrade(hj http.Hijacker, r *http.Request, meta connMet
 // abandon runs $disconnect for a connection that $connect accepted but that
 // could not be completed: the route was told about it, so it hears the end.
 func (s *Server) abandon(meta connMeta) {
-	c := &conn{srv: s, meta: meta, state: stateClosed, closeCode: wsproto.CloseAbnormal, readerDone: true}
+	c := &conn{srv: s, meta: meta, state: stateClosed, closeCode: wsproto.CloseAbnormal, readerDone: true, counts: new(connCounts)}
 	s.disconnected(c)
 }
 
@@ -336,7 +343,7 @@ func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string, r
 		return nil, nil, err
 	}
 	nc = onClose(nc, release)
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, counts: new(connCounts)}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake.
 		early, _ := brw.Reader.Peek(n)

@@ -60,7 +60,7 @@ func (r route) Invoke(ctx context.Context, ev events.APIGatewayWebsocketProxyReq
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("encoding event: %w", err)
 	}
 	// The function's invocation log line names the route and connection.
-	ctx = logctx.With(ctx, slog.String("route", ev.RequestContext.RouteKey), slog.String("connection_id", ev.RequestContext.ConnectionID))
+	ctx = logctx.With(ctx, slog.String("route", ev.RequestContext.RouteKey), slog.String("connectionId", ev.RequestContext.ConnectionID))
 	ctx = logctx.WithRequestID(ctx, ev.RequestContext.RequestID)
 	out, err := r.inv.Invoke(ctx, payload)
 	if err != nil {
@@ -114,7 +114,7 @@ func (a authorizer) Authorize(ctx context.Context, req gateway.AuthorizerRequest
 	if err != nil {
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("encoding authorizer request: %w", err)
 	}
-	ctx = logctx.With(ctx, slog.String("route", "$connect (authorizer)"), slog.String("connection_id", req.RequestContext.ConnectionID))
+	ctx = logctx.With(ctx, slog.String("route", "$connect (authorizer)"), slog.String("connectionId", req.RequestContext.ConnectionID))
 	ctx = logctx.WithRequestID(ctx, req.RequestContext.RequestID)
 	out, err := a.inv.Invoke(ctx, payload)
 	if err != nil {

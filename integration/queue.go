@@ -25,7 +25,7 @@ func Queue(inv Invoker) queue.Handler {
 			return resp, fmt.Errorf("encoding SQS event: %w", err)
 		}
 		if len(ev.Records) > 0 {
-			ctx = logctx.With(ctx, slog.String("event_source", ev.Records[0].EventSourceARN), slog.Int("records", len(ev.Records)))
+			ctx = logctx.With(ctx, slog.String("eventSource", ev.Records[0].EventSourceARN), slog.Int("records", len(ev.Records)))
 		}
 		out, err := inv.Invoke(ctx, payload)
 		if err != nil {

@@ -36,6 +36,12 @@ const (
 
 	jwksHTTPTimeout     = 10 * time.Second
 	jwksRefreshInterval = time.Hour
+
+	// DefaultVerifiedTokens is how many verified tokens a Verifier without
+	// a JWK Set remembers (tokenCache): the tabs and reconnections of a
+	// user present the same token, whose parse and signature check cost
+	// most of a $connect's authorizer.
+	DefaultVerifiedTokens = 4096
 )
 
 // Identity is who a verified token says the caller is.
@@ -80,6 +86,9 @@ type Verifier struct {
 	allowed map[string]bool
 	parser  *jwt.Parser
 	cancel  context.CancelFunc
+	// verified remembers tokens verified with the HS256 secret, when that
+	// is the only key (nil with a JWK Set, whose keys can be withdrawn).
+	verified *tokenCache
 }
 
 // NewVerifier builds a Verifier. When cfg.JWKSURL is set it fetches the JWK
@@ -139,6 +148,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		v.allowed[algES256] = true
 	}
 
+	if v.jwks == nil {
+		v.verified = newTokenCache(DefaultVerifiedTokens)
+	}
+
 	methods := make([]string, 0, len(v.allowed))
 	for m := range v.allowed {
 		methods = append(methods, m)
@@ -160,7 +173,19 @@ func (v *Verifier) Close() { v.cancel() }
 
 // Verify checks token's header, signature and claims and returns the caller's
 // identity. ctx bounds a JWK Set refresh triggered by an unknown kid.
+//
+// A token verified before (with the HS256 secret, when it is the only key)
+// is not parsed again: its identity is remembered, and only its expiry is
+// checked again (exp, with the leeway). Every other check depends on the
+// token and the configuration alone (iat and nbf, once passed, stay
+// passed), so that the answer is the one a full verification gives.
 func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
+	if id, ok := v.verified.get(token); ok {
+		if v.cfg.Now().Before(id.ExpiresAt.Add(v.cfg.Leeway)) {
+			return id, nil
+		}
+		v.verified.forget(token)
+	}
 	if err := v.precheck(token); err != nil {
 		return Identity{}, err
 	}
@@ -168,7 +193,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if _, err := v.parser.ParseWithClaims(token, claims, v.keyFunc(ctx)); err != nil {
 		return Identity{}, mapJWTError(err)
 	}
-	return v.identity(claims)
+	id, err := v.identity(claims)
+	if err == nil {
+		v.verified.put(token, id)
+	}
+	return id, err
 }
 
 // precheck parses the header the same way jwt does (encoding/json into a map,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/internal/chattest"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
 
 // TestAnnounceThreshold: user_joined and user_left reach a room while it
@@ -88,4 +89,52 @@ func TestSweptTabsAnnounceOnce(t *testing.T) {
 	alice3 := tg.Connect(t, "alice", "Alice", "acme")
 	alice3.OK("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
 	bob.Next(about("user_joined"), "user_joined for alice, back")
+}
+
+// TestPresenceThreshold: presence (online, offline) reaches a tenant while
+// it holds at most chat.Config.PresenceMaxConnections connections (after
+// the connect, after the disconnect), and not beyond; getOnlineUsers
+// lists everyone either way.
+func TestPresenceThreshold(t *testing.T) {
+	t.Parallel()
+	_, tg := startStack(t, stackOptions{presenceMax: 3})
+	about := func(user, status string) func(chattest.Frame) bool {
+		return func(f chattest.Frame) bool {
+			return f.Type == "presence" && strings.Contains(string(f.Data), `"userId":"`+user+`"`) &&
+				strings.Contains(string(f.Data), `"status":"`+status+`"`)
+		}
+	}
+	alice := tg.Connect(t, "alice", "Alice", "acme")
+	bob := tg.Connect(t, "bob", "Bob", "acme")
+	alice.Next(about("bob", "online"), "bob online, the second connection")
+	carol := tg.Connect(t, "carol", "Carol", "acme")
+	alice.Next(about("carol", "online"), "carol online, the third connection")
+	bob.Next(about("carol", "online"), "carol online, the third connection")
+	// Another tenant's connections count for theirs, not this one.
+	tg.Connect(t, "zed", "Zed", "other")
+	dave := tg.Connect(t, "dave", "Dave", "acme") // the fourth: not told
+	erin := tg.Connect(t, "erin", "Erin", "acme") // the fifth
+	for _, c := range []*chattest.Client{alice, bob, carol} {
+		c.Quiet(about("dave", "online"), "dave online in a tenant of 4 connections", dave)
+		c.Quiet(about("erin", "online"), "erin online in a tenant of 5 connections", erin)
+	}
+	onlineUsers := func() int {
+		var online struct {
+			Users []struct {
+				UserID string `json:"userId"`
+			} `json:"users"`
+		}
+		alice.OK("getOnlineUsers", map[string]any{}, &online)
+		return len(online.Users)
+	}
+	if n := onlineUsers(); n != 5 {
+		t.Errorf("getOnlineUsers lists %d users, want 5", n)
+	}
+	// Offline: erin's leaves four (not told), dave's three (told).
+	erin.Close()
+	testutil.Eventually(t, 10*time.Second, func() bool { return onlineUsers() == 4 }, "erin's disconnect is not done")
+	alice.Quiet(about("erin", "offline"), "erin offline, leaving 4 connections", dave)
+	dave.Close()
+	alice.Next(about("dave", "offline"), "dave offline, leaving three")
+	carol.Next(about("dave", "offline"), "dave offline, leaving three")
 }

@@ -26,6 +26,8 @@ type stackOptions struct {
 	fanout bool
 	// announceMax is chat.Config.AnnounceMaxMembers (0: the default).
 	announceMax int
+	// presenceMax is chat.Config.PresenceMaxConnections (0: the default).
+	presenceMax int
 }
 
 // startStack serves a dev stack on a loopback port, on a settable clock.
@@ -45,6 +47,7 @@ func startStack(t *testing.T, o stackOptions) (*devstack.Stack, *chattest.Target
 		chatCfg = chat.Config{FanoutThreshold: 1, FanoutBatchSize: 1}
 	}
 	chatCfg.AnnounceMaxMembers = o.announceMax
+	chatCfg.PresenceMaxConnections = o.presenceMax
 	st, err := devstack.New(devstack.Options{
 		FanoutQueue:      queue.LocalOptions{Logger: testutil.DiscardLogger()},
 		Chat:             chatCfg,

@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store"
 	"github.com/switchboard-ws/switchboard/chat/store/sqlite"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/gateway/inspector"
 	"github.com/switchboard-ws/switchboard/internal/httpserve"
 	"github.com/switchboard-ws/switchboard/push"
 	"github.com/switchboard-ws/switchboard/queue"
@@ -184,6 +185,7 @@ func New(opts Options) (*Stack, error) {
 		NotFound:  notFound,
 		Logger:    log,
 		AccessLog: opts.AccessLog,
+		Annotate:  roomsOf(st),
 	})
 	if err != nil {
 		s.Queue.Close(context.Background())
@@ -229,7 +231,7 @@ func (s *Stack) Serve(addr string) error {
 	// The listener's timeouts and limits (Options.Limits: HTTP*,
 	// MaxConnections), TLS beside plain when configured.
 	l := s.opts.Limits
-	s.srv = httpserve.New(ln, s.Gateway.WithMetrics(), httpserve.Options{
+	s.srv = httpserve.New(ln, inspector.Mount(s.Gateway, s.Gateway.WithMetrics()), httpserve.Options{
 		ReadTimeout: l.HTTPReadTimeout, WriteTimeout: l.HTTPWriteTimeout, IdleTimeout: l.HTTPIdleTimeout,
 		MaxConnections: l.MaxConnections, TLS: s.opts.TLS, Logger: s.log})
 	s.done.Add(2)

@@ -229,6 +229,18 @@ type Store interface {
 	Close() error
 }
 
+// TenantConnectionCounter is implemented by stores that count a tenant's
+// live connections up to max reading at most max of them (the embedded,
+// PostgreSQL and DynamoDB stores). The chat asks before it announces presence, so
+// that a connect or disconnect in a large tenant costs no read of all its
+// connections. store.Timed has it for every store: for one without, it
+// reads the tenant's connections (TenantConnections) and counts them.
+type TenantConnectionCounter interface {
+	// CountTenantConnections returns min(n, max), n the tenant's live
+	// connections; max <= 0 returns 0.
+	CountTenantConnections(ctx context.Context, tenantID string, max int) (int, error)
+}
+
 // Sweeper is implemented by stores that delete expired items themselves
 // (the embedded store; on AWS, DynamoDB's TTL does it). Each deleted item is
 // returned as the image DynamoDB Streams would carry for it.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,13 +18,38 @@ var StoreLatencyBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025
 // counts the calls that failed (with an error that is not one of the
 // package's answers, such as ErrNotFound). Every update is atomic: no lock.
 // It does not pass on the optional interfaces (Sweeper, NodeSweeper): whoever
-// needs them keeps the store it wrapped.
+// needs them keeps the store it wrapped; but it is a
+// TenantConnectionCounter whatever it wraps.
 type Timed struct {
 	s   Store
 	ops [numTimedOps]timedStats
 }
 
-var _ Store = (*Timed)(nil)
+var (
+	_ Store                   = (*Timed)(nil)
+	_ TenantConnectionCounter = (*Timed)(nil)
+)
+
+// CountTenantConnections implements TenantConnectionCounter, timed (under
+// TenantConnections): with the wrapped store's own count when it has one,
+// otherwise by reading the tenant's connections.
+func (t *Timed) CountTenantConnections(ctx context.Context, tenantID string, max int) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	start := time.Now()
+	var n int
+	var err error
+	if c, ok := t.s.(TenantConnectionCounter); ok {
+		n, err = c.CountTenantConnections(ctx, tenantID, max)
+	} else {
+		var cs []Connection
+		cs, err = t.s.TenantConnections(ctx, tenantID)
+		n = min(len(cs), max)
+	}
+	t.ops[opTenantConnections].observe(time.Since(start), err)
+	return n, err
+}
 
 // NewTimed wraps s.
 func NewTimed(s Store) *Timed { return &Timed{s: s} }

@@ -122,6 +122,7 @@ func BenchmarkSeedBroadcast(b *testing.B) {
 	broadcast(0) // warm-up: the handler's connections to the gateway
 	var times []time.Duration
 	cpuServe, cpuHandler, cpuSelf := procCPU(serve.Process.Pid), procCPU(handlerCmd.Process.Pid), procCPU(os.Getpid())
+	sysServe, sysHandler := procSyscalls(serve.Process.Pid), procSyscalls(handlerCmd.Process.Pid)
 	b.ResetTimer()
 	for i := range b.N {
 		times = append(times, broadcast(i+1))
@@ -132,6 +133,11 @@ func BenchmarkSeedBroadcast(b *testing.B) {
 	b.ReportMetric(per(procCPU(serve.Process.Pid)-cpuServe), "cpu-ms-serve")
 	b.ReportMetric(per(procCPU(handlerCmd.Process.Pid)-cpuHandler), "cpu-ms-handler")
 	b.ReportMetric(per(procCPU(os.Getpid())-cpuSelf), "cpu-ms-clients")
+	// Read and write system calls per post (each broadcast is n posts):
+	// unlike CPU time, the machine's other load does not change them.
+	perPost := func(d int64) float64 { return float64(d) / float64(b.N) / float64(n) }
+	b.ReportMetric(perPost(procSyscalls(serve.Process.Pid)-sysServe), "syscalls/post-serve")
+	b.ReportMetric(perPost(procSyscalls(handlerCmd.Process.Pid)-sysHandler), "syscalls/post-handler")
 	slices.Sort(times)
 	msf := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(msf(times[len(times)/2]), "ms-median")
@@ -158,4 +164,22 @@ func procCPU(pid int) time.Duration {
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	const clockTicks = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// procSyscalls is the number of read and write system calls process pid
+// has made (syscr + syscw of /proc/PID/io; 0 where there is none).
+func procSyscalls(pid int) int64 {
+	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, line := range strings.Split(string(io), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if ok && (k == "syscr" || k == "syscw") {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			total += n
+		}
+	}
+	return total
 }

@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,7 +50,11 @@ type instance struct {
 	cmd     *exec.Cmd
 	srv     *httpserve.Server
 	log     *slog.Logger
-	outputs []*os.File // read ends of the stdout and stderr pipes
+	outputs []*os.File    // read ends of the stdout and stderr pipes
+	loggers []*lineLogger // what reads them, a line at a time
+	// serving is the id of the invocation the runtime has taken and not
+	// answered yet (nil between invocations): the label of its raw output.
+	serving atomic.Pointer[string]
 
 	// next holds the invocation assigned to the instance until the
 	// runtime's /next takes it (capacity 1: an instance serves one
@@ -133,6 +137,9 @@ func (f *Function) startInstance() (*instance, error) {
 		return nil, fmt.Errorf("lambda %s: %w", f.opts.FunctionName, err)
 	}
 	in.outputs = []*os.File{outR, errR}
+	for _, stream := range []string{"stdout", "stderr"} {
+		in.loggers = append(in.loggers, newLineLogger(in.log, stream, f.node != nil, &in.serving))
+	}
 	cmd := exec.Command(f.path, f.args...)
 	cmd.Dir = f.taskRoot
 	cmd.Env = f.environ(ln.Addr().String(), long)
@@ -169,7 +176,7 @@ func (f *Function) startInstance() (*instance, error) {
 		in.srv.Serve()
 	}()
 	go in.watch()
-	in.log.Debug("lambda: instance started", "pid", cmd.Process.Pid, "runtime_api", ln.Addr().String())
+	in.log.Debug("lambda: instance started", "pid", cmd.Process.Pid, "runtimeApi", ln.Addr().String())
 	return in, nil
 }
 
@@ -224,12 +231,9 @@ func (f *Function) environ(api, longID string) []string {
 func (in *instance) watch() {
 	defer in.f.wg.Done()
 	var copying sync.WaitGroup
-	for i, r := range in.outputs {
-		l := &lineLogger{log: in.log, stream: [...]string{"stdout", "stderr"}[i], node: in.f.node != nil}
-		copying.Go(func() {
-			io.Copy(l, r)
-			l.flush()
-		})
+	for i, l := range in.loggers {
+		r := in.outputs[i]
+		copying.Go(func() { l.copyFrom(r) })
 	}
 	err := in.cmd.Wait()
 	killGroup(in.cmd.Process, syscall.SIGKILL) // children it left behind
@@ -351,7 +355,7 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 		in.ready = true
 		in.initDuration = time.Since(in.started)
 		in.mu.Unlock()
-		in.log.Debug("lambda: instance initialised", "init_duration", in.initDuration)
+		in.log.Debug("lambda: instance initialised", "initDuration", in.initDuration)
 	})
 	select {
 	case inv := <-in.next:
@@ -370,6 +374,7 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 			inv.pausedBase += now.Sub(in.pauseStart)
 		}
 		in.mu.Unlock()
+		in.serving.Store(&inv.id)
 		close(inv.delivered)
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
@@ -393,8 +398,14 @@ func (in *instance) claim(w http.ResponseWriter, r *http.Request) *invocation {
 	inv := in.inflight[id]
 	delete(in.inflight, id)
 	in.mu.Unlock()
+	if inv != nil {
+		// What the runtime printed before it answered belongs to this
+		// invocation: let the readers reach it before the label changes.
+		in.drainOutput(maxOutputDrain)
+		in.serving.Store(nil)
+	}
 	if inv == nil {
-		in.log.Warn("lambda: runtime answered an unknown invocation", "request_id", id, "path", r.URL.Path)
+		in.log.Warn("lambda: runtime answered an unknown invocation", "requestId", id, "path", r.URL.Path)
 		apiError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
 	}
 	return inv
@@ -449,7 +460,7 @@ func (in *instance) handleError(w http.ResponseWriter, r *http.Request) {
 func (in *instance) handleInitError(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorBytes))
 	fe := decodeFunctionError(raw, r.Header.Get(headerErrorType))
-	in.log.Warn("lambda: init error", "error_type", fe.Type, "error", fe.Message)
+	in.log.Warn("lambda: init error", "errorType", fe.Type, "error", fe.Message)
 	in.mu.Lock()
 	if in.initErr == nil {
 		in.initErr = fe
@@ -495,7 +506,7 @@ func (in *instance) handleExtensionNext(w http.ResponseWriter, r *http.Request) 
 
 func (in *instance) handleExtensionError(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorBytes))
-	in.log.Warn("lambda: extension error", "path", r.URL.Path, "error_type", r.Header.Get(headerErrorType), "body", string(raw))
+	in.log.Warn("lambda: extension error", "path", r.URL.Path, "errorType", r.Header.Get(headerErrorType), "body", string(raw))
 	accepted(w)
 }
 
@@ -541,52 +552,4 @@ func newTraceID() string {
 	var b [20]byte
 	rand.Read(b[:])
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
-}
-
-// lineLogger logs what a process writes, a line at a time; it is used by
-// one goroutine.
-type lineLogger struct {
-	log    *slog.Logger
-	stream string
-	node   bool // parse the Node.js runtime client's console lines
-	buf    []byte
-}
-
-const maxLogLine = 256 << 10
-
-func (l *lineLogger) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			l.buf = append(l.buf, p...)
-			if len(l.buf) >= maxLogLine {
-				l.flush()
-			}
-			break
-		}
-		l.buf = append(l.buf, p[:i]...)
-		l.flush()
-		p = p[i+1:]
-	}
-	return n, nil
-}
-
-func (l *lineLogger) flush() {
-	if len(l.buf) == 0 {
-		return
-	}
-	line := strings.TrimRight(string(l.buf), "\r")
-	l.buf = l.buf[:0]
-	if l.node {
-		if level, msg, rid, ok := nodeLogLine(line); ok {
-			if rid == "" {
-				l.log.Log(context.Background(), level, msg, "stream", l.stream)
-			} else {
-				l.log.Log(context.Background(), level, msg, "stream", l.stream, "request_id", rid)
-			}
-			return
-		}
-	}
-	l.log.Info(line, "stream", l.stream)
 }

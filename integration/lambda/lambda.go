@@ -393,11 +393,11 @@ func (f *Function) logInvocation(ctx context.Context, start time.Time, inv *invo
 	attrs := make([]slog.Attr, 0, 8)
 	duration := time.Since(start)
 	if inv != nil {
-		attrs = append(attrs, slog.String("request_id", inv.id), slog.String("instance", inv.instance))
+		attrs = append(attrs, slog.String("requestId", inv.id), slog.String("instance", inv.instance))
 		select {
 		case <-inv.delivered:
 			if inv.cold {
-				attrs = append(attrs, slog.Duration("init_duration", inv.initDuration))
+				attrs = append(attrs, slog.Duration("initDuration", inv.initDuration))
 			}
 			duration = inv.answered.Sub(inv.deliveredAt)
 		default:
@@ -483,7 +483,7 @@ func (f *Function) reap(in *instance) {
 	}
 	f.mu.Unlock()
 	if found {
-		f.log.Debug("lambda: stopping idle instance", "instance", in.id, "idle_ttl", f.opts.IdleTTL)
+		f.log.Debug("lambda: stopping idle instance", "instance", in.id, "idleTtl", f.opts.IdleTTL)
 		in.shutdown()
 	}
 }
@@ -696,7 +696,7 @@ func (f *Function) await(ctx context.Context, in *instance, inv *invocation) ([]
 				return o.body, o.err, false
 			default:
 			}
-			f.log.Warn("lambda: runtime exited during an invocation", "instance", in.id, "request_id", inv.id, "reason", in.exitReason())
+			f.log.Warn("lambda: runtime exited during an invocation", "instance", in.id, "requestId", inv.id, "reason", in.exitReason())
 			f.discard(in)
 			return nil, &integration.FunctionError{
 				Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, in.exitReason()),
@@ -713,7 +713,7 @@ func (f *Function) await(ctx context.Context, in *instance, inv *invocation) ([]
 				return o.body, o.err, false
 			default:
 			}
-			f.log.Warn("lambda: invocation timed out; killing the instance", "instance", in.id, "request_id", inv.id, "timeout", f.opts.Timeout)
+			f.log.Warn("lambda: invocation timed out; killing the instance", "instance", in.id, "requestId", inv.id, "timeout", f.opts.Timeout)
 			f.discard(in)
 			return nil, &integration.FunctionError{
 				Message: fmt.Sprintf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), inv.id, f.opts.Timeout.Seconds()),

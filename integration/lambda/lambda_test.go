@@ -589,6 +589,32 @@ func TestLogs(t *testing.T) {
 	})
 }
 
+// TestRawOutputCarriesRequestID: what a Go function prints with fmt and
+// log (no request id of its own) is labelled with the invocation it was
+// printed in, and never with the next one, invocation after invocation on
+// one instance.
+func TestRawOutputCarriesRequestID(t *testing.T) {
+	t.Parallel()
+	rec := newRecording()
+	fn := newFunction(t, lambda.Options{Logger: slog.New(rec)})
+	for i := range 30 {
+		text := fmt.Sprintf("printed in invocation %d", i)
+		out, err := invoke(t, fn, fmt.Sprintf(`{"op":"printid","text":%q}`, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		if err := json.Unmarshal(out, &id); err != nil || id == "" {
+			t.Fatalf("answer %s: %v", out, err)
+		}
+		stdout := rec.waitFor(t, "of stdout", func(m map[string]string) bool { return m["msg"] == text })
+		stderr := rec.waitFor(t, "of stderr", func(m map[string]string) bool { return strings.HasSuffix(m["msg"], text+" (stderr)") })
+		if stdout["requestId"] != id || stderr["requestId"] != id {
+			t.Fatalf("invocation %s: stdout line %v, stderr line %v", id, stdout, stderr)
+		}
+	}
+}
+
 func TestSIGTERMOnClose(t *testing.T) {
 	t.Parallel()
 	rec := newRecording()

@@ -421,16 +421,16 @@ func TestNodeLogs(t *testing.T) {
 	fn, rec := nodeFunction(t, "basic", "index.handler", lambda.Options{FunctionName: "log-fn"})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	ctx = lambda.WithLogAttrs(ctx, slog.String("route", "sendmessage"), slog.String("connection_id", "abc="))
+	ctx = lambda.WithLogAttrs(ctx, slog.String("route", "sendmessage"), slog.String("connectionId", "abc="))
 	if _, err := fn.Invoke(ctx, []byte(`{"op":"log"}`)); err != nil {
 		t.Fatal(err)
 	}
 	line := rec.waitFor(t, "of the invocation", func(m map[string]string) bool { return m["msg"] == "lambda: invocation" })
 	if line["level"] != "INFO" || line["function"] != "log-fn" || line["outcome"] != "ok" || line["route"] != "sendmessage" ||
-		line["connection_id"] != "abc=" || len(line["request_id"]) != 36 || line["init_duration"] == "" || line["duration"] == "" {
+		line["connectionId"] != "abc=" || len(line["requestId"]) != 36 || line["initDuration"] == "" || line["duration"] == "" {
 		t.Fatalf("invocation line: %v", line)
 	}
-	id := line["request_id"]
+	id := line["requestId"]
 	for _, want := range []struct{ msg, level string }{
 		{"hello from node\nsecond line", "INFO"},
 		{"careful: 42", "WARN"},
@@ -438,12 +438,13 @@ func TestNodeLogs(t *testing.T) {
 		{"details", "DEBUG"},
 	} {
 		m := rec.waitFor(t, fmt.Sprintf("%q", want.msg), func(m map[string]string) bool { return m["msg"] == want.msg })
-		if m["level"] != want.level || m["request_id"] != id || m["function"] != "log-fn" || m["stream"] != "stdout" {
+		if m["level"] != want.level || m["requestId"] != id || m["function"] != "log-fn" || m["stream"] != "stdout" {
 			t.Errorf("record %v, want level %s, request_id %s", m, want.level, id)
 		}
 	}
-	// Output that is not the console's is logged as it is.
-	if m := rec.waitFor(t, "of the raw write", func(m map[string]string) bool { return m["msg"] == "raw stdout line" }); m["level"] != "INFO" || m["request_id"] != "" {
+	// Output that is not the console's is logged as it is, with the
+	// invocation it was written in.
+	if m := rec.waitFor(t, "of the raw write", func(m map[string]string) bool { return m["msg"] == "raw stdout line" }); m["level"] != "INFO" || m["requestId"] != id {
 		t.Errorf("raw line: %v", m)
 	}
 	// A warm invocation has no init duration; an error's line says which.
@@ -453,7 +454,7 @@ func TestNodeLogs(t *testing.T) {
 	warm := rec.waitFor(t, "of the failed invocation", func(m map[string]string) bool {
 		return m["msg"] == "lambda: invocation" && m["outcome"] == "ValidationError"
 	})
-	if _, ok := warm["init_duration"]; ok || warm["error"] != "no" || warm["route"] != "" {
+	if _, ok := warm["initDuration"]; ok || warm["error"] != "no" || warm["route"] != "" {
 		t.Errorf("warm failed invocation: %v", warm)
 	}
 }
@@ -468,7 +469,7 @@ func TestNodeLogsJSON(t *testing.T) {
 	}
 	line := rec.waitFor(t, "of the invocation", func(m map[string]string) bool { return m["msg"] == "lambda: invocation" })
 	m := rec.waitFor(t, "of console.warn", func(m map[string]string) bool { return m["msg"] == "careful: 42" })
-	if m["level"] != "WARN" || m["request_id"] != line["request_id"] {
+	if m["level"] != "WARN" || m["requestId"] != line["requestId"] {
 		t.Errorf("console.warn: %v", m)
 	}
 	rec.waitFor(t, "of console.error", func(m map[string]string) bool { return m["msg"] == "bad { a: 1 }" && m["level"] == "ERROR" })
@@ -485,7 +486,7 @@ func TestInvocationLogProvided(t *testing.T) {
 		t.Fatal("no error")
 	}
 	m := rec.waitFor(t, "of the invocation", func(m map[string]string) bool { return m["msg"] == "lambda: invocation" })
-	if m["outcome"] != "errorString" || m["error"] != "Unauthorized" || m["function"] != "go-fn" || m["init_duration"] == "" {
+	if m["outcome"] != "errorString" || m["error"] != "Unauthorized" || m["function"] != "go-fn" || m["initDuration"] == "" {
 		t.Fatalf("invocation line: %v", m)
 	}
 }

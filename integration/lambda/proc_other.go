@@ -28,3 +28,5 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 	installLock.Lock()
 	return installLock.Unlock, nil
 }
+
+func fionread(uintptr) int { return 0 }

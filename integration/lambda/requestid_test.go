@@ -65,11 +65,11 @@ func TestRequestIDTiesFrameLogAndInvocation(t *testing.T) {
 		t.Errorf("message line %v, want requestId %s, lambda ws-fn", msg, id)
 	}
 	inv := rec.waitFor(t, "of the invocation", func(m map[string]string) bool { return m["msg"] == "lambda: invocation" })
-	if inv["request_id"] != id || inv["function"] != "ws-fn" || inv["route"] != "$default" {
-		t.Errorf("invocation line %v, want request_id %s", inv, id)
+	if inv["requestId"] != id || inv["function"] != "ws-fn" || inv["route"] != "$default" {
+		t.Errorf("invocation line %v, want requestId %s", inv, id)
 	}
 	out := rec.waitFor(t, "of the console line", func(m map[string]string) bool { return m["msg"] == "handling $default" })
-	if out["request_id"] != id || out["function"] != "ws-fn" || out["stream"] != "stdout" {
-		t.Errorf("console line %v, want request_id %s, function ws-fn", out, id)
+	if out["requestId"] != id || out["function"] != "ws-fn" || out["stream"] != "stdout" {
+		t.Errorf("console line %v, want requestId %s, function ws-fn", out, id)
 	}
 }

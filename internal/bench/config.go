@@ -35,6 +35,16 @@ const (
 	FillStore = "store"
 )
 
+// The phase of fanout that --profile covers
+// (--profile-phase).
+const (
+	// ProfileSend: the messages, from the first send to the last delivery.
+	ProfileSend = "send"
+	// ProfileJoin: the receivers connecting and joining the room; the heap
+	// profile written at its end is of the filled room.
+	ProfileJoin = "join"
+)
+
 // Stores of spawned nodes (switchboard dev --store).
 const (
 	StoreSQLite   = "sqlite"
@@ -89,11 +99,14 @@ type Config struct {
 	Fill             string   // fanout, roundtrip: how the receivers enter the room (FillJoin, FillStore)
 	BesideOneNode    bool     // fanout with several nodes: alternate with a room of as many receivers on node 1
 
-	JSON       bool
-	Report     string
-	Label      string
-	Profile    string
-	NoProgress bool
+	JSON    bool
+	Report  string
+	Label   string
+	Profile string
+	// ProfilePhase is the phase of fanout that --profile
+	// covers: ProfileSend (the default) or ProfileJoin.
+	ProfilePhase string
+	NoProgress   bool
 
 	// Targets, when set, are used instead of reaching or starting servers
 	// (tests pass in-process servers here).
@@ -212,6 +225,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.Report, "report", "", "write the JSON result and PNG charts into this directory")
 	fs.StringVar(&c.Label, "label", "", "file name prefix in --report and --profile (default: the scenario)")
 	fs.StringVar(&c.Profile, "profile", "", "write CPU profiles of the spawned servers, over the measured phase only, into this directory (LABEL-devserver.pprof, LABEL-baseline.pprof)")
+	fs.StringVar(&c.ProfilePhase, "profile-phase", ProfileSend, "fanout: the phase --profile covers: send (the messages) or join (the receivers connecting and joining; the heap profile is then of the filled room)")
 	fs.BoolVar(&c.NoProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fs.IntVar(&c.Nodes, "nodes", 1, "spawn this many switchboard dev nodes joined in one cluster (embedded NATS); more than 1 needs --store postgres or dynamodb")
 	fs.StringVar(&c.Store, "store", StoreSQLite, "the store of the spawned nodes: sqlite, postgres (--postgres-url) or dynamodb (--dynamodb-endpoint)")
@@ -294,6 +308,9 @@ func (c *Config) finish(stderr io.Writer) error {
 	}
 	if c.Compare && c.URL != "" && c.set["target"] {
 		return bad("--compare with --url: --url is the switchboard target; the baseline is spawned")
+	}
+	if c.ProfilePhase != ProfileSend && c.ProfilePhase != ProfileJoin {
+		return bad("--profile-phase must be %s or %s", ProfileSend, ProfileJoin)
 	}
 	if c.Profile != "" && c.URL != "" && !c.Compare {
 		return bad("--profile profiles spawned servers; a server given with --url is not spawned")

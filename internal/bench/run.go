@@ -81,17 +81,21 @@ type ConnectResult struct {
 
 // FanoutResult is what fanout and roundtrip found.
 type FanoutResult struct {
-	Receivers        int             `json:"receivers"`
-	Senders          int             `json:"senders"`
-	Messages         int             `json:"messages"`
-	Rate             float64         `json:"rate"`
-	Inflight         int             `json:"inflight"`
-	Users            int             `json:"users"`
-	Workers          int             `json:"workers"`
-	Connected        int             `json:"connected"`
-	ConnectFailures  map[string]int  `json:"connectFailures"`
-	Join             LatencyMS       `json:"joinMs"`
-	JoinSeconds      float64         `json:"joinSeconds"`
+	Receivers       int            `json:"receivers"`
+	Senders         int            `json:"senders"`
+	Messages        int            `json:"messages"`
+	Rate            float64        `json:"rate"`
+	Inflight        int            `json:"inflight"`
+	Users           int            `json:"users"`
+	Workers         int            `json:"workers"`
+	Connected       int            `json:"connected"`
+	ConnectFailures map[string]int `json:"connectFailures"`
+	Join            LatencyMS      `json:"joinMs"`
+	JoinSeconds     float64        `json:"joinSeconds"`
+	// JoinCPUSeconds is the CPU time the server used over the join phase
+	// (0: unknown): per receiver, what a connect and join cost it, which
+	// a loaded machine changes far less than the phase's length.
+	JoinCPUSeconds   float64         `json:"joinCpuSeconds,omitempty"`
 	Fill             string          `json:"fill"`                  // join or store (--fill)
 	FillSeconds      float64         `json:"fillSeconds,omitempty"` // --fill store: writing the memberships`
 	Expected         int64           `json:"expected"`
@@ -497,7 +501,9 @@ func runFanout(ctx context.Context, cfg *Config, t *Target, pb *progress) (*Resu
 		return nil, err
 	}
 	reps, err := f.await(ctx, "report", cfg.Timeout+2*time.Minute)
-	t.profile(false)
+	if cfg.ProfilePhase != ProfileJoin {
+		t.profile(false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -612,15 +618,25 @@ func connectReceivers(ctx context.Context, cfg *Config, t *Target, pb *progress,
 	fr.MemBase, nodesBase = memAll(t)
 	pb.phase(t.Name+": receivers connecting and joining", int64(fr.Receivers))
 	f.setProgress(func(d, fl, _ int64) { pb.set(d+fl, fmt.Sprintf("%d failed", fl)) })
+	if cfg.ProfilePhase == ProfileJoin {
+		t.profile(true)
+	}
+	cpu0, cpuOK := t.cpuSeconds()
 	joinStart := time.Now()
 	if err := f.send(command{Op: "go"}); err != nil {
 		return f, 0, nil, err
 	}
 	evs, err := f.await(ctx, "ready", 2*time.Hour)
+	if cfg.ProfilePhase == ProfileJoin {
+		t.profile(false)
+	}
 	if err != nil {
 		return f, 0, nil, err
 	}
 	fr.JoinSeconds = time.Since(joinStart).Seconds()
+	if cpu1, ok := t.cpuSeconds(); ok && cpuOK {
+		fr.JoinCPUSeconds = cpu1 - cpu0
+	}
 	ok, failures, _, join, _, _, _ := mergeDial(evs)
 	fr.Connected, fr.ConnectFailures, fr.Join = ok, failures, latencyMS(join)
 	if ok < fr.Receivers {
@@ -677,7 +693,9 @@ func sendMessages(ctx context.Context, cfg *Config, t *Target, pb *progress, f *
 		sem = make(chan struct{}, cfg.Inflight)
 	}
 	pad := strings.Repeat("x", cfg.Size)
-	t.profile(true)
+	if cfg.ProfilePhase != ProfileJoin {
+		t.profile(true)
+	}
 	start := time.Now()
 	for i := 0; i < cfg.Messages; i++ {
 		if ctx.Err() != nil {
@@ -847,6 +865,9 @@ func metricsOf(r *Result) []Metric {
 			add("room fill through the store", "s", "lower", f.FillSeconds)
 		} else {
 			add("join phase", "s", "lower", f.JoinSeconds)
+		}
+		if f.JoinCPUSeconds > 0 && f.Connected > 0 {
+			add("server CPU per receiver, join phase", "µs", "lower", f.JoinCPUSeconds/float64(f.Connected)*1e6)
 		}
 		if f.MemBase != nil && f.MemBefore != nil && f.MemAfter != nil && f.Connected >= 1000 { // below, allocator noise
 			add("server VmRSS per receiver, after joining", "KB", "lower", float64(f.MemBefore.VmRSS-f.MemBase.VmRSS)/float64(f.Connected)/1024)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/switchboard-ws/switchboard/chat/store/postgres"
 	"github.com/switchboard-ws/switchboard/cluster"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/gateway/inspector"
 )
 
 const defaultDataDir = "./switchboard-data"
@@ -152,9 +154,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   WebSocket:     %s?token=TOKEN%s
   Management:    http://%s/%s/@connections/{connectionId}
   Metrics:       http://%s%s
+  Inspector:     %s
   Data:          %s
 Get a token:     switchboard token --data %s --user alice --name Alice
-`, uiURL(stack.Addr()), stack.URL(), wssNote(stack, stls != nil), stack.Addr(), devstack.Stage, stack.Addr(), gateway.MetricsPath, *data, *data)
+`, uiURL(stack.Addr()), stack.URL(), wssNote(stack, stls != nil), stack.Addr(), devstack.Stage, stack.Addr(), gateway.MetricsPath, inspectorURL(stack.Addr()), *data, *data)
 
 	<-ctx.Done()
 	log.Info("shutting down: closing connections and running $disconnect")
@@ -169,6 +172,12 @@ func wssNote(stack *devstack.Stack, withTLS bool) string {
 		return ""
 	}
 	return "\n                 wss://" + stack.Addr() + "/" + devstack.Stage + "?token=TOKEN (TLS on the same port)"
+}
+
+// inspectorURL is the address to open the inspector at (loopback, as
+// uiURL).
+func inspectorURL(addr string) string {
+	return strings.TrimSuffix(uiURL(addr), "/") + inspector.Path
 }
 
 // uiURL is the address to open the browser UI at: a wildcard listen

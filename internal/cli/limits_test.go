@@ -44,14 +44,14 @@ func TestLimitFlags(t *testing.T) {
 func TestChatLimitFlags(t *testing.T) {
 	fs := newFlagSet("dev", io.Discard)
 	f := addChatLimitFlags(fs)
-	if err := parseFlags(fs, []string{"--no-rate-limits", "--max-user-connections", "5", "--max-rooms-per-connection", "-1", "--announce-max-members", "12"}); err != nil {
+	if err := parseFlags(fs, []string{"--no-rate-limits", "--max-user-connections", "5", "--max-rooms-per-connection", "-1", "--announce-max-members", "12", "--presence-max-connections", "-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.check(); err != nil {
 		t.Fatal(err)
 	}
 	c := f.apply(chat.Config{FanoutThreshold: 7})
-	if c.ActionRate != -1 || c.TenantBytesRate != -1 || c.RoomCreateRate != -1 || c.MaxConnectionsPerUser != 5 || c.MaxRoomsPerConnection != -1 || c.AnnounceMaxMembers != 12 || c.FanoutThreshold != 7 {
+	if c.ActionRate != -1 || c.TenantBytesRate != -1 || c.RoomCreateRate != -1 || c.MaxConnectionsPerUser != 5 || c.MaxRoomsPerConnection != -1 || c.AnnounceMaxMembers != 12 || c.PresenceMaxConnections != -1 || c.FanoutThreshold != 7 {
 		t.Fatalf("config %+v", c)
 	}
 	fs = newFlagSet("dev", io.Discard)
@@ -59,10 +59,10 @@ func TestChatLimitFlags(t *testing.T) {
 	if err := parseFlags(fs, nil); err != nil {
 		t.Fatal(err)
 	}
-	if c := f.apply(chat.Config{}); c.ActionRate != 0 || c.MaxConnectionsPerUser != 0 || c.MaxRoomsPerConnection != 0 || c.AnnounceMaxMembers != 0 {
+	if c := f.apply(chat.Config{}); c.ActionRate != 0 || c.MaxConnectionsPerUser != 0 || c.MaxRoomsPerConnection != 0 || c.AnnounceMaxMembers != 0 || c.PresenceMaxConnections != 0 {
 		t.Fatalf("no flags: %+v, want the chat's defaults (zero values)", c)
 	}
-	for _, args := range [][]string{{"--max-user-connections", "-2"}, {"--max-rooms-per-connection", "-5"}, {"--announce-max-members", "-3"}} {
+	for _, args := range [][]string{{"--max-user-connections", "-2"}, {"--max-rooms-per-connection", "-5"}, {"--announce-max-members", "-3"}, {"--presence-max-connections", "-2"}} {
 		fs := newFlagSet("dev", io.Discard)
 		f := addChatLimitFlags(fs)
 		if err := parseFlags(fs, args); err != nil {

@@ -10,13 +10,14 @@ import (
 
 // chatLimitFlags are dev's flags of the chat's limits and quotas
 // (docs/limits.md): the rate limits as a whole, the two quotas an
-// operator is most likely to change, and the largest room told of joins
-// and leaves.
+// operator is most likely to change, the largest room told of joins and
+// leaves, and the largest tenant told of presence.
 type chatLimitFlags struct {
 	noRateLimits          bool
 	maxUserConnections    int
 	maxRoomsPerConnection int
 	announceMaxMembers    int
+	presenceMaxConns      int
 }
 
 func addChatLimitFlags(fs *flag.FlagSet) *chatLimitFlags {
@@ -25,13 +26,14 @@ func addChatLimitFlags(fs *flag.FlagSet) *chatLimitFlags {
 	fs.IntVar(&f.maxUserConnections, "max-user-connections", 0, "live connections one user may have (beyond: the handshake gets 429); 0: "+strconv.Itoa(chat.DefaultMaxConnectionsPerUser)+"; -1: none")
 	fs.IntVar(&f.maxRoomsPerConnection, "max-rooms-per-connection", 0, "rooms one connection may be in (beyond: TOO_MANY_ROOMS); 0: "+strconv.Itoa(chat.DefaultMaxRoomsPerConnection)+"; -1: none")
 	fs.IntVar(&f.announceMaxMembers, "announce-max-members", 0, "user_joined and user_left are broadcast in rooms of at most this many connections (larger rooms are not told; getOnlineUsers still lists everyone); 0: "+strconv.Itoa(chat.DefaultAnnounceMaxMembers)+"; -1: every room")
+	fs.IntVar(&f.presenceMaxConns, "presence-max-connections", 0, "presence (online, offline) is broadcast in tenants of at most this many connections (larger tenants are not told; getOnlineUsers still lists everyone); 0: "+strconv.Itoa(chat.DefaultPresenceMaxConnections)+"; -1: every tenant")
 	return f
 }
 
 // check refuses values that mean nothing, naming the flag.
 func (f *chatLimitFlags) check() error {
 	for name, v := range map[string]int{"--max-user-connections": f.maxUserConnections, "--max-rooms-per-connection": f.maxRoomsPerConnection,
-		"--announce-max-members": f.announceMaxMembers} {
+		"--announce-max-members": f.announceMaxMembers, "--presence-max-connections": f.presenceMaxConns} {
 		if v < -1 {
 			return fmt.Errorf("%s %d: want a number of at least 1, 0 for the default or -1 for none", name, v)
 		}
@@ -49,5 +51,6 @@ func (f *chatLimitFlags) apply(c chat.Config) chat.Config {
 	c.MaxConnectionsPerUser = f.maxUserConnections
 	c.MaxRoomsPerConnection = f.maxRoomsPerConnection
 	c.AnnounceMaxMembers = f.announceMaxMembers
+	c.PresenceMaxConnections = f.presenceMaxConns
 	return c
 }

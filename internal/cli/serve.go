@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-ws/switchboard/config"
 	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/gateway/inspector"
 	"github.com/switchboard-ws/switchboard/internal/connectproxy"
 	"github.com/switchboard-ws/switchboard/internal/httpserve"
 	"github.com/switchboard-ws/switchboard/queue"
@@ -34,6 +35,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watch := fs.Bool("watch", true, "restart a function's instances when its code changes (a warm one finishes its invocation first)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	inspectFlag := fs.String("inspector", "auto", "the inspector page at "+inspector.Path+" (loopback clients only): on, off, or auto (on unless the management API has credentials; docs/inspector.md)")
 	accessLogFlag := addAccessLogFlag(fs)
 	tlsf := addTLSFlags(fs)
 	limf := addLimitFlags(fs)
@@ -43,6 +45,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := limf.check(); err != nil {
 		return err
+	}
+	if *inspectFlag != "auto" && *inspectFlag != "on" && *inspectFlag != "off" {
+		return fmt.Errorf("--inspector %q: want on, off or auto", *inspectFlag)
 	}
 	if (*configPath == "") == (*templatePath == "") {
 		fmt.Fprintln(stderr, "switchboard serve: give exactly one of --config and --template")
@@ -194,6 +199,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	so := serveOptions{queues: api, services: services, drain: rt.Flush, signed: len(opts.Credentials) > 0, listen: listenOptions(opts.Limits, st, log)}
+	so.inspector = *inspectFlag == "on" || (*inspectFlag == "auto" && !so.signed)
 	if st == nil {
 		log.Warn("TLS is off (--no-tls): functions that call https://{domainName}/{stage}, AWS's host name of the API or of a service cannot reach this gateway")
 	}
@@ -213,12 +219,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serveOptions is what serveGateway serves beside the gateway.
 type serveOptions struct {
-	queues   http.Handler                // the SQS API of the config's queues, at queue.APIPath
-	services awsHosts                    // AWS's host names of the local services
-	drain    func(context.Context) error // delivers what the queues hold, at shutdown
-	proxy    *connectproxy.Proxy         // CONNECT requests of the functions
-	signed   bool                        // the management API has credentials
-	listen   httpserve.Options           // timeouts, limits and TLS of the port
+	queues    http.Handler                // the SQS API of the config's queues, at queue.APIPath
+	services  awsHosts                    // AWS's host names of the local services
+	drain     func(context.Context) error // delivers what the queues hold, at shutdown
+	proxy     *connectproxy.Proxy         // CONNECT requests of the functions
+	signed    bool                        // the management API has credentials
+	inspector bool                        // serve the inspector page
+	listen    httpserve.Options           // timeouts, limits and TLS of the port
 }
 
 // listenOptions are the HTTP server's options from the gateway's limits.
@@ -242,10 +249,19 @@ func serveGateway(ctx context.Context, ln net.Listener, gw *gateway.Server, so s
 		fmt.Fprintf(stdout, "                   wss://%s/%s (TLS on the same port)\n", addr, stage)
 	}
 	fmt.Fprintf(stdout, "  @connections:    http://%s/%s/@connections/{connectionId}\n  Metrics:         http://%s%s\n", addr, stage, addr, gateway.MetricsPath)
+	switch {
+	case so.inspector:
+		fmt.Fprintf(stdout, "  Inspector:       %s (from this machine)\n", inspectorURL(addr))
+	case so.signed:
+		fmt.Fprintf(stdout, "  Inspector:       off (the management API has credentials; --inspector on serves it to this machine's clients)\n")
+	}
 	if host, _, _ := net.SplitHostPort(addr); !so.signed && !isLoopback(host) {
 		log.Warn("no management credentials configured: the @connections API answers only loopback clients", "listen", addr)
 	}
 	var h http.Handler = gw.WithMetrics()
+	if so.inspector {
+		h = inspector.Mount(gw, h)
+	}
 	if so.queues != nil {
 		mux := http.NewServeMux()
 		mux.Handle(queue.APIPath, so.queues)

@@ -349,7 +349,16 @@ func (s *Store) countLive(ctx context.Context, pk, prefix string, limit int) (in
 	if limit <= 0 {
 		return 0, nil
 	}
-	in := partitionQuery(pk, prefix, true, s.nowMs())
+	return s.countQuery(ctx, partitionQuery(pk, prefix, true, s.nowMs()), limit)
+}
+
+// countQuery counts the items in's Query finds, up to limit, reading at
+// most limit items (and those its filter drops) on the first page, at
+// least countPage on the next ones.
+func (s *Store) countQuery(ctx context.Context, in *dynamodb.QueryInput, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
 	in.TableName = s.table
 	in.Select = types.SelectCount
 	n := 0
@@ -374,6 +383,27 @@ func (s *Store) countLive(ctx context.Context, pk, prefix string, limit int) (in
 // countPage is the least Limit of CountUserConnections' pages after the
 // first.
 const countPage = 100
+
+var _ store.TenantConnectionCounter = (*Store)(nil)
+
+// CountTenantConnections counts a tenant's live connections up to max: a
+// Query of GSI1 (eventually consistent, as TenantConnections) with
+// Select=COUNT and Limit, reading at most max items on its first page.
+func (s *Store) CountTenantConnections(ctx context.Context, tenantID string, max int) (int, error) {
+	n, err := s.countQuery(ctx, &dynamodb.QueryInput{
+		IndexName:                aws.String(GSI1),
+		KeyConditionExpression:   aws.String("#GSI1PK = :pk"),
+		FilterExpression:         aws.String(filterLive),
+		ExpressionAttributeNames: names(attrGSI1PK, attrExpiresAtMs),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(tenantConnsPK(tenantID)), ":now": num(s.nowMs()),
+		},
+	}, max)
+	if err != nil {
+		return 0, fmt.Errorf("dynamo: count connections of tenant %q: %w", tenantID, err)
+	}
+	return n, nil
+}
 
 // TenantConnections lists a tenant's live connections, by connection id
 // (a Query of GSI1: eventually consistent).

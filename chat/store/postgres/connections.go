@@ -48,6 +48,8 @@ const (
 	// range of connections_by_user).
 	qCountUserConnections = `SELECT count(*) FROM (SELECT 1 FROM connections
 		WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 LIMIT $4) AS live`
+	qCountTenantConnections = `SELECT count(*) FROM (SELECT 1 FROM connections
+		WHERE tenant_id = $1 AND expires_at > $2 LIMIT $3) AS live`
 	qTenantConnections = `SELECT ` + connCols + ` FROM connections
 		WHERE tenant_id = $1 AND expires_at > $2 ORDER BY connection_id`
 	// A concurrent caller waits for the row lock, then re-checks the WHERE
@@ -217,6 +219,21 @@ func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID strin
 	var n int
 	if err := s.db.QueryRow(ctx, qCountUserConnections, tenantID, userID, s.nowMs(), max).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count connections of user %q of tenant %q: %w", userID, tenantID, err)
+	}
+	return n, nil
+}
+
+var _ store.TenantConnectionCounter = (*Store)(nil)
+
+// CountTenantConnections counts a tenant's live connections up to max (one
+// statement reading at most max rows of the tenant's index).
+func (s *Store) CountTenantConnections(ctx context.Context, tenantID string, max int) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	var n int
+	if err := s.db.QueryRow(ctx, qCountTenantConnections, tenantID, s.nowMs(), max).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count connections of tenant %q: %w", tenantID, err)
 	}
 	return n, nil
 }

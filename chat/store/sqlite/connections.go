@@ -85,6 +85,7 @@ func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, erro
 // PutConnection stores a new connection (ErrExists if the id is taken).
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	err := s.write(ctx, &writeReq{
+		single: true,
 		run: func(ctx context.Context, tx txStmts, b *batch) error {
 			return putConnection(ctx, tx, b, c)
 		},
@@ -219,6 +220,21 @@ func (s *Store) CountUserConnections(ctx context.Context, tenantID, userID strin
 	return s.idx.countUserConns(tenantID, userID, s.nowMs(), max), nil
 }
 
+var _ store.TenantConnectionCounter = (*Store)(nil)
+
+// CountTenantConnections counts a tenant's live connections up to max,
+// from the index: it looks at no more than max live ones (and the expired
+// ones it meets on the way, which the sweeper deletes).
+func (s *Store) CountTenantConnections(ctx context.Context, tenantID string, max int) (int, error) {
+	if err := s.readable(); err != nil {
+		return 0, fmt.Errorf("sqlite: count connections of tenant %q: %w", tenantID, err)
+	}
+	if max <= 0 {
+		return 0, nil
+	}
+	return s.idx.countTenantConns(tenantID, s.nowMs(), max), nil
+}
+
 // TenantConnections lists a tenant's live connections, by connection id.
 func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error) {
 	if err := s.readable(); err != nil {
@@ -232,6 +248,7 @@ func (s *Store) TenantConnections(ctx context.Context, tenantID string) ([]store
 func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now time.Time, interval time.Duration) (bool, error) {
 	var took bool
 	err := s.write(ctx, &writeReq{
+		single: true,
 		run: func(ctx context.Context, tx txStmts, _ *batch) error {
 			n, err := rowsAffected(tx.exec(ctx, qTakeTypingSlot, connectionID, ms(now), interval.Milliseconds()))
 			took = n == 1
@@ -250,6 +267,7 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	var j store.Join
 	now := s.nowMs()
 	err := s.write(ctx, &writeReq{
+		single: true,
 		run: func(ctx context.Context, tx txStmts, _ *batch) error {
 			n, err := rowsAffected(tx.exec(ctx, qJoinRoom,
 				m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now))
@@ -316,7 +334,7 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 	return store.Leave{Left: ms(m.ExpiresAt) > s.nowMs(), Last: last}, nil
 }
 
-// RoomMembers lists the live memberships of a room, by connection id. The
+// RoomMembers lists the live memberships of a room, in no order. The
 // slice may be shared with other callers: it must not be modified.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
 	if err := s.readable(); err != nil {

@@ -85,15 +85,65 @@ func (k roomKey) compare(o roomKey) int {
 	return cmp.Or(strings.Compare(k.tenant, o.tenant), strings.Compare(k.room, o.room))
 }
 
-// roomMembers is a room's memberships, by connection id. RoomMembers hands
+// roomMembers is a room's memberships, in no particular order: a join
+// appends (O(1), whatever the room's size: filling a room of N is O(N),
+// not the O(N²) of a sorted insert), a removal moves the last membership
+// into the hole. pos finds a connection's membership. RoomMembers hands
 // list itself to callers (a room of 10,000 members is read for every
-// message): once shared, list is never changed again, but replaced by a
-// changed copy.
+// message), cut to its length: appending past that length is invisible to
+// them, but once shared, list's elements are never changed again: a
+// change in place (a removal, a renewed expiry, a rejoin) first replaces
+// list by a copy.
 type roomMembers struct {
 	list   []store.Membership
+	pos    map[string]int32 // index in list, by connection id
 	shared bool
-	minExp int64 // the earliest expiry in list (ms)
+	// minExp is at most the earliest expiry in list (ms): a lower bound,
+	// made exact again by the read that finds it not after now (a removal
+	// or a renewed expiry can leave it below the true earliest).
+	minExp int64
 }
+
+// find returns the index of connection id's membership in r.list.
+func (r *roomMembers) find(id string) (int, bool) {
+	i, ok := r.pos[id]
+	return int(i), ok
+}
+
+// add appends m (whose connection has no membership in r).
+func (r *roomMembers) add(m store.Membership) {
+	exp := ms(m.ExpiresAt)
+	if len(r.list) == 0 || exp < r.minExp {
+		r.minExp = exp
+	}
+	r.pos[m.ConnectionID] = int32(len(r.list))
+	r.list = append(r.list, m)
+}
+
+// remove deletes the membership at i, moving the last into its place.
+func (r *roomMembers) remove(i int) {
+	r.own()
+	last := len(r.list) - 1
+	delete(r.pos, r.list[i].ConnectionID)
+	if i != last {
+		r.list[i] = r.list[last]
+		r.pos[r.list[i].ConnectionID] = int32(i)
+	}
+	r.list[last] = store.Membership{} // no strings kept alive past the length
+	r.list = r.list[:last]
+}
+
+// setExpiry moves the expiry of the membership at i to exp (ms).
+func (r *roomMembers) setExpiry(i int, exp int64) {
+	r.own()
+	r.list[i].ExpiresAt = fromMs(exp)
+	r.minExp = min(r.minExp, exp)
+}
+
+// exactMinExp makes minExp the earliest expiry in list again; the caller
+// holds the room's shard. O(len(list)): called by a read that found
+// minExp not after now, which filters the list anyway.
+func (r *roomMembers) exactMinExp() { r.minExp = minExpiry(r.list) }
 
 func newIndex() *index {
 	x := &index{seed: maphash.MakeSeed()}
@@ -130,8 +180,6 @@ func normMember(m store.Membership) store.Membership {
 	m.JoinedAt, m.ExpiresAt = fromMs(ms(m.JoinedAt)), fromMs(ms(m.ExpiresAt))
 	return m
 }
-
-func memberByConnID(m store.Membership, id string) int { return strings.Compare(m.ConnectionID, id) }
 
 // putConn adds a connection that was inserted.
 func (x *index) putConn(c store.Connection) {
@@ -207,10 +255,8 @@ func (x *index) touch(id string, exp, now int64) {
 		sh := x.roomShard(k)
 		sh.mu.Lock()
 		if r := sh.rooms[k]; r != nil {
-			if i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID); ok && ms(r.list[i].ExpiresAt) > now {
-				r.own()
-				r.list[i].ExpiresAt = fromMs(exp)
-				r.minExp = minExpiry(r.list)
+			if i, ok := r.find(id); ok && ms(r.list[i].ExpiresAt) > now {
+				r.setExpiry(i, exp)
 			}
 		}
 		sh.mu.Unlock()
@@ -235,7 +281,9 @@ func minExpiry(list []store.Membership) int64 {
 	return m
 }
 
-// join adds or replaces a membership that was written.
+// join adds or replaces a membership that was written: O(1) whatever the
+// room's size (but the copy of a list that was handed out, for a
+// replacement).
 func (x *index) join(m store.Membership) {
 	m = normMember(m)
 	k := roomKey{m.TenantID, m.RoomID}
@@ -243,19 +291,15 @@ func (x *index) join(m store.Membership) {
 	sh.mu.Lock()
 	r := sh.rooms[k]
 	if r == nil {
-		r = &roomMembers{}
+		r = &roomMembers{pos: make(map[string]int32, 1)}
 		sh.rooms[k] = r
 	}
-	r.own()
-	exp := ms(m.ExpiresAt)
-	if i, ok := slices.BinarySearchFunc(r.list, m.ConnectionID, memberByConnID); ok {
+	if i, ok := r.find(m.ConnectionID); ok {
+		r.own()
 		r.list[i] = m
-		r.minExp = minExpiry(r.list)
+		r.minExp = min(r.minExp, ms(m.ExpiresAt))
 	} else {
-		r.list = slices.Insert(r.list, i, m)
-		if len(r.list) == 1 || exp < r.minExp {
-			r.minExp = exp
-		}
+		r.add(m)
 	}
 	sh.mu.Unlock()
 	sh = x.connShard(m.ConnectionID)
@@ -293,7 +337,7 @@ func (x *index) removeMember(k roomKey, id string) {
 	if r == nil {
 		return
 	}
-	i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID)
+	i, ok := r.find(id)
 	if !ok {
 		return
 	}
@@ -301,17 +345,7 @@ func (x *index) removeMember(k roomKey, id string) {
 		delete(sh.rooms, k)
 		return
 	}
-	exp := ms(r.list[i].ExpiresAt)
-	if r.shared {
-		// A new list: the shared one stays as it was.
-		r.list = slices.Delete(slices.Clone(r.list), i, i+1)
-		r.shared = false
-	} else {
-		r.list = slices.Delete(r.list, i, i+1)
-	}
-	if exp == r.minExp {
-		r.minExp = minExpiry(r.list)
-	}
+	r.remove(i)
 }
 
 // getConn returns a connection live at now.
@@ -366,7 +400,21 @@ func (x *index) countUserConns(tenantID, userID string, now int64, max int) int 
 	sh := x.userShard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	set := sh.users[k]
+	return countLive(sh.users[k], now, max)
+}
+
+// countTenantConns counts the tenant's connections live at now, up to max,
+// as countUserConns does.
+func (x *index) countTenantConns(tenantID string, now int64, max int) int {
+	sh := x.tenantShard(tenantID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return countLive(sh.tenants[tenantID], now, max)
+}
+
+// countLive counts the connections of set live at now, up to max. The
+// caller holds the set's shard.
+func countLive(set *connSet, now int64, max int) int {
 	if set == nil {
 		return 0
 	}
@@ -402,11 +450,14 @@ func (x *index) roomMembers(tenantID, roomID string, now int64) []store.Membersh
 		sh.mu.Unlock()
 		return nil
 	}
+	if r.minExp <= now {
+		r.exactMinExp()
+	}
 	r.shared = true
 	list, minExp := r.list, r.minExp
 	sh.mu.Unlock()
 	if minExp > now {
-		return list[:len(list):len(list)] // appending copies
+		return list[:len(list):len(list)] // appending copies; the store's appends are past its length
 	}
 	var out []store.Membership
 	for _, m := range list {
@@ -425,7 +476,7 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 		sh := x.roomShard(k)
 		sh.mu.Lock()
 		if r := sh.rooms[k]; r != nil {
-			if i, ok := slices.BinarySearchFunc(r.list, id, memberByConnID); ok && ms(r.list[i].ExpiresAt) > now {
+			if i, ok := r.find(id); ok && ms(r.list[i].ExpiresAt) > now {
 				out = append(out, r.list[i])
 			}
 		}
@@ -434,8 +485,7 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 	return out
 }
 
-// loadIndex reads the connections and memberships into the index, in key
-// order (so that every insertion into a room's list appends).
+// loadIndex reads the connections and memberships into the index.
 func (s *Store) loadIndex(ctx context.Context) error {
 	conns, err := queryAll(ctx, s.ws, scanConnection, qAllConnections)
 	if err != nil {
@@ -505,6 +555,6 @@ func (x *index) hasMember(tenantID, roomID, id string) bool {
 	if r == nil {
 		return false
 	}
-	_, ok := slices.BinarySearchFunc(r.list, id, memberByConnID)
+	_, ok := r.find(id)
 	return ok
 }

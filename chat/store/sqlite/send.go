@@ -19,7 +19,8 @@ func (s *Store) AddConnection(ctx context.Context, c store.Connection, limit int
 		// The count reads the index, which shows the committed writes
 		// only: a batch that changed the user's connections is committed
 		// first.
-		admit: func(b *batch) bool { return !b.users[userRef{c.TenantID, c.UserID}] },
+		admit:  func(b *batch) bool { return !b.users[userRef{c.TenantID, c.UserID}] },
+		single: true,
 		run: func(ctx context.Context, tx txStmts, b *batch) error {
 			before = s.idx.countUserConns(c.TenantID, c.UserID, s.nowMs(), max(limit, 1))
 			if limit > 0 && before >= limit {

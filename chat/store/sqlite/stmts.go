@@ -84,6 +84,9 @@ func (c *stmtCache) exec(ctx context.Context, query string, args ...any) (sql.Re
 type txStmts struct {
 	c  *stmtCache
 	tx *sql.Tx
+	// failed, if set, is set to true when a statement run by exec fails
+	// (the writer's single writes: writeReq.single).
+	failed *bool
 }
 
 func (t txStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -114,10 +117,16 @@ func (t txStmts) queryRow(ctx context.Context, query string, args ...any) scanne
 
 func (t txStmts) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var res sql.Result
+		if res, err = st.ExecContext(ctx, args...); err == nil {
+			return res, nil
+		}
 	}
-	return st.ExecContext(ctx, args...)
+	if t.failed != nil {
+		*t.failed = true
+	}
+	return nil, err
 }
 
 // errRow is a row whose Scan fails with err.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -12,7 +13,8 @@ import (
 // holds: everything the index mirrors) are not committed one by one: a
 // single goroutine, the writer, takes the writes waiting in its queue and
 // runs as many as are there (up to DefaultMaxBatch) in one transaction,
-// each in its own SAVEPOINT, then commits once, updates the index in
+// each in its own SAVEPOINT (but the single-statement ones: writeReq.single),
+// then commits once, updates the index in
 // order, and answers them all. A commit costs the WAL frames of the pages
 // it changed and, now and then, a checkpoint: a batch pays them once for
 // all its writes, which mostly change the same pages.
@@ -23,7 +25,9 @@ import (
 // fails every write of the batch, and the index is not changed.
 //
 // The writer waits for nothing to fill a batch: a batch is whatever queued
-// while the previous one ran, so that a lone write is committed at once.
+// while the previous one ran, and what the goroutines ready to run queue
+// when the writer, finding the queue empty, lets them go first once
+// (nextWrite); a lone write on an idle machine is committed at once.
 
 // DefaultMaxBatch is the most writes one group commit holds.
 const DefaultMaxBatch = 128
@@ -51,6 +55,15 @@ type writeReq struct {
 	// caller's values but is never cancelled: interrupting a statement of
 	// an open transaction may roll the whole transaction back.
 	run func(ctx context.Context, tx txStmts, b *batch) error
+	// single says that run writes with one statement at most, through
+	// tx.exec, and fails either in that statement or before it, having
+	// written nothing: it needs no savepoint of its own (SQLite undoes a
+	// failed statement's changes itself). A single write whose statement
+	// fails loses the transaction (the failures a statement that cannot
+	// break a constraint meets, an I/O error or a full disk, may have
+	// rolled it back): the batch is answered with an error, as when a
+	// rollback to a savepoint fails.
+	single bool
 	// apply, if set, runs after the commit, in commit order, for a write
 	// whose run succeeded: it updates the index and the holds.
 	apply func()
@@ -189,6 +202,11 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 	// failed rollback to the savepoint: SQLite rolled it all back).
 	one := func(r *writeReq) bool {
 		ran = append(ran, r)
+		if r.single {
+			failed := false
+			r.err = r.run(context.WithoutCancel(r.ctx), txStmts{c: t.c, tx: t.tx, failed: &failed}, b)
+			return !failed
+		}
 		if _, err := t.exec(ctx, qSavepoint); err != nil {
 			r.err = fmt.Errorf("savepoint: %w", err)
 			return false
@@ -206,7 +224,7 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 		}
 		return true
 	}
-	ok := true
+	ok, yielded := true, false
 	for r := first; r != nil && ok; {
 		if len(ran) > 0 && r.admit != nil && !r.admit(b) {
 			carry = r
@@ -240,10 +258,7 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 		}
 		r = nil
 		if ok && len(ran) < DefaultMaxBatch {
-			select {
-			case r = <-s.wq:
-			default:
-			}
+			r = s.nextWrite(&yielded)
 		}
 	}
 	if tx == nil {
@@ -280,6 +295,32 @@ func (s *Store) runBatch(first *writeReq) (carry *writeReq) {
 		answer(r, r.err)
 	}
 	return carry
+}
+
+// nextWrite takes a queued write for the batch, nil if none. The first
+// time the queue is found empty (*yielded false), the writer lets the
+// goroutines that are ready to run go first, once: on a busy machine
+// they are the handlers about to queue their writes, which then share
+// this commit instead of each paying for one (commits, not statements,
+// are most of a write's cost). On an idle machine there are none, and the
+// batch commits at once.
+func (s *Store) nextWrite(yielded *bool) *writeReq {
+	select {
+	case r := <-s.wq:
+		return r
+	default:
+	}
+	if *yielded {
+		return nil
+	}
+	*yielded = true
+	runtime.Gosched()
+	select {
+	case r := <-s.wq:
+		return r
+	default:
+		return nil
+	}
 }
 
 func answer(r *writeReq, err error) {

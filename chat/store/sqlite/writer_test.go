@@ -294,3 +294,67 @@ func TestGroupCommitLostTransaction(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupCommitSingleWriteFails: a single-statement write (no savepoint
+// of its own) whose statement fails loses the transaction, as a failed
+// rollback to a savepoint does: the writes before it in the batch are
+// answered with an error and not applied, it gets its own error, and the
+// write queued after it is committed in the next batch. A single write
+// that fails without a failed statement (ErrExists) loses nothing.
+func TestGroupCommitSingleWriteFails(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir(), nil)
+	ctx := t.Context()
+	now := time.Now()
+	conn := func(id string) store.Connection {
+		return store.Connection{ConnectionID: id, TenantID: "t", UserID: "u-" + id, Username: id, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+	if err := s.PutConnection(ctx, conn("taken")); err != nil {
+		t.Fatal(err)
+	}
+	errs := inOneBatch(t, s,
+		func() error { return s.PutConnection(ctx, conn("a")) },
+		func() error { return s.PutConnection(ctx, conn("taken")) },
+		func() error { return s.PutConnection(ctx, conn("b")) },
+	)
+	if errs[0] != nil || !errors.Is(errs[1], store.ErrExists) || errs[2] != nil {
+		t.Errorf("a batch with a taken id: %v; want nil, ErrExists, nil", errs)
+	}
+
+	if err := s.lockWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queued := s.wstats.queued.Load()
+	errs = make([]error, 3)
+	var wg sync.WaitGroup
+	fns := []func() error{
+		func() error { return s.PutConnection(ctx, conn("c")) },
+		func() error {
+			return s.write(ctx, &writeReq{single: true, run: func(ctx context.Context, tx txStmts, b *batch) error {
+				_, err := tx.exec(ctx, "INSERT INTO nowhere VALUES (1)") // fails: not a statement of the store
+				return err
+			}})
+		},
+		func() error { return s.PutConnection(ctx, conn("d")) },
+	}
+	for i, f := range fns {
+		wg.Go(func() { errs[i] = f() })
+		testutil.Eventually(t, 10*time.Second, func() bool { return s.wstats.queued.Load() == queued+int64(i)+1 }, "write %d was not queued", i)
+	}
+	s.unlockWrite()
+	wg.Wait()
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "rolled back") {
+		t.Errorf("the write before the failed single write: %v, want an error saying it was rolled back", errs[0])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "not prepared") {
+		t.Errorf("the single write that failed: %v, want its own error", errs[1])
+	}
+	if errs[2] != nil {
+		t.Errorf("the write after it: %v", errs[2])
+	}
+	for id, live := range map[string]bool{"a": true, "b": true, "c": false, "d": true} {
+		if _, err := s.GetConnection(ctx, id); (err == nil) != live {
+			t.Errorf("GetConnection(%q): %v, want live %v", id, err, live)
+		}
+	}
+}

@@ -23,6 +23,7 @@ var connectionTests = []subtest{
 	{"connections/count up to max", testConnCount},
 	{"connections/count skips expired", testConnCountExpired},
 	{"connections/count sees writes at once", testConnCountConsistent},
+	{"connections/count a tenant's", testTenantConnCount},
 }
 
 func testConnRoundTrip(t *testing.T, e *env) {
@@ -449,6 +450,51 @@ func testConnCountConsistent(t *testing.T, e *env) {
 		}
 		if n := e.count(t, tenantA, alice, 1); n != 0 {
 			t.Fatalf("count right after deleting the last connection = %d, want 0", n)
+		}
+	}
+}
+
+// CountTenantConnections (store.TenantConnectionCounter, which every store
+// of this module has) counts a tenant's live connections, never more than
+// max, scoped like TenantConnections.
+func testTenantConnCount(t *testing.T, e *env) {
+	c, ok := e.s.(store.TenantConnectionCounter)
+	if !ok {
+		t.Skip("the store does not count a tenant's connections")
+	}
+	count := func(tenant string, max int) int {
+		t.Helper()
+		n, err := c.CountTenantConnections(e.ctx, tenant, max)
+		must(t, err)
+		return n
+	}
+	if n := count(tenantA, 5); n != 0 {
+		t.Errorf("count of a tenant without connections = %d", n)
+	}
+	for i := range 4 {
+		e.putConn(t, fmt.Sprintf("a-expiring-%d", i), tenantA, alice)
+	}
+	later := e.clk.Now().Add(time.Hour)
+	for _, id := range []string{"b-live", "c-live"} {
+		e.putConn(t, id, tenantA, bob)
+		must(t, e.s.TouchConnection(e.ctx, id, later))
+	}
+	e.putConn(t, "x1", tenantB, alice)
+	for _, tc := range []struct {
+		tenant    string
+		max, want int
+	}{
+		{tenantA, 0, 0}, {tenantA, -1, 0}, {tenantA, 1, 1}, {tenantA, 5, 5}, {tenantA, 6, 6}, {tenantA, 101, 6},
+		{tenantB, 1, 1}, {tenantB, 2, 1}, {tenantC, 1, 0},
+	} {
+		if got := count(tc.tenant, tc.max); got != tc.want {
+			t.Errorf("CountTenantConnections(%s, %d) = %d, want %d", tc.tenant, tc.max, got, tc.want)
+		}
+	}
+	e.clk.Advance(ttl + time.Second)
+	for _, tc := range []struct{ max, want int }{{1, 1}, {2, 2}, {3, 2}, {10, 2}} {
+		if got := count(tenantA, tc.max); got != tc.want {
+			t.Errorf("count up to %d with 4 expired and 2 live connections = %d, want %d", tc.max, got, tc.want)
 		}
 	}
 }

@@ -68,6 +68,11 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		fmt.Println(req.Text)
 		log.Print(req.Text + " (stderr)")
 		return nil, nil
+	case "printid": // prints, then answers its request id
+		fmt.Println(req.Text)
+		log.Print(req.Text + " (stderr)")
+		lc, _ := lambdacontext.FromContext(ctx)
+		return lc.AwsRequestID, nil
 	case "info":
 		lc, _ := lambdacontext.FromContext(ctx)
 		deadline, _ := ctx.Deadline()
