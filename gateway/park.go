@@ -71,7 +71,7 @@ func (c *conn) park() bool {
 	if !ok {
 		return false
 	}
-	if readable(rc, c.hdr[:1]) || !c.linger(rc) {
+	if !c.linger(rc) {
 		return false
 	}
 	c.mu.Lock()
@@ -120,7 +120,7 @@ func (c *conn) linger(rc syscall.RawConn) bool {
 		c.closeGraceDeadline()
 		return false
 	}
-	err := waitReadable(rc, c.hdr[:1])
+	err := waitReadable(rc)
 	if c.closing.Load() {
 		if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) < closeGrace {
 			c.closeGraceDeadline()

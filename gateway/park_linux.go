@@ -207,23 +207,43 @@ func (c *conn) unpoll() {
 	p.mu.Unlock()
 }
 
-// readable reports whether the socket has bytes to read, or an end or an
-// error to report, without waiting: false only when a read would block.
-// scratch (one byte at least) receives a peeked byte.
-func readable(rc syscall.RawConn, scratch []byte) bool {
-	ready := true
-	err := rc.Control(func(fd uintptr) { ready = peek(fd, scratch) })
-	return ready || err != nil
+// waitReadable waits, in Go's network poller, until the socket has bytes
+// to read, or an end or an error to report, or the read deadline passes
+// (os.ErrDeadlineExceeded). Nothing is read. It costs what a blocked Read
+// costs: one system call that finds nothing, then the poller's word.
+func waitReadable(rc syscall.RawConn) error {
+	w := readWaits.Get().(*readWait)
+	w.calls = 0
+	err := rc.Read(w.fn)
+	readWaits.Put(w)
+	return err
 }
 
-// waitReadable waits, in Go's network poller, until the socket is
-// readable as readable means it, or the read deadline passes
-// (os.ErrDeadlineExceeded). Nothing is read.
-func waitReadable(rc syscall.RawConn, scratch []byte) error {
-	return rc.Read(func(fd uintptr) bool { return peek(fd, scratch) })
+// readWait is one waitReadable's state, reused (readWaits) so that a wait
+// allocates nothing: a closure passed to RawConn.Read would escape to the
+// heap on every message.
+type readWait struct {
+	calls   int
+	scratch [1]byte
+	fn      func(fd uintptr) bool // w.check, made once per readWait
 }
 
-// peek is readable on the descriptor.
+var readWaits = sync.Pool{New: func() any {
+	w := new(readWait)
+	w.fn = w.check
+	return w
+}}
+
+// check is the RawConn.Read callback: the first call looks; a second one
+// comes only once the poller reported the socket readable, which it takes
+// at its word (were it wrong, the reader would block in Read, as it
+// always did before readers parked).
+func (w *readWait) check(fd uintptr) bool {
+	w.calls++
+	return w.calls > 1 || peek(fd, w.scratch[:])
+}
+
+// peek reports whether a read of fd would not block, without reading.
 func peek(fd uintptr, scratch []byte) bool {
 	for {
 		_, _, err := syscall.Recvfrom(int(fd), scratch[:1], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)

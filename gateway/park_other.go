@@ -15,6 +15,4 @@ func (s *Server) stopPoller() {}
 
 func (c *conn) unpoll() {}
 
-func readable(rc syscall.RawConn, scratch []byte) bool { return true }
-
-func waitReadable(rc syscall.RawConn, scratch []byte) error { return nil }
+func waitReadable(rc syscall.RawConn) error { return nil }
