@@ -28,9 +28,10 @@ const (
 const closeGrace = 2 * time.Second
 
 // conn is one client connection. Memory matters here: an idle connection
-// holds this struct, its net.Conn and one parked reader goroutine, and no
-// buffers. The fields are ordered so that the small ones share words: the
-// struct fits the 288-byte size class (checked by TestConnSize).
+// holds this struct and its net.Conn, no buffers, and on Linux no
+// goroutine (its reader is parked: park.go). The fields are ordered so that
+// the small ones share words: the struct fits the 288-byte size class
+// (checked by TestConnSize).
 type conn struct {
 	srv   *Server
 	nc    net.Conn
@@ -69,6 +70,10 @@ type conn struct {
 	clientClosed bool
 	closeCode    uint16                      // with closeReason
 	hdr          [wsproto.MaxHeaderSize]byte // the reader's scratch space
+	// parked: the reader is parked (park.go); under mu. polled: the
+	// poller knows the socket (only the reader uses it).
+	parked bool
+	polled bool
 
 	// writeDeadline is the write deadline set on nc (unix nanoseconds). Only
 	// the holder of the writing flag uses it.
@@ -93,8 +98,8 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 // rd is the connection's inbound byte stream: nc itself once the early
-// bytes are read (a parked reader's stack stays as shallow as it can: one
-// more frame can make it outgrow its first 2 KB).
+// bytes are read (a reader blocked in Read keeps its stack as shallow as
+// it can: one more frame can make it outgrow its first 2 KB).
 func (c *conn) rd() io.Reader {
 	if c.early == nil {
 		return c.nc
@@ -115,9 +120,22 @@ func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 // the kernel answer with a reset, which can destroy our close frame before
 // the client reads it (the client would see 1006).
 func (c *conn) readLoop() {
-	defer c.srv.wg.Done()
-	defer c.finish()
 	c.startPings()
+	c.read()
+}
+
+// read is the reader: it reads frames until the connection ends, and then
+// finishes it, or until the connection is idle at a frame boundary, where
+// it parks (park.go) and returns; a new read starts when the socket is
+// readable again or the connection starts closing.
+func (c *conn) read() {
+	parked := false
+	defer func() {
+		if !parked {
+			c.finish()
+			c.srv.wg.Done()
+		}
+	}()
 
 	var (
 		h     wsproto.Header
@@ -125,6 +143,10 @@ func (c *conn) readLoop() {
 		inMsg bool
 	)
 	for {
+		if !inMsg && c.park() {
+			parked = true
+			return
+		}
 		if err := wsproto.ReadHeader(c.rd(), c.hdr[:], &h); err != nil {
 			if !c.badHeader(err, &h) {
 				return
@@ -458,11 +480,18 @@ func (c *conn) startClose(cause closeCause, code int, reason string, closeFrame 
 		close(c.room)
 		c.room = nil
 	}
+	// A parked reader is needed again: for the client's close frame, or
+	// to notice that the socket was closed.
+	resume := c.parked
+	c.parked = false
 	c.mu.Unlock()
 	c.srv.metrics.closes[cause].Add(1)
 	c.srv.reg.remove(c)
 	if start {
 		go c.writeLoop()
+	}
+	if resume {
+		go c.read() // the parked reader's count in wg carries over
 	}
 }
 
@@ -494,6 +523,7 @@ func (c *conn) waitFlushed() {
 func (c *conn) finish() {
 	c.startClose(causeDropped, wsproto.CloseAbnormal, "", nil) // no-op if a cause is recorded
 	c.stopPings()
+	c.unpoll()
 	if c.clientClosed {
 		c.nc.Close()
 	} else {

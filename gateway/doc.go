@@ -11,7 +11,8 @@
 // HTTP endpoint or a Lambda runtime can sit behind any route.
 //
 // How a message flows: the connection's reader goroutine reads a frame
-// (without a buffer of its own while idle), checks the limits, waits until
+// (an idle connection has no buffer, and on Linux no goroutine either: its
+// reader is parked and the server's poller starts one when bytes arrive), checks the limits, waits until
 // the connection's inbox (bounded in messages and in bytes) has room, and
 // queues the message for the connection's dispatcher; the dispatcher
 // evaluates the route selection expression, builds the MESSAGE event and

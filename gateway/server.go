@@ -52,6 +52,17 @@ type Server struct {
 	lifeMu      sync.Mutex // orders track against Shutdown
 	closing     atomic.Bool
 	janitorDone chan struct{}
+
+	// The last user agent and domain name of a new connection, shared by
+	// the next ones that have the same (intern).
+	lastUserAgent, lastDomainName atomic.Pointer[string]
+
+	// poll is the poller of parked readers (park.go), started with the
+	// first reader that parks and stopped by Shutdown.
+	poll struct {
+		once sync.Once
+		p    *poller
+	}
 }
 
 var (
@@ -306,6 +317,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	<-s.janitorDone
+	s.stopPoller()
 	if left > 0 {
 		s.log.Warn("shutdown: the server's goroutines still running when the context ended",
 			"goroutines", left, "integrationsPastTimeout", s.overdue.Load(), "err", ctx.Err())

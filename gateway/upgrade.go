@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -160,16 +161,28 @@ func (s *Server) newConnMeta(r *http.Request, now time.Time) connMeta {
 		id:          s.newConnID(),
 		connectedAt: now.UnixMilli(),
 		sourceIP:    remoteIP(r),
-		userAgent:   r.UserAgent(),
+		userAgent:   intern(&s.lastUserAgent, r.UserAgent()),
 		domainName:  s.opts.DomainName,
 	}
 	if meta.domainName == "" {
 		// The address the client reached this server at, never the Host
 		// header: the client chooses that, and handlers build their
 		// callback URL (http://{domainName}/{stage}) from domainName.
-		meta.domainName = localAddr(r)
+		meta.domainName = intern(&s.lastDomainName, localAddr(r))
 	}
 	return meta
+}
+
+// intern returns v, or the equal string last kept in last: the
+// connections of one listener share their domain name, and those of one
+// kind of client their user agent, instead of holding a copy each (an idle
+// connection's memory is counted in tens of bytes: park.go).
+func intern(last *atomic.Pointer[string], v string) string {
+	if p := last.Load(); p != nil && *p == v {
+		return *p
+	}
+	last.Store(&v)
+	return v
 }
 
 // runAuthorizer runs the authorizer, if any, and keeps the context it

@@ -220,9 +220,9 @@ func TestScenariosEndToEnd(t *testing.T) {
 					t.Errorf("switchboard memory before: %+v", r.Idle.MemBefore)
 				}
 				metric(t, r, "server user memory (HeapInuse+StackInuse) per connection, after the hold")
-				if g := metric(t, r, "server goroutines per connection"); g < 0.5 {
-					t.Errorf("%v goroutines per idle connection: the readers are not counted", g)
-				}
+				// Idle readers are parked (gateway/park.go): few goroutines
+				// per connection, but the figure is reported.
+				metric(t, r, "server goroutines per connection")
 			case TargetBaseline:
 				if after != nil {
 					t.Errorf("baseline memory without a process id: %+v", after)

@@ -1,0 +1,262 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/gateway"
+	"github.com/switchboard-ws/switchboard/internal/testutil"
+	"github.com/switchboard-ws/switchboard/internal/wsproto"
+)
+
+// readerGoroutines counts, among the goroutines of the package not in
+// before, those reading a connection.
+func readerGoroutines(before map[string]string) int {
+	n := 0
+	for _, g := range newGoroutines(before) {
+		if strings.Contains(g, "gateway.(*conn).read") {
+			n++
+		}
+	}
+	return n
+}
+
+// Idle connections hold no goroutine (their readers are parked), and a
+// parked connection still does everything a connection does: it answers
+// messages, is closed by the server (DELETE, shutdown) and by the client
+// (close frame, or the TCP connection dropped), and $disconnect tells why.
+// Not parallel: it counts the process's goroutines.
+func TestIdleConnectionsParkTheirReaders(t *testing.T) {
+	before := gatewayGoroutines()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: "echo " + ev.Body}, nil
+		})},
+	}}, "$connect", "$disconnect")
+	const n = 40
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = g.dial(t, "", nil)
+	}
+	idle := func(what string) {
+		t.Helper()
+		testutil.Eventually(t, 5*time.Second, func() bool { return readerGoroutines(before) == 0 },
+			"%s: no goroutine reading the idle connections; %d still are", what, readerGoroutines(before))
+	}
+	idle("connected")
+
+	// Twice: each message wakes a parked reader, which parks again.
+	for round := range 2 {
+		for i, c := range conns {
+			msg := fmt.Sprintf("m%d-%d", round, i)
+			send(t, c, msg)
+			if got := readText(t, c); got != "echo "+msg {
+				t.Fatalf("connection %d answered %q to %q", i, got, msg)
+			}
+		}
+		idle(fmt.Sprintf("after round %d", round))
+	}
+
+	// The server closes a parked connection: the client gets the close
+	// frame and answers it.
+	// The $connect events are in dial order.
+	ids := map[string]int{}
+	connectIDs := make([]string, n)
+	for i, ev := range g.events.waitFor(t, "$connect", n) {
+		ids[ev.RequestContext.ConnectionID] = i
+		connectIDs[i] = ev.RequestContext.ConnectionID
+	}
+	deleted := connectIDs[0]
+	if err := g.Server.Disconnect(context.Background(), deleted); err != nil {
+		t.Fatal(err)
+	}
+	if ce := readClose(t, conns[0]); ce.Code != websocket.CloseNormalClosure {
+		t.Fatalf("DELETE: close %d %q", ce.Code, ce.Text)
+	}
+	// The client closes one with a close frame, and drops another.
+	if err := conns[1].WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ce := readClose(t, conns[1]); ce.Code != 4001 {
+		t.Fatalf("the echo of the client's close: %d", ce.Code)
+	}
+	conns[2].NetConn().Close()
+
+	want := map[string]int64{
+		deleted:       1000,
+		connectIDs[1]: 4001,
+		connectIDs[2]: 1006,
+	}
+	evs := g.events.waitFor(t, "$disconnect", 3)
+	for _, ev := range evs {
+		id := ev.RequestContext.ConnectionID
+		if code, ok := want[id]; !ok || ev.RequestContext.DisconnectStatusCode != code {
+			t.Errorf("$disconnect of %s (connection %d): %d, want %d", id, ids[id], ev.RequestContext.DisconnectStatusCode, code)
+		}
+	}
+
+	// Shutdown closes the parked rest with 1001, and leaves no goroutine.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Server.Shutdown(ctx) }()
+	for i, c := range conns[3:] {
+		if ce := readClose(t, c); ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("connection %d at shutdown: close %d", i+3, ce.Code)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(g.events.waitFor(t, "$disconnect", n)); got != n {
+		t.Fatalf("%d $disconnect after shutdown, want %d", got, n)
+	}
+	noNewGoroutines(t, before)
+}
+
+// Connections opened and closed in every way, many at once, so that
+// sockets' descriptors are reused while others are parked, woken and
+// closed: each connection answers its messages, and each ends with exactly
+// one $disconnect.
+func TestParkedConnectionsChurn(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			if ev.Body == "whoami" {
+				return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.ConnectionID}, nil
+			}
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body}, nil
+		})},
+	}}, "$connect", "$disconnect")
+	const workers, each = 8, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				c, _, err := g.tryDial("", nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for m := range i % 3 {
+					msg := fmt.Sprintf("w%d-%d-%d", w, i, m)
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+						errs <- err
+						return
+					}
+					if _, p, err := c.ReadMessage(); err != nil || string(p) != msg {
+						errs <- fmt.Errorf("%s answered %q, %v", msg, p, err)
+						return
+					}
+				}
+				switch i % 3 {
+				case 0:
+					c.NetConn().Close()
+				case 1:
+					c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(5*time.Second))
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					for {
+						if _, _, err := c.ReadMessage(); err != nil {
+							break
+						}
+					}
+					c.Close()
+				default:
+					// The server closes it (DELETE): the client answers.
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if err := c.WriteMessage(websocket.TextMessage, []byte("whoami")); err != nil {
+						errs <- err
+						return
+					}
+					_, id, err := c.ReadMessage()
+					if err != nil {
+						errs <- err
+						return
+					}
+					if err := g.Server.Disconnect(context.Background(), string(id)); err != nil {
+						errs <- err
+						return
+					}
+					for {
+						if _, _, err := c.ReadMessage(); err != nil {
+							break
+						}
+					}
+					c.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n := workers * each
+	evs := g.events.waitFor(t, "$disconnect", n)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		id := ev.RequestContext.ConnectionID
+		if seen[id] {
+			t.Fatalf("two $disconnect for %s", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+}
+
+// A client that does not answer the server's close frame is dropped after
+// the close grace period, whether its reader was waiting for its next
+// frame (it had just sent one) or parked (it had been idle): the wait for
+// the next frame and the grace period share the socket's read deadline.
+func TestUnansweredCloseEndsWhetherIdleOrNot(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.ConnectionID}, nil
+		})},
+	}}, "$disconnect")
+	for _, idle := range []bool{false, true} {
+		nc, br := g.rawDial(t)
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := nc.Write(rawFrame(wsproto.OpText, true, []byte("who"))); err != nil {
+			t.Fatal(err)
+		}
+		op, id, err := readServerFrame(br)
+		if err != nil || op != wsproto.OpText {
+			t.Fatalf("the answer: %v %q %v", op, id, err)
+		}
+		if idle {
+			// Idle long enough for the reader to park.
+			time.Sleep(300 * time.Millisecond)
+		}
+		if err := g.Server.Disconnect(context.Background(), string(id)); err != nil {
+			t.Fatal(err)
+		}
+		op, payload, err := readServerFrame(br)
+		if err != nil || op != wsproto.OpClose || closeCode(payload) != 1000 {
+			t.Fatalf("idle %v: got %v %q %v, want a 1000 close frame", idle, op, payload, err)
+		}
+		// No answer: the gateway ends the TCP connection, and $disconnect runs.
+		if _, err := br.ReadByte(); err == nil {
+			t.Fatalf("idle %v: the connection is still open after the close grace period", idle)
+		}
+		if code, _ := g.disconnectOf(t, string(id)); code != 1000 {
+			t.Fatalf("idle %v: $disconnect code %d", idle, code)
+		}
+	}
+}
