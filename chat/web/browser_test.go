@@ -28,11 +28,19 @@ import (
 // installs them) and fails without them, unless SWITCHBOARD_SKIP_BROWSER=1.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
+	browserSpec(t, "chat.spec.mjs", "browser", 4*time.Minute, nil)
+}
+
+// browserSpec starts a dev stack and runs the playwright script spec
+// against it (runSpec), after setup, when there is one, has prepared the
+// stack. It needs what browserDeps checks, and skips with
+// SWITCHBOARD_SKIP_BROWSER=1.
+func browserSpec(t *testing.T, spec, outName string, limit time.Duration, setup func(*devstack.Stack)) {
+	t.Helper()
 	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
 	}
 	browserDeps(t) // before starting anything
-
 	dir := t.TempDir()
 	stack := startDevStack(t, dir, "127.0.0.1:0")
 	defer func() {
@@ -40,8 +48,10 @@ func TestBrowser(t *testing.T) {
 			stack.Close(context.Background())
 		}
 	}()
-
-	runSpec(t, &stack, dir, "chat.spec.mjs", "browser", 4*time.Minute)
+	if setup != nil {
+		setup(stack)
+	}
+	runSpec(t, &stack, dir, spec, outName, limit)
 }
 
 // runSpec runs the playwright script e2e/spec against *stack (serving on

@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"context"
-	"os"
 	"testing"
 	"time"
 )
@@ -18,16 +16,5 @@ import (
 // test-output/browser-inspector/.
 func TestBrowserInspector(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
-	}
-	browserDeps(t) // before starting anything
-	dir := t.TempDir()
-	stack := startDevStack(t, dir, "127.0.0.1:0")
-	defer func() {
-		if stack != nil {
-			stack.Close(context.Background())
-		}
-	}()
-	runSpec(t, &stack, dir, "inspector.spec.mjs", "browser-inspector", 2*time.Minute)
+	browserSpec(t, "inspector.spec.mjs", "browser-inspector", 2*time.Minute, nil)
 }

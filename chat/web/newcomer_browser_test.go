@@ -1,9 +1,7 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -24,21 +22,10 @@ import (
 // away. Screenshots at 1280 and 390 px go to test-output/browser-newcomer/.
 func TestBrowserFirstTenMinutes(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
-		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
-	}
-	browserDeps(t) // before starting anything
-	dir := t.TempDir()
-	stack := startDevStack(t, dir, "127.0.0.1:0")
-	defer func() {
-		if stack != nil {
-			stack.Close(context.Background())
-		}
-	}()
-	// The README's CLI steps: a token of the default tenant, createRoom.
-	createRoomAs(t, stack, "carol", "Carol", auth.DefaultTenantID, "Lobby")
-
-	runSpec(t, &stack, dir, "newcomer.spec.mjs", "browser-newcomer", 3*time.Minute)
+	browserSpec(t, "newcomer.spec.mjs", "browser-newcomer", 3*time.Minute, func(stack *devstack.Stack) {
+		// The README's CLI steps: a token of the default tenant, createRoom.
+		createRoomAs(t, stack, "carol", "Carol", auth.DefaultTenantID, "Lobby")
+	})
 }
 
 // createRoomAs creates a public room over the WebSocket API with a dev

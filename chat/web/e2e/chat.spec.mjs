@@ -10,26 +10,13 @@
 // stdout is "E2E PASSED" when every check passed; on failure it exits 1.
 //
 // Environment: SWITCHBOARD_CHROMIUM, the browser (default /usr/bin/chromium).
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { check, command, launch, log, specArgs, started } from './harness.mjs';
 
-const [baseURL, outDir] = process.argv.slice(2);
-if (!baseURL || !outDir) {
-  console.error('usage: node chat.spec.mjs URL OUTDIR');
-  process.exit(2);
-}
-mkdirSync(outDir, { recursive: true });
-
+const { baseURL, outDir } = specArgs('chat.spec.mjs');
 const WAIT = 15_000;
-const started = Date.now();
 let stepStarted = Date.now();
 const timings = [];
-
-function log(...a) {
-  console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
-}
 
 function step(name) {
   const now = Date.now();
@@ -39,50 +26,9 @@ function step(name) {
   log('step:', name);
 }
 
-function check(cond, msg) {
-  if (!cond) throw new Error(`check failed: ${msg}`);
-}
-
-// --- talking to the Go test -----------------------------------------------------
-
-const stdinLines = [];
-const stdinWaiters = [];
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const w = stdinWaiters.shift();
-  if (w) w(line.trim());
-  else stdinLines.push(line.trim());
-});
-
-async function command(cmd, expect) {
-  console.log(cmd);
-  const line = stdinLines.length
-    ? stdinLines.shift()
-    : await new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no answer to ${cmd} from the Go test`)), 30_000);
-        stdinWaiters.push((l) => {
-          clearTimeout(t);
-          resolve(l);
-        });
-      });
-  check(line === expect, `the Go test answered ${JSON.stringify(line)} to ${cmd}, want ${expect}`);
-}
-
 // --- the browser ------------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch();
 
 const problems = []; // page errors, dialogs, unexpected console errors
 let serverDown = false; // while true, failed loads are expected

@@ -12,48 +12,14 @@
 // for one listing at a time; after a server restart (STOP / START) the
 // new server's events show, and a stream refused with 503 is opened
 // again. Screenshots at 1280 and 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { check, command, launch, log, specArgs, started } from './harness.mjs';
 
-const [baseURL, outDir] = process.argv.slice(2);
-if (!baseURL || !outDir) {
-  console.error('usage: node inspector.spec.mjs URL OUTDIR');
-  process.exit(2);
-}
-mkdirSync(outDir, { recursive: true });
+const { baseURL, outDir } = specArgs('inspector.spec.mjs');
 const WAIT = 20_000;
-const started = Date.now();
-const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
-function check(cond, msg) {
-  if (!cond) throw new Error(`check failed: ${msg}`);
-}
-
-// STOP / START ask the Go test to stop and start the dev stack; it answers
-// "stopped" / "started" on stdin.
-const stdinLines = [];
-const stdinWaiters = [];
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const w = stdinWaiters.shift();
-  if (w) w(line.trim());
-  else stdinLines.push(line.trim());
-});
-async function command(cmd, expect) {
-  console.log(cmd);
-  const line = stdinLines.length ? stdinLines.shift() : await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no answer to ${cmd} from the Go test`)), 30_000);
-    stdinWaiters.push((l) => { clearTimeout(t); resolve(l); });
-  });
-  check(line === expect, `the Go test answered ${JSON.stringify(line)} to ${cmd}, want ${expect}`);
-}
 let serverDown = false; // the pages' failed requests are expected then
 
-const browser = await chromium.launch({
-  executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-});
+const browser = await launch();
 const problems = [];
 
 async function newPage(name, width, height = 800) {

@@ -8,42 +8,13 @@
 // STOP / START on stdout ask the Go test to stop and start the server
 // (it answers "stopped" / "started" on stdin). Screenshots at 1280 and
 // 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { check, command, launch, log, specArgs, started } from './harness.mjs';
 
-const [baseURL, outDir] = process.argv.slice(2);
-if (!baseURL || !outDir) {
-  console.error('usage: node newcomer.spec.mjs URL OUTDIR');
-  process.exit(2);
-}
-mkdirSync(outDir, { recursive: true });
+const { baseURL, outDir } = specArgs('newcomer.spec.mjs');
 const WAIT = 20_000;
-const started = Date.now();
-const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
-function check(cond, msg) {
-  if (!cond) throw new Error(`check failed: ${msg}`);
-}
 
-const stdinLines = [];
-const stdinWaiters = [];
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const w = stdinWaiters.shift();
-  if (w) w(line.trim());
-  else stdinLines.push(line.trim());
-});
-async function command(cmd, expect) {
-  console.log(cmd);
-  const line = stdinLines.length ? stdinLines.shift() : await new Promise((resolve) => stdinWaiters.push(resolve));
-  check(line === expect, `the Go test answered ${JSON.stringify(line)} to ${cmd}, want ${expect}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-});
+const browser = await launch();
 
 const problems = [];
 let serverDown = false;
