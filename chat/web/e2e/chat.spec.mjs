@@ -11,7 +11,7 @@
 //
 // Environment: SWITCHBOARD_CHROMIUM, the browser (default /usr/bin/chromium).
 import { join } from 'node:path';
-import { check, command, launch, log, specArgs, started } from './harness.mjs';
+import { check, command, launch, log, reportFailure, specArgs, started } from './harness.mjs';
 
 const { baseURL, outDir } = specArgs('chat.spec.mjs');
 const WAIT = 15_000;
@@ -365,14 +365,7 @@ try {
   console.log('E2E PASSED');
 } catch (err) {
   exitCode = 1;
-  console.error(err && err.stack ? err.stack : err);
-  if (problems.length) console.error('problems in the pages:\n  ' + problems.join('\n  '));
-  for (const ctx of browser.contexts()) {
-    for (const [i, page] of ctx.pages().entries()) {
-      await page.screenshot({ path: join(outDir, `failure-${browser.contexts().indexOf(ctx)}-${i}.png`) }).catch(() => {});
-    }
-  }
-  console.log('E2E FAILED');
+  await reportFailure(err, browser, outDir, problems);
 } finally {
   await browser.close().catch(() => {});
 }

@@ -6,6 +6,7 @@
 // /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const started = Date.now();
@@ -60,4 +61,17 @@ export function launch() {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+// reportFailure prints err and the pages' problems, screenshots every
+// open page into outDir (failure-CONTEXT-PAGE.png) and prints E2E FAILED.
+export async function reportFailure(err, browser, outDir, problems) {
+  console.error(err && err.stack ? err.stack : err);
+  if (problems.length) console.error('problems in the pages:\n  ' + problems.join('\n  '));
+  for (const [c, ctx] of browser.contexts().entries()) {
+    for (const [i, page] of ctx.pages().entries()) {
+      await page.screenshot({ path: join(outDir, `failure-${c}-${i}.png`) }).catch(() => {});
+    }
+  }
+  console.log('E2E FAILED');
 }

@@ -13,7 +13,7 @@
 // new server's events show, and a stream refused with 503 is opened
 // again. Screenshots at 1280 and 390 px go to OUTDIR. The last line is "E2E PASSED" when all is well.
 import { join } from 'node:path';
-import { check, command, launch, log, specArgs, started } from './harness.mjs';
+import { check, command, launch, log, reportFailure, specArgs, started } from './harness.mjs';
 
 const { baseURL, outDir } = specArgs('inspector.spec.mjs');
 const WAIT = 20_000;
@@ -209,14 +209,7 @@ try {
   console.log('E2E PASSED');
 } catch (err) {
   exitCode = 1;
-  console.error(err && err.stack ? err.stack : err);
-  if (problems.length) console.error('problems in the pages:\n  ' + problems.join('\n  '));
-  for (const [c, ctx] of browser.contexts().entries()) {
-    for (const [i, page] of ctx.pages().entries()) {
-      await page.screenshot({ path: join(outDir, `failure-${c}-${i}.png`) }).catch(() => {});
-    }
-  }
-  console.log('E2E FAILED');
+  await reportFailure(err, browser, outDir, problems);
 } finally {
   await browser.close().catch(() => {});
 }
