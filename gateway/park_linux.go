@@ -92,7 +92,10 @@ func (p *poller) loop(s *Server) {
 	if werr == nil && !errors.Is(err, os.ErrClosed) {
 		werr = err
 	}
-	if werr != nil {
+	// stop closed the descriptor: RawConn.Read then fails with the
+	// poller's own "use of closed file" (not os.ErrClosed), which is no
+	// failure.
+	if werr != nil && !p.stopped.Load() {
 		s.log.Error("parked readers: waiting on epoll failed; idle connections keep their reader from now on", "err", werr)
 	}
 	p.wakeAll()

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -258,5 +259,37 @@ func TestUnansweredCloseEndsWhetherIdleOrNot(t *testing.T) {
 		if code, _ := g.disconnectOf(t, string(id)); code != 1000 {
 			t.Fatalf("idle %v: $disconnect code %d", idle, code)
 		}
+	}
+}
+
+// Shutting down a server whose readers parked stops the poller quietly:
+// closing its epoll descriptor is how it is stopped, not a failure, so
+// the log has no error in it. Not parallel: it counts the process's
+// goroutines to see the reader park.
+func TestShutdownWithParkedReadersLogsNoError(t *testing.T) {
+	before := gatewayGoroutines()
+	var logs testutil.Buffer
+	g := start(t, gateway.Options{
+		Routes: map[string]gateway.Route{"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body}, nil
+		})}},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	c := g.dial(t, "", nil)
+	send(t, c, "hi")
+	if got := readText(t, c); got != "hi" {
+		t.Fatalf("echo: %q", got)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return readerGoroutines(before) == 0 }, "the idle connection's reader to park")
+	var reader sync.WaitGroup
+	reader.Go(func() { readUntilClosed(c) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reader.Wait()
+	if l := logs.String(); strings.Contains(l, "level=ERROR") {
+		t.Fatalf("Shutdown logged an error:\n%s", l)
 	}
 }
