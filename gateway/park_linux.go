@@ -185,15 +185,13 @@ func (p *poller) forget(c *conn, fd int) {
 	p.mu.Unlock()
 }
 
-// unpoll forgets a connection that was armed at some point: its reader
-// calls it as it finishes, before it closes the socket (which takes the
-// socket out of the epoll instance). A socket already closed (a failed
-// write resets it) no longer tells its descriptor: the table is searched.
+// unpoll forgets a connection that was armed at some point: the first
+// startClose calls it, before the socket is closed (which takes the socket
+// out of the epoll instance): whoever closes it (finish, a failed write)
+// starts closing first, and the reader parks no more once it did. A socket
+// closed all the same no longer tells its descriptor: the table is
+// searched.
 func (c *conn) unpoll() {
-	if !c.polled {
-		return
-	}
-	c.polled = false
 	p := c.srv.poll.p
 	if p == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -292,4 +293,101 @@ func TestShutdownWithParkedReadersLogsNoError(t *testing.T) {
 	if l := logs.String(); strings.Contains(l, "level=ERROR") {
 		t.Fatalf("Shutdown logged an error:\n%s", l)
 	}
+}
+
+// Parked connections reset by their clients while the server writes to
+// them (so that a failed write, not the reader, closes the socket), woken
+// by a message, or closed by the server, many at once: the sockets'
+// descriptors are reused by new connections while old ones are still
+// known to the poller. Every connection woken by a message answers it, and
+// every connection ends with exactly one $disconnect.
+func TestParkedConnectionsDescriptorReuse(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			if ev.Body == "whoami" {
+				return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.ConnectionID}, nil
+			}
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body}, nil
+		})},
+	}}, "$connect", "$disconnect")
+	const workers, each = 8, 24
+	big := make([]byte, 64<<10)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				c, _, err := g.tryDial("", nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if err := c.WriteMessage(websocket.TextMessage, []byte("whoami")); err != nil {
+					errs <- err
+					return
+				}
+				_, id, err := c.ReadMessage()
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Idle long enough for the reader to park (parkAfter is 50 ms).
+				time.Sleep(time.Duration(60+(w*7+i*13)%40) * time.Millisecond)
+				switch i % 3 {
+				case 0:
+					// Reset by the client while the server writes to it.
+					c.NetConn().(*net.TCPConn).SetLinger(0)
+					c.NetConn().Close()
+					for range 4 {
+						if g.Server.Post(context.Background(), string(id), big) != nil {
+							break
+						}
+					}
+				case 1:
+					msg := fmt.Sprintf("w%d-%d", w, i)
+					if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+						errs <- err
+						return
+					}
+					if _, p, err := c.ReadMessage(); err != nil || string(p) != msg {
+						errs <- fmt.Errorf("parked connection %s answered %q to %q: %v", id, p, msg, err)
+						return
+					}
+					c.Close()
+				default:
+					if err := g.Server.Disconnect(context.Background(), string(id)); err != nil {
+						errs <- err
+						return
+					}
+					for {
+						if _, _, err := c.ReadMessage(); err != nil {
+							break
+						}
+					}
+					c.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n := workers * each
+	evs := g.events.waitFor(t, "$disconnect", n)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		id := ev.RequestContext.ConnectionID
+		if seen[id] {
+			t.Fatalf("two $disconnect for %s", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
 }
