@@ -1,10 +1,15 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -390,4 +395,54 @@ func TestParkedConnectionsDescriptorReuse(t *testing.T) {
 		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+}
+
+// A TLS connection keeps its reader: its library holds decrypted bytes
+// the socket no longer shows, so a reader parked on the socket would miss
+// them. Two messages sent in one TLS record after the connection idled
+// past the park delay are both answered.
+func TestTLSConnectionNeverParks(t *testing.T) {
+	t.Parallel()
+	srv, err := gateway.New(gateway.Options{Stage: "dev", Logger: testutil.DiscardLogger(), Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: "echo " + ev.Body}, nil
+		})},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		hs.Close()
+	})
+	u, _ := url.Parse(hs.URL)
+	tc, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(tc, "GET /dev HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", u.Host)
+	br := bufio.NewReader(tc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	for round := range 2 {
+		// Idle long enough for a plain connection's reader to park.
+		time.Sleep(150 * time.Millisecond)
+		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
+		if _, err := tc.Write(append(rawFrame(wsproto.OpText, true, []byte(a)), rawFrame(wsproto.OpText, true, []byte(b))...)); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"echo " + a, "echo " + b} {
+			op, p, err := readServerFrame(br)
+			if err != nil || op != wsproto.OpText || string(p) != want {
+				t.Fatalf("round %d: got %v %q %v, want %q", round, op, p, err, want)
+			}
+		}
+	}
 }
