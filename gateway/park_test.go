@@ -446,3 +446,40 @@ func TestTLSConnectionNeverParks(t *testing.T) {
 		}
 	}
 }
+
+// Frames a client sends right behind its handshake are buffered with it:
+// the reader reads them before the socket, and does not park while any
+// are left, since the socket will not tell it about them. Both messages,
+// sent in the handshake's own write, are answered with no more traffic.
+func TestFramesBehindTheHandshakeAreReadBeforeParking(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: "echo " + ev.Body}, nil
+		})},
+	}})
+	u, _ := url.Parse(g.http.URL)
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	req := fmt.Appendf(nil, "GET /%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", g.stage, u.Host)
+	req = append(req, rawFrame(wsproto.OpText, true, []byte("one"))...)
+	req = append(req, rawFrame(wsproto.OpText, true, []byte("two"))...)
+	if _, err := nc.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	for _, want := range []string{"echo one", "echo two"} {
+		op, p, err := readServerFrame(br)
+		if err != nil || op != wsproto.OpText || string(p) != want {
+			t.Fatalf("got %v %q %v, want %q", op, p, err, want)
+		}
+	}
+}
