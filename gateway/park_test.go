@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -480,6 +481,79 @@ func TestFramesBehindTheHandshakeAreReadBeforeParking(t *testing.T) {
 		op, p, err := readServerFrame(br)
 		if err != nil || op != wsproto.OpText || string(p) != want {
 			t.Fatalf("got %v %q %v, want %q", op, p, err, want)
+		}
+	}
+}
+
+// A parked connection closed by the server (DELETE) at the moment its
+// client sends a message: the poller's wake and the close each want a
+// reader, and exactly one must run (two would split the frames between
+// them). The client gets the 1000 close frame, never a protocol error,
+// and $disconnect runs once, with 1000.
+func TestWakeRacingCloseStartsOneReader(t *testing.T) {
+	t.Parallel()
+	g := start(t, gateway.Options{Routes: map[string]gateway.Route{
+		"$default": {RouteResponse: true, Integration: fn(func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.ConnectionID}, nil
+		})},
+	}}, "$disconnect")
+	const n = 40
+	type client struct {
+		c  *websocket.Conn
+		id string
+	}
+	clients := make([]client, n)
+	for i := range clients {
+		c := g.dial(t, "", nil)
+		send(t, c, "whoami")
+		clients[i] = client{c, readText(t, c)}
+	}
+	// Idle long enough for the readers to park.
+	time.Sleep(200 * time.Millisecond)
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i, cl := range clients {
+		wg.Go(func() {
+			var race sync.WaitGroup
+			race.Go(func() {
+				// Several frames, each in its own write, so that a second
+				// reader would find the stream cut mid-frame.
+				for range 8 {
+					cl.c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 300)))
+				}
+			})
+			race.Go(func() { g.Server.Disconnect(context.Background(), cl.id) })
+			race.Wait()
+			cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for {
+				_, _, err := cl.c.ReadMessage()
+				if err == nil {
+					continue
+				}
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					codes[i] = ce.Code
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	for i, cl := range clients {
+		if codes[i] != websocket.CloseNormalClosure {
+			t.Errorf("connection %d: close %d, want 1000", i, codes[i])
+		}
+		if code, _ := g.disconnectOf(t, cl.id); code != 1000 {
+			t.Errorf("connection %d: $disconnect %d, want 1000", i, code)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+	seen := map[string]bool{}
+	for _, ev := range g.events.of("$disconnect") {
+		if id := ev.RequestContext.ConnectionID; seen[id] {
+			t.Errorf("two $disconnect for %s", id)
+		} else {
+			seen[id] = true
 		}
 	}
 }
