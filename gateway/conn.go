@@ -71,7 +71,8 @@ type conn struct {
 	closeCode    uint16                      // with closeReason
 	hdr          [wsproto.MaxHeaderSize]byte // the reader's scratch space
 	// parked: the reader is parked (park.go); under mu. polled: the
-	// poller knows the socket (only the reader uses it).
+	// poller knows the socket (set by the reader under mu; the first
+	// startClose makes the poller forget it).
 	parked bool
 	polled bool
 
@@ -484,7 +485,14 @@ func (c *conn) startClose(cause closeCause, code int, reason string, closeFrame 
 	// to notice that the socket was closed.
 	resume := c.parked
 	c.parked = false
+	polled := c.polled
 	c.mu.Unlock()
+	if polled {
+		// Before anything closes the socket (whoever does calls this
+		// first), so that the poller finds the descriptor in O(1); the
+		// reader parks no more.
+		c.unpoll()
+	}
 	c.srv.metrics.closes[cause].Add(1)
 	c.srv.reg.remove(c)
 	if start {
@@ -523,7 +531,6 @@ func (c *conn) waitFlushed() {
 func (c *conn) finish() {
 	c.startClose(causeDropped, wsproto.CloseAbnormal, "", nil) // no-op if a cause is recorded
 	c.stopPings()
-	c.unpoll()
 	if c.clientClosed {
 		c.nc.Close()
 	} else {

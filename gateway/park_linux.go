@@ -92,7 +92,10 @@ func (p *poller) loop(s *Server) {
 	if werr == nil && !errors.Is(err, os.ErrClosed) {
 		werr = err
 	}
-	if werr != nil {
+	// stop closed the descriptor: RawConn.Read then fails with the
+	// poller's own "use of closed file" (not os.ErrClosed), which is no
+	// failure.
+	if werr != nil && !p.stopped.Load() {
 		s.log.Error("parked readers: waiting on epoll failed; idle connections keep their reader from now on", "err", werr)
 	}
 	p.wakeAll()
@@ -182,15 +185,13 @@ func (p *poller) forget(c *conn, fd int) {
 	p.mu.Unlock()
 }
 
-// unpoll forgets a connection that was armed at some point: its reader
-// calls it as it finishes, before it closes the socket (which takes the
-// socket out of the epoll instance). A socket already closed (a failed
-// write resets it) no longer tells its descriptor: the table is searched.
+// unpoll forgets a connection that was armed at some point: the first
+// startClose calls it, before the socket is closed (which takes the socket
+// out of the epoll instance): whoever closes it (finish, a failed write)
+// starts closing first, and the reader parks no more once it did. A socket
+// closed all the same no longer tells its descriptor: the table is
+// searched.
 func (c *conn) unpoll() {
-	if !c.polled {
-		return
-	}
-	c.polled = false
 	p := c.srv.poll.p
 	if p == nil {
 		return
