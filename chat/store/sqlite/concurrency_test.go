@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -133,21 +134,9 @@ func checkInvariants(t *testing.T, s *Store) {
 			t.Errorf("hold %v: count %d kept", k, n)
 		}
 	}
-	if !maps_equal(held, s.holds) {
+	if !maps.Equal(held, s.holds) {
 		t.Errorf("holds %v, memberships held %v", s.holds, held)
 	}
-}
-
-func maps_equal[K comparable](a, b map[K]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func sameSets[K comparable](t *testing.T, what string, got, want map[K][]string) {
