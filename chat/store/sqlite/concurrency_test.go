@@ -20,8 +20,11 @@ import (
 // memberships and the connections' room lists name the same memberships,
 // the user and tenant sets hold exactly the connections, no membership
 // belongs to a connection that is gone, and the holds count the
-// memberships held (in the index, or swept and not yet released).
-func checkInvariants(t *testing.T, s *Store) {
+// memberships held (in the index, or swept and not yet released). ghosts
+// allows memberships of a connection that is gone: those the sweep leaves
+// when it deletes an expired connection whose memberships expire later
+// (chat's Cleanup removes them).
+func checkInvariants(t *testing.T, s *Store, ghosts bool) {
 	t.Helper()
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
@@ -114,7 +117,7 @@ func checkInvariants(t *testing.T, s *Store) {
 	sameSets(t, "tenant", tenants, wantTenants)
 	// No ghost: every membership is of a connection there is.
 	for k := range members {
-		if _, ok := conns[k.conn]; !ok {
+		if _, ok := conns[k.conn]; !ok && !ghosts {
 			t.Errorf("membership %v of a connection that is gone", k)
 		}
 	}
@@ -175,7 +178,7 @@ func TestJoinAfterDeleteConnectionAddsNothing(t *testing.T) {
 	if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || len(ms) != 0 {
 		t.Errorf("RoomMembers = %+v, %v; want none (a ghost receives the room's broadcasts)", ms, err)
 	}
-	checkInvariants(t, s)
+	checkInvariants(t, s, false)
 }
 
 // Many goroutines make random writes on a few connections of a few users
@@ -310,7 +313,19 @@ func TestConcurrentOpsKeepViewsAndHolds(t *testing.T) {
 					err = s.TouchConnection(ctx, c, now().Add(40*time.Millisecond)) // forward, as heartbeats do
 				case 6:
 					var imgs []store.Image
-					imgs, err = s.DeleteExpired(ctx, now(), 1+rng.IntN(5))
+					at := now()
+					imgs, err = s.DeleteExpired(ctx, at, 1+rng.IntN(5))
+					for _, img := range imgs {
+						var exp time.Time
+						if m, err := img.Membership(); err == nil {
+							exp = m.ExpiresAt
+						} else if c, err := img.Connection(); err == nil {
+							exp = c.ExpiresAt
+						}
+						if exp.After(at) {
+							t.Errorf("DeleteExpired(%v) deleted an item live until %v: %v", at, exp, img)
+						}
+					}
 					release(imgs)
 				case 7:
 					_, err = s.TakeTypingSlot(ctx, c, now(), 5*time.Millisecond)
@@ -324,7 +339,7 @@ func TestConcurrentOpsKeepViewsAndHolds(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	checkInvariants(t, s)
+	checkInvariants(t, s, false)
 	check := func(step string) {
 		t.Helper()
 		s.cmu.Lock()
@@ -364,7 +379,7 @@ func TestConcurrentOpsKeepViewsAndHolds(t *testing.T) {
 		}
 		release(imgs)
 	}
-	checkInvariants(t, s)
+	checkInvariants(t, s, false)
 	check("at the end")
 	s.cmu.Lock()
 	left := len(s.holds) + len(s.pending)
@@ -378,4 +393,99 @@ func TestConcurrentOpsKeepViewsAndHolds(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d entries left in memory once everything is gone", left)
 	}
+}
+
+// oldest keeps the n smallest of what it is given, in order, whatever the
+// order it is given them in.
+func TestOldest(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, 5, 100} {
+		for _, count := range []int{0, 1, 3, 7, 250} {
+			in := make([]int, count)
+			for i := range in {
+				in[i] = rng.IntN(50)
+			}
+			o := oldest[int]{n: n, cmp: func(a, b int) int { return a - b }}
+			for _, x := range in {
+				o.add(x)
+			}
+			want := slices.Sorted(slices.Values(in))
+			want = want[:min(n, len(want))]
+			if got := o.sorted(); !slices.Equal(got, want) && len(got)+len(want) > 0 {
+				t.Errorf("n=%d of %v: %v, want %v", n, in, got, want)
+			}
+		}
+	}
+}
+
+// Broadcasts read RoomMembers' shared slice outside any lock while the
+// room changes: joins append, leaves swap-remove, heartbeats renew
+// expiries, the sweep removes. Under -race, a change in place of a slice
+// handed out is a data race; a reader also checks that its slice has no
+// duplicate and no zero membership (a wrong recipient list).
+func TestRoomMembersReadWhileRoomChanges(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	var clock atomic.Int64
+	clock.Store(t0.UnixMilli())
+	now := func() time.Time { return time.UnixMilli(clock.Load()).UTC() }
+	s := openTest(t, t.TempDir(), now)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 5))
+			for range 1500 {
+				c := fmt.Sprint("c", rng.IntN(20))
+				exp := now().Add(time.Duration(1+rng.IntN(20)) * time.Millisecond)
+				switch rng.IntN(5) {
+				case 0:
+					s.PutConnection(ctx, store.Connection{ConnectionID: c, TenantID: "t", UserID: "u" + c, ConnectedAt: now(), ExpiresAt: exp})
+				case 1:
+					s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c, UserID: "u" + c, JoinedAt: now(), ExpiresAt: exp})
+				case 2:
+					s.LeaveRoom(ctx, "t", "r", c)
+				case 3:
+					s.TouchConnection(ctx, c, exp)
+					clock.Add(1)
+				case 4:
+					if _, _, err := s.DeleteConnection(ctx, c); err != nil && !errors.Is(err, store.ErrNotFound) {
+						t.Error(err)
+					}
+					s.DeleteExpired(ctx, now(), 3)
+				}
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ms, err := s.RoomMembers(ctx, "t", "r")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen := map[string]bool{}
+				for _, m := range ms {
+					if m.ConnectionID == "" || m.UserID != "u"+m.ConnectionID || seen[m.ConnectionID] {
+						t.Errorf("RoomMembers: %+v in %+v", m, ms)
+						return
+					}
+					seen[m.ConnectionID] = true
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	checkInvariants(t, s, true)
 }
