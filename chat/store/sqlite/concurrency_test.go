@@ -287,6 +287,12 @@ func TestConcurrentOpsKeepViewsAndHolds(t *testing.T) {
 					if errors.Is(err, store.ErrConnectionLimit) {
 						err = nil
 					}
+					// The limit is counted with the insert, in one step:
+					// concurrent adds of one user never pass it together
+					// (a live connection never comes back once expired).
+					if uc, err := s.UserConnections(ctx, tenant, u); err != nil || len(uc) > 2 {
+						t.Errorf("user %s has %d live connections, limit 2 (%v)", u, len(uc), err)
+					}
 				case 1, 2:
 					// As chat's joinRoom: the connection's expiry, read
 					// before the join (the connection may go meanwhile).
