@@ -371,3 +371,37 @@ func BenchmarkTouchDuringSweep100k(b *testing.B) {
 	b.ReportMetric(float64(waits[len(waits)-1].Microseconds()), "max-µs")
 	b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkHeartbeatInBusyRoom10k is a heartbeat (TouchConnection) of a
+// member of a room of 10,000 after a broadcast read the room
+// (RoomMembers): the list handed out is shared, so the renewed expiry
+// makes the store copy the whole list (copy on write), under cmu and the
+// room's shard lock.
+func BenchmarkHeartbeatInBusyRoom10k(b *testing.B) {
+	now := time.Now()
+	s := openTest(b, b.TempDir(), func() time.Time { return now })
+	ctx := b.Context()
+	const n = 10000
+	for i := range n {
+		id := fmt.Sprintf("c%05d", i)
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: fmt.Sprint("u", i),
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
+			UserID: fmt.Sprint("u", i), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.RoomMembers(ctx, "t", "r"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.TouchConnection(ctx, fmt.Sprintf("c%05d", i%n), now.Add(time.Hour+time.Duration(i)*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
