@@ -180,7 +180,11 @@ type Store interface {
 
 	// JoinRoom adds a membership; joining twice is not an error, and
 	// reports Joined=false. First says whether the user held no other
-	// membership in the room (see Join).
+	// membership in the room (see Join). The embedded store refuses one of
+	// a connection that is not there (ErrNotFound): the check and the
+	// write are one step there, so that a join racing the connection's
+	// DeleteConnection leaves no membership behind; the other stores do
+	// not check.
 	JoinRoom(ctx context.Context, m Membership) (Join, error)
 	// LeaveRoom removes a membership and reports whether it existed and
 	// was live, and whether it was the user's last held in the room (an

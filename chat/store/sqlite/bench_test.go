@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,5 +264,144 @@ func BenchmarkSweepNothingExpired(b *testing.B) {
 		if imgs, err := s.DeleteExpired(ctx, now, 0); err != nil || len(imgs) != 0 {
 			b.Fatal(len(imgs), err)
 		}
+	}
+}
+
+// BenchmarkSweep100k is one DeleteExpired in a store of 100,000
+// connections, each a member of one of 1,000 rooms, finding nothing
+// expired or 1,000 expired connections (and their memberships) to
+// delete: the whole call runs under cmu, so its time is how long every
+// connect, join, leave and heartbeat waits behind a sweep.
+func BenchmarkSweep100k(b *testing.B) {
+	for _, expired := range []int{0, 1000} {
+		b.Run(fmt.Sprint("expired=", expired), func(b *testing.B) {
+			now := time.Now()
+			s := openTest(b, b.TempDir(), func() time.Time { return now })
+			ctx := b.Context()
+			fill := func(from, n int, exp time.Time) {
+				for i := from; i < from+n; i++ {
+					id := fmt.Sprintf("c%06d", i)
+					u := fmt.Sprint("u", i%10000)
+					if err := s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: u,
+						ConnectedAt: now, ExpiresAt: exp}); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: fmt.Sprint("r", i%1000), ConnectionID: id,
+						UserID: u, JoinedAt: now, ExpiresAt: exp}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			fill(0, 100000-expired, now.Add(time.Hour))
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				fill(100000-expired, expired, now.Add(time.Second))
+				b.StartTimer()
+				for {
+					imgs, err := s.DeleteExpired(ctx, now.Add(time.Minute), 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(imgs) == 0 {
+						break
+					}
+					b.StopTimer()
+					for _, img := range imgs {
+						if m, err := img.Membership(); err == nil {
+							s.ReleaseMembership(ctx, m)
+						}
+					}
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTouchDuringSweep100k is a heartbeat (TouchConnection, a write
+// that takes cmu) in a store of 100,000 connections while another
+// goroutine sweeps (DeleteExpired, nothing expired) without pause: the
+// reported max-µs and p99-µs are how long the hot path waits behind a
+// sweep.
+func BenchmarkTouchDuringSweep100k(b *testing.B) {
+	now := time.Now()
+	s := openTest(b, b.TempDir(), func() time.Time { return now })
+	ctx := b.Context()
+	const n = 100000
+	for i := range n {
+		id := fmt.Sprintf("c%06d", i)
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: fmt.Sprint("u", i%10000),
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: fmt.Sprint("r", i%1000), ConnectionID: id,
+			UserID: fmt.Sprint("u", i%10000), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.DeleteExpired(ctx, now, 0); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	var waits []time.Duration
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		if err := s.TouchConnection(ctx, fmt.Sprintf("c%06d", i%n), now.Add(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		waits = append(waits, time.Since(start))
+		i++
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(waits)
+	b.ReportMetric(float64(waits[len(waits)-1].Microseconds()), "max-µs")
+	b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkHeartbeatInBusyRoom10k is a heartbeat (TouchConnection) of a
+// member of a room of 10,000 after a broadcast read the room
+// (RoomMembers): the list handed out is shared, so the renewed expiry
+// makes the store copy the whole list (copy on write), under cmu and the
+// room's shard lock.
+func BenchmarkHeartbeatInBusyRoom10k(b *testing.B) {
+	now := time.Now()
+	s := openTest(b, b.TempDir(), func() time.Time { return now })
+	ctx := b.Context()
+	const n = 10000
+	for i := range n {
+		id := fmt.Sprintf("c%05d", i)
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: fmt.Sprint("u", i),
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
+			UserID: fmt.Sprint("u", i), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.RoomMembers(ctx, "t", "r"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.TouchConnection(ctx, fmt.Sprintf("c%05d", i%n), now.Add(time.Hour+time.Duration(i)*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

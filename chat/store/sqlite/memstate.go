@@ -78,10 +78,13 @@ func (x *index) removeConn(id string) (store.Connection, []store.Membership, boo
 }
 
 // expiredMembers returns the memberships expired at now (ms), oldest
-// expiry first. A room none of whose memberships has expired costs a
-// comparison (roomMembers.minExp).
-func (x *index) expiredMembers(now int64) []store.Membership {
-	var out []store.Membership
+// expiry first, at most limit. A room none of whose memberships has
+// expired costs a comparison (roomMembers.minExp).
+func (x *index) expiredMembers(now int64, limit int) []store.Membership {
+	out := oldest[store.Membership]{n: limit, cmp: func(a, b store.Membership) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ConnectionID, b.ConnectionID),
+			strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.RoomID, b.RoomID))
+	}}
 	for i := range x.shards {
 		sh := &x.shards[i]
 		sh.mu.Lock()
@@ -95,37 +98,68 @@ func (x *index) expiredMembers(now int64) []store.Membership {
 			}
 			for _, m := range r.list {
 				if ms(m.ExpiresAt) <= now {
-					out = append(out, m)
+					out.add(m)
 				}
 			}
 		}
 		sh.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b store.Membership) int {
-		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ConnectionID, b.ConnectionID),
-			strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.RoomID, b.RoomID))
-	})
-	return out
+	return out.sorted()
 }
 
 // expiredConns returns the connections expired at now (ms), oldest expiry
-// first.
-func (x *index) expiredConns(now int64) []store.Connection {
-	var out []store.Connection
+// first, at most limit.
+func (x *index) expiredConns(now int64, limit int) []store.Connection {
+	out := oldest[store.Connection]{n: limit, cmp: func(a, b store.Connection) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ConnectionID, b.ConnectionID))
+	}}
 	for i := range x.shards {
 		sh := &x.shards[i]
 		sh.mu.Lock()
 		for _, e := range sh.conns {
 			if !e.live(now) {
-				out = append(out, e.conn())
+				out.add(e.conn())
 			}
 		}
 		sh.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b store.Connection) int {
-		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ConnectionID, b.ConnectionID))
-	})
-	return out
+	return out.sorted()
+}
+
+// oldest keeps the n smallest items added, by cmp: O(log n) amortised per
+// item, however many are added (a sort of all of them would make a sweep
+// of many expired items, limit at a time, quadratic).
+type oldest[T any] struct {
+	n     int
+	cmp   func(a, b T) int
+	items []T
+	full  bool // items holds n, sorted, since the last cut: its last bounds what is kept
+}
+
+func (o *oldest[T]) add(x T) {
+	if o.n <= 0 || (o.full && o.cmp(x, o.items[o.n-1]) >= 0) {
+		return
+	}
+	o.items = append(o.items, x)
+	if len(o.items) >= 2*o.n {
+		o.cut()
+	}
+}
+
+// cut sorts the items and keeps the n smallest.
+func (o *oldest[T]) cut() {
+	slices.SortFunc(o.items, o.cmp)
+	if len(o.items) >= o.n {
+		clear(o.items[o.n:])
+		o.items = o.items[:o.n]
+		o.full = true
+	}
+}
+
+// sorted returns the n smallest items, smallest first.
+func (o *oldest[T]) sorted() []T {
+	o.cut()
+	return o.items
 }
 
 // sweepTyping deletes up to limit typing slots that limit nothing at now

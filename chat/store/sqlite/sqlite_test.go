@@ -189,6 +189,7 @@ func TestOpensSchema3Directory(t *testing.T) {
 	if got, err := s.GetMessage(ctx, "t", msgID); err != nil || got.Content != "kept" {
 		t.Errorf("message after the migration: %+v, %v", got, err)
 	}
+	must(t, s.PutConnection(ctx, store.Connection{ConnectionID: "c2", TenantID: "t", UserID: "u", ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}))
 	if j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c2", UserID: "u",
 		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil || j != (store.Join{Joined: true, First: true}) {
 		t.Errorf("JoinRoom after the migration = %+v, %v; want joined, first (the old hold is gone)", j, err)
