@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -224,5 +225,36 @@ func TestCleanupAnnouncesOfflineOnce(t *testing.T) {
 	}
 	if want := []string{"B: " + protocol.BroadcastUserLeft, "B: " + protocol.BroadcastPresence}; !slices.Equal(p.posts, want) {
 		t.Errorf("posts:\n%s\nwant:\n%s", strings.Join(p.posts, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestJoinOfAGoneConnectionIsQuiet: a joinRoom whose connection
+// disconnected on the way adds no member, and is no server failure: no
+// "request failed" line with a reference, and the answer says why.
+func TestJoinOfAGoneConnectionIsQuiet(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var logs strings.Builder
+	p := &orderPusher{}
+	svc := chat.New(st, p, nil, chat.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx := t.Context()
+	if err := st.CreateRoom(ctx, store.Room{TenantID: "t", RoomID: "r", Name: "R", CreatedBy: "x", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Message(ctx, event("gone", "alice", `{"action":"joinRoom","data":{"roomId":"r"},"requestId":"1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.posts, []string{"gone: error"}) {
+		t.Errorf("posts %q, want the error answer only", p.posts)
+	}
+	if strings.Contains(logs.String(), "request failed") {
+		t.Errorf("logged as a failure: %s", logs.String())
+	}
+	if ms, err := st.RoomMembers(ctx, "t", "r"); err != nil || len(ms) != 0 {
+		t.Errorf("members %+v, %v: want none", ms, err)
 	}
 }

@@ -192,14 +192,14 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	}
 	conn, err := s.store.GetConnection(ctx, r.id.ConnectionID)
 	if err != nil {
-		return nil, s.internal(fmt.Errorf("connection of a join: %w", err))
+		return nil, s.joinFailed(r, fmt.Errorf("connection of a join: %w", err))
 	}
 	j, err := s.store.JoinRoom(ctx, store.Membership{
 		TenantID: r.id.TenantID, RoomID: room.RoomID, ConnectionID: r.id.ConnectionID,
 		UserID: r.id.UserID, Username: r.id.Username, JoinedAt: s.now(), ExpiresAt: conn.ExpiresAt,
 	})
 	if err != nil {
-		return nil, s.internal(err)
+		return nil, s.joinFailed(r, err)
 	}
 	// user_joined goes to the others when this is the user's first
 	// connection in the room (the store tells, without reading the room).
@@ -207,6 +207,18 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 		s.announceRoomUser(ctx, r.out, r.id.TenantID, room.RoomID, r.id.UserID, r.id.Username, BroadcastUserJoined)
 	}
 	return map[string]any{"room": viewRoom(room), "alreadyJoined": !j.Joined}, nil
+}
+
+// joinFailed is the answer to a join the store refused: a connection that
+// is gone (it disconnected while its join was on the way: the store adds
+// no member for it) is no failure of the server, and nobody is there to
+// read the answer; anything else is.
+func (s *Service) joinFailed(r *request, err error) *apiError {
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.Debug("join of a connection that is gone", "connectionId", r.id.ConnectionID)
+		return errorf(protocol.CodeInvalidRequest, "the connection is gone")
+	}
+	return s.internal(err)
 }
 
 // roomQuota refuses a join that would put the connection in more than
