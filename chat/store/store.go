@@ -203,7 +203,10 @@ type Store interface {
 	// RoomMembers lists the live memberships of a room. The slice may be
 	// shared with other callers (the embedded store hands out its own copy
 	// of a large room rather than copying it per broadcast): callers must
-	// not modify its elements.
+	// not modify its elements. Their ExpiresAt may be an earlier expiry of
+	// the membership than its current one (the embedded store renews an
+	// expiry without copying the list it handed out; which memberships are
+	// live is decided on the current one): ConnectionRooms has the current.
 	RoomMembers(ctx context.Context, tenantID, roomID string) ([]Membership, error)
 	// ConnectionRooms lists the live memberships of a connection.
 	ConnectionRooms(ctx context.Context, connectionID string) ([]Membership, error)

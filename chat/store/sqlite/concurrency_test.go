@@ -86,10 +86,16 @@ func checkInvariants(t *testing.T, s *Store, ghosts bool) {
 				if (roomKey{m.TenantID, m.RoomID}) != k {
 					t.Errorf("room %v holds a membership of %v", k, m)
 				}
-				if ms(m.ExpiresAt) < r.minExp {
-					t.Errorf("room %v: minExp %d after an expiry %d", k, r.minExp, ms(m.ExpiresAt))
+				if len(r.exps) != len(r.list) {
+					t.Fatalf("room %v: %d expiries for %d memberships", k, len(r.exps), len(r.list))
 				}
-				members[memberKeyOf(m)] = m
+				if r.exps[j] < r.minExp {
+					t.Errorf("room %v: minExp %d after an expiry %d", k, r.minExp, r.exps[j])
+				}
+				if !r.shared && ms(m.ExpiresAt) != r.exps[j] {
+					t.Errorf("room %v: unshared list's expiry %v, want %d", k, m.ExpiresAt, r.exps[j])
+				}
+				members[memberKeyOf(m)] = r.at(j)
 			}
 		}
 	}

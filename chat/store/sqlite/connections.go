@@ -213,7 +213,10 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 }
 
 // RoomMembers lists the live memberships of a room, in no order. The
-// slice may be shared with other callers: it must not be modified.
+// slice may be shared with other callers: it must not be modified. A
+// membership's ExpiresAt in it may be older than its current expiry: a
+// heartbeat renews the expiry apart from the shared list (roomMembers.exps)
+// rather than copy the list, O(1) whatever the room's size.
 func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
 	if err := s.readable(); err != nil {
 		return nil, fmt.Errorf("sqlite: members of room %q of tenant %q: %w", roomID, tenantID, err)

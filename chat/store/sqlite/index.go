@@ -89,17 +89,36 @@ func (k roomKey) compare(o roomKey) int {
 // list itself to callers (a room of 10,000 members is read for every
 // message), cut to its length: appending past that length is invisible to
 // them, but once shared, list's elements are never changed again: a
-// change in place (a removal, a renewed expiry, a rejoin) first replaces
-// list by a copy.
+// change in place (a removal, a rejoin) first replaces list by a copy.
+//
+// The expiries are kept apart, in exps (ms, exps[i] is list[i]'s), which
+// is never handed out: a heartbeat renews an expiry there, O(1) whatever
+// the room's size, without copying a shared list. Everything that decides
+// on expiry (liveness, minExp, the sweep) reads exps. list[i].ExpiresAt
+// is kept equal to exps[i] while list is not shared (a renewal writes
+// both) and brought up to date by the copy own makes; in a list that has
+// been handed out it may be an older expiry of the membership (see
+// Store.RoomMembers). Reads that copy a membership out (at) take exps.
 type roomMembers struct {
 	list   []store.Membership
+	exps   []int64          // list[i]'s expiry in ms, at i
 	pos    map[string]int32 // index in list, by connection id
 	shared bool
-	// minExp is at most the earliest expiry in list (ms): a lower bound,
+	// minExp is at most the earliest expiry in exps (ms): a lower bound,
 	// made exact again by the read that finds it not after now (a removal
 	// or a renewed expiry can leave it below the true earliest).
 	minExp int64
 }
+
+// at returns the membership at i with its current expiry.
+func (r *roomMembers) at(i int) store.Membership {
+	m := r.list[i]
+	m.ExpiresAt = fromMs(r.exps[i])
+	return m
+}
+
+// live reports whether the membership at i is live at now (ms).
+func (r *roomMembers) live(i int, now int64) bool { return r.exps[i] > now }
 
 // find returns the index of connection id's membership in r.list.
 func (r *roomMembers) find(id string) (int, bool) {
@@ -115,6 +134,7 @@ func (r *roomMembers) add(m store.Membership) {
 	}
 	r.pos[m.ConnectionID] = int32(len(r.list))
 	r.list = append(r.list, m)
+	r.exps = append(r.exps, exp)
 }
 
 // remove deletes the membership at i, moving the last into its place.
@@ -124,23 +144,28 @@ func (r *roomMembers) remove(i int) {
 	delete(r.pos, r.list[i].ConnectionID)
 	if i != last {
 		r.list[i] = r.list[last]
+		r.exps[i] = r.exps[last]
 		r.pos[r.list[i].ConnectionID] = int32(i)
 	}
 	r.list[last] = store.Membership{} // no strings kept alive past the length
 	r.list = r.list[:last]
+	r.exps = r.exps[:last]
 }
 
-// setExpiry moves the expiry of the membership at i to exp (ms).
+// setExpiry moves the expiry of the membership at i to exp (ms): O(1), no
+// copy of a shared list (whose element keeps its older ExpiresAt).
 func (r *roomMembers) setExpiry(i int, exp int64) {
-	r.own()
-	r.list[i].ExpiresAt = fromMs(exp)
+	r.exps[i] = exp
+	if !r.shared {
+		r.list[i].ExpiresAt = fromMs(exp)
+	}
 	r.minExp = min(r.minExp, exp)
 }
 
-// exactMinExp makes minExp the earliest expiry in list again; the caller
+// exactMinExp makes minExp the earliest expiry in exps again; the caller
 // holds the room's shard. O(len(list)): called by a read that found
 // minExp not after now, which filters the list anyway.
-func (r *roomMembers) exactMinExp() { r.minExp = minExpiry(r.list) }
+func (r *roomMembers) exactMinExp() { r.minExp = minExpiry(r.exps) }
 
 func newIndex() *index {
 	x := &index{seed: maphash.MakeSeed()}
@@ -240,7 +265,7 @@ func (x *index) touch(id string, exp, now int64) {
 		sh := x.roomShard(k)
 		sh.mu.Lock()
 		if r := sh.rooms[k]; r != nil {
-			if i, ok := r.find(id); ok && ms(r.list[i].ExpiresAt) > now {
+			if i, ok := r.find(id); ok && r.live(i, now) {
 				r.setExpiry(i, exp)
 			}
 		}
@@ -248,22 +273,25 @@ func (x *index) touch(id string, exp, now int64) {
 	}
 }
 
-// own makes r.list safe to change: a copy if it has been handed out.
+// own makes r.list safe to change: a copy if it has been handed out,
+// whose expiries are brought up to date from exps.
 func (r *roomMembers) own() {
 	if r.shared {
 		r.list = slices.Clone(r.list)
+		for i := range r.list {
+			if e := r.exps[i]; ms(r.list[i].ExpiresAt) != e {
+				r.list[i].ExpiresAt = fromMs(e)
+			}
+		}
 		r.shared = false
 	}
 }
 
-func minExpiry(list []store.Membership) int64 {
-	var m int64
-	for i, x := range list {
-		if e := ms(x.ExpiresAt); i == 0 || e < m {
-			m = e
-		}
+func minExpiry(exps []int64) int64 {
+	if len(exps) == 0 {
+		return 0
 	}
-	return m
+	return slices.Min(exps)
 }
 
 // join adds or replaces a membership that was written: O(1) whatever the
@@ -282,7 +310,8 @@ func (x *index) join(m store.Membership) {
 	if i, ok := r.find(m.ConnectionID); ok {
 		r.own()
 		r.list[i] = m
-		r.minExp = min(r.minExp, ms(m.ExpiresAt))
+		r.exps[i] = ms(m.ExpiresAt)
+		r.minExp = min(r.minExp, r.exps[i])
 	} else {
 		r.add(m)
 	}
@@ -327,7 +356,7 @@ func (x *index) removeMember(k roomKey, id string) (store.Membership, bool) {
 	if !ok {
 		return store.Membership{}, false
 	}
-	m := r.list[i]
+	m := r.at(i)
 	if len(r.list) == 1 {
 		delete(sh.rooms, k)
 		return m, true
@@ -441,18 +470,22 @@ func (x *index) roomMembers(tenantID, roomID string, now int64) []store.Membersh
 	if r.minExp <= now {
 		r.exactMinExp()
 	}
-	r.shared = true
-	list, minExp := r.list, r.minExp
-	sh.mu.Unlock()
-	if minExp > now {
+	if r.minExp > now {
+		r.shared = true
+		list := r.list
+		sh.mu.Unlock()
 		return list[:len(list):len(list)] // appending copies; the store's appends are past its length
 	}
+	// Some membership has expired (until the sweep deletes it): a copy of
+	// the live ones, made under the lock, as their expiries (exps) change
+	// in place.
 	var out []store.Membership
-	for _, m := range list {
-		if ms(m.ExpiresAt) > now {
-			out = append(out, m)
+	for i := range r.list {
+		if r.live(i, now) {
+			out = append(out, r.at(i))
 		}
 	}
+	sh.mu.Unlock()
 	return out
 }
 
@@ -464,8 +497,8 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 		sh := x.roomShard(k)
 		sh.mu.Lock()
 		if r := sh.rooms[k]; r != nil {
-			if i, ok := r.find(id); ok && ms(r.list[i].ExpiresAt) > now {
-				out = append(out, r.list[i])
+			if i, ok := r.find(id); ok && r.live(i, now) {
+				out = append(out, r.at(i))
 			}
 		}
 		sh.mu.Unlock()
@@ -489,11 +522,11 @@ func (x *index) countRoomMembers(tenantID, roomID string, now int64, max int) in
 		return min(len(r.list), max)
 	}
 	n := 0
-	for _, m := range r.list {
+	for _, e := range r.exps {
 		if n >= max {
 			break
 		}
-		if ms(m.ExpiresAt) > now {
+		if e > now {
 			n++
 		}
 	}

@@ -46,7 +46,7 @@ func (x *index) memberOf(k roomKey, id string) (store.Membership, bool) {
 	defer sh.mu.Unlock()
 	if r := sh.rooms[k]; r != nil {
 		if i, ok := r.find(id); ok {
-			return r.list[i], true
+			return r.at(i), true
 		}
 	}
 	return store.Membership{}, false
@@ -96,9 +96,9 @@ func (x *index) expiredMembers(now int64, limit int) []store.Membership {
 			if r.minExp > now {
 				continue
 			}
-			for _, m := range r.list {
-				if ms(m.ExpiresAt) <= now {
-					out.add(m)
+			for i, e := range r.exps {
+				if e <= now {
+					out.add(r.at(i))
 				}
 			}
 		}
