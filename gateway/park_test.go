@@ -174,12 +174,7 @@ func TestParkedConnectionsChurn(t *testing.T) {
 				case 1:
 					c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(5*time.Second))
 					c.SetReadDeadline(time.Now().Add(10 * time.Second))
-					for {
-						if _, _, err := c.ReadMessage(); err != nil {
-							break
-						}
-					}
-					c.Close()
+					drainUntilClosed(c)
 				default:
 					// The server closes it (DELETE): the client answers.
 					c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -196,12 +191,7 @@ func TestParkedConnectionsChurn(t *testing.T) {
 						errs <- err
 						return
 					}
-					for {
-						if _, _, err := c.ReadMessage(); err != nil {
-							break
-						}
-					}
-					c.Close()
+					drainUntilClosed(c)
 				}
 			}
 		}()
@@ -211,20 +201,7 @@ func TestParkedConnectionsChurn(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	n := workers * each
-	evs := g.events.waitFor(t, "$disconnect", n)
-	seen := map[string]bool{}
-	for _, ev := range evs {
-		id := ev.RequestContext.ConnectionID
-		if seen[id] {
-			t.Fatalf("two $disconnect for %s", id)
-		}
-		seen[id] = true
-	}
-	if len(seen) != n {
-		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
-	}
-	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+	oneDisconnectEach(t, g, workers*each)
 }
 
 // A client that does not answer the server's close frame is dropped after
@@ -367,12 +344,7 @@ func TestParkedConnectionsDescriptorReuse(t *testing.T) {
 						errs <- err
 						return
 					}
-					for {
-						if _, _, err := c.ReadMessage(); err != nil {
-							break
-						}
-					}
-					c.Close()
+					drainUntilClosed(c)
 				}
 			}
 		})
@@ -382,20 +354,7 @@ func TestParkedConnectionsDescriptorReuse(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	n := workers * each
-	evs := g.events.waitFor(t, "$disconnect", n)
-	seen := map[string]bool{}
-	for _, ev := range evs {
-		id := ev.RequestContext.ConnectionID
-		if seen[id] {
-			t.Fatalf("two $disconnect for %s", id)
-		}
-		seen[id] = true
-	}
-	if len(seen) != n {
-		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
-	}
-	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+	oneDisconnectEach(t, g, workers*each)
 }
 
 // A TLS connection keeps its reader: its library holds decrypted bytes
@@ -556,4 +515,33 @@ func TestWakeRacingCloseStartsOneReader(t *testing.T) {
 			seen[id] = true
 		}
 	}
+}
+
+// oneDisconnectEach waits for n $disconnect events, one per connection,
+// and for every connection to be gone.
+func oneDisconnectEach(t *testing.T, g *testGateway, n int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, ev := range g.events.waitFor(t, "$disconnect", n) {
+		id := ev.RequestContext.ConnectionID
+		if seen[id] {
+			t.Fatalf("two $disconnect for %s", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d connections had a $disconnect, want %d", len(seen), n)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return g.Server.ConnectionCount() == 0 }, "every connection to be gone")
+}
+
+// drainUntilClosed reads (answering the close as the client library does)
+// until the connection ends, then closes it.
+func drainUntilClosed(c *websocket.Conn) {
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			break
+		}
+	}
+	c.Close()
 }
