@@ -286,13 +286,7 @@ func benchManagementPost(b *testing.B, signed bool) {
 			}
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for received.Load() < int64(b.N) {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	waitPosts(b, received)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
@@ -347,13 +341,7 @@ func BenchmarkManagementHandler(b *testing.B) {
 					b.Fatalf("status %d", w.status)
 				}
 			}
-			deadline := time.Now().Add(30 * time.Second)
-			for received.Load() < int64(b.N) {
-				if time.Now().After(deadline) {
-					b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
-				}
-				time.Sleep(100 * time.Microsecond)
-			}
+			waitPosts(b, received)
 		})
 	}
 }
@@ -423,4 +411,17 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func summary(ds []time.Duration) string {
 	return fmt.Sprintf("min %.1f / median %.1f / p90 %.1f / max %.1f ms",
 		ms(quantile(ds, 0)), ms(quantile(ds, 0.5)), ms(quantile(ds, 0.9)), ms(quantile(ds, 1)))
+}
+
+// waitPosts waits, at most 30 s, until the benchmark's b.N posts have
+// arrived (*arrived counts them).
+func waitPosts(b *testing.B, arrived *atomic.Int64) {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for arrived.Load() < int64(b.N) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d posts delivered", arrived.Load(), b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }

@@ -129,13 +129,7 @@ func BenchmarkManagementPostRaw(b *testing.B) {
 			}
 		})
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for received.Load() < int64(b.N) {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d posts delivered", received.Load(), b.N)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	waitPosts(b, received)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
@@ -224,13 +218,7 @@ func runManagementPosts(b *testing.B, mgmt *apigatewaymanagementapi.Client, ids 
 			}
 		})
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for delivered.Load() < int64(b.N) {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d posts delivered", delivered.Load(), b.N)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	waitPosts(b, delivered)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cpu := processCPU() - cpu0
