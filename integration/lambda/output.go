@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -8,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"bytes"
 )
 
 const (
@@ -91,9 +90,6 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 }
 
 func (l *lineLogger) servingID() string {
-	if l.serving == nil {
-		return ""
-	}
 	if id := l.serving.Load(); id != nil {
 		return *id
 	}
