@@ -116,18 +116,16 @@ func (s *Server) logMessage(c *conn, rs *routeStats, reqID string, d time.Durati
 
 // connectRecord is what the connect line says about one handshake.
 type connectRecord struct {
-	start       time.Time
-	sourceIP    string
-	path        string // the request's path and redacted query
-	connID      string // "" when refused before an id was given
-	authorizer  time.Duration
-	authRan     bool
-	connect     time.Duration
-	connectRan  bool
-	reason      string // why it was refused, when known
-	statusCode  int    // 101, or the refusal's status
-	upgradeDone bool
-	invocation  uint64 // the $connect invocation kept for the inspector
+	start      time.Time
+	sourceIP   string
+	path       string // the request's path and redacted query
+	connID     string // "" when refused before an id was given
+	authorizer time.Duration
+	authRan    bool
+	connect    time.Duration
+	connectRan bool
+	reason     string // why it was refused, when known
+	invocation uint64 // the $connect invocation kept for the inspector
 }
 
 // handshakeWriter records the status a refused handshake is answered with.

@@ -211,13 +211,6 @@ func fn(f func(events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyRe
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprintf("unexpected error: %v", err))
-	}
-	return v
-}
-
 // rawHandshake sends a WebSocket upgrade request by hand, with extra header
 // lines ("Name: value\r\n" each), and reads the response. The reader
 // returned holds whatever the gateway sent after the response.

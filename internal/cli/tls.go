@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/switchboard-ws/switchboard/internal/localca"
-	"github.com/switchboard-ws/switchboard/internal/tlsmux"
 )
 
 // tlsFlags are the TLS options of serve and dev: TLS and plain on one
@@ -193,23 +192,6 @@ func certHosts(listen string, extra ...string) []string {
 		}
 	}
 	return hosts
-}
-
-// listen opens addr; with TLS it answers TLS and plain on the same port.
-func listen(addr string, st *serverTLS) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	return withTLS(ln, st), nil
-}
-
-// withTLS makes ln answer TLS too when st is not nil.
-func withTLS(ln net.Listener, st *serverTLS) net.Listener {
-	if st == nil {
-		return ln
-	}
-	return tlsmux.New(ln, tlsmux.Options{TLS: st.config})
 }
 
 // functionTLSEnv is what makes a function's SDKs trust the gateway's

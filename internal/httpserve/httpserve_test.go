@@ -128,8 +128,6 @@ func closedByServer(c net.Conn) bool {
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
-var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-
 // At the maximum with every connection busy (WebSockets), the next one is
 // answered 503 and closed; once one closes, a new one gets in.
 func TestMaxConnectionsRefusesWhenNoneIdle(t *testing.T) {

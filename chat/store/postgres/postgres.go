@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
@@ -168,12 +167,6 @@ func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// isUniqueViolation reports a unique_violation (SQLSTATE 23505).
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
 
 // noRows reports pgx's "no rows in result set".
 func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

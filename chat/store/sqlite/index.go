@@ -532,18 +532,3 @@ func (x *index) countRoomMembers(tenantID, roomID string, now int64, max int) in
 	}
 	return n
 }
-
-// hasMember reports whether room (tenantID, roomID) has a membership of
-// connection id, expired or not.
-func (x *index) hasMember(tenantID, roomID, id string) bool {
-	k := roomKey{tenantID, roomID}
-	sh := x.roomShard(k)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	r := sh.rooms[k]
-	if r == nil {
-		return false
-	}
-	_, ok := r.find(id)
-	return ok
-}

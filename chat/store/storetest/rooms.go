@@ -44,8 +44,6 @@ func (e *env) createRooms(t *testing.T, rooms ...store.Room) {
 	}
 }
 
-func roomKey(r store.Room) string { return r.TenantID + "\x00" + r.RoomID }
-
 func testRoomRoundTrip(t *testing.T, e *env) {
 	at := Start.Add(-time.Hour + 321*time.Millisecond)
 	for _, r := range []store.Room{
