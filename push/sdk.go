@@ -50,7 +50,8 @@ var _ Pusher = (*SDK)(nil)
 // (https://{apiId}.execute-api.{region}.amazonaws.com/{stage} on AWS,
 // http://ADDR/{stage} for a Switchboard gateway).
 //
-// Batch requests go through cfg.HTTPClient when it is set, like the SDK's.
+// Batch requests go through cfg.HTTPClient when it is set, like the SDK's;
+// single posts go through it wrapped in WholeBody.
 func NewSDK(endpoint string, cfg aws.Config) *SDK {
 	var hc aws.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	if cfg.HTTPClient != nil {
@@ -59,6 +60,7 @@ func NewSDK(endpoint string, cfg aws.Config) *SDK {
 	return &SDK{
 		Client: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(endpoint)
+			o.HTTPClient = WholeBody(o.HTTPClient) // New resolved it already
 		}),
 		endpoint: strings.TrimSuffix(endpoint, "/"),
 		cfg:      cfg,

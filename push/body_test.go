@@ -1,4 +1,4 @@
-package main
+package push
 
 import (
 	"bytes"
@@ -10,12 +10,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 )
 
-// The handler's HTTP client hands the SDK's bodies over whole: what the
-// gateway receives is what was posted, byte for byte, small or over
-// DefaultMaxBufferedBody (which passes through as the SDK made it).
+// The SDK's posts go through WholeBody: what the gateway receives is what
+// was posted, byte for byte, small or over DefaultMaxBufferedBody (which
+// passes through as the SDK made it).
 func TestWholeBodyPostsTheData(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -30,16 +29,11 @@ func TestWholeBodyPostsTheData(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	client := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
-		BaseEndpoint: aws.String(srv.URL + "/dev"),
-		Region:       "us-east-1",
-		Credentials:  aws.AnonymousCredentials{},
-		HTTPClient:   newHTTPClient(DefaultPosters),
-	})
+	sdk := NewSDK(srv.URL+"/dev", aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}})
 	for _, n := range []int{1, 100, DefaultMaxBufferedBody, DefaultMaxBufferedBody + 1} {
 		data := bytes.Repeat([]byte{'a' + byte(n%26)}, n)
 		data[0] = 'x'
-		if _, err := client.PostToConnection(context.Background(), &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("AAAAAAAAAAAAAAA="), Data: data}); err != nil {
+		if err := sdk.Post(context.Background(), "AAAAAAAAAAAAAAA=", data); err != nil {
 			t.Fatalf("post of %d bytes: %v", n, err)
 		}
 		mu.Lock()
