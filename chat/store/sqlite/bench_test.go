@@ -144,6 +144,11 @@ func BenchmarkJoinLargeRoom(b *testing.B) {
 		}
 		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: fmt.Sprintf("new-%07d", i),
 			UserID: "user", Username: "User", JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
+		// JoinRoom refuses a membership of a connection that is not there.
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: m.ConnectionID, TenantID: m.TenantID,
+			UserID: m.UserID, Username: m.Username, ConnectedAt: now, ExpiresAt: m.ExpiresAt}); err != nil {
+			b.Fatal(err)
+		}
 		if _, err := s.JoinRoom(ctx, m); err != nil {
 			b.Fatal(err)
 		}
