@@ -73,8 +73,14 @@ func checkInvariants(t *testing.T, s *Store, ghosts bool) {
 			}
 		}
 		for k, r := range sh.rooms {
-			if r.len() == 0 {
+			if r.empty() {
 				t.Errorf("room %v: empty list kept", k)
+			}
+			for id, m := range r.expired {
+				if _, ok := r.pos[id]; ok || m.ConnectionID != id || (roomKey{m.TenantID, m.RoomID}) != k {
+					t.Errorf("room %v: expired membership %+v under %s (in the list too: %v)", k, m, id, ok)
+				}
+				members[memberKeyOf(m)] = m
 			}
 			if len(r.pos) != r.len() {
 				t.Errorf("room %v: %d positions for %d memberships", k, len(r.pos), r.len())

@@ -182,6 +182,10 @@ func (x *index) touch(id string, exp, now int64) {
 		if r := sh.rooms[k]; r != nil {
 			if i, ok := r.find(id); ok && r.live(i, now) {
 				r.setExpiry(i, exp)
+			} else if m, ok := r.expired[id]; ok && ms(m.ExpiresAt) > now { // taken out by a later clock
+				r.dropExpired(id)
+				m.ExpiresAt = fromMs(exp)
+				r.add(m)
 			}
 		}
 		sh.mu.Unlock()
@@ -203,6 +207,7 @@ func (x *index) join(m store.Membership) {
 	if i, ok := r.find(m.ConnectionID); ok {
 		r.replace(i, m)
 	} else {
+		r.dropExpired(m.ConnectionID) // joining again replaces an expired one
 		r.add(m)
 	}
 	sh.mu.Unlock()
@@ -242,17 +247,11 @@ func (x *index) removeMember(k roomKey, id string) (store.Membership, bool) {
 	if r == nil {
 		return store.Membership{}, false
 	}
-	i, ok := r.find(id)
-	if !ok {
-		return store.Membership{}, false
-	}
-	m := r.at(i)
-	if r.len() == 1 {
+	m, ok := r.forget(id)
+	if ok && r.empty() {
 		delete(sh.rooms, k)
-		return m, true
 	}
-	r.remove(i)
-	return m, true
+	return m, ok
 }
 
 // getConn returns a connection live at now.
@@ -345,9 +344,10 @@ func (x *index) tenantConns(tenantID string, now int64) []store.Connection {
 	return sortConns(out)
 }
 
-// roomMembers returns the memberships of a room live at now. When none has
-// expired, that is the room's list itself, its chunks shared (O(1), no
-// copy: see roomMembers).
+// roomMembers returns the memberships of a room live at now: the room's
+// list itself, its chunks shared (O(1), no copy: see roomMembers), once
+// the memberships expired at now are out of it (retire: O(n) when one has
+// expired since the last read, and O(memberChunk) for each that has).
 func (x *index) roomMembers(tenantID, roomID string, now int64) store.Members {
 	k := roomKey{tenantID, roomID}
 	sh := x.roomShard(k)
@@ -357,25 +357,10 @@ func (x *index) roomMembers(tenantID, roomID string, now int64) store.Members {
 		sh.mu.Unlock()
 		return store.Members{}
 	}
-	if r.minExp <= now {
-		r.exactMinExp()
-	}
-	if r.minExp > now {
-		ms := r.snapshot()
-		sh.mu.Unlock()
-		return ms
-	}
-	// Some membership has expired (until the sweep deletes it): a copy of
-	// the live ones, made under the lock, as their expiries (exps) change
-	// in place.
-	var out []store.Membership
-	for i := range r.len() {
-		if r.live(i, now) {
-			out = append(out, r.at(i))
-		}
-	}
+	r.liveOnly(now)
+	ms := r.snapshot()
 	sh.mu.Unlock()
-	return store.MembersOf(out)
+	return ms
 }
 
 // connRooms returns the memberships of a connection live at now, by tenant
@@ -386,8 +371,8 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 		sh := x.roomShard(k)
 		sh.mu.Lock()
 		if r := sh.rooms[k]; r != nil {
-			if i, ok := r.find(id); ok && r.live(i, now) {
-				out = append(out, r.at(i))
+			if m, ok := r.lookup(id); ok && ms(m.ExpiresAt) > now {
+				out = append(out, m)
 			}
 		}
 		sh.mu.Unlock()
@@ -407,15 +392,24 @@ func (x *index) countRoomMembers(tenantID, roomID string, now int64, max int) in
 	if r == nil {
 		return 0
 	}
-	if r.minExp > now {
-		return min(r.len(), max)
-	}
 	n := 0
-	for _, e := range r.exps {
+	if r.minExp > now {
+		n = min(r.len(), max)
+	} else {
+		for _, e := range r.exps {
+			if n >= max {
+				break
+			}
+			if e > now {
+				n++
+			}
+		}
+	}
+	for _, m := range r.expired { // taken out of the list: live again only on a clock that went back
 		if n >= max {
 			break
 		}
-		if e > now {
+		if ms(m.ExpiresAt) > now {
 			n++
 		}
 	}

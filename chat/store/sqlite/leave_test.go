@@ -127,8 +127,10 @@ func BenchmarkBroadcastRead10k(b *testing.B) {
 // between them do not copy the room's member list (issue 14): the list is
 // kept in chunks, and a removal after a broadcast read it copies the
 // chunk it changes, not the room (it used to copy the whole list, 137 B
-// per member, per removal after a broadcast). The broadcast still holding
-// its members sees them unchanged; the next one sees none of those gone.
+// per member, per removal after a broadcast; and every broadcast between
+// an expiry and its sweep copied the live members). The broadcast still
+// holding its members sees them unchanged; the next one sees none of
+// those gone, an expired one included before the sweep deletes it.
 //
 // Not parallel: it measures the bytes the process allocates.
 func TestRemovalsAfterBroadcastDoNotCopyRoom(t *testing.T) {
@@ -169,14 +171,22 @@ func TestRemovalsAfterBroadcastDoNotCopyRoom(t *testing.T) {
 		must(t, err)
 		gone[id] = true
 
-		_, err = s.RoomMembers(ctx, "t", "r") // an expiry, swept
+		_, err = s.RoomMembers(ctx, "t", "r") // an expiry, a broadcast, the sweep
 		must(t, err)
 		now = t0.Add(time.Minute + time.Duration(i)*time.Second)
+		id = fmt.Sprintf("e%05d", i)
+		gone[id] = true
+		ms, err := s.RoomMembers(ctx, "t", "r")
+		must(t, err)
+		for m := range ms.All() {
+			if m.ConnectionID == id {
+				t.Fatalf("a broadcast after %s expired lists it", id)
+			}
+		}
 		imgs, err := s.DeleteExpired(ctx, now, 100)
 		must(t, err)
-		gone[fmt.Sprintf("e%05d", i)] = true
-		if len(imgs) == 0 {
-			t.Fatalf("the sweep at %v deleted nothing", now)
+		if len(imgs) != 2 || imgs[0].Type() != store.TypeMembership || imgs[1].Type() != store.TypeConnection {
+			t.Fatalf("the sweep at %v deleted %v, want %s's membership and connection", now, imgs, id)
 		}
 	}
 	runtime.ReadMemStats(&after)
@@ -210,4 +220,44 @@ func memberIDs(ms store.Members) []string {
 		ids = append(ids, m.ConnectionID)
 	}
 	return ids
+}
+
+// BenchmarkBroadcastAfterExpiry10k is a broadcast's read (RoomMembers) of
+// a room of 10,000 right after a member expired, before the sweep, with a
+// broadcast before the expiry; then the member's disconnect and reconnect
+// (the room keeps its size). A read used to copy the live members while
+// one had expired (until the sweep deleted it: 10 s on `switchboard dev`).
+func BenchmarkBroadcastAfterExpiry10k(b *testing.B) {
+	now := time.Now()
+	s := openTest(b, b.TempDir(), func() time.Time { return now })
+	ctx := b.Context()
+	const n = 10000
+	fillRoom(b, s, n, now, now.Add(time.Hour))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.RoomMembers(ctx, "t", "r"); err != nil {
+			b.Fatal(err)
+		}
+		id, user := fmt.Sprintf("c%05d", i%n), fmt.Sprint("u", i%n)
+		if err := s.TouchConnection(ctx, id, now.Add(time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+		now = now.Add(time.Millisecond) // id has expired
+		if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || ms.Len() != n-1 {
+			b.Fatal(ms.Len(), err)
+		}
+		if _, _, err := s.DeleteConnection(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: user,
+			ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
+			UserID: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

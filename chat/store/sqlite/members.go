@@ -53,6 +53,14 @@ type roomMembers struct {
 	// made exact again by the read that finds it not after now (a removal
 	// or a renewed expiry can leave it below the true earliest).
 	minExp int64
+	// expired holds, by connection id, the memberships that a read found
+	// expired and took out of the list (retire), each with its expiry, until
+	// the sweep, a leave, a disconnect or a join again removes it: a
+	// broadcast after an expiry still gets the list itself, not a copy of
+	// its live memberships (1.37 MB at 10,000, per broadcast until the
+	// sweep). Nil while none. The lookups of a membership whatever its
+	// expiry (lookup) and the sweep see them.
+	expired map[string]store.Membership
 }
 
 // chunkMeta is what the list knows of one of its chunks.
@@ -63,8 +71,81 @@ type chunkMeta struct {
 
 func newRoomMembers() *roomMembers { return &roomMembers{pos: make(map[string]int32, 1)} }
 
-// len is the number of memberships, live or expired.
+// len is the number of memberships in the list, live or expired (not
+// those in expired).
 func (r *roomMembers) len() int { return r.n }
+
+// empty reports whether r holds no membership, in the list or expired.
+func (r *roomMembers) empty() bool { return r.n == 0 && len(r.expired) == 0 }
+
+// lookup returns connection id's membership with its current expiry,
+// expired or not, in the list or taken out of it.
+func (r *roomMembers) lookup(id string) (store.Membership, bool) {
+	if p, ok := r.find(id); ok {
+		return r.at(p), true
+	}
+	m, ok := r.expired[id]
+	return m, ok
+}
+
+// forget removes connection id's membership from r, wherever it is, and
+// returns it.
+func (r *roomMembers) forget(id string) (store.Membership, bool) {
+	if p, ok := r.find(id); ok {
+		m := r.at(p)
+		r.remove(p)
+		return m, true
+	}
+	m, ok := r.expired[id]
+	if ok {
+		r.dropExpired(id)
+	}
+	return m, ok
+}
+
+// dropExpired removes connection id's membership from expired, if there.
+func (r *roomMembers) dropExpired(id string) {
+	if _, ok := r.expired[id]; ok {
+		delete(r.expired, id)
+		if len(r.expired) == 0 {
+			r.expired = nil
+		}
+	}
+}
+
+// liveOnly makes the list hold exactly the memberships live at now (ms),
+// for a read to hand it out: it moves those in expired that are live at
+// now (a clock that went back: none on a real one) into the list, O(len
+// (expired)), and, if minExp is not after now, those of the list expired
+// at now into expired (retire). The caller holds the room's shard.
+func (r *roomMembers) liveOnly(now int64) {
+	for id, m := range r.expired {
+		if ms(m.ExpiresAt) > now {
+			r.dropExpired(id)
+			r.add(m)
+		}
+	}
+	if r.minExp <= now {
+		r.retire(now)
+	}
+}
+
+// retire moves the memberships of the list expired at now (ms) into
+// expired (O(memberChunk) each at most, no copy of the list); then minExp
+// is exact. O(n): called by a read that found minExp not after now.
+func (r *roomMembers) retire(now int64) {
+	for p := r.n - 1; p >= 0; p-- { // the last, moved into a hole, was seen
+		if r.exps[p] <= now {
+			m := r.at(p)
+			if r.expired == nil {
+				r.expired = make(map[string]store.Membership)
+			}
+			r.expired[m.ConnectionID] = m
+			r.remove(p)
+		}
+	}
+	r.exactMinExp()
+}
 
 // get returns membership p as its chunk holds it (ExpiresAt may be older
 // than exps[p]).
