@@ -357,7 +357,9 @@ func (x *index) roomMembers(tenantID, roomID string, now int64) store.Members {
 		sh.mu.Unlock()
 		return store.Members{}
 	}
-	r.liveOnly(now)
+	if r.minExp <= now || r.expired != nil { // else all are live: no call
+		r.liveOnly(now)
+	}
 	ms := r.snapshot()
 	sh.mu.Unlock()
 	return ms
