@@ -6,8 +6,11 @@ import "iter"
 // return them: a read-only view, in no particular order, that a broadcast
 // ranges over. It may share memory with the store and with other callers
 // (the embedded store hands out its own chunks of a room's list rather
-// than copy a room of 10,000 per broadcast), so it has no method that
-// changes it; Slice copies it for a caller that wants a slice.
+// than copy a room of 10,000 per broadcast): callers must not modify the
+// memberships Chunk returns, and nothing a store does later changes what
+// a Members lists (a membership removed afterwards stays in it; the next
+// RoomMembers no longer lists it). Slice copies it for a caller that
+// wants a slice of its own.
 //
 // It is a list of chunks of one length, all full but the last, n
 // memberships in all: the embedded store keeps a room's list in fixed-size
