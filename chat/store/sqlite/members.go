@@ -7,9 +7,11 @@ import (
 )
 
 // memberChunk is the number of memberships in each chunk of a room's list:
-// a change of a list that a broadcast holds copies one chunk (128 × 136 B
-// = 17 KB) and, once per broadcast, the room's spine (24 B per chunk: 1.9
-// KB at 10,000 members), never the room.
+// a change of a list that a broadcast holds copies the chunk it changes
+// (128 × 136 B = 17 KB) and, the first time after a broadcast, the room's
+// spine (24 B per chunk: 1.9 KB at 10,000 members, 19 KB at 100,000),
+// never the room. Smaller chunks would make the first cost smaller and
+// the second larger.
 const memberChunk = 128
 
 // roomMembers is a room's memberships, in no particular order, kept in
