@@ -111,8 +111,8 @@ func BenchmarkOtherUserDuringConnects(b *testing.B) {
 		if _, err := st.GetConnection(ctx, "bob-1"); err != nil {
 			b.Fatal(err)
 		}
-		if ms, err := st.RoomMembers(ctx, "t2", "r"); err != nil || len(ms) != 1 {
-			b.Fatal(len(ms), err)
+		if ms, err := st.RoomMembers(ctx, "t2", "r"); err != nil || ms.Len() != 1 {
+			b.Fatal(ms.Len(), err)
 		}
 	}
 	b.StopTimer()

@@ -91,11 +91,13 @@ func (s *Service) broadcastRoom(ctx context.Context, out *outbox, tenantID, room
 
 // broadcastMembers sends b to the connections of ms (a room's members),
 // except those of excludeUser (when not "").
-func (s *Service) broadcastMembers(ctx context.Context, out *outbox, ms []store.Membership, excludeUser string, b broadcast) {
-	ids := make([]string, 0, len(ms))
-	for _, m := range ms {
-		if excludeUser == "" || m.UserID != excludeUser {
-			ids = append(ids, m.ConnectionID)
+func (s *Service) broadcastMembers(ctx context.Context, out *outbox, ms store.Members, excludeUser string, b broadcast) {
+	ids := make([]string, 0, ms.Len())
+	for k := range ms.NumChunks() { // not ms.All(): a closure, slower
+		for _, m := range ms.Chunk(k) {
+			if excludeUser == "" || m.UserID != excludeUser {
+				ids = append(ids, m.ConnectionID)
+			}
 		}
 	}
 	out.broadcast(ctx, ids, b)

@@ -317,7 +317,7 @@ func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiErro
 		if err != nil {
 			return nil, s.internal(err)
 		}
-		for _, m := range ms {
+		for m := range ms.All() {
 			list = append(list, entry{m.UserID, m.Username})
 		}
 	} else {

@@ -394,7 +394,7 @@ func (e *badEnv) snapshot(t *testing.T) []string {
 			if err != nil {
 				t.Fatalf("snapshot: RoomMembers: %v", err)
 			}
-			for _, m := range ms {
+			for m := range ms.All() {
 				if !strings.HasPrefix(m.UserID, offenderPrefix) {
 					out = append(out, fmt.Sprintf("member %+v", m))
 				}

@@ -432,8 +432,8 @@ func actionCases(e *badEnv) []badCase {
 			// carol (tenant crowd, outside the snapshot) is in 100 rooms.
 			e.carol.Fails("joinRoom", map[string]any{"roomId": e.crowdExtra}, protocol.CodeTooManyRooms)
 			ms, err := e.stack.Store.RoomMembers(t.Context(), e.crowd, e.crowdExtra)
-			if err != nil || len(ms) != 0 {
-				t.Fatalf("members of the room refused: %v %v", ms, err)
+			if err != nil || ms.Len() != 0 {
+				t.Fatalf("members of the room refused: %v %v", ms.Slice(), err)
 			}
 			if ms, err := e.stack.Store.ConnectionRooms(t.Context(), e.carolConn); err != nil || len(ms) != chat.DefaultMaxRoomsPerConnection {
 				t.Fatalf("carol is in %d rooms (%v), want %d", len(ms), err, chat.DefaultMaxRoomsPerConnection)

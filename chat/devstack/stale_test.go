@@ -56,8 +56,8 @@ func TestPreviousProcessConnectionsCleared(t *testing.T) {
 	}
 	members, err := st.Store.RoomMembers(ctx, "acme", "lobby")
 	must(err)
-	if len(members) != 0 {
-		t.Errorf("members of the lobby after start: %+v, want none", members)
+	if members.Len() != 0 {
+		t.Errorf("members of the lobby after start: %+v, want none", members.Slice())
 	}
 	// Nothing of the previous process is left for the sweeper.
 	if n, err := st.Store.(store.Sweeper).DeleteExpired(ctx, time.Now().Add(time.Minute), 0); err != nil || len(n) != 0 {

@@ -200,14 +200,15 @@ type Store interface {
 	// those expired but not yet deleted that it meets on the way). max <=
 	// 0 returns 0.
 	CountRoomMembers(ctx context.Context, tenantID, roomID string, max int) (int, error)
-	// RoomMembers lists the live memberships of a room. The slice may be
-	// shared with other callers (the embedded store hands out its own copy
-	// of a large room rather than copying it per broadcast): callers must
-	// not modify its elements. Their ExpiresAt may be an earlier expiry of
-	// the membership than its current one (the embedded store renews an
+	// RoomMembers lists the live memberships of a room, in no particular
+	// order. The list may share memory with the store and other callers
+	// (the embedded store hands out the chunks of its own list of a large
+	// room rather than copying it per broadcast; see Members): it is a
+	// read-only view. Their ExpiresAt may be an earlier expiry of the
+	// membership than its current one (the embedded store renews an
 	// expiry without copying the list it handed out; which memberships are
 	// live is decided on the current one): ConnectionRooms has the current.
-	RoomMembers(ctx context.Context, tenantID, roomID string) ([]Membership, error)
+	RoomMembers(ctx context.Context, tenantID, roomID string) (Members, error)
 	// ConnectionRooms lists the live memberships of a connection.
 	ConnectionRooms(ctx context.Context, connectionID string) ([]Membership, error)
 
@@ -215,12 +216,12 @@ type Store interface {
 	PutMessage(ctx context.Context, m Message) error
 	// SendMessage is sendMessage's write: it stores m if connectionID is a
 	// live member of m's room (m.TenantID, m.RoomID), and returns the
-	// room's live memberships, as RoomMembers does (callers must not modify
-	// them), read with the write: the broadcast's recipients without
+	// room's live memberships, as RoomMembers does (a read-only view that
+	// may be shared), read with the write: the broadcast's recipients without
 	// another round trip. ErrNotMember if the connection is not in the
 	// room, ErrExists if the id is taken: nothing stored either way. It
 	// returns once m is stored as durably as PutMessage's.
-	SendMessage(ctx context.Context, connectionID string, m Message) ([]Membership, error)
+	SendMessage(ctx context.Context, connectionID string, m Message) (Members, error)
 	// GetMessage returns a message of the tenant; ErrNotFound otherwise.
 	GetMessage(ctx context.Context, tenantID, messageID string) (Message, error)
 	// EditMessage replaces the content of userID's message: ErrNotFound,

@@ -172,7 +172,7 @@ func (t *Timed) CountRoomMembers(ctx context.Context, tenantID, roomID string, m
 }
 
 // RoomMembers implements Store, timed.
-func (t *Timed) RoomMembers(ctx context.Context, tenantID, roomID string) ([]Membership, error) {
+func (t *Timed) RoomMembers(ctx context.Context, tenantID, roomID string) (Members, error) {
 	start := time.Now()
 	r0, r1 := t.s.RoomMembers(ctx, tenantID, roomID)
 	t.ops[opRoomMembers].observe(time.Since(start), r1)
@@ -196,7 +196,7 @@ func (t *Timed) PutMessage(ctx context.Context, m Message) error {
 }
 
 // SendMessage implements Store, timed.
-func (t *Timed) SendMessage(ctx context.Context, connectionID string, m Message) ([]Membership, error) {
+func (t *Timed) SendMessage(ctx context.Context, connectionID string, m Message) (Members, error) {
 	start := time.Now()
 	r0, r1 := t.s.SendMessage(ctx, connectionID, m)
 	t.ops[opSendMessage].observe(time.Since(start), r1)

@@ -307,7 +307,8 @@ func ChatEndToEnd(t *testing.T, tg *Target) {
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("acme connections in the store: %+v %v", cs, err)
 	}
-	members, _ := tg.Store.RoomMembers(ctx, acme, lobby.RoomID)
+	lobbyMembers, _ := tg.Store.RoomMembers(ctx, acme, lobby.RoomID)
+	members := lobbyMembers.Slice()
 	if len(members) != 1 || members[0].UserID != "alice" {
 		t.Fatalf("lobby members in the store: %+v", members)
 	}
@@ -465,7 +466,7 @@ func GhostConnectionExpires(t *testing.T, tg *Target) {
 	if _, _, err := tg.Store.DeleteConnection(ctx, ghost.ConnectionID); err == nil {
 		t.Fatal("the ghost is still in the store")
 	}
-	if ms, err := tg.Store.RoomMembers(ctx, acme, lobby.RoomID); err != nil || len(ms) != 1 || ms[0].UserID != "alice" {
+	if ms, err := tg.Store.RoomMembers(ctx, acme, lobby.RoomID); err != nil || ms.Len() != 1 || ms.Slice()[0].UserID != "alice" {
 		t.Fatalf("lobby members after the sweep: %+v %v", ms, err)
 	}
 	// Alice, who heartbeated, is untouched, with the expiry her heartbeat set.
@@ -590,7 +591,7 @@ func HeartbeatAfterExpiry(t *testing.T, tg *Target) {
 		return f.Type == "presence" && strings.Contains(string(f.Data), `"`+bobID+`"`) && strings.Contains(string(f.Data), `"online"`)
 	}
 	alice.Quiet(bobOnline, "presence online for bob, who was never announced offline", bob)
-	if ms, err := tg.Store.RoomMembers(ctx, acme, lobby.RoomID); err != nil || len(ms) != 2 {
+	if ms, err := tg.Store.RoomMembers(ctx, acme, lobby.RoomID); err != nil || ms.Len() != 2 {
 		t.Fatalf("lobby members after the restore: %+v %v", ms, err)
 	}
 	// A heartbeat in time is an ordinary one.

@@ -464,12 +464,12 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 
 // RoomMembers lists the live memberships of a room, by connection id (a
 // consistent Query of the room's partition).
-func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
+func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) (store.Members, error) {
 	items, err := s.query(ctx, partitionQuery(roomPK(tenantID, roomID), prefixMember, true, s.nowMs()), 0)
 	if err != nil {
-		return nil, fmt.Errorf("dynamo: members of room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Members{}, fmt.Errorf("dynamo: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	return memberships(items), nil
+	return store.MembersOf(memberships(items)), nil
 }
 
 // ConnectionRooms lists the live memberships of a connection, by tenant

@@ -31,12 +31,12 @@ func (s *Store) AddConnection(ctx context.Context, c store.Connection, limit int
 // that the sender's membership is there and live (so a leave cannot slip
 // between the check and the write), then reads the room's members (one
 // consistent Query).
-func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Message) ([]store.Membership, error) {
+func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Message) (store.Members, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("dynamo: send message %q to room %q of tenant %q: %w", m.MessageID, m.RoomID, m.TenantID, err)
 	}
 	if m.MessageID == "" {
-		return nil, wrap(errors.New("empty message id"))
+		return store.Members{}, wrap(errors.New("empty message id"))
 	}
 	err := s.transact(ctx, []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{
@@ -60,11 +60,11 @@ func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Me
 		}
 	}
 	if err != nil {
-		return nil, wrap(err)
+		return store.Members{}, wrap(err)
 	}
 	members, err := s.RoomMembers(ctx, m.TenantID, m.RoomID)
 	if err != nil {
-		return nil, wrap(err)
+		return store.Members{}, wrap(err)
 	}
 	return members, nil
 }

@@ -265,8 +265,9 @@ func TestBeyondTransactionLimits(t *testing.T) {
 	if len(got) != rooms {
 		t.Errorf("ConnectionRooms after touch: %d, want %d", len(got), rooms)
 	}
-	members, err := s.RoomMembers(ctx, "t", "r119")
+	r119, err := s.RoomMembers(ctx, "t", "r119")
 	must(t, err)
+	members := r119.Slice()
 	if len(members) != 1 || !members[0].ExpiresAt.Equal(later) {
 		t.Errorf("RoomMembers(r119) after touch: %+v", members)
 	}
@@ -284,8 +285,8 @@ func TestBeyondTransactionLimits(t *testing.T) {
 		}
 	}
 	for _, r := range []string{"r000", "r060", "r119"} {
-		if members, err := s.RoomMembers(ctx, "t", r); err != nil || len(members) != 0 {
-			t.Errorf("RoomMembers(%s) after delete: %+v, %v", r, members, err)
+		if members, err := s.RoomMembers(ctx, "t", r); err != nil || members.Len() != 0 {
+			t.Errorf("RoomMembers(%s) after delete: %+v, %v", r, members.Slice(), err)
 		}
 	}
 	if got, err := s.ConnectionRooms(ctx, "c1"); err != nil || len(got) != 0 {
@@ -366,7 +367,7 @@ func TestConcurrentJoinRetries(t *testing.T) {
 	t.Logf("%d concurrent joins took %d TransactWriteItems calls", n, calls)
 	members, err := s.RoomMembers(t.Context(), "t", "r")
 	must(t, err)
-	if !slices.EqualFunc(members, []store.Membership{testMember(c, "r")}, func(a, b store.Membership) bool {
+	if !slices.EqualFunc(members.Slice(), []store.Membership{testMember(c, "r")}, func(a, b store.Membership) bool {
 		return a.ConnectionID == b.ConnectionID && a.JoinedAt.Equal(b.JoinedAt)
 	}) {
 		t.Errorf("members %+v", members)

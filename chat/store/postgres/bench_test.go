@@ -126,8 +126,8 @@ func benchRoomMembers(b *testing.B, n int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ms, err := s.RoomMembers(ctx, "t", "r")
-		if err != nil || len(ms) != n {
-			b.Fatal(len(ms), err)
+		if err != nil || ms.Len() != n {
+			b.Fatal(ms.Len(), err)
 		}
 	}
 }
@@ -154,8 +154,8 @@ func BenchmarkSendMessage100(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		if ms, err := s.SendMessage(ctx, "r-conn-00000", msg()); err != nil || len(ms) != 100 {
-			b.Fatal(len(ms), err)
+		if ms, err := s.SendMessage(ctx, "r-conn-00000", msg()); err != nil || ms.Len() != 100 {
+			b.Fatal(ms.Len(), err)
 		}
 	}
 }
@@ -173,8 +173,8 @@ func BenchmarkSendMessage100ThreeCalls(b *testing.B) {
 		if err := s.PutMessage(ctx, msg()); err != nil {
 			b.Fatal(err)
 		}
-		if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || len(ms) != 100 {
-			b.Fatal(len(ms), err)
+		if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || ms.Len() != 100 {
+			b.Fatal(ms.Len(), err)
 		}
 	}
 }

@@ -258,12 +258,12 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 }
 
 // RoomMembers lists the live memberships of a room, by connection id.
-func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
+func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) (store.Members, error) {
 	ms, err := s.roomMembers(ctx, tenantID, roomID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: members of room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Members{}, fmt.Errorf("postgres: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
-	return ms, nil
+	return store.MembersOf(ms), nil
 }
 
 // ConnectionRooms lists the live memberships of a connection, by tenant and

@@ -95,9 +95,9 @@ func TestNodesShareState(t *testing.T) {
 	if j, err := a.JoinRoom(ctx, member(c1, "r")); err != nil || !j.First {
 		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
-	ms, err := b.RoomMembers(ctx, "t", "r")
+	rm, err := b.RoomMembers(ctx, "t", "r")
 	must(t, err)
-	if len(ms) != 1 || ms[0].ConnectionID != "c1" {
+	if ms := rm.Slice(); len(ms) != 1 || ms[0].ConnectionID != "c1" {
 		t.Fatalf("RoomMembers on the other node: %+v", ms)
 	}
 	if _, _, err := b.DeleteConnection(ctx, "c1"); err != nil {
@@ -106,8 +106,8 @@ func TestNodesShareState(t *testing.T) {
 	if n, err := a.CountUserConnections(ctx, "t", "alice", 5); err != nil || n != 0 {
 		t.Errorf("count after the other node deleted = %d, %v; want 0", n, err)
 	}
-	if ms, err := a.RoomMembers(ctx, "t", "r"); err != nil || len(ms) != 0 {
-		t.Errorf("RoomMembers after the other node deleted: %+v, %v", ms, err)
+	if ms, err := a.RoomMembers(ctx, "t", "r"); err != nil || ms.Len() != 0 {
+		t.Errorf("RoomMembers after the other node deleted: %+v, %v", ms.Slice(), err)
 	}
 	if _, _, err := a.DeleteConnection(ctx, "c1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second DeleteConnection, on the other node: %v", err)

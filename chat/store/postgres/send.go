@@ -67,7 +67,7 @@ func (s *Store) AddConnection(ctx context.Context, c store.Connection, limit int
 
 // SendMessage checks the membership, stores the message and reads the
 // room's members in one statement.
-func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Message) ([]store.Membership, error) {
+func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Message) (store.Members, error) {
 	args := []any{m.TenantID, m.MessageID, m.RoomID, m.UserID, m.Username, []byte(m.Content), m.MessageType,
 		ms(m.CreatedAt), nullMs(m.EditedAt), m.Deleted, m.ReplyToMessageID, connectionID, s.nowMs()}
 	var member, inserted bool
@@ -121,9 +121,9 @@ func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Me
 		err = store.ErrExists
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: send message %q to room %q of tenant %q: %w", m.MessageID, m.RoomID, m.TenantID, err)
+		return store.Members{}, fmt.Errorf("postgres: send message %q to room %q of tenant %q: %w", m.MessageID, m.RoomID, m.TenantID, err)
 	}
-	return out, nil
+	return store.MembersOf(out), nil
 }
 
 // boolValue decodes a boolean column in either wire format.

@@ -72,8 +72,8 @@ func BenchmarkRoomMembers100(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ms, err := s.RoomMembers(ctx, "t", "r")
-		if err != nil || len(ms) != 100 {
-			b.Fatal(len(ms), err)
+		if err != nil || ms.Len() != 100 {
+			b.Fatal(ms.Len(), err)
 		}
 	}
 }
@@ -86,8 +86,8 @@ func BenchmarkRoomMembers100Parallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			ms, err := s.RoomMembers(ctx, "t", "r")
-			if err != nil || len(ms) != 100 {
-				b.Error(len(ms), err)
+			if err != nil || ms.Len() != 100 {
+				b.Error(ms.Len(), err)
 				return
 			}
 		}
@@ -101,8 +101,8 @@ func BenchmarkRoomMembers10k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ms, err := s.RoomMembers(ctx, "t", "r")
-		if err != nil || len(ms) != 10000 {
-			b.Fatal(len(ms), err)
+		if err != nil || ms.Len() != 10000 {
+			b.Fatal(ms.Len(), err)
 		}
 	}
 }
@@ -144,6 +144,11 @@ func BenchmarkJoinLargeRoom(b *testing.B) {
 		}
 		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: fmt.Sprintf("new-%07d", i),
 			UserID: "user", Username: "User", JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
+		// JoinRoom refuses a membership of a connection that is not there.
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: m.ConnectionID, TenantID: m.TenantID,
+			UserID: m.UserID, Username: m.Username, ConnectedAt: now, ExpiresAt: m.ExpiresAt}); err != nil {
+			b.Fatal(err)
+		}
 		if _, err := s.JoinRoom(ctx, m); err != nil {
 			b.Fatal(err)
 		}

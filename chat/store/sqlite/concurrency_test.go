@@ -73,27 +73,34 @@ func checkInvariants(t *testing.T, s *Store, ghosts bool) {
 			}
 		}
 		for k, r := range sh.rooms {
-			if len(r.list) == 0 {
+			if r.empty() {
 				t.Errorf("room %v: empty list kept", k)
 			}
-			if len(r.pos) != len(r.list) {
-				t.Errorf("room %v: %d positions for %d memberships", k, len(r.pos), len(r.list))
+			for id, m := range r.expired {
+				if _, ok := r.pos[id]; ok || m.ConnectionID != id || (roomKey{m.TenantID, m.RoomID}) != k {
+					t.Errorf("room %v: expired membership %+v under %s (in the list too: %v)", k, m, id, ok)
+				}
+				members[memberKeyOf(m)] = m
 			}
-			for j, m := range r.list {
+			if len(r.pos) != r.len() {
+				t.Errorf("room %v: %d positions for %d memberships", k, len(r.pos), r.len())
+			}
+			for j := range r.len() {
+				m := r.get(j)
 				if p, ok := r.pos[m.ConnectionID]; !ok || int(p) != j {
 					t.Errorf("room %v: %s at %d, position map says %d (%v)", k, m.ConnectionID, j, p, ok)
 				}
 				if (roomKey{m.TenantID, m.RoomID}) != k {
 					t.Errorf("room %v holds a membership of %v", k, m)
 				}
-				if len(r.exps) != len(r.list) {
-					t.Fatalf("room %v: %d expiries for %d memberships", k, len(r.exps), len(r.list))
+				if len(r.exps) != r.len() {
+					t.Fatalf("room %v: %d expiries for %d memberships", k, len(r.exps), r.len())
 				}
 				if r.exps[j] < r.minExp {
 					t.Errorf("room %v: minExp %d after an expiry %d", k, r.minExp, r.exps[j])
 				}
-				if !r.shared && ms(m.ExpiresAt) != r.exps[j] {
-					t.Errorf("room %v: unshared list's expiry %v, want %d", k, m.ExpiresAt, r.exps[j])
+				if !r.handedOut(j/memberChunk) && ms(m.ExpiresAt) != r.exps[j] {
+					t.Errorf("room %v: unshared chunk's expiry %v, want %d", k, m.ExpiresAt, r.exps[j])
 				}
 				members[memberKeyOf(m)] = r.at(j)
 			}
@@ -181,8 +188,8 @@ func TestJoinAfterDeleteConnectionAddsNothing(t *testing.T) {
 	if !errors.Is(err, store.ErrNotFound) || j.Joined || j.First {
 		t.Errorf("JoinRoom of a deleted connection = %+v, %v; want ErrNotFound", j, err)
 	}
-	if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || len(ms) != 0 {
-		t.Errorf("RoomMembers = %+v, %v; want none (a ghost receives the room's broadcasts)", ms, err)
+	if ms, err := s.RoomMembers(ctx, "t", "r"); err != nil || ms.Len() != 0 {
+		t.Errorf("RoomMembers = %+v, %v; want none (a ghost receives the room's broadcasts)", ms.Slice(), err)
 	}
 	checkInvariants(t, s, false)
 }
@@ -486,9 +493,9 @@ func TestRoomMembersReadWhileRoomChanges(t *testing.T) {
 					return
 				}
 				seen := map[string]bool{}
-				for _, m := range ms {
+				for m := range ms.All() {
 					if m.ConnectionID == "" || m.UserID != "u"+m.ConnectionID || seen[m.ConnectionID] {
-						t.Errorf("RoomMembers: %+v in %+v", m, ms)
+						t.Errorf("RoomMembers: %+v in %+v", m, ms.Slice())
 						return
 					}
 					seen[m.ConnectionID] = true

@@ -212,14 +212,15 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 	return store.Leave{Left: ms(m.ExpiresAt) > s.nowMs(), Last: last}, nil
 }
 
-// RoomMembers lists the live memberships of a room, in no order. The
-// slice may be shared with other callers: it must not be modified. A
-// membership's ExpiresAt in it may be older than its current expiry: a
-// heartbeat renews the expiry apart from the shared list (roomMembers.exps)
-// rather than copy the list, O(1) whatever the room's size.
-func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) ([]store.Membership, error) {
+// RoomMembers lists the live memberships of a room, in no order: the
+// chunks of the room's own list, shared with other callers, not a copy
+// (roomMembers). A membership's ExpiresAt in it may be older than its
+// current expiry: a heartbeat renews the expiry apart from the shared list
+// (roomMembers.exps) rather than copy a chunk, O(1) whatever the room's
+// size.
+func (s *Store) RoomMembers(ctx context.Context, tenantID, roomID string) (store.Members, error) {
 	if err := s.readable(); err != nil {
-		return nil, fmt.Errorf("sqlite: members of room %q of tenant %q: %w", roomID, tenantID, err)
+		return store.Members{}, fmt.Errorf("sqlite: members of room %q of tenant %q: %w", roomID, tenantID, err)
 	}
 	return s.idx.roomMembers(tenantID, roomID, s.nowMs()), nil
 }

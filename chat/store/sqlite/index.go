@@ -82,91 +82,6 @@ func (k roomKey) compare(o roomKey) int {
 	return cmp.Or(strings.Compare(k.tenant, o.tenant), strings.Compare(k.room, o.room))
 }
 
-// roomMembers is a room's memberships, in no particular order: a join
-// appends (O(1), whatever the room's size: filling a room of N is O(N),
-// not the O(N²) of a sorted insert), a removal moves the last membership
-// into the hole. pos finds a connection's membership. RoomMembers hands
-// list itself to callers (a room of 10,000 members is read for every
-// message), cut to its length: appending past that length is invisible to
-// them, but once shared, list's elements are never changed again: a
-// change in place (a removal, a rejoin) first replaces list by a copy.
-//
-// The expiries are kept apart, in exps (ms, exps[i] is list[i]'s), which
-// is never handed out: a heartbeat renews an expiry there, O(1) whatever
-// the room's size, without copying a shared list. Everything that decides
-// on expiry (liveness, minExp, the sweep) reads exps. list[i].ExpiresAt
-// is kept equal to exps[i] while list is not shared (a renewal writes
-// both) and brought up to date by the copy own makes; in a list that has
-// been handed out it may be an older expiry of the membership (see
-// Store.RoomMembers). Reads that copy a membership out (at) take exps.
-type roomMembers struct {
-	list   []store.Membership
-	exps   []int64          // list[i]'s expiry in ms, at i
-	pos    map[string]int32 // index in list, by connection id
-	shared bool
-	// minExp is at most the earliest expiry in exps (ms): a lower bound,
-	// made exact again by the read that finds it not after now (a removal
-	// or a renewed expiry can leave it below the true earliest).
-	minExp int64
-}
-
-// at returns the membership at i with its current expiry.
-func (r *roomMembers) at(i int) store.Membership {
-	m := r.list[i]
-	m.ExpiresAt = fromMs(r.exps[i])
-	return m
-}
-
-// live reports whether the membership at i is live at now (ms).
-func (r *roomMembers) live(i int, now int64) bool { return r.exps[i] > now }
-
-// find returns the index of connection id's membership in r.list.
-func (r *roomMembers) find(id string) (int, bool) {
-	i, ok := r.pos[id]
-	return int(i), ok
-}
-
-// add appends m (whose connection has no membership in r).
-func (r *roomMembers) add(m store.Membership) {
-	exp := ms(m.ExpiresAt)
-	if len(r.list) == 0 || exp < r.minExp {
-		r.minExp = exp
-	}
-	r.pos[m.ConnectionID] = int32(len(r.list))
-	r.list = append(r.list, m)
-	r.exps = append(r.exps, exp)
-}
-
-// remove deletes the membership at i, moving the last into its place.
-func (r *roomMembers) remove(i int) {
-	r.own()
-	last := len(r.list) - 1
-	delete(r.pos, r.list[i].ConnectionID)
-	if i != last {
-		r.list[i] = r.list[last]
-		r.exps[i] = r.exps[last]
-		r.pos[r.list[i].ConnectionID] = int32(i)
-	}
-	r.list[last] = store.Membership{} // no strings kept alive past the length
-	r.list = r.list[:last]
-	r.exps = r.exps[:last]
-}
-
-// setExpiry moves the expiry of the membership at i to exp (ms): O(1), no
-// copy of a shared list (whose element keeps its older ExpiresAt).
-func (r *roomMembers) setExpiry(i int, exp int64) {
-	r.exps[i] = exp
-	if !r.shared {
-		r.list[i].ExpiresAt = fromMs(exp)
-	}
-	r.minExp = min(r.minExp, exp)
-}
-
-// exactMinExp makes minExp the earliest expiry in exps again; the caller
-// holds the room's shard. O(len(list)): called by a read that found
-// minExp not after now, which filters the list anyway.
-func (r *roomMembers) exactMinExp() { r.minExp = minExpiry(r.exps) }
-
 func newIndex() *index {
 	x := &index{seed: maphash.MakeSeed()}
 	for i := range x.shards {
@@ -267,36 +182,18 @@ func (x *index) touch(id string, exp, now int64) {
 		if r := sh.rooms[k]; r != nil {
 			if i, ok := r.find(id); ok && r.live(i, now) {
 				r.setExpiry(i, exp)
+			} else if m, ok := r.expired[id]; ok && ms(m.ExpiresAt) > now { // taken out by a later clock
+				r.dropExpired(id)
+				m.ExpiresAt = fromMs(exp)
+				r.add(m)
 			}
 		}
 		sh.mu.Unlock()
 	}
 }
 
-// own makes r.list safe to change: a copy if it has been handed out,
-// whose expiries are brought up to date from exps.
-func (r *roomMembers) own() {
-	if r.shared {
-		r.list = slices.Clone(r.list)
-		for i := range r.list {
-			if e := r.exps[i]; ms(r.list[i].ExpiresAt) != e {
-				r.list[i].ExpiresAt = fromMs(e)
-			}
-		}
-		r.shared = false
-	}
-}
-
-func minExpiry(exps []int64) int64 {
-	if len(exps) == 0 {
-		return 0
-	}
-	return slices.Min(exps)
-}
-
 // join adds or replaces a membership that was written: O(1) whatever the
-// room's size (but the copy of a list that was handed out, for a
-// replacement).
+// room's size (at most the copy of a chunk a broadcast holds: roomMembers).
 func (x *index) join(m store.Membership) {
 	m = normMember(m)
 	k := roomKey{m.TenantID, m.RoomID}
@@ -304,15 +201,13 @@ func (x *index) join(m store.Membership) {
 	sh.mu.Lock()
 	r := sh.rooms[k]
 	if r == nil {
-		r = &roomMembers{pos: make(map[string]int32, 1)}
+		r = newRoomMembers()
 		sh.rooms[k] = r
 	}
 	if i, ok := r.find(m.ConnectionID); ok {
-		r.own()
-		r.list[i] = m
-		r.exps[i] = ms(m.ExpiresAt)
-		r.minExp = min(r.minExp, r.exps[i])
+		r.replace(i, m)
 	} else {
+		r.dropExpired(m.ConnectionID) // joining again replaces an expired one
 		r.add(m)
 	}
 	sh.mu.Unlock()
@@ -352,17 +247,11 @@ func (x *index) removeMember(k roomKey, id string) (store.Membership, bool) {
 	if r == nil {
 		return store.Membership{}, false
 	}
-	i, ok := r.find(id)
-	if !ok {
-		return store.Membership{}, false
-	}
-	m := r.at(i)
-	if len(r.list) == 1 {
+	m, ok := r.forget(id)
+	if ok && r.empty() {
 		delete(sh.rooms, k)
-		return m, true
 	}
-	r.remove(i)
-	return m, true
+	return m, ok
 }
 
 // getConn returns a connection live at now.
@@ -455,38 +344,25 @@ func (x *index) tenantConns(tenantID string, now int64) []store.Connection {
 	return sortConns(out)
 }
 
-// roomMembers returns the memberships of a room live at now. When none has
-// expired, that is the room's list itself, shared: callers must not
-// modify it.
-func (x *index) roomMembers(tenantID, roomID string, now int64) []store.Membership {
+// roomMembers returns the memberships of a room live at now: the room's
+// list itself, its chunks shared (O(1), no copy: see roomMembers), once
+// the memberships expired at now are out of it (retire: O(n) when one has
+// expired since the last read, and O(memberChunk) for each that has).
+func (x *index) roomMembers(tenantID, roomID string, now int64) store.Members {
 	k := roomKey{tenantID, roomID}
 	sh := x.roomShard(k)
 	sh.mu.Lock()
 	r := sh.rooms[k]
 	if r == nil {
 		sh.mu.Unlock()
-		return nil
+		return store.Members{}
 	}
-	if r.minExp <= now {
-		r.exactMinExp()
+	if r.minExp <= now || r.expired != nil { // else all are live: no call
+		r.liveOnly(now)
 	}
-	if r.minExp > now {
-		r.shared = true
-		list := r.list
-		sh.mu.Unlock()
-		return list[:len(list):len(list)] // appending copies; the store's appends are past its length
-	}
-	// Some membership has expired (until the sweep deletes it): a copy of
-	// the live ones, made under the lock, as their expiries (exps) change
-	// in place.
-	var out []store.Membership
-	for i := range r.list {
-		if r.live(i, now) {
-			out = append(out, r.at(i))
-		}
-	}
+	ms := r.snapshot()
 	sh.mu.Unlock()
-	return out
+	return ms
 }
 
 // connRooms returns the memberships of a connection live at now, by tenant
@@ -497,8 +373,8 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 		sh := x.roomShard(k)
 		sh.mu.Lock()
 		if r := sh.rooms[k]; r != nil {
-			if i, ok := r.find(id); ok && r.live(i, now) {
-				out = append(out, r.at(i))
+			if m, ok := r.lookup(id); ok && ms(m.ExpiresAt) > now {
+				out = append(out, m)
 			}
 		}
 		sh.mu.Unlock()
@@ -518,15 +394,24 @@ func (x *index) countRoomMembers(tenantID, roomID string, now int64, max int) in
 	if r == nil {
 		return 0
 	}
-	if r.minExp > now {
-		return min(len(r.list), max)
-	}
 	n := 0
-	for _, e := range r.exps {
+	if r.minExp > now {
+		n = min(r.len(), max)
+	} else {
+		for _, e := range r.exps {
+			if n >= max {
+				break
+			}
+			if e > now {
+				n++
+			}
+		}
+	}
+	for _, m := range r.expired { // taken out of the list: live again only on a clock that went back
 		if n >= max {
 			break
 		}
-		if e > now {
+		if ms(m.ExpiresAt) > now {
 			n++
 		}
 	}

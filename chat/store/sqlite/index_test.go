@@ -105,13 +105,13 @@ func checkIndex(t *testing.T, s *Store, step string, tenants, users, rooms, conn
 			must(t, err)
 			// In no particular order (the store promises none): compared
 			// in the table's.
-			got = slices.SortedFunc(slices.Values(got), func(a, b store.Membership) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
+			sorted := slices.SortedFunc(got.All(), func(a, b store.Membership) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
 			// Their ExpiresAt may be an older expiry of the membership
 			// (Store.RoomMembers: a heartbeat does not copy the shared
 			// list): compared without it. ConnectionRooms below checks
 			// every live membership's current expiry.
 			want := where(liveMembers, func(m store.Membership) bool { return m.TenantID == tn && m.RoomID == r })
-			eq("RoomMembers "+tn+" "+r, withoutExpiry(got), withoutExpiry(want))
+			eq("RoomMembers "+tn+" "+r, withoutExpiry(sorted), withoutExpiry(want))
 		}
 	}
 	for _, c := range conns {
@@ -303,20 +303,20 @@ func TestRoomMembersSnapshot(t *testing.T) {
 	}
 	before, err := s.RoomMembers(ctx, "t", "r")
 	must(t, err)
-	kept := slices.Clone(before)
+	kept := before.Slice()
 	join("a")
 	join("e")
 	if _, err := s.LeaveRoom(ctx, "t", "r", "d"); err != nil {
 		t.Fatal(err)
 	}
 	must(t, s.TouchConnection(ctx, "b", t0.Add(2*time.Hour)))
-	if !reflect.DeepEqual(before, kept) {
-		t.Errorf("the slice RoomMembers returned changed:\n now %+v\nwas %+v", before, kept)
+	if !reflect.DeepEqual(before.Slice(), kept) {
+		t.Errorf("the members RoomMembers returned changed:\n now %+v\nwas %+v", before.Slice(), kept)
 	}
 	after, err := s.RoomMembers(ctx, "t", "r")
 	must(t, err)
 	// In no particular order (the store promises none).
-	sorted := slices.SortedFunc(slices.Values(after), func(a, b store.Membership) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
+	sorted := slices.SortedFunc(after.All(), func(a, b store.Membership) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
 	var ids []string
 	for _, m := range sorted {
 		ids = append(ids, m.ConnectionID)
@@ -327,14 +327,14 @@ func TestRoomMembersSnapshot(t *testing.T) {
 	if !sorted[1].ExpiresAt.Equal(t0.Add(2 * time.Hour)) {
 		t.Errorf("touched membership expires at %v", sorted[1].ExpiresAt)
 	}
-	// Appending to a returned slice does not reach the store.
-	first := after[0].ConnectionID
-	grown := append(after, store.Membership{ConnectionID: "zzz"})
-	grown[0].ConnectionID = "changed"
+	// A copy (Slice) changed does not reach the store.
+	copied := after.Slice()
+	first := copied[0].ConnectionID
+	copied[0].ConnectionID = "changed"
 	again, err := s.RoomMembers(ctx, "t", "r")
 	must(t, err)
-	if len(again) != 4 || again[0].ConnectionID != first {
-		t.Errorf("appending to a returned slice changed the store: %+v", again)
+	if l := again.Slice(); len(l) != 4 || l[0].ConnectionID != first {
+		t.Errorf("changing a copy of the members changed the store: %+v", l)
 	}
 }
 

@@ -45,9 +45,7 @@ func (x *index) memberOf(k roomKey, id string) (store.Membership, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if r := sh.rooms[k]; r != nil {
-		if i, ok := r.find(id); ok {
-			return r.at(i), true
-		}
+		return r.lookup(id)
 	}
 	return store.Membership{}, false
 }
@@ -89,6 +87,11 @@ func (x *index) expiredMembers(now int64, limit int) []store.Membership {
 		sh := &x.shards[i]
 		sh.mu.Lock()
 		for _, r := range sh.rooms {
+			for _, m := range r.expired { // taken out of the list by a read
+				if ms(m.ExpiresAt) <= now {
+					out.add(m)
+				}
+			}
 			if r.minExp > now {
 				continue
 			}

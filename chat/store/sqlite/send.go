@@ -29,13 +29,13 @@ func (s *Store) AddConnection(ctx context.Context, c store.Connection, limit int
 
 // SendMessage checks the membership in the index, stores the message, and
 // returns the room's members from the index.
-func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Message) ([]store.Membership, error) {
+func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Message) (store.Members, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("sqlite: send message %q to room %q of tenant %q: %w", m.MessageID, m.RoomID, m.TenantID, err)
 	}
 	rooms, err := s.ConnectionRooms(ctx, connectionID)
 	if err != nil {
-		return nil, wrap(err)
+		return store.Members{}, wrap(err)
 	}
 	member := false
 	for _, r := range rooms {
@@ -45,14 +45,14 @@ func (s *Store) SendMessage(ctx context.Context, connectionID string, m store.Me
 		}
 	}
 	if !member {
-		return nil, wrap(store.ErrNotMember)
+		return store.Members{}, wrap(store.ErrNotMember)
 	}
 	if err := s.PutMessage(ctx, m); err != nil {
-		return nil, err
+		return store.Members{}, err
 	}
 	members, err := s.RoomMembers(ctx, m.TenantID, m.RoomID)
 	if err != nil {
-		return nil, wrap(err)
+		return store.Members{}, wrap(err)
 	}
 	return members, nil
 }

@@ -113,8 +113,8 @@ func checkNoConnections(t *testing.T, s *Store, now time.Time, conn, tenant, use
 	if cs, err := s.UserConnections(ctx, tenant, user); err != nil || len(cs) != 0 {
 		t.Errorf("connections of the user after reopen: %+v, %v; want none", cs, err)
 	}
-	if members, err := s.RoomMembers(ctx, tenant, room); err != nil || len(members) != 0 {
-		t.Errorf("members after reopen: %+v, %v; want none", members, err)
+	if members, err := s.RoomMembers(ctx, tenant, room); err != nil || members.Len() != 0 {
+		t.Errorf("members after reopen: %+v, %v; want none", members.Slice(), err)
 	}
 	if rs, err := s.ConnectionRooms(ctx, conn); err != nil || len(rs) != 0 {
 		t.Errorf("rooms of the connection after reopen: %+v, %v; want none", rs, err)

@@ -105,7 +105,7 @@ func testNodeSweep(t *testing.T, e *env) {
 		must(t, err)
 		same(t, "connection of another node", got, c, normConn)
 	}
-	rm, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	rm, err := e.roomMembers(tenantA, "r1")
 	must(t, err)
 	sameList(t, "members of r1", rm, []store.Membership{mc1}, normMember)
 	n, err := e.s.CountUserConnections(e.ctx, tenantA, alice, 5)

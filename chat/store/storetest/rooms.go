@@ -325,7 +325,7 @@ func testJoinIdempotent(t *testing.T, e *env) {
 	if j.Joined || j.First {
 		t.Errorf("second JoinRoom = %+v, want neither joined nor first", j)
 	}
-	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	members, err := e.roomMembers(tenantA, "r1")
 	must(t, err)
 	sameList(t, "RoomMembers after joining twice (the first join stands)", members, []store.Membership{m}, normMember)
 }
@@ -353,7 +353,7 @@ func testLeave(t *testing.T, e *env) {
 	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
 	must(t, err)
 	sameList(t, "ConnectionRooms after leaving r1", rooms, []store.Membership{m2}, normMember)
-	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	members, err := e.roomMembers(tenantA, "r1")
 	must(t, err)
 	sameList(t, "RoomMembers of the room left", members, nil, normMember)
 	// Leaving then joining again is a new join.
@@ -384,7 +384,7 @@ func testMemberListings(t *testing.T, e *env) {
 		{tenantC, "r1", nil},
 		{tenantA, "nope", nil},
 	} {
-		got, err := e.s.RoomMembers(e.ctx, tc.tenant, tc.room)
+		got, err := e.roomMembers(tc.tenant, tc.room)
 		must(t, err)
 		sameSet(t, "RoomMembers("+tc.tenant+", "+tc.room+")", got, tc.want, normMember, memberKey)
 	}
@@ -423,7 +423,7 @@ func testMemberExpired(t *testing.T, e *env) {
 	}
 
 	e.clk.Advance(2 * time.Minute)
-	members, err := e.s.RoomMembers(e.ctx, tenantA, "r2")
+	members, err := e.roomMembers(tenantA, "r2")
 	must(t, err)
 	sameList(t, "RoomMembers with an expired membership", members, nil, normMember)
 	rooms, err := e.s.ConnectionRooms(e.ctx, "c1")
@@ -440,7 +440,7 @@ func testMemberExpired(t *testing.T, e *env) {
 	if want := (store.Join{Joined: true}); j != want {
 		t.Errorf("JoinRoom over an expired membership = %+v, want %+v", j, want)
 	}
-	members, err = e.s.RoomMembers(e.ctx, tenantA, "r2")
+	members, err = e.roomMembers(tenantA, "r2")
 	must(t, err)
 	sameList(t, "RoomMembers after joining again", members, []store.Membership{again}, normMember)
 
@@ -479,7 +479,7 @@ func testJoinConcurrent(t *testing.T, e *env) {
 	if n := joins.Load(); n != 1 {
 		t.Errorf("%d of 32 concurrent JoinRoom calls reported joined, want 1", n)
 	}
-	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	members, err := e.roomMembers(tenantA, "r1")
 	must(t, err)
 	sameList(t, "RoomMembers after concurrent joins", members, []store.Membership{m}, normMember)
 }

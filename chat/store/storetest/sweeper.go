@@ -144,7 +144,7 @@ func testSweepNothing(t *testing.T, e *env) {
 	got, err := e.s.GetConnection(e.ctx, "c1")
 	must(t, err)
 	same(t, "connection", got, c, normConn)
-	members, err := e.s.RoomMembers(e.ctx, tenantA, "r1")
+	members, err := e.roomMembers(tenantA, "r1")
 	must(t, err)
 	sameList(t, "memberships", members, []store.Membership{m}, normMember)
 }
