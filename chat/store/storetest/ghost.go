@@ -1,0 +1,167 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/switchboard-ws/switchboard/chat/store"
+)
+
+// ghostTests: no membership outlives its connection. A membership of a
+// connection that is gone (a ghost) would be counted, listed by
+// RoomMembers, sent every broadcast of its room, and would hold its user
+// in the room (no user_left, no first join) until it expired.
+var ghostTests = []subtest{
+	{"ghosts/join of a gone or expired connection", testJoinGoneConnection},
+	{"ghosts/join racing DeleteConnection", testJoinRacingDelete},
+}
+
+// ghostRounds and ghostPairs size testJoinRacingDelete: rounds of pairs
+// (a join and a DeleteConnection of the same connection) released at once.
+const (
+	ghostRounds = 6
+	ghostPairs  = 8
+)
+
+// testJoinGoneConnection: JoinRoom refuses a connection that was never
+// there, was deleted, or has expired (ErrNotFound), and adds nothing.
+func testJoinGoneConnection(t *testing.T, e *env) {
+	stay := e.putConn(t, "stay", tenantA, bob)
+	e.join(t, stay, "r1")
+	gone := e.putConn(t, "gone", tenantA, alice)
+	if _, _, err := e.s.DeleteConnection(e.ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	never := e.conn("never", tenantA, alice)
+	old := e.putConn(t, "old", tenantA, carol)
+	must(t, e.s.TouchConnection(e.ctx, "stay", Start.Add(time.Hour)))
+	e.clk.Advance(ttl + time.Second) // "old" expires; "stay" lives on
+	for _, c := range []store.Connection{gone, never, old} {
+		j, err := e.s.JoinRoom(e.ctx, store.Membership{
+			TenantID: tenantA, RoomID: "r1", ConnectionID: c.ConnectionID, UserID: c.UserID,
+			Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: Start.Add(time.Hour),
+		})
+		if !errors.Is(err, store.ErrNotFound) || j != (store.Join{}) {
+			t.Errorf("JoinRoom of connection %q (deleted, never stored or expired) = %+v, %v; want ErrNotFound", c.ConnectionID, j, err)
+		}
+		rooms, err := e.s.ConnectionRooms(e.ctx, c.ConnectionID)
+		must(t, err)
+		sameList(t, "ConnectionRooms("+c.ConnectionID+")", rooms, nil, normMember)
+	}
+	e.wantOnly(t, "r1", "stay")
+	// Nobody of alice's or carol's holds the room: their next joins are
+	// their first.
+	for _, u := range []string{alice, carol} {
+		c := e.putConn(t, "new-"+u, tenantA, u)
+		if j := e.joinResult(t, c, "r1"); j != (store.Join{Joined: true, First: true}) {
+			t.Errorf("JoinRoom of %s's new connection = %+v, want the user's first", u, j)
+		}
+	}
+}
+
+// testJoinRacingDelete races JoinRoom against DeleteConnection of the same
+// connection, many times. Whatever the interleaving, once both returned no
+// membership of the connection is left: the join either came first (then
+// DeleteConnection returned its membership, with Last as the join's
+// First) or found the connection gone (ErrNotFound, nothing added). Member
+// counts and holds stay right: the room counts only its steady member,
+// and each racing user's next join is its first.
+func testJoinRacingDelete(t *testing.T, e *env) {
+	stay := e.putConn(t, "stay", tenantA, bob)
+	e.join(t, stay, "r1")
+	joined, refused, ghosts := 0, 0, 0
+	for round := range ghostRounds {
+		conns := make([]store.Connection, ghostPairs)
+		for i := range conns {
+			conns[i] = e.putConn(t, fmt.Sprintf("g%02d-%d", round, i), tenantA, fmt.Sprintf("ghost-%02d-%d", round, i))
+		}
+		joins := make([]store.Join, ghostPairs)
+		joinErrs := make([]error, ghostPairs)
+		dels := make([][]store.Membership, ghostPairs)
+		concurrently(2*ghostPairs, func(k int) {
+			i, c := k/2, conns[k/2]
+			if k%2 == 0 {
+				joins[i], joinErrs[i] = e.s.JoinRoom(e.ctx, store.Membership{
+					TenantID: tenantA, RoomID: "r1", ConnectionID: c.ConnectionID, UserID: c.UserID,
+					Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
+				})
+				return
+			}
+			_, ms, err := e.s.DeleteConnection(e.ctx, c.ConnectionID)
+			if err != nil {
+				t.Errorf("DeleteConnection(%s): %v", c.ConnectionID, err)
+			}
+			dels[i] = ms
+		})
+		for i, c := range conns {
+			j, err := joins[i], joinErrs[i]
+			returned := slices.IndexFunc(dels[i], func(m store.Membership) bool { return m.RoomID == "r1" })
+			switch {
+			case err == nil && j == (store.Join{Joined: true, First: true}):
+				joined++
+				if returned < 0 {
+					t.Errorf("round %d: JoinRoom(%s) = %+v, but DeleteConnection returned no membership of r1", round, c.ConnectionID, j)
+				} else if !dels[i][returned].Last {
+					t.Errorf("round %d: DeleteConnection(%s) returned its only membership without Last", round, c.ConnectionID)
+				}
+			case errors.Is(err, store.ErrNotFound) && j == (store.Join{}):
+				refused++
+				if returned >= 0 {
+					t.Errorf("round %d: JoinRoom(%s) was refused, but DeleteConnection returned a membership of r1", round, c.ConnectionID)
+				}
+			default:
+				t.Errorf("round %d: JoinRoom(%s) racing DeleteConnection = %+v, %v; want joined and first, or ErrNotFound", round, c.ConnectionID, j, err)
+			}
+			rooms, err := e.s.ConnectionRooms(e.ctx, c.ConnectionID)
+			must(t, err)
+			if len(rooms) > 0 {
+				ghosts++
+			}
+		}
+		// No ghost holds its user in the room: each user's next join is
+		// its first, and leaving is the last.
+		concurrently(ghostPairs, func(i int) {
+			c := e.conn(fmt.Sprintf("a%02d-%d", round, i), tenantA, conns[i].UserID)
+			m := store.Membership{TenantID: tenantA, RoomID: "r1", ConnectionID: c.ConnectionID, UserID: c.UserID,
+				Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt}
+			if err := e.s.PutConnection(e.ctx, c); err != nil {
+				t.Error(err)
+				return
+			}
+			if j, err := e.s.JoinRoom(e.ctx, m); err != nil || j != (store.Join{Joined: true, First: true}) {
+				t.Errorf("JoinRoom of %s after the race = %+v, %v; want the user's first (a ghost holds the room)", c.UserID, j, err)
+			}
+			if l, err := e.s.LeaveRoom(e.ctx, tenantA, "r1", c.ConnectionID); err != nil || l != (store.Leave{Left: true, Last: true}) {
+				t.Errorf("LeaveRoom of %s after the race = %+v, %v; want left, the last", c.UserID, l, err)
+			}
+		})
+	}
+	if ghosts > 0 {
+		t.Errorf("%d of %d joins racing DeleteConnection left a ghost membership", ghosts, ghostRounds*ghostPairs)
+		return
+	}
+	t.Logf("of %d joins racing DeleteConnection, %d came first, %d found the connection gone", ghostRounds*ghostPairs, joined, refused)
+	e.wantOnly(t, "r1", "stay")
+}
+
+// wantOnly fails unless room (of tenant A) has exactly the live members
+// ids, by RoomMembers and CountRoomMembers.
+func (e *env) wantOnly(t *testing.T, room string, ids ...string) {
+	t.Helper()
+	members, err := e.s.RoomMembers(e.ctx, tenantA, room)
+	must(t, err)
+	var got []string
+	for _, m := range members {
+		got = append(got, m.ConnectionID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, ids) {
+		t.Errorf("RoomMembers(%s) = %q, want %q", room, got, ids)
+	}
+	if n, err := e.s.CountRoomMembers(e.ctx, tenantA, room, 1000); err != nil || n != len(ids) {
+		t.Errorf("CountRoomMembers(%s) = %d, %v, want %d", room, n, err, len(ids))
+	}
+}
