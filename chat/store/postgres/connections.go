@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,11 +21,17 @@ const (
 	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (connection_id) DO NOTHING`
 	qGetConnection = `SELECT ` + connCols + ` FROM connections WHERE connection_id = $1 AND expires_at > $2`
+	// DeleteConnection's lock of the connection's row, its first statement:
+	// it waits for the joins that hold the row (qLockJoinConnection) to
+	// commit, and makes every later one wait for this transaction and then
+	// find the row gone.
+	qLockDeleteConnection = `SELECT 1 FROM connections WHERE connection_id = $1 FOR UPDATE`
 	// One statement: the connection, its memberships and its typing slot
 	// go together or not at all; of two concurrent calls, the second
-	// waits for the first's row locks and then finds nothing. Rows: the
-	// connection joined with each membership (NULLs if none); no row if
-	// the connection was not there.
+	// waits for the first's row locks and then finds nothing. Its snapshot
+	// follows qLockDeleteConnection: it sees every membership a join added.
+	// Rows: the connection joined with each membership (NULLs if none); no
+	// row if the connection was not there.
 	qDeleteConnection = `WITH c AS (
 			DELETE FROM connections WHERE connection_id = $1 RETURNING ` + connCols + `),
 		m AS (
@@ -57,14 +64,24 @@ const (
 	qTakeTypingSlot = `INSERT INTO typing_slots AS s (connection_id, at, expires_at) VALUES ($1, $2::bigint, $2::bigint + $3::bigint)
 		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
 		WHERE excluded.at - s.at >= $3::bigint`
-	// A membership that exists but has expired counts as absent: joining
-	// again replaces it. Concurrent joins: one inserts, the others wait and
-	// then find it live.
-	qJoinRoom = `INSERT INTO memberships AS m (` + memberCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
-			user_id = excluded.user_id, username = excluded.username,
-			joined_at = excluded.joined_at, expires_at = excluded.expires_at
-		WHERE m.expires_at <= $8`
+	// A join's lock of its connection's row, its first statement: FOR KEY
+	// SHARE, which a heartbeat's UPDATE of expires_at does not wait for,
+	// nor another join, but DeleteConnection's FOR UPDATE does (holds.go).
+	// $1 the connection, $2 now.
+	qLockJoinConnection = `SELECT 1 FROM connections WHERE connection_id = $1 AND expires_at > $2 FOR KEY SHARE`
+	// The connection, live and locked (again: a no-op after
+	// qLockJoinConnection), then the membership if it is (c): none of a
+	// connection deleted or expired. A membership that exists but has
+	// expired counts as absent: joining again replaces it. Concurrent
+	// joins: one inserts, the others wait and then find it live.
+	qJoinRoom = `WITH c AS (SELECT 1 FROM connections WHERE connection_id = $3 AND expires_at > $8 FOR KEY SHARE),
+		j AS (INSERT INTO memberships AS m (` + memberCols + `)
+			SELECT $1, $2, $3, $4, $5, $6::bigint, $7::bigint WHERE EXISTS (SELECT 1 FROM c)
+			ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
+				user_id = excluded.user_id, username = excluded.username,
+				joined_at = excluded.joined_at, expires_at = excluded.expires_at
+			WHERE m.expires_at <= $8
+			RETURNING 1)`
 	qConnectionRooms = `SELECT ` + memberCols + ` FROM memberships
 		WHERE connection_id = $1 AND expires_at > $2 ORDER BY tenant_id, room_id`
 )
@@ -145,12 +162,22 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	err := s.db.do(ctx, func() error {
 		c, members, found = store.Connection{}, nil, false
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// The holds' locks first (holds.go), then the rows.
-			if _, err := tx.Exec(ctx, qLockConnectionHolds, connectionID); err != nil {
-				return err
+			// The connection's row lock, then the holds' locks (holds.go),
+			// then the rows: one round trip.
+			b := &pgx.Batch{}
+			b.Queue(qLockDeleteConnection, connectionID)
+			b.Queue(qLockConnectionHolds, connectionID)
+			b.Queue(qDeleteConnection, connectionID)
+			br := tx.SendBatch(ctx, b)
+			for range 2 {
+				if _, err := br.Exec(); err != nil {
+					br.Close()
+					return err
+				}
 			}
-			rows, err := tx.Query(ctx, qDeleteConnection, connectionID)
+			rows, err := br.Query()
 			if err != nil {
+				br.Close()
 				return err
 			}
 			for rows.Next() {
@@ -160,6 +187,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 				if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
 					&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
 					rows.Close()
+					br.Close()
 					return err
 				}
 				found = true
@@ -172,7 +200,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 				}
 			}
 			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := errors.Join(rows.Err(), br.Close()); err != nil {
 				return err
 			}
 			return releaseAll(ctx, tx, members)

@@ -20,8 +20,13 @@ import (
 // only make unrelated changes wait for each other.
 //
 // Lock order, so that no two transactions wait for each other: a
-// transaction takes its advisory locks (several in ascending key order)
-// before it writes memberships or holds.
+// transaction that locks a connection's row (a join: FOR KEY SHARE;
+// DeleteConnection: FOR UPDATE) does so first, then takes its advisory
+// locks (several in ascending key order), before it writes memberships or
+// holds. The row lock is what keeps a join and its connection's
+// DeleteConnection apart: the join waits for the delete and then finds no
+// connection, or the delete waits for the join and then, in a statement
+// of its own, finds its membership.
 const (
 	qLockHold = `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text || '/' || $3::text, 0))`
 	// The advisory locks of every (tenant, room, user) a connection has a
@@ -31,10 +36,11 @@ const (
 			FROM memberships WHERE connection_id = $1 ORDER BY k) AS keys`
 	// Join and hold in one statement; first: no hold of the user in the
 	// room before it (the snapshot precedes the statement's inserts).
-	qJoinHold = `WITH j AS (` + qJoinRoom + ` RETURNING 1),
+	// found: the connection was there and live (else nothing was added).
+	qJoinHold = qJoinRoom + `,
 		h AS (INSERT INTO room_holds (tenant_id, room_id, user_id, connection_id)
 			SELECT $1, $2, $4, $3 WHERE EXISTS (SELECT 1 FROM j) ON CONFLICT DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM j),
+		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM j),
 			EXISTS (SELECT 1 FROM j) AND NOT EXISTS (SELECT 1 FROM room_holds WHERE tenant_id = $1 AND room_id = $2 AND user_id = $4)`
 	qMembershipUser = `SELECT user_id FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3`
 	// Leave and release in one statement: the membership's expiry (NULL
@@ -75,15 +81,39 @@ func (s *Store) locked(ctx context.Context, tenantID, roomID, userID, q string, 
 }
 
 // JoinRoom adds a membership (an upsert) and its hold, under the lock of
-// the user's holds in the room; Joined=false if it was already there and
-// live.
+// its connection's row and then the lock of the user's holds in the room,
+// in one round trip (a batch: an implicit transaction); Joined=false if it
+// was already there and live. ErrNotFound, nothing added, if the
+// connection is not there or has expired: the row lock orders the join
+// and the connection's DeleteConnection, so that no membership outlives
+// its connection (a ghost).
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
 	var j store.Join
-	err := s.locked(ctx, m.TenantID, m.RoomID, m.UserID, qJoinHold,
-		[]any{m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs()},
-		&j.Joined, &j.First)
+	var found bool
+	now := s.nowMs()
+	err := s.db.do(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(qLockJoinConnection, m.ConnectionID, now)
+		b.Queue(qLockHold, m.TenantID, m.RoomID, m.UserID)
+		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now)
+		br := s.pool.SendBatch(ctx, b)
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		err := br.QueryRow().Scan(&found, &j.Joined, &j.First)
+		return errors.Join(err, br.Close())
+	})
 	if err != nil {
-		return store.Join{}, fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, wrap(err)
+	}
+	if !found {
+		return store.Join{}, wrap(fmt.Errorf("connection %q: %w", m.ConnectionID, store.ErrNotFound))
 	}
 	return j, nil
 }
