@@ -21,15 +21,16 @@ const (
 	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (connection_id) DO NOTHING`
 	qGetConnection = `SELECT ` + connCols + ` FROM connections WHERE connection_id = $1 AND expires_at > $2`
-	// DeleteConnection's lock of the connection's row, its first statement:
-	// it waits for the joins that hold the row (qLockJoinConnection) to
-	// commit, and makes every later one wait for this transaction and then
-	// find the row gone.
-	qLockDeleteConnection = `SELECT 1 FROM connections WHERE connection_id = $1 FOR UPDATE`
+	// DeleteConnection's lock of the connection (holds.go), exclusive, its
+	// transaction's first statement: it waits for the joins of the
+	// connection under way (qLockJoinConnection) to commit, and makes every
+	// later one wait for this transaction, then find the connection gone.
+	qLockDeleteConnection = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))`
 	// One statement: the connection, its memberships and its typing slot
 	// go together or not at all; of two concurrent calls, the second
 	// waits for the first's row locks and then finds nothing. Its snapshot
-	// follows qLockDeleteConnection: it sees every membership a join added.
+	// is taken after qLockDeleteConnection: it sees the membership of every
+	// join of the connection.
 	// Rows: the connection joined with each membership (NULLs if none); no
 	// row if the connection was not there.
 	qDeleteConnection = `WITH c AS (
@@ -64,17 +65,16 @@ const (
 	qTakeTypingSlot = `INSERT INTO typing_slots AS s (connection_id, at, expires_at) VALUES ($1, $2::bigint, $2::bigint + $3::bigint)
 		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
 		WHERE excluded.at - s.at >= $3::bigint`
-	// A join's lock of its connection's row, its first statement: FOR KEY
-	// SHARE, which a heartbeat's UPDATE of expires_at does not wait for,
-	// nor another join, but DeleteConnection's FOR UPDATE does (holds.go).
-	// $1 the connection, $2 now.
-	qLockJoinConnection = `SELECT 1 FROM connections WHERE connection_id = $1 AND expires_at > $2 FOR KEY SHARE`
-	// The connection, live and locked (again: a no-op after
-	// qLockJoinConnection), then the membership if it is (c): none of a
+	// A join's lock of its connection (holds.go), shared (joins of one
+	// connection do not wait for each other; DeleteConnection's waits for
+	// them), its first statement.
+	qLockJoinConnection = `SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1))`
+	// The connection, if it is there and live (c: read after
+	// qLockJoinConnection), then the membership only if it is: none of a
 	// connection deleted or expired. A membership that exists but has
 	// expired counts as absent: joining again replaces it. Concurrent
 	// joins: one inserts, the others wait and then find it live.
-	qJoinRoom = `WITH c AS (SELECT 1 FROM connections WHERE connection_id = $3 AND expires_at > $8 FOR KEY SHARE),
+	qJoinRoom = `WITH c AS (SELECT 1 FROM connections WHERE connection_id = $3 AND expires_at > $8),
 		j AS (INSERT INTO memberships AS m (` + memberCols + `)
 			SELECT $1, $2, $3, $4, $5, $6::bigint, $7::bigint WHERE EXISTS (SELECT 1 FROM c)
 			ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
@@ -162,7 +162,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	err := s.db.do(ctx, func() error {
 		c, members, found = store.Connection{}, nil, false
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// The connection's row lock, then the holds' locks (holds.go),
+			// The connection's lock, then the holds' locks (holds.go),
 			// then the rows: one round trip.
 			b := &pgx.Batch{}
 			b.Queue(qLockDeleteConnection, connectionID)

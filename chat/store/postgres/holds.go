@@ -19,16 +19,31 @@ import (
 // from none to some, or from some to none. Hash collisions of the lock key
 // only make unrelated changes wait for each other.
 //
+// A join and its connection's DeleteConnection are kept apart by a
+// transaction-scoped advisory lock of the connection (connectionLockClass
+// and a hash of its id; shared by joins, exclusive by DeleteConnection),
+// in a statement of its own before anything else: either the join locked
+// first, and DeleteConnection waits for it to commit and then, in later
+// statements with later snapshots, finds and deletes its membership; or
+// DeleteConnection did, and the join waits, then finds no connection and
+// adds nothing (ErrNotFound). No membership outlives its connection (a
+// ghost, which would be sent the room's broadcasts and hold its user in
+// the room until it expired). Under READ COMMITTED a statement's snapshot
+// is taken when it starts, so the lock must come in an earlier statement
+// than the reads it orders. An advisory lock rather than a row lock (FOR
+// KEY SHARE on the connection) because it writes nothing: a row lock is a
+// WAL record and a dirtied page of connections per join.
+//
 // Lock order, so that no two transactions wait for each other: a
-// transaction that locks a connection's row (a join: FOR KEY SHARE;
-// DeleteConnection: FOR UPDATE) does so first, then takes its advisory
+// transaction takes at most one connection lock, first; then its hold
 // locks (several in ascending key order), before it writes memberships or
-// holds. The row lock is what keeps a join and its connection's
-// DeleteConnection apart: the join waits for the delete and then finds no
-// connection, or the delete waits for the join and then, in a statement
-// of its own, finds its membership.
+// holds. Nothing that holds a hold lock waits for a connection lock.
 const (
-	qLockHold = `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text || '/' || $3::text, 0))`
+	// connectionLockClass is the first key of the connections' advisory
+	// locks (the two-int4 form, a key space apart from the hold locks'
+	// bigint keys): the ASCII bytes "swb" and a zero.
+	connectionLockClass = `1937203712`
+	qLockHold           = `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text || '/' || $3::text, 0))`
 	// The advisory locks of every (tenant, room, user) a connection has a
 	// membership in, in ascending key order.
 	qLockConnectionHolds = `SELECT pg_advisory_xact_lock(k) FROM (
@@ -81,12 +96,12 @@ func (s *Store) locked(ctx context.Context, tenantID, roomID, userID, q string, 
 }
 
 // JoinRoom adds a membership (an upsert) and its hold, under the lock of
-// its connection's row and then the lock of the user's holds in the room,
+// its connection (shared) and then the lock of the user's holds in the room,
 // in one round trip (a batch: an implicit transaction); Joined=false if it
 // was already there and live. ErrNotFound, nothing added, if the
-// connection is not there or has expired: the row lock orders the join
-// and the connection's DeleteConnection, so that no membership outlives
-// its connection (a ghost).
+// connection is not there or has expired: the connection's lock orders
+// the join and the connection's DeleteConnection, so that no membership
+// outlives its connection (a ghost).
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
@@ -96,7 +111,7 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	now := s.nowMs()
 	err := s.db.do(ctx, func() error {
 		b := &pgx.Batch{}
-		b.Queue(qLockJoinConnection, m.ConnectionID, now)
+		b.Queue(qLockJoinConnection, m.ConnectionID)
 		b.Queue(qLockHold, m.TenantID, m.RoomID, m.UserID)
 		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now)
 		br := s.pool.SendBatch(ctx, b)

@@ -246,7 +246,7 @@ func TestQueryPlans(t *testing.T) {
 		"LeaveRoom":               {qLeaveRelease, []any{"t", "r", "c", "u"}},
 		"ReleaseMembership":       {qRelease, []any{"t", "r", "u", "c"}},
 		"lock connection holds":   {qLockConnectionHolds, []any{"c"}},
-		"lock joining connection": {qLockJoinConnection, []any{"c", int64(1)}},
+		"lock joining connection": {qLockJoinConnection, []any{"c"}},
 		"lock deleted connection": {qLockDeleteConnection, []any{"c"}},
 		"CountRoomMembers":        {qCountRoomMembers, []any{"t", "r", int64(1), 5}},
 		"RoomMembers":             {qRoomMemberRows, []any{"t", "r", int64(1)}},

@@ -67,12 +67,16 @@ func testJoinGoneConnection(t *testing.T, e *env) {
 // connection, many times. Whatever the interleaving, once both returned no
 // membership of the connection is left: the join either came first (then
 // DeleteConnection returned its membership, with Last as the join's
-// First) or found the connection gone (ErrNotFound, nothing added). Member
-// counts and holds stay right: the room counts only its steady member,
-// and each racing user's next join is its first.
+// First) or found the connection gone (ErrNotFound, nothing added). Half
+// the connections are in another room already and join it again in the
+// race too (a join that adds nothing, of a room DeleteConnection removes
+// the connection from). Member counts and holds stay right: the rooms
+// count only their steady member, and each racing user's next join is its
+// first.
 func testJoinRacingDelete(t *testing.T, e *env) {
 	stay := e.putConn(t, "stay", tenantA, bob)
 	e.join(t, stay, "r1")
+	e.join(t, stay, "r0")
 	joined, refused, ghosts := 0, 0, 0
 	for round := range ghostRounds {
 		conns := make([]store.Connection, ghostPairs)
@@ -82,6 +86,13 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 			if err := e.s.PutConnection(e.ctx, conns[i]); err != nil {
 				t.Error(err)
 				putErr.Store(true)
+				return
+			}
+			if i%2 == 1 {
+				if _, err := e.s.JoinRoom(e.ctx, e.membership(conns[i], "r0")); err != nil {
+					t.Error(err)
+					putErr.Store(true)
+				}
 			}
 		})
 		if putErr.Load() {
@@ -90,23 +101,35 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 		joins := make([]store.Join, ghostPairs)
 		joinErrs := make([]error, ghostPairs)
 		dels := make([][]store.Membership, ghostPairs)
-		concurrently(2*ghostPairs, func(k int) {
-			i, c := k/2, conns[k/2]
-			if k%2 == 0 {
-				joins[i], joinErrs[i] = e.s.JoinRoom(e.ctx, store.Membership{
-					TenantID: tenantA, RoomID: "r1", ConnectionID: c.ConnectionID, UserID: c.UserID,
-					Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
-				})
-				return
+		concurrently(3*ghostPairs, func(k int) {
+			i, c := k/3, conns[k/3]
+			switch k % 3 {
+			case 0:
+				joins[i], joinErrs[i] = e.s.JoinRoom(e.ctx, e.membership(c, "r1"))
+			case 1:
+				_, ms, err := e.s.DeleteConnection(e.ctx, c.ConnectionID)
+				if err != nil {
+					t.Errorf("DeleteConnection(%s): %v", c.ConnectionID, err)
+				}
+				dels[i] = ms
+			case 2:
+				if i%2 == 0 {
+					return
+				}
+				j, err := e.s.JoinRoom(e.ctx, e.membership(c, "r0"))
+				if !errors.Is(err, store.ErrNotFound) && (err != nil || j != (store.Join{})) {
+					t.Errorf("round %d: JoinRoom(%s) again, racing DeleteConnection = %+v, %v; want not joined, or ErrNotFound", round, c.ConnectionID, j, err)
+				}
 			}
-			_, ms, err := e.s.DeleteConnection(e.ctx, c.ConnectionID)
-			if err != nil {
-				t.Errorf("DeleteConnection(%s): %v", c.ConnectionID, err)
-			}
-			dels[i] = ms
 		})
 		for i, c := range conns {
 			j, err := joins[i], joinErrs[i]
+			if i%2 == 1 {
+				r0 := slices.IndexFunc(dels[i], func(m store.Membership) bool { return m.RoomID == "r0" })
+				if r0 < 0 || !dels[i][r0].Last {
+					t.Errorf("round %d: DeleteConnection(%s) = %+v, want its membership of r0, the last", round, c.ConnectionID, dels[i])
+				}
+			}
 			returned := slices.IndexFunc(dels[i], func(m store.Membership) bool { return m.RoomID == "r1" })
 			switch {
 			case err == nil && j == (store.Join{Joined: true, First: true}):
@@ -160,6 +183,16 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 	}
 	t.Logf("of %d joins racing DeleteConnection, %d came first, %d found the connection gone", ghostRounds*ghostPairs, joined, refused)
 	e.wantOnly(t, "r1", "stay")
+	e.wantOnly(t, "r0", "stay")
+}
+
+// membership is c's membership of room (of c's tenant) joined now, until
+// c's expiry.
+func (e *env) membership(c store.Connection, room string) store.Membership {
+	return store.Membership{
+		TenantID: c.TenantID, RoomID: room, ConnectionID: c.ConnectionID, UserID: c.UserID,
+		Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
+	}
 }
 
 // wantOnly fails unless room (of tenant A) has exactly the live members
