@@ -21,11 +21,13 @@ const (
 	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (connection_id) DO NOTHING`
 	qGetConnection = `SELECT ` + connCols + ` FROM connections WHERE connection_id = $1 AND expires_at > $2`
-	// DeleteConnection's lock of the connection (holds.go), exclusive, its
-	// transaction's first statement: it waits for the joins of the
-	// connection under way (qLockJoinConnection) to commit, and makes every
-	// later one wait for this transaction, then find the connection gone.
-	qLockDeleteConnection = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))`
+	// DeleteConnection's locks (holds.go), its transaction's first
+	// statements: the connection's row, then the connection's advisory
+	// lock, exclusive, which waits for the joins of the connection under
+	// way (qLockJoinConnection) to commit, and makes every later one wait
+	// for this transaction, then find the connection gone.
+	qLockDeleteConnectionRow = `SELECT 1 FROM connections WHERE connection_id = $1 FOR UPDATE`
+	qLockDeleteConnection    = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))`
 	// One statement: the connection, its memberships and its typing slot
 	// go together or not at all; of two concurrent calls, the second
 	// waits for the first's row locks and then finds nothing. Its snapshot
@@ -162,14 +164,15 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	err := s.db.do(ctx, func() error {
 		c, members, found = store.Connection{}, nil, false
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// The connection's lock, then the holds' locks (holds.go),
+			// The connection's locks, then the holds' locks (holds.go),
 			// then the rows: one round trip.
 			b := &pgx.Batch{}
+			b.Queue(qLockDeleteConnectionRow, connectionID)
 			b.Queue(qLockDeleteConnection, connectionID)
 			b.Queue(qLockConnectionHolds, connectionID)
 			b.Queue(qDeleteConnection, connectionID)
 			br := tx.SendBatch(ctx, b)
-			for range 2 {
+			for range 3 {
 				if _, err := br.Exec(); err != nil {
 					br.Close()
 					return err

@@ -34,10 +34,18 @@ import (
 // KEY SHARE on the connection) because it writes nothing: a row lock is a
 // WAL record and a dirtied page of connections per join.
 //
-// Lock order, so that no two transactions wait for each other: a
-// transaction takes at most one connection lock, first; then its hold
-// locks (several in ascending key order), before it writes memberships or
-// holds. Nothing that holds a hold lock waits for a connection lock.
+// DeleteNodeConnections takes the advisory locks of the connections it
+// deleted before it deletes their memberships, likewise.
+//
+// Lock order, so that no two transactions wait for each other: first the
+// connections' rows, if any (DeleteConnection: its connection's, FOR
+// UPDATE; DeleteNodeConnections: those it deletes, SKIP LOCKED; a join
+// takes none); then the connections' advisory locks (a join or
+// DeleteConnection: one; DeleteNodeConnections: several, in ascending key
+// order); then the hold locks (several in ascending key order), before it
+// writes memberships or holds. Nothing that holds a hold lock waits for a
+// connection's lock, nothing that holds a connection's advisory lock waits
+// for a connection's row.
 const (
 	// connectionLockClass is the first key of the connections' advisory
 	// locks (the two-int4 form, a key space apart from the hold locks'

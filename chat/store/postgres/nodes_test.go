@@ -248,6 +248,8 @@ func TestQueryPlans(t *testing.T) {
 		"lock connection holds":   {qLockConnectionHolds, []any{"c"}},
 		"lock joining connection": {qLockJoinConnection, []any{"c"}},
 		"lock deleted connection": {qLockDeleteConnection, []any{"c"}},
+		"lock deleted row":        {qLockDeleteConnectionRow, []any{"c"}},
+		"lock dead connections":   {qLockNodeConnections, []any{[]string{"c"}}},
 		"CountRoomMembers":        {qCountRoomMembers, []any{"t", "r", int64(1), 5}},
 		"RoomMembers":             {qRoomMemberRows, []any{"t", "r", int64(1)}},
 		"ConnectionRooms":         {qConnectionRooms, []any{"c", int64(1)}},

@@ -18,6 +18,7 @@ import (
 var ghostTests = []subtest{
 	{"ghosts/join of a gone or expired connection", testJoinGoneConnection},
 	{"ghosts/join racing DeleteConnection", testJoinRacingDelete},
+	{"ghosts/join racing the removal of a dead node", testJoinRacingNodeSweep},
 }
 
 // ghostRounds and ghostPairs size testJoinRacingDelete: rounds of pairs
@@ -25,6 +26,13 @@ var ghostTests = []subtest{
 const (
 	ghostRounds = 4
 	ghostPairs  = 8
+)
+
+// nodeRounds and nodeConns size testJoinRacingNodeSweep: rounds of
+// nodeConns joins racing one DeleteNodeConnections.
+const (
+	nodeRounds = 3
+	nodeConns  = 12
 )
 
 // testJoinGoneConnection: JoinRoom refuses a connection that was never
@@ -193,6 +201,81 @@ func (e *env) membership(c store.Connection, room string) store.Membership {
 		TenantID: c.TenantID, RoomID: room, ConnectionID: c.ConnectionID, UserID: c.UserID,
 		Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
 	}
+}
+
+// testJoinRacingNodeSweep races joins of a dead node's connections (one
+// in flight when the node was declared dead, say) against
+// DeleteNodeConnections, and against DeleteConnection of half of them (a
+// post to one answered 410): as with DeleteConnection, no membership
+// outlives its connection, one of the deletions returns every membership
+// a join added, and nothing deadlocks.
+func testJoinRacingNodeSweep(t *testing.T, e *env) {
+	ns := nodeSweeperOf(t, e)
+	stay := e.putConn(t, "stay", tenantA, bob)
+	e.join(t, stay, "r1")
+	ghosts := 0
+	for round := range nodeRounds {
+		prefix := fmt.Sprintf("Dd%02d", round)
+		conns := make([]store.Connection, nodeConns)
+		for i := range conns {
+			conns[i] = e.putConn(t, nodeID(prefix, fmt.Sprintf("%011d", i)), tenantA, fmt.Sprintf("node-%02d-%d", round, i))
+		}
+		joins := make([]bool, nodeConns)
+		dels := make([][]store.Membership, nodeConns)
+		var imgs []store.Image
+		concurrently(2*nodeConns+1, func(k int) {
+			if k == 2*nodeConns {
+				var err error
+				if imgs, err = ns.DeleteNodeConnections(e.ctx, prefix, 100); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			i, c := k/2, conns[k/2]
+			if k%2 == 1 {
+				if i%2 == 0 {
+					_, ms, err := e.s.DeleteConnection(e.ctx, c.ConnectionID)
+					if err != nil && !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("DeleteConnection(%s) racing DeleteNodeConnections: %v", c.ConnectionID, err)
+					}
+					dels[i] = ms
+				}
+				return
+			}
+			j, err := e.s.JoinRoom(e.ctx, e.membership(c, "r1"))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("JoinRoom(%s) racing DeleteNodeConnections: %v", c.ConnectionID, err)
+			}
+			joins[i] = err == nil && j.Joined
+		})
+		swept := map[string]bool{}
+		for _, ms := range dels {
+			for _, m := range ms {
+				swept[m.ConnectionID] = true
+			}
+		}
+		for _, img := range imgs {
+			if img.Type() == store.TypeMembership {
+				m, err := img.Membership()
+				must(t, err)
+				swept[m.ConnectionID] = true
+			}
+		}
+		for i, c := range conns {
+			rooms, err := e.s.ConnectionRooms(e.ctx, c.ConnectionID)
+			must(t, err)
+			if len(rooms) > 0 {
+				ghosts++
+			} else if joins[i] && !swept[c.ConnectionID] {
+				t.Errorf("round %d: JoinRoom(%s) joined, but neither deletion returned its membership", round, c.ConnectionID)
+			}
+		}
+	}
+	if ghosts > 0 {
+		t.Errorf("%d of %d joins racing DeleteNodeConnections left a ghost membership", ghosts, nodeRounds*nodeConns)
+		return
+	}
+	e.wantOnly(t, "r1", "stay")
 }
 
 // wantOnly fails unless room (of tenant A) has exactly the live members
