@@ -24,7 +24,7 @@ const (
 	// DeleteConnection's locks (holds.go), its transaction's first
 	// statements: the connection's row, then the connection's advisory
 	// lock, exclusive, which waits for the joins of the connection under
-	// way (qLockJoinConnection) to commit, and makes every later one wait
+	// way (qLockJoin) to commit, and makes every later one wait
 	// for this transaction, then find the connection gone.
 	qLockDeleteConnectionRow = `SELECT 1 FROM connections WHERE connection_id = $1 FOR UPDATE`
 	qLockDeleteConnection    = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))`
@@ -67,12 +67,15 @@ const (
 	qTakeTypingSlot = `INSERT INTO typing_slots AS s (connection_id, at, expires_at) VALUES ($1, $2::bigint, $2::bigint + $3::bigint)
 		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
 		WHERE excluded.at - s.at >= $3::bigint`
-	// A join's lock of its connection (holds.go), shared (joins of one
-	// connection do not wait for each other; DeleteConnection's waits for
-	// them), its first statement.
-	qLockJoinConnection = `SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1))`
+	// A join's locks, its first statement (holds.go): its connection's,
+	// shared (joins of one connection do not wait for each other;
+	// DeleteConnection's waits for them), then (OFFSET 0 keeps the order:
+	// the inner query is evaluated first) the user's holds in the room. $1
+	// the connection, $2 to $4 tenant, room and user.
+	qLockJoin = `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $3::text || '/' || $4::text, 0))
+		FROM (SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1)) OFFSET 0) AS c`
 	// The connection, if it is there and live (c: read after
-	// qLockJoinConnection), then the membership only if it is: none of a
+	// qLockJoin), then the membership only if it is: none of a
 	// connection deleted or expired. A membership that exists but has
 	// expired counts as absent: joining again replaces it. Concurrent
 	// joins: one inserts, the others wait and then find it live.

@@ -119,15 +119,12 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	now := s.nowMs()
 	err := s.db.do(ctx, func() error {
 		b := &pgx.Batch{}
-		b.Queue(qLockJoinConnection, m.ConnectionID)
-		b.Queue(qLockHold, m.TenantID, m.RoomID, m.UserID)
+		b.Queue(qLockJoin, m.ConnectionID, m.TenantID, m.RoomID, m.UserID)
 		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now)
 		br := s.pool.SendBatch(ctx, b)
-		for range 2 {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return err
-			}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
 		}
 		err := br.QueryRow().Scan(&found, &j.Joined, &j.First)
 		return errors.Join(err, br.Close())

@@ -246,7 +246,7 @@ func TestQueryPlans(t *testing.T) {
 		"LeaveRoom":               {qLeaveRelease, []any{"t", "r", "c", "u"}},
 		"ReleaseMembership":       {qRelease, []any{"t", "r", "u", "c"}},
 		"lock connection holds":   {qLockConnectionHolds, []any{"c"}},
-		"lock joining connection": {qLockJoinConnection, []any{"c"}},
+		"lock of a join":          {qLockJoin, []any{"c", "t", "r", "u"}},
 		"lock deleted connection": {qLockDeleteConnection, []any{"c"}},
 		"lock deleted row":        {qLockDeleteConnectionRow, []any{"c"}},
 		"lock dead connections":   {qLockNodeConnections, []any{[]string{"c"}}},
