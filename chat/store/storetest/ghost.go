@@ -31,7 +31,7 @@ const (
 // nodeRounds and nodeConns size testJoinRacingNodeSweep: rounds of
 // nodeConns joins racing one DeleteNodeConnections.
 const (
-	nodeRounds = 3
+	nodeRounds = 2
 	nodeConns  = 12
 )
 
