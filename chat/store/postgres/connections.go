@@ -24,17 +24,16 @@ const (
 	// DeleteConnection's locks (holds.go), its transaction's first
 	// statements: the connection's row, then the connection's advisory
 	// lock, exclusive, which waits for the joins of the connection under
-	// way (qLockJoin) to commit, and makes every later one wait
-	// for this transaction, then find the connection gone.
+	// way (qLockJoin) to commit, and makes every later one wait for this
+	// transaction, then find the connection gone.
 	qLockDeleteConnectionRow = `SELECT 1 FROM connections WHERE connection_id = $1 FOR UPDATE`
 	qLockDeleteConnection    = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))`
 	// One statement: the connection, its memberships and its typing slot
 	// go together or not at all; of two concurrent calls, the second
 	// waits for the first's row locks and then finds nothing. Its snapshot
 	// is taken after qLockDeleteConnection: it sees the membership of every
-	// join of the connection.
-	// Rows: the connection joined with each membership (NULLs if none); no
-	// row if the connection was not there.
+	// join of the connection. Rows: the connection joined with each
+	// membership (NULLs if none); no row if the connection was not there.
 	qDeleteConnection = `WITH c AS (
 			DELETE FROM connections WHERE connection_id = $1 RETURNING ` + connCols + `),
 		m AS (
@@ -74,9 +73,9 @@ const (
 	// the connection, $2 to $4 tenant, room and user.
 	qLockJoin = `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $3::text || '/' || $4::text, 0))
 		FROM (SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1)) OFFSET 0) AS c`
-	// The connection, if it is there and live (c: read after
-	// qLockJoin), then the membership only if it is: none of a
-	// connection deleted or expired. A membership that exists but has
+	// The connection, if it is there and live (c: read after qLockJoin),
+	// then the membership only if it is: none of a connection deleted or
+	// expired. A membership that exists but has
 	// expired counts as absent: joining again replaces it. Concurrent
 	// joins: one inserts, the others wait and then find it live.
 	qJoinRoom = `WITH c AS (SELECT 1 FROM connections WHERE connection_id = $3 AND expires_at > $8),
