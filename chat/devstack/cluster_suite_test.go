@@ -211,9 +211,11 @@ func TestClusterSweepersCleanOnce(t *testing.T) {
 	for _, cl := range clients {
 		cl.OK("joinRoom", map[string]any{"roomId": room.RoomID}, nil)
 	}
-	// The ghost: its records, expiring now, and no socket.
+	// The ghost: its records, expiring a millisecond from now (live when
+	// it joins: no store lets a connection that has expired join), and no
+	// socket.
 	now := c.clock.Now()
-	ghost := putClusterGhost(t, tg, acme, room.RoomID, now.Add(-10*time.Minute))
+	ghost := putClusterGhost(t, tg, acme, room.RoomID, now.Add(-10*time.Minute+time.Millisecond))
 	c.clock.Add(time.Second)
 
 	total := 0

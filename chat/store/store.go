@@ -1,7 +1,8 @@
 // Package store is the chat backend's persistence: one interface, shaped by
 // the handlers' access patterns (docs/store.md lists them), with an embedded
-// implementation (store/sqlite) and a DynamoDB one (store/dynamo), both held
-// to the same conformance suite (store/storetest).
+// implementation (store/sqlite), a PostgreSQL one (store/postgres) and a
+// DynamoDB one (store/dynamo), all held to the same conformance suite
+// (store/storetest).
 //
 // Every key is scoped by tenant: no method can reach another tenant's data
 // with the identifiers a client supplies. Ephemeral items (connections and
@@ -180,11 +181,15 @@ type Store interface {
 
 	// JoinRoom adds a membership; joining twice is not an error, and
 	// reports Joined=false. First says whether the user held no other
-	// membership in the room (see Join). The embedded store refuses one of
-	// a connection that is not there (ErrNotFound): the check and the
-	// write are one step there, so that a join racing the connection's
-	// DeleteConnection leaves no membership behind; the other stores do
-	// not check.
+	// membership in the room (see Join). It refuses one of a connection
+	// that is not there or has expired (ErrNotFound, nothing added), the
+	// check atomic with the write and ordered with the connection's
+	// DeleteConnection: whatever the interleaving of a join and
+	// DeleteConnection of its connection, once both returned no membership
+	// of the connection remains (a ghost: counted, listed, sent the room's
+	// broadcasts and holding its user in the room until it expired). The
+	// join either came first, and DeleteConnection returned its membership,
+	// or it found the connection gone. Every store checks.
 	JoinRoom(ctx context.Context, m Membership) (Join, error)
 	// LeaveRoom removes a membership and reports whether it existed and
 	// was live, and whether it was the user's last held in the room (an

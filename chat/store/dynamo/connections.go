@@ -132,8 +132,13 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connIt
 // connection, its copy under the user, its typing slot and each of its
 // memberships with its copy and its connection in the user's hold item
 // (holds.go), in one transaction (the connection conditionally: of two
-// concurrent calls, one gets ErrNotFound). A connection in more than 32
-// rooms has its other memberships removed afterwards, a transaction each.
+// concurrent calls, one gets ErrNotFound). Then it reads the partition's
+// memberships again (a consistent Query; nothing found, one request, in
+// the common case) and removes what it finds, a transaction each: those
+// of a connection in more than 32 rooms that the transaction had no room
+// for, and those of joins that came between the read and the transaction
+// (JoinRoom checks the connection item in its transaction: no join comes
+// after it). No membership outlives its connection.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	wrap := func(err error) error { return fmt.Errorf("dynamo: delete connection %q: %w", connectionID, err) }
 	ci, err := s.readConnection(ctx, connectionID)
@@ -200,12 +205,25 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	for i := range inTx {
 		memberships[i].Last = states[i] == holdLast
 	}
-	for i := len(inTx); i < len(memberships); i++ {
-		last, _, err := s.removeMembership(ctx, memberships[i])
+	// The memberships left in the partition: those beyond the transaction
+	// and those of joins that came between the read and the transaction.
+	// A consistent read after the connection item's deletion: a join's
+	// transaction checks the connection item, so none comes after it.
+	rest, err := s.query(ctx, partitionQuery(connPK(connectionID), prefixRoom, false, 0), 0)
+	if err != nil {
+		return store.Connection{}, nil, wrap(err)
+	}
+	memberships = memberships[:len(inTx)]
+	for _, r := range rest {
+		m := r.membership()
+		last, found, err := s.removeMembership(ctx, m)
 		if err != nil {
 			return store.Connection{}, nil, wrap(err)
 		}
-		memberships[i].Last = last
+		if found {
+			m.Last = last
+			memberships = append(memberships, m)
+		}
 	}
 	sortMemberships(memberships)
 	return c, memberships, nil

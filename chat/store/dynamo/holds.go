@@ -116,23 +116,36 @@ var errHoldContended = errors.New("the user's hold of the room kept changing")
 
 // JoinRoom writes the membership, unless a live one is there, its copy in
 // the connection's partition and the connection into the user's hold item,
-// in one transaction: Joined=false if the membership's condition fails;
-// First if the hold item had no connection.
+// in one transaction with a check that the connection is there and live:
+// ErrNotFound, nothing written, if it is not; Joined=false if the
+// membership's condition fails; First if the hold item had no connection.
+// The check orders the join and its connection's DeleteConnection (a
+// transaction deleting the connection item, after which DeleteConnection
+// reads the connection's partition consistently): the join either comes
+// first, and DeleteConnection finds its copy, or finds no connection, so
+// that no membership outlives its connection (a ghost).
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("dynamo: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	first := true
 	for range s.retries {
+		now := num(s.nowMs())
 		err := s.transact(ctx, []types.TransactWriteItem{
 			{Put: &types.Put{
 				TableName: s.table, Item: membershipItem(m),
 				ConditionExpression:       aws.String(condNewOrGone),
 				ExpressionAttributeNames:  names(attrPK, attrExpiresAtMs),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.nowMs())},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":now": now},
 			}},
 			{Put: &types.Put{TableName: s.table, Item: connRoomItem(m)}},
 			s.holdWrite(m, first),
+			{ConditionCheck: &types.ConditionCheck{
+				TableName: s.table, Key: key(connPK(m.ConnectionID), skMeta),
+				ConditionExpression:       aws.String(condExists + " AND " + condLive),
+				ExpressionAttributeNames:  names(attrPK, attrExpiresAtMs),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":now": now},
+			}},
 		})
 		var te *txError
 		if !errors.As(err, &te) {
@@ -140,6 +153,9 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 				return store.Join{}, wrap(err)
 			}
 			return store.Join{Joined: true, First: first}, nil
+		}
+		if failed, _ := te.failed(3); failed {
+			return store.Join{}, wrap(fmt.Errorf("connection %q: %w", m.ConnectionID, store.ErrNotFound))
 		}
 		if failed, _ := te.failed(0); failed {
 			return store.Join{}, nil // a live membership is there

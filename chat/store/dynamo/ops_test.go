@@ -147,10 +147,19 @@ func TestOperations(t *testing.T) {
 			[]string{queryG1}},
 		{"ListRooms", func() error { return ignore2(s.ListRooms(ctx, "t", "alice", store.RoomsPrivate, store.Page{})) },
 			[]string{queryG2}},
-		// The membership, its copy and the user's hold of the room.
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(3)"}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(3)"}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"))) }, []string{tx + "(3)"}},
+		// The membership, its copy, the user's hold of the room and the
+		// check that the connection is there.
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(4)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(4)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"))) }, []string{tx + "(4)"}},
+		// Refused: the connection is not there.
+		{"JoinRoom", func() error {
+			_, err := s.JoinRoom(ctx, member(conn("c9", "carol"), "r1"))
+			if !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("want ErrNotFound, got %v", err)
+			}
+			return nil
+		}, []string{tx + "(4)"}},
 		{"RoomMembers", func() error { return ignore(s.RoomMembers(ctx, "t", "r1")) }, []string{queryC}},
 		// One consistent Query of at most 200 items, however large the room.
 		{"CountRoomMembers", func() error { return ignore(s.CountRoomMembers(ctx, "t", "r1", 200)) }, []string{queryC}},
@@ -205,8 +214,8 @@ func TestOperations(t *testing.T) {
 			return nil
 		}, []string{update}},
 		// Connection, its copy, its typing slot, one membership, its copy
-		// and the hold.
-		{"DeleteConnection", func() error { return ignore2(s.DeleteConnection(ctx, "c1")) }, []string{queryC, tx + "(6)"}},
+		// and the hold; then the memberships left (none: no join raced it).
+		{"DeleteConnection", func() error { return ignore2(s.DeleteConnection(ctx, "c1")) }, []string{queryC, tx + "(6)", queryC}},
 		{"DeleteConnection", func() error {
 			_, _, err := s.DeleteConnection(ctx, "c1")
 			if !errors.Is(err, store.ErrNotFound) {

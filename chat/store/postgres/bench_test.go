@@ -57,19 +57,106 @@ func BenchmarkCountUserConnections(b *testing.B) {
 	}
 }
 
+// connSupply hands out the ids of stored live connections (user
+// "user-"+id each), storing them benchConnBatch at a time with the timer
+// stopped, so that a benchmark times only the work on them. It also
+// counts the WAL the benchmark writes, less its own (walPerOp).
+type connSupply struct {
+	s       *Store
+	b       *testing.B
+	ids     []string
+	rooms   []string // each new connection's memberships
+	prefix  string
+	walFrom int64 // the WAL position when the benchmark started
+	ownWAL  int64 // the WAL the supply wrote
+}
+
+// wal is the server's WAL position in bytes.
+func (cs *connSupply) wal() int64 {
+	var pos int64
+	must(cs.b, cs.s.pool.QueryRow(cs.b.Context(), `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&pos))
+	return pos
+}
+
+// start notes the WAL position: call it before the benchmark's loop.
+func (cs *connSupply) start() { cs.walFrom = cs.wal() }
+
+// walPerOp reports the WAL bytes per operation (WAL-B/op) the loop wrote:
+// a row lock, say, is a WAL record per operation. Autovacuum's writes
+// count too: a small excess is noise.
+func (cs *connSupply) walPerOp() {
+	cs.b.ReportMetric(float64(cs.wal()-cs.walFrom-cs.ownWAL)/float64(cs.b.N), "WAL-B/op")
+}
+
+const benchConnBatch = 5000
+
+func (cs *connSupply) next() string {
+	if len(cs.ids) == 0 {
+		cs.b.StopTimer()
+		from := cs.wal()
+		ctx, now := cs.b.Context(), time.Now()
+		first := benchSeq.Add(benchConnBatch) - benchConnBatch
+		_, err := cs.s.pool.Exec(ctx, `INSERT INTO connections
+			SELECT $1 || i, 't', 'user-' || $1 || i, 'User', $2::bigint, $3::bigint, '127.0.0.1', 'bench'
+			FROM generate_series($4::bigint, $5::bigint) AS i`,
+			cs.prefix, now.UnixMilli(), now.Add(time.Hour).UnixMilli(), first, first+benchConnBatch-1)
+		must(cs.b, err)
+		if len(cs.rooms) > 0 {
+			_, err = cs.s.pool.Exec(ctx, `WITH m AS (INSERT INTO memberships
+					SELECT 't', room, $1 || i, 'user-' || $1 || i, 'User', $2::bigint, $3::bigint
+					FROM generate_series($4::bigint, $5::bigint) AS i, unnest($6::text[]) AS room
+					RETURNING tenant_id, room_id, user_id, connection_id)
+				INSERT INTO room_holds SELECT * FROM m`,
+				cs.prefix, now.UnixMilli(), now.Add(time.Hour).UnixMilli(), first, first+benchConnBatch-1, cs.rooms)
+			must(cs.b, err)
+		}
+		_, err = cs.s.pool.Exec(ctx, `ANALYZE connections, memberships, room_holds`)
+		must(cs.b, err)
+		for i := first; i < first+benchConnBatch; i++ {
+			cs.ids = append(cs.ids, fmt.Sprintf("%s%d", cs.prefix, i))
+		}
+		cs.ownWAL += cs.wal() - from
+		cs.b.StartTimer()
+	}
+	id := cs.ids[0]
+	cs.ids = cs.ids[1:]
+	return id
+}
+
+// A live connection's first join of a room.
 func BenchmarkJoinRoom(b *testing.B) {
 	s := benchStore(b)
 	ctx := b.Context()
 	now := time.Now()
+	conns := &connSupply{s: s, b: b, prefix: "join-"}
 	b.ReportAllocs()
+	conns.start()
 	for b.Loop() {
-		id := fmt.Sprintf("conn-%d", benchSeq.Add(1))
+		id := conns.next()
 		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User",
 			JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
 		if j, err := s.JoinRoom(ctx, m); err != nil || !j.First {
 			b.Fatal(j, err)
 		}
 	}
+	conns.walPerOp()
+}
+
+// A disconnect of a connection in one room (its membership and hold
+// go with it).
+func BenchmarkDeleteConnection(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	conns := &connSupply{s: s, b: b, prefix: "del-", rooms: []string{"r"}}
+	b.ReportAllocs()
+	conns.start()
+	for b.Loop() {
+		id := conns.next()
+		if _, ms, err := s.DeleteConnection(ctx, id); err != nil || len(ms) != 1 || !ms[0].Last {
+			b.Fatal(ms, err)
+		}
+	}
+	conns.walPerOp()
 }
 
 func BenchmarkPutMessage(b *testing.B) {

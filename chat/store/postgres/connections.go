@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,11 +21,19 @@ const (
 	qPutConnection = `INSERT INTO connections (` + connCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (connection_id) DO NOTHING`
 	qGetConnection = `SELECT ` + connCols + ` FROM connections WHERE connection_id = $1 AND expires_at > $2`
+	// DeleteConnection's locks (holds.go), its transaction's first
+	// statements: the connection's row, then the connection's advisory
+	// lock, exclusive, which waits for the joins of the connection under
+	// way (qLockJoin) to commit, and makes every later one wait for this
+	// transaction, then find the connection gone.
+	qLockDeleteConnectionRow = `SELECT 1 FROM connections WHERE connection_id = $1 FOR UPDATE`
+	qLockDeleteConnection    = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))`
 	// One statement: the connection, its memberships and its typing slot
 	// go together or not at all; of two concurrent calls, the second
-	// waits for the first's row locks and then finds nothing. Rows: the
-	// connection joined with each membership (NULLs if none); no row if
-	// the connection was not there.
+	// waits for the first's row locks and then finds nothing. Its snapshot
+	// is taken after qLockDeleteConnection: it sees the membership of every
+	// join of the connection. Rows: the connection joined with each
+	// membership (NULLs if none); no row if the connection was not there.
 	qDeleteConnection = `WITH c AS (
 			DELETE FROM connections WHERE connection_id = $1 RETURNING ` + connCols + `),
 		m AS (
@@ -57,14 +66,26 @@ const (
 	qTakeTypingSlot = `INSERT INTO typing_slots AS s (connection_id, at, expires_at) VALUES ($1, $2::bigint, $2::bigint + $3::bigint)
 		ON CONFLICT (connection_id) DO UPDATE SET at = excluded.at, expires_at = excluded.expires_at
 		WHERE excluded.at - s.at >= $3::bigint`
-	// A membership that exists but has expired counts as absent: joining
-	// again replaces it. Concurrent joins: one inserts, the others wait and
-	// then find it live.
-	qJoinRoom = `INSERT INTO memberships AS m (` + memberCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
-			user_id = excluded.user_id, username = excluded.username,
-			joined_at = excluded.joined_at, expires_at = excluded.expires_at
-		WHERE m.expires_at <= $8`
+	// A join's locks, its first statement (holds.go): its connection's,
+	// shared (joins of one connection do not wait for each other;
+	// DeleteConnection's waits for them), then (OFFSET 0 keeps the order:
+	// the inner query is evaluated first) the user's holds in the room. $1
+	// the connection, $2 to $4 tenant, room and user.
+	qLockJoin = `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $3::text || '/' || $4::text, 0))
+		FROM (SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1)) OFFSET 0) AS c`
+	// The connection, if it is there and live (c: read after qLockJoin),
+	// then the membership only if it is: none of a connection deleted or
+	// expired. A membership that exists but has
+	// expired counts as absent: joining again replaces it. Concurrent
+	// joins: one inserts, the others wait and then find it live.
+	qJoinRoom = `WITH c AS (SELECT 1 FROM connections WHERE connection_id = $3 AND expires_at > $8),
+		j AS (INSERT INTO memberships AS m (` + memberCols + `)
+			SELECT $1, $2, $3, $4, $5, $6::bigint, $7::bigint WHERE EXISTS (SELECT 1 FROM c)
+			ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
+				user_id = excluded.user_id, username = excluded.username,
+				joined_at = excluded.joined_at, expires_at = excluded.expires_at
+			WHERE m.expires_at <= $8
+			RETURNING 1)`
 	qConnectionRooms = `SELECT ` + memberCols + ` FROM memberships
 		WHERE connection_id = $1 AND expires_at > $2 ORDER BY tenant_id, room_id`
 )
@@ -145,12 +166,23 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	err := s.db.do(ctx, func() error {
 		c, members, found = store.Connection{}, nil, false
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// The holds' locks first (holds.go), then the rows.
-			if _, err := tx.Exec(ctx, qLockConnectionHolds, connectionID); err != nil {
-				return err
+			// The connection's locks, then the holds' locks (holds.go),
+			// then the rows: one round trip.
+			b := &pgx.Batch{}
+			b.Queue(qLockDeleteConnectionRow, connectionID)
+			b.Queue(qLockDeleteConnection, connectionID)
+			b.Queue(qLockConnectionHolds, connectionID)
+			b.Queue(qDeleteConnection, connectionID)
+			br := tx.SendBatch(ctx, b)
+			for range 3 {
+				if _, err := br.Exec(); err != nil {
+					br.Close()
+					return err
+				}
 			}
-			rows, err := tx.Query(ctx, qDeleteConnection, connectionID)
+			rows, err := br.Query()
 			if err != nil {
+				br.Close()
 				return err
 			}
 			for rows.Next() {
@@ -160,6 +192,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 				if err := rows.Scan(&c.ConnectionID, &c.TenantID, &c.UserID, &c.Username, &connected, &expires, &c.SourceIP, &c.UserAgent,
 					&tenant, &room, &user, &username, &joined, &mexpires); err != nil {
 					rows.Close()
+					br.Close()
 					return err
 				}
 				found = true
@@ -172,7 +205,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 				}
 			}
 			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := errors.Join(rows.Err(), br.Close()); err != nil {
 				return err
 			}
 			return releaseAll(ctx, tx, members)

@@ -19,11 +19,39 @@ import (
 // from none to some, or from some to none. Hash collisions of the lock key
 // only make unrelated changes wait for each other.
 //
-// Lock order, so that no two transactions wait for each other: a
-// transaction takes its advisory locks (several in ascending key order)
-// before it writes memberships or holds.
+// A join and its connection's DeleteConnection are kept apart by a
+// transaction-scoped advisory lock of the connection (connectionLockClass
+// and a hash of its id; shared by joins, exclusive by DeleteConnection),
+// in a statement of its own before anything else: either the join locked
+// first, and DeleteConnection waits for it to commit and then, in later
+// statements with later snapshots, finds and deletes its membership; or
+// DeleteConnection did, and the join waits, then finds no connection and
+// adds nothing (ErrNotFound). No membership outlives its connection (a
+// ghost, which would be sent the room's broadcasts and hold its user in
+// the room until it expired). Under READ COMMITTED a statement's snapshot
+// is taken when it starts, so the lock must come in an earlier statement
+// than the reads it orders. An advisory lock rather than a row lock (FOR
+// KEY SHARE on the connection) because it writes nothing: a row lock is a
+// WAL record and a dirtied page of connections per join.
+//
+// DeleteNodeConnections takes the advisory locks of the connections it
+// deleted before it deletes their memberships, likewise.
+//
+// Lock order, so that no two transactions wait for each other: first the
+// connections' rows, if any (DeleteConnection: its connection's, FOR
+// UPDATE; DeleteNodeConnections: those it deletes, SKIP LOCKED; a join
+// takes none); then the connections' advisory locks (a join or
+// DeleteConnection: one; DeleteNodeConnections: several, in ascending key
+// order); then the hold locks (several in ascending key order), before it
+// writes memberships or holds. Nothing that holds a hold lock waits for a
+// connection's lock, nothing that holds a connection's advisory lock waits
+// for a connection's row.
 const (
-	qLockHold = `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text || '/' || $3::text, 0))`
+	// connectionLockClass is the first key of the connections' advisory
+	// locks (the two-int4 form, a key space apart from the hold locks'
+	// bigint keys): the ASCII bytes "swb" and a zero.
+	connectionLockClass = `1937203712`
+	qLockHold           = `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text || '/' || $3::text, 0))`
 	// The advisory locks of every (tenant, room, user) a connection has a
 	// membership in, in ascending key order.
 	qLockConnectionHolds = `SELECT pg_advisory_xact_lock(k) FROM (
@@ -31,10 +59,11 @@ const (
 			FROM memberships WHERE connection_id = $1 ORDER BY k) AS keys`
 	// Join and hold in one statement; first: no hold of the user in the
 	// room before it (the snapshot precedes the statement's inserts).
-	qJoinHold = `WITH j AS (` + qJoinRoom + ` RETURNING 1),
+	// found: the connection was there and live (else nothing was added).
+	qJoinHold = qJoinRoom + `,
 		h AS (INSERT INTO room_holds (tenant_id, room_id, user_id, connection_id)
 			SELECT $1, $2, $4, $3 WHERE EXISTS (SELECT 1 FROM j) ON CONFLICT DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM j),
+		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM j),
 			EXISTS (SELECT 1 FROM j) AND NOT EXISTS (SELECT 1 FROM room_holds WHERE tenant_id = $1 AND room_id = $2 AND user_id = $4)`
 	qMembershipUser = `SELECT user_id FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3`
 	// Leave and release in one statement: the membership's expiry (NULL
@@ -75,15 +104,36 @@ func (s *Store) locked(ctx context.Context, tenantID, roomID, userID, q string, 
 }
 
 // JoinRoom adds a membership (an upsert) and its hold, under the lock of
-// the user's holds in the room; Joined=false if it was already there and
-// live.
+// its connection (shared) and then the lock of the user's holds in the room,
+// in one round trip (a batch: an implicit transaction); Joined=false if it
+// was already there and live. ErrNotFound, nothing added, if the
+// connection is not there or has expired: the connection's lock orders
+// the join and the connection's DeleteConnection, so that no membership
+// outlives its connection (a ghost).
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+	}
 	var j store.Join
-	err := s.locked(ctx, m.TenantID, m.RoomID, m.UserID, qJoinHold,
-		[]any{m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), s.nowMs()},
-		&j.Joined, &j.First)
+	var found bool
+	now := s.nowMs()
+	err := s.db.do(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(qLockJoin, m.ConnectionID, m.TenantID, m.RoomID, m.UserID)
+		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now)
+		br := s.pool.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		err := br.QueryRow().Scan(&found, &j.Joined, &j.First)
+		return errors.Join(err, br.Close())
+	})
 	if err != nil {
-		return store.Join{}, fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
+		return store.Join{}, wrap(err)
+	}
+	if !found {
+		return store.Join{}, wrap(fmt.Errorf("connection %q: %w", m.ConnectionID, store.ErrNotFound))
 	}
 	return j, nil
 }

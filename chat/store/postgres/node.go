@@ -19,6 +19,11 @@ const (
 			SELECT connection_id FROM connections WHERE connection_id >= $1 AND connection_id < $2
 			ORDER BY connection_id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING ` + connCols
+	// The connections' advisory locks (holds.go), ascending: the joins of
+	// them under way commit first, and their memberships are then seen by
+	// qDeleteNodeMemberships; later ones find no connection.
+	qLockNodeConnections = `SELECT pg_advisory_xact_lock(` + connectionLockClass + `, h) FROM (
+			SELECT DISTINCT hashtext(id) AS h FROM unnest($1::text[]) AS id ORDER BY h) AS keys`
 	qDeleteNodeMemberships = `DELETE FROM memberships WHERE connection_id = ANY($1)
 		RETURNING ` + memberCols
 	qDeleteNodeTypingSlots = `DELETE FROM typing_slots WHERE connection_id = ANY($1)`
@@ -43,6 +48,9 @@ func (s *Store) DeleteNodeConnections(ctx context.Context, prefix string, limit 
 			ids := make([]string, len(conns))
 			for i, c := range conns {
 				ids[i] = c.ConnectionID
+			}
+			if _, err := tx.Exec(ctx, qLockNodeConnections, ids); err != nil {
+				return err
 			}
 			members, err := queryAll(ctx, tx, scanMembership, qDeleteNodeMemberships, ids)
 			if err != nil {

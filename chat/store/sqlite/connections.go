@@ -167,15 +167,16 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 // was already there and live. A membership that exists but has expired
 // counts as absent: joining again replaces it (its hold continues).
 // ErrNotFound, nothing added, if the connection is not there (deleted
-// since the caller read it: under cmu, the join and DeleteConnection are
-// ordered, so that no membership outlives its connection as a ghost that
-// receives the room's broadcasts and holds its user in the room).
+// since the caller read it) or has expired: under cmu, the join and
+// DeleteConnection are ordered, so that no membership outlives its
+// connection as a ghost that receives the room's broadcasts and holds its
+// user in the room.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	if err := s.lockConns(ctx); err != nil {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	defer s.cmu.Unlock()
-	if _, ok := s.idx.connEntryOf(m.ConnectionID); !ok {
+	if c, ok := s.idx.connEntryOf(m.ConnectionID); !ok || c.exp.Load() <= s.nowMs() {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: connection %q: %w", m.RoomID, m.TenantID, m.ConnectionID, store.ErrNotFound)
 	}
 	k := roomKey{m.TenantID, m.RoomID}

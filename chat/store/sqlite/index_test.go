@@ -192,10 +192,11 @@ func TestIndexMatchesModel(t *testing.T) {
 				JoinedAt: now, ExpiresAt: now.Add(ttl)}
 			j, err := s.JoinRoom(ctx, m)
 			k := memberKeyOf(m)
-			if _, ok := md.conns[c]; !ok {
-				// No membership of a connection that is not there.
+			if mc, ok := md.conns[c]; !ok || ms(mc.ExpiresAt) <= ms(now) {
+				// No membership of a connection that is not there or has
+				// expired.
 				if !errors.Is(err, store.ErrNotFound) || j.Joined {
-					t.Fatalf("JoinRoom %s %s without its connection = %+v, %v; want ErrNotFound", c, r, j, err)
+					t.Fatalf("JoinRoom %s %s without its live connection = %+v, %v; want ErrNotFound", c, r, j, err)
 				}
 				break
 			}

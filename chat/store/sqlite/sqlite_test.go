@@ -436,9 +436,9 @@ func TestSweepTypingSlots(t *testing.T) {
 // The sweep returns memberships before connections, across batches too.
 func TestSweepOrder(t *testing.T) {
 	t.Parallel()
-	s := openTest(t, t.TempDir(), nil)
-	ctx := t.Context()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := openTest(t, t.TempDir(), func() time.Time { return t0.Add(-time.Minute) }) // live when they join
+	ctx := t.Context()
 	for i := range 3 {
 		c := store.Connection{ConnectionID: fmt.Sprint("c", i), TenantID: "t", UserID: "u", ExpiresAt: t0}
 		if err := s.PutConnection(ctx, c); err != nil {
