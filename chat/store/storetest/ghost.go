@@ -282,7 +282,7 @@ func testJoinRacingNodeSweep(t *testing.T, e *env) {
 // ids, by RoomMembers and CountRoomMembers.
 func (e *env) wantOnly(t *testing.T, room string, ids ...string) {
 	t.Helper()
-	members, err := e.s.RoomMembers(e.ctx, tenantA, room)
+	members, err := e.roomMembers(tenantA, room)
 	must(t, err)
 	var got []string
 	for _, m := range members {
