@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/switchboard-ws/switchboard/chat/protocol"
 	"github.com/switchboard-ws/switchboard/chat/store"
@@ -260,7 +261,7 @@ func (s *Service) restoreConnection(ctx context.Context, r *request) (any, *apiE
 	}
 	rooms := []string{}
 	for _, m := range memberships {
-		m.ExpiresAt = stored.ExpiresAt
+		m.ExpiresAt = time.Time{} // zero: the connection's (JoinRoom)
 		if _, err := s.store.JoinRoom(ctx, m); err != nil {
 			s.log.Warn("restoring a membership after expiry", "connectionId", r.id.ConnectionID, "roomId", m.RoomID, "err", err)
 			continue

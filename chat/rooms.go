@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -190,13 +189,11 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	if e := s.roomQuota(ctx, r.id, room.RoomID); e != nil {
 		return nil, e
 	}
-	conn, err := s.store.GetConnection(ctx, r.id.ConnectionID)
-	if err != nil {
-		return nil, s.joinFailed(r, fmt.Errorf("connection of a join: %w", err))
-	}
+	// No ExpiresAt: the store gives the membership its connection's expiry,
+	// read in the step that checks the connection is there.
 	j, err := s.store.JoinRoom(ctx, store.Membership{
 		TenantID: r.id.TenantID, RoomID: room.RoomID, ConnectionID: r.id.ConnectionID,
-		UserID: r.id.UserID, Username: r.id.Username, JoinedAt: s.now(), ExpiresAt: conn.ExpiresAt,
+		UserID: r.id.UserID, Username: r.id.Username, JoinedAt: s.now(),
 	})
 	if err != nil {
 		return nil, s.joinFailed(r, err)

@@ -65,7 +65,7 @@ type Membership struct {
 	UserID       string
 	Username     string
 	JoinedAt     time.Time
-	ExpiresAt    time.Time // the connection's expiry
+	ExpiresAt    time.Time // the connection's expiry (JoinRoom: zero means take it from the connection)
 	// Last is set in the memberships DeleteConnection returns: this was
 	// the last membership its user held in the room (see Join).
 	Last bool
@@ -190,6 +190,14 @@ type Store interface {
 	// broadcasts and holding its user in the room until it expired). The
 	// join either came first, and DeleteConnection returned its membership,
 	// or it found the connection gone. Every store checks.
+	//
+	// A zero m.ExpiresAt gives the membership the connection's expiry,
+	// read in that same atomic step, and ordered with the connection's
+	// TouchConnection as with DeleteConnection: whatever the interleaving
+	// of a join and a heartbeat, once both returned the membership's
+	// expiry is the connection's (the caller reads no connection first).
+	// A non-zero m.ExpiresAt is stored as given (the membership may then
+	// expire before its connection until the next TouchConnection).
 	JoinRoom(ctx context.Context, m Membership) (Join, error)
 	// LeaveRoom removes a membership and reports whether it existed and
 	// was live, and whether it was the user's last held in the room (an

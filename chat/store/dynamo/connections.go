@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -81,6 +82,7 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	if err != nil {
 		return fmt.Errorf("dynamo: put connection %q: %w", c.ConnectionID, err)
 	}
+	s.guesses.put(c.ConnectionID, c.ExpiresAt.UnixMilli())
 	return nil
 }
 
@@ -96,7 +98,9 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (store.C
 	if len(it) == 0 || it.str(attrType) != typeConnection || !it.live(s.nowMs()) {
 		return store.Connection{}, fmt.Errorf("dynamo: get connection %q: %w", connectionID, store.ErrNotFound)
 	}
-	return it.connection(), nil
+	c := it.connection()
+	s.guesses.put(connectionID, c.ExpiresAt.UnixMilli())
+	return c, nil
 }
 
 // connItems is what the connection's partition holds: the connection,
@@ -141,6 +145,7 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connIt
 // after it). No membership outlives its connection.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
 	wrap := func(err error) error { return fmt.Errorf("dynamo: delete connection %q: %w", connectionID, err) }
+	s.guesses.forget(connectionID)
 	ci, err := s.readConnection(ctx, connectionID)
 	if err != nil {
 		return store.Connection{}, nil, wrap(err)
@@ -243,16 +248,40 @@ func sortMemberships(ms []store.Membership) {
 // copy under the user, and of each live membership and its copy. Expired
 // memberships stay expired. A membership left concurrently is dropped from
 // the transaction, which is retried; a connection in more than 49 rooms
-// has the rest touched in further transactions.
+// has the rest touched in further transactions. The connection's write is
+// conditioned on its count of joins (attrJoins) being the one read: a join
+// that came between the read and the transaction cancels it, and the
+// partition is read again, so that the join's membership is touched too
+// (JoinRoom gave it the expiry it found).
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
 	wrap := func(err error) error { return fmt.Errorf("dynamo: touch connection %q: %w", connectionID, err) }
+	for range s.retries {
+		again, err := s.touch(ctx, connectionID, expiresAt)
+		if err != nil {
+			return wrap(err)
+		}
+		if !again {
+			s.guesses.put(connectionID, expiresAt.UnixMilli())
+			return nil
+		}
+	}
+	return wrap(errJoinsContended)
+}
+
+// errJoinsContended: joins of the connection kept coming between a
+// heartbeat's read and its write.
+var errJoinsContended = errors.New("joins of the connection kept coming")
+
+// touch is one attempt of TouchConnection; again if a join came between
+// its read and its first transaction.
+func (s *Store) touch(ctx context.Context, connectionID string, expiresAt time.Time) (again bool, err error) {
 	now := s.nowMs()
 	ci, err := s.readConnection(ctx, connectionID)
 	if err != nil {
-		return wrap(err)
+		return false, err
 	}
 	if ci.meta == nil || !ci.meta.live(now) {
-		return wrap(store.ErrNotFound)
+		return false, store.ErrNotFound
 	}
 	vals := map[string]types.AttributeValue{
 		":expiresAt":   num(ttlSeconds(expiresAt)),
@@ -268,6 +297,17 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 			ExpressionAttributeValues: vals,
 		}}
 	}
+	// The connection's write, conditioned on the joins counted as read.
+	connWrite := update(key(connPK(connectionID), skMeta))
+	cu := connWrite.Update
+	cu.ExpressionAttributeNames = names(attrExpiresAt, attrExpiresAtMs, attrJoins)
+	cu.ExpressionAttributeValues = maps.Clone(vals)
+	if joins, ok := ci.meta.num(attrJoins); ok {
+		cu.ConditionExpression = aws.String(condLive + " AND #joins = :joins")
+		cu.ExpressionAttributeValues[":joins"] = num(joins)
+	} else {
+		cu.ConditionExpression = aws.String(condLive + " AND attribute_not_exists(#joins)")
+	}
 	// The user's copy is written whole from the connection: it cannot
 	// drift, and the connection's condition guards it.
 	touched := make(item, len(ci.meta))
@@ -276,7 +316,7 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 	}
 	touched[attrExpiresAt], touched[attrExpiresAtMs] = vals[":expiresAt"], vals[":expiresAtMs"]
 	head := []types.TransactWriteItem{
-		update(key(connPK(connectionID), skMeta)),
+		connWrite,
 		{Put: &types.Put{TableName: s.table, Item: userConnItem(touched)}},
 	}
 	var pairs [][2]types.TransactWriteItem
@@ -310,12 +350,12 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 			var te *txError
 			if !errors.As(err, &te) {
 				if err != nil {
-					return wrap(err)
+					return false, err
 				}
 				break
 			}
 			if failed, _ := te.failed(0); first && failed {
-				return wrap(store.ErrNotFound) // expired or deleted meanwhile
+				return true, nil // expired, deleted or joined meanwhile: read again
 			}
 			// Drop the memberships that expired or were left meanwhile.
 			var keep [][2]types.TransactWriteItem
@@ -328,12 +368,12 @@ func (s *Store) TouchConnection(ctx context.Context, connectionID string, expire
 				}
 			}
 			if len(keep) == len(mine) {
-				return wrap(err)
+				return false, err
 			}
 			mine = keep
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // UserConnections lists a user's live connections, by connection id: a

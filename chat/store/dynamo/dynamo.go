@@ -61,6 +61,7 @@ type Store struct {
 	table   *string
 	now     func() time.Time
 	retries int
+	guesses *expiryGuesses // connections' expiries, for JoinRoom
 }
 
 var (
@@ -80,7 +81,7 @@ func New(client *dynamodb.Client, table string, opts Options) *Store {
 	if retries <= 0 {
 		retries = 20
 	}
-	return &Store{db: client, table: aws.String(table), now: now, retries: retries}
+	return &Store{db: client, table: aws.String(table), now: now, retries: retries, guesses: newExpiryGuesses(DefaultExpiryGuesses)}
 }
 
 // Close releases nothing (the client is the caller's); it exists for

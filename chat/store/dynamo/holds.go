@@ -116,21 +116,57 @@ var errHoldContended = errors.New("the user's hold of the room kept changing")
 
 // JoinRoom writes the membership, unless a live one is there, its copy in
 // the connection's partition and the connection into the user's hold item,
-// in one transaction with a check that the connection is there and live:
-// ErrNotFound, nothing written, if it is not; Joined=false if the
-// membership's condition fails; First if the hold item had no connection.
-// The check orders the join and its connection's DeleteConnection (a
-// transaction deleting the connection item, after which DeleteConnection
-// reads the connection's partition consistently): the join either comes
-// first, and DeleteConnection finds its copy, or finds no connection, so
-// that no membership outlives its connection (a ghost).
+// in one transaction with a write of the connection item that checks it is
+// there and live (ErrNotFound, nothing written, if it is not) and counts
+// the join (attrJoins, on which TouchConnection's transaction is
+// conditioned); Joined=false if the membership's condition fails; First if
+// the hold item had no connection. The check orders the join and its
+// connection's DeleteConnection (a transaction deleting the connection
+// item, after which DeleteConnection reads the connection's partition
+// consistently): the join either comes first, and DeleteConnection finds
+// its copy, or finds no connection, so that no membership outlives its
+// connection (a ghost).
+//
+// A zero m.ExpiresAt is the connection's: the store's guess of it
+// (expiryGuesses; a consistent GetItem if it has none) goes into the
+// membership, and the connection item's write is conditioned on having
+// it. A wrong guess (a heartbeat of another instance moved it) cancels
+// the transaction, which returns the connection item: the next attempt
+// uses its expiry. A heartbeat that committed first has moved the
+// connection's expiry, and one that commits after finds the join counted
+// and reads the memberships again: either way the membership ends with
+// the connection's expiry.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("dynamo: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
+	gone := func() (store.Join, error) {
+		s.guesses.forget(m.ConnectionID)
+		return store.Join{}, wrap(fmt.Errorf("connection %q: %w", m.ConnectionID, store.ErrNotFound))
+	}
+	guessed := m.ExpiresAt.IsZero()
+	if guessed {
+		exp, ok := s.guesses.get(m.ConnectionID)
+		if !ok {
+			c, err := s.GetConnection(ctx, m.ConnectionID)
+			if errors.Is(err, store.ErrNotFound) {
+				return gone()
+			}
+			if err != nil {
+				return store.Join{}, wrap(err)
+			}
+			exp = c.ExpiresAt.UnixMilli()
+		}
+		m.ExpiresAt = fromMs(exp)
+	}
 	first := true
 	for range s.retries {
 		now := num(s.nowMs())
+		connCond, connVals := condExists+" AND "+condLive, map[string]types.AttributeValue{":now": now, ":one": num(1)}
+		if guessed {
+			connCond += " AND #expiresAtMs = :exp"
+			connVals[":exp"] = num(m.ExpiresAt.UnixMilli())
+		}
 		err := s.transact(ctx, []types.TransactWriteItem{
 			{Put: &types.Put{
 				TableName: s.table, Item: membershipItem(m),
@@ -140,11 +176,13 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 			}},
 			{Put: &types.Put{TableName: s.table, Item: connRoomItem(m)}},
 			s.holdWrite(m, first),
-			{ConditionCheck: &types.ConditionCheck{
+			{Update: &types.Update{
 				TableName: s.table, Key: key(connPK(m.ConnectionID), skMeta),
-				ConditionExpression:       aws.String(condExists + " AND " + condLive),
-				ExpressionAttributeNames:  names(attrPK, attrExpiresAtMs),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":now": now},
+				UpdateExpression:                    aws.String("ADD #joins :one"),
+				ConditionExpression:                 aws.String(connCond),
+				ExpressionAttributeNames:            names(attrPK, attrExpiresAtMs, attrJoins),
+				ExpressionAttributeValues:           connVals,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}},
 		})
 		var te *txError
@@ -152,10 +190,23 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 			if err != nil {
 				return store.Join{}, wrap(err)
 			}
+			if guessed {
+				s.guesses.put(m.ConnectionID, m.ExpiresAt.UnixMilli())
+			}
 			return store.Join{Joined: true, First: first}, nil
 		}
-		if failed, _ := te.failed(3); failed {
-			return store.Join{}, wrap(fmt.Errorf("connection %q: %w", m.ConnectionID, store.ErrNotFound))
+		if failed, old := te.failed(3); failed {
+			if len(old) == 0 || old.str(attrType) != typeConnection || !old.live(s.nowMs()) {
+				return gone()
+			}
+			exp, _ := old.expiresMs()
+			if !guessed || exp == m.ExpiresAt.UnixMilli() {
+				return store.Join{}, wrap(err) // live, yet its condition failed: a clock moved
+			}
+			// The guess was wrong: again, with the connection's expiry.
+			s.guesses.put(m.ConnectionID, exp)
+			m.ExpiresAt = fromMs(exp)
+			continue
 		}
 		if failed, _ := te.failed(0); failed {
 			return store.Join{}, nil // a live membership is there

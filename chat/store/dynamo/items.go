@@ -47,6 +47,7 @@ const (
 	attrReplyTo     = layout.AttrReplyTo
 	attrAt          = layout.AttrAt
 	attrHeldBy      = layout.AttrHeldBy
+	attrJoins       = layout.AttrJoins
 )
 
 // Index names.
@@ -228,6 +229,7 @@ func userConnItem(conn item) item {
 	}
 	delete(it, attrGSI1PK)
 	delete(it, attrGSI1SK)
+	delete(it, attrJoins)
 	it[attrPK] = str(userPK(conn.str(attrTenant), conn.str(attrUser)))
 	it[attrSK] = str(prefixConn + conn.str(attrConnection))
 	it[attrType] = str(typeUserConn)

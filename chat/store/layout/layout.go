@@ -62,6 +62,12 @@ const (
 	// AttrHeldBy is a HOLD item's string set of the connections by which
 	// its user holds memberships in its room (absent when none).
 	AttrHeldBy = "heldBy"
+	// AttrJoins is a CONNECTION item's count of the joins of the
+	// connection (absent before its first): each JoinRoom adds one in its
+	// transaction, and TouchConnection's is conditioned on the count it
+	// read, so that no join slips between its read of the memberships and
+	// its write.
+	AttrJoins = "joins"
 )
 
 // Index names.

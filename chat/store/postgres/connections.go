@@ -44,7 +44,11 @@ const (
 			m.tenant_id, m.room_id, m.user_id, m.username, m.joined_at, m.expires_at
 		FROM c LEFT JOIN m ON true ORDER BY m.tenant_id, m.room_id`
 	// The connection and its live memberships, in one statement; the
-	// memberships only if the connection was live.
+	// memberships only if the connection was live. TouchConnection takes
+	// the connection's row and its advisory lock (exclusive) first, as
+	// DeleteConnection does: a join of the connection under way commits
+	// before this statement's snapshot (which then sees its membership),
+	// a later one reads the new expiry.
 	qTouchConnection = `WITH c AS (
 			UPDATE connections SET expires_at = $2 WHERE connection_id = $1 AND expires_at > $3 RETURNING 1),
 		m AS (
@@ -75,12 +79,14 @@ const (
 		FROM (SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1)) OFFSET 0) AS c`
 	// The connection, if it is there and live (c: read after qLockJoin),
 	// then the membership only if it is: none of a connection deleted or
-	// expired. A membership that exists but has
+	// expired. A NULL $7 is the connection's expiry, read here: a
+	// heartbeat (TouchConnection) takes the connection's lock exclusive,
+	// so it is the current one. A membership that exists but has
 	// expired counts as absent: joining again replaces it. Concurrent
 	// joins: one inserts, the others wait and then find it live.
-	qJoinRoom = `WITH c AS (SELECT 1 FROM connections WHERE connection_id = $3 AND expires_at > $8),
+	qJoinRoom = `WITH c AS (SELECT expires_at FROM connections WHERE connection_id = $3 AND expires_at > $8),
 		j AS (INSERT INTO memberships AS m (` + memberCols + `)
-			SELECT $1, $2, $3, $4, $5, $6::bigint, $7::bigint WHERE EXISTS (SELECT 1 FROM c)
+			SELECT $1, $2, $3, $4, $5, $6::bigint, COALESCE($7::bigint, c.expires_at) FROM c
 			ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
 				user_id = excluded.user_id, username = excluded.username,
 				joined_at = excluded.joined_at, expires_at = excluded.expires_at
@@ -223,9 +229,30 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 // TouchConnection moves the expiry of a live connection and of its live
 // memberships to expiresAt, in one statement; ErrNotFound if absent or
 // expired.
+//
+// It takes the connection's row and advisory lock first (one batch, an
+// implicit transaction: one round trip), so that a join of the connection
+// and the heartbeat are ordered: JoinRoom gives a membership the
+// connection's current expiry, and no join slips between the read of the
+// memberships to renew and its commit (holds.go has the lock order).
 func (s *Store) TouchConnection(ctx context.Context, connectionID string, expiresAt time.Time) error {
 	var conns, members int64
-	if err := s.db.QueryRow(ctx, qTouchConnection, connectionID, ms(expiresAt), s.nowMs()).Scan(&conns, &members); err != nil {
+	err := s.db.do(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(qLockDeleteConnectionRow, connectionID)
+		b.Queue(qLockDeleteConnection, connectionID)
+		b.Queue(qTouchConnection, connectionID, ms(expiresAt), s.nowMs())
+		br := s.pool.SendBatch(ctx, b)
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		err := br.QueryRow().Scan(&conns, &members)
+		return errors.Join(err, br.Close())
+	})
+	if err != nil {
 		return fmt.Errorf("postgres: touch connection %q: %w", connectionID, err)
 	}
 	if conns == 0 {

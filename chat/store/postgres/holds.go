@@ -38,10 +38,11 @@ import (
 // deleted before it deletes their memberships, likewise.
 //
 // Lock order, so that no two transactions wait for each other: first the
-// connections' rows, if any (DeleteConnection: its connection's, FOR
-// UPDATE; DeleteNodeConnections: those it deletes, SKIP LOCKED; a join
-// takes none); then the connections' advisory locks (a join or
-// DeleteConnection: one; DeleteNodeConnections: several, in ascending key
+// connections' rows, if any (DeleteConnection and TouchConnection: its
+// connection's, FOR UPDATE; DeleteNodeConnections: those it deletes, SKIP
+// LOCKED; a join takes none); then the connections' advisory locks (a
+// join, DeleteConnection or TouchConnection: one, exclusive but for a
+// join's; DeleteNodeConnections: several, in ascending key
 // order); then the hold locks (several in ascending key order), before it
 // writes memberships or holds. Nothing that holds a hold lock waits for a
 // connection's lock, nothing that holds a connection's advisory lock waits
@@ -109,7 +110,8 @@ func (s *Store) locked(ctx context.Context, tenantID, roomID, userID, q string, 
 // was already there and live. ErrNotFound, nothing added, if the
 // connection is not there or has expired: the connection's lock orders
 // the join and the connection's DeleteConnection, so that no membership
-// outlives its connection (a ghost).
+// outlives its connection (a ghost). A zero m.ExpiresAt is the
+// connection's expiry, read in the same statement (qJoinRoom).
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
@@ -117,10 +119,15 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	var j store.Join
 	var found bool
 	now := s.nowMs()
+	var expiry *int64 // nil: the connection's (qJoinRoom)
+	if !m.ExpiresAt.IsZero() {
+		e := ms(m.ExpiresAt)
+		expiry = &e
+	}
 	err := s.db.do(ctx, func() error {
 		b := &pgx.Batch{}
 		b.Queue(qLockJoin, m.ConnectionID, m.TenantID, m.RoomID, m.UserID)
-		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), ms(m.ExpiresAt), now)
+		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), expiry, now)
 		br := s.pool.SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
 			br.Close()

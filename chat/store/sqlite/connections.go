@@ -170,14 +170,19 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 // since the caller read it) or has expired: under cmu, the join and
 // DeleteConnection are ordered, so that no membership outlives its
 // connection as a ghost that receives the room's broadcasts and holds its
-// user in the room.
+// user in the room. A zero m.ExpiresAt is the connection's expiry, read
+// under cmu, which TouchConnection holds to move both.
 func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
 	if err := s.lockConns(ctx); err != nil {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	defer s.cmu.Unlock()
-	if c, ok := s.idx.connEntryOf(m.ConnectionID); !ok || c.exp.Load() <= s.nowMs() {
+	c, ok := s.idx.connEntryOf(m.ConnectionID)
+	if !ok || c.exp.Load() <= s.nowMs() {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: connection %q: %w", m.RoomID, m.TenantID, m.ConnectionID, store.ErrNotFound)
+	}
+	if m.ExpiresAt.IsZero() {
+		m.ExpiresAt = fromMs(c.exp.Load())
 	}
 	k := roomKey{m.TenantID, m.RoomID}
 	old, found := s.idx.memberOf(k, m.ConnectionID)
