@@ -148,7 +148,9 @@ func TestOperations(t *testing.T) {
 		{"ListRooms", func() error { return ignore2(s.ListRooms(ctx, "t", "alice", store.RoomsPrivate, store.Page{})) },
 			[]string{queryG2}},
 		// The membership, its copy, the user's hold of the room and the
-		// check that the connection is there.
+		// connection's write (it is there and live; its joins counted).
+		// With no ExpiresAt given (chat's joins), the same when the store
+		// has a guess of the connection's expiry: TestJoinGuessesExpiry.
 		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(4)"}},
 		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(4)"}},
 		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"))) }, []string{tx + "(4)"}},
