@@ -142,6 +142,59 @@ func BenchmarkJoinRoom(b *testing.B) {
 	conns.walPerOp()
 }
 
+// chat's join before the connection's expiry was read in the join: the
+// connection (for its expiry), then the join.
+func BenchmarkJoinRoomReadingConnection(b *testing.B) {
+	benchChatJoin(b, "joinread-", true)
+}
+
+// chat's join: the membership takes the connection's expiry in the join.
+func BenchmarkJoinRoomConnectionExpiry(b *testing.B) {
+	benchChatJoin(b, "joinexp-", false)
+}
+
+func benchChatJoin(b *testing.B, prefix string, read bool) {
+	s := benchStore(b)
+	ctx := b.Context()
+	now := time.Now()
+	conns := &connSupply{s: s, b: b, prefix: prefix}
+	b.ReportAllocs()
+	conns.start()
+	for b.Loop() {
+		id := conns.next()
+		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User", JoinedAt: now}
+		if read {
+			c, err := s.GetConnection(ctx, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.ExpiresAt = c.ExpiresAt
+		}
+		if j, err := s.JoinRoom(ctx, m); err != nil || !j.First {
+			b.Fatal(j, err)
+		}
+	}
+	conns.walPerOp()
+}
+
+// A heartbeat of a connection in one room (it takes the connection's row
+// and lock, then renews the connection and its membership).
+func BenchmarkTouchConnection(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	conns := &connSupply{s: s, b: b, prefix: "touch-", rooms: []string{"r"}}
+	b.ReportAllocs()
+	conns.start()
+	exp := time.Now().Add(2 * time.Hour)
+	for b.Loop() {
+		exp = exp.Add(time.Millisecond)
+		if err := s.TouchConnection(ctx, conns.next(), exp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	conns.walPerOp()
+}
+
 // A disconnect of a connection in one room (its membership and hold
 // go with it).
 func BenchmarkDeleteConnection(b *testing.B) {
