@@ -15,8 +15,19 @@ import (
 // randomTests: rounds of random operations, several at once on each
 // connection, against a model.
 var randomTests = []subtest{
-	{"random/concurrent joins, leaves, heartbeats and disconnects keep members and holds", testRandomConcurrentOps},
+	{"random/concurrent joins, leaves, heartbeats and disconnects keep members and holds", func(t *testing.T, e *env) {
+		testRandomConcurrentOps(t, e, false)
+	}},
+	{"random/the same with expiries and concurrent sweeps", func(t *testing.T, e *env) {
+		testRandomConcurrentOps(t, e, true)
+	}},
 }
+
+// randomShortTTL is the lifetime of the short-lived connections of
+// testRandomConcurrentOps with expiries (half the slots: one of each user): the clock
+// moves a millisecond a round, so that they expire unless a heartbeat
+// renews them.
+const randomShortTTL = 3 * time.Millisecond
 
 // Sizes of testRandomConcurrentOps: slots (two per user), each holding one
 // connection at a time (a new one after a disconnect), rooms, rounds.
@@ -28,7 +39,7 @@ const (
 
 // randomOp is one operation of a round on a slot's connection.
 type randomOp struct {
-	kind string // "join", "leave", "touch", "delete"
+	kind string // "join", "leave", "touch", "delete", "sweep"
 	room string
 }
 
@@ -49,30 +60,81 @@ type randomOp struct {
 //     room, else 0 (a duplicated or lost Last would announce user_left
 //     twice, or never);
 //   - RoomMembers, CountRoomMembers and ConnectionRooms agree.
-func testRandomConcurrentOps(t *testing.T, e *env) {
+//
+// With expiries, half the slots hold short-lived connections, the
+// clock moves between rounds, and sweeps (DeleteExpired, then
+// ReleaseMembership of each membership it returns, as the cleanup handler
+// does) run among the round's operations and, to end each round, after
+// the clock moved: Lasts count those releases too, and the memberships of
+// short-lived connections are left out of the count of removals (a join
+// replaces an expired one unreported).
+func testRandomConcurrentOps(t *testing.T, e *env, expiries bool) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	rooms := make([]string, randomRooms)
 	for i := range rooms {
 		rooms[i] = fmt.Sprintf("rr%d", i)
 	}
 	userOf := func(slot int) string { return fmt.Sprintf("random-user-%d", slot/2) }
+	type mkey struct{ conn, room string }
+	present := map[mkey]bool{}     // memberships after the last round
+	added := map[mkey]int{}        // joins that added each
+	removed := map[mkey]int{}      // calls that reported each removed
+	holds := map[[2]string]int{}   // (room, user): Firsts less Lasts
+	gone := map[string]bool{}      // connections disconnected
+	shortConn := map[string]bool{} // the short-lived connections
+	var mu sync.Mutex              // guards added, removed, holds during a round
+	record := func(f func()) { mu.Lock(); f(); mu.Unlock() }
 	conns := make([]store.Connection, randomSlots)
 	gen := make([]int, randomSlots)
+	short := func(slot int) bool { return expiries && slot%2 == 0 }
+	lifetime := func(slot int) time.Duration {
+		if short(slot) {
+			return randomShortTTL
+		}
+		return ttl
+	}
 	newConn := func(slot int) {
 		gen[slot]++
-		conns[slot] = e.putConn(t, fmt.Sprintf("rnd-%02d-%03d", slot, gen[slot]), tenantA, userOf(slot))
+		c := e.conn(fmt.Sprintf("rnd-%02d-%03d", slot, gen[slot]), tenantA, userOf(slot))
+		c.ExpiresAt = e.clk.Now().Add(lifetime(slot))
+		must(t, e.s.PutConnection(e.ctx, c))
+		conns[slot] = c
+		shortConn[c.ConnectionID] = short(slot)
 	}
 	for slot := range conns {
 		newConn(slot)
 	}
-	type mkey struct{ conn, room string }
-	present := map[mkey]bool{}   // memberships after the last round
-	added := map[mkey]int{}      // joins that added each
-	removed := map[mkey]int{}    // calls that reported each removed
-	holds := map[[2]string]int{} // (room, user): Firsts less Lasts
-	gone := map[string]bool{}    // connections disconnected
-	var mu sync.Mutex            // guards added, removed, holds during a round
-	record := func(f func()) { mu.Lock(); f(); mu.Unlock() }
+	var sw store.Sweeper
+	swept := 0 // memberships the sweeps deleted
+	if expiries {
+		sw = sweeperOf(t, e)
+	}
+	// sweep runs DeleteExpired, then releases each membership it deleted.
+	sweep := func(round int) {
+		imgs, err := sw.DeleteExpired(e.ctx, e.clk.Now(), 1000)
+		if err != nil {
+			t.Errorf("round %d: DeleteExpired: %v", round, err)
+			return
+		}
+		for _, img := range imgs {
+			if img.Type() != store.TypeMembership {
+				continue
+			}
+			m, err := img.Membership()
+			must(t, err)
+			last, err := e.s.ReleaseMembership(e.ctx, m)
+			if err != nil {
+				t.Errorf("round %d: ReleaseMembership(%s, %s): %v", round, m.ConnectionID, m.RoomID, err)
+			}
+			record(func() {
+				swept++
+				removed[mkey{m.ConnectionID, m.RoomID}]++
+				if last {
+					holds[[2]string{m.RoomID, m.UserID}]--
+				}
+			})
+		}
+	}
 	for round := range randomRounds {
 		// Each slot's operations, at random.
 		plan := make([][]randomOp, randomSlots)
@@ -81,6 +143,8 @@ func testRandomConcurrentOps(t *testing.T, e *env) {
 			for range 1 + rng.IntN(3) {
 				op := randomOp{room: rooms[rng.IntN(len(rooms))]}
 				switch x := rng.IntN(10); {
+				case x == 0 && expiries:
+					op.kind = "sweep"
 				case x < 5:
 					op.kind = "join"
 				case x < 7:
@@ -101,7 +165,7 @@ func testRandomConcurrentOps(t *testing.T, e *env) {
 					for _, r := range rooms {
 						touched[mkey{c, r}] = true
 					}
-				} else if op.kind != "touch" {
+				} else if op.kind == "join" || op.kind == "leave" {
 					touched[mkey{c, op.room}] = true
 				}
 			}
@@ -154,11 +218,13 @@ func testRandomConcurrentOps(t *testing.T, e *env) {
 					})
 				case "touch":
 					ops = append(ops, func() {
-						err := e.s.TouchConnection(e.ctx, c.ConnectionID, c.ExpiresAt)
+						err := e.s.TouchConnection(e.ctx, c.ConnectionID, e.clk.Now().Add(lifetime(slot)))
 						if err != nil && !errors.Is(err, store.ErrNotFound) {
 							t.Errorf("round %d: TouchConnection(%s): %v", round, k.conn, err)
 						}
 					})
+				case "sweep":
+					ops = append(ops, func() { sweep(round) })
 				case "delete":
 					ops = append(ops, func() {
 						_, ms, err := e.s.DeleteConnection(e.ctx, c.ConnectionID)
@@ -215,7 +281,12 @@ func testRandomConcurrentOps(t *testing.T, e *env) {
 				t.Errorf("round %d: a RoomMembers(%s) of the round changed after it was handed out", round, s.room)
 			}
 		}
-		// The store after the round, against the counts.
+		// The store after the round (the clock moved, the expired swept),
+		// against the counts.
+		if expiries {
+			e.clk.Advance(time.Millisecond)
+			sweep(round)
+		}
 		clear(present)
 		inRoom := map[[2]string]bool{}
 		for slot := range conns {
@@ -256,6 +327,9 @@ func testRandomConcurrentOps(t *testing.T, e *env) {
 			keys[k] = true
 		}
 		for k := range keys {
+			if shortConn[k.conn] {
+				continue // a join may have replaced an expired one unreported
+			}
 			want := added[k] - removed[k]
 			if got := map[bool]int{true: 1}[present[k]]; got != want {
 				t.Fatalf("round %d: membership of %s in %s added %d times, reported removed %d times, and there now: %v", round, k.conn, k.room, added[k], removed[k], present[k])
@@ -267,11 +341,20 @@ func testRandomConcurrentOps(t *testing.T, e *env) {
 			}
 		}
 		for slot, p := range plan {
-			if slices.ContainsFunc(p, func(op randomOp) bool { return op.kind == "delete" }) {
+			_, err := e.s.GetConnection(e.ctx, conns[slot].ConnectionID)
+			if slices.ContainsFunc(p, func(op randomOp) bool { return op.kind == "delete" }) || errors.Is(err, store.ErrNotFound) {
 				gone[conns[slot].ConnectionID] = true
 				newConn(slot)
+			} else {
+				must(t, err)
 			}
 		}
-		e.clk.Advance(time.Millisecond)
+		if !expiries {
+			e.clk.Advance(time.Millisecond)
+		}
 	}
+	if expiries && swept == 0 {
+		t.Fatal("no membership expired: the test did not sweep any")
+	}
+	t.Logf("%d connections in all, %d memberships swept", len(gone)+len(conns), swept)
 }
