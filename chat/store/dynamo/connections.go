@@ -140,6 +140,13 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connIt
 // (JoinRoom checks the connection item in its transaction: no join comes
 // after it). No membership outlives its connection.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
+	return s.deleteConnection(ctx, connectionID, true)
+}
+
+// deleteConnection is DeleteConnection; with release false it leaves the
+// memberships it deletes in their users' hold items, for
+// ReleaseMembership (DeleteNodeConnections), and their Last unset.
+func (s *Store) deleteConnection(ctx context.Context, connectionID string, release bool) (store.Connection, []store.Membership, error) {
 	wrap := func(err error) error { return fmt.Errorf("dynamo: delete connection %q: %w", connectionID, err) }
 	ci, err := s.readConnection(ctx, connectionID)
 	if err != nil {
@@ -171,7 +178,11 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	// one removed since the read (LeaveRoom, the sweep) is dropped from the
 	// transaction, which is retried, so that only the call that removed a
 	// membership reports it (and its hold's Last).
-	inTx := slices.Clone(memberships[:min(len(memberships), (maxTransactItems-len(head))/3)])
+	per := 2 // the items of each membership in the transaction: its copy, itself, its hold
+	if release {
+		per = 3
+	}
+	inTx := slices.Clone(memberships[:min(len(memberships), (maxTransactItems-len(head))/per)])
 	states := make([]holdState, len(inTx)) // holdLast: the likeliest
 	for attempt := 0; ; attempt++ {
 		tx := slices.Clone(head)
@@ -183,7 +194,10 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 					ConditionExpression:      aws.String(condExists),
 					ExpressionAttributeNames: names(attrPK),
 				}},
-				s.releaseWrite(m, states[i]))
+			)
+			if release {
+				tx = append(tx, s.releaseWrite(m, states[i]))
+			}
 		}
 		err = s.transact(ctx, tx)
 		var te *txError
@@ -197,12 +211,14 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		keep, keepStates := inTx[:0], states[:0]
 		for i, m := range inTx {
 			st := states[i]
-			if gone, _ := te.failed(len(head) + 3*i + 1); gone {
+			if gone, _ := te.failed(len(head) + per*i + 1); gone {
 				again = true
 				continue
 			}
-			if failed, old := te.failed(len(head) + 3*i + 2); failed {
-				st, again = holdStateOf(old, connectionID), true
+			if release {
+				if failed, old := te.failed(len(head) + per*i + 2); failed {
+					st, again = holdStateOf(old, connectionID), true
+				}
 			}
 			keep, keepStates = append(keep, m), append(keepStates, st)
 		}
@@ -219,7 +235,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		return store.Connection{}, nil, wrap(err)
 	}
 	for i := range inTx {
-		inTx[i].Last = states[i] == holdLast
+		inTx[i].Last = release && states[i] == holdLast
 	}
 	// The memberships left in the partition: those beyond the transaction
 	// and those of joins that came between the read and the transaction.
@@ -232,7 +248,11 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	memberships = inTx
 	for _, r := range rest {
 		m := r.membership()
-		last, found, err := s.removeMembership(ctx, m)
+		remove := s.removeMembership
+		if !release {
+			remove = s.dropMembership
+		}
+		last, found, err := remove(ctx, m)
 		if err != nil {
 			return store.Connection{}, nil, wrap(err)
 		}

@@ -15,6 +15,7 @@ import (
 var removalTests = []subtest{
 	{"removal/join of an expired connection whose membership lives on", testJoinExpiredConnectionLiveMembership},
 	{"removal/leaves racing DeleteConnection report each membership once", testLeavesRacingDelete},
+	{"removal/a dead node's memberships are held until ReleaseMembership", testNodeSweepHoldsUntilRelease},
 }
 
 // testJoinExpiredConnectionLiveMembership: a connection that has expired
@@ -108,5 +109,43 @@ func testLeavesRacingDelete(t *testing.T, e *env) {
 	}
 	for r := range removalRooms {
 		e.wantOnly(t, fmt.Sprintf("r%d", r))
+	}
+}
+
+// testNodeSweepHoldsUntilRelease: DeleteNodeConnections returns its
+// images as DeleteExpired does, for the cleanup handler, which releases
+// each membership and announces user_left for the user's last
+// (ReleaseMembership's answer): so the memberships it deletes stay held
+// until then. Bob had two tabs on the dead node in r1: one release of the
+// two is his last; Alice had one there and one on a live node: hers is
+// not. Afterwards Bob's next join of r1 is his first.
+func testNodeSweepHoldsUntilRelease(t *testing.T, e *env) {
+	ns := nodeSweeperOf(t, e)
+	const dead = "Hq_-"
+	b1 := e.putConn(t, nodeID(dead, "AAAAAAAAAAA"), tenantA, bob)
+	b2 := e.putConn(t, nodeID(dead, "BBBBBBBBBBB"), tenantA, bob)
+	a1 := e.putConn(t, nodeID(dead, "CCCCCCCCCCC"), tenantA, alice)
+	a2 := e.putConn(t, nodeID("Hq_0", "CCCCCCCCCCC"), tenantA, alice)
+	for _, c := range []store.Connection{b1, b2, a1, a2} {
+		e.join(t, c, "r1")
+	}
+	_, members := drainNode(t, e, ns, dead, 100)
+	if len(members) != 3 {
+		t.Fatalf("DeleteNodeConnections returned %d memberships, want 3", len(members))
+	}
+	lasts := map[string]int{}
+	for _, m := range members {
+		last, err := e.s.ReleaseMembership(e.ctx, m)
+		must(t, err)
+		if last {
+			lasts[m.UserID]++
+		}
+	}
+	if lasts[bob] != 1 || lasts[alice] != 0 {
+		t.Errorf("ReleaseMembership of the dead node's memberships: %d lasts of bob's two (want 1), %d of alice's (want 0, her live tab holds r1)", lasts[bob], lasts[alice])
+	}
+	b3 := e.putConn(t, nodeID("Hq_0", "BBBBBBBBBBB"), tenantA, bob)
+	if j := e.joinResult(t, b3, "r1"); j != (store.Join{Joined: true, First: true}) {
+		t.Errorf("bob's next join of r1 = %+v, want his first", j)
 	}
 }
