@@ -154,3 +154,41 @@ func TestConnectionLockCollision(t *testing.T) {
 		}
 	}
 }
+
+// A join waiting for its connection's lock (DeleteConnection holds it
+// exclusive) holds no hold lock meanwhile: it takes the connection's lock
+// first, so that DeleteConnection, which takes the hold locks after the
+// connection's, never waits for a join that waits for it.
+func TestJoinTakesConnectionLockBeforeHoldLock(t *testing.T) {
+	t.Parallel()
+	url := testutil.Postgres(t)
+	s := open(t, url, fixed(t0))
+	ctx := t.Context()
+	c := conn("c1", "t", "u", t0.Add(time.Hour))
+	must(t, s.PutConnection(ctx, c))
+	blocker, err := pgx.Connect(ctx, url)
+	must(t, err)
+	defer blocker.Close(context.Background())
+	tx, err := blocker.Begin(ctx)
+	must(t, err)
+	_, err = tx.Exec(ctx, qLockDeleteConnection, "c1")
+	must(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.JoinRoom(ctx, member(c, "r1"))
+		done <- err
+	}()
+	testutil.Eventually(t, 10*time.Second, func() bool { return advisoryLocks(t, s, false) > 0 },
+		"JoinRoom never waited for the connection's lock")
+	var free bool
+	// Transaction-scoped: released as the statement's transaction ends.
+	must(t, s.pool.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text || '/' || $3::text, 0))`,
+		"t", "r1", "u").Scan(&free))
+	if !free {
+		t.Error("a join waiting for its connection's lock holds the hold lock of its user in the room")
+	}
+	must(t, tx.Rollback(ctx))
+	if err := <-done; err != nil {
+		t.Errorf("JoinRoom after the lock was released: %v", err)
+	}
+}
