@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -125,5 +127,85 @@ func TestDeleteConnectionAfterLeaveRemovedOne(t *testing.T) {
 	}
 	if !slices.Equal(rooms, []string{"r1", "r3"}) {
 		t.Errorf("DeleteConnection returned the memberships of %q, want r1 and r3 (r2 was left before its transaction)", rooms)
+	}
+}
+
+// A DeleteConnection of a connection in more rooms than its transaction
+// holds (the rest removed one by one after it), racing leaves of some of
+// its rooms and joins of others: every membership is reported removed by
+// exactly one call (a LeaveRoom that left, or DeleteConnection), with
+// Last, each join either came first (DeleteConnection reports it) or was
+// refused, and none is left.
+func TestDeleteManyRoomsRacingLeavesAndJoins(t *testing.T) {
+	t.Parallel()
+	s, _, _ := testStore(t)
+	ctx := t.Context()
+	c := testConn("c1", "t", "u")
+	must(t, s.PutConnection(ctx, c))
+	const rooms, leaves, joins = 40, 12, 6
+	for i := range rooms {
+		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := make([]store.Leave, leaves)
+	joined := make([]bool, joins)
+	var dels []store.Membership
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	wg.Go(func() {
+		<-start
+		var err error
+		_, dels, err = s.DeleteConnection(ctx, "c1")
+		if err != nil {
+			t.Errorf("DeleteConnection: %v", err)
+		}
+	})
+	for i := range leaves {
+		wg.Go(func() {
+			<-start
+			var err error
+			// Rooms from the end: past the transaction's 32.
+			if left[i], err = s.LeaveRoom(ctx, "t", fmt.Sprintf("r%02d", rooms-1-3*i), "c1"); err != nil {
+				t.Errorf("LeaveRoom: %v", err)
+			}
+		})
+	}
+	for i := range joins {
+		wg.Go(func() {
+			<-start
+			j, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("n%02d", i)))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("JoinRoom: %v", err)
+			}
+			joined[i] = err == nil && j.Joined
+		})
+	}
+	close(start)
+	wg.Wait()
+	reported := map[string]int{}
+	for _, m := range dels {
+		reported[m.RoomID]++
+		if !m.Last {
+			t.Errorf("DeleteConnection returned %s without Last", m.RoomID)
+		}
+	}
+	for i, l := range left {
+		if l.Left {
+			reported[fmt.Sprintf("r%02d", rooms-1-3*i)]++
+		}
+	}
+	for i := range rooms {
+		if r := fmt.Sprintf("r%02d", i); reported[r] != 1 {
+			t.Errorf("membership of %s reported removed %d times, want 1", r, reported[r])
+		}
+	}
+	for i, ok := range joined {
+		if r := fmt.Sprintf("n%02d", i); ok != (reported[r] == 1) || reported[r] > 1 {
+			t.Errorf("join of %s: joined %v, reported removed %d times", r, ok, reported[r])
+		}
+	}
+	if rest, err := s.ConnectionRooms(ctx, "c1"); err != nil || len(rest) != 0 {
+		t.Errorf("ConnectionRooms after the race = %d, %v; want none", len(rest), err)
 	}
 }
