@@ -209,3 +209,44 @@ func TestDeleteManyRoomsRacingLeavesAndJoins(t *testing.T) {
 		t.Errorf("ConnectionRooms after the race = %d, %v; want none", len(rest), err)
 	}
 }
+
+// DeleteNodeConnections of a connection in more rooms than one
+// transaction holds (49 without the holds' writes): every membership is
+// returned and stays held until ReleaseMembership, which reports each the
+// user's last.
+func TestNodeSweepBeyondTransactionLimit(t *testing.T) {
+	t.Parallel()
+	s, _, _ := testStore(t)
+	ctx := t.Context()
+	c := testConn("DdDdAAAAAAAAAAA=", "t", "u")
+	must(t, s.PutConnection(ctx, c))
+	if ok, err := s.TakeTypingSlot(ctx, c.ConnectionID, t0, time.Second); err != nil || !ok {
+		t.Fatalf("TakeTypingSlot = %v, %v", ok, err) // a typing slot: three items before the memberships
+	}
+	const rooms = 50 // 48 fit beside the connection, its copy and the typing slot
+	for i := range rooms {
+		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imgs, err := s.DeleteNodeConnections(ctx, "DdDd", 10)
+	must(t, err)
+	var n int
+	for _, img := range imgs {
+		if img.Type() != store.TypeMembership {
+			continue
+		}
+		n++
+		m, err := img.Membership()
+		must(t, err)
+		if last, err := s.ReleaseMembership(ctx, m); err != nil || !last {
+			t.Errorf("ReleaseMembership(%s) = %v, %v; want the user's last", m.RoomID, last, err)
+		}
+	}
+	if n != rooms {
+		t.Errorf("DeleteNodeConnections returned %d memberships, want %d", n, rooms)
+	}
+	if rest, err := s.ConnectionRooms(ctx, c.ConnectionID); err != nil || len(rest) != 0 {
+		t.Errorf("ConnectionRooms after = %d, %v; want none", len(rest), err)
+	}
+}
