@@ -178,7 +178,7 @@ func (s *Store) deleteConnection(ctx context.Context, connectionID string, relea
 	// one removed since the read (LeaveRoom, the sweep) is dropped from the
 	// transaction, which is retried, so that only the call that removed a
 	// membership reports it (and its hold's Last).
-	per := 2 // the items of each membership in the transaction: its copy, itself, its hold
+	per := 2 // the items of each membership in the transaction: its copy, itself (and its hold's release)
 	if release {
 		per = 3
 	}
