@@ -77,7 +77,8 @@ func gatewayFrame(message, connectionID, requestID string) []byte {
 // handler is an error, as a crashed Lambda is.
 //
 // The integration runs in a goroutine of its own so that the timeout can
-// answer without it. That goroutine is the server's (s.calls): Shutdown
+// answer without it (one kept from an earlier call when one waits:
+// callers.go). That goroutine is the server's (s.calls): Shutdown
 // waits for it, bounded by its context, as it may run user code that never
 // returns; while it runs past the timeout it is counted in s.overdue.
 func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
@@ -89,9 +90,7 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 	defer cancel()
 	ch := make(chan result, 1)
 	var late overdue
-	s.calls.Add(1) // not calls.Go: one closure per message, not two
-	go func() {
-		defer s.calls.Done()
+	s.goCall(func() {
 		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {
@@ -100,7 +99,7 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 		}()
 		resp, err := in.Invoke(ctx, ev)
 		ch <- result{resp, err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		if r.err != nil && ctx.Err() == context.DeadlineExceeded {
@@ -126,7 +125,7 @@ func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthor
 	defer cancel()
 	ch := make(chan result, 1)
 	var late overdue
-	s.calls.Go(func() { // owned as invoke's is
+	s.goCall(func() { // owned as invoke's is
 		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {

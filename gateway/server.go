@@ -48,6 +48,8 @@ type Server struct {
 	wg      goroutines
 	calls   goroutines
 	overdue atomic.Int64
+	// callers: the goroutines of calls waiting for the next (callers.go).
+	callers callers
 
 	lifeMu      sync.Mutex // orders track against Shutdown
 	closing     atomic.Bool
@@ -115,6 +117,7 @@ func New(opts Options) (*Server, error) {
 		janitorDone: make(chan struct{}),
 		wg:          newGoroutines(),
 		calls:       newGoroutines(),
+		callers:     newCallers(),
 		obs:         newObservability(opts.Routes),
 	}
 	if s.routes == nil {
@@ -306,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if already {
 		return ErrServerClosed
 	}
+	close(s.callers.stop)
 	s.reg.each(func(c *conn) { c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away") })
 	s.insp.closeAll()
 	// calls is added to only by goroutines counted in wg (or tracked
