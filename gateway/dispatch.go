@@ -36,7 +36,7 @@ func (s *Server) handleMessage(c *conn, body string) {
 	routeKey := s.selectRoute(body)
 	if routeKey == "" {
 		s.obs.unrouted.Add(1)
-		c.enqueue(gatewayFrame("Forbidden", c.meta.id, newID()), true)
+		c.enqueue(gatewayFrame("Forbidden", c.meta.id, newRequestID()), true)
 		return
 	}
 	route := s.routes[routeKey]
@@ -45,7 +45,7 @@ func (s *Server) handleMessage(c *conn, body string) {
 		Body:           body,
 		StageVariables: s.stageVariables(),
 	}
-	ev.RequestContext.MessageID = newID()
+	ev.RequestContext.MessageID = newRequestID()
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout)
 	d := time.Since(start)

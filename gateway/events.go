@@ -31,7 +31,7 @@ type connMeta struct {
 
 // requestContext fills the fields every event has.
 func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now time.Time) events.APIGatewayWebsocketProxyRequestContext {
-	reqID := newID()
+	reqID := newRequestID()
 	rc := events.APIGatewayWebsocketProxyRequestContext{
 		RouteKey:          routeKey,
 		EventType:         eventType,
