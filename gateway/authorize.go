@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -29,9 +30,9 @@ func parseIdentitySource(src string) (kind, name string, err error) {
 	return "", "", fmt.Errorf("identity source %q: want route.request.querystring.NAME, route.request.header.NAME or stageVariables.NAME", src)
 }
 
-// identityPresent reports whether every identity source has a non-empty value.
-func identityPresent(sources []string, r *http.Request, stageVars map[string]string) bool {
-	q := r.URL.Query()
+// identityPresent reports whether every identity source has a non-empty
+// value; q is the request's query string, parsed once for the handshake.
+func identityPresent(sources []string, q url.Values, h http.Header, stageVars map[string]string) bool {
 	for _, src := range sources {
 		kind, name, _ := parseIdentitySource(src) // validated in New
 		var v string
@@ -39,7 +40,7 @@ func identityPresent(sources []string, r *http.Request, stageVars map[string]str
 		case "querystring":
 			v = q.Get(name)
 		case "header":
-			v = r.Header.Get(name)
+			v = h.Get(name)
 		case "stageVariables":
 			v = stageVars[name]
 		}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -71,8 +72,16 @@ var canonicalHeaderNames = map[string]string{
 // connectHeaders builds the CONNECT event's headers: the handshake's headers
 // with Host and X-Forwarded-*, without Connection and Upgrade.
 func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
-	single := make(map[string]string, len(r.Header)+4)
-	multi := make(map[string][]string, len(r.Header)+4)
+	// The exact size: a map of up to 8 entries is one group of slots, a
+	// larger hint a table of two and a directory (twice the bytes).
+	n := len(r.Header) + 4
+	for _, k := range [...]string{"Connection", "Upgrade"} {
+		if _, ok := r.Header[k]; ok {
+			n--
+		}
+	}
+	single := make(map[string]string, n)
+	multi := make(map[string][]string, n)
 	for k, vs := range r.Header {
 		if k == "Connection" || k == "Upgrade" || len(vs) == 0 {
 			continue
@@ -117,12 +126,9 @@ func disconnectHeaders(host string) (map[string]string, map[string][]string) {
 		map[string][]string{"Host": {host}, "x-api-key": {""}, "X-Forwarded-For": {""}, "x-restapi": {""}}
 }
 
-// query returns the query string maps, or nils when the URL has none.
-func query(r *http.Request) (map[string]string, map[string][]string) {
-	if r.URL.RawQuery == "" {
-		return nil, nil
-	}
-	q := r.URL.Query()
+// query returns the query string maps of the parsed query string q (the
+// events get q itself as the multi-value map), or nils when it has none.
+func query(q url.Values) (map[string]string, map[string][]string) {
 	if len(q) == 0 {
 		return nil, nil
 	}

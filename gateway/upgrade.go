@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -72,7 +73,13 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			rc.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout))
 		}
 	}()
-	if a := s.opts.Authorizer; a != nil && !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
+	// The query string, parsed once: for the identity sources and the
+	// events.
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	if a := s.opts.Authorizer; a != nil && !identityPresent(a.IdentitySources, q, r.Header, s.opts.StageVariables) {
 		rec.reason = "identity source missing or empty"
 		writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
 		return
@@ -96,7 +103,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	hs := handshake{now: now, meta: s.newConnMeta(r, now), rec: rec}
 	rec.connID = hs.meta.id
 	hs.headers, hs.multiHeaders = connectHeaders(r)
-	hs.qs, hs.multiQS = query(r)
+	hs.qs, hs.multiQS = query(q)
 
 	if !s.runAuthorizer(w, r, &hs) {
 		return
