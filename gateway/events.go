@@ -82,6 +82,18 @@ func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
 	}
 	single := make(map[string]string, n)
 	multi := make(map[string][]string, n)
+	// The value lists share one array, each capped at its own length (a
+	// handler that appends to one gets a copy).
+	vals := 4 // set's
+	for _, vs := range r.Header {
+		vals += len(vs)
+	}
+	all := make([]string, 0, vals)
+	list := func(vs ...string) []string {
+		start := len(all)
+		all = append(all, vs...)
+		return all[start:len(all):len(all)]
+	}
 	for k, vs := range r.Header {
 		if k == "Connection" || k == "Upgrade" || len(vs) == 0 {
 			continue
@@ -90,7 +102,7 @@ func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
 			k = c
 		}
 		single[k] = vs[len(vs)-1]
-		multi[k] = append([]string(nil), vs...)
+		multi[k] = list(vs...)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -101,7 +113,7 @@ func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
 		proto = "https"
 	}
 	_, localPort, _ := net.SplitHostPort(localAddr(r))
-	set := func(k, v string) { single[k] = v; multi[k] = []string{v} }
+	set := func(k, v string) { single[k] = v; multi[k] = list(v) }
 	set("Host", r.Host)
 	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
 		set("X-Forwarded-For", prior+", "+host)
