@@ -5,48 +5,55 @@ import (
 	"time"
 )
 
-// callerIdle is how long a goroutine that ran an integration or the
-// authorizer waits for the next call before it ends. A burst of connects
-// and messages then runs its calls on goroutines whose stacks already grew
-// to a handler's depth, instead of starting one per call and growing its
-// stack two or three times (a handler's event is over a kilobyte, passed
-// by value through several frames): that growth was ~4% of a connect's
-// CPU. The goroutines waiting hold their stacks only that long.
-const callerIdle = time.Second
+// poolIdle is how long a pooled goroutine waits for its next function
+// before it ends. A burst of connects and messages then runs on goroutines
+// whose stacks already grew to a handler's depth, instead of starting one
+// per call and growing its stack two or three times (an event is over
+// 600 bytes, passed by value through several frames): that growth was
+// ~4% of a connect's CPU for the calls, ~2% for the dispatchers. The
+// goroutines waiting hold their stacks only that long.
+const poolIdle = time.Second
 
-// callers hands calls to the goroutines waiting for one (caller).
-type callers struct {
-	work chan func()   // unbuffered: a send succeeds only if one waits
-	stop chan struct{} // closed when Shutdown begins: the waiting ones end
-	// waiting is how many goroutines wait for a call.
+// pool runs functions on goroutines counted in count, keeping each for
+// poolIdle after its function returns to run the next one handed to it.
+// A Server has two: callers (counted in calls) run the integrations and
+// the authorizer, dispatchers (counted in wg) the connections' dispatch
+// loops.
+//
+// The count stays exact (owned.go): a goroutine waiting is still counted,
+// and a new one is counted by whoever starts it, which is itself counted
+// (or holds an open connection's lock). Once Shutdown began (stop), the
+// waiting ones end, and those that finish a function end instead of
+// waiting: nothing keeps the count above zero once the work is done.
+type pool struct {
+	count *goroutines
+	work  chan func()     // unbuffered: a send succeeds only if one waits
+	stop  <-chan struct{} // closed when Shutdown begins
+	// waiting is how many goroutines wait for a function.
 	waiting atomic.Int64
 }
 
-func newCallers() callers {
-	return callers{work: make(chan func()), stop: make(chan struct{})}
+func newPool(count *goroutines, stop <-chan struct{}) *pool {
+	return &pool{count: count, work: make(chan func()), stop: stop}
 }
 
-// goCall runs f on a goroutine counted in s.calls: one that waits for a
-// call if there is one, else a new one. f must not panic (invoke and
-// authorize recover inside it).
-//
-// The count stays exact (owned.go): a goroutine waiting is still counted,
-// and a new one is counted by the caller, which is itself counted. Once
-// Shutdown began, the waiting ones end (stop) and nothing new is called
-// after the server's own goroutines are done, so s.calls reaches zero.
-func (s *Server) goCall(f func()) {
+// Go runs f on a counted goroutine: one that waits for work if there is
+// one, else a new one. f must not panic: one that does takes the process
+// down, as it would on a goroutine of its own (invoke and authorize
+// recover the handlers' panics inside f).
+func (p *pool) Go(f func()) {
 	select {
-	case s.callers.work <- f:
+	case p.work <- f:
 	default:
-		s.calls.Add(1)
-		go s.caller(f)
+		p.count.Add(1)
+		go p.run(f)
 	}
 }
 
-// caller runs f, then the calls it is handed, until none came for
-// callerIdle or Shutdown began.
-func (s *Server) caller(f func()) {
-	defer s.calls.Done()
+// run runs f, then the functions it is handed, until none came for
+// poolIdle or Shutdown began.
+func (p *pool) run(f func()) {
+	defer p.count.Done()
 	var idle *time.Timer
 	defer func() {
 		if idle != nil {
@@ -57,19 +64,22 @@ func (s *Server) caller(f func()) {
 		f()
 		f = nil // not kept alive while waiting
 		if idle == nil {
-			idle = time.NewTimer(callerIdle)
+			idle = time.NewTimer(poolIdle)
 		} else {
-			idle.Reset(callerIdle)
+			idle.Reset(poolIdle)
 		}
-		s.callers.waiting.Add(1)
+		p.waiting.Add(1)
 		select {
-		case f = <-s.callers.work:
+		case f = <-p.work:
 		case <-idle.C:
-		case <-s.callers.stop:
+		case <-p.stop:
 		}
-		s.callers.waiting.Add(-1)
+		p.waiting.Add(-1)
 		if f == nil {
 			return
 		}
 	}
 }
+
+// goCall runs f on one of the server's callers (s.calls).
+func (s *Server) goCall(f func()) { s.callers.Go(f) }

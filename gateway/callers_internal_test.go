@@ -138,3 +138,31 @@ func BenchmarkInvoke(b *testing.B) {
 		})
 	})
 }
+
+// TestPoolReusesAGoroutineAndStops: functions handed one after the other
+// run on one goroutine, counted until stop ends it.
+func TestPoolReusesAGoroutineAndStops(t *testing.T) {
+	t.Parallel()
+	count := newGoroutines()
+	stop := make(chan struct{})
+	p := newPool(&count, stop)
+	ran := make(chan string)
+	ids := map[string]bool{}
+	for i := range 10 {
+		p.Go(func() { ran <- goroutineID() })
+		ids[<-ran] = true
+		testutil.Eventually(t, 10*time.Second, func() bool { return p.waiting.Load() == 1 }, "function %d: no goroutine waits for the next", i)
+		if n := count.Running(); n != 1 {
+			t.Fatalf("function %d: %d goroutines counted, want 1", i, n)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("10 functions one after the other ran on %d goroutines, want 1", len(ids))
+	}
+	close(stop)
+	testutil.Eventually(t, 10*time.Second, func() bool { return count.Running() == 0 }, "the waiting goroutine to end at stop")
+	// After stop, a function still runs, on a goroutine that then ends.
+	p.Go(func() { ran <- goroutineID() })
+	<-ran
+	testutil.Eventually(t, 10*time.Second, func() bool { return count.Running() == 0 }, "the goroutine started after stop to end")
+}
