@@ -59,7 +59,7 @@ func TestCallersAreReusedAndEndAtShutdown(t *testing.T) {
 		return deepHandler(ctx, ev)
 	})
 	for i := range 20 {
-		resp, err := s.invoke(context.Background(), h, ev, time.Minute)
+		resp, err := s.invoke(context.Background(), h, &ev, time.Minute)
 		if err != nil || resp.Body != "r1" {
 			t.Fatalf("invoke: %+v, %v", resp, err)
 		}
@@ -91,14 +91,14 @@ func TestCallersPanicAndTimeout(t *testing.T) {
 	panicky := HandlerFunc(func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		panic("boom")
 	})
-	if _, err := s.invoke(context.Background(), slow, events.APIGatewayWebsocketProxyRequest{}, 10*time.Millisecond); err != errIntegrationTimeout {
+	if _, err := s.invoke(context.Background(), slow, &events.APIGatewayWebsocketProxyRequest{}, 10*time.Millisecond); err != errIntegrationTimeout {
 		t.Fatalf("slow handler: %v, want the timeout", err)
 	}
-	if _, err := s.invoke(context.Background(), panicky, events.APIGatewayWebsocketProxyRequest{}, time.Minute); err == nil {
+	if _, err := s.invoke(context.Background(), panicky, &events.APIGatewayWebsocketProxyRequest{}, time.Minute); err == nil {
 		t.Fatal("a panicking handler's call succeeded")
 	}
 	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"data":{"roomId":"r2"}}`}
-	if resp, err := s.invoke(context.Background(), HandlerFunc(deepHandler), ev, time.Minute); err != nil || resp.Body != "r2" {
+	if resp, err := s.invoke(context.Background(), HandlerFunc(deepHandler), &ev, time.Minute); err != nil || resp.Body != "r2" {
 		t.Fatalf("the call after them: %+v, %v", resp, err)
 	}
 	if n := s.overdue.Load(); n != 1 {
@@ -120,7 +120,7 @@ func BenchmarkInvoke(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := s.invoke(context.Background(), h, ev, time.Minute); err != nil {
+			if _, err := s.invoke(context.Background(), h, &ev, time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -130,7 +130,7 @@ func BenchmarkInvoke(b *testing.B) {
 		b.SetParallelism(32)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.invoke(context.Background(), h, ev, time.Minute); err != nil {
+				if _, err := s.invoke(context.Background(), h, &ev, time.Minute); err != nil {
 					b.Error(err)
 					return
 				}

@@ -40,11 +40,8 @@ func (s *Server) handleMessage(c *conn, body string) {
 		return
 	}
 	route := s.routes[routeKey]
-	ev := events.APIGatewayWebsocketProxyRequest{
-		RequestContext: s.requestContext(&c.meta, routeKey, EventMessage, time.Now()),
-		Body:           body,
-		StageVariables: s.stageVariables(),
-	}
+	ev := &events.APIGatewayWebsocketProxyRequest{Body: body, StageVariables: s.stageVariables()}
+	s.setRequestContext(&ev.RequestContext, &c.meta, routeKey, EventMessage, time.Now())
 	ev.RequestContext.MessageID = newRequestID()
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout)
@@ -55,7 +52,7 @@ func (s *Server) handleMessage(c *conn, body string) {
 	rs.observe(d, outcome)
 	s.logMessage(c, rs, reqID, d, outcome, resp.StatusCode, err)
 	if s.insp.watching.Load() {
-		s.inspectInvocation(&ev, &resp, err, rs, d, outcome)
+		s.inspectInvocation(ev, &resp, err, rs, d, outcome)
 	}
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
@@ -81,7 +78,13 @@ func gatewayFrame(message, connectionID, requestID string) []byte {
 // callers.go). That goroutine is the server's (s.calls): Shutdown
 // waits for it, bounded by its context, as it may run user code that never
 // returns; while it runs past the timeout it is counted in s.overdue.
-func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
+//
+// ev is the caller's, read (copied for the integration) by the goroutine
+// that runs it, possibly after invoke returned on a timeout: the caller
+// must not change it once it called invoke. A pointer, so that the event
+// (672 bytes) is built in one place on the heap, not copied through the
+// frames of the goroutines that make it.
+func (s *Server) invoke(parent context.Context, in Integration, ev *events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
 	type result struct {
 		resp events.APIGatewayProxyResponse
 		err  error
@@ -97,7 +100,7 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 				ch <- result{err: fmt.Errorf("handler panicked: %v", p)}
 			}
 		}()
-		resp, err := in.Invoke(ctx, ev)
+		resp, err := in.Invoke(ctx, *ev)
 		ch <- result{resp, err}
 	})
 	select {
@@ -115,8 +118,10 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 	}
 }
 
-// authorize calls the authorizer with a timeout, turning a panic into an error.
-func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+// authorize calls the authorizer with a timeout, turning a panic into an
+// error. req is read by the goroutine that runs the authorizer, as
+// invoke's ev is.
+func (s *Server) authorize(req *AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	type result struct {
 		resp events.APIGatewayCustomAuthorizerResponse
 		err  error
@@ -132,7 +137,7 @@ func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthor
 				ch <- result{err: fmt.Errorf("authorizer panicked: %v", p)}
 			}
 		}()
-		resp, err := s.opts.Authorizer.Authorizer.Authorize(ctx, req)
+		resp, err := s.opts.Authorizer.Authorizer.Authorize(ctx, *req)
 		ch <- result{resp, err}
 	})
 	select {
@@ -159,10 +164,8 @@ func (s *Server) disconnected(c *conn) {
 		return
 	}
 	now := time.Now()
-	ev := events.APIGatewayWebsocketProxyRequest{
-		RequestContext: s.requestContext(&c.meta, RouteDisconnect, EventDisconnect, now),
-		StageVariables: s.stageVariables(),
-	}
+	ev := &events.APIGatewayWebsocketProxyRequest{StageVariables: s.stageVariables()}
+	s.setRequestContext(&ev.RequestContext, &c.meta, RouteDisconnect, EventDisconnect, now)
 	ev.Headers, ev.MultiValueHeaders = disconnectHeaders(c.meta.domainName)
 	ev.RequestContext.DisconnectStatusCode = int64(code)
 	ev.RequestContext.DisconnectReason = &reason
@@ -175,7 +178,7 @@ func (s *Server) disconnected(c *conn) {
 		rs := s.obs.route(RouteDisconnect)
 		rs.observe(d, outcomeOf(err))
 		if s.insp.watching.Load() {
-			s.inspectInvocation(&ev, &resp, err, rs, d, outcomeOf(err))
+			s.inspectInvocation(ev, &resp, err, rs, d, outcomeOf(err))
 		}
 		if err != nil {
 			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)

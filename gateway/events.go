@@ -30,28 +30,30 @@ type connMeta struct {
 	authorizer  authContext // "" without an authorizer
 }
 
-// requestContext fills the fields every event has.
-func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now time.Time) events.APIGatewayWebsocketProxyRequestContext {
+// setRequestContext fills *rc, the fields every event has. In place: the
+// context is 552 bytes, which a returned value costs each frame on the way
+// (the handshake's goroutine, net/http's, grew its stack for them).
+func (s *Server) setRequestContext(rc *events.APIGatewayWebsocketProxyRequestContext, m *connMeta, routeKey, eventType string, now time.Time) {
+	// Field by field: a composite literal is built on the stack first.
+	*rc = events.APIGatewayWebsocketProxyRequestContext{}
 	reqID := newRequestID()
-	rc := events.APIGatewayWebsocketProxyRequestContext{
-		RouteKey:          routeKey,
-		EventType:         eventType,
-		ExtendedRequestID: reqID,
-		RequestID:         reqID,
-		RequestTime:       now.UTC().Format(requestTimeLayout),
-		RequestTimeEpoch:  now.UnixMilli(),
-		MessageDirection:  "IN",
-		Stage:             s.opts.Stage,
-		ConnectedAt:       m.connectedAt,
-		Identity:          events.APIGatewayRequestIdentity{SourceIP: m.sourceIP, UserAgent: m.userAgent},
-		DomainName:        m.domainName,
-		ConnectionID:      m.id,
-		APIID:             s.opts.APIID,
-	}
+	rc.RouteKey = routeKey
+	rc.EventType = eventType
+	rc.ExtendedRequestID = reqID
+	rc.RequestID = reqID
+	rc.RequestTime = now.UTC().Format(requestTimeLayout)
+	rc.RequestTimeEpoch = now.UnixMilli()
+	rc.MessageDirection = "IN"
+	rc.Stage = s.opts.Stage
+	rc.ConnectedAt = m.connectedAt
+	rc.Identity.SourceIP = m.sourceIP
+	rc.Identity.UserAgent = m.userAgent
+	rc.DomainName = m.domainName
+	rc.ConnectionID = m.id
+	rc.APIID = s.opts.APIID
 	if m.authorizer != "" {
 		rc.Authorizer = m.authorizer.event() // an interface: no typed nil
 	}
-	return rc
 }
 
 // stageVariables returns a copy of the stage variables for one event (nil

@@ -201,7 +201,7 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 		return true
 	}
 	// serveWebSocket checked the identity sources.
-	req := AuthorizerRequest{
+	req := &AuthorizerRequest{
 		Type:                            "REQUEST",
 		MethodArn:                       s.methodArn,
 		Headers:                         hs.headers,
@@ -209,8 +209,8 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 		QueryStringParameters:           hs.qs,
 		MultiValueQueryStringParameters: hs.multiQS,
 		StageVariables:                  s.stageVariables(),
-		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
 	}
+	s.setRequestContext(&req.RequestContext, &hs.meta, RouteConnect, EventConnect, hs.now)
 	start := time.Now()
 	resp, err := s.authorize(req)
 	hs.rec.authorizer, hs.rec.authRan = time.Since(start), true
@@ -239,20 +239,20 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 	if !ok {
 		return "", true
 	}
-	ev := events.APIGatewayWebsocketProxyRequest{
+	ev := &events.APIGatewayWebsocketProxyRequest{
 		Headers:                         hs.headers,
 		MultiValueHeaders:               hs.multiHeaders,
 		QueryStringParameters:           hs.qs,
 		MultiValueQueryStringParameters: hs.multiQS,
 		StageVariables:                  s.stageVariables(),
-		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
 	}
+	s.setRequestContext(&ev.RequestContext, &hs.meta, RouteConnect, EventConnect, hs.now)
 	meta := &hs.meta
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
 	hs.rec.connect, hs.rec.connectRan = time.Since(start), true
 	if s.insp.watching.Load() {
-		hs.rec.invocation = s.insp.keepInvocation(&ev, responseOrNil(&resp, err), err)
+		hs.rec.invocation = s.insp.keepInvocation(ev, responseOrNil(&resp, err), err)
 	}
 	s.obs.route(RouteConnect).observe(hs.rec.connect, outcomeOf(err))
 	switch {
