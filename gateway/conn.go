@@ -58,7 +58,8 @@ type conn struct {
 	closeReason string        // why the connection ended (with closeCode): the first cause recorded wins
 	// counts are the connection's bytes in and out, for the inspector
 	// (inspect.go), counted under mu where it is held anyway: a pointer,
-	// so that the struct keeps its size class.
+	// so that the struct keeps its size class, into the allocation of nc's
+	// wrapper (onClose).
 	counts      *connCounts
 	state       connState
 	writing     bool // a writer goroutine (or the handshake) owns the socket's write side

@@ -349,8 +349,8 @@ func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string, r
 		nc.Close()
 		return nil, nil, err
 	}
-	nc = onClose(nc, release)
-	c := &conn{srv: s, nc: nc, counts: new(connCounts)}
+	nc, counts := onClose(nc, release)
+	c := &conn{srv: s, nc: nc, counts: counts}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake.
 		early, _ := brw.Reader.Peek(n)
