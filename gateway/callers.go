@@ -20,6 +20,10 @@ const poolIdle = time.Second
 // the authorizer, dispatchers (counted in wg) the connections' dispatch
 // loops.
 //
+// A handler runs on a goroutine that may have run others before: what it
+// leaves on its goroutine (pprof labels, a runtime.LockOSThread without
+// unlock) stays for the next. Nothing of the gateway's does.
+//
 // The count stays exact (owned.go): a goroutine waiting is still counted,
 // and a new one is counted by whoever starts it, which is itself counted
 // (or holds an open connection's lock). Once Shutdown began (stop), the
