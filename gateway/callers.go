@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// poolIdle is how long a pooled goroutine waits for its next function
-// before it ends. A burst of connects and messages then runs on goroutines
+// poolIdle is how long (at least; at most twice) a pooled goroutine waits
+// for its next function before it ends. A burst of connects and messages then runs on goroutines
 // whose stacks already grew to a handler's depth, instead of starting one
 // per call and growing its stack two or three times (an event is over
 // 600 bytes, passed by value through several frames): that growth was
@@ -55,33 +55,35 @@ func (p *pool) Go(f func()) {
 }
 
 // run runs f, then the functions it is handed, until none came for
-// poolIdle or Shutdown began.
+// poolIdle (between one and two poolIdle: the timer is armed once, not
+// per function, and only re-armed when it finds work was done since) or
+// Shutdown began.
 func (p *pool) run(f func()) {
 	defer p.count.Done()
-	var idle *time.Timer
-	defer func() {
-		if idle != nil {
-			idle.Stop()
-		}
-	}()
+	idle := time.NewTimer(poolIdle)
+	defer idle.Stop()
+	ran := 0 // functions run since the timer was last armed
 	for {
 		f()
 		f = nil // not kept alive while waiting
-		if idle == nil {
-			idle = time.NewTimer(poolIdle)
-		} else {
-			idle.Reset(poolIdle)
-		}
+		ran++
 		p.waiting.Add(1)
-		select {
-		case f = <-p.work:
-		case <-idle.C:
-		case <-p.stop:
+		for f == nil {
+			select {
+			case f = <-p.work:
+			case <-idle.C:
+				if ran == 0 {
+					p.waiting.Add(-1)
+					return
+				}
+				ran = 0
+				idle.Reset(poolIdle)
+			case <-p.stop:
+				p.waiting.Add(-1)
+				return
+			}
 		}
 		p.waiting.Add(-1)
-		if f == nil {
-			return
-		}
 	}
 }
 
