@@ -69,3 +69,37 @@ func BenchmarkHandshakeMaps(b *testing.B) {
 		query(q)
 	}
 }
+
+// TestEventListsAreTheirOwn: the value lists of an event's multi-value
+// maps share an array, but a handler that appends to one changes no
+// other.
+func TestEventListsAreTheirOwn(t *testing.T) {
+	t.Parallel()
+	r := upgradeRequest()
+	r.Header.Add("Accept", "a")
+	r.Header.Add("Accept", "b")
+	_, multi := connectHeaders(r)
+	copied := jsonMultiMap(multi)
+	for name, m := range map[string]map[string][]string{"connectHeaders": multi, "jsonMultiMap": copied} {
+		want := map[string][]string{}
+		for k, vs := range m {
+			want[k] = append([]string(nil), vs...)
+		}
+		for k := range m {
+			m[k] = append(m[k], "appended to "+k)
+		}
+		for k, vs := range m {
+			if len(vs) != len(want[k])+1 || vs[len(vs)-1] != "appended to "+k {
+				t.Fatalf("%s: %q = %q after the appends", name, k, vs)
+			}
+			for i, v := range want[k] {
+				if vs[i] != v {
+					t.Fatalf("%s: %q = %q after the appends, want %q and the one appended", name, k, vs, want[k])
+				}
+			}
+		}
+	}
+	if got := copied["Accept"]; len(got) != 3 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("the copy's Accept: %q", got)
+	}
+}
