@@ -58,7 +58,8 @@ type conn struct {
 	closeReason string        // why the connection ended (with closeCode): the first cause recorded wins
 	// counts are the connection's bytes in and out, for the inspector
 	// (inspect.go), counted under mu where it is held anyway: a pointer,
-	// so that the struct keeps its size class.
+	// so that the struct keeps its size class, into the allocation of nc's
+	// wrapper (onClose).
 	counts      *connCounts
 	state       connState
 	writing     bool // a writer goroutine (or the handshake) owns the socket's write side
@@ -373,15 +374,16 @@ func (c *conn) deliver(msg []byte) {
 	c.dispatching = true
 	c.mu.Unlock()
 	if start {
-		c.srv.wg.Add(1) // the reader's own count keeps the group above zero
-		go c.dispatchLoop()
+		// On a goroutine counted in wg (callers.go): the reader's own
+		// count keeps the group above zero.
+		c.srv.dispatchers.Go(c.dispatchLoop)
 	}
 }
 
 // dispatchLoop runs the route of each queued message in order, and
-// $disconnect when the reader has finished and the queue is empty.
+// $disconnect when the reader has finished and the queue is empty. It
+// runs on one of the server's dispatchers (callers.go).
 func (c *conn) dispatchLoop() {
-	defer c.srv.wg.Done()
 	for {
 		c.mu.Lock()
 		if len(c.inbox) > 0 && c.srv.closing.Load() {

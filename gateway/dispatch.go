@@ -36,16 +36,13 @@ func (s *Server) handleMessage(c *conn, body string) {
 	routeKey := s.selectRoute(body)
 	if routeKey == "" {
 		s.obs.unrouted.Add(1)
-		c.enqueue(gatewayFrame("Forbidden", c.meta.id, newID()), true)
+		c.enqueue(gatewayFrame("Forbidden", c.meta.id, newRequestID()), true)
 		return
 	}
 	route := s.routes[routeKey]
-	ev := events.APIGatewayWebsocketProxyRequest{
-		RequestContext: s.requestContext(&c.meta, routeKey, EventMessage, time.Now()),
-		Body:           body,
-		StageVariables: s.stageVariables(),
-	}
-	ev.RequestContext.MessageID = newID()
+	ev := &events.APIGatewayWebsocketProxyRequest{Body: body, StageVariables: s.stageVariables()}
+	s.setRequestContext(&ev.RequestContext, &c.meta, routeKey, EventMessage, time.Now())
+	ev.RequestContext.MessageID = newRequestID()
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.IntegrationTimeout)
 	d := time.Since(start)
@@ -55,7 +52,7 @@ func (s *Server) handleMessage(c *conn, body string) {
 	rs.observe(d, outcome)
 	s.logMessage(c, rs, reqID, d, outcome, resp.StatusCode, err)
 	if s.insp.watching.Load() {
-		s.inspectInvocation(&ev, &resp, err, rs, d, outcome)
+		s.inspectInvocation(ev, &resp, err, rs, d, outcome)
 	}
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
@@ -77,10 +74,17 @@ func gatewayFrame(message, connectionID, requestID string) []byte {
 // handler is an error, as a crashed Lambda is.
 //
 // The integration runs in a goroutine of its own so that the timeout can
-// answer without it. That goroutine is the server's (s.calls): Shutdown
+// answer without it (one kept from an earlier call when one waits:
+// callers.go). That goroutine is the server's (s.calls): Shutdown
 // waits for it, bounded by its context, as it may run user code that never
 // returns; while it runs past the timeout it is counted in s.overdue.
-func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
+//
+// ev is the caller's, read (copied for the integration) by the goroutine
+// that runs it, possibly after invoke returned on a timeout: the caller
+// must not change it once it called invoke. A pointer, so that the event
+// (672 bytes) is built in one place on the heap, not copied through the
+// frames of the goroutines that make it.
+func (s *Server) invoke(parent context.Context, in Integration, ev *events.APIGatewayWebsocketProxyRequest, timeout time.Duration) (events.APIGatewayProxyResponse, error) {
 	type result struct {
 		resp events.APIGatewayProxyResponse
 		err  error
@@ -89,18 +93,16 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 	defer cancel()
 	ch := make(chan result, 1)
 	var late overdue
-	s.calls.Add(1) // not calls.Go: one closure per message, not two
-	go func() {
-		defer s.calls.Done()
+	s.goCall(func() {
 		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- result{err: fmt.Errorf("handler panicked: %v", p)}
 			}
 		}()
-		resp, err := in.Invoke(ctx, ev)
+		resp, err := in.Invoke(ctx, *ev)
 		ch <- result{resp, err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		if r.err != nil && ctx.Err() == context.DeadlineExceeded {
@@ -116,8 +118,10 @@ func (s *Server) invoke(parent context.Context, in Integration, ev events.APIGat
 	}
 }
 
-// authorize calls the authorizer with a timeout, turning a panic into an error.
-func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+// authorize calls the authorizer with a timeout, turning a panic into an
+// error. req is read by the goroutine that runs the authorizer, as
+// invoke's ev is.
+func (s *Server) authorize(req *AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	type result struct {
 		resp events.APIGatewayCustomAuthorizerResponse
 		err  error
@@ -126,14 +130,14 @@ func (s *Server) authorize(req AuthorizerRequest) (events.APIGatewayCustomAuthor
 	defer cancel()
 	ch := make(chan result, 1)
 	var late overdue
-	s.calls.Go(func() { // owned as invoke's is
+	s.goCall(func() { // owned as invoke's is
 		defer late.finish(&s.overdue)
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- result{err: fmt.Errorf("authorizer panicked: %v", p)}
 			}
 		}()
-		resp, err := s.opts.Authorizer.Authorizer.Authorize(ctx, req)
+		resp, err := s.opts.Authorizer.Authorizer.Authorize(ctx, *req)
 		ch <- result{resp, err}
 	})
 	select {
@@ -160,10 +164,8 @@ func (s *Server) disconnected(c *conn) {
 		return
 	}
 	now := time.Now()
-	ev := events.APIGatewayWebsocketProxyRequest{
-		RequestContext: s.requestContext(&c.meta, RouteDisconnect, EventDisconnect, now),
-		StageVariables: s.stageVariables(),
-	}
+	ev := &events.APIGatewayWebsocketProxyRequest{StageVariables: s.stageVariables()}
+	s.setRequestContext(&ev.RequestContext, &c.meta, RouteDisconnect, EventDisconnect, now)
 	ev.Headers, ev.MultiValueHeaders = disconnectHeaders(c.meta.domainName)
 	ev.RequestContext.DisconnectStatusCode = int64(code)
 	ev.RequestContext.DisconnectReason = &reason
@@ -176,7 +178,7 @@ func (s *Server) disconnected(c *conn) {
 		rs := s.obs.route(RouteDisconnect)
 		rs.observe(d, outcomeOf(err))
 		if s.insp.watching.Load() {
-			s.inspectInvocation(&ev, &resp, err, rs, d, outcomeOf(err))
+			s.inspectInvocation(ev, &resp, err, rs, d, outcomeOf(err))
 		}
 		if err != nil {
 			s.log.Warn("$disconnect integration failed", "connectionId", c.meta.id, "err", err)

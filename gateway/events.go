@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -29,28 +30,30 @@ type connMeta struct {
 	authorizer  authContext // "" without an authorizer
 }
 
-// requestContext fills the fields every event has.
-func (s *Server) requestContext(m *connMeta, routeKey, eventType string, now time.Time) events.APIGatewayWebsocketProxyRequestContext {
-	reqID := newID()
-	rc := events.APIGatewayWebsocketProxyRequestContext{
-		RouteKey:          routeKey,
-		EventType:         eventType,
-		ExtendedRequestID: reqID,
-		RequestID:         reqID,
-		RequestTime:       now.UTC().Format(requestTimeLayout),
-		RequestTimeEpoch:  now.UnixMilli(),
-		MessageDirection:  "IN",
-		Stage:             s.opts.Stage,
-		ConnectedAt:       m.connectedAt,
-		Identity:          events.APIGatewayRequestIdentity{SourceIP: m.sourceIP, UserAgent: m.userAgent},
-		DomainName:        m.domainName,
-		ConnectionID:      m.id,
-		APIID:             s.opts.APIID,
-	}
+// setRequestContext fills *rc, the fields every event has. In place: the
+// context is 552 bytes, which a returned value costs each frame on the way
+// (the handshake's goroutine, net/http's, grew its stack for them).
+func (s *Server) setRequestContext(rc *events.APIGatewayWebsocketProxyRequestContext, m *connMeta, routeKey, eventType string, now time.Time) {
+	// Field by field: a composite literal is built on the stack first.
+	*rc = events.APIGatewayWebsocketProxyRequestContext{}
+	reqID := newRequestID()
+	rc.RouteKey = routeKey
+	rc.EventType = eventType
+	rc.ExtendedRequestID = reqID
+	rc.RequestID = reqID
+	rc.RequestTime = now.UTC().Format(requestTimeLayout)
+	rc.RequestTimeEpoch = now.UnixMilli()
+	rc.MessageDirection = "IN"
+	rc.Stage = s.opts.Stage
+	rc.ConnectedAt = m.connectedAt
+	rc.Identity.SourceIP = m.sourceIP
+	rc.Identity.UserAgent = m.userAgent
+	rc.DomainName = m.domainName
+	rc.ConnectionID = m.id
+	rc.APIID = s.opts.APIID
 	if m.authorizer != "" {
 		rc.Authorizer = m.authorizer.event() // an interface: no typed nil
 	}
-	return rc
 }
 
 // stageVariables returns a copy of the stage variables for one event (nil
@@ -71,8 +74,28 @@ var canonicalHeaderNames = map[string]string{
 // connectHeaders builds the CONNECT event's headers: the handshake's headers
 // with Host and X-Forwarded-*, without Connection and Upgrade.
 func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
-	single := make(map[string]string, len(r.Header)+4)
-	multi := make(map[string][]string, len(r.Header)+4)
+	// The exact size: a map of up to 8 entries is one group of slots, a
+	// larger hint a table of two and a directory (twice the bytes).
+	n := len(r.Header) + 4
+	for _, k := range [...]string{"Connection", "Upgrade"} {
+		if _, ok := r.Header[k]; ok {
+			n--
+		}
+	}
+	single := make(map[string]string, n)
+	multi := make(map[string][]string, n)
+	// The value lists share one array, each capped at its own length (a
+	// handler that appends to one gets a copy).
+	vals := 4 // set's
+	for _, vs := range r.Header {
+		vals += len(vs)
+	}
+	all := make([]string, 0, vals)
+	list := func(vs ...string) []string {
+		start := len(all)
+		all = append(all, vs...)
+		return all[start:len(all):len(all)]
+	}
 	for k, vs := range r.Header {
 		if k == "Connection" || k == "Upgrade" || len(vs) == 0 {
 			continue
@@ -81,7 +104,7 @@ func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
 			k = c
 		}
 		single[k] = vs[len(vs)-1]
-		multi[k] = append([]string(nil), vs...)
+		multi[k] = list(vs...)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -92,7 +115,7 @@ func connectHeaders(r *http.Request) (map[string]string, map[string][]string) {
 		proto = "https"
 	}
 	_, localPort, _ := net.SplitHostPort(localAddr(r))
-	set := func(k, v string) { single[k] = v; multi[k] = []string{v} }
+	set := func(k, v string) { single[k] = v; multi[k] = list(v) }
 	set("Host", r.Host)
 	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
 		set("X-Forwarded-For", prior+", "+host)
@@ -117,12 +140,9 @@ func disconnectHeaders(host string) (map[string]string, map[string][]string) {
 		map[string][]string{"Host": {host}, "x-api-key": {""}, "X-Forwarded-For": {""}, "x-restapi": {""}}
 }
 
-// query returns the query string maps, or nils when the URL has none.
-func query(r *http.Request) (map[string]string, map[string][]string) {
-	if r.URL.RawQuery == "" {
-		return nil, nil
-	}
-	q := r.URL.Query()
+// query returns the query string maps of the parsed query string q (the
+// events get q itself as the multi-value map), or nils when it has none.
+func query(q url.Values) (map[string]string, map[string][]string) {
 	if len(q) == 0 {
 		return nil, nil
 	}

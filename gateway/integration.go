@@ -144,10 +144,18 @@ func jsonMultiMap(m map[string][]string) map[string][]string {
 		return nil
 	}
 	out := make(map[string][]string, len(m))
+	n := 0
+	for _, vs := range m {
+		n += len(vs)
+	}
+	// The lists share one array, each capped at its own length: a handler
+	// that appends to one gets a copy, not its neighbour's values.
+	all := make([]string, n)
 	for k, vs := range m {
 		var c []string
 		if vs != nil {
-			c = make([]string, len(vs))
+			c = all[:len(vs):len(vs)]
+			all = all[len(vs):]
 			for i, v := range vs {
 				c[i] = jsonString(v)
 			}

@@ -100,7 +100,7 @@ func connectionInfoJSON(info ConnectionInfo) connectionInfoResponse {
 // x-amzn-ErrorType, which SDKs map to typed errors, and a JSON message.
 func writeAWSError(w http.ResponseWriter, status int, errorType, message string) {
 	w.Header().Set("x-amzn-ErrorType", errorType)
-	w.Header().Set("x-amzn-RequestId", newID())
+	w.Header().Set("x-amzn-RequestId", newRequestID())
 	if message == "" {
 		writeJSON(w, status, map[string]any{"message": nil})
 		return

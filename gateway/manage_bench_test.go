@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-ws/switchboard/push"
 )
 
 // benchPosters is how many goroutines post at once in
@@ -44,7 +45,7 @@ const benchPosters = 64
 //	go tool pprof -tagignore side=client,reader -top cpu.out   # the gateway's
 //
 // The "-wholebody" variants hand the SDK's request bodies to net/http as a
-// bytes.Reader, as examples/broadcast's handler does (wholeBodyClient): one
+// bytes.Reader, as examples/broadcast's handler does (push.WholeBody): one
 // write per request instead of two (the header flushed first).
 func BenchmarkManagementPostConcurrent(b *testing.B) {
 	b.Run("anonymous", func(b *testing.B) { benchManagementPostConcurrent(b, false, false) })
@@ -146,7 +147,7 @@ func benchManagementClient(endpoint string, signed, wholeBody bool) *apigatewaym
 		t.MaxIdleConnsPerHost = benchPosters
 	})
 	if wholeBody {
-		hc = wholeBodyClient{hc}
+		hc = push.WholeBody(hc)
 	}
 	mopts := apigatewaymanagementapi.Options{
 		BaseEndpoint: aws.String(endpoint),
@@ -160,24 +161,6 @@ func benchManagementClient(endpoint string, signed, wholeBody bool) *apigatewaym
 		}
 	}
 	return apigatewaymanagementapi.New(mopts)
-}
-
-// wholeBodyClient is examples/broadcast/handler's wholeBody: the request's
-// body, of known length, as a bytes.Reader, which net/http writes in the
-// same write as the header.
-type wholeBodyClient struct{ next aws.HTTPClient }
-
-func (c wholeBodyClient) Do(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength <= 0 {
-		return c.next.Do(r)
-	}
-	p, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(p))
-	return c.next.Do(r)
 }
 
 func benchManagementPostConcurrent(b *testing.B, signed, wholeBody bool) {

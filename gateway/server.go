@@ -48,6 +48,11 @@ type Server struct {
 	wg      goroutines
 	calls   goroutines
 	overdue atomic.Int64
+	// callers and dispatchers keep the goroutines of calls (counted in
+	// calls) and of dispatch loops (in wg) for the next (callers.go);
+	// stopPools, closed when Shutdown begins, ends those waiting.
+	callers, dispatchers *pool
+	stopPools            chan struct{}
 
 	lifeMu      sync.Mutex // orders track against Shutdown
 	closing     atomic.Bool
@@ -115,8 +120,10 @@ func New(opts Options) (*Server, error) {
 		janitorDone: make(chan struct{}),
 		wg:          newGoroutines(),
 		calls:       newGoroutines(),
+		stopPools:   make(chan struct{}),
 		obs:         newObservability(opts.Routes),
 	}
+	s.callers, s.dispatchers = newPool(&s.calls, s.stopPools), newPool(&s.wg, s.stopPools)
 	if s.routes == nil {
 		s.routes = map[string]Route{}
 	}
@@ -306,6 +313,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if already {
 		return ErrServerClosed
 	}
+	close(s.stopPools)
 	s.reg.each(func(c *conn) { c.closeWith(causeShutdown, wsproto.CloseGoingAway, "Going away") })
 	s.insp.closeAll()
 	// calls is added to only by goroutines counted in wg (or tracked

@@ -267,7 +267,8 @@ func retryAfter(d time.Duration) string {
 
 // releaseConn runs release once, when the connection is first closed: the
 // hijacked connection of a WebSocket gives its source's place back so.
-// Every connection holds one for its whole life: 32 bytes, one allocation.
+// Every connection holds one for its whole life, allocated with its byte
+// counts (onClose).
 type releaseConn struct {
 	net.Conn
 	released atomic.Bool
@@ -291,10 +292,20 @@ func (c *releaseSyscallConn) SyscallConn() (syscall.RawConn, error) {
 	return c.Conn.(syscall.Conn).SyscallConn()
 }
 
-// onClose wraps nc so that release runs once when it is closed.
-func onClose(nc net.Conn, release func()) net.Conn {
+// onClose wraps nc so that release runs once when it is closed, and
+// returns the connection's byte counts (conn.counts), allocated with the
+// wrapper: one allocation of 48 bytes per connection, not two.
+func onClose(nc net.Conn, release func()) (net.Conn, *connCounts) {
 	if _, ok := nc.(syscall.Conn); ok {
-		return &releaseSyscallConn{releaseConn{Conn: nc, release: release}}
+		w := &struct {
+			releaseSyscallConn
+			counts connCounts
+		}{releaseSyscallConn: releaseSyscallConn{releaseConn{Conn: nc, release: release}}}
+		return &w.releaseSyscallConn, &w.counts
 	}
-	return &releaseConn{Conn: nc, release: release}
+	w := &struct {
+		releaseConn
+		counts connCounts
+	}{releaseConn: releaseConn{Conn: nc, release: release}}
+	return &w.releaseConn, &w.counts
 }

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -92,5 +94,40 @@ func BenchmarkSourceAdmit(b *testing.B) {
 			})
 			b.ReportMetric(float64(tab.len()), "sources")
 		})
+	}
+}
+
+// TestOnCloseReleasesOnceAndAllocatesOnce: the wrapper of a hijacked
+// connection releases its source's place at the first Close only, keeps
+// the socket's syscall.Conn, and comes with the connection's byte counts
+// in one allocation.
+func TestOnCloseReleasesOnceAndAllocatesOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := 0
+	nc, counts := onClose(server, func() { released++ })
+	if _, ok := nc.(syscall.Conn); !ok {
+		t.Fatal("the wrapper of a TCP connection lost its syscall.Conn")
+	}
+	counts.in, counts.out = 1, 2
+	nc.Close()
+	nc.Close()
+	if released != 1 {
+		t.Fatalf("released %d times after two Closes, want once", released)
+	}
+	if n := testing.AllocsPerRun(100, func() { onClose(server, func() {}) }); n > 1 {
+		t.Fatalf("onClose: %.0f allocations, want 1 (the wrapper and the counts together)", n)
 	}
 }

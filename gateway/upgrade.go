@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -72,7 +73,13 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			rc.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout))
 		}
 	}()
-	if a := s.opts.Authorizer; a != nil && !identityPresent(a.IdentitySources, r, s.opts.StageVariables) {
+	// The query string, parsed once: for the identity sources and the
+	// events.
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	if a := s.opts.Authorizer; a != nil && !identityPresent(a.IdentitySources, q, r.Header, s.opts.StageVariables) {
 		rec.reason = "identity source missing or empty"
 		writeJSONMessage(w, http.StatusUnauthorized, "Unauthorized")
 		return
@@ -96,7 +103,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	hs := handshake{now: now, meta: s.newConnMeta(r, now), rec: rec}
 	rec.connID = hs.meta.id
 	hs.headers, hs.multiHeaders = connectHeaders(r)
-	hs.qs, hs.multiQS = query(r)
+	hs.qs, hs.multiQS = query(q)
 
 	if !s.runAuthorizer(w, r, &hs) {
 		return
@@ -194,7 +201,7 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 		return true
 	}
 	// serveWebSocket checked the identity sources.
-	req := AuthorizerRequest{
+	req := &AuthorizerRequest{
 		Type:                            "REQUEST",
 		MethodArn:                       s.methodArn,
 		Headers:                         hs.headers,
@@ -202,8 +209,8 @@ func (s *Server) runAuthorizer(w http.ResponseWriter, r *http.Request, hs *hands
 		QueryStringParameters:           hs.qs,
 		MultiValueQueryStringParameters: hs.multiQS,
 		StageVariables:                  s.stageVariables(),
-		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
 	}
+	s.setRequestContext(&req.RequestContext, &hs.meta, RouteConnect, EventConnect, hs.now)
 	start := time.Now()
 	resp, err := s.authorize(req)
 	hs.rec.authorizer, hs.rec.authRan = time.Since(start), true
@@ -232,20 +239,20 @@ func (s *Server) runConnectRoute(w http.ResponseWriter, r *http.Request, hs *han
 	if !ok {
 		return "", true
 	}
-	ev := events.APIGatewayWebsocketProxyRequest{
+	ev := &events.APIGatewayWebsocketProxyRequest{
 		Headers:                         hs.headers,
 		MultiValueHeaders:               hs.multiHeaders,
 		QueryStringParameters:           hs.qs,
 		MultiValueQueryStringParameters: hs.multiQS,
 		StageVariables:                  s.stageVariables(),
-		RequestContext:                  s.requestContext(&hs.meta, RouteConnect, EventConnect, hs.now),
 	}
+	s.setRequestContext(&ev.RequestContext, &hs.meta, RouteConnect, EventConnect, hs.now)
 	meta := &hs.meta
 	start := time.Now()
 	resp, err := s.invoke(s.ctx, route.Integration, ev, s.limits.ConnectTimeout)
 	hs.rec.connect, hs.rec.connectRan = time.Since(start), true
 	if s.insp.watching.Load() {
-		hs.rec.invocation = s.insp.keepInvocation(&ev, responseOrNil(&resp, err), err)
+		hs.rec.invocation = s.insp.keepInvocation(ev, responseOrNil(&resp, err), err)
 	}
 	s.obs.route(RouteConnect).observe(hs.rec.connect, outcomeOf(err))
 	switch {
@@ -342,8 +349,8 @@ func (s *Server) hijack(hj http.Hijacker, r *http.Request, subprotocol string, r
 		nc.Close()
 		return nil, nil, err
 	}
-	nc = onClose(nc, release)
-	c := &conn{srv: s, nc: nc, counts: new(connCounts)}
+	nc, counts := onClose(nc, release)
+	c := &conn{srv: s, nc: nc, counts: counts}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake.
 		early, _ := brw.Reader.Peek(n)

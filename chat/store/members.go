@@ -55,13 +55,16 @@ func (m Members) Len() int { return m.n }
 func (m Members) NumChunks() int { return len(m.chunks) }
 
 // Chunk returns the memberships of chunk k, sharing memory with the
-// store: the caller must not modify them.
+// store: the caller must not modify them. Its capacity is its length, so
+// that an append copies it rather than write into the store's chunk (the
+// last one's room to spare is where the store's next join goes).
 func (m Members) Chunk(k int) []Membership {
 	c := m.chunks[k]
 	if k == len(m.chunks)-1 {
-		return c[:m.n-k*len(m.chunks[0])]
+		n := m.n - k*len(m.chunks[0])
+		return c[:n:n]
 	}
-	return c
+	return c[:len(c):len(c)]
 }
 
 // All yields the memberships, in the order of the list.

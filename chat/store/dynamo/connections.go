@@ -144,6 +144,13 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connIt
 // (JoinRoom checks the connection item in its transaction: no join comes
 // after it). No membership outlives its connection.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (store.Connection, []store.Membership, error) {
+	return s.deleteConnection(ctx, connectionID, true)
+}
+
+// deleteConnection is DeleteConnection; with release false it leaves the
+// memberships it deletes in their users' hold items, for
+// ReleaseMembership (DeleteNodeConnections), and their Last unset.
+func (s *Store) deleteConnection(ctx context.Context, connectionID string, release bool) (store.Connection, []store.Membership, error) {
 	wrap := func(err error) error { return fmt.Errorf("dynamo: delete connection %q: %w", connectionID, err) }
 	s.guesses.forget(connectionID)
 	ci, err := s.readConnection(ctx, connectionID)
@@ -172,15 +179,30 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	for i, r := range ci.rooms {
 		memberships[i] = r.membership()
 	}
-	inTx := memberships[:min(len(memberships), (maxTransactItems-len(head))/3)]
+	// Each membership is deleted on the condition that it is still there:
+	// one removed since the read (LeaveRoom, the sweep) is dropped from the
+	// transaction, which is retried, so that only the call that removed a
+	// membership reports it (and its hold's Last).
+	per := 2 // the items of each membership in the transaction: its copy, itself (and its hold's release)
+	if release {
+		per = 3
+	}
+	inTx := slices.Clone(memberships[:min(len(memberships), (maxTransactItems-len(head))/per)])
 	states := make([]holdState, len(inTx)) // holdLast: the likeliest
 	for attempt := 0; ; attempt++ {
 		tx := slices.Clone(head)
 		for i, m := range inTx {
 			tx = append(tx,
 				del(key(connPK(connectionID), connRoomSK(m.TenantID, m.RoomID))),
-				del(key(roomPK(m.TenantID, m.RoomID), prefixMember+connectionID)),
-				s.releaseWrite(m, states[i]))
+				types.TransactWriteItem{Delete: &types.Delete{
+					TableName: s.table, Key: key(roomPK(m.TenantID, m.RoomID), prefixMember+connectionID),
+					ConditionExpression:      aws.String(condExists),
+					ExpressionAttributeNames: names(attrPK),
+				}},
+			)
+			if release {
+				tx = append(tx, s.releaseWrite(m, states[i]))
+			}
 		}
 		err = s.transact(ctx, tx)
 		var te *txError
@@ -191,11 +213,21 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 			return store.Connection{}, nil, wrap(store.ErrNotFound)
 		}
 		again := false
-		for i := range inTx {
-			if failed, old := te.failed(len(head) + 3*i + 2); failed {
-				states[i], again = holdStateOf(old, connectionID), true
+		keep, keepStates := inTx[:0], states[:0]
+		for i, m := range inTx {
+			st := states[i]
+			if gone, _ := te.failed(len(head) + per*i + 1); gone {
+				again = true
+				continue
 			}
+			if release {
+				if failed, old := te.failed(len(head) + per*i + 2); failed {
+					st, again = holdStateOf(old, connectionID), true
+				}
+			}
+			keep, keepStates = append(keep, m), append(keepStates, st)
 		}
+		inTx, states = keep, keepStates
 		if !again {
 			break
 		}
@@ -208,7 +240,7 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 		return store.Connection{}, nil, wrap(err)
 	}
 	for i := range inTx {
-		memberships[i].Last = states[i] == holdLast
+		inTx[i].Last = release && states[i] == holdLast
 	}
 	// The memberships left in the partition: those beyond the transaction
 	// and those of joins that came between the read and the transaction.
@@ -218,10 +250,14 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) (stor
 	if err != nil {
 		return store.Connection{}, nil, wrap(err)
 	}
-	memberships = memberships[:len(inTx)]
+	memberships = inTx
 	for _, r := range rest {
 		m := r.membership()
-		last, found, err := s.removeMembership(ctx, m)
+		remove := s.removeMembership
+		if !release {
+			remove = s.dropMembership
+		}
+		last, found, err := remove(ctx, m)
 		if err != nil {
 			return store.Connection{}, nil, wrap(err)
 		}

@@ -239,8 +239,11 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 	}
 	m := it.membership()
 	last, found, err := s.removeMembership(ctx, m)
-	if err != nil || !found {
+	if err != nil {
 		return store.Leave{}, wrap(err)
+	}
+	if !found { // removed meanwhile (DeleteConnection, another leave): that call reports it
+		return store.Leave{}, nil
 	}
 	return store.Leave{Left: it.live(s.nowMs()), Last: last}, nil
 }

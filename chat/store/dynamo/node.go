@@ -17,7 +17,10 @@ var _ store.NodeSweeper = (*Store)(nil)
 // DeleteNodeConnections deletes up to limit connections of the node of
 // prefix, each with DeleteConnection (a transaction conditional on the
 // connection's existence: of two callers one deletes it, the other skips
-// it), and returns their images (store.NodeSweeper). Finding them is a
+// it), and returns their images (store.NodeSweeper). As with TTL
+// deletions, each membership deleted stays in its user's hold item until
+// ReleaseMembership (the cleanup handler's, which announces user_left for
+// the user's last). Finding them is a
 // Scan of the table (no index holds connections by id prefix): it runs
 // once per dead node, never on a request path.
 func (s *Store) DeleteNodeConnections(ctx context.Context, prefix string, limit int) ([]store.Image, error) {
@@ -31,7 +34,7 @@ func (s *Store) DeleteNodeConnections(ctx context.Context, prefix string, limit 
 	var conns []store.Connection
 	var members []store.Membership
 	for _, id := range ids {
-		c, ms, err := s.DeleteConnection(ctx, id)
+		c, ms, err := s.deleteConnection(ctx, id, false)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -75,4 +78,25 @@ func (s *Store) scanNodeConnections(ctx context.Context, prefix string, limit in
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
+}
+
+// dropMembership deletes m and its copy in one transaction, leaving its
+// connection in the user's hold item for ReleaseMembership; found=false
+// if m was not there any more. last is always false.
+func (s *Store) dropMembership(ctx context.Context, m store.Membership) (last, found bool, err error) {
+	err = s.transact(ctx, []types.TransactWriteItem{
+		{Delete: &types.Delete{
+			TableName: s.table, Key: key(roomPK(m.TenantID, m.RoomID), prefixMember+m.ConnectionID),
+			ConditionExpression:      aws.String(condExists),
+			ExpressionAttributeNames: names(attrPK),
+		}},
+		{Delete: &types.Delete{TableName: s.table, Key: key(connPK(m.ConnectionID), connRoomSK(m.TenantID, m.RoomID))}},
+	})
+	var te *txError
+	if errors.As(err, &te) {
+		if failed, _ := te.failed(0); failed {
+			return false, false, nil
+		}
+	}
+	return false, err == nil, err
 }

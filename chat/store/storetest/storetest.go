@@ -81,6 +81,8 @@ func run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	all = append(all, holdTests...)
 	all = append(all, ghostTests...)
 	all = append(all, joinExpiryTests...)
+	all = append(all, removalTests...)
+	all = append(all, randomTests...)
 	all = append(all, messageTests...)
 	all = append(all, sweeperTests...)
 	all = append(all, sendTests...)

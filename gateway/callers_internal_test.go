@@ -1,0 +1,168 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchboard-ws/switchboard/internal/testutil"
+)
+
+// deepHandler decodes its event's body as chat's handlers do: a few
+// kilobytes of stack (encoding/json recurses, the event passes by value).
+func deepHandler(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	var env struct {
+		Action string `json:"action"`
+		Data   struct {
+			RoomID string            `json:"roomId"`
+			Meta   map[string]string `json:"meta"`
+		} `json:"data"`
+		RequestID string `json:"requestId"`
+	}
+	if err := json.Unmarshal([]byte(ev.Body), &env); err != nil {
+		return events.APIGatewayProxyResponse{StatusCode: 400}, nil
+	}
+	return events.APIGatewayProxyResponse{StatusCode: 200, Body: env.Data.RoomID}, nil
+}
+
+// goroutineID is the running goroutine's number, from its stack trace.
+func goroutineID() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	f := strings.Fields(string(b))
+	return f[1] // "goroutine 42 [running]:"
+}
+
+func newCallersTestServer(t testing.TB) *Server {
+	s, err := New(Options{Stage: "dev", Logger: testutil.DiscardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+// TestCallersAreReusedAndEndAtShutdown: calls one after the other run on
+// one goroutine, which Shutdown ends at once (it waits for s.calls).
+func TestCallersAreReusedAndEndAtShutdown(t *testing.T) {
+	t.Parallel()
+	s := newCallersTestServer(t)
+	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"joinRoom","data":{"roomId":"r1"},"requestId":"1"}`}
+	ran := map[string]bool{} // the goroutines the calls ran on
+	h := HandlerFunc(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		ran[goroutineID()] = true // the calls are one after the other
+		return deepHandler(ctx, ev)
+	})
+	for i := range 20 {
+		resp, err := s.invoke(context.Background(), h, &ev, time.Minute)
+		if err != nil || resp.Body != "r1" {
+			t.Fatalf("invoke: %+v, %v", resp, err)
+		}
+		// The goroutine of a call is handed the next once it waits for
+		// one (it answers first): let it get there.
+		testutil.Eventually(t, 10*time.Second, func() bool { return s.callers.waiting.Load() == 1 }, "call %d: no goroutine waits for the next", i)
+	}
+	if len(ran) != 1 {
+		t.Fatalf("20 calls one after the other ran on %d goroutines, want 1", len(ran))
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.Running(); n != 0 {
+		t.Fatalf("after Shutdown, %d goroutines of calls still counted", n)
+	}
+}
+
+// TestCallersPanicAndTimeout: a call that panics or outlives its timeout
+// does not take the next call down with it.
+func TestCallersPanicAndTimeout(t *testing.T) {
+	t.Parallel()
+	s := newCallersTestServer(t)
+	release := make(chan struct{})
+	slow := HandlerFunc(func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		<-release
+		return events.APIGatewayProxyResponse{}, nil
+	})
+	panicky := HandlerFunc(func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		panic("boom")
+	})
+	if _, err := s.invoke(context.Background(), slow, &events.APIGatewayWebsocketProxyRequest{}, 10*time.Millisecond); err != errIntegrationTimeout {
+		t.Fatalf("slow handler: %v, want the timeout", err)
+	}
+	if _, err := s.invoke(context.Background(), panicky, &events.APIGatewayWebsocketProxyRequest{}, time.Minute); err == nil {
+		t.Fatal("a panicking handler's call succeeded")
+	}
+	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"data":{"roomId":"r2"}}`}
+	if resp, err := s.invoke(context.Background(), HandlerFunc(deepHandler), &ev, time.Minute); err != nil || resp.Body != "r2" {
+		t.Fatalf("the call after them: %+v, %v", resp, err)
+	}
+	if n := s.overdue.Load(); n != 1 {
+		t.Fatalf("overdue %d, want the slow one", n)
+	}
+	close(release)
+	testutil.Eventually(t, 10*time.Second, func() bool { return s.overdue.Load() == 0 }, "the slow call finished but is still counted overdue")
+}
+
+// BenchmarkInvoke is one call of an in-process handler as every event
+// makes it ($connect, each message, $disconnect), one at a time and from
+// 64 goroutines at once (a burst of connects):
+//
+//	go test -run '^$' -bench Invoke -benchmem ./gateway
+func BenchmarkInvoke(b *testing.B) {
+	s := newCallersTestServer(b)
+	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"joinRoom","data":{"roomId":"r1","meta":{"a":"b"}},"requestId":"1"}`}
+	h := HandlerFunc(deepHandler)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.invoke(context.Background(), h, &ev, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel64", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.invoke(context.Background(), h, &ev, time.Minute); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// TestPoolReusesAGoroutineAndStops: functions handed one after the other
+// run on one goroutine, counted until stop ends it.
+func TestPoolReusesAGoroutineAndStops(t *testing.T) {
+	t.Parallel()
+	count := newGoroutines()
+	stop := make(chan struct{})
+	p := newPool(&count, stop)
+	ran := make(chan string)
+	ids := map[string]bool{}
+	for i := range 10 {
+		p.Go(func() { ran <- goroutineID() })
+		ids[<-ran] = true
+		testutil.Eventually(t, 10*time.Second, func() bool { return p.waiting.Load() == 1 }, "function %d: no goroutine waits for the next", i)
+		if n := count.Running(); n != 1 {
+			t.Fatalf("function %d: %d goroutines counted, want 1", i, n)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("10 functions one after the other ran on %d goroutines, want 1", len(ids))
+	}
+	close(stop)
+	testutil.Eventually(t, 10*time.Second, func() bool { return count.Running() == 0 }, "the waiting goroutine to end at stop")
+	// After stop, a function still runs, on a goroutine that then ends.
+	p.Go(func() { ran <- goroutineID() })
+	<-ran
+	testutil.Eventually(t, 10*time.Second, func() bool { return count.Running() == 0 }, "the goroutine started after stop to end")
+}
