@@ -85,7 +85,7 @@ func BenchmarkOtherUserDuringConnects(b *testing.B) {
 		b.Fatal(err)
 	}
 	if _, err := st.JoinRoom(ctx, store.Membership{TenantID: "t2", RoomID: "r", ConnectionID: "bob-1", UserID: "bob",
-		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 		b.Fatal(err)
 	}
 	svc := chat.New(st, nopPusher{}, nil, unlimitedConfig())

@@ -186,7 +186,7 @@ func TestRefusedQueueFallsBackToDirect(t *testing.T) {
 	for i, id := range ids {
 		user := string(rune('a' + i))
 		st.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: user, Username: user, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)})
-		st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: user, Username: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)})
+		st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: user, Username: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0)
 	}
 	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"sendMessage","data":{"roomId":"r","content":"hi"},"requestId":"1"}`}
 	ev.RequestContext.ConnectionID = ids[0]
@@ -221,7 +221,7 @@ func TestDirectBroadcastQueuesTheUnreached(t *testing.T) {
 	for i, id := range ids {
 		user := string(rune('a' + i))
 		st.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: user, Username: user, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)})
-		st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: user, Username: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)})
+		st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: user, Username: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0)
 	}
 	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"sendMessage","data":{"roomId":"r","content":"hi"},"requestId":"1"}`}
 	ev.RequestContext.ConnectionID = ids[0]

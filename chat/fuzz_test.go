@@ -97,7 +97,7 @@ func FuzzMessage(f *testing.F) {
 		f.Add(`{"action":"sendMessage","data":{"content":"r","replyToMessageId":"` + m.MessageID + `"}}`)
 	}
 	if _, err := st.JoinRoom(ctx, store.Membership{TenantID: "acme", RoomID: "lobby", ConnectionID: conn, UserID: "alice", Username: "Alice",
-		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 		f.Fatal(err)
 	}
 	for _, s := range []string{

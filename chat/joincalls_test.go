@@ -39,10 +39,10 @@ func storeCalls(t *testing.T, timed *store.Timed) map[string]int {
 	return calls
 }
 
-// TestJoinStoreCalls: a join makes three store calls, the room, the
-// connection's rooms (its quota) and the join, which gives the
-// membership its connection's expiry (moved by a heartbeat since the
-// connection was stored) without a read of the connection first; the
+// TestJoinStoreCalls: a join makes two store calls, the room and the
+// join, which gives the membership its connection's expiry (moved by a
+// heartbeat since the connection was stored) and caps the connection's
+// rooms without a read of the connection or of its rooms first; the
 // user_joined announcement adds its count and its recipients.
 func TestJoinStoreCalls(t *testing.T) {
 	t.Parallel()
@@ -81,7 +81,7 @@ func TestJoinStoreCalls(t *testing.T) {
 			join[op] = d
 		}
 	}
-	want := map[string]int{"GetRoom": 1, "ConnectionRooms": 1, "JoinRoom": 1, "CountRoomMembers": 1, "RoomMembers": 1}
+	want := map[string]int{"GetRoom": 1, "JoinRoom": 1, "CountRoomMembers": 1, "RoomMembers": 1}
 	if !maps.Equal(join, want) {
 		t.Errorf("a join called the store %v, want %v", join, want)
 	}

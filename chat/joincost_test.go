@@ -99,7 +99,7 @@ func joinCost(t *testing.T, members int) (int64, []string) {
 		id := fmt.Sprintf("m%05d", i)
 		put(id, "user-"+id)
 		if _, err := st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id,
-			Username: "user-" + id, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			Username: "user-" + id, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,7 +168,7 @@ func sweptTabs(t *testing.T, p *orderPusher, keep func(store.Image) bool) (*chat
 			t.Fatal(err)
 		}
 		if _, err := st.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c.id, UserID: c.user,
-			Username: c.user, JoinedAt: now, ExpiresAt: now.Add(c.ttl)}); err != nil {
+			Username: c.user, JoinedAt: now, ExpiresAt: now.Add(c.ttl)}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

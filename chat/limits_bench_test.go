@@ -58,7 +58,7 @@ func BenchmarkMessageLimits(b *testing.B) {
 				if err := st.PutConnection(ctx, store.Connection{ConnectionID: conn, TenantID: tenant, UserID: conn, Username: conn, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := st.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: room, ConnectionID: conn, UserID: conn, Username: conn, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				if _, err := st.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: room, ConnectionID: conn, UserID: conn, Username: conn, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 					b.Fatal(err)
 				}
 				ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"sendMessage","data":{"roomId":"` + room + `","content":"hello there"},"requestId":"1"}`}

@@ -262,7 +262,7 @@ func (s *Service) restoreConnection(ctx context.Context, r *request) (any, *apiE
 	rooms := []string{}
 	for _, m := range memberships {
 		m.ExpiresAt = time.Time{} // zero: the connection's (JoinRoom)
-		if _, err := s.store.JoinRoom(ctx, m); err != nil {
+		if _, err := s.store.JoinRoom(ctx, m, 0); err != nil {
 			s.log.Warn("restoring a membership after expiry", "connectionId", r.id.ConnectionID, "roomId", m.RoomID, "err", err)
 			continue
 		}

@@ -186,15 +186,18 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	if e := s.roomQuota(ctx, r.id, room.RoomID); e != nil {
-		return nil, e
-	}
 	// No ExpiresAt: the store gives the membership its connection's expiry,
-	// read in the step that checks the connection is there.
+	// read in the step that checks the connection is there; and it caps
+	// the connection's rooms in that step (every room a connection is in
+	// costs each of its heartbeats; joining a room it is in is fine).
+	quota := max(s.cfg.MaxRoomsPerConnection, 0) // negative: none
 	j, err := s.store.JoinRoom(ctx, store.Membership{
 		TenantID: r.id.TenantID, RoomID: room.RoomID, ConnectionID: r.id.ConnectionID,
 		UserID: r.id.UserID, Username: r.id.Username, JoinedAt: s.now(),
-	})
+	}, quota)
+	if errors.Is(err, store.ErrRoomLimit) {
+		return nil, errorf(protocol.CodeTooManyRooms, "this connection is in %d rooms, the most it may be in: leave one first", quota)
+	}
 	if err != nil {
 		return nil, s.joinFailed(r, err)
 	}
@@ -216,24 +219,6 @@ func (s *Service) joinFailed(r *request, err error) *apiError {
 		return errorf(protocol.CodeInvalidRequest, "the connection is gone")
 	}
 	return s.internal(err)
-}
-
-// roomQuota refuses a join that would put the connection in more than
-// Config.MaxRoomsPerConnection rooms (joining a room it is in is fine):
-// every room a connection is in costs each of its heartbeats.
-func (s *Service) roomQuota(ctx context.Context, id identity, roomID string) *apiError {
-	quota := s.cfg.MaxRoomsPerConnection
-	if quota < 0 {
-		return nil
-	}
-	ms, err := s.store.ConnectionRooms(ctx, id.ConnectionID)
-	if err != nil {
-		return s.internal(err)
-	}
-	if _, in := inRoom(ms, roomID); in || len(ms) < quota {
-		return nil
-	}
-	return errorf(protocol.CodeTooManyRooms, "this connection is in %d rooms, the most it may be in: leave one first", len(ms))
 }
 
 // currentRoom resolves an omitted roomId: the one room the connection is in.

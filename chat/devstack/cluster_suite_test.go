@@ -265,7 +265,7 @@ func putClusterGhost(t *testing.T, tg *chattest.Target, tenant, roomID string, a
 		t.Fatal(err)
 	}
 	if _, err := tg.Store.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: roomID, ConnectionID: id,
-		UserID: "ghost", Username: "Ghost", JoinedAt: at, ExpiresAt: ghost.ExpiresAt}); err != nil {
+		UserID: "ghost", Username: "Ghost", JoinedAt: at, ExpiresAt: ghost.ExpiresAt}, 0); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -46,7 +46,7 @@ func TestReapNodeAnnouncesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := tg.Store.JoinRoom(ctx, store.Membership{TenantID: acme, RoomID: room.RoomID, ConnectionID: id,
-			UserID: user, Username: name, JoinedAt: now, ExpiresAt: conn.ExpiresAt}); err != nil {
+			UserID: user, Username: name, JoinedAt: now, ExpiresAt: conn.ExpiresAt}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -34,7 +34,7 @@ func TestPreviousProcessConnectionsCleared(t *testing.T) {
 		must(old.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "acme", UserID: "alice", Username: "Alice",
 			ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}))
 		_, err := old.JoinRoom(ctx, store.Membership{TenantID: "acme", RoomID: "lobby", ConnectionID: id, UserID: "alice",
-			Username: "Alice", JoinedAt: now, ExpiresAt: now.Add(time.Hour)})
+			Username: "Alice", JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0)
 		must(err)
 	}
 	must(old.Close())

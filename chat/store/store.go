@@ -29,6 +29,9 @@ var (
 	// ErrConnectionLimit: AddConnection's user already has as many live
 	// connections as its limit allows; nothing was stored.
 	ErrConnectionLimit = errors.New("store: the user has as many connections as allowed")
+	// ErrRoomLimit: JoinRoom's connection is in as many rooms as its
+	// limit allows; nothing was stored.
+	ErrRoomLimit = errors.New("store: the connection is in as many rooms as allowed")
 )
 
 // Connection is one WebSocket connection of a user.
@@ -198,7 +201,17 @@ type Store interface {
 	// expiry is the connection's (the caller reads no connection first).
 	// A non-zero m.ExpiresAt is stored as given (the membership may then
 	// expire before its connection until the next TouchConnection).
-	JoinRoom(ctx context.Context, m Membership) (Join, error)
+	//
+	// maxRooms > 0 caps the connection's rooms: a join of a room the
+	// connection is not in, when it is in maxRooms others, is refused
+	// (ErrRoomLimit, nothing added), the count taken in the same atomic
+	// step as the write, so that concurrent joins of one connection never
+	// take it past maxRooms. The count is of the connection's live
+	// memberships; on DynamoDB, of those not left nor deleted with the
+	// connection (a membership given an earlier expiry than its
+	// connection's counts until it is left: with the connection's expiry
+	// they are the same). maxRooms <= 0: no cap.
+	JoinRoom(ctx context.Context, m Membership, maxRooms int) (Join, error)
 	// LeaveRoom removes a membership and reports whether it existed and
 	// was live, and whether it was the user's last held in the room (an
 	// expired one removed may be: see Join).

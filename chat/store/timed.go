@@ -65,7 +65,7 @@ type timedStats struct {
 }
 
 // answers are the errors that are a store's answer, not a failure.
-var answers = []error{ErrNotFound, ErrExists, ErrNotAuthor, ErrDeleted, ErrCursor, ErrNotMember, ErrConnectionLimit}
+var answers = []error{ErrNotFound, ErrExists, ErrNotAuthor, ErrDeleted, ErrCursor, ErrNotMember, ErrConnectionLimit, ErrRoomLimit}
 
 func (ts *timedStats) observe(d time.Duration, err error) {
 	s := d.Seconds()

@@ -140,9 +140,9 @@ func (t *Timed) ListRooms(ctx context.Context, tenantID, userID string, filter R
 }
 
 // JoinRoom implements Store, timed.
-func (t *Timed) JoinRoom(ctx context.Context, m Membership) (Join, error) {
+func (t *Timed) JoinRoom(ctx context.Context, m Membership, maxRooms int) (Join, error) {
 	start := time.Now()
-	r0, r1 := t.s.JoinRoom(ctx, m)
+	r0, r1 := t.s.JoinRoom(ctx, m, maxRooms)
 	t.ops[opJoinRoom].observe(time.Since(start), r1)
 	return r0, r1
 }

@@ -31,7 +31,7 @@ const (
 // roomFiller is what --fill store needs of the nodes' store.
 type roomFiller interface {
 	TenantConnections(ctx context.Context, tenantID string) ([]store.Connection, error)
-	JoinRoom(ctx context.Context, m store.Membership) (store.Join, error)
+	JoinRoom(ctx context.Context, m store.Membership, maxRooms int) (store.Join, error)
 }
 
 var (
@@ -104,7 +104,7 @@ func fillRoom(ctx context.Context, f roomFiller, tenant, roomID string, skip map
 				}
 				c := conns[i]
 				_, err := f.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: roomID, ConnectionID: c.ConnectionID,
-					UserID: c.UserID, Username: c.Username, JoinedAt: now, ExpiresAt: c.ExpiresAt})
+					UserID: c.UserID, Username: c.Username, JoinedAt: now, ExpiresAt: c.ExpiresAt}, 0)
 				if err != nil {
 					mu.Lock()
 					if len(errs) < 3 {

@@ -239,7 +239,7 @@ func (l *lateLister) TenantConnections(context.Context, string) ([]store.Connect
 	return l.conns, nil
 }
 
-func (l *lateLister) JoinRoom(_ context.Context, m store.Membership) (store.Join, error) {
+func (l *lateLister) JoinRoom(_ context.Context, m store.Membership, _ int) (store.Join, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.joined = append(l.joined, m)

@@ -632,7 +632,7 @@ func putGhost(t *testing.T, tg *Target, tenant, roomID, idPrefix string, at time
 		t.Fatal(err)
 	}
 	if _, err := tg.Store.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: roomID, ConnectionID: ghost.ConnectionID,
-		UserID: "ghost", Username: "Ghost", JoinedAt: at, ExpiresAt: ghost.ExpiresAt}); err != nil {
+		UserID: "ghost", Username: "Ghost", JoinedAt: at, ExpiresAt: ghost.ExpiresAt}, 0); err != nil {
 		t.Fatal(err)
 	}
 	return ghost

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/switchboard-ws/switchboard/chat/store"
 )
 
@@ -30,7 +33,7 @@ func TestJoinGuessesExpiry(t *testing.T) {
 		ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
 	join := func(s *Store, room string) (store.Join, error) {
 		return s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: room, ConnectionID: "c1",
-			UserID: "alice", Username: "alice", JoinedAt: now})
+			UserID: "alice", Username: "alice", JoinedAt: now}, 0)
 	}
 	if err := a.PutConnection(ctx, c); err != nil {
 		t.Fatal(err)
@@ -91,5 +94,45 @@ func TestJoinGuessesExpiry(t *testing.T) {
 	}
 	if got := rec.take(); !slices.Equal(got, []string{getC}) {
 		t.Errorf("join again (guess forgotten) issued %q, want %q", got, []string{getC})
+	}
+}
+
+// TestLeaveOfConnectionGone: a leave takes the room out of its
+// connection's set (JoinRoom's cap) in its transaction; with the
+// connection item gone (deleted, its memberships not yet), it leaves all
+// the same, without that write.
+func TestLeaveOfConnectionGone(t *testing.T) {
+	t.Parallel()
+	ep := endpoint(t)
+	var rec recorder
+	plain := LocalClient(ep)
+	table := newTable(t, plain)
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	s := New(rec.client(ep), table, Options{Now: func() time.Time { return now }})
+	ctx := t.Context()
+	c := store.Connection{ConnectionID: "c1", TenantID: "t", UserID: "alice", Username: "alice",
+		ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r1", ConnectionID: "c1",
+		UserID: "alice", Username: "alice", JoinedAt: now}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(connPK("c1"), skMeta)}); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	l, err := s.LeaveRoom(ctx, "t", "r1", "c1")
+	if err != nil || !l.Left || !l.Last {
+		t.Errorf("LeaveRoom with the connection item gone = %+v, %v; want left, last", l, err)
+	}
+	want := []string{"GetItem consistent", "TransactWriteItems(4)", "TransactWriteItems(3)"}
+	if got := rec.take(); !slices.Equal(got, want) {
+		t.Errorf("LeaveRoom with the connection item gone issued %q, want %q", got, want)
+	}
+	rooms, err := s.ConnectionRooms(ctx, "c1")
+	if err != nil || len(rooms) != 0 {
+		t.Errorf("ConnectionRooms after the leave = %+v, %v", rooms, err)
 	}
 }

@@ -136,7 +136,7 @@ var errHoldContended = errors.New("the user's hold of the room kept changing")
 // connection's expiry, and one that commits after finds the join counted
 // and reads the memberships again: either way the membership ends with
 // the connection's expiry.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership, maxRooms int) (store.Join, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("dynamo: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
@@ -162,10 +162,17 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	first := true
 	for range s.retries {
 		now := num(s.nowMs())
-		connCond, connVals := condExists+" AND "+condLive, map[string]types.AttributeValue{":now": now, ":one": num(1)}
+		room := connRoomSK(m.TenantID, m.RoomID)
+		connCond, connVals := condExists+" AND "+condLive, map[string]types.AttributeValue{
+			":now": now, ":one": num(1), ":rooms": &types.AttributeValueMemberSS{Value: []string{room}},
+		}
 		if guessed {
 			connCond += " AND #expiresAtMs = :exp"
 			connVals[":exp"] = num(m.ExpiresAt.UnixMilli())
+		}
+		if maxRooms > 0 {
+			connCond += " AND (attribute_not_exists(#rooms) OR size(#rooms) < :max OR contains(#rooms, :room))"
+			connVals[":max"], connVals[":room"] = num(int64(maxRooms)), str(room)
 		}
 		err := s.transact(ctx, []types.TransactWriteItem{
 			{Put: &types.Put{
@@ -178,9 +185,9 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 			s.holdWrite(m, first),
 			{Update: &types.Update{
 				TableName: s.table, Key: key(connPK(m.ConnectionID), skMeta),
-				UpdateExpression:                    aws.String("ADD #joins :one"),
+				UpdateExpression:                    aws.String("ADD #joins :one, #rooms :rooms"),
 				ConditionExpression:                 aws.String(connCond),
-				ExpressionAttributeNames:            names(attrPK, attrExpiresAtMs, attrJoins),
+				ExpressionAttributeNames:            names(attrPK, attrExpiresAtMs, attrJoins, attrRooms),
 				ExpressionAttributeValues:           connVals,
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}},
@@ -201,6 +208,9 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 			}
 			exp, _ := old.expiresMs()
 			if !guessed || exp == m.ExpiresAt.UnixMilli() {
+				if rooms := old.strs(attrRooms); maxRooms > 0 && len(rooms) >= maxRooms && !slices.Contains(rooms, room) {
+					return store.Join{}, wrap(fmt.Errorf("connection %q in %d rooms: %w", m.ConnectionID, len(rooms), store.ErrRoomLimit))
+				}
 				return store.Join{}, wrap(err) // live, yet its condition failed: a clock moved
 			}
 			// The guess was wrong: again, with the connection's expiry.
@@ -252,8 +262,9 @@ func (s *Store) LeaveRoom(ctx context.Context, tenantID, roomID, connectionID st
 // found=false if m was not there any more.
 func (s *Store) removeMembership(ctx context.Context, m store.Membership) (last, found bool, err error) {
 	st := holdLast
+	connGone := false // the connection item is gone: no set to take the room from
 	for range s.retries {
-		err := s.transact(ctx, []types.TransactWriteItem{
+		items := []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName: s.table, Key: key(roomPK(m.TenantID, m.RoomID), prefixMember+m.ConnectionID),
 				ConditionExpression:      aws.String(condExists),
@@ -261,13 +272,32 @@ func (s *Store) removeMembership(ctx context.Context, m store.Membership) (last,
 			}},
 			{Delete: &types.Delete{TableName: s.table, Key: key(connPK(m.ConnectionID), connRoomSK(m.TenantID, m.RoomID))}},
 			s.releaseWrite(m, st),
-		})
+		}
+		if !connGone {
+			items = append(items, types.TransactWriteItem{Update: &types.Update{
+				TableName: s.table, Key: key(connPK(m.ConnectionID), skMeta),
+				UpdateExpression:         aws.String("DELETE #rooms :rooms"),
+				ConditionExpression:      aws.String(condExists),
+				ExpressionAttributeNames: names(attrPK, attrRooms),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":rooms": &types.AttributeValueMemberSS{Value: []string{connRoomSK(m.TenantID, m.RoomID)}},
+				},
+			}})
+		}
+		err := s.transact(ctx, items)
 		var te *txError
 		if !errors.As(err, &te) {
 			return err == nil && st == holdLast, err == nil, err
 		}
 		if failed, _ := te.failed(0); failed {
 			return false, false, nil
+		}
+		if failed, _ := te.failed(3); failed && !connGone {
+			connGone = true
+			if failed, old := te.failed(2); failed {
+				st = holdStateOf(old, m.ConnectionID)
+			}
+			continue
 		}
 		failed, old := te.failed(2)
 		if !failed {

@@ -75,7 +75,7 @@ func TestLeaveAfterDeleteConnectionRemovedIt(t *testing.T) {
 	ctx := t.Context()
 	c := testConn("c1", "t", "alice")
 	must(t, s.PutConnection(ctx, c))
-	if _, err := s.JoinRoom(ctx, testMember(c, "r1")); err != nil {
+	if _, err := s.JoinRoom(ctx, testMember(c, "r1"), 0); err != nil {
 		t.Fatal(err)
 	}
 	var dels []store.Membership
@@ -103,7 +103,7 @@ func TestDeleteConnectionAfterLeaveRemovedOne(t *testing.T) {
 	c := testConn("c1", "t", "alice")
 	must(t, s.PutConnection(ctx, c))
 	for _, r := range []string{"r1", "r2", "r3"} {
-		if _, err := s.JoinRoom(ctx, testMember(c, r)); err != nil {
+		if _, err := s.JoinRoom(ctx, testMember(c, r), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -144,7 +144,7 @@ func TestDeleteManyRoomsRacingLeavesAndJoins(t *testing.T) {
 	must(t, s.PutConnection(ctx, c))
 	const rooms, leaves, joins = 40, 12, 6
 	for i := range rooms {
-		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%02d", i))); err != nil {
+		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%02d", i)), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +174,7 @@ func TestDeleteManyRoomsRacingLeavesAndJoins(t *testing.T) {
 	for i := range joins {
 		wg.Go(func() {
 			<-start
-			j, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("n%02d", i)))
+			j, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("n%02d", i)), 0)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("JoinRoom: %v", err)
 			}
@@ -225,7 +225,7 @@ func TestNodeSweepBeyondTransactionLimit(t *testing.T) {
 	}
 	const rooms = 50 // 48 fit beside the connection, its copy and the typing slot
 	for i := range rooms {
-		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%02d", i))); err != nil {
+		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%02d", i)), 0); err != nil {
 			t.Fatal(err)
 		}
 	}

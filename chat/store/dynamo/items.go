@@ -48,6 +48,7 @@ const (
 	attrAt          = layout.AttrAt
 	attrHeldBy      = layout.AttrHeldBy
 	attrJoins       = layout.AttrJoins
+	attrRooms       = layout.AttrRooms
 )
 
 // Index names.
@@ -230,6 +231,7 @@ func userConnItem(conn item) item {
 	delete(it, attrGSI1PK)
 	delete(it, attrGSI1SK)
 	delete(it, attrJoins)
+	delete(it, attrRooms)
 	it[attrPK] = str(userPK(conn.str(attrTenant), conn.str(attrUser)))
 	it[attrSK] = str(prefixConn + conn.str(attrConnection))
 	it[attrType] = str(typeUserConn)

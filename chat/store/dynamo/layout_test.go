@@ -19,7 +19,7 @@ func TestImagesMatchItemsForEscapedTenants(t *testing.T) {
 		c := testConn(fmt.Sprintf("c%d", i), tenant, "u")
 		must(t, s.PutConnection(ctx, c))
 		m := testMember(c, "r")
-		if _, err := s.JoinRoom(ctx, m); err != nil {
+		if _, err := s.JoinRoom(ctx, m, 0); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {

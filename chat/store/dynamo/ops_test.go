@@ -151,12 +151,12 @@ func TestOperations(t *testing.T) {
 		// connection's write (it is there and live; its joins counted).
 		// With no ExpiresAt given (chat's joins), the same when the store
 		// has a guess of the connection's expiry: TestJoinGuessesExpiry.
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(4)"}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"))) }, []string{tx + "(4)"}},
-		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"))) }, []string{tx + "(4)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"), 0)) }, []string{tx + "(4)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r1"), 0)) }, []string{tx + "(4)"}},
+		{"JoinRoom", func() error { return ignore(s.JoinRoom(ctx, member(c1, "r2"), 0)) }, []string{tx + "(4)"}},
 		// Refused: the connection is not there.
 		{"JoinRoom", func() error {
-			_, err := s.JoinRoom(ctx, member(conn("c9", "carol"), "r1"))
+			_, err := s.JoinRoom(ctx, member(conn("c9", "carol"), "r1"), 0)
 			if !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("want ErrNotFound, got %v", err)
 			}
@@ -172,8 +172,9 @@ func TestOperations(t *testing.T) {
 		// Connection, its copy, two memberships and their copies.
 		{"TouchConnection", func() error { return s.TouchConnection(ctx, "c1", now.Add(2*time.Hour)) },
 			[]string{queryC, tx + "(6)"}},
-		// Whose the membership is, then the membership, its copy and the hold.
-		{"LeaveRoom", func() error { return ignore(s.LeaveRoom(ctx, "t", "r2", "c1")) }, []string{getC, tx + "(3)"}},
+		// Whose the membership is, then the membership, its copy, the hold
+		// and the room out of the connection's set (JoinRoom's cap).
+		{"LeaveRoom", func() error { return ignore(s.LeaveRoom(ctx, "t", "r2", "c1")) }, []string{getC, tx + "(4)"}},
 		// The membership checked and the message put in one transaction,
 		// then the members.
 		{"SendMessage", func() error { return ignore(s.SendMessage(ctx, "c1", msgs[3])) }, []string{tx + "(2)", queryC}},

@@ -105,7 +105,7 @@ func TestItems(t *testing.T) {
 	c.ExpiresAt = c.ExpiresAt.Add(999 * time.Millisecond)
 	must(t, s.PutConnection(ctx, c))
 	m := testMember(c, "r")
-	if _, err := s.JoinRoom(ctx, m); err != nil {
+	if _, err := s.JoinRoom(ctx, m, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TakeTypingSlot(ctx, "c1", t0, 2500*time.Millisecond); err != nil {
@@ -197,7 +197,7 @@ func TestLeaveExpired(t *testing.T) {
 	ctx := t.Context()
 	c := testConn("c1", "t", "u")
 	must(t, s.PutConnection(ctx, c))
-	if _, err := s.JoinRoom(ctx, testMember(c, "r")); err != nil {
+	if _, err := s.JoinRoom(ctx, testMember(c, "r"), 0); err != nil {
 		t.Fatal(err)
 	}
 	*now = c.ExpiresAt
@@ -222,7 +222,7 @@ func TestTouchDropsVanishedMembership(t *testing.T) {
 	c := testConn("c1", "t", "u")
 	must(t, s.PutConnection(ctx, c))
 	for _, r := range []string{"r1", "r2", "r3"} {
-		if _, err := s.JoinRoom(ctx, testMember(c, r)); err != nil {
+		if _, err := s.JoinRoom(ctx, testMember(c, r), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,7 +252,7 @@ func TestBeyondTransactionLimits(t *testing.T) {
 	must(t, s.PutConnection(ctx, c))
 	const rooms = 120
 	for i := range rooms {
-		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%03d", i))); err != nil {
+		if _, err := s.JoinRoom(ctx, testMember(c, fmt.Sprintf("r%03d", i)), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,7 +347,7 @@ func TestConcurrentJoinRetries(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			<-start
-			j, err := s.JoinRoom(t.Context(), testMember(c, "r"))
+			j, err := s.JoinRoom(t.Context(), testMember(c, "r"), 0)
 			if err != nil {
 				t.Error(err)
 			}
@@ -434,7 +434,7 @@ func TestConflictRetries(t *testing.T) {
 	// Past the retries, the conflict is the caller's.
 	var more atomic.Int32
 	s = New(conflicts(ep, "TransactWriteItems", 100, &more), table, Options{Now: func() time.Time { return t0 }, ConflictRetries: 2})
-	_, err = s.JoinRoom(t.Context(), testMember(c, "r"))
+	_, err = s.JoinRoom(t.Context(), testMember(c, "r"), 0)
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) || more.Load() != 3 {
 		t.Errorf("JoinRoom with endless conflicts: %v after %d calls", err, more.Load())

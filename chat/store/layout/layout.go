@@ -68,6 +68,11 @@ const (
 	// read, so that no join slips between its read of the memberships and
 	// its write.
 	AttrJoins = "joins"
+	// AttrRooms is a CONNECTION item's string set of the rooms (their
+	// CONNROOM sort keys) the connection joined and has not left (absent
+	// when none): JoinRoom adds to it, with a condition on its size when
+	// the connection's rooms are capped; LeaveRoom takes from it.
+	AttrRooms = "rooms"
 )
 
 // Index names.

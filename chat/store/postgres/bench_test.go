@@ -135,7 +135,7 @@ func BenchmarkJoinRoom(b *testing.B) {
 		id := conns.next()
 		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User",
 			JoinedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if j, err := s.JoinRoom(ctx, m); err != nil || !j.First {
+		if j, err := s.JoinRoom(ctx, m, 0); err != nil || !j.First {
 			b.Fatal(j, err)
 		}
 	}
@@ -170,7 +170,7 @@ func benchChatJoin(b *testing.B, prefix string, read bool) {
 			}
 			m.ExpiresAt = c.ExpiresAt
 		}
-		if j, err := s.JoinRoom(ctx, m); err != nil || !j.First {
+		if j, err := s.JoinRoom(ctx, m, 0); err != nil || !j.First {
 			b.Fatal(j, err)
 		}
 	}

@@ -72,21 +72,33 @@ const (
 		WHERE excluded.at - s.at >= $3::bigint`
 	// A join's locks, its first statement (holds.go): its connection's,
 	// shared (joins of one connection do not wait for each other;
-	// DeleteConnection's waits for them), then (OFFSET 0 keeps the order:
-	// the inner query is evaluated first) the user's holds in the room. $1
-	// the connection, $2 to $4 tenant, room and user.
+	// DeleteConnection's waits for them) or, for a join with a cap on the
+	// connection's rooms ($5), exclusive (the joins of one connection
+	// wait for each other: each counts the rooms the one before it
+	// committed), then (OFFSET 0 keeps the order: the inner query is
+	// evaluated first) the user's holds in the room. $1 the connection, $2
+	// to $4 tenant, room and user.
 	qLockJoin = `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $3::text || '/' || $4::text, 0))
-		FROM (SELECT pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1)) OFFSET 0) AS c`
+		FROM (SELECT CASE WHEN $5::boolean
+			THEN pg_advisory_xact_lock(` + connectionLockClass + `, hashtext($1))
+			ELSE pg_advisory_xact_lock_shared(` + connectionLockClass + `, hashtext($1)) END OFFSET 0) AS c`
 	// The connection, if it is there and live (c: read after qLockJoin),
 	// then the membership only if it is: none of a connection deleted or
 	// expired. A NULL $7 is the connection's expiry, read here: a
 	// heartbeat (TouchConnection) takes the connection's lock exclusive,
 	// so it is the current one. A membership that exists but has
 	// expired counts as absent: joining again replaces it. Concurrent
-	// joins: one inserts, the others wait and then find it live.
+	// joins: one inserts, the others wait and then find it live. $9 > 0
+	// caps the connection's rooms (n.ok: under $9 live rooms besides this
+	// one, at most $9 read, or in this one already; the exclusive lock of
+	// qLockJoin orders the joins of one connection).
 	qJoinRoom = `WITH c AS (SELECT expires_at FROM connections WHERE connection_id = $3 AND expires_at > $8),
+		n AS (SELECT $9::int <= 0 OR count(*) < $9::int OR EXISTS (SELECT 1 FROM memberships
+				WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3 AND expires_at > $8) AS ok
+			FROM (SELECT 1 FROM memberships WHERE connection_id = $3 AND expires_at > $8
+				AND (tenant_id, room_id) <> ($1, $2) LIMIT greatest($9::int, 0)) AS others),
 		j AS (INSERT INTO memberships AS m (` + memberCols + `)
-			SELECT $1, $2, $3, $4, $5, $6::bigint, COALESCE($7::bigint, c.expires_at) FROM c
+			SELECT $1, $2, $3, $4, $5, $6::bigint, COALESCE($7::bigint, c.expires_at) FROM c, n WHERE n.ok
 			ON CONFLICT (tenant_id, room_id, connection_id) DO UPDATE SET
 				user_id = excluded.user_id, username = excluded.username,
 				joined_at = excluded.joined_at, expires_at = excluded.expires_at

@@ -60,11 +60,12 @@ const (
 			FROM memberships WHERE connection_id = $1 ORDER BY k) AS keys`
 	// Join and hold in one statement; first: no hold of the user in the
 	// room before it (the snapshot precedes the statement's inserts).
-	// found: the connection was there and live (else nothing was added).
+	// found: the connection was there and live (else nothing was added);
+	// allowed: the cap on its rooms let it join (qJoinRoom's n).
 	qJoinHold = qJoinRoom + `,
 		h AS (INSERT INTO room_holds (tenant_id, room_id, user_id, connection_id)
 			SELECT $1, $2, $4, $3 WHERE EXISTS (SELECT 1 FROM j) ON CONFLICT DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM j),
+		SELECT EXISTS (SELECT 1 FROM c), (SELECT ok FROM n), EXISTS (SELECT 1 FROM j),
 			EXISTS (SELECT 1 FROM j) AND NOT EXISTS (SELECT 1 FROM room_holds WHERE tenant_id = $1 AND room_id = $2 AND user_id = $4)`
 	qMembershipUser = `SELECT user_id FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $3`
 	// Leave and release in one statement: the membership's expiry (NULL
@@ -111,13 +112,16 @@ func (s *Store) locked(ctx context.Context, tenantID, roomID, userID, q string, 
 // connection is not there or has expired: the connection's lock orders
 // the join and the connection's DeleteConnection, so that no membership
 // outlives its connection (a ghost). A zero m.ExpiresAt is the
-// connection's expiry, read in the same statement (qJoinRoom).
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+// connection's expiry, read in the same statement (qJoinRoom). With
+// maxRooms > 0 the connection's lock is taken exclusive and the statement
+// counts its other live rooms (at most maxRooms): ErrRoomLimit, nothing
+// added, if there are maxRooms.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership, maxRooms int) (store.Join, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("postgres: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
 	var j store.Join
-	var found bool
+	var found, allowed bool
 	now := s.nowMs()
 	var expiry *int64 // nil: the connection's (qJoinRoom)
 	if !m.ExpiresAt.IsZero() {
@@ -126,14 +130,14 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	}
 	err := s.db.do(ctx, func() error {
 		b := &pgx.Batch{}
-		b.Queue(qLockJoin, m.ConnectionID, m.TenantID, m.RoomID, m.UserID)
-		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), expiry, now)
+		b.Queue(qLockJoin, m.ConnectionID, m.TenantID, m.RoomID, m.UserID, maxRooms > 0)
+		b.Queue(qJoinHold, m.TenantID, m.RoomID, m.ConnectionID, m.UserID, m.Username, ms(m.JoinedAt), expiry, now, max(maxRooms, 0))
 		br := s.pool.SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return err
 		}
-		err := br.QueryRow().Scan(&found, &j.Joined, &j.First)
+		err := br.QueryRow().Scan(&found, &allowed, &j.Joined, &j.First)
 		return errors.Join(err, br.Close())
 	})
 	if err != nil {
@@ -141,6 +145,9 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	}
 	if !found {
 		return store.Join{}, wrap(fmt.Errorf("connection %q: %w", m.ConnectionID, store.ErrNotFound))
+	}
+	if !allowed {
+		return store.Join{}, wrap(fmt.Errorf("connection %q in %d rooms: %w", m.ConnectionID, maxRooms, store.ErrRoomLimit))
 	}
 	return j, nil
 }

@@ -38,7 +38,7 @@ func TestCancelledLockWaitsLeaveNoLocks(t *testing.T) {
 	ctx := t.Context()
 	c := conn("c1", "t", "u", t0.Add(time.Hour))
 	must(t, s.PutConnection(ctx, c))
-	if _, err := s.JoinRoom(ctx, member(c, "r1")); err != nil {
+	if _, err := s.JoinRoom(ctx, member(c, "r1"), 0); err != nil {
 		t.Fatal(err)
 	}
 	blocker, err := pgx.Connect(ctx, url)
@@ -73,7 +73,7 @@ func TestCancelledLockWaitsLeaveNoLocks(t *testing.T) {
 		return err
 	})
 	waitCancelled("JoinRoom", func(ctx context.Context) error {
-		_, err := s.JoinRoom(ctx, member(c, "r2"))
+		_, err := s.JoinRoom(ctx, member(c, "r2"), 0)
 		return err
 	})
 	must(t, tx.Commit(ctx))
@@ -87,11 +87,11 @@ func TestCancelledLockWaitsLeaveNoLocks(t *testing.T) {
 		t.Errorf("ConnectionRooms after the cancelled calls = %+v, want r1 only", rooms)
 	}
 	for range 8 { // every connection of the pool, at least once
-		if j, err := s.JoinRoom(ctx, member(c, "r1")); err != nil || j.Joined {
+		if j, err := s.JoinRoom(ctx, member(c, "r1"), 0); err != nil || j.Joined {
 			t.Fatalf("JoinRoom again = %+v, %v", j, err)
 		}
 	}
-	if j, err := s.JoinRoom(ctx, member(c, "r2")); err != nil || j != (store.Join{Joined: true, First: true}) {
+	if j, err := s.JoinRoom(ctx, member(c, "r2"), 0); err != nil || j != (store.Join{Joined: true, First: true}) {
 		t.Errorf("JoinRoom(r2) after the cancelled one = %+v, %v; want joined, first", j, err)
 	}
 	_, ms, err := s.DeleteConnection(ctx, "c1")
@@ -126,7 +126,7 @@ func TestConnectionLockCollision(t *testing.T) {
 		dels := make([][]store.Membership, 2)
 		var wg sync.WaitGroup
 		for i := range 2 {
-			wg.Go(func() { joins[i], joinErrs[i] = s.JoinRoom(ctx, member(conns[i], "r")) })
+			wg.Go(func() { joins[i], joinErrs[i] = s.JoinRoom(ctx, member(conns[i], "r"), 0) })
 			wg.Go(func() {
 				var err error
 				if _, dels[i], err = s.DeleteConnection(ctx, ids[i]); err != nil {
@@ -175,7 +175,7 @@ func TestJoinTakesConnectionLockBeforeHoldLock(t *testing.T) {
 	must(t, err)
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.JoinRoom(ctx, member(c, "r1"))
+		_, err := s.JoinRoom(ctx, member(c, "r1"), 0)
 		done <- err
 	}()
 	testutil.Eventually(t, 10*time.Second, func() bool { return advisoryLocks(t, s, false) > 0 },

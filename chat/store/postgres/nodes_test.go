@@ -92,7 +92,7 @@ func TestNodesShareState(t *testing.T) {
 		t.Fatalf("count on the other node = %d, %v; want 1", n, err)
 	}
 	must(t, b.PutConnection(ctx, conn("c2", "t", "bob", t0.Add(time.Minute))))
-	if j, err := a.JoinRoom(ctx, member(c1, "r")); err != nil || !j.First {
+	if j, err := a.JoinRoom(ctx, member(c1, "r"), 0); err != nil || !j.First {
 		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
 	rm, err := b.RoomMembers(ctx, "t", "r")
@@ -128,7 +128,7 @@ func TestSweepOncePerItem(t *testing.T) {
 		c := conn(fmt.Sprintf("c%03d", i), "t", fmt.Sprintf("u%d", i%20), expiry.Add(time.Duration(i)*time.Millisecond))
 		must(t, setup.PutConnection(ctx, c))
 		for r := range rooms {
-			if _, err := setup.JoinRoom(ctx, member(c, fmt.Sprintf("r%d", r))); err != nil {
+			if _, err := setup.JoinRoom(ctx, member(c, fmt.Sprintf("r%d", r)), 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -241,12 +241,12 @@ func TestQueryPlans(t *testing.T) {
 		"CountUserConnections":    {qCountUserConnections, []any{"t", "u", int64(1), 5}},
 		"TenantConnections":       {qTenantConnections, []any{"t", int64(1)}},
 		"CountTenantConnections":  {qCountTenantConnections, []any{"t", int64(1), 5}},
-		"JoinRoom":                {qJoinHold, []any{"t", "r", "c", "u", "n", int64(1), int64(2), int64(1)}},
+		"JoinRoom":                {qJoinHold, []any{"t", "r", "c", "u", "n", int64(1), int64(2), int64(1), 100}},
 		"LeaveRoom user":          {qMembershipUser, []any{"t", "r", "c"}},
 		"LeaveRoom":               {qLeaveRelease, []any{"t", "r", "c", "u"}},
 		"ReleaseMembership":       {qRelease, []any{"t", "r", "u", "c"}},
 		"lock connection holds":   {qLockConnectionHolds, []any{"c"}},
-		"lock of a join":          {qLockJoin, []any{"c", "t", "r", "u"}},
+		"lock of a join":          {qLockJoin, []any{"c", "t", "r", "u", true}},
 		"lock deleted connection": {qLockDeleteConnection, []any{"c"}},
 		"lock deleted row":        {qLockDeleteConnectionRow, []any{"c"}},
 		"lock dead connections":   {qLockNodeConnections, []any{[]string{"c"}}},
@@ -392,7 +392,7 @@ func TestHoldsAcrossNodes(t *testing.T) {
 		var mu sync.Mutex
 		firsts, lasts := 0, 0
 		all(func(i int) {
-			j, err := at(i).JoinRoom(ctx, member(cs[i], "r"))
+			j, err := at(i).JoinRoom(ctx, member(cs[i], "r"), 0)
 			if err != nil || !j.Joined {
 				t.Errorf("JoinRoom(%s) = %+v, %v", cs[i].ConnectionID, j, err)
 			}

@@ -21,7 +21,7 @@ func TestAppendToHandedOutChunkLeavesRoomAlone(t *testing.T) {
 	join := func(id string) {
 		t.Helper()
 		must(t, s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: "u" + id, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}))
-		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "u" + id, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "u" + id, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

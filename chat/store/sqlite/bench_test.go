@@ -58,7 +58,7 @@ func roomWithMembers(b *testing.B, n int) *Store {
 				UserID: m.UserID, Username: m.Username, ConnectedAt: now, ExpiresAt: m.ExpiresAt}); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.JoinRoom(ctx, m); err != nil {
+			if _, err := s.JoinRoom(ctx, m, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -149,7 +149,7 @@ func BenchmarkJoinLargeRoom(b *testing.B) {
 			UserID: m.UserID, Username: m.Username, ConnectedAt: now, ExpiresAt: m.ExpiresAt}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.JoinRoom(ctx, m); err != nil {
+		if _, err := s.JoinRoom(ctx, m, 0); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -265,7 +265,7 @@ func BenchmarkSweepNothingExpired(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: fmt.Sprint("u", i%100),
-			JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -297,7 +297,7 @@ func BenchmarkSweep100k(b *testing.B) {
 						b.Fatal(err)
 					}
 					if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: fmt.Sprint("r", i%1000), ConnectionID: id,
-						UserID: u, JoinedAt: now, ExpiresAt: exp}); err != nil {
+						UserID: u, JoinedAt: now, ExpiresAt: exp}, 0); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -346,7 +346,7 @@ func BenchmarkTouchDuringSweep100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: fmt.Sprint("r", i%1000), ConnectionID: id,
-			UserID: fmt.Sprint("u", i%10000), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			UserID: fmt.Sprint("u", i%10000), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -399,7 +399,7 @@ func BenchmarkHeartbeatInBusyRoom10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
-			UserID: fmt.Sprint("u", i), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			UserID: fmt.Sprint("u", i), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -111,7 +111,7 @@ func TestChunkedRoomsMatchModel(t *testing.T) {
 			id := ids[rng.IntN(len(ids))]
 			room := rooms[rng.IntN(3)/2] // big twice as often
 			exp := expiry()
-			j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: room, ConnectionID: id, UserID: "u" + id, JoinedAt: fromMs(now), ExpiresAt: fromMs(exp)})
+			j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: room, ConnectionID: id, UserID: "u" + id, JoinedAt: fromMs(now), ExpiresAt: fromMs(exp)}, 0)
 			cexp, ok := conns[id]
 			mexp, in := members[[2]string{room, id}]
 			switch {

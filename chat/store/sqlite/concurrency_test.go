@@ -184,7 +184,7 @@ func TestJoinAfterDeleteConnectionAddsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c1", UserID: "u",
-		JoinedAt: now, ExpiresAt: c.ExpiresAt})
+		JoinedAt: now, ExpiresAt: c.ExpiresAt}, 0)
 	if !errors.Is(err, store.ErrNotFound) || j.Joined || j.First {
 		t.Errorf("JoinRoom of a deleted connection = %+v, %v; want ErrNotFound", j, err)
 	}
@@ -314,7 +314,7 @@ func TestConcurrentOpsKeepViewsAndHolds(t *testing.T) {
 					}
 					var j store.Join
 					j, err = s.JoinRoom(ctx, store.Membership{TenantID: tenant, RoomID: r, ConnectionID: c, UserID: u,
-						JoinedAt: now(), ExpiresAt: exp})
+						JoinedAt: now(), ExpiresAt: exp}, 0)
 					if j.First {
 						note(r, u, +1)
 					}
@@ -463,7 +463,7 @@ func TestRoomMembersReadWhileRoomChanges(t *testing.T) {
 				case 0:
 					s.PutConnection(ctx, store.Connection{ConnectionID: c, TenantID: "t", UserID: "u" + c, ConnectedAt: now(), ExpiresAt: exp})
 				case 1:
-					s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c, UserID: "u" + c, JoinedAt: now(), ExpiresAt: exp})
+					s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c, UserID: "u" + c, JoinedAt: now(), ExpiresAt: exp}, 0)
 				case 2:
 					s.LeaveRoom(ctx, "t", "r", c)
 				case 3:

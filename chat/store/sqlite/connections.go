@@ -171,8 +171,10 @@ func (s *Store) TakeTypingSlot(ctx context.Context, connectionID string, now tim
 // DeleteConnection are ordered, so that no membership outlives its
 // connection as a ghost that receives the room's broadcasts and holds its
 // user in the room. A zero m.ExpiresAt is the connection's expiry, read
-// under cmu, which TouchConnection holds to move both.
-func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, error) {
+// under cmu, which TouchConnection holds to move both. With maxRooms > 0,
+// the connection's other live rooms are counted under cmu too (at most
+// maxRooms looked at): ErrRoomLimit if there are maxRooms.
+func (s *Store) JoinRoom(ctx context.Context, m store.Membership, maxRooms int) (store.Join, error) {
 	if err := s.lockConns(ctx); err != nil {
 		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: %w", m.RoomID, m.TenantID, err)
 	}
@@ -188,6 +190,9 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership) (store.Join, e
 	old, found := s.idx.memberOf(k, m.ConnectionID)
 	if found && ms(old.ExpiresAt) > s.nowMs() {
 		return store.Join{}, nil
+	}
+	if maxRooms > 0 && s.idx.countOtherRooms(m.ConnectionID, k, s.nowMs(), maxRooms) >= maxRooms {
+		return store.Join{}, fmt.Errorf("sqlite: join room %q of tenant %q: connection %q: %w", m.RoomID, m.TenantID, m.ConnectionID, store.ErrRoomLimit)
 	}
 	hk := holdKeyOf(m)
 	j := store.Join{Joined: true, First: s.holds[hk] == 0}

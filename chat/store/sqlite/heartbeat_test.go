@@ -31,7 +31,7 @@ func TestHeartbeatAfterBroadcastDoesNotCopyRoom(t *testing.T) {
 		must(t, s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: fmt.Sprint("u", i),
 			ConnectedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
 		_, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
-			UserID: fmt.Sprint("u", i), JoinedAt: t0, ExpiresAt: t0.Add(time.Minute)})
+			UserID: fmt.Sprint("u", i), JoinedAt: t0, ExpiresAt: t0.Add(time.Minute)}, 0)
 		must(t, err)
 	}
 	held, err := s.RoomMembers(ctx, "t", "r") // a broadcast still sending to them

@@ -382,6 +382,29 @@ func (x *index) connRooms(id string, now int64) []store.Membership {
 	return out
 }
 
+// countOtherRooms counts the rooms but except that connection id has a
+// membership live at now in, up to max.
+func (x *index) countOtherRooms(id string, except roomKey, now int64, max int) int {
+	n := 0
+	for _, k := range x.roomsOf(id) {
+		if n >= max {
+			break
+		}
+		if k == except {
+			continue
+		}
+		sh := x.roomShard(k)
+		sh.mu.Lock()
+		if r := sh.rooms[k]; r != nil {
+			if m, ok := r.lookup(id); ok && ms(m.ExpiresAt) > now {
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // countRoomMembers counts the memberships of a room live at now, up to
 // max: when none has expired, the length of its list; otherwise it looks
 // at the list until it has counted max.

@@ -190,7 +190,7 @@ func TestIndexMatchesModel(t *testing.T) {
 			what = "JoinRoom " + c + " " + r
 			m := store.Membership{TenantID: tn, RoomID: r, ConnectionID: c, UserID: u, Username: "name " + u,
 				JoinedAt: now, ExpiresAt: now.Add(ttl)}
-			j, err := s.JoinRoom(ctx, m)
+			j, err := s.JoinRoom(ctx, m, 0)
 			k := memberKeyOf(m)
 			if mc, ok := md.conns[c]; !ok || ms(mc.ExpiresAt) <= ms(now) {
 				// No membership of a connection that is not there or has
@@ -296,7 +296,7 @@ func TestRoomMembersSnapshot(t *testing.T) {
 			must(t, s.PutConnection(ctx, store.Connection{ConnectionID: c, TenantID: "t", UserID: "u" + c, ExpiresAt: t0.Add(time.Hour)}))
 		}
 		_, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: c, UserID: "u" + c,
-			JoinedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+			JoinedAt: t0, ExpiresAt: t0.Add(time.Hour)}, 0)
 		must(t, err)
 	}
 	for _, c := range []string{"b", "d", "f"} {
@@ -425,7 +425,7 @@ func TestIndexConcurrent(t *testing.T) {
 					err = s.PutConnection(ctx, store.Connection{ConnectionID: c, TenantID: tn, UserID: u, ConnectedAt: t0, ExpiresAt: exp})
 				case 1, 2:
 					_, err = s.JoinRoom(ctx, store.Membership{TenantID: tn, RoomID: rooms[rng.IntN(len(rooms))], ConnectionID: c,
-						UserID: u, JoinedAt: t0, ExpiresAt: exp})
+						UserID: u, JoinedAt: t0, ExpiresAt: exp}, 0)
 				case 3:
 					err = s.TouchConnection(ctx, c, exp)
 				case 4:

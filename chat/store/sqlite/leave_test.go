@@ -23,7 +23,7 @@ func fillRoom(tb testing.TB, s *Store, n int, now, exp time.Time) {
 			tb.Fatal(err)
 		}
 		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
-			UserID: fmt.Sprint("u", i), JoinedAt: now, ExpiresAt: exp}); err != nil {
+			UserID: fmt.Sprint("u", i), JoinedAt: now, ExpiresAt: exp}, 0); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -52,7 +52,7 @@ func BenchmarkLeaveAfterBroadcast10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		if j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
-			UserID: fmt.Sprint("u", i%n), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil || !j.Joined {
+			UserID: fmt.Sprint("u", i%n), JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil || !j.Joined {
 			b.Fatal(j, err)
 		}
 		i++
@@ -86,7 +86,7 @@ func BenchmarkDisconnectAfterBroadcast10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
-			UserID: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			UserID: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -143,7 +143,7 @@ func TestRemovalsAfterBroadcastDoNotCopyRoom(t *testing.T) {
 	for i := range each { // the ones that expire, one a second from t0+1m
 		id, exp := fmt.Sprintf("e%05d", i), t0.Add(time.Minute+time.Duration(i)*time.Second)
 		must(t, s.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: id, ConnectedAt: t0, ExpiresAt: exp}))
-		_, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: id, JoinedAt: t0, ExpiresAt: exp})
+		_, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: id, JoinedAt: t0, ExpiresAt: exp}, 0)
 		must(t, err)
 	}
 	held, err := s.RoomMembers(ctx, "t", "r") // a broadcast still sending to them
@@ -255,7 +255,7 @@ func BenchmarkBroadcastAfterExpiry10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id,
-			UserID: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			UserID: user, JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -64,7 +64,7 @@ func TestSurvivesReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.JoinRoom(ctx, m); err != nil {
+	if _, err := s.JoinRoom(ctx, m, 0); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := s.TakeTypingSlot(ctx, "c1", now, time.Minute); err != nil || !ok {
@@ -91,7 +91,7 @@ func TestSurvivesReopen(t *testing.T) {
 	if err := s.PutConnection(ctx, c); err != nil {
 		t.Errorf("PutConnection of the previous process's id after reopen: %v", err)
 	}
-	if j, err := s.JoinRoom(ctx, m); err != nil || j != (store.Join{Joined: true, First: true}) {
+	if j, err := s.JoinRoom(ctx, m, 0); err != nil || j != (store.Join{Joined: true, First: true}) {
 		t.Errorf("JoinRoom after reopen = %+v, %v; want joined, first", j, err)
 	}
 	if ok, err := s.TakeTypingSlot(ctx, "c1", now.Add(time.Second), time.Minute); err != nil || !ok {
@@ -191,7 +191,7 @@ func TestOpensSchema3Directory(t *testing.T) {
 	}
 	must(t, s.PutConnection(ctx, store.Connection{ConnectionID: "c2", TenantID: "t", UserID: "u", ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}))
 	if j, err := s.JoinRoom(ctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c2", UserID: "u",
-		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil || j != (store.Join{Joined: true, First: true}) {
+		JoinedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil || j != (store.Join{Joined: true, First: true}) {
 		t.Errorf("JoinRoom after the migration = %+v, %v; want joined, first (the old hold is gone)", j, err)
 	}
 }
@@ -298,7 +298,7 @@ func TestReadsDoNotWaitForWrites(t *testing.T) {
 	if err := s.PutConnection(rctx, store.Connection{ConnectionID: "c2", TenantID: "t", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Errorf("PutConnection during a write transaction: %v", err)
 	}
-	if _, err := s.JoinRoom(rctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c2", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := s.JoinRoom(rctx, store.Membership{TenantID: "t", RoomID: "r", ConnectionID: "c2", UserID: "u", ExpiresAt: time.Now().Add(time.Hour)}, 0); err != nil {
 		t.Errorf("JoinRoom during a write transaction: %v", err)
 	}
 	// A write of a message waits for the transaction (and gives up with
@@ -446,7 +446,7 @@ func TestSweepOrder(t *testing.T) {
 		}
 		for _, r := range []string{"r1", "r2"} {
 			m := store.Membership{TenantID: "t", RoomID: r, ConnectionID: c.ConnectionID, UserID: "u", ExpiresAt: t0}
-			if _, err := s.JoinRoom(ctx, m); err != nil {
+			if _, err := s.JoinRoom(ctx, m, 0); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -223,7 +223,7 @@ func testConnTouchExpiredMembership(t *testing.T, e *env) {
 		TenantID: tenantA, RoomID: "r2", ConnectionID: "c1", UserID: alice, Username: c.Username,
 		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
 	}
-	if j, err := e.s.JoinRoom(e.ctx, short); err != nil || !j.Joined {
+	if j, err := e.s.JoinRoom(e.ctx, short, 0); err != nil || !j.Joined {
 		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
 	e.clk.Advance(2 * time.Minute)

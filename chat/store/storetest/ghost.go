@@ -52,7 +52,7 @@ func testJoinGoneConnection(t *testing.T, e *env) {
 		j, err := e.s.JoinRoom(e.ctx, store.Membership{
 			TenantID: tenantA, RoomID: "r1", ConnectionID: c.ConnectionID, UserID: c.UserID,
 			Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: Start.Add(time.Hour),
-		})
+		}, 0)
 		if !errors.Is(err, store.ErrNotFound) || j != (store.Join{}) {
 			t.Errorf("JoinRoom of connection %q (deleted, never stored or expired) = %+v, %v; want ErrNotFound", c.ConnectionID, j, err)
 		}
@@ -97,7 +97,7 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 				return
 			}
 			if i%2 == 1 {
-				if _, err := e.s.JoinRoom(e.ctx, e.membership(conns[i], "r0")); err != nil {
+				if _, err := e.s.JoinRoom(e.ctx, e.membership(conns[i], "r0"), 0); err != nil {
 					t.Error(err)
 					putErr.Store(true)
 				}
@@ -113,7 +113,7 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 			i, c := k/3, conns[k/3]
 			switch k % 3 {
 			case 0:
-				joins[i], joinErrs[i] = e.s.JoinRoom(e.ctx, e.membership(c, "r1"))
+				joins[i], joinErrs[i] = e.s.JoinRoom(e.ctx, e.membership(c, "r1"), 0)
 			case 1:
 				_, ms, err := e.s.DeleteConnection(e.ctx, c.ConnectionID)
 				if err != nil {
@@ -124,7 +124,7 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 				if i%2 == 0 {
 					return
 				}
-				j, err := e.s.JoinRoom(e.ctx, e.membership(c, "r0"))
+				j, err := e.s.JoinRoom(e.ctx, e.membership(c, "r0"), 0)
 				if !errors.Is(err, store.ErrNotFound) && (err != nil || j != (store.Join{})) {
 					t.Errorf("round %d: JoinRoom(%s) again, racing DeleteConnection = %+v, %v; want not joined, or ErrNotFound", round, c.ConnectionID, j, err)
 				}
@@ -177,7 +177,7 @@ func testJoinRacingDelete(t *testing.T, e *env) {
 				t.Error(err)
 				return
 			}
-			if j, err := e.s.JoinRoom(e.ctx, m); err != nil || j != (store.Join{Joined: true, First: true}) {
+			if j, err := e.s.JoinRoom(e.ctx, m, 0); err != nil || j != (store.Join{Joined: true, First: true}) {
 				t.Errorf("JoinRoom of %s after the race = %+v, %v; want the user's first (a ghost holds the room)", c.UserID, j, err)
 			}
 			if l, err := e.s.LeaveRoom(e.ctx, tenantA, "r1", c.ConnectionID); err != nil || l != (store.Leave{Left: true, Last: true}) {
@@ -242,7 +242,7 @@ func testJoinRacingNodeSweep(t *testing.T, e *env) {
 				}
 				return
 			}
-			j, err := e.s.JoinRoom(e.ctx, e.membership(c, "r1"))
+			j, err := e.s.JoinRoom(e.ctx, e.membership(c, "r1"), 0)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("JoinRoom(%s) racing DeleteNodeConnections: %v", c.ConnectionID, err)
 			}

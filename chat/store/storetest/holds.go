@@ -31,7 +31,7 @@ func (e *env) joinResult(t *testing.T, c store.Connection, room string) store.Jo
 	j, err := e.s.JoinRoom(e.ctx, store.Membership{
 		TenantID: c.TenantID, RoomID: room, ConnectionID: c.ConnectionID,
 		UserID: c.UserID, Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
-	})
+	}, 0)
 	must(t, err)
 	return j
 }
@@ -124,7 +124,7 @@ func testHoldsConcurrent(t *testing.T, e *env) {
 			j, err := e.s.JoinRoom(e.ctx, store.Membership{
 				TenantID: tenantA, RoomID: "r1", ConnectionID: conns[i].ConnectionID, UserID: alice,
 				Username: conns[i].Username, JoinedAt: e.clk.Now(), ExpiresAt: conns[i].ExpiresAt,
-			})
+			}, 0)
 			if err != nil || !j.Joined {
 				t.Errorf("JoinRoom(%s) = %+v, %v", conns[i].ConnectionID, j, err)
 				errs.Add(1)
@@ -223,7 +223,7 @@ func testHoldsExpiry(t *testing.T, e *env) {
 	e4 := e.putConn(t, "a4", tenantA, alice)
 	m4 := store.Membership{TenantID: tenantA, RoomID: "r2", ConnectionID: "a4", UserID: alice, Username: e4.Username,
 		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute)}
-	if j, err := e.s.JoinRoom(e.ctx, m4); err != nil || j != (store.Join{Joined: true, First: true}) {
+	if j, err := e.s.JoinRoom(e.ctx, m4, 0); err != nil || j != (store.Join{Joined: true, First: true}) {
 		t.Fatalf("JoinRoom(a4 into r2) = %+v, %v", j, err)
 	}
 	e.clk.Advance(2 * time.Minute)

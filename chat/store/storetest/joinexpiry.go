@@ -42,7 +42,7 @@ func testJoinTakesConnectionExpiry(t *testing.T, e *env) {
 	must(t, e.s.TouchConnection(e.ctx, "c1", renewed))
 
 	m := e.joinNoExpiry(c, "r1")
-	j, err := e.s.JoinRoom(e.ctx, m)
+	j, err := e.s.JoinRoom(e.ctx, m, 0)
 	if err != nil || j != (store.Join{Joined: true, First: true}) {
 		t.Fatalf("JoinRoom with no expiry = %+v, %v; want joined, first", j, err)
 	}
@@ -56,7 +56,7 @@ func testJoinTakesConnectionExpiry(t *testing.T, e *env) {
 
 	// Another connection's join takes its own connection's expiry.
 	mo := e.joinNoExpiry(other, "r1")
-	if _, err := e.s.JoinRoom(e.ctx, mo); err != nil {
+	if _, err := e.s.JoinRoom(e.ctx, mo, 0); err != nil {
 		t.Fatal(err)
 	}
 	mo.ExpiresAt = other.ExpiresAt
@@ -80,12 +80,12 @@ func testJoinTakesConnectionExpiry(t *testing.T, e *env) {
 	c3 := e.putConn(t, "c3", tenantA, carol)
 	short := e.membership(c3, "r2")
 	short.ExpiresAt = e.clk.Now().Add(time.Second)
-	if j, err := e.s.JoinRoom(e.ctx, short); err != nil || !j.Joined {
+	if j, err := e.s.JoinRoom(e.ctx, short, 0); err != nil || !j.Joined {
 		t.Fatalf("JoinRoom with a short expiry = %+v, %v", j, err)
 	}
 	e.clk.Advance(2 * time.Second)
 	again := e.joinNoExpiry(c3, "r2")
-	if j, err := e.s.JoinRoom(e.ctx, again); err != nil || !j.Joined {
+	if j, err := e.s.JoinRoom(e.ctx, again, 0); err != nil || !j.Joined {
 		t.Fatalf("JoinRoom with no expiry over an expired membership = %+v, %v; want joined", j, err)
 	}
 	again.ExpiresAt = c3.ExpiresAt
@@ -94,7 +94,7 @@ func testJoinTakesConnectionExpiry(t *testing.T, e *env) {
 	sameList(t, "ConnectionRooms after joining again with no expiry", rooms, []store.Membership{again}, normMember)
 
 	// Refused as ever when the connection is gone.
-	_, err = e.s.JoinRoom(e.ctx, e.joinNoExpiry(e.conn("nope", tenantA, mallory), "r1"))
+	_, err = e.s.JoinRoom(e.ctx, e.joinNoExpiry(e.conn("nope", tenantA, mallory), "r1"), 0)
 	wantErr(t, "JoinRoom with no expiry of a missing connection", err, store.ErrNotFound)
 }
 
@@ -110,7 +110,7 @@ func testJoinRacingTouch(t *testing.T, e *env) {
 			i := k / 2
 			if k%2 == 0 {
 				m := e.joinNoExpiry(c, fmt.Sprintf("r%d-%d", round, i))
-				if j, err := e.s.JoinRoom(e.ctx, m); err != nil || !j.Joined {
+				if j, err := e.s.JoinRoom(e.ctx, m, 0); err != nil || !j.Joined {
 					t.Errorf("JoinRoom(%s) racing heartbeats = %+v, %v", m.RoomID, j, err)
 				}
 				return

@@ -188,7 +188,7 @@ func testRandomConcurrentOps(t *testing.T, e *env, expiries bool) {
 				switch op.kind {
 				case "join":
 					ops = append(ops, func() {
-						j, err := e.s.JoinRoom(e.ctx, m)
+						j, err := e.s.JoinRoom(e.ctx, m, 0)
 						if err != nil && !errors.Is(err, store.ErrNotFound) {
 							t.Errorf("round %d: JoinRoom(%s, %s): %v", round, k.conn, k.room, err)
 						}

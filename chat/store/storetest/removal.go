@@ -27,12 +27,12 @@ func testJoinExpiredConnectionLiveMembership(t *testing.T, e *env) {
 	c := e.putConn(t, "late", tenantA, alice)
 	m := e.membership(c, "r1")
 	m.ExpiresAt = c.ExpiresAt.Add(time.Hour) // outlives its connection
-	if _, err := e.s.JoinRoom(e.ctx, m); err != nil {
+	if _, err := e.s.JoinRoom(e.ctx, m, 0); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(ttl + time.Second) // the connection expires; the membership lives on
 	m.JoinedAt = e.clk.Now()
-	j, err := e.s.JoinRoom(e.ctx, m)
+	j, err := e.s.JoinRoom(e.ctx, m, 0)
 	if !errors.Is(err, store.ErrNotFound) || j != (store.Join{}) {
 		t.Errorf("JoinRoom of an expired connection whose membership is live = %+v, %v; want ErrNotFound", j, err)
 	}

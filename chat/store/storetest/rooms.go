@@ -320,7 +320,7 @@ func testJoinIdempotent(t *testing.T, e *env) {
 	e.clk.Advance(time.Second)
 	again := m
 	again.JoinedAt = e.clk.Now()
-	j, err := e.s.JoinRoom(e.ctx, again)
+	j, err := e.s.JoinRoom(e.ctx, again, 0)
 	must(t, err)
 	if j.Joined || j.First {
 		t.Errorf("second JoinRoom = %+v, want neither joined nor first", j)
@@ -416,7 +416,7 @@ func testMemberExpired(t *testing.T, e *env) {
 			TenantID: tenantA, RoomID: room, ConnectionID: "c1", UserID: alice, Username: c.Username,
 			JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
 		}
-		if j, err := e.s.JoinRoom(e.ctx, m); err != nil || !j.Joined {
+		if j, err := e.s.JoinRoom(e.ctx, m, 0); err != nil || !j.Joined {
 			t.Fatalf("JoinRoom = %+v, %v", j, err)
 		}
 		short = append(short, m)
@@ -433,7 +433,7 @@ func testMemberExpired(t *testing.T, e *env) {
 	// An expired membership is gone: joining again is a new join...
 	again := short[0]
 	again.JoinedAt, again.ExpiresAt = e.clk.Now(), long.ExpiresAt
-	j, err := e.s.JoinRoom(e.ctx, again)
+	j, err := e.s.JoinRoom(e.ctx, again, 0)
 	must(t, err)
 	// ...though not the user's first in the room: the expired one was
 	// not released yet (nobody was told the user left).
@@ -464,7 +464,7 @@ func testJoinConcurrent(t *testing.T, e *env) {
 	}
 	var joins atomic.Int32
 	concurrently(32, func(int) {
-		j, err := e.s.JoinRoom(e.ctx, m)
+		j, err := e.s.JoinRoom(e.ctx, m, 0)
 		if err != nil {
 			t.Error(err)
 			return

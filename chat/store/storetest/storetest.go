@@ -81,6 +81,7 @@ func run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	all = append(all, holdTests...)
 	all = append(all, ghostTests...)
 	all = append(all, joinExpiryTests...)
+	all = append(all, roomLimitTests...)
 	all = append(all, removalTests...)
 	all = append(all, randomTests...)
 	all = append(all, messageTests...)
@@ -143,7 +144,7 @@ func (e *env) join(t *testing.T, c store.Connection, room string) store.Membersh
 		TenantID: c.TenantID, RoomID: room, ConnectionID: c.ConnectionID,
 		UserID: c.UserID, Username: c.Username, JoinedAt: e.clk.Now(), ExpiresAt: c.ExpiresAt,
 	}
-	j, err := e.s.JoinRoom(e.ctx, m)
+	j, err := e.s.JoinRoom(e.ctx, m, 0)
 	must(t, err)
 	if !j.Joined {
 		t.Fatalf("JoinRoom(%+v) = %+v for a new membership", m, j)

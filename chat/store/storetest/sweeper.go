@@ -58,7 +58,7 @@ func testSweep(t *testing.T, e *env) {
 		TenantID: tenantA, RoomID: "r3", ConnectionID: "live", UserID: carol, Username: live.Username,
 		JoinedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Minute),
 	}
-	if j, err := e.s.JoinRoom(e.ctx, short); err != nil || !j.Joined {
+	if j, err := e.s.JoinRoom(e.ctx, short, 0); err != nil || !j.Joined {
 		t.Fatalf("JoinRoom = %+v, %v", j, err)
 	}
 
