@@ -142,13 +142,15 @@ func BenchmarkJoinRoom(b *testing.B) {
 	conns.walPerOp()
 }
 
-// chat's join before the connection's expiry was read in the join: the
-// connection (for its expiry), then the join.
+// chat's join before the store capped the connection's rooms and gave
+// the membership the connection's expiry: the connection's rooms (the
+// cap), the connection (its expiry), then the join.
 func BenchmarkJoinRoomReadingConnection(b *testing.B) {
 	benchChatJoin(b, "joinread-", true)
 }
 
-// chat's join: the membership takes the connection's expiry in the join.
+// chat's join: the membership takes the connection's expiry, and the
+// connection's rooms are capped (at chat's default, 100), in the join.
 func BenchmarkJoinRoomConnectionExpiry(b *testing.B) {
 	benchChatJoin(b, "joinexp-", false)
 }
@@ -163,14 +165,18 @@ func benchChatJoin(b *testing.B, prefix string, read bool) {
 	for b.Loop() {
 		id := conns.next()
 		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User", JoinedAt: now}
+		maxRooms := 100
 		if read {
+			if _, err := s.ConnectionRooms(ctx, id); err != nil {
+				b.Fatal(err)
+			}
 			c, err := s.GetConnection(ctx, id)
 			if err != nil {
 				b.Fatal(err)
 			}
-			m.ExpiresAt = c.ExpiresAt
+			m.ExpiresAt, maxRooms = c.ExpiresAt, 0
 		}
-		if j, err := s.JoinRoom(ctx, m, 0); err != nil || !j.First {
+		if j, err := s.JoinRoom(ctx, m, maxRooms); err != nil || !j.First {
 			b.Fatal(j, err)
 		}
 	}
