@@ -129,6 +129,18 @@ const LEFT_GRACE_MS = 15_000;
 // After our own connection comes back, the members we had seen rejoining
 // within RESUME_GRACE_MS are resumes too.
 const RESUME_GRACE_MS = 30_000;
+// Lists that are not live (docs/protocol.md): above the server's
+// thresholds, a room's joins and leaves (user_joined, user_left) or the
+// workspace's presence are not broadcast, and the replies and broadcasts
+// say so (announced: false). Such a list is refreshed with getOnlineUsers
+// every LIST_REFRESH_MS or so (jittered by ±25 %, so that a large room's
+// tabs do not ask together), only while it is not live and the tab is
+// visible; and when the room is opened or the tab comes back into view.
+// window.switchboardListRefreshMs, set before this module runs, replaces
+// it (the browser tests).
+const LIST_REFRESH_MS = Number(globalThis.switchboardListRefreshMs) > 0 ? Number(globalThis.switchboardListRefreshMs) : 60_000;
+// The online list shows at most this many people (the count is all of them).
+const MAX_LISTED = 200;
 
 const S = {
   identity: null, // {userId, username, tenantId}
@@ -140,6 +152,10 @@ const S = {
   perRoom: new Map(), // roomId -> RoomState
   online: new Map(), // userId -> {userId, username, connections}
   roomMembers: new Map(), // roomId -> Map userId -> username (online in the room)
+  // Whether the lists are kept live by broadcasts (announced, above):
+  onlineLive: true, // the workspace's presence
+  roomLive: new Map(), // roomId -> false when its joins and leaves are not announced
+  refreshedAt: new Map(), // '' (the online list) or roomId -> when last fetched
   connectedOnce: false,
   pendingSeq: 0,
   // Reconnect noise: `${roomId} ${userId}` -> until when a user_joined of
@@ -301,7 +317,12 @@ function startApp(identity, firstToken) {
   window.switchboard = client; // for the console
   // For the console and the browser tests: "left the room" notices still
   // waiting for their grace period (LEFT_GRACE_MS).
-  window.switchboardUI = { pendingLeftNotices: () => S.leftTimers.size };
+  // listsLive: whether the online list and the open room's members are
+  // kept live by broadcasts, or refreshed every LIST_REFRESH_MS.
+  window.switchboardUI = {
+    pendingLeftNotices: () => S.leftTimers.size,
+    listsLive: () => ({ online: S.onlineLive, room: S.active ? roomLive(S.active) : null, refreshing: listTimer !== null }),
+  };
 
   client.on('state', onState);
   client.on('message', onMessage);
@@ -309,7 +330,14 @@ function startApp(identity, firstToken) {
   client.on('presence', onPresence);
   client.on('user_joined', onUserJoined);
   client.on('user_left', onUserLeft);
-  client.on('room_update', (ev) => addRoom(ev.data));
+  client.on('room_update', (ev) => {
+    addRoom(ev.data);
+    // Sent to the whole workspace: it says whether presence is announced.
+    if (ev.announced === false && S.onlineLive) {
+      S.onlineLive = false;
+      refreshOnline();
+    }
+  });
   client.on('room_lost', (ev) => {
     S.joined.delete(ev.roomId);
     saveJoined();
@@ -332,7 +360,8 @@ async function onConnected() {
     const joined = store.get('sb.joined') || store.get(joinedKey(S.identity), localStorage) || [];
     for (const roomId of joined) {
       try {
-        await S.client.joinRoom(roomId);
+        const r = await S.client.joinRoom(roomId);
+        S.roomLive.set(roomId, r.announced !== false);
         S.joined.add(roomId);
       } catch {
         /* gone, or no longer allowed */
@@ -378,6 +407,9 @@ function onState(ev) {
     for (const [roomId, members] of S.roomMembers) {
       for (const userId of members.keys()) S.recentlyHere.set(`${roomId} ${userId}`, Infinity);
     }
+    // Nothing to refresh while away: onConnected refreshes the lists.
+    clearTimeout(listTimer);
+    listTimer = null;
     // Nobody is typing while we cannot hear them.
     for (const rs of S.perRoom.values()) {
       for (const t of rs.typers.values()) clearTimeout(t.timer);
@@ -630,12 +662,14 @@ async function leaveActiveRoom() {
   }
   S.joined.delete(roomId);
   S.perRoom.delete(roomId); // a later join starts from fresh history
+  S.roomLive.delete(roomId);
   S.active = null;
   saveJoined();
   store.set('sb.active', null);
   renderRooms();
   showWelcomeOrRoom();
   suggestRoomName();
+  scheduleListRefresh(); // no room's members to refresh now
 }
 
 async function openRoom(roomId) {
@@ -643,7 +677,8 @@ async function openRoom(roomId) {
   if (!room) return;
   if (!S.joined.has(roomId)) {
     try {
-      await S.client.joinRoom(roomId, { waitForConnection: true });
+      const r = await S.client.joinRoom(roomId, { waitForConnection: true });
+      S.roomLive.set(roomId, r.announced !== false);
     } catch (e) {
       toast(`Could not join ${room.name}: ${describeError(e)}`);
       return;
@@ -692,10 +727,14 @@ function renderRoomHeader() {
 
 async function refreshRoomMembers(roomId) {
   try {
-    const users = await S.client.getOnlineUsers(roomId);
-    S.roomMembers.set(roomId, new Map(users.map((u) => [u.userId, u.username])));
+    const r = await S.client.getOnlineUsersReply(roomId);
+    S.roomMembers.set(roomId, new Map(r.users.map((u) => [u.userId, u.username])));
+    S.roomLive.set(roomId, r.announced);
+    S.refreshedAt.set(roomId, Date.now());
   } catch {
     return;
+  } finally {
+    scheduleListRefresh();
   }
   if (roomId === S.active) renderRoomMembers();
 }
@@ -708,8 +747,82 @@ function renderRoomMembers() {
     return;
   }
   node.hidden = false;
-  node.textContent = m.size === 1 ? '1 person here' : `${m.size} people here`;
-  node.title = [...m.values()].sort().join(', ');
+  let text = m.size === 1 ? '1 person here' : `${m.size} people here`;
+  if (!roomLive(S.active)) text += ` · updated ${every(LIST_REFRESH_MS)}`;
+  node.textContent = text;
+  const names = [...m.values()].sort();
+  node.title = names.slice(0, MAX_LISTED).join(', ') + (names.length > MAX_LISTED ? ` and ${names.length - MAX_LISTED} more` : '');
+}
+
+// --- lists that are not live ---------------------------------------------------------
+
+function roomLive(roomId) {
+  return S.roomLive.get(roomId) !== false;
+}
+
+// every describes a refresh period for people: "every minute".
+function every(ms) {
+  if (ms >= 60_000) {
+    const m = Math.round(ms / 60_000);
+    return m === 1 ? 'every minute' : `every ${m} minutes`;
+  }
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s === 1 ? 'every second' : `every ${s} seconds`;
+}
+
+// scheduleListRefresh arms the one timer that refreshes the lists that are
+// not live (the online list, the open room's members), in LIST_REFRESH_MS
+// ± 25 %; no timer while every list shown is live, the tab is hidden or the
+// connection is down (onConnected refreshes both when it is back).
+let listTimer = null;
+function scheduleListRefresh() {
+  clearTimeout(listTimer);
+  listTimer = null;
+  const stale = !S.onlineLive || (S.active && !roomLive(S.active));
+  if (!stale || document.hidden || S.client?.state !== State.CONNECTED) return;
+  listTimer = setTimeout(refreshStaleLists, LIST_REFRESH_MS * (0.75 + Math.random() * 0.5));
+}
+
+function refreshStaleLists({ checkLive = false } = {}) {
+  listTimer = null;
+  const due = (key) => Date.now() - (S.refreshedAt.get(key) || 0) >= LIST_REFRESH_MS / 4;
+  let asked = false;
+  if ((!S.onlineLive || checkLive) && due('')) {
+    refreshOnline();
+    asked = true;
+  }
+  if (S.active && (!roomLive(S.active) || checkLive) && due(S.active)) {
+    refreshRoomMembers(S.active);
+    asked = true;
+  }
+  if (!asked) scheduleListRefresh();
+}
+
+// Back in view: the lists that are not live are refreshed at once (not
+// more than four times per LIST_REFRESH_MS however often the tab is
+// switched), and so are the live ones, whose room or workspace may have
+// grown past the threshold unseen, at most once per LIST_REFRESH_MS.
+// Hidden: no refreshes.
+let checkedLiveAt = 0;
+function onVisibility() {
+  if (document.hidden) {
+    clearTimeout(listTimer);
+    listTimer = null;
+    return;
+  }
+  if (S.client?.state !== State.CONNECTED) return;
+  const checkLive = Date.now() - checkedLiveAt >= LIST_REFRESH_MS;
+  if (checkLive) checkedLiveAt = Date.now();
+  refreshStaleLists({ checkLive });
+}
+
+// noteRoomAnnounced reads a room broadcast (message, typing): announced
+// false says its joins and leaves are no longer announced, so that the
+// members seen are refreshed rather than left to go stale.
+function noteRoomAnnounced(ev) {
+  if (ev.announced !== false || !ev.roomId || !roomLive(ev.roomId)) return;
+  S.roomLive.set(ev.roomId, false);
+  if (ev.roomId === S.active) refreshRoomMembers(ev.roomId);
 }
 
 // --- history --------------------------------------------------------------------
@@ -1215,6 +1328,7 @@ function stopTyping() {
 }
 
 function onTyping(ev) {
+  noteRoomAnnounced(ev);
   const { userId, username, isTyping } = ev.data || {};
   if (!ev.roomId || !userId || userId === S.identity.userId) return;
   const rs = roomState(ev.roomId);
@@ -1249,10 +1363,14 @@ function renderTyping() {
 
 async function refreshOnline() {
   try {
-    const users = await S.client.getOnlineUsers();
-    S.online = new Map(users.map((u) => [u.userId, u]));
+    const r = await S.client.getOnlineUsersReply();
+    S.online = new Map(r.users.map((u) => [u.userId, u]));
+    S.onlineLive = r.announced;
+    S.refreshedAt.set('', Date.now());
   } catch {
     return;
+  } finally {
+    scheduleListRefresh();
   }
   renderOnline();
 }
@@ -1277,7 +1395,7 @@ function renderOnline() {
     return a.username.localeCompare(b.username, undefined, { sensitivity: 'base' });
   });
   list.replaceChildren();
-  for (const u of users) {
+  for (const u of users.slice(0, MAX_LISTED)) {
     const li = el('li', 'online-user');
     li.dataset.userId = u.userId;
     li.title = `@${u.userId}`;
@@ -1287,6 +1405,10 @@ function renderOnline() {
     if (u.userId === S.identity.userId) li.append(el('span', 'you', 'you'));
     list.append(li);
   }
+  if (users.length > MAX_LISTED) list.append(el('li', 'online-more', `and ${users.length - MAX_LISTED} more`));
+  const note = $('online-note');
+  note.hidden = S.onlineLive;
+  note.textContent = S.onlineLive ? '' : `A large workspace: this list is updated ${every(LIST_REFRESH_MS)}.`;
   $('online-count').textContent = String(users.length);
   $('online-toggle-count').textContent = String(users.length);
 }
@@ -1378,6 +1500,7 @@ function notice(text) {
 // --- incoming messages ------------------------------------------------------------------
 
 function onMessage(ev) {
+  noteRoomAnnounced(ev);
   const m = ev.data;
   if (!m || !m.roomId) return;
   const isNew = upsert(m);
@@ -1424,6 +1547,7 @@ function boot() {
   setupComposer();
   setupScroller();
   setupOnlineToggle();
+  document.addEventListener('visibilitychange', onVisibility);
 
   const identity = store.get('sb.identity');
   if (identity && identity.userId && identity.username && identity.tenantId) {
