@@ -20,6 +20,10 @@ const (
 	maxRoomMembers     = 500
 	defaultPageSize    = 50
 	maxPageSize        = 100
+	// maxOnlineUsers is the largest limit of getOnlineUsers: the default
+	// presence threshold (DefaultPresenceMaxConnections), so that a list
+	// kept live by broadcasts fits in one reply.
+	maxOnlineUsers = 1000
 )
 
 func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
@@ -295,10 +299,14 @@ func (s *Service) leaveRoom(ctx context.Context, r *request) (any, *apiError) {
 
 func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
-		RoomID *string `json:"roomId"`
+		RoomID *string  `json:"roomId"`
+		Limit  *float64 `json:"limit"`
 	}
 	if e := decode(r.data, &in); e != nil {
 		return nil, e
+	}
+	if in.Limit != nil && (*in.Limit < 1 || *in.Limit > maxOnlineUsers || *in.Limit != math.Trunc(*in.Limit)) {
+		return nil, errorf(protocol.CodeInvalidRequest, "data.limit must be a whole number between 1 and %d", maxOnlineUsers)
 	}
 	type entry struct{ userID, username string }
 	var list []entry
@@ -349,7 +357,10 @@ func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiErro
 		}
 		return users[i].UserID < users[j].UserID
 	})
-	out := protocol.OnlineUsersReply{Users: users, Announced: limit <= 0 || len(list) <= limit}
+	out := protocol.OnlineUsersReply{Users: users, Total: len(users), Announced: limit <= 0 || len(list) <= limit}
+	if in.Limit != nil && len(users) > int(*in.Limit) {
+		out.Users = users[:int(*in.Limit)] // the first by name; Total counts all
+	}
 	if in.RoomID != nil {
 		out.RoomID = *in.RoomID
 	}

@@ -97,21 +97,18 @@ func (c *Client) TypingStop(ctx context.Context, roomID string) error {
 
 // OnlineUsers lists the tenant's online users, or a room's ("" for the tenant).
 func (c *Client) OnlineUsers(ctx context.Context, roomID string) ([]OnlineUser, error) {
-	r, err := c.OnlineUsersReply(ctx, roomID)
+	r, err := c.OnlineUsersReply(ctx, OnlineUsersInput{RoomID: roomID})
 	return r.Users, err
 }
 
-// OnlineUsersReply lists online users as OnlineUsers does, and returns
+// OnlineUsersReply lists online users (of in.RoomID, or the tenant's; at
+// most in.Limit of them when set, with Total counting all), and returns
 // the whole reply: Announced false says that the list is not kept live by
 // broadcasts (user_joined and user_left for a room, presence for the
 // tenant, above the server's thresholds): ask again to refresh it.
-func (c *Client) OnlineUsersReply(ctx context.Context, roomID string) (OnlineUsersReply, error) {
+func (c *Client) OnlineUsersReply(ctx context.Context, in OnlineUsersInput) (OnlineUsersReply, error) {
 	var out OnlineUsersReply
-	var data any
-	if roomID != "" {
-		data = map[string]string{"roomId": roomID}
-	}
-	err := c.do(ctx, "getOnlineUsers", data, &out)
+	err := c.do(ctx, "getOnlineUsers", in, &out)
 	return out, err
 }
 

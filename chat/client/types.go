@@ -73,6 +73,9 @@ type (
 	// JoinRoomReply is joinRoom's reply: the room, and whether its joins
 	// and leaves are announced (Announced).
 	JoinRoomReply = protocol.JoinRoomReply
+	// OnlineUsersInput is getOnlineUsers's data: a room ("" for the
+	// tenant), and a limit (0: all).
+	OnlineUsersInput = protocol.OnlineUsersInput
 	// OnlineUsersReply is getOnlineUsers's reply: the users, and whether
 	// the list is kept live by broadcasts (Announced).
 	OnlineUsersReply = protocol.OnlineUsersReply

@@ -141,21 +141,32 @@ func TestListsNotLive(t *testing.T) {
 	if !bobHears("room_update") {
 		t.Errorf("room_update in a tenant of 4 connections does not say announced: false")
 	}
-	all, err := bob.OnlineUsersReply(ctx, "")
+	all, err := bob.OnlineUsersReply(ctx, sbclient.OnlineUsersInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all.Users) != 4 || all.Announced || all.RoomID != "" {
+	if len(all.Users) != 4 || all.Total != 4 || all.Announced || all.RoomID != "" {
 		t.Errorf("OnlineUsersReply (SDK) of the tenant of 4: %+v, want 4 users, not announced", all)
+	}
+	// A limit lists the first by name, and counts all.
+	some, err := bob.OnlineUsersReply(ctx, sbclient.OnlineUsersInput{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(some.Users) != 2 || some.Users[0].UserID != "alice" || some.Users[1].UserID != "bob" || some.Total != 4 || some.Announced {
+		t.Errorf("OnlineUsersReply (SDK) of the tenant of 4, limit 2: %+v, want alice and bob of 4", some)
+	}
+	for _, bad := range []any{0, 1001, 1.5, "2"} {
+		alice.Fails("getOnlineUsers", map[string]any{"limit": bad}, "INVALID_REQUEST")
 	}
 
 	// Back to two: live again, and the messages say nothing.
 	carol.OK("leaveRoom", map[string]any{"roomId": room.RoomID}, nil)
-	in, err := bob.OnlineUsersReply(ctx, room.RoomID)
+	in, err := bob.OnlineUsersReply(ctx, sbclient.OnlineUsersInput{RoomID: room.RoomID, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(in.Users) != 2 || !in.Announced || in.RoomID != room.RoomID {
+	if len(in.Users) != 2 || in.Total != 2 || !in.Announced || in.RoomID != room.RoomID {
 		t.Errorf("OnlineUsersReply (SDK) of the room back to 2: %+v, want 2 users, announced", in)
 	}
 	send("small again")

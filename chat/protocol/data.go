@@ -98,9 +98,20 @@ type JoinRoomReply struct {
 	Announced bool `json:"announced"`
 }
 
+// OnlineUsersInput is getOnlineUsers's data: RoomID "" for the tenant;
+// Limit (1 to 1000; 0: all) caps the users listed, the first by username.
+type OnlineUsersInput struct {
+	RoomID string `json:"roomId,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
 // OnlineUsersReply is getOnlineUsers's reply.
 type OnlineUsersReply struct {
+	// Users, one per user however many connections, by username (then
+	// user id); at most the request's limit.
 	Users []OnlineUser `json:"users"`
+	// Total is how many users there are, listed or not.
+	Total int `json:"total"`
 	// RoomID is the room asked about; "" (absent) for the tenant.
 	RoomID string `json:"roomId,omitempty"`
 	// Announced: with a RoomID, user_joined and user_left are broadcast in

@@ -133,12 +133,20 @@ const RESUME_GRACE_MS = 30_000;
 // thresholds, a room's joins and leaves (user_joined, user_left) or the
 // workspace's presence are not broadcast, and the replies and broadcasts
 // say so (announced: false). Such a list is refreshed with getOnlineUsers
-// every LIST_REFRESH_MS or so (jittered by ±25 %, so that a large room's
-// tabs do not ask together), only while it is not live and the tab is
-// visible; and when the room is opened or the tab comes back into view.
+// every LIST_REFRESH_MS, plus as much again per LIST_REFRESH_PER people
+// listed (up to LIST_REFRESH_MAX times it: every tab of a large room or
+// workspace reading all of it, the server's reads grow with its size, not
+// its square), jittered by ±25 % so that a large room's tabs do not ask
+// together; only while the list is not live and the tab is visible; and
+// when the room is opened or the tab comes back into view.
 // window.switchboardListRefreshMs, set before this module runs, replaces
-// it (the browser tests).
+// LIST_REFRESH_MS (the browser tests).
 const LIST_REFRESH_MS = Number(globalThis.switchboardListRefreshMs) > 0 ? Number(globalThis.switchboardListRefreshMs) : 60_000;
+const LIST_REFRESH_PER = 1000;
+const LIST_REFRESH_MAX = 30;
+// getOnlineUsers's limit: a list that is live is never longer (the
+// server's default presence threshold), one that is not is counted (total).
+const LIST_LIMIT = 1000;
 // The online list shows at most this many people (the count is all of them).
 const MAX_LISTED = 200;
 
@@ -156,6 +164,9 @@ const S = {
   onlineLive: true, // the workspace's presence
   roomLive: new Map(), // roomId -> false when its joins and leaves are not announced
   refreshedAt: new Map(), // '' (the online list) or roomId -> when last fetched
+  // Online beyond those listed (the reply's total past its limit):
+  onlineUnlisted: 0,
+  roomUnlisted: new Map(), // roomId -> count
   connectedOnce: false,
   pendingSeq: 0,
   // Reconnect noise: `${roomId} ${userId}` -> until when a user_joined of
@@ -321,7 +332,11 @@ function startApp(identity, firstToken) {
   // kept live by broadcasts, or refreshed every LIST_REFRESH_MS.
   window.switchboardUI = {
     pendingLeftNotices: () => S.leftTimers.size,
-    listsLive: () => ({ online: S.onlineLive, room: S.active ? roomLive(S.active) : null, refreshing: listTimer !== null }),
+    listsLive: () => ({
+      online: S.onlineLive,
+      room: S.active ? roomLive(S.active) : null,
+      refreshing: listTimers.online !== null || listTimers.room !== null,
+    }),
   };
 
   client.on('state', onState);
@@ -408,8 +423,7 @@ function onState(ev) {
       for (const userId of members.keys()) S.recentlyHere.set(`${roomId} ${userId}`, Infinity);
     }
     // Nothing to refresh while away: onConnected refreshes the lists.
-    clearTimeout(listTimer);
-    listTimer = null;
+    stopListRefresh();
     // Nobody is typing while we cannot hear them.
     for (const rs of S.perRoom.values()) {
       for (const t of rs.typers.values()) clearTimeout(t.timer);
@@ -663,13 +677,14 @@ async function leaveActiveRoom() {
   S.joined.delete(roomId);
   S.perRoom.delete(roomId); // a later join starts from fresh history
   S.roomLive.delete(roomId);
+  S.roomUnlisted.delete(roomId);
   S.active = null;
   saveJoined();
   store.set('sb.active', null);
   renderRooms();
   showWelcomeOrRoom();
   suggestRoomName();
-  scheduleListRefresh(); // no room's members to refresh now
+  scheduleListRefresh('room'); // no room's members to refresh now
 }
 
 async function openRoom(roomId) {
@@ -727,16 +742,21 @@ function renderRoomHeader() {
 
 async function refreshRoomMembers(roomId) {
   try {
-    const r = await S.client.getOnlineUsersReply(roomId);
+    const r = await S.client.getOnlineUsersReply({ roomId, limit: LIST_LIMIT });
     S.roomMembers.set(roomId, new Map(r.users.map((u) => [u.userId, u.username])));
+    S.roomUnlisted.set(roomId, Math.max(0, r.total - r.users.length));
     S.roomLive.set(roomId, r.announced);
     S.refreshedAt.set(roomId, Date.now());
   } catch {
     return;
   } finally {
-    scheduleListRefresh();
+    if (roomId === S.active) scheduleListRefresh('room');
   }
   if (roomId === S.active) renderRoomMembers();
+}
+
+function roomSize(roomId) {
+  return (S.roomMembers.get(roomId)?.size || 0) + (S.roomUnlisted.get(roomId) || 0);
 }
 
 function renderRoomMembers() {
@@ -747,11 +767,13 @@ function renderRoomMembers() {
     return;
   }
   node.hidden = false;
-  let text = m.size === 1 ? '1 person here' : `${m.size} people here`;
-  if (!roomLive(S.active)) text += ` · updated ${every(LIST_REFRESH_MS)}`;
+  const n = roomSize(S.active);
+  let text = n === 1 ? '1 person here' : `${n} people here`;
+  if (!roomLive(S.active)) text += ` · updated ${every(refreshPeriod(n))}`;
   node.textContent = text;
   const names = [...m.values()].sort();
-  node.title = names.slice(0, MAX_LISTED).join(', ') + (names.length > MAX_LISTED ? ` and ${names.length - MAX_LISTED} more` : '');
+  const more = n - Math.min(names.length, MAX_LISTED);
+  node.title = names.slice(0, MAX_LISTED).join(', ') + (more > 0 ? ` and ${more} more` : '');
 }
 
 // --- lists that are not live ---------------------------------------------------------
@@ -770,50 +792,73 @@ function every(ms) {
   return s === 1 ? 'every second' : `every ${s} seconds`;
 }
 
-// scheduleListRefresh arms the one timer that refreshes the lists that are
-// not live (the online list, the open room's members), in LIST_REFRESH_MS
-// ± 25 %; no timer while every list shown is live, the tab is hidden or the
-// connection is down (onConnected refreshes both when it is back).
-let listTimer = null;
-function scheduleListRefresh() {
-  clearTimeout(listTimer);
-  listTimer = null;
-  const stale = !S.onlineLive || (S.active && !roomLive(S.active));
-  if (!stale || document.hidden || S.client?.state !== State.CONNECTED) return;
-  listTimer = setTimeout(refreshStaleLists, LIST_REFRESH_MS * (0.75 + Math.random() * 0.5));
+// refreshPeriod is how often a list of n people that is not live is
+// fetched again (LIST_REFRESH_MS, above).
+function refreshPeriod(n) {
+  return LIST_REFRESH_MS * Math.min(LIST_REFRESH_MAX, Math.max(1, n / LIST_REFRESH_PER));
 }
 
-function refreshStaleLists({ checkLive = false } = {}) {
-  listTimer = null;
-  const due = (key) => Date.now() - (S.refreshedAt.get(key) || 0) >= LIST_REFRESH_MS / 4;
-  let asked = false;
-  if ((!S.onlineLive || checkLive) && due('')) {
-    refreshOnline();
-    asked = true;
+// The lists' timers, one each, so that refreshing one never puts the
+// other off: 'online' (the workspace) and 'room' (the open room's members).
+const listTimers = { online: null, room: null };
+const listStale = {
+  online: () => !S.onlineLive,
+  room: () => !!S.active && !roomLive(S.active),
+};
+const listRefresh = {
+  online: () => refreshOnline(),
+  room: () => S.active && refreshRoomMembers(S.active),
+};
+const listSize = {
+  online: () => S.online.size + S.onlineUnlisted,
+  room: () => (S.active ? roomSize(S.active) : 0),
+};
+const listKey = { online: () => '', room: () => S.active };
+
+// scheduleListRefresh (re)arms the timer of one list (which): its next
+// refresh in refreshPeriod ± 25 %; none while it is live, the tab is
+// hidden or the connection is down (onConnected refreshes the lists when
+// it is back).
+function scheduleListRefresh(which) {
+  clearTimeout(listTimers[which]);
+  listTimers[which] = null;
+  if (!listStale[which]() || document.hidden || S.client?.state !== State.CONNECTED) return;
+  listTimers[which] = setTimeout(
+    () => {
+      listTimers[which] = null;
+      listRefresh[which]();
+    },
+    refreshPeriod(listSize[which]()) * (0.75 + Math.random() * 0.5),
+  );
+}
+
+function stopListRefresh() {
+  for (const which of Object.keys(listTimers)) {
+    clearTimeout(listTimers[which]);
+    listTimers[which] = null;
   }
-  if (S.active && (!roomLive(S.active) || checkLive) && due(S.active)) {
-    refreshRoomMembers(S.active);
-    asked = true;
-  }
-  if (!asked) scheduleListRefresh();
 }
 
 // Back in view: the lists that are not live are refreshed at once (not
-// more than four times per LIST_REFRESH_MS however often the tab is
-// switched), and so are the live ones, whose room or workspace may have
-// grown past the threshold unseen, at most once per LIST_REFRESH_MS.
+// more than four times per period however often the tab is switched), and
+// so are the live ones, whose room or workspace may have grown past the
+// threshold unseen while nobody spoke, at most once per LIST_REFRESH_MS.
 // Hidden: no refreshes.
 let checkedLiveAt = 0;
 function onVisibility() {
   if (document.hidden) {
-    clearTimeout(listTimer);
-    listTimer = null;
+    stopListRefresh();
     return;
   }
   if (S.client?.state !== State.CONNECTED) return;
   const checkLive = Date.now() - checkedLiveAt >= LIST_REFRESH_MS;
   if (checkLive) checkedLiveAt = Date.now();
-  refreshStaleLists({ checkLive });
+  for (const which of Object.keys(listTimers)) {
+    const last = S.refreshedAt.get(listKey[which]()) || 0;
+    const due = Date.now() - last >= refreshPeriod(listSize[which]()) / 4;
+    if ((listStale[which]() || checkLive) && due && listKey[which]() !== null) listRefresh[which]();
+    else scheduleListRefresh(which);
+  }
 }
 
 // noteRoomAnnounced reads a room broadcast (message, typing): announced
@@ -1363,14 +1408,15 @@ function renderTyping() {
 
 async function refreshOnline() {
   try {
-    const r = await S.client.getOnlineUsersReply();
+    const r = await S.client.getOnlineUsersReply({ limit: LIST_LIMIT });
     S.online = new Map(r.users.map((u) => [u.userId, u]));
+    S.onlineUnlisted = Math.max(0, r.total - r.users.length);
     S.onlineLive = r.announced;
     S.refreshedAt.set('', Date.now());
   } catch {
     return;
   } finally {
-    scheduleListRefresh();
+    scheduleListRefresh('online');
   }
   renderOnline();
 }
@@ -1379,7 +1425,7 @@ function onPresence(ev) {
   const { userId, username, status } = ev.data || {};
   if (!userId) return;
   if (status === 'online') S.online.set(userId, { userId, username, connections: 1 });
-  else if (status === 'offline') S.online.delete(userId);
+  else if (status === 'offline' && !S.online.delete(userId) && S.onlineUnlisted > 0) S.onlineUnlisted--;
   renderOnline();
 }
 
@@ -1405,12 +1451,14 @@ function renderOnline() {
     if (u.userId === S.identity.userId) li.append(el('span', 'you', 'you'));
     list.append(li);
   }
-  if (users.length > MAX_LISTED) list.append(el('li', 'online-more', `and ${users.length - MAX_LISTED} more`));
+  const count = users.length + S.onlineUnlisted;
+  const more = count - Math.min(users.length, MAX_LISTED);
+  if (more > 0) list.append(el('li', 'online-more', `and ${more} more`));
   const note = $('online-note');
   note.hidden = S.onlineLive;
-  note.textContent = S.onlineLive ? '' : `A large workspace: this list is updated ${every(LIST_REFRESH_MS)}.`;
-  $('online-count').textContent = String(users.length);
-  $('online-toggle-count').textContent = String(users.length);
+  note.textContent = S.onlineLive ? '' : `A large workspace: this list is updated ${every(refreshPeriod(count))}.`;
+  $('online-count').textContent = String(count);
+  $('online-toggle-count').textContent = String(count);
 }
 
 // On a narrow screen the online list is a panel opened from the top bar.
@@ -1454,6 +1502,9 @@ function onUserLeft(ev) {
   const { userId, username } = ev.data || {};
   if (!ev.roomId || !userId) return;
   const known = S.roomMembers.get(ev.roomId)?.delete(userId);
+  // Someone beyond the list's limit (getOnlineUsers's total) left.
+  const unlisted = S.roomUnlisted.get(ev.roomId) || 0;
+  if (!known && unlisted > 0) S.roomUnlisted.set(ev.roomId, unlisted - 1);
   const rs = S.perRoom.get(ev.roomId);
   if (rs?.typers.has(userId)) {
     clearTimeout(rs.typers.get(userId).timer);

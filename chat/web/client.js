@@ -661,19 +661,25 @@ export class SwitchboardClient {
 
   /** getOnlineUsers(roomId?) → [{userId, username, connections}] (the tenant's, or a room's). */
   async getOnlineUsers(roomId, opts) {
-    const data = await this.getOnlineUsersReply(roomId, opts);
+    const data = await this.getOnlineUsersReply({ roomId }, opts);
     return data.users;
   }
 
   /**
-   * getOnlineUsersReply(roomId?) → {users, roomId?, announced}: the whole
-   * reply. announced false: the list is not kept live by broadcasts
-   * (user_joined/user_left for a room, presence for the tenant: above the
-   * server's thresholds); ask again to refresh it.
+   * getOnlineUsersReply({roomId?, limit?}) → {users, total, roomId?,
+   * announced}: the whole reply; with limit (1–1000) at most that many
+   * users, the first by username, total counting all. announced false: the
+   * list is not kept live by broadcasts (user_joined/user_left for a room,
+   * presence for the tenant: above the server's thresholds); ask again to
+   * refresh it. (An older server: announced true, total the users.)
    */
-  async getOnlineUsersReply(roomId, opts) {
-    const data = await this.request('getOnlineUsers', roomId ? { roomId } : {}, opts);
-    return { ...data, users: data.users || [], announced: data.announced !== false };
+  async getOnlineUsersReply({ roomId, limit } = {}, opts) {
+    const input = {};
+    if (roomId) input.roomId = roomId;
+    if (limit) input.limit = limit;
+    const data = await this.request('getOnlineUsers', input, opts);
+    const users = data.users || [];
+    return { ...data, users, total: typeof data.total === 'number' ? data.total : users.length, announced: data.announced !== false };
   }
 
   /** heartbeat() → {expiresAt}; the client sends one every heartbeatMs by itself. */

@@ -75,8 +75,8 @@ class FakeServer {
         return ok({ expiresAt: new Date(Date.now() + 600000).toISOString() });
       case 'getOnlineUsers':
         // Room "big" is above the server's threshold; old servers say nothing.
-        if (d.roomId === 'old') return ok({ users: [], roomId: d.roomId });
-        return ok({ users: [{ userId: 'bob', username: 'Bob', connections: 1 }], ...(d.roomId ? { roomId: d.roomId } : {}), announced: d.roomId !== 'big' });
+        if (d.roomId === 'old') return ok({ users: [{ userId: 'bob', username: 'Bob', connections: 1 }], roomId: d.roomId });
+        return ok({ users: [{ userId: 'bob', username: 'Bob', connections: 1 }].slice(0, d.limit || 1), total: 3, ...(d.roomId ? { roomId: d.roomId } : {}), announced: d.roomId !== 'big' });
       case 'boom':
         return fail('INTERNAL_ERROR', 'it broke');
       case 'flood':
@@ -160,13 +160,18 @@ test('lists that are not live: getOnlineUsersReply and broadcasts say announced'
   const server = new FakeServer();
   const c = newClient(server);
   await c.connect();
-  const big = await c.getOnlineUsersReply('big');
+  const big = await c.getOnlineUsersReply({ roomId: 'big', limit: 1000 });
   assert.equal(big.announced, false);
   assert.equal(big.roomId, 'big');
+  assert.equal(big.total, 3);
   assert.deepEqual(big.users.map((u) => u.userId), ['bob']);
+  assert.deepEqual(server.requests.at(-1).data, { roomId: 'big', limit: 1000 });
   assert.equal((await c.getOnlineUsersReply()).announced, true);
+  assert.deepEqual(server.requests.at(-1).data, {});
   // A server that does not say is taken as announcing, as before.
-  assert.equal((await c.getOnlineUsersReply('old')).announced, true);
+  const old = await c.getOnlineUsersReply({ roomId: 'old' });
+  assert.equal(old.announced, true);
+  assert.equal(old.total, 1);
   assert.deepEqual(await c.getOnlineUsers('big'), big.users);
   const evs = [];
   c.on('message', (ev) => evs.push(ev));
