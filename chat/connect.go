@@ -302,19 +302,32 @@ func (s *Service) announceLeft(ctx context.Context, out *outbox, m store.Members
 // to the room's other connections, unless the room holds more than
 // Config.AnnounceMaxMembers connections: counting them reads at most that
 // many, so that the cost of a join or leave into a large room does not
-// grow with it.
-func (s *Service) announceRoomUser(ctx context.Context, out *outbox, tenantID, roomID, userID, username, kind string) {
-	if limit := s.cfg.AnnounceMaxMembers; limit > 0 {
-		n, err := s.store.CountRoomMembers(ctx, tenantID, roomID, limit+1)
-		if err != nil {
-			s.log.Warn(kind+" broadcast", "roomId", roomID, "err", err)
-			return
-		}
-		if n > limit {
-			return
-		}
+// grow with it. It reports whether the room's joins and leaves are
+// announced (roomAnnounced).
+func (s *Service) announceRoomUser(ctx context.Context, out *outbox, tenantID, roomID, userID, username, kind string) bool {
+	if !s.roomAnnounced(ctx, tenantID, roomID, kind) {
+		return false
 	}
 	s.broadcastRoom(ctx, out, tenantID, roomID, userID, broadcast{Type: kind, RoomID: roomID, Data: map[string]string{
 		"userId": userID, "username": username,
 	}})
+	return true
+}
+
+// roomAnnounced reports whether user_joined and user_left are broadcast in
+// the room: whether it holds at most Config.AnnounceMaxMembers connections
+// (counting at most that many + 1), or the limit is off. A count that
+// fails says no (what (for) is logged with it): a client told no asks
+// getOnlineUsers, which is right either way.
+func (s *Service) roomAnnounced(ctx context.Context, tenantID, roomID, what string) bool {
+	limit := s.cfg.AnnounceMaxMembers
+	if limit <= 0 {
+		return true
+	}
+	n, err := s.store.CountRoomMembers(ctx, tenantID, roomID, limit+1)
+	if err != nil {
+		s.log.Warn(what+": counting the room's connections", "roomId", roomID, "err", err)
+		return false
+	}
+	return n <= limit
 }

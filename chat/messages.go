@@ -91,8 +91,18 @@ func (s *Service) broadcastRoom(ctx context.Context, out *outbox, tenantID, room
 }
 
 // broadcastMembers sends b to the connections of ms (a room's members),
-// except those of excludeUser (when not "").
+// except those of excludeUser (when not ""). A message or typing broadcast
+// to a room of more than Config.AnnounceMaxMembers connections says that
+// the room's joins and leaves are not announced (announced: false): ms is
+// read whole for the fan-out anyway, so its count costs nothing, and a
+// member who kept the list from user_joined and user_left learns that it
+// went stale (docs/protocol.md, "Lists that are not live").
 func (s *Service) broadcastMembers(ctx context.Context, out *outbox, ms store.Members, excludeUser string, b broadcast) {
+	if b.Type == BroadcastMessage || b.Type == BroadcastTyping {
+		if limit := s.cfg.AnnounceMaxMembers; limit > 0 && ms.Len() > limit {
+			b.Announced = new(false)
+		}
+	}
 	ids := make([]string, 0, ms.Len())
 	for k := range ms.NumChunks() { // not ms.All(): a closure, slower
 		for _, m := range ms.Chunk(k) {

@@ -20,6 +20,10 @@ const (
 	maxRoomMembers     = 500
 	defaultPageSize    = 50
 	maxPageSize        = 100
+	// maxOnlineUsers is the largest limit of getOnlineUsers: the default
+	// presence threshold (DefaultPresenceMaxConnections), so that a list
+	// kept live by broadcasts fits in one reply.
+	maxOnlineUsers = 1000
 )
 
 func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
@@ -95,7 +99,13 @@ func (s *Service) announceRoom(ctx context.Context, out *outbox, room store.Room
 			ids = append(ids, c.ConnectionID)
 		}
 	}
-	out.broadcast(ctx, ids, broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)})
+	b := broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)}
+	// The tenant's connections were read whole: saying that presence is
+	// not announced in a tenant above the limit costs nothing.
+	if limit := s.cfg.PresenceMaxConnections; limit > 0 && len(conns) > limit {
+		b.Announced = new(false)
+	}
+	out.broadcast(ctx, ids, b)
 }
 
 // maySee: public rooms are for the whole tenant, private ones for members.
@@ -203,10 +213,16 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	}
 	// user_joined goes to the others when this is the user's first
 	// connection in the room (the store tells, without reading the room).
+	// Either way the reply says whether joins and leaves are announced in
+	// the room, counted as the announcement counts (at most
+	// AnnounceMaxMembers + 1 connections), once per join.
+	var announced bool
 	if j.First {
-		s.announceRoomUser(ctx, r.out, r.id.TenantID, room.RoomID, r.id.UserID, r.id.Username, BroadcastUserJoined)
+		announced = s.announceRoomUser(ctx, r.out, r.id.TenantID, room.RoomID, r.id.UserID, r.id.Username, BroadcastUserJoined)
+	} else {
+		announced = s.roomAnnounced(ctx, r.id.TenantID, room.RoomID, "joinRoom")
 	}
-	return map[string]any{"room": viewRoom(room), "alreadyJoined": !j.Joined}, nil
+	return protocol.JoinRoomReply{Room: viewRoom(room), AlreadyJoined: !j.Joined, Announced: announced}, nil
 }
 
 // joinFailed is the answer to a join the store refused: a connection that
@@ -283,13 +299,25 @@ func (s *Service) leaveRoom(ctx context.Context, r *request) (any, *apiError) {
 
 func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiError) {
 	var in struct {
-		RoomID *string `json:"roomId"`
+		RoomID *string  `json:"roomId"`
+		Limit  *float64 `json:"limit"`
 	}
 	if e := decode(r.data, &in); e != nil {
 		return nil, e
 	}
+	if in.Limit != nil && (*in.Limit < 1 || *in.Limit > maxOnlineUsers || *in.Limit != math.Trunc(*in.Limit)) {
+		return nil, errorf(protocol.CodeInvalidRequest, "data.limit must be a whole number between 1 and %d", maxOnlineUsers)
+	}
 	type entry struct{ userID, username string }
 	var list []entry
+	// announced: whether the list is kept live by broadcasts (user_joined
+	// and user_left for a room, presence for the tenant), told from the
+	// connections just read, as announceRoomUser and announcePresence
+	// count them.
+	limit := s.cfg.PresenceMaxConnections
+	if in.RoomID != nil {
+		limit = s.cfg.AnnounceMaxMembers
+	}
 	if in.RoomID != nil {
 		room, e := s.room(ctx, r.id, *in.RoomID)
 		if e != nil {
@@ -329,9 +357,12 @@ func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiErro
 		}
 		return users[i].UserID < users[j].UserID
 	})
-	out := map[string]any{"users": users}
+	out := protocol.OnlineUsersReply{Users: users, Total: len(users), Announced: limit <= 0 || len(list) <= limit}
+	if in.Limit != nil && len(users) > int(*in.Limit) {
+		out.Users = users[:int(*in.Limit)] // the first by name; Total counts all
+	}
 	if in.RoomID != nil {
-		out["roomId"] = *in.RoomID
+		out.RoomID = *in.RoomID
 	}
 	return out, nil
 }

@@ -104,14 +104,17 @@ type Config struct {
 	FanoutBatchSize int
 	// AnnounceMaxMembers: user_joined and user_left are broadcast in rooms
 	// holding at most this many connections (after the join, after the
-	// leave); larger rooms are not told (getOnlineUsers still is). Default
+	// leave); larger rooms are not told (getOnlineUsers still is), and
+	// their joinRoom and getOnlineUsers replies and message and typing
+	// broadcasts say so (announced: false). Default
 	// DefaultAnnounceMaxMembers; negative: every room is told.
 	AnnounceMaxMembers int
 	// PresenceMaxConnections: presence broadcasts go to a tenant holding
 	// at most this many live connections (after the connect, after the
-	// disconnect); larger tenants are not told (getOnlineUsers still is).
-	// Default DefaultPresenceMaxConnections; negative: every tenant is
-	// told.
+	// disconnect); larger tenants are not told (getOnlineUsers still is),
+	// and their getOnlineUsers replies and room_update broadcasts say so
+	// (announced: false). Default DefaultPresenceMaxConnections; negative:
+	// every tenant is told.
 	PresenceMaxConnections int
 
 	// Limits (docs/protocol.md "Limits"): zero takes the Default*

@@ -22,12 +22,19 @@ func (c *Client) ListRooms(ctx context.Context, in ListRoomsInput) (RoomPage, er
 // JoinRoom joins a room: its broadcasts arrive on Events, and the client
 // rejoins it after a reconnect until LeaveRoom.
 func (c *Client) JoinRoom(ctx context.Context, roomID string) (Room, error) {
-	var out struct {
-		Room Room `json:"room"`
-	}
+	r, err := c.JoinRoomReply(ctx, roomID)
+	return r.Room, err
+}
+
+// JoinRoomReply joins a room as JoinRoom does, and returns the whole
+// reply: Announced false says that the room's user_joined and user_left
+// are not broadcast (it is above the server's threshold), so that a list
+// of its members must come from OnlineUsersReply.
+func (c *Client) JoinRoomReply(ctx context.Context, roomID string) (JoinRoomReply, error) {
+	var out JoinRoomReply
 	at, err := c.doAt(ctx, "joinRoom", map[string]string{"roomId": roomID}, &out)
 	if err != nil {
-		return Room{}, err
+		return JoinRoomReply{}, err
 	}
 	c.mu.Lock()
 	if c.rooms[roomID] == nil {
@@ -36,7 +43,7 @@ func (c *Client) JoinRoom(ctx context.Context, roomID string) (Room, error) {
 		c.rooms[roomID] = &roomState{seen: map[string]bool{}, lastID: idFloor(at.Add(-time.Millisecond))}
 	}
 	c.mu.Unlock()
-	return out.Room, nil
+	return out, nil
 }
 
 // LeaveRoom leaves a room.
@@ -90,15 +97,19 @@ func (c *Client) TypingStop(ctx context.Context, roomID string) error {
 
 // OnlineUsers lists the tenant's online users, or a room's ("" for the tenant).
 func (c *Client) OnlineUsers(ctx context.Context, roomID string) ([]OnlineUser, error) {
-	var out struct {
-		Users []OnlineUser `json:"users"`
-	}
-	var data any
-	if roomID != "" {
-		data = map[string]string{"roomId": roomID}
-	}
-	err := c.do(ctx, "getOnlineUsers", data, &out)
-	return out.Users, err
+	r, err := c.OnlineUsersReply(ctx, OnlineUsersInput{RoomID: roomID})
+	return r.Users, err
+}
+
+// OnlineUsersReply lists online users (of in.RoomID, or the tenant's; at
+// most in.Limit of them when set, with Total counting all), and returns
+// the whole reply: Announced false says that the list is not kept live by
+// broadcasts (user_joined and user_left for a room, presence for the
+// tenant, above the server's thresholds): ask again to refresh it.
+func (c *Client) OnlineUsersReply(ctx context.Context, in OnlineUsersInput) (OnlineUsersReply, error) {
+	var out OnlineUsersReply
+	err := c.do(ctx, "getOnlineUsers", in, &out)
+	return out, err
 }
 
 // Heartbeat refreshes the connection's expiry (the client sends one every

@@ -403,7 +403,7 @@ func (c *Client) readLoop(conn *websocket.Conn) {
 // deliver turns a broadcast into an Event; message broadcasts already
 // delivered (by history after a reconnect, say) are dropped.
 func (c *Client) deliver(f frame) {
-	ev := Event{Type: f.Type, RoomID: f.RoomID, Data: f.Data, Timestamp: parseTime(f.Timestamp)}
+	ev := Event{Type: f.Type, RoomID: f.RoomID, Data: f.Data, Timestamp: parseTime(f.Timestamp), NotAnnounced: f.Announced != nil && !*f.Announced}
 	if f.Type == BroadcastMessage {
 		var m Message
 		if json.Unmarshal(f.Data, &m) == nil {

@@ -41,6 +41,11 @@ type Event struct {
 	Message   *Message // for "message" events
 	Resumed   bool     // the message was fetched from history after a reconnect
 	State     State    // for "state" events
+	// NotAnnounced: the broadcast says that lists kept from broadcasts are
+	// not live (protocol.Broadcast.Announced is false): on a message or
+	// typing event, the room's joins and leaves are not announced; on a
+	// room_update, the tenant's presence is not. Ask OnlineUsersReply.
+	NotAnnounced bool
 }
 
 type frame = protocol.Frame
@@ -65,4 +70,13 @@ type (
 	HistoryInput = protocol.HistoryInput
 	// HistoryPage is one page of history, newest first; Cursor "" on the last.
 	HistoryPage = protocol.HistoryPage
+	// JoinRoomReply is joinRoom's reply: the room, and whether its joins
+	// and leaves are announced (Announced).
+	JoinRoomReply = protocol.JoinRoomReply
+	// OnlineUsersInput is getOnlineUsers's data: a room ("" for the
+	// tenant), and a limit (0: all).
+	OnlineUsersInput = protocol.OnlineUsersInput
+	// OnlineUsersReply is getOnlineUsers's reply: the users, and whether
+	// the list is kept live by broadcasts (Announced).
+	OnlineUsersReply = protocol.OnlineUsersReply
 )

@@ -84,6 +84,51 @@ type OnlineUser struct {
 	Connections int    `json:"connections"`
 }
 
+// JoinRoomReply is joinRoom's reply.
+type JoinRoomReply struct {
+	Room Room `json:"room"`
+	// AlreadyJoined: the connection was in the room already.
+	AlreadyJoined bool `json:"alreadyJoined"`
+	// Announced: user_joined and user_left are broadcast in the room now
+	// (it holds at most the server's AnnounceMaxMembers connections after
+	// this join, or the server announces in rooms of any size). False: a
+	// list of the room's members kept from those broadcasts goes stale;
+	// ask getOnlineUsers with the roomId instead (docs/protocol.md, "Lists
+	// that are not live").
+	Announced bool `json:"announced"`
+}
+
+// OnlineUsersInput is getOnlineUsers's data: RoomID "" for the tenant;
+// Limit (1 to 1000; 0: all) caps the users listed, the first by username.
+type OnlineUsersInput struct {
+	RoomID string `json:"roomId,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// OnlineUsersReply is getOnlineUsers's reply.
+type OnlineUsersReply struct {
+	// Users, one per user however many connections, by username (then
+	// user id); at most the request's limit.
+	Users []OnlineUser `json:"users"`
+	// Total is how many users there are, listed or not.
+	Total int `json:"total"`
+	// RoomID is the room asked about; "" (absent) for the tenant.
+	RoomID string `json:"roomId,omitempty"`
+	// Announced: with a RoomID, user_joined and user_left are broadcast in
+	// the room now (as JoinRoomReply.Announced); without, presence is
+	// broadcast in the tenant now (it holds at most the server's
+	// PresenceMaxConnections live connections). False: the list is not
+	// kept live by broadcasts; ask again to refresh it.
+	Announced bool `json:"announced"`
+}
+
+// MarshalJSON writes no users as [].
+func (r OnlineUsersReply) MarshalJSON() ([]byte, error) {
+	type plain OnlineUsersReply
+	r.Users = nonNil(r.Users)
+	return json.Marshal(plain(r))
+}
+
 // CreateRoomInput is createRoom's data.
 type CreateRoomInput struct {
 	Name        string   `json:"name"`

@@ -133,9 +133,18 @@ type Reply struct {
 
 // Broadcast is pushed to the members of a room or a tenant.
 type Broadcast struct {
-	Type      string `json:"type"`
-	RoomID    string `json:"roomId,omitempty"`
-	Data      any    `json:"data"`
+	Type   string `json:"type"`
+	RoomID string `json:"roomId,omitempty"`
+	Data   any    `json:"data"`
+	// Announced, when set (always to false), says that the lists this
+	// broadcast's audience keeps are not live: on a message or typing
+	// broadcast, the room's joins and leaves are not announced (it holds
+	// more connections than the server's AnnounceMaxMembers); on a
+	// room_update to the tenant, presence is not (the tenant holds more
+	// than PresenceMaxConnections). Absent: nothing is said (the
+	// server's fan-out counted the recipients anyway, so saying it costs
+	// nothing; see docs/protocol.md, "Lists that are not live").
+	Announced *bool  `json:"announced,omitempty"`
 	Timestamp string `json:"timestamp"`
 }
 
@@ -149,8 +158,10 @@ type Frame struct {
 	Code      string          `json:"code"`
 	RequestID string          `json:"requestId"`
 	// RetryAfterMs: see Reply.RetryAfterMs.
-	RetryAfterMs int64  `json:"retryAfterMs"`
-	Timestamp    string `json:"timestamp"`
+	RetryAfterMs int64 `json:"retryAfterMs"`
+	// Announced: see Broadcast.Announced (nil when absent).
+	Announced *bool  `json:"announced"`
+	Timestamp string `json:"timestamp"`
 }
 
 // IsReply reports whether the frame answers a request (rather than being

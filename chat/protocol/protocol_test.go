@@ -84,3 +84,32 @@ func TestListsDistinct(t *testing.T) {
 		}
 	}
 }
+
+// What says whether lists are live: announced always in the replies (false
+// included), no users as [], and on a broadcast only when false.
+func TestAnnouncedOnTheWire(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{OnlineUsersReply{}, `{"users":[],"total":0,"announced":false}`},
+		{OnlineUsersReply{Users: []OnlineUser{{UserID: "u", Username: "U", Connections: 2}}, Total: 3, RoomID: "r", Announced: true},
+			`{"users":[{"userId":"u","username":"U","connections":2}],"total":3,"roomId":"r","announced":true}`},
+		{Broadcast{Type: BroadcastTyping, RoomID: "r", Data: 1, Timestamp: "t"}, `{"type":"typing","roomId":"r","data":1,"timestamp":"t"}`},
+		{Broadcast{Type: BroadcastTyping, RoomID: "r", Data: 1, Announced: new(false), Timestamp: "t"},
+			`{"type":"typing","roomId":"r","data":1,"announced":false,"timestamp":"t"}`},
+	} {
+		b, err := json.Marshal(c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != c.want {
+			t.Errorf("%+v on the wire:\n%s\nwant\n%s", c.v, b, c.want)
+		}
+	}
+	var j JoinRoomReply
+	if err := json.Unmarshal([]byte(`{"room":{"roomId":"r"},"alreadyJoined":true,"announced":true}`), &j); err != nil || !j.Announced || !j.AlreadyJoined || j.Room.RoomID != "r" {
+		t.Errorf("joinRoom reply read as %+v (%v)", j, err)
+	}
+}

@@ -129,6 +129,26 @@ const LEFT_GRACE_MS = 15_000;
 // After our own connection comes back, the members we had seen rejoining
 // within RESUME_GRACE_MS are resumes too.
 const RESUME_GRACE_MS = 30_000;
+// Lists that are not live (docs/protocol.md): above the server's
+// thresholds, a room's joins and leaves (user_joined, user_left) or the
+// workspace's presence are not broadcast, and the replies and broadcasts
+// say so (announced: false). Such a list is refreshed with getOnlineUsers
+// every LIST_REFRESH_MS, plus as much again per LIST_REFRESH_PER people
+// listed (up to LIST_REFRESH_MAX times it: every tab of a large room or
+// workspace reading all of it, the server's reads grow with its size, not
+// its square), jittered by ±25 % so that a large room's tabs do not ask
+// together; only while the list is not live and the tab is visible; and
+// when the room is opened or the tab comes back into view.
+// window.switchboardListRefreshMs, set before this module runs, replaces
+// LIST_REFRESH_MS (the browser tests).
+const LIST_REFRESH_MS = Number(globalThis.switchboardListRefreshMs) > 0 ? Number(globalThis.switchboardListRefreshMs) : 60_000;
+const LIST_REFRESH_PER = 1000;
+const LIST_REFRESH_MAX = 30;
+// getOnlineUsers's limit: a list that is live is never longer (the
+// server's default presence threshold), one that is not is counted (total).
+const LIST_LIMIT = 1000;
+// The online list shows at most this many people (the count is all of them).
+const MAX_LISTED = 200;
 
 const S = {
   identity: null, // {userId, username, tenantId}
@@ -140,6 +160,13 @@ const S = {
   perRoom: new Map(), // roomId -> RoomState
   online: new Map(), // userId -> {userId, username, connections}
   roomMembers: new Map(), // roomId -> Map userId -> username (online in the room)
+  // Whether the lists are kept live by broadcasts (announced, above):
+  onlineLive: true, // the workspace's presence
+  roomLive: new Map(), // roomId -> false when its joins and leaves are not announced
+  refreshedAt: new Map(), // '' (the online list) or roomId -> when last fetched
+  // Online beyond those listed (the reply's total past its limit):
+  onlineUnlisted: 0,
+  roomUnlisted: new Map(), // roomId -> count
   connectedOnce: false,
   pendingSeq: 0,
   // Reconnect noise: `${roomId} ${userId}` -> until when a user_joined of
@@ -301,7 +328,16 @@ function startApp(identity, firstToken) {
   window.switchboard = client; // for the console
   // For the console and the browser tests: "left the room" notices still
   // waiting for their grace period (LEFT_GRACE_MS).
-  window.switchboardUI = { pendingLeftNotices: () => S.leftTimers.size };
+  // listsLive: whether the online list and the open room's members are
+  // kept live by broadcasts, or refreshed every LIST_REFRESH_MS.
+  window.switchboardUI = {
+    pendingLeftNotices: () => S.leftTimers.size,
+    listsLive: () => ({
+      online: S.onlineLive,
+      room: S.active ? roomLive(S.active) : null,
+      refreshing: listTimers.online !== null || listTimers.room !== null,
+    }),
+  };
 
   client.on('state', onState);
   client.on('message', onMessage);
@@ -309,7 +345,14 @@ function startApp(identity, firstToken) {
   client.on('presence', onPresence);
   client.on('user_joined', onUserJoined);
   client.on('user_left', onUserLeft);
-  client.on('room_update', (ev) => addRoom(ev.data));
+  client.on('room_update', (ev) => {
+    addRoom(ev.data);
+    // Sent to the whole workspace: it says whether presence is announced.
+    if (ev.announced === false && S.onlineLive) {
+      S.onlineLive = false;
+      refreshOnline();
+    }
+  });
   client.on('room_lost', (ev) => {
     S.joined.delete(ev.roomId);
     saveJoined();
@@ -332,7 +375,8 @@ async function onConnected() {
     const joined = store.get('sb.joined') || store.get(joinedKey(S.identity), localStorage) || [];
     for (const roomId of joined) {
       try {
-        await S.client.joinRoom(roomId);
+        const r = await S.client.joinRoom(roomId);
+        S.roomLive.set(roomId, r.announced !== false);
         S.joined.add(roomId);
       } catch {
         /* gone, or no longer allowed */
@@ -378,6 +422,8 @@ function onState(ev) {
     for (const [roomId, members] of S.roomMembers) {
       for (const userId of members.keys()) S.recentlyHere.set(`${roomId} ${userId}`, Infinity);
     }
+    // Nothing to refresh while away: onConnected refreshes the lists.
+    stopListRefresh();
     // Nobody is typing while we cannot hear them.
     for (const rs of S.perRoom.values()) {
       for (const t of rs.typers.values()) clearTimeout(t.timer);
@@ -630,12 +676,15 @@ async function leaveActiveRoom() {
   }
   S.joined.delete(roomId);
   S.perRoom.delete(roomId); // a later join starts from fresh history
+  S.roomLive.delete(roomId);
+  S.roomUnlisted.delete(roomId);
   S.active = null;
   saveJoined();
   store.set('sb.active', null);
   renderRooms();
   showWelcomeOrRoom();
   suggestRoomName();
+  scheduleListRefresh('room'); // no room's members to refresh now
 }
 
 async function openRoom(roomId) {
@@ -643,7 +692,8 @@ async function openRoom(roomId) {
   if (!room) return;
   if (!S.joined.has(roomId)) {
     try {
-      await S.client.joinRoom(roomId, { waitForConnection: true });
+      const r = await S.client.joinRoom(roomId, { waitForConnection: true });
+      S.roomLive.set(roomId, r.announced !== false);
     } catch (e) {
       toast(`Could not join ${room.name}: ${describeError(e)}`);
       return;
@@ -692,12 +742,21 @@ function renderRoomHeader() {
 
 async function refreshRoomMembers(roomId) {
   try {
-    const users = await S.client.getOnlineUsers(roomId);
-    S.roomMembers.set(roomId, new Map(users.map((u) => [u.userId, u.username])));
+    const r = await S.client.getOnlineUsersReply({ roomId, limit: LIST_LIMIT });
+    S.roomMembers.set(roomId, new Map(r.users.map((u) => [u.userId, u.username])));
+    S.roomUnlisted.set(roomId, Math.max(0, r.total - r.users.length));
+    S.roomLive.set(roomId, r.announced);
+    S.refreshedAt.set(roomId, Date.now());
   } catch {
     return;
+  } finally {
+    if (roomId === S.active) scheduleListRefresh('room');
   }
   if (roomId === S.active) renderRoomMembers();
+}
+
+function roomSize(roomId) {
+  return (S.roomMembers.get(roomId)?.size || 0) + (S.roomUnlisted.get(roomId) || 0);
 }
 
 function renderRoomMembers() {
@@ -708,8 +767,107 @@ function renderRoomMembers() {
     return;
   }
   node.hidden = false;
-  node.textContent = m.size === 1 ? '1 person here' : `${m.size} people here`;
-  node.title = [...m.values()].sort().join(', ');
+  const n = roomSize(S.active);
+  let text = n === 1 ? '1 person here' : `${n} people here`;
+  if (!roomLive(S.active)) text += ` · updated ${every(refreshPeriod(n))}`;
+  node.textContent = text;
+  const names = [...m.values()].sort();
+  const more = n - Math.min(names.length, MAX_LISTED);
+  node.title = names.slice(0, MAX_LISTED).join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+// --- lists that are not live ---------------------------------------------------------
+
+function roomLive(roomId) {
+  return S.roomLive.get(roomId) !== false;
+}
+
+// every describes a refresh period for people: "every minute".
+function every(ms) {
+  if (ms >= 60_000) {
+    const m = Math.round(ms / 60_000);
+    return m === 1 ? 'every minute' : `every ${m} minutes`;
+  }
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s === 1 ? 'every second' : `every ${s} seconds`;
+}
+
+// refreshPeriod is how often a list of n people that is not live is
+// fetched again (LIST_REFRESH_MS, above).
+function refreshPeriod(n) {
+  return LIST_REFRESH_MS * Math.min(LIST_REFRESH_MAX, Math.max(1, n / LIST_REFRESH_PER));
+}
+
+// The lists' timers, one each, so that refreshing one never puts the
+// other off: 'online' (the workspace) and 'room' (the open room's members).
+const listTimers = { online: null, room: null };
+const listStale = {
+  online: () => !S.onlineLive,
+  room: () => !!S.active && !roomLive(S.active),
+};
+const listRefresh = {
+  online: () => refreshOnline(),
+  room: () => S.active && refreshRoomMembers(S.active),
+};
+const listSize = {
+  online: () => S.online.size + S.onlineUnlisted,
+  room: () => (S.active ? roomSize(S.active) : 0),
+};
+const listKey = { online: () => '', room: () => S.active };
+
+// scheduleListRefresh (re)arms the timer of one list (which): its next
+// refresh in refreshPeriod ± 25 %; none while it is live, the tab is
+// hidden or the connection is down (onConnected refreshes the lists when
+// it is back).
+function scheduleListRefresh(which) {
+  clearTimeout(listTimers[which]);
+  listTimers[which] = null;
+  if (!listStale[which]() || document.hidden || S.client?.state !== State.CONNECTED) return;
+  listTimers[which] = setTimeout(
+    () => {
+      listTimers[which] = null;
+      listRefresh[which]();
+    },
+    refreshPeriod(listSize[which]()) * (0.75 + Math.random() * 0.5),
+  );
+}
+
+function stopListRefresh() {
+  for (const which of Object.keys(listTimers)) {
+    clearTimeout(listTimers[which]);
+    listTimers[which] = null;
+  }
+}
+
+// Back in view: the lists that are not live are refreshed at once (not
+// more than four times per period however often the tab is switched), and
+// so are the live ones, whose room or workspace may have grown past the
+// threshold unseen while nobody spoke, at most once per LIST_REFRESH_MS.
+// Hidden: no refreshes.
+let checkedLiveAt = 0;
+function onVisibility() {
+  if (document.hidden) {
+    stopListRefresh();
+    return;
+  }
+  if (S.client?.state !== State.CONNECTED) return;
+  const checkLive = Date.now() - checkedLiveAt >= LIST_REFRESH_MS;
+  if (checkLive) checkedLiveAt = Date.now();
+  for (const which of Object.keys(listTimers)) {
+    const last = S.refreshedAt.get(listKey[which]()) || 0;
+    const due = Date.now() - last >= refreshPeriod(listSize[which]()) / 4;
+    if ((listStale[which]() || checkLive) && due && listKey[which]() !== null) listRefresh[which]();
+    else scheduleListRefresh(which);
+  }
+}
+
+// noteRoomAnnounced reads a room broadcast (message, typing): announced
+// false says its joins and leaves are no longer announced, so that the
+// members seen are refreshed rather than left to go stale.
+function noteRoomAnnounced(ev) {
+  if (ev.announced !== false || !ev.roomId || !roomLive(ev.roomId)) return;
+  S.roomLive.set(ev.roomId, false);
+  if (ev.roomId === S.active) refreshRoomMembers(ev.roomId);
 }
 
 // --- history --------------------------------------------------------------------
@@ -1215,6 +1373,7 @@ function stopTyping() {
 }
 
 function onTyping(ev) {
+  noteRoomAnnounced(ev);
   const { userId, username, isTyping } = ev.data || {};
   if (!ev.roomId || !userId || userId === S.identity.userId) return;
   const rs = roomState(ev.roomId);
@@ -1249,10 +1408,15 @@ function renderTyping() {
 
 async function refreshOnline() {
   try {
-    const users = await S.client.getOnlineUsers();
-    S.online = new Map(users.map((u) => [u.userId, u]));
+    const r = await S.client.getOnlineUsersReply({ limit: LIST_LIMIT });
+    S.online = new Map(r.users.map((u) => [u.userId, u]));
+    S.onlineUnlisted = Math.max(0, r.total - r.users.length);
+    S.onlineLive = r.announced;
+    S.refreshedAt.set('', Date.now());
   } catch {
     return;
+  } finally {
+    scheduleListRefresh('online');
   }
   renderOnline();
 }
@@ -1261,7 +1425,7 @@ function onPresence(ev) {
   const { userId, username, status } = ev.data || {};
   if (!userId) return;
   if (status === 'online') S.online.set(userId, { userId, username, connections: 1 });
-  else if (status === 'offline') S.online.delete(userId);
+  else if (status === 'offline' && !S.online.delete(userId) && S.onlineUnlisted > 0) S.onlineUnlisted--;
   renderOnline();
 }
 
@@ -1277,7 +1441,7 @@ function renderOnline() {
     return a.username.localeCompare(b.username, undefined, { sensitivity: 'base' });
   });
   list.replaceChildren();
-  for (const u of users) {
+  for (const u of users.slice(0, MAX_LISTED)) {
     const li = el('li', 'online-user');
     li.dataset.userId = u.userId;
     li.title = `@${u.userId}`;
@@ -1287,8 +1451,14 @@ function renderOnline() {
     if (u.userId === S.identity.userId) li.append(el('span', 'you', 'you'));
     list.append(li);
   }
-  $('online-count').textContent = String(users.length);
-  $('online-toggle-count').textContent = String(users.length);
+  const count = users.length + S.onlineUnlisted;
+  const more = count - Math.min(users.length, MAX_LISTED);
+  if (more > 0) list.append(el('li', 'online-more', `and ${more} more`));
+  const note = $('online-note');
+  note.hidden = S.onlineLive;
+  note.textContent = S.onlineLive ? '' : `A large workspace: this list is updated ${every(refreshPeriod(count))}.`;
+  $('online-count').textContent = String(count);
+  $('online-toggle-count').textContent = String(count);
 }
 
 // On a narrow screen the online list is a panel opened from the top bar.
@@ -1332,6 +1502,9 @@ function onUserLeft(ev) {
   const { userId, username } = ev.data || {};
   if (!ev.roomId || !userId) return;
   const known = S.roomMembers.get(ev.roomId)?.delete(userId);
+  // Someone beyond the list's limit (getOnlineUsers's total) left.
+  const unlisted = S.roomUnlisted.get(ev.roomId) || 0;
+  if (!known && unlisted > 0) S.roomUnlisted.set(ev.roomId, unlisted - 1);
   const rs = S.perRoom.get(ev.roomId);
   if (rs?.typers.has(userId)) {
     clearTimeout(rs.typers.get(userId).timer);
@@ -1378,6 +1551,7 @@ function notice(text) {
 // --- incoming messages ------------------------------------------------------------------
 
 function onMessage(ev) {
+  noteRoomAnnounced(ev);
   const m = ev.data;
   if (!m || !m.roomId) return;
   const isNew = upsert(m);
@@ -1424,6 +1598,7 @@ function boot() {
   setupComposer();
   setupScroller();
   setupOnlineToggle();
+  document.addEventListener('visibilitychange', onVisibility);
 
   const identity = store.get('sb.identity');
   if (identity && identity.userId && identity.username && identity.tenantId) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-ws/switchboard/chat"
 	"github.com/switchboard-ws/switchboard/chat/devstack"
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
@@ -37,12 +38,19 @@ func TestBrowser(t *testing.T) {
 // SWITCHBOARD_SKIP_BROWSER=1.
 func browserSpec(t *testing.T, spec, outName string, limit time.Duration, setup func(*devstack.Stack)) {
 	t.Helper()
+	browserSpecChat(t, spec, outName, limit, chat.Config{}, setup)
+}
+
+// browserSpecChat is browserSpec on stacks whose chat handlers have the
+// configuration cfg (zero: the defaults).
+func browserSpecChat(t *testing.T, spec, outName string, limit time.Duration, cfg chat.Config, setup func(*devstack.Stack)) {
+	t.Helper()
 	if os.Getenv("SWITCHBOARD_SKIP_BROWSER") == "1" {
 		t.Skip("SWITCHBOARD_SKIP_BROWSER=1")
 	}
 	browserDeps(t) // before starting anything
 	dir := t.TempDir()
-	stack := startDevStack(t, dir, "127.0.0.1:0")
+	stack := startDevStack(t, dir, "127.0.0.1:0", cfg)
 	defer func() {
 		if stack != nil {
 			stack.Close(context.Background())
@@ -51,7 +59,7 @@ func browserSpec(t *testing.T, spec, outName string, limit time.Duration, setup 
 	if setup != nil {
 		setup(stack)
 	}
-	runSpec(t, &stack, dir, spec, outName, limit)
+	runSpec(t, &stack, dir, cfg, spec, outName, limit)
 }
 
 // runSpec runs the playwright script e2e/spec against *stack (serving on
@@ -59,7 +67,7 @@ func browserSpec(t *testing.T, spec, outName string, limit time.Duration, setup 
 // test-output/outName; the script's STOP and START lines close the stack
 // and start a new one on the same address, so that it lives through a
 // server restart.
-func runSpec(t *testing.T, stack **devstack.Stack, dir, spec, outName string, limit time.Duration) {
+func runSpec(t *testing.T, stack **devstack.Stack, dir string, cfg chat.Config, spec, outName string, limit time.Duration) {
 	t.Helper()
 	addr := (*stack).Addr()
 	outDir, err := filepath.Abs(filepath.Join("..", "..", "test-output", outName))
@@ -112,7 +120,7 @@ func runSpec(t *testing.T, stack **devstack.Stack, dir, spec, outName string, li
 			fmt.Fprintln(stdin, "stopped")
 		case "START":
 			t.Logf("e2e: starting a new dev stack on %s", addr)
-			*stack = startDevStack(t, dir, addr)
+			*stack = startDevStack(t, dir, addr, cfg)
 			fmt.Fprintln(stdin, "started")
 		case "E2E PASSED":
 			passed = true
@@ -142,9 +150,10 @@ func browserDeps(t *testing.T) (browser, node string) {
 	return browser, node
 }
 
-func startDevStack(t *testing.T, dir, addr string) *devstack.Stack {
+func startDevStack(t *testing.T, dir, addr string, cfg chat.Config) *devstack.Stack {
 	t.Helper()
 	st, err := devstack.New(devstack.Options{
+		Chat:    cfg,
 		DataDir: dir,
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

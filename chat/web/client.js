@@ -34,7 +34,13 @@
 //
 // Events (on(type, listener); listener gets one object):
 //   message, user_joined, user_left, typing, room_update, presence
-//       broadcasts: {type, roomId, data, timestamp, resumed}
+//       broadcasts: {type, roomId, data, timestamp, resumed, announced?}
+//       announced is false (and present only then) when the broadcast says
+//       that lists kept from broadcasts are not live: on message and
+//       typing, the room's user_joined/user_left are not sent (a room above
+//       the server's threshold); on room_update, presence is not (a large
+//       tenant). Refresh such lists with getOnlineUsersReply
+//       (docs/protocol.md, "Lists that are not live").
 //   state    {type:'state', state, previous, attempt, retryInMs}
 //            states: idle, connecting, connected, reconnecting, offline, closed
 //            ('connected' after a reconnect means: rooms rejoined)
@@ -483,6 +489,7 @@ export class SwitchboardClient {
     }
     if (!BROADCASTS.includes(f.type)) return;
     const ev = { type: f.type, roomId: f.roomId, data: f.data, timestamp: f.timestamp, resumed: false };
+    if (f.announced === false) ev.announced = false;
     if (f.type === 'message' && f.data && f.data.messageId) {
       const m = f.data;
       if (!m.edited && !m.deleted && !this._markSeen(m)) return;
@@ -584,9 +591,11 @@ export class SwitchboardClient {
   }
 
   /**
-   * joinRoom(roomId) → {room, alreadyJoined}. The client rejoins the room
-   * after a reconnect until leaveRoom, and from now on fetches what it
-   * misses there.
+   * joinRoom(roomId) → {room, alreadyJoined, announced}. The client
+   * rejoins the room after a reconnect until leaveRoom, and from now on
+   * fetches what it misses there. announced false: the room is above the
+   * server's threshold and user_joined/user_left are not sent there; list
+   * its members with getOnlineUsersReply(roomId) instead.
    */
   async joinRoom(roomId, opts) {
     const f = await this._do('joinRoom', { roomId }, opts);
@@ -652,8 +661,25 @@ export class SwitchboardClient {
 
   /** getOnlineUsers(roomId?) → [{userId, username, connections}] (the tenant's, or a room's). */
   async getOnlineUsers(roomId, opts) {
-    const data = await this.request('getOnlineUsers', roomId ? { roomId } : {}, opts);
-    return data.users || [];
+    const data = await this.getOnlineUsersReply({ roomId }, opts);
+    return data.users;
+  }
+
+  /**
+   * getOnlineUsersReply({roomId?, limit?}) → {users, total, roomId?,
+   * announced}: the whole reply; with limit (1–1000) at most that many
+   * users, the first by username, total counting all. announced false: the
+   * list is not kept live by broadcasts (user_joined/user_left for a room,
+   * presence for the tenant: above the server's thresholds); ask again to
+   * refresh it. (An older server: announced true, total the users.)
+   */
+  async getOnlineUsersReply({ roomId, limit } = {}, opts) {
+    const input = {};
+    if (roomId) input.roomId = roomId;
+    if (limit) input.limit = limit;
+    const data = await this.request('getOnlineUsers', input, opts);
+    const users = data.users || [];
+    return { ...data, users, total: typeof data.total === 'number' ? data.total : users.length, announced: data.announced !== false };
   }
 
   /** heartbeat() → {expiresAt}; the client sends one every heartbeatMs by itself. */

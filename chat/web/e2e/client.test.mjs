@@ -73,6 +73,10 @@ class FakeServer {
           return ok({ expiresAt: new Date(Date.now() + 600000).toISOString(), restored: true, rooms: [] });
         }
         return ok({ expiresAt: new Date(Date.now() + 600000).toISOString() });
+      case 'getOnlineUsers':
+        // Room "big" is above the server's threshold; old servers say nothing.
+        if (d.roomId === 'old') return ok({ users: [{ userId: 'bob', username: 'Bob', connections: 1 }], roomId: d.roomId });
+        return ok({ users: [{ userId: 'bob', username: 'Bob', connections: 1 }].slice(0, d.limit || 1), total: 3, ...(d.roomId ? { roomId: d.roomId } : {}), announced: d.roomId !== 'big' });
       case 'boom':
         return fail('INTERNAL_ERROR', 'it broke');
       case 'flood':
@@ -150,6 +154,35 @@ test('idFloor sorts by time and below ids of that millisecond', () => {
   assert.equal(idFloor(0), '00000000000000000000000000');
   assert.ok(idFloor(1000) < idFloor(1001));
   assert.equal(idFloor(Date.UTC(2026, 0, 1)).length, 26);
+});
+
+test('lists that are not live: getOnlineUsersReply and broadcasts say announced', async () => {
+  const server = new FakeServer();
+  const c = newClient(server);
+  await c.connect();
+  const big = await c.getOnlineUsersReply({ roomId: 'big', limit: 1000 });
+  assert.equal(big.announced, false);
+  assert.equal(big.roomId, 'big');
+  assert.equal(big.total, 3);
+  assert.deepEqual(big.users.map((u) => u.userId), ['bob']);
+  assert.deepEqual(server.requests.at(-1).data, { roomId: 'big', limit: 1000 });
+  assert.equal((await c.getOnlineUsersReply()).announced, true);
+  assert.deepEqual(server.requests.at(-1).data, {});
+  // A server that does not say is taken as announcing, as before.
+  const old = await c.getOnlineUsersReply({ roomId: 'old' });
+  assert.equal(old.announced, true);
+  assert.equal(old.total, 1);
+  assert.deepEqual(await c.getOnlineUsers('big'), big.users);
+  const evs = [];
+  c.on('message', (ev) => evs.push(ev));
+  const m1 = server.addMessage('big', 'quiet');
+  server.broadcast({ type: 'message', roomId: 'big', data: m1, announced: false, timestamp: m1.timestamp });
+  const m2 = server.addMessage('small', 'live');
+  server.broadcast({ type: 'message', roomId: 'small', data: m2, timestamp: m2.timestamp });
+  await until(() => evs.length === 2, 'two message events');
+  assert.equal(evs[0].announced, false);
+  assert.equal('announced' in evs[1], false);
+  c.close();
 });
 
 test('requests are matched by requestId, errors and timeouts reject', async () => {
