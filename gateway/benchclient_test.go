@@ -382,12 +382,6 @@ func startBenchGateway(tb testing.TB, opts Options) (*Server, string) {
 		tb.Fatal(err)
 	}
 	hs := &http.Server{Handler: s}
-	if os.Getenv("BENCH_H2C") == "1" {
-		var p http.Protocols
-		p.SetHTTP1(true)
-		p.SetUnencryptedHTTP2(true)
-		hs.Protocols = &p
-	}
 	go hs.Serve(ln)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -146,11 +145,6 @@ func BenchmarkManagementPostRaw(b *testing.B) {
 func benchManagementClient(endpoint string, signed, wholeBody bool) *apigatewaymanagementapi.Client {
 	var hc aws.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = benchPosters
-		if os.Getenv("BENCH_H2C") == "1" {
-			var p http.Protocols
-			p.SetUnencryptedHTTP2(true)
-			t.Protocols = &p
-		}
 	})
 	if wholeBody {
 		hc = push.WholeBody(hc)

@@ -30,20 +30,7 @@ import (
 // BROADCAST_BENCH_SWITCHBOARD and BROADCAST_BENCH_HANDLER name prebuilt
 // binaries to run instead of building this tree's (e.g. an older
 // commit's, to compare in one run).
-//
-// PROTOTYPE (branch h2, reverted in the next commit): the sub-benchmarks
-// compare HTTP/1.1 between the handler and the gateway (http1) with
-// unencrypted HTTP/2 (h2c: SWITCHBOARD_H2C=1 for serve, BROADCAST_H2C=1 for
-// the handler), and with the gateway's HTTP/2 connections read through a
-// buffer (h2cbuf: SWITCHBOARD_H2C_BUF=1). BROADCAST_BENCH_PERF=DIR records
-// both processes with perf during the timed rounds (DIR/{variant}.data).
 func BenchmarkSeedBroadcast(b *testing.B) {
-	for _, proto := range []string{"http1", "h2c", "h2cbuf"} {
-		b.Run(proto, func(b *testing.B) { seedBroadcast(b, proto != "http1", proto == "h2cbuf") })
-	}
-}
-
-func seedBroadcast(b *testing.B, h2c, buf bool) {
 	n := 10000
 	if v := os.Getenv("SWITCHBOARD_BENCH_CONNS"); v != "" {
 		var err error
@@ -66,18 +53,9 @@ func seedBroadcast(b *testing.B, h2c, buf bool) {
 	if err := os.WriteFile(config, api, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	flag := "0"
-	if h2c {
-		flag = "1"
-	}
-	hc := exec.Command(handler, "-addr", "127.0.0.1:0")
-	hc.Env = append(hc.Environ(), "BROADCAST_H2C="+flag)
-	handlerCmd, handlerURL := startProcess(b, hc, regexp.MustCompile(`listening on (http://\S+)`))
+	handlerCmd, handlerURL := startProcess(b, exec.Command(handler, "-addr", "127.0.0.1:0"), regexp.MustCompile(`listening on (http://\S+)`))
 	serve := exec.Command(switchboard, "serve", "--config", config, "--addr", "127.0.0.1:0")
-	serve.Env = append(serve.Environ(), "BROADCAST_HANDLER="+handlerURL, "SWITCHBOARD_CA_DIR="+filepath.Join(dir, "ca"), "SWITCHBOARD_H2C="+flag)
-	if buf {
-		serve.Env = append(serve.Env, "SWITCHBOARD_H2C_BUF=1")
-	}
+	serve.Env = append(serve.Environ(), "BROADCAST_HANDLER="+handlerURL, "SWITCHBOARD_CA_DIR="+filepath.Join(dir, "ca"))
 	serve, wsURL := startProcess(b, serve, regexp.MustCompile(`WebSocket:\s+(ws://\S+)`))
 
 	// The clients count the messages of the current round ("r<k>").
@@ -145,23 +123,11 @@ func seedBroadcast(b *testing.B, h2c, buf bool) {
 	var times []time.Duration
 	cpuServe, cpuHandler, cpuSelf := procCPU(serve.Process.Pid), procCPU(handlerCmd.Process.Pid), procCPU(os.Getpid())
 	sysServe, sysHandler := procSyscalls(serve.Process.Pid), procSyscalls(handlerCmd.Process.Pid)
-	var perf *exec.Cmd
-	if d := os.Getenv("BROADCAST_BENCH_PERF"); d != "" {
-		perf = exec.Command("perf", "record", "-F", "1999", "-g", "-o", filepath.Join(d, b.Name()[len("BenchmarkSeedBroadcast/"):]+".data"), "-p", fmt.Sprintf("%d,%d", serve.Process.Pid, handlerCmd.Process.Pid))
-		if err := perf.Start(); err != nil {
-			b.Fatal(err)
-		}
-		time.Sleep(time.Second)
-	}
 	b.ResetTimer()
 	for i := range b.N {
 		times = append(times, broadcast(i+1))
 	}
 	b.StopTimer()
-	if perf != nil {
-		perf.Process.Signal(os.Interrupt)
-		perf.Wait()
-	}
 	// CPU time per broadcast of each process: where the time goes.
 	per := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
 	b.ReportMetric(per(procCPU(serve.Process.Pid)-cpuServe), "cpu-ms-serve")

@@ -231,8 +231,7 @@ type serveOptions struct {
 // listenOptions are the HTTP server's options from the gateway's limits.
 func listenOptions(l gateway.Limits, st *serverTLS, log *slog.Logger) httpserve.Options {
 	o := httpserve.Options{ReadTimeout: l.HTTPReadTimeout, WriteTimeout: l.HTTPWriteTimeout, IdleTimeout: l.HTTPIdleTimeout,
-		MaxConnections: l.MaxConnections, MaxHeaderBytes: maxHeaderBytes, Logger: log,
-		UnencryptedHTTP2: os.Getenv("SWITCHBOARD_H2C") == "1"}
+		MaxConnections: l.MaxConnections, MaxHeaderBytes: maxHeaderBytes, Logger: log}
 	if st != nil {
 		o.TLS = st.config
 	}

@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/switchboard-ws/switchboard/internal/tlsmux"
@@ -65,9 +64,6 @@ type Options struct {
 	// TLS, when set, makes the port answer TLS beside plain HTTP (package
 	// tlsmux).
 	TLS *tls.Config
-	// UnencryptedHTTP2 makes the port take HTTP/2 without TLS (prior
-	// knowledge) beside HTTP/1.1.
-	UnencryptedHTTP2 bool
 	// Logger; nil means slog.Default(). net/http's own complaints (failed
 	// TLS handshakes among them) are the client's business: debug level.
 	Logger *slog.Logger
@@ -105,15 +101,6 @@ func New(ln net.Listener, h http.Handler, o Options) *Server {
 		IdleTimeout:       pick(o.IdleTimeout, DefaultIdleTimeout),
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	if o.UnencryptedHTTP2 {
-		var p http.Protocols
-		p.SetHTTP1(true)
-		p.SetUnencryptedHTTP2(true)
-		srv.Protocols = &p
-		if os.Getenv("SWITCHBOARD_H2C_BUF") == "1" {
-			bufferH2CReads(srv)
-		}
 	}
 	if srv.MaxHeaderBytes <= 0 {
 		srv.MaxHeaderBytes = DefaultMaxHeaderBytes

@@ -36,10 +36,5 @@ func tuneGC() {
 func newHTTPClient(posters int) aws.HTTPClient {
 	return push.WholeBody(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = max(posters, 10)
-		if os.Getenv("BROADCAST_H2C") == "1" {
-			var p http.Protocols
-			p.SetUnencryptedHTTP2(true)
-			t.Protocols = &p
-		}
 	}))
 }
