@@ -103,4 +103,25 @@ func TestJoinStoreCalls(t *testing.T) {
 	if len(ms) != 1 || !ms[0].ExpiresAt.Equal(c.ExpiresAt) {
 		t.Errorf("memberships of a1 = %+v, want one expiring with its connection at %v", ms, c.ExpiresAt)
 	}
+
+	// A second tab of the user: the join announces nothing, and counts
+	// nothing for its reply (which leaves announced out).
+	if err := st.PutConnection(ctx, store.Connection{ConnectionID: "a2", TenantID: "t", UserID: "a1", Username: "a1",
+		ConnectedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	before = storeCalls(t, timed)
+	if _, err := svc.Message(ctx, event("a2", "a1", `{"action":"joinRoom","data":{"roomId":"r"},"requestId":"4"}`)); err != nil {
+		t.Fatal(err)
+	}
+	after = storeCalls(t, timed)
+	clear(join)
+	for op, n := range after {
+		if d := n - before[op]; d > 0 {
+			join[op] = d
+		}
+	}
+	if want := map[string]int{"GetRoom": 1, "JoinRoom": 1}; !maps.Equal(join, want) {
+		t.Errorf("a second tab's join called the store %v, want %v", join, want)
+	}
 }

@@ -213,16 +213,15 @@ func (s *Service) joinRoom(ctx context.Context, r *request) (any, *apiError) {
 	}
 	// user_joined goes to the others when this is the user's first
 	// connection in the room (the store tells, without reading the room).
-	// Either way the reply says whether joins and leaves are announced in
-	// the room, counted as the announcement counts (at most
-	// AnnounceMaxMembers + 1 connections), once per join.
-	var announced bool
+	// Then the reply says whether joins and leaves are announced in the
+	// room, from the announcement's count; another join of the user's is
+	// not counted for it (it would be a store read more per join: the
+	// reply leaves announced out, and getOnlineUsers says).
+	reply := protocol.JoinRoomReply{Room: viewRoom(room), AlreadyJoined: !j.Joined}
 	if j.First {
-		announced = s.announceRoomUser(ctx, r.out, r.id.TenantID, room.RoomID, r.id.UserID, r.id.Username, BroadcastUserJoined)
-	} else {
-		announced = s.roomAnnounced(ctx, r.id.TenantID, room.RoomID, "joinRoom")
+		reply.Announced = new(s.announceRoomUser(ctx, r.out, r.id.TenantID, room.RoomID, r.id.UserID, r.id.Username, BroadcastUserJoined))
 	}
-	return protocol.JoinRoomReply{Room: viewRoom(room), AlreadyJoined: !j.Joined, Announced: announced}, nil
+	return reply, nil
 }
 
 // joinFailed is the answer to a join the store refused: a connection that

@@ -27,9 +27,12 @@ func (c *Client) JoinRoom(ctx context.Context, roomID string) (Room, error) {
 }
 
 // JoinRoomReply joins a room as JoinRoom does, and returns the whole
-// reply: Announced false says that the room's user_joined and user_left
-// are not broadcast (it is above the server's threshold), so that a list
-// of its members must come from OnlineUsersReply.
+// reply: on the join that brought the user into the room, Announced
+// false says that the room's user_joined and user_left are not broadcast
+// (it is above the server's threshold), so that a list of its members
+// must come from OnlineUsersReply; Announced is nil on the join of a user
+// already in the room through another connection (OnlineUsersReply
+// says).
 func (c *Client) JoinRoomReply(ctx context.Context, roomID string) (JoinRoomReply, error) {
 	var out JoinRoomReply
 	at, err := c.doAt(ctx, "joinRoom", map[string]string{"roomId": roomID}, &out)

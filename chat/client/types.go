@@ -71,7 +71,8 @@ type (
 	// HistoryPage is one page of history, newest first; Cursor "" on the last.
 	HistoryPage = protocol.HistoryPage
 	// JoinRoomReply is joinRoom's reply: the room, and whether its joins
-	// and leaves are announced (Announced).
+	// and leaves are announced (Announced, on the user's first join of
+	// the room).
 	JoinRoomReply = protocol.JoinRoomReply
 	// OnlineUsersInput is getOnlineUsers's data: a room ("" for the
 	// tenant), and a limit (0: all).

@@ -89,13 +89,17 @@ type JoinRoomReply struct {
 	Room Room `json:"room"`
 	// AlreadyJoined: the connection was in the room already.
 	AlreadyJoined bool `json:"alreadyJoined"`
-	// Announced: user_joined and user_left are broadcast in the room now
-	// (it holds at most the server's AnnounceMaxMembers connections after
-	// this join, or the server announces in rooms of any size). False: a
-	// list of the room's members kept from those broadcasts goes stale;
-	// ask getOnlineUsers with the roomId instead (docs/protocol.md, "Lists
-	// that are not live").
-	Announced bool `json:"announced"`
+	// Announced, on the join that brought the user into the room (the
+	// room's count was made for user_joined anyway): user_joined and
+	// user_left are broadcast in the room now (it holds at most the
+	// server's AnnounceMaxMembers connections after this join, or the
+	// server announces in rooms of any size). False: a list of the room's
+	// members kept from those broadcasts goes stale; ask getOnlineUsers
+	// with the roomId instead (docs/protocol.md, "Lists that are not
+	// live"). Nil (absent) on the join of a user already in the room
+	// through another connection: counting the room for it would add a
+	// store read to every such join; getOnlineUsers says.
+	Announced *bool `json:"announced,omitempty"`
 }
 
 // OnlineUsersInput is getOnlineUsers's data: RoomID "" for the tenant;

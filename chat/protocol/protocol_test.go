@@ -109,7 +109,11 @@ func TestAnnouncedOnTheWire(t *testing.T) {
 		}
 	}
 	var j JoinRoomReply
-	if err := json.Unmarshal([]byte(`{"room":{"roomId":"r"},"alreadyJoined":true,"announced":true}`), &j); err != nil || !j.Announced || !j.AlreadyJoined || j.Room.RoomID != "r" {
+	if err := json.Unmarshal([]byte(`{"room":{"roomId":"r"},"alreadyJoined":true,"announced":true}`), &j); err != nil || j.Announced == nil || !*j.Announced || !j.AlreadyJoined || j.Room.RoomID != "r" {
 		t.Errorf("joinRoom reply read as %+v (%v)", j, err)
+	}
+	// A join that counted nothing (the user was in already) says nothing.
+	if b, err := json.Marshal(JoinRoomReply{Room: Room{RoomID: "r"}, AlreadyJoined: true}); err != nil || strings.Contains(string(b), "announced") {
+		t.Errorf("a join reply without Announced on the wire: %s (%v), want no announced", b, err)
 	}
 }

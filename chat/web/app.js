@@ -376,7 +376,7 @@ async function onConnected() {
     for (const roomId of joined) {
       try {
         const r = await S.client.joinRoom(roomId);
-        S.roomLive.set(roomId, r.announced !== false);
+        if (r.announced !== undefined) S.roomLive.set(roomId, r.announced); // absent: the user was in already (a list reply says)
         S.joined.add(roomId);
       } catch {
         /* gone, or no longer allowed */
@@ -693,7 +693,7 @@ async function openRoom(roomId) {
   if (!S.joined.has(roomId)) {
     try {
       const r = await S.client.joinRoom(roomId, { waitForConnection: true });
-      S.roomLive.set(roomId, r.announced !== false);
+      if (r.announced !== undefined) S.roomLive.set(roomId, r.announced); // absent: the user was in already (a list reply says)
     } catch (e) {
       toast(`Could not join ${room.name}: ${describeError(e)}`);
       return;

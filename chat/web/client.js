@@ -591,11 +591,13 @@ export class SwitchboardClient {
   }
 
   /**
-   * joinRoom(roomId) → {room, alreadyJoined, announced}. The client
+   * joinRoom(roomId) → {room, alreadyJoined, announced?}. The client
    * rejoins the room after a reconnect until leaveRoom, and from now on
-   * fetches what it misses there. announced false: the room is above the
-   * server's threshold and user_joined/user_left are not sent there; list
-   * its members with getOnlineUsersReply(roomId) instead.
+   * fetches what it misses there. announced (on the join that brought the
+   * user into the room; absent when another of the user's connections was
+   * in already) false: the room is above the server's threshold and
+   * user_joined/user_left are not sent there; list its members with
+   * getOnlineUsersReply(roomId) instead.
    */
   async joinRoom(roomId, opts) {
     const f = await this._do('joinRoom', { roomId }, opts);
