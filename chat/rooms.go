@@ -95,7 +95,7 @@ func (s *Service) announceRoom(ctx context.Context, out *outbox, room store.Room
 			ids = append(ids, c.ConnectionID)
 		}
 	}
-	out.broadcast(ctx, ids, broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)})
+	out.broadcastRead(ctx, conns, ids, broadcast{Type: BroadcastRoomUpdate, RoomID: room.RoomID, Data: viewRoom(room)})
 }
 
 // maySee: public rooms are for the whole tenant, private ones for members.
