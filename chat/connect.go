@@ -287,7 +287,7 @@ func (s *Service) announcePresence(ctx context.Context, out *outbox, tenantID, u
 			ids = append(ids, c.ConnectionID)
 		}
 	}
-	out.broadcast(ctx, ids, broadcast{Type: BroadcastPresence, Data: map[string]string{
+	out.broadcastRead(ctx, conns, ids, broadcast{Type: BroadcastPresence, Data: map[string]string{
 		"userId": userID, "username": username, "status": status,
 	}})
 }

@@ -100,3 +100,56 @@ func TestReplyPrecedesBroadcasts(t *testing.T) {
 		t.Fatal("the gone connection is still stored")
 	}
 }
+
+// getCounter counts GetConnection calls.
+type getCounter struct {
+	store.Store
+	mu   sync.Mutex
+	gets []string
+}
+
+func (g *getCounter) GetConnection(ctx context.Context, id string) (store.Connection, error) {
+	g.mu.Lock()
+	g.gets = append(g.gets, id)
+	g.mu.Unlock()
+	return g.Store.GetConnection(ctx, id)
+}
+
+// TestPresenceLeavesYoungGoneUnread: a presence broadcast that finds gone
+// a connection it read as younger than GoneGrace (one still in its
+// $connect) leaves it alone without reading it again; one it read as old
+// is read and removed, as before.
+func TestPresenceLeavesYoungGoneUnread(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	counted := &getCounter{Store: st}
+	p := &orderPusher{gone: map[string]bool{"Y": true, "O": true}}
+	svc := chat.New(counted, p, nil, chat.Config{GoneGrace: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx := context.Background()
+	now := time.Now()
+	for id, at := range map[string]time.Time{"Y": now, "O": now.Add(-time.Hour), "L": now.Add(-time.Hour)} {
+		user := strings.ToLower(id)
+		if err := st.PutConnection(ctx, store.Connection{ConnectionID: id, TenantID: "t", UserID: user, Username: user, ConnectedAt: at, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := events.APIGatewayWebsocketProxyRequest{}
+	ev.RequestContext.ConnectionID = "N"
+	ev.RequestContext.Authorizer = map[string]any{"userId": "n", "username": "n", "tenantId": "t"}
+	if res, err := svc.Connect(ctx, ev); err != nil || res.StatusCode != 200 {
+		t.Fatalf("Connect: %v, %v", res.StatusCode, err)
+	}
+	if !slices.Equal(counted.gets, []string{"O"}) {
+		t.Errorf("GetConnection of %v, want [O] only (Y was read young)", counted.gets)
+	}
+	if _, err := st.GetConnection(ctx, "Y"); err != nil {
+		t.Errorf("the young connection: %v", err)
+	}
+	if _, err := st.GetConnection(ctx, "O"); err == nil {
+		t.Error("the old gone connection is still stored")
+	}
+}

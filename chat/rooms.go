@@ -105,7 +105,7 @@ func (s *Service) announceRoom(ctx context.Context, out *outbox, room store.Room
 	if limit := s.cfg.PresenceMaxConnections; limit > 0 && len(conns) > limit {
 		b.Announced = new(false)
 	}
-	out.broadcast(ctx, ids, b)
+	out.broadcastRead(ctx, conns, ids, b)
 }
 
 // maySee: public rooms are for the whole tenant, private ones for members.

@@ -246,6 +246,9 @@ type outbox struct {
 type pending struct {
 	ids []string
 	b   broadcast
+	// read: the connections ids were chosen from, as the store returned
+	// them (nil if not from connections read): see connectionsGone.
+	read []store.Connection
 }
 
 // deferredOutbox returns an outbox that holds broadcasts until flush.
@@ -257,21 +260,29 @@ func (s *Service) directOutbox() *outbox { return &outbox{s: s} }
 // broadcast sends b to ids (built once, shared by every recipient, queued
 // in batches for a large audience), now or at flush.
 func (o *outbox) broadcast(ctx context.Context, ids []string, b broadcast) {
+	o.broadcastRead(ctx, nil, ids, b)
+}
+
+// broadcastRead is broadcast to ids chosen from the connections read, as
+// the store returned them: those of them found gone that the read shows
+// younger than Config.GoneGrace are left alone without reading them again
+// (connectionsGone).
+func (o *outbox) broadcastRead(ctx context.Context, read []store.Connection, ids []string, b broadcast) {
 	if len(ids) == 0 {
 		return
 	}
 	if o.deferred {
-		o.pending = append(o.pending, pending{ids: ids, b: b})
+		o.pending = append(o.pending, pending{ids: ids, b: b, read: read})
 		return
 	}
-	o.s.broadcastNow(ctx, o, ids, b)
+	o.s.broadcastNow(ctx, o, ids, b, read)
 }
 
 // flush posts the held broadcasts in order, including those they cause.
 func (o *outbox) flush(ctx context.Context) {
 	for i := 0; i < len(o.pending); i++ {
 		p := o.pending[i]
-		o.s.broadcastNow(ctx, o, p.ids, p.b)
+		o.s.broadcastNow(ctx, o, p.ids, p.b, p.read)
 	}
 	o.pending = nil
 }
@@ -302,8 +313,9 @@ func (s *Service) fail(ctx context.Context, to, requestID string, e *apiError) {
 }
 
 // broadcastNow posts one broadcast and cleans up the connections found
-// gone, through out.
-func (s *Service) broadcastNow(ctx context.Context, out *outbox, ids []string, b broadcast) {
+// gone, through out; read, if not nil, holds the connections ids were
+// chosen from (connectionsGone).
+func (s *Service) broadcastNow(ctx context.Context, out *outbox, ids []string, b broadcast, read []store.Connection) {
 	b.Timestamp = timestamp(s.now())
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -314,8 +326,40 @@ func (s *Service) broadcastNow(ctx context.Context, out *outbox, ids []string, b
 	if err != nil {
 		s.log.Warn("broadcast partly failed", "type", b.Type, "err", err)
 	}
+	s.connectionsGone(ctx, out, gone, read)
+}
+
+// connectionsGone is connectionGone of each of gone, but for those that
+// read (the connections the broadcast's recipients were chosen from, as
+// the store returned them) shows live and younger than Config.GoneGrace:
+// they are left alone without reading them again, as connectionGone would
+// leave them. A connection is gone while its $connect is under way (the
+// management API answers 410 until the handshake completes), so a
+// presence broadcast in a tenant where others are connecting finds gone
+// every connection still in $connect: one GetConnection round trip each,
+// about half a round trip per connection when 10,000 connect at once.
+// The read cannot make a connection look younger or longer-lived than the
+// store holds it: a connection's ConnectedAt is set when it is stored (a
+// restore stores it again, later) and its expiry only moves later; one
+// deleted since is no more to remove.
+func (s *Service) connectionsGone(ctx context.Context, out *outbox, gone []string, read []store.Connection) {
+	var young map[string]bool
+	if len(gone) > 0 && len(read) > 0 {
+		now := s.now()
+		young = make(map[string]bool, len(gone))
+		for _, id := range gone {
+			young[id] = false
+		}
+		for _, c := range read {
+			if _, ok := young[c.ConnectionID]; ok && c.ExpiresAt.After(now) && now.Sub(c.ConnectedAt) < s.cfg.GoneGrace {
+				young[c.ConnectionID] = true
+			}
+		}
+	}
 	for _, id := range gone {
-		s.connectionGone(ctx, out, id)
+		if !young[id] {
+			s.connectionGone(ctx, out, id)
+		}
 	}
 }
 

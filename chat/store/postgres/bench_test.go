@@ -3,6 +3,7 @@ package postgres
 import (
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -357,4 +358,57 @@ func BenchmarkAddConnectionTwoCalls(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// chat's joinRoom as the store sees it: GetRoom, then the capped JoinRoom
+// with the connection's expiry; with GetRoom's cache (the room read once)
+// and without (RoomCacheCost -1: a round trip each). Reports this
+// process's CPU per join (the client side of the round trips, what a
+// switchboard node spends; PostgreSQL's is not in it).
+func BenchmarkChatJoinRoomCached(b *testing.B)   { benchChatJoinRoom(b, "chatjoin-", 0) }
+func BenchmarkChatJoinRoomUncached(b *testing.B) { benchChatJoinRoom(b, "chatjoinnc-", -1) }
+
+func benchChatJoinRoom(b *testing.B, prefix string, cacheCost int) {
+	s, err := Open(b.Context(), testutil.Postgres(b), Options{MaxConns: 8, RoomCacheCost: cacheCost})
+	must(b, err)
+	b.Cleanup(func() { s.Close() })
+	ctx := b.Context()
+	now := time.Now()
+	must(b, s.CreateRoom(ctx, store.Room{TenantID: "t", RoomID: "r", Name: "R", CreatedBy: "u", CreatedAt: now}))
+	conns := &connSupply{s: s, b: b, prefix: prefix}
+	b.ReportAllocs()
+	conns.start()
+	cpu := startCPU()
+	for b.Loop() {
+		id := conns.next()
+		if _, err := s.GetRoom(ctx, "t", "r"); err != nil {
+			b.Fatal(err)
+		}
+		m := store.Membership{TenantID: "t", RoomID: "r", ConnectionID: id, UserID: "user-" + id, Username: "User", JoinedAt: now}
+		if j, err := s.JoinRoom(ctx, m, 100); err != nil || !j.First {
+			b.Fatal(j, err)
+		}
+	}
+	cpu.report(b)
+	conns.walPerOp()
+}
+
+// processCPU measures this process's CPU time (user and system) over a
+// benchmark loop.
+type processCPU struct{ from time.Duration }
+
+func startCPU() processCPU { return processCPU{rusageCPU()} }
+
+func rusageCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds the CPU µs per op (connSupply's batches included: they are
+// one statement per 1,000 ops).
+func (c processCPU) report(b *testing.B) {
+	b.ReportMetric(float64(rusageCPU()-c.from)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }

@@ -61,8 +61,13 @@ const (
 	// range of connections_by_user).
 	qCountUserConnections = `SELECT count(*) FROM (SELECT 1 FROM connections
 		WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 LIMIT $4) AS live`
+	// The ORDER BY is connections_by_user's: an ordered scan of the
+	// tenant's range, which stops at the LIMIT (TestBoundedCountPlans:
+	// without it, the generic plan scanned connections_by_expiry, every
+	// tenant's connections, and a custom one built a bitmap of the whole
+	// tenant).
 	qCountTenantConnections = `SELECT count(*) FROM (SELECT 1 FROM connections
-		WHERE tenant_id = $1 AND expires_at > $2 LIMIT $3) AS live`
+		WHERE tenant_id = $1 AND expires_at > $2 ORDER BY tenant_id, user_id, expires_at LIMIT $3) AS live`
 	qTenantConnections = `SELECT ` + connCols + ` FROM connections
 		WHERE tenant_id = $1 AND expires_at > $2 ORDER BY connection_id`
 	// A concurrent caller waits for the row lock, then re-checks the WHERE

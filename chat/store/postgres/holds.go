@@ -83,9 +83,11 @@ const (
 		SELECT EXISTS (SELECT 1 FROM h) AND NOT EXISTS (SELECT 1 FROM room_holds
 			WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 AND connection_id <> $4)`
 	// Reads at most $4 live index entries of the room (and the expired
-	// ones it meets).
+	// ones it meets): the ORDER BY is the primary key's, an ordered scan
+	// of the room's range that stops at the LIMIT, not a bitmap of the
+	// whole room (TestBoundedCountPlans).
 	qCountRoomMembers = `SELECT count(*) FROM (SELECT 1 FROM memberships
-		WHERE tenant_id = $1 AND room_id = $2 AND expires_at > $3 LIMIT $4) AS live`
+		WHERE tenant_id = $1 AND room_id = $2 AND expires_at > $3 ORDER BY connection_id LIMIT $4) AS live`
 )
 
 // locked runs the lock of (tenant, room, user), then q, as one batch: an

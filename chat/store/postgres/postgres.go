@@ -66,15 +66,19 @@ type Options struct {
 	// MaxConns is the pool's size (DefaultMaxConns; pool_max_conns in the
 	// URL wins over both).
 	MaxConns int32
+	// RoomCacheCost bounds the rooms GetRoom keeps in memory (roomcache.go):
+	// 0 means DefaultRoomCacheCost, a negative value no cache.
+	RoomCacheCost int
 }
 
 // Store is a store.Store (and store.Sweeper) over one PostgreSQL database.
 // It is safe for concurrent use, and several stores (in several processes)
 // may share the database.
 type Store struct {
-	pool *pgxpool.Pool
-	db   db // the pool, with a retry after a cut connection (retry.go)
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	db    db // the pool, with a retry after a cut connection (retry.go)
+	now   func() time.Time
+	rooms *roomCache // rooms GetRoom read: they never change
 }
 
 var (
@@ -102,7 +106,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{pool: pool, db: db{pool}, now: now}, nil
+	cacheCost := opts.RoomCacheCost
+	switch {
+	case cacheCost == 0:
+		cacheCost = DefaultRoomCacheCost
+	case cacheCost < 0:
+		cacheCost = 0
+	}
+	return &Store{pool: pool, db: db{pool}, now: now, rooms: newRoomCache(cacheCost)}, nil
 }
 
 // poolConfig parses url and applies the defaults the URL does not set.

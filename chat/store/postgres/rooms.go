@@ -73,9 +73,17 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) error {
 	return nil
 }
 
-// GetRoom returns a room of the tenant; ErrNotFound otherwise.
+// GetRoom returns a room of the tenant; ErrNotFound otherwise. A room
+// once read is kept in memory (roomcache.go: rooms never change), so that
+// the next GetRoom of it costs no round trip.
 func (s *Store) GetRoom(ctx context.Context, tenantID, roomID string) (store.Room, error) {
+	if r, ok := s.rooms.get(tenantID, roomID); ok {
+		return r, nil
+	}
 	r, err := scanRoom(s.db.QueryRow(ctx, qGetRoom, tenantID, roomID))
+	if err == nil {
+		s.rooms.put(r)
+	}
 	if noRows(err) {
 		err = store.ErrNotFound
 	}
