@@ -45,9 +45,9 @@ func TestGetRoomReadsOnce(t *testing.T) {
 	}
 }
 
-// The cache holds at most its cost: rooms plus their members.
+// The cache holds at most its cost: rooms' bytes (roomCost).
 func TestRoomCacheBound(t *testing.T) {
-	c := newRoomCache(100)
+	c := newRoomCache(100 * roomOverhead)
 	for i := range 1000 {
 		r := store.Room{TenantID: "t", RoomID: fmt.Sprint(i)}
 		if i%3 == 0 {
@@ -69,7 +69,7 @@ func TestRoomCacheBound(t *testing.T) {
 			t.Fatalf("room %d not kept right after put", i)
 		}
 	}
-	c.put(store.Room{TenantID: "t", RoomID: "huge", Members: make([]string, 100)})
+	c.put(store.Room{TenantID: "t", RoomID: "huge", Members: make([]string, c.max/16)})
 	if _, ok := c.get("t", "huge"); ok {
 		t.Error("a room costlier than the bound was kept")
 	}
