@@ -146,7 +146,9 @@ const LIST_REFRESH_PER = 1000;
 const LIST_REFRESH_MAX = 30;
 // getOnlineUsers's limit: a list that is live is never longer (the
 // server's default presence threshold), one that is not is counted (total).
-const LIST_LIMIT = 1000;
+// window.switchboardListLimit, set before this module runs, replaces it
+// (the browser tests).
+const LIST_LIMIT = Number(globalThis.switchboardListLimit) >= 1 ? Math.floor(Number(globalThis.switchboardListLimit)) : 1000;
 // The online list shows at most this many people (the count is all of them).
 const MAX_LISTED = 200;
 
