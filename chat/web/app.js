@@ -1434,8 +1434,12 @@ function onPresence(ev) {
 function renderOnline() {
   const list = $('online-list');
   const users = [...S.online.values()];
+  // We are online, listed or not: beyond a cut reply's users, we are
+  // among those it counts (total), and counted once.
+  let unlisted = S.onlineUnlisted;
   if (S.identity && S.client?.state === State.CONNECTED && !S.online.has(S.identity.userId)) {
     users.push({ userId: S.identity.userId, username: S.identity.username });
+    if (unlisted > 0) unlisted--;
   }
   users.sort((a, b) => {
     if (a.userId === S.identity.userId) return -1;
@@ -1453,7 +1457,7 @@ function renderOnline() {
     if (u.userId === S.identity.userId) li.append(el('span', 'you', 'you'));
     list.append(li);
   }
-  const count = users.length + S.onlineUnlisted;
+  const count = users.length + unlisted;
   const more = count - Math.min(users.length, MAX_LISTED);
   if (more > 0) list.append(el('li', 'online-more', `and ${more} more`));
   const note = $('online-note');
