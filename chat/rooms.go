@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"sort"
@@ -22,9 +23,29 @@ const (
 	maxPageSize        = 100
 	// maxOnlineUsers is the largest limit of getOnlineUsers: the default
 	// presence threshold (DefaultPresenceMaxConnections), so that a list
-	// kept live by broadcasts fits in one reply.
+	// kept live by broadcasts can be asked in one request.
 	maxOnlineUsers = 1000
+	// maxOnlineUsersBytes bounds the users of a getOnlineUsers reply, as
+	// JSON: the reply is one post to the connection, which the gateway
+	// refuses over its message limit (128 KiB, as on AWS), and 1000 users
+	// of 128-byte ids and names are some 300 KB. The rest of the reply
+	// (total, roomId, requestId, timestamp) takes well under 1 KiB.
+	maxOnlineUsersBytes = 120 << 10
 )
+
+// fitUsers returns the first of users that fit in maxOnlineUsersBytes as
+// a JSON array (encoded one by one: at most as many as fit, plus one).
+func fitUsers(users []userView) []userView {
+	size := len("[]")
+	for i, u := range users {
+		b, err := json.Marshal(u)
+		if err != nil || size+len(b)+1 > maxOnlineUsersBytes {
+			return users[:i]
+		}
+		size += len(b) + 1 // and a comma
+	}
+	return users
+}
 
 func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.CreateRoomInput
@@ -360,6 +381,7 @@ func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiErro
 	if in.Limit != nil && len(users) > int(*in.Limit) {
 		out.Users = users[:int(*in.Limit)] // the first by name; Total counts all
 	}
+	out.Users = fitUsers(out.Users) // as many as one reply holds
 	if in.RoomID != nil {
 		out.RoomID = *in.RoomID
 	}
