@@ -186,15 +186,28 @@ func (s *Service) getRoomHistory(ctx context.Context, r *request) (any, *apiErro
 	if e != nil {
 		return nil, e
 	}
-	msgs, next, err := s.store.ListMessages(ctx, r.id.TenantID, room.RoomID, page)
-	if errors.Is(err, store.ErrCursor) {
-		return nil, errorf(protocol.CodeInvalidCursor, "data.cursor is not a cursor of this room's history")
-	} else if err != nil {
-		return nil, s.internal(err)
+	read := func() ([]messageView, string, *apiError) {
+		msgs, next, err := s.store.ListMessages(ctx, r.id.TenantID, room.RoomID, page)
+		if errors.Is(err, store.ErrCursor) {
+			return nil, "", errorf(protocol.CodeInvalidCursor, "data.cursor is not a cursor of this room's history")
+		} else if err != nil {
+			return nil, "", s.internal(err)
+		}
+		views := make([]messageView, 0, len(msgs))
+		for _, m := range msgs {
+			views = append(views, viewMessage(m))
+		}
+		return views, next, nil
 	}
-	views := make([]messageView, 0, len(msgs))
-	for _, m := range msgs {
-		views = append(views, viewMessage(m))
+	views, next, e := read()
+	// A page over one reply (maxPageBytes) is read again with as many as
+	// fit, for a cursor that goes on after them; the limit only shrinks.
+	for k := fitting(views); e == nil && k < len(views); k = fitting(views) {
+		page.Limit = k
+		views, next, e = read()
+	}
+	if e != nil {
+		return nil, e
 	}
 	return protocol.HistoryPage{RoomID: room.RoomID, Messages: views, Cursor: s.sealCursor(scope, next)}, nil
 }

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"sort"
@@ -22,9 +23,34 @@ const (
 	maxPageSize        = 100
 	// maxOnlineUsers is the largest limit of getOnlineUsers: the default
 	// presence threshold (DefaultPresenceMaxConnections), so that a list
-	// kept live by broadcasts fits in one reply.
+	// kept live by broadcasts can be asked in one request.
 	maxOnlineUsers = 1000
+	// maxPageBytes bounds the items of a reply (getOnlineUsers's users,
+	// a page of history or rooms), as JSON: the reply is one post to the
+	// connection, which the gateway refuses over its message limit (128
+	// KiB, as on AWS): 1000 users of 128-byte ids and names are some 300
+	// KB, 100 messages of 4 KB 400 KB. The rest of the reply (total,
+	// roomId, cursor, requestId, timestamp) takes well under 1 KiB.
+	maxPageBytes = 120 << 10
 )
+
+// fitting returns how many of the first items fit in maxPageBytes as a
+// JSON array (encoding them one by one, as many as fit plus one); at
+// least one: an item larger than that alone goes alone.
+func fitting[T any](items []T) int {
+	size := len("[]")
+	for i, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return max(i, 1) // the reply's encoding will say
+		}
+		size += len(b) + 1 // and a comma
+		if size > maxPageBytes {
+			return max(i, 1)
+		}
+	}
+	return len(items)
+}
 
 func (s *Service) createRoom(ctx context.Context, r *request) (any, *apiError) {
 	var in protocol.CreateRoomInput
@@ -159,15 +185,28 @@ func (s *Service) listRooms(ctx context.Context, r *request) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	rooms, next, err := s.store.ListRooms(ctx, r.id.TenantID, r.id.UserID, filter, page)
-	if errors.Is(err, store.ErrCursor) {
-		return nil, errorf(protocol.CodeInvalidCursor, "data.cursor is not a cursor of this listing")
-	} else if err != nil {
-		return nil, s.internal(err)
+	read := func() ([]roomView, string, *apiError) {
+		rooms, next, err := s.store.ListRooms(ctx, r.id.TenantID, r.id.UserID, filter, page)
+		if errors.Is(err, store.ErrCursor) {
+			return nil, "", errorf(protocol.CodeInvalidCursor, "data.cursor is not a cursor of this listing")
+		} else if err != nil {
+			return nil, "", s.internal(err)
+		}
+		views := make([]roomView, 0, len(rooms))
+		for _, r := range rooms {
+			views = append(views, viewRoom(r))
+		}
+		return views, next, nil
 	}
-	views := make([]roomView, 0, len(rooms))
-	for _, r := range rooms {
-		views = append(views, viewRoom(r))
+	views, next, e := read()
+	// A page over one reply (maxPageBytes) is read again with as many as
+	// fit, for a cursor that goes on after them; the limit only shrinks.
+	for k := fitting(views); e == nil && k < len(views); k = fitting(views) {
+		page.Limit = k
+		views, next, e = read()
+	}
+	if e != nil {
+		return nil, e
 	}
 	return protocol.RoomPage{Rooms: views, Cursor: s.sealCursor(scope, next)}, nil
 }
@@ -360,6 +399,7 @@ func (s *Service) getOnlineUsers(ctx context.Context, r *request) (any, *apiErro
 	if in.Limit != nil && len(users) > int(*in.Limit) {
 		out.Users = users[:int(*in.Limit)] // the first by name; Total counts all
 	}
+	out.Users = out.Users[:fitting(out.Users)] // as many as one reply holds
 	if in.RoomID != nil {
 		out.RoomID = *in.RoomID
 	}

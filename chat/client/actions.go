@@ -98,7 +98,8 @@ func (c *Client) TypingStop(ctx context.Context, roomID string) error {
 	return c.do(ctx, "typingStop", map[string]string{"roomId": roomID}, nil)
 }
 
-// OnlineUsers lists the tenant's online users, or a room's ("" for the tenant).
+// OnlineUsers lists the tenant's online users, or a room's ("" for the tenant):
+// as many as fit in one reply (OnlineUsersReply's Total counts them all).
 func (c *Client) OnlineUsers(ctx context.Context, roomID string) ([]OnlineUser, error) {
 	r, err := c.OnlineUsersReply(ctx, OnlineUsersInput{RoomID: roomID})
 	return r.Users, err

@@ -103,7 +103,8 @@ type JoinRoomReply struct {
 }
 
 // OnlineUsersInput is getOnlineUsers's data: RoomID "" for the tenant;
-// Limit (1 to 1000; 0: all) caps the users listed, the first by username.
+// Limit (1 to 1000; 0: all) caps the users listed, the first by username
+// (and so does the reply's size: OnlineUsersReply.Users).
 type OnlineUsersInput struct {
 	RoomID string `json:"roomId,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
@@ -112,7 +113,8 @@ type OnlineUsersInput struct {
 // OnlineUsersReply is getOnlineUsers's reply.
 type OnlineUsersReply struct {
 	// Users, one per user however many connections, by username (then
-	// user id); at most the request's limit.
+	// user id); at most the request's limit, and as many as fit in one
+	// reply (120 KiB of users: the gateway posts at most 128 KiB).
 	Users []OnlineUser `json:"users"`
 	// Total is how many users there are, listed or not.
 	Total int `json:"total"`

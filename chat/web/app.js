@@ -146,7 +146,9 @@ const LIST_REFRESH_PER = 1000;
 const LIST_REFRESH_MAX = 30;
 // getOnlineUsers's limit: a list that is live is never longer (the
 // server's default presence threshold), one that is not is counted (total).
-const LIST_LIMIT = 1000;
+// window.switchboardListLimit, set before this module runs, replaces it
+// (the browser tests).
+const LIST_LIMIT = Number(globalThis.switchboardListLimit) >= 1 ? Math.floor(Number(globalThis.switchboardListLimit)) : 1000;
 // The online list shows at most this many people (the count is all of them).
 const MAX_LISTED = 200;
 
@@ -1432,8 +1434,12 @@ function onPresence(ev) {
 function renderOnline() {
   const list = $('online-list');
   const users = [...S.online.values()];
+  // We are online, listed or not: beyond a cut reply's users, we are
+  // among those it counts (total), and counted once.
+  let unlisted = S.onlineUnlisted;
   if (S.identity && S.client?.state === State.CONNECTED && !S.online.has(S.identity.userId)) {
     users.push({ userId: S.identity.userId, username: S.identity.username });
+    if (unlisted > 0) unlisted--;
   }
   users.sort((a, b) => {
     if (a.userId === S.identity.userId) return -1;
@@ -1451,7 +1457,7 @@ function renderOnline() {
     if (u.userId === S.identity.userId) li.append(el('span', 'you', 'you'));
     list.append(li);
   }
-  const count = users.length + S.onlineUnlisted;
+  const count = users.length + unlisted;
   const more = count - Math.min(users.length, MAX_LISTED);
   if (more > 0) list.append(el('li', 'online-more', `and ${more} more`));
   const note = $('online-note');

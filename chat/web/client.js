@@ -669,7 +669,8 @@ export class SwitchboardClient {
 
   /**
    * getOnlineUsersReply({roomId?, limit?}) → {users, total, roomId?,
-   * announced}: the whole reply; with limit (1–1000) at most that many
+   * announced}: the whole reply (users: as many as fit in one reply,
+   * 120 KiB); with limit (1–1000) at most that many
    * users, the first by username, total counting all. announced false: the
    * list is not kept live by broadcasts (user_joined/user_left for a room,
    * presence for the tenant: above the server's thresholds); ask again to

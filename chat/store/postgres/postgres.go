@@ -66,8 +66,9 @@ type Options struct {
 	// MaxConns is the pool's size (DefaultMaxConns; pool_max_conns in the
 	// URL wins over both).
 	MaxConns int32
-	// RoomCacheCost bounds the rooms GetRoom keeps in memory (roomcache.go):
-	// 0 means DefaultRoomCacheCost, a negative value no cache.
+	// RoomCacheCost bounds the rooms GetRoom keeps in memory (roomcache.go),
+	// in bytes (about): 0 means DefaultRoomCacheCost, a negative value no
+	// cache.
 	RoomCacheCost int
 }
 

@@ -8,10 +8,14 @@ import (
 )
 
 // DefaultRoomCacheCost bounds the rooms GetRoom keeps in memory
-// (Options.RoomCacheCost): each room costs one plus its members (a public
-// room 1, a private room of 500 members 501), so at most 65,536 rooms, or
-// about 130 of the largest private rooms (some 3 MB of member ids).
-const DefaultRoomCacheCost = 1 << 16
+// (Options.RoomCacheCost), in bytes as roomCost reckons them (within a few
+// percent of the heap they take): 32 MiB, some 80,000 rooms of a short
+// name and description, 12,000 public rooms as large as chat lets them be
+// (a name of 100 and a description of 500 four-byte characters: 2.4 KB of
+// text), or 460 private rooms of 500 members of 128-byte ids.
+// (TestRoomCacheMemoryBound: counting a room as 1 plus its members, 65,536
+// of them, the cache could hold 180 MB.)
+const DefaultRoomCacheCost = 32 << 20
 
 // roomCache keeps the rooms GetRoom read, so that the next GetRoom of the
 // same room (every joinRoom reads its room first) asks the database
@@ -26,7 +30,7 @@ const DefaultRoomCacheCost = 1 << 16
 type roomCache struct {
 	mu    sync.Mutex
 	rooms map[roomKey]store.Room
-	cost  int // of the rooms held: each 1 + len(Members)
+	cost  int // of the rooms held: roomCost each
 	max   int // 0: no cache
 }
 
@@ -36,7 +40,19 @@ func newRoomCache(max int) *roomCache {
 	return &roomCache{rooms: map[roomKey]store.Room{}, max: max}
 }
 
-func roomCost(r store.Room) int { return 1 + len(r.Members) }
+// roomOverhead is what a room takes in memory besides its strings' bytes
+// (about): its map entry and key, the Room, its Members' slice.
+const roomOverhead = 256
+
+// roomCost is about the bytes a room takes in the cache: its strings, and
+// a string header per member.
+func roomCost(r store.Room) int {
+	n := roomOverhead + len(r.TenantID) + len(r.RoomID) + len(r.Name) + len(r.Description) + len(r.CreatedBy)
+	for _, m := range r.Members {
+		n += 16 + len(m)
+	}
+	return n
+}
 
 // get returns a copy of a cached room (its own Members).
 func (c *roomCache) get(tenantID, roomID string) (store.Room, bool) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-ws/switchboard/chat/store"
@@ -43,9 +45,9 @@ func TestGetRoomReadsOnce(t *testing.T) {
 	}
 }
 
-// The cache holds at most its cost: rooms plus their members.
+// The cache holds at most its cost: rooms' bytes (roomCost).
 func TestRoomCacheBound(t *testing.T) {
-	c := newRoomCache(100)
+	c := newRoomCache(100 * roomOverhead)
 	for i := range 1000 {
 		r := store.Room{TenantID: "t", RoomID: fmt.Sprint(i)}
 		if i%3 == 0 {
@@ -67,7 +69,7 @@ func TestRoomCacheBound(t *testing.T) {
 			t.Fatalf("room %d not kept right after put", i)
 		}
 	}
-	c.put(store.Room{TenantID: "t", RoomID: "huge", Members: make([]string, 100)})
+	c.put(store.Room{TenantID: "t", RoomID: "huge", Members: make([]string, c.max/16)})
 	if _, ok := c.get("t", "huge"); ok {
 		t.Error("a room costlier than the bound was kept")
 	}
@@ -75,5 +77,51 @@ func TestRoomCacheBound(t *testing.T) {
 	off.put(store.Room{TenantID: "t", RoomID: "r"})
 	if _, ok := off.get("t", "r"); ok {
 		t.Error("a cache of bound 0 kept a room")
+	}
+}
+
+// maxRoomCacheBytes is what the cache at DefaultRoomCacheCost may hold
+// in memory at most, whatever its rooms: what a node spends on it.
+const maxRoomCacheBytes = 64 << 20
+
+// The cache's bound bounds its memory, with rooms as large as chat lets
+// them be: a public room's name of 100 characters and description of 500
+// (4-byte characters: 2.4 KB of text), a private room's 500 members of
+// 128-byte ids. Counting a room as 1 plus its members, the default bound
+// held 65,536 public rooms of 2.4 KB each: some 180 MB per node, for
+// rooms that any user of a tenant can create (30 a minute) and pull into
+// every node's cache (getOnlineUsers with their roomId). Not parallel: it
+// measures the heap.
+func TestRoomCacheMemoryBound(t *testing.T) {
+	name := strings.Repeat("\U0001D11E", 100)
+	desc := strings.Repeat("\U0001D11E", 500)
+	member := strings.Repeat("m", 124)
+	for _, kind := range []string{"public", "private"} {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c := newRoomCache(DefaultRoomCacheCost)
+		for i := range 1 << 16 {
+			r := store.Room{TenantID: "tenant", RoomID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i),
+				Name: strings.Clone(name), Description: strings.Clone(desc), CreatedBy: "creator", CreatedAt: t0}
+			if kind == "private" {
+				if i >= 2000 {
+					break // enough to fill it
+				}
+				r.Members = make([]string, 500)
+				for j := range r.Members {
+					r.Members[j] = fmt.Sprintf("%s%04d", member, j)
+				}
+			}
+			c.put(r)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		t.Logf("%s rooms: %d held, %.1f MB", kind, len(c.rooms), float64(held)/1e6)
+		if held > maxRoomCacheBytes {
+			t.Errorf("%s rooms: the cache holds %d rooms in %.1f MB, more than %d MB", kind, len(c.rooms), float64(held)/1e6, maxRoomCacheBytes>>20)
+		}
+		runtime.KeepAlive(c)
 	}
 }
