@@ -352,7 +352,7 @@ function startApp(identity, firstToken) {
     // Sent to the whole workspace: it says whether presence is announced.
     if (ev.announced === false && S.onlineLive) {
       S.onlineLive = false;
-      refreshOnline();
+      refreshListSoon('online');
     }
   });
   client.on('room_lost', (ev) => {
@@ -834,6 +834,24 @@ function scheduleListRefresh(which) {
   );
 }
 
+// refreshListSoon refreshes one list (which) at a random moment within a
+// quarter of its period: a broadcast that says announced: false reaches
+// every tab of the room or workspace at once, and they should not all ask
+// together (a workspace just past 1,000 connections: 1,001 lists of 1,001
+// people in one burst).
+function refreshListSoon(which) {
+  clearTimeout(listTimers[which]);
+  listTimers[which] = null;
+  if (document.hidden || S.client?.state !== State.CONNECTED) return; // onVisibility, onConnected catch up
+  listTimers[which] = setTimeout(
+    () => {
+      listTimers[which] = null;
+      listRefresh[which]();
+    },
+    (refreshPeriod(listSize[which]()) / 4) * Math.random(),
+  );
+}
+
 function stopListRefresh() {
   for (const which of Object.keys(listTimers)) {
     clearTimeout(listTimers[which]);
@@ -869,7 +887,7 @@ function onVisibility() {
 function noteRoomAnnounced(ev) {
   if (ev.announced !== false || !ev.roomId || !roomLive(ev.roomId)) return;
   S.roomLive.set(ev.roomId, false);
-  if (ev.roomId === S.active) refreshRoomMembers(ev.roomId);
+  if (ev.roomId === S.active) refreshListSoon('room');
 }
 
 // --- history --------------------------------------------------------------------
