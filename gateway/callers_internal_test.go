@@ -3,12 +3,17 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-ws/switchboard/internal/testutil"
 )
@@ -165,4 +170,65 @@ func TestPoolReusesAGoroutineAndStops(t *testing.T) {
 	p.Go(func() { ran <- goroutineID() })
 	<-ran
 	testutil.Eventually(t, 10*time.Second, func() bool { return count.Running() == 0 }, "the goroutine started after stop to end")
+}
+
+// TestShutdownOfAnIdleServerCountsNoWaitingGoroutine: a server whose
+// connections all ended, shut down without waiting (its context already
+// ended), has nothing left running: Shutdown returns nil and logs nothing
+// left behind, however many pooled goroutines wait for their next function
+// (they hold no work; Shutdown ends them).
+func TestShutdownOfAnIdleServerCountsNoWaitingGoroutine(t *testing.T) {
+	var handled atomic.Int64
+	var logs testutil.Buffer
+	s, err := New(Options{Stage: "dev", Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Routes: map[string]Route{RouteDefault: {Integration: HandlerFunc(func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			handled.Add(1)
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		})}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	// A burst of connections, each with a message: their dispatchers and
+	// calls ran on goroutines that now wait for the next.
+	const n = 64
+	var clients sync.WaitGroup
+	for range n {
+		clients.Go(func() {
+			c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/dev", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			if err := c.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+				t.Error(err)
+			}
+			testutil.Poll(10*time.Second, func() bool { return handled.Load() == n })
+			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		})
+	}
+	clients.Wait()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return handled.Load() == n && s.reg.len() == 0 &&
+			s.wg.Running() == s.dispatchers.waiting.Load() && s.calls.Running() == s.callers.waiting.Load()
+	}, "only goroutines waiting for work to be left (wg %d, %d waiting; calls %d, %d waiting)",
+		s.wg.Running(), s.dispatchers.waiting.Load(), s.calls.Running(), s.callers.waiting.Load())
+	if s.dispatchers.waiting.Load()+s.callers.waiting.Load() == 0 {
+		t.Skip("no pooled goroutine waits (they idled out): nothing to check")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown of a server with nothing running: %v, want nil", err)
+	}
+	if l := logs.String(); strings.Contains(l, "left behind") || strings.Contains(l, "still running") {
+		t.Errorf("Shutdown of a server with nothing running logged goroutines left:\n%s", l)
+	}
 }
