@@ -24,11 +24,15 @@ const poolIdle = time.Second
 // leaves on its goroutine (pprof labels, a runtime.LockOSThread without
 // unlock) stays for the next. Nothing of the gateway's does.
 //
-// The count stays exact (owned.go): a goroutine waiting is still counted,
-// and a new one is counted by whoever starts it, which is itself counted
-// (or holds an open connection's lock). Once Shutdown began (stop), the
-// waiting ones end, and those that finish a function end instead of
-// waiting: nothing keeps the count above zero once the work is done.
+// The count is of the functions handed and not finished, not of the
+// goroutines: whoever hands a function (itself counted, or holding an open
+// connection's lock: owned.go) counts it, the goroutine that ran it
+// uncounts it when it returns. A goroutine waiting for its next function
+// runs nothing of anyone's and is not counted: Shutdown, which waits for
+// the count, does not take it for work still running (with a context
+// already ended it would have returned an error for a server with nothing
+// running). Once Shutdown began (stop), the waiting ones end at once, and
+// those that finish a function end instead of waiting.
 type pool struct {
 	count *goroutines
 	work  chan func()     // unbuffered: a send succeeds only if one waits
@@ -41,17 +45,24 @@ func newPool(count *goroutines, stop <-chan struct{}) *pool {
 	return &pool{count: count, work: make(chan func()), stop: stop}
 }
 
-// Go runs f on a counted goroutine: one that waits for work if there is
-// one, else a new one. f must not panic: one that does takes the process
+// Go runs f, counted until it returns, on a goroutine that waits for work
+// if there is one, else a new one. f must not panic: one that does takes the process
 // down, as it would on a goroutine of its own (invoke and authorize
 // recover the handlers' panics inside f).
 func (p *pool) Go(f func()) {
+	p.count.Add(1) // for f, whichever goroutine runs it
 	select {
 	case p.work <- f:
 	default:
-		p.count.Add(1)
 		go p.run(f)
 	}
+}
+
+// call runs f, counted in p.count until it returns (or panics, or calls
+// runtime.Goexit).
+func (p *pool) call(f func()) {
+	defer p.count.Done()
+	f()
 }
 
 // run runs f, then the functions it is handed, until none came for
@@ -59,12 +70,11 @@ func (p *pool) Go(f func()) {
 // per function, and only re-armed when it finds work was done since) or
 // Shutdown began.
 func (p *pool) run(f func()) {
-	defer p.count.Done()
 	idle := time.NewTimer(poolIdle)
 	defer idle.Stop()
 	ran := 0 // functions run since the timer was last armed
 	for {
-		f()
+		p.call(f)
 		f = nil // not kept alive while waiting
 		ran++
 		p.waiting.Add(1)

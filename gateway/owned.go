@@ -10,7 +10,9 @@ import (
 // $disconnect, writers queued and direct) and calls for those that run an
 // integration or the authorizer so that a timeout can answer without them.
 // Every goroutine the package starts is counted in one of them, except the
-// janitor, which Shutdown stops and waits for on its own (janitorDone).
+// janitor, which Shutdown stops and waits for on its own (janitorDone), and
+// a pooled goroutine while it waits for its next function (callers.go:
+// the function is counted, by whoever hands it).
 //
 // The rule that keeps the count exact: a goroutine is counted (Add) before
 // it starts, by a caller that is itself counted or that holds the lock of a
