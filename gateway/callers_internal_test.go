@@ -191,6 +191,7 @@ func TestShutdownOfAnIdleServerCountsNoWaitingGoroutine(t *testing.T) {
 	}
 	hs := httptest.NewServer(s)
 	defer hs.Close()
+	before := goroutineIDs()
 	// A burst of connections, each with a message: their dispatchers and
 	// calls ran on goroutines that now wait for the next.
 	const n = 64
@@ -216,11 +217,11 @@ func TestShutdownOfAnIdleServerCountsNoWaitingGoroutine(t *testing.T) {
 		})
 	}
 	clients.Wait()
+	var working []string
 	testutil.Eventually(t, 10*time.Second, func() bool {
-		return handled.Load() == n && s.reg.len() == 0 &&
-			s.wg.Running() == s.dispatchers.waiting.Load() && s.calls.Running() == s.callers.waiting.Load()
-	}, "only goroutines waiting for work to be left (wg %d, %d waiting; calls %d, %d waiting)",
-		s.wg.Running(), s.dispatchers.waiting.Load(), s.calls.Running(), s.callers.waiting.Load())
+		working = gatewayWork(before)
+		return handled.Load() == n && s.reg.len() == 0 && len(working) == 0
+	}, "the server's work to end; still running:\n%s", strings.Join(working, "\n\n"))
 	if s.dispatchers.waiting.Load()+s.callers.waiting.Load() == 0 {
 		t.Skip("no pooled goroutine waits (they idled out): nothing to check")
 	}
@@ -232,4 +233,44 @@ func TestShutdownOfAnIdleServerCountsNoWaitingGoroutine(t *testing.T) {
 	if l := logs.String(); strings.Contains(l, "left behind") || strings.Contains(l, "still running") {
 		t.Errorf("Shutdown of a server with nothing running logged goroutines left:\n%s", l)
 	}
+}
+
+// goroutineIDs returns the ids of the goroutines running now.
+func goroutineIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, g := range allStacks() {
+		ids[strings.Fields(g)[1]] = true
+	}
+	return ids
+}
+
+func allStacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// gatewayWork returns the stacks of the goroutines not in before that run
+// code of the package other than a pooled goroutine waiting for its next
+// function, the janitor and the parked readers' poller: readers, writers,
+// dispatch loops, calls, $disconnect.
+func gatewayWork(before map[string]bool) []string {
+	var out []string
+	for _, g := range allStacks() {
+		if before[strings.Fields(g)[1]] || !strings.Contains(g, "switchboard/gateway.") {
+			continue
+		}
+		waiting := strings.Contains(g, "gateway.(*pool).run(") && !strings.Contains(g, "gateway.(*pool).call(") &&
+			!strings.Contains(g, "dispatchLoop") && !strings.Contains(g, "invoke") && !strings.Contains(g, "authorize")
+		if waiting || strings.Contains(g, "gateway.(*Server).janitor(") || strings.Contains(g, "gateway.(*poller).loop(") {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
 }
