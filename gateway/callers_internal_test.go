@@ -274,3 +274,49 @@ func gatewayWork(before map[string]bool) []string {
 	}
 	return out
 }
+
+// TestPoolShrinksToItsConcurrencyUnderSteadyLoad: after a burst, the
+// goroutines a steady flow of functions, one at a time, does not need end
+// within a couple of poolIdle. Handed round the waiting goroutines in turn
+// (the longest waiting first), every one of them would get a function
+// before its timer found it idle, and a pool would keep as many goroutines
+// as functions come in poolIdle (a thousand at a thousand calls a second,
+// with their grown stacks), not as many as run at once.
+func TestPoolShrinksToItsConcurrencyUnderSteadyLoad(t *testing.T) {
+	t.Parallel()
+	count := newGoroutines()
+	stop := make(chan struct{})
+	defer close(stop)
+	p := newPool(&count, stop)
+	// A burst of 300 at once.
+	const burst = 300
+	var started, finished sync.WaitGroup
+	release := make(chan struct{})
+	for range burst {
+		started.Add(1)
+		finished.Add(1)
+		p.Go(func() {
+			started.Done()
+			<-release
+			finished.Done()
+		})
+	}
+	started.Wait()
+	close(release)
+	finished.Wait()
+	testutil.Eventually(t, 10*time.Second, func() bool { return p.waiting.Load() == burst }, "the burst's goroutines to wait for the next")
+	// Then one function at a time, about 500 a second: one goroutine is
+	// enough, the others must end within 2 poolIdle and a margin.
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(3*poolIdle + time.Second)
+	for p.waiting.Load() > 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still wait after %v of one function at a time (500/s), want at most 2", p.waiting.Load(), 3*poolIdle+time.Second)
+		}
+		<-tick.C
+		done := make(chan struct{})
+		p.Go(func() { close(done) })
+		<-done
+	}
+}
