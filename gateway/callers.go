@@ -45,6 +45,8 @@ const poolIdle = time.Second
 type pool struct {
 	count *goroutines
 	stop  <-chan struct{} // closed when Shutdown begins
+	// idleFor is poolIdle (shorter in tests).
+	idleFor time.Duration
 
 	mu sync.Mutex
 	// idle holds the goroutines waiting for a function, the latest to
@@ -64,7 +66,7 @@ type poolWorker struct {
 }
 
 func newPool(count *goroutines, stop <-chan struct{}) *pool {
-	return &pool{count: count, stop: stop}
+	return &pool{count: count, stop: stop, idleFor: poolIdle}
 }
 
 // Go runs f, counted until it returns, on the goroutine that waited the
@@ -145,7 +147,7 @@ func (p *pool) call(f func()) {
 // Shutdown began.
 func (p *pool) run(f func()) {
 	w := &poolWorker{work: make(chan func(), 1)}
-	idle := time.NewTimer(poolIdle)
+	idle := time.NewTimer(p.idleFor)
 	defer idle.Stop()
 	ran := 0 // functions run since the timer was last armed
 	for {
@@ -160,7 +162,7 @@ func (p *pool) run(f func()) {
 			case <-idle.C:
 				if ran > 0 {
 					ran = 0
-					idle.Reset(poolIdle)
+					idle.Reset(p.idleFor)
 					continue
 				}
 				if p.leave(w) {
@@ -169,7 +171,7 @@ func (p *pool) run(f func()) {
 				}
 				// Taken by Go as the timer fired: run its function, with
 				// the timer armed again.
-				idle.Reset(poolIdle)
+				idle.Reset(p.idleFor)
 				f = <-w.work
 			case <-p.stop:
 				if p.leave(w) {

@@ -320,3 +320,52 @@ func TestPoolShrinksToItsConcurrencyUnderSteadyLoad(t *testing.T) {
 		<-done
 	}
 }
+
+// TestPoolRunsEveryFunctionAsGoroutinesIdleOut: functions handed from
+// several goroutines at once, with pauses around the idle time, while the
+// pool's goroutines idle out (a short idleFor) and, in one round, while
+// stop closes: every function runs once, the count returns to zero, and
+// every goroutine ends, none left waiting on a timer it will not re-arm
+// (one taken by Go just as its timer fired) or on a function never sent.
+func TestPoolRunsEveryFunctionAsGoroutinesIdleOut(t *testing.T) {
+	t.Parallel()
+	for round := range 4 {
+		count := newGoroutines()
+		stop := make(chan struct{})
+		p := newPool(&count, stop)
+		p.idleFor = 200 * time.Microsecond
+		var ran atomic.Int64
+		var senders sync.WaitGroup
+		const per, n = 3000, 8
+		for s := range n {
+			senders.Go(func() {
+				for i := range per {
+					if (i+s)%97 == 0 {
+						// A pause of up to 2 idleFor: goroutines idle out.
+						for t0 := time.Now(); time.Since(t0) < time.Duration(i%5)*100*time.Microsecond; {
+							runtime.Gosched()
+						}
+					}
+					if round == 3 && s == 0 && i == per/2 {
+						close(stop)
+					}
+					p.Go(func() { ran.Add(1) })
+				}
+			})
+		}
+		senders.Wait()
+		testutil.Eventually(t, 10*time.Second, func() bool { return ran.Load() == per*n && count.Running() == 0 },
+			"round %d: every function to run and be uncounted", round)
+		testutil.Eventually(t, 10*time.Second, func() bool { return p.waiting.Load() == 0 }, "round %d: every goroutine to idle out", round)
+		p.mu.Lock()
+		for _, w := range p.idle {
+			if w.idle {
+				t.Errorf("round %d: a goroutine that ended is still on idle", round)
+			}
+		}
+		p.mu.Unlock()
+		if round != 3 {
+			close(stop)
+		}
+	}
+}
