@@ -288,6 +288,7 @@ func TestPoolShrinksToItsConcurrencyUnderSteadyLoad(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	p := newPool(&count, stop)
+	p.idleFor = 100 * time.Millisecond
 	// A burst of 300 at once.
 	const burst = 300
 	var started, finished sync.WaitGroup
@@ -305,14 +306,16 @@ func TestPoolShrinksToItsConcurrencyUnderSteadyLoad(t *testing.T) {
 	close(release)
 	finished.Wait()
 	testutil.Eventually(t, 10*time.Second, func() bool { return p.waiting.Load() == burst }, "the burst's goroutines to wait for the next")
-	// Then one function at a time, about 500 a second: one goroutine is
-	// enough, the others must end within 2 poolIdle and a margin.
+	// Then one function at a time, about 500 a second (50 in idleFor):
+	// one goroutine is enough, the others must end within 2 idleFor and a
+	// margin.
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.Now().Add(3*poolIdle + time.Second)
+	within := 3*p.idleFor + time.Second
+	deadline := time.Now().Add(within)
 	for p.waiting.Load() > 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines still wait after %v of one function at a time (500/s), want at most 2", p.waiting.Load(), 3*poolIdle+time.Second)
+			t.Fatalf("%d goroutines still wait after %v of one function at a time (500/s), want at most 2", p.waiting.Load(), within)
 		}
 		<-tick.C
 		done := make(chan struct{})
