@@ -46,6 +46,14 @@ func testRoomLimit(t *testing.T, e *env) {
 	members, err := e.roomMembers(tenantA, "r4")
 	must(t, err)
 	sameList(t, "RoomMembers of the refused room", members, nil, normMember)
+	// Nor a hold: the user's other connection is the first in the room.
+	tab := e.putConn(t, "c3", tenantA, alice)
+	if j, err := join(tab, "r4", 3); err != nil || j != (store.Join{Joined: true, First: true}) {
+		t.Errorf("JoinRoom of the user's other connection after a refused join = %+v, %v; want joined, first", j, err)
+	}
+	if l, err := e.s.LeaveRoom(e.ctx, tenantA, "r4", "c3"); err != nil || !l.Left || !l.Last {
+		t.Errorf("LeaveRoom of the user's other connection = %+v, %v; want left, last", l, err)
+	}
 
 	// A room it is in already: not refused.
 	if j, err := join(c, "r2", 3); err != nil || j.Joined {
