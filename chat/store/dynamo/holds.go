@@ -372,8 +372,12 @@ func (s *Store) removeMembership(ctx context.Context, m store.Membership) (last,
 }
 
 // ReleaseMembership removes the connection of a membership TTL (or
-// DeleteExpired) deleted from the user's hold item, with one conditional
-// write; the last one deletes the item.
+// DeleteExpired) deleted from the user's hold item, in a transaction with
+// a check that the connection has no membership of the room (the one
+// released is gone): one there is a join again, before this release, that
+// took over the hold (JoinRoom finds the connection in the set and adds
+// nothing), which its leave or DeleteConnection releases; then nothing is
+// released. The last one deletes the hold item.
 func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("dynamo: release membership of %q in room %q of tenant %q: %w", m.ConnectionID, m.RoomID, m.TenantID, err)
@@ -383,32 +387,27 @@ func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool
 		if st == holdAbsent {
 			return false, nil
 		}
-		w := s.releaseWrite(m, st)
-		err := s.withRetry(ctx, func() error {
-			var err error
-			if d := w.Delete; d != nil {
-				_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-					TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
-					ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
-					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-				})
-			} else {
-				u := w.Update
-				_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-					TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-					ConditionExpression:      u.ConditionExpression,
-					ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
-					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-				})
-			}
-			return err
+		err := s.transact(ctx, []types.TransactWriteItem{
+			s.releaseWrite(m, st),
+			{ConditionCheck: &types.ConditionCheck{
+				TableName: s.table, Key: key(roomPK(m.TenantID, m.RoomID), prefixMember+m.ConnectionID),
+				ConditionExpression:      aws.String(condNew),
+				ExpressionAttributeNames: names(attrPK),
+			}},
 		})
-		failed, old := conditionFailed(err)
-		if !failed {
+		var te *txError
+		if !errors.As(err, &te) {
 			if err != nil {
 				return false, wrap(err)
 			}
 			return st == holdLast, nil
+		}
+		if failed, _ := te.failed(1); failed {
+			return false, nil // joined again: that membership holds the room now
+		}
+		failed, old := te.failed(0)
+		if !failed {
+			return false, wrap(err)
 		}
 		st = holdStateOf(old, m.ConnectionID)
 	}
