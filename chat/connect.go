@@ -230,6 +230,15 @@ func (s *Service) Cleanup(ctx context.Context, ev events.DynamoDBEvent) error {
 	// Connections after memberships, so that user_left precedes offline.
 	offline := map[string]bool{}
 	for _, c := range conns {
+		// A connection there again was restored since TTL deleted it (a
+		// heartbeat after its expiry stores it again, with the same id):
+		// the rooms it is in now, and its user's presence, are its own.
+		if _, err := s.store.GetConnection(ctx, c.ConnectionID); err == nil {
+			s.log.Info("expired connection restored since: nothing to clean up", "connectionId", c.ConnectionID, "userId", c.UserID)
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		// Memberships not yet expired themselves are removed now.
 		memberships, err := s.store.ConnectionRooms(ctx, c.ConnectionID)
 		if err != nil {

@@ -209,6 +209,16 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership, maxRooms int) 
 			exp, _ := old.expiresMs()
 			if !guessed || exp == m.ExpiresAt.UnixMilli() {
 				if rooms := old.strs(attrRooms); maxRooms > 0 && len(rooms) >= maxRooms && !slices.Contains(rooms, room) {
+					// The set may still name rooms whose membership
+					// expired or was deleted (TTL) while the connection
+					// lived: take them out and try again.
+					pruned, err := s.pruneRooms(ctx, m.ConnectionID)
+					if err != nil {
+						return store.Join{}, wrap(err)
+					}
+					if pruned {
+						continue
+					}
 					return store.Join{}, wrap(fmt.Errorf("connection %q in %d rooms: %w", m.ConnectionID, len(rooms), store.ErrRoomLimit))
 				}
 				return store.Join{}, wrap(err) // live, yet its condition failed: a clock moved
@@ -228,6 +238,59 @@ func (s *Store) JoinRoom(ctx context.Context, m store.Membership, maxRooms int) 
 		first = len(old.strs(attrHeldBy)) == 0
 	}
 	return store.Join{}, wrap(errHoldContended)
+}
+
+// pruneRooms takes out of the connection's set of rooms (attrRooms) those
+// with no live membership: expired, or deleted by TTL (or DeleteExpired)
+// while the connection lived, which LeaveRoom and DeleteConnection never
+// saw. It reads the connection's partition (consistently) and updates the
+// connection item on the condition that neither its joins nor its expiry
+// changed since (a join of one of those rooms, or a heartbeat that renewed
+// their memberships, came between: pruned, so that the join is tried
+// again), and counts the update as a join, so that a heartbeat that read
+// the partition before it reads it again rather than renew a membership
+// the set no longer names. pruned=false: nothing to take out (or the
+// connection is gone), the set is right.
+func (s *Store) pruneRooms(ctx context.Context, connectionID string) (pruned bool, err error) {
+	now := s.nowMs()
+	ci, err := s.readConnection(ctx, connectionID)
+	if err != nil || ci.meta == nil {
+		return false, err
+	}
+	live := make(map[string]bool, len(ci.rooms))
+	for _, r := range ci.rooms {
+		if r.live(now) {
+			live[r.str(attrSK)] = true
+		}
+	}
+	var stale []string
+	for _, r := range ci.meta.strs(attrRooms) {
+		if !live[r] {
+			stale = append(stale, r)
+		}
+	}
+	joins, ok := ci.meta.num(attrJoins)
+	exp, _ := ci.meta.expiresMs()
+	if len(stale) == 0 || !ok {
+		return false, nil
+	}
+	err = s.withRetry(ctx, func() error {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: s.table, Key: key(connPK(connectionID), skMeta),
+			UpdateExpression:         aws.String("DELETE #rooms :stale ADD #joins :one"),
+			ConditionExpression:      aws.String("#joins = :joins AND #expiresAtMs = :exp"),
+			ExpressionAttributeNames: names(attrRooms, attrJoins, attrExpiresAtMs),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":stale": &types.AttributeValueMemberSS{Value: stale},
+				":one":   num(1), ":joins": num(joins), ":exp": num(exp),
+			},
+		})
+		return err
+	})
+	if failed, _ := conditionFailed(err); failed {
+		return true, nil // changed meanwhile: the join again says what it is now
+	}
+	return err == nil, err
 }
 
 // LeaveRoom reads the membership (whose it is), then deletes it, its copy
@@ -309,8 +372,12 @@ func (s *Store) removeMembership(ctx context.Context, m store.Membership) (last,
 }
 
 // ReleaseMembership removes the connection of a membership TTL (or
-// DeleteExpired) deleted from the user's hold item, with one conditional
-// write; the last one deletes the item.
+// DeleteExpired) deleted from the user's hold item, in a transaction with
+// a check that the connection has no membership of the room (the one
+// released is gone): one there is a join again, before this release, that
+// took over the hold (JoinRoom finds the connection in the set and adds
+// nothing), which its leave or DeleteConnection releases; then nothing is
+// released. The last one deletes the hold item.
 func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("dynamo: release membership of %q in room %q of tenant %q: %w", m.ConnectionID, m.RoomID, m.TenantID, err)
@@ -320,32 +387,27 @@ func (s *Store) ReleaseMembership(ctx context.Context, m store.Membership) (bool
 		if st == holdAbsent {
 			return false, nil
 		}
-		w := s.releaseWrite(m, st)
-		err := s.withRetry(ctx, func() error {
-			var err error
-			if d := w.Delete; d != nil {
-				_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-					TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
-					ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
-					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-				})
-			} else {
-				u := w.Update
-				_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-					TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-					ConditionExpression:      u.ConditionExpression,
-					ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
-					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-				})
-			}
-			return err
+		err := s.transact(ctx, []types.TransactWriteItem{
+			s.releaseWrite(m, st),
+			{ConditionCheck: &types.ConditionCheck{
+				TableName: s.table, Key: key(roomPK(m.TenantID, m.RoomID), prefixMember+m.ConnectionID),
+				ConditionExpression:      aws.String(condNew),
+				ExpressionAttributeNames: names(attrPK),
+			}},
 		})
-		failed, old := conditionFailed(err)
-		if !failed {
+		var te *txError
+		if !errors.As(err, &te) {
 			if err != nil {
 				return false, wrap(err)
 			}
 			return st == holdLast, nil
+		}
+		if failed, _ := te.failed(1); failed {
+			return false, nil // joined again: that membership holds the room now
+		}
+		failed, old := te.failed(0)
+		if !failed {
+			return false, wrap(err)
 		}
 		st = holdStateOf(old, m.ConnectionID)
 	}

@@ -78,7 +78,12 @@ const (
 			EXISTS (SELECT 1 FROM h) AND NOT EXISTS (SELECT 1 FROM room_holds
 				WHERE tenant_id = $1 AND room_id = $2 AND user_id = $4 AND connection_id <> $3)`
 	// Whether the hold was there and the user's last in the room.
+	// A membership of the connection in the room (the one released was
+	// deleted before) is a join again that took over the hold (JoinRoom's
+	// ON CONFLICT DO NOTHING): then nothing is released, and its leave
+	// or DeleteConnection releases the hold.
 	qRelease = `WITH h AS (DELETE FROM room_holds WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 AND connection_id = $4
+			AND NOT EXISTS (SELECT 1 FROM memberships WHERE tenant_id = $1 AND room_id = $2 AND connection_id = $4)
 			RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM h) AND NOT EXISTS (SELECT 1 FROM room_holds
 			WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 AND connection_id <> $4)`

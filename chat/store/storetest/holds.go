@@ -22,6 +22,7 @@ var holdTests = []subtest{
 	{"holds/first join and last leave of a user", testHoldsFirstLast},
 	{"holds/concurrent joins and leaves of one user", testHoldsConcurrent},
 	{"holds/expired memberships are released once", testHoldsExpiry},
+	{"holds/a rejoin before the release keeps the hold", testHoldsRejoinBeforeRelease},
 	{"holds/count room members", testCountRoomMembers},
 	{"holds/cost does not grow with the room", testHoldsCost},
 }
@@ -249,6 +250,39 @@ func testHoldsExpiry(t *testing.T, e *env) {
 	}
 	if j := e.joinResult(t, e4, "r1"); j != (store.Join{Joined: true, First: true}) {
 		t.Errorf("JoinRoom(a4 into r1) after everything released = %+v, want first", j)
+	}
+}
+
+// testHoldsRejoinBeforeRelease: a connection that joins a room again
+// after the sweeper (or TTL) deleted its expired membership there, before
+// the cleanup handler released it, keeps that hold: the join is not the
+// user's first, the late ReleaseMembership is not their last (no
+// user_left while they are in the room) and the leave is.
+func testHoldsRejoinBeforeRelease(t *testing.T, e *env) {
+	a1 := e.putConn(t, "a1", tenantA, alice)
+	m := e.membership(a1, "r1")
+	m.ExpiresAt = e.clk.Now().Add(time.Minute)
+	if j, err := e.s.JoinRoom(e.ctx, m, 0); err != nil || j != (store.Join{Joined: true, First: true}) {
+		t.Fatalf("JoinRoom = %+v, %v; want joined, first", j, err)
+	}
+	e.clk.Advance(2 * time.Minute) // the membership expired, a1 is live
+	if sw, ok := e.s.(store.Sweeper); ok {
+		_, err := sw.DeleteExpired(e.ctx, e.clk.Now(), 100)
+		must(t, err)
+	}
+	if j, err := e.s.JoinRoom(e.ctx, e.joinNoExpiry(a1, "r1"), 0); err != nil || j != (store.Join{Joined: true}) {
+		t.Errorf("JoinRoom again before the release = %+v, %v; want joined, not first", j, err)
+	}
+	for range 2 {
+		if last, err := e.s.ReleaseMembership(e.ctx, m); err != nil || last {
+			t.Errorf("ReleaseMembership of the swept membership after the rejoin = %v, %v; want not last", last, err)
+		}
+	}
+	if l := e.leave(t, a1, "r1"); l != (store.Leave{Left: true, Last: true}) {
+		t.Errorf("LeaveRoom after the rejoin = %+v; want left, last", l)
+	}
+	if j := e.joinResult(t, a1, "r1"); j != (store.Join{Joined: true, First: true}) {
+		t.Errorf("JoinRoom after the leave = %+v; want joined, first", j)
 	}
 }
 
