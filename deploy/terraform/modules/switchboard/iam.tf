@@ -5,7 +5,7 @@ locals {
   # GetItem, Query, PutItem, UpdateItem, BatchWriteItem, and
   # TransactWriteItems of Put, Update, Delete and ConditionCheck items,
   # which IAM authorizes as PutItem, UpdateItem, DeleteItem and
-  # ConditionCheckItem; DeleteItem. No Scan: only the sweeper and the dead
+  # ConditionCheckItem. No Scan: only the sweeper and the dead
   # cluster node clean-up, which are not used on AWS, scan.
   table_actions = [
     "dynamodb:BatchWriteItem",
