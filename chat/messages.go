@@ -199,13 +199,7 @@ func (s *Service) getRoomHistory(ctx context.Context, r *request) (any, *apiErro
 		}
 		return views, next, nil
 	}
-	views, next, e := read()
-	// A page over one reply (maxPageBytes) is read again with as many as
-	// fit, for a cursor that goes on after them; the limit only shrinks.
-	for k := fitting(views); e == nil && k < len(views); k = fitting(views) {
-		page.Limit = k
-		views, next, e = read()
-	}
+	views, next, e := fitPage(&page, read)
 	if e != nil {
 		return nil, e
 	}

@@ -34,6 +34,19 @@ const (
 	maxPageBytes = 120 << 10
 )
 
+// fitPage reads a page of views with read, and while its items are over
+// one reply (maxPageBytes, fitting) reads it again with as many as fit
+// (page.Limit, which read uses), for a cursor that goes on after them;
+// the limit only shrinks.
+func fitPage[T any](page *store.Page, read func() ([]T, string, *apiError)) ([]T, string, *apiError) {
+	views, next, e := read()
+	for k := fitting(views); e == nil && k < len(views); k = fitting(views) {
+		page.Limit = k
+		views, next, e = read()
+	}
+	return views, next, e
+}
+
 // fitting returns how many of the first items fit in maxPageBytes as a
 // JSON array (encoding them one by one, as many as fit plus one); at
 // least one: an item larger than that alone goes alone.
@@ -198,13 +211,7 @@ func (s *Service) listRooms(ctx context.Context, r *request) (any, *apiError) {
 		}
 		return views, next, nil
 	}
-	views, next, e := read()
-	// A page over one reply (maxPageBytes) is read again with as many as
-	// fit, for a cursor that goes on after them; the limit only shrinks.
-	for k := fitting(views); e == nil && k < len(views); k = fitting(views) {
-		page.Limit = k
-		views, next, e = read()
-	}
+	views, next, e := fitPage(&page, read)
 	if e != nil {
 		return nil, e
 	}

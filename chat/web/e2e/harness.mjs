@@ -63,6 +63,22 @@ export function launch() {
   });
 }
 
+// openPage opens a page in a context of its own (1280x800, en-US, UTC)
+// that waits at most wait for anything, runs init (a function, with arg)
+// in the page before its scripts, and adds to problems the page's errors
+// and console errors, named name.
+export async function openPage(browser, problems, name, { wait, init, arg } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+  if (init) await context.addInitScript(init, arg);
+  const page = await context.newPage();
+  if (wait) page.setDefaultTimeout(wait);
+  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`);
+  });
+  return page;
+}
+
 // reportFailure prints err and the pages' problems, screenshots every
 // open page into outDir (failure-CONTEXT-PAGE.png) and prints E2E FAILED.
 export async function reportFailure(err, browser, outDir, problems) {

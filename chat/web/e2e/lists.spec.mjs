@@ -13,7 +13,7 @@
 // the page to show something (playwright's waitFor), never a sleep.
 // The last line is "E2E PASSED" when all is well.
 import { join } from 'node:path';
-import { check, launch, log, reportFailure, specArgs, started } from './harness.mjs';
+import { check, launch, log, openPage, reportFailure, specArgs, started } from './harness.mjs';
 
 const { baseURL, outDir } = specArgs('lists.spec.mjs');
 const WAIT = 20_000;
@@ -23,16 +23,9 @@ const TENANT = 'acme';
 const browser = await launch();
 const problems = [];
 
-async function newPage(name, { refreshMs } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
-  if (refreshMs) await context.addInitScript((ms) => (window.switchboardListRefreshMs = ms), refreshMs);
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`);
-  });
-  return page;
+function newPage(name, { refreshMs } = {}) {
+  const init = refreshMs ? (ms) => (window.switchboardListRefreshMs = ms) : undefined;
+  return openPage(browser, problems, name, { wait: WAIT, init, arg: refreshMs });
 }
 
 let exitCode = 0;

@@ -11,7 +11,7 @@
 // connections opened from a second page, Zoe uses the UI.
 // The last line is "E2E PASSED" when all is well.
 import { join } from 'node:path';
-import { check, launch, log, reportFailure, specArgs, started } from './harness.mjs';
+import { check, launch, log, openPage, reportFailure, specArgs, started } from './harness.mjs';
 
 const { baseURL, outDir } = specArgs('onlinecount.spec.mjs');
 const WAIT = 20_000;
@@ -19,16 +19,8 @@ const TENANT = 'acme';
 const browser = await launch();
 const problems = [];
 
-async function newPage(name, init) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
-  if (init) await context.addInitScript(init);
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`);
-  });
-  return page;
+function newPage(name, init) {
+  return openPage(browser, problems, name, { wait: WAIT, init });
 }
 
 let exitCode = 0;
