@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,7 +33,13 @@ type lineLogger struct {
 	node    bool // parse the Node.js runtime client's console lines
 	serving *atomic.Pointer[string]
 
-	// Counted by the reading goroutine, read by drainOutput.
+	// Counted by the reading goroutine, read by drainOutput. readMu is
+	// held from a read of the pipe to its count in received (readCounted)
+	// and by drainOutput's look at received and the pipe: no byte is out
+	// of the pipe and not yet counted when drainOutput looks (the reader
+	// may wait for a P after its read system call, long under load: a
+	// line read then was labelled with no request id).
+	readMu   sync.Mutex
 	received atomic.Int64 // bytes read from the pipe
 	consumed atomic.Int64 // bytes whose lines were labelled
 	progress chan struct{}
@@ -46,13 +53,13 @@ func newLineLogger(log *slog.Logger, stream string, node bool, serving *atomic.P
 	return &lineLogger{log: log, stream: stream, node: node, serving: serving, progress: make(chan struct{}, 1)}
 }
 
-// copyFrom reads r until it ends, then flushes the last partial line.
-func (l *lineLogger) copyFrom(r io.Reader) {
+// copyFrom reads f until it ends, then flushes the last partial line.
+func (l *lineLogger) copyFrom(f *os.File) {
+	read := readCounted(f, &l.readMu, &l.received)
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := r.Read(buf)
+		n, err := read(buf)
 		if n > 0 {
-			l.received.Add(int64(n))
 			l.Write(buf[:n])
 			l.consumed.Add(int64(n))
 			select {
@@ -123,7 +130,9 @@ func (l *lineLogger) flush() {
 func (in *instance) drainOutput(max time.Duration) {
 	var timer *time.Timer
 	for i, l := range in.loggers {
+		l.readMu.Lock()
 		target := l.received.Load() + int64(pendingBytes(in.outputs[i]))
+		l.readMu.Unlock()
 		for l.consumed.Load() < target {
 			if timer == nil {
 				timer = time.NewTimer(max)
@@ -148,4 +157,15 @@ func pendingBytes(f *os.File) int {
 	n := 0
 	rc.Control(func(fd uintptr) { n = fionread(fd) })
 	return n
+}
+
+// readThenCount reads r and then counts what it read in received: where
+// a read and its count cannot be made one step with drainOutput's look
+// (no fionread there either), a line read late may miss its request id.
+func readThenCount(r io.Reader, received *atomic.Int64) func([]byte) (int, error) {
+	return func(buf []byte) (int, error) {
+		n, err := r.Read(buf)
+		received.Add(int64(n))
+		return n, err
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -30,3 +31,8 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 }
 
 func fionread(uintptr) int { return 0 }
+
+// readCounted reads f, then counts what it read (readThenCount).
+func readCounted(f *os.File, _ *sync.Mutex, received *atomic.Int64) func([]byte) (int, error) {
+	return readThenCount(f, received)
+}
